@@ -1,0 +1,46 @@
+"""The value every check returns: what was read, what was expected, and the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Verdict(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"  # not rehearsable on this target; ``observed`` says why
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One checklist row, filled in: slug, resource, expected, observed, verdict, evidence, runbook ref."""
+
+    slug: str
+    resource: str
+    expected: str
+    observed: str
+    verdict: Verdict
+    ref: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the verdict is FAIL (WARN and SKIP do not fail a run)."""
+        return self.verdict is not Verdict.FAIL
+
+    def message(self) -> str:
+        """One line for an assertion: resource, expected and observed."""
+        return (
+            f"[{self.slug}] {self.resource}: expected {self.expected}, observed {self.observed} "
+            f"({self.verdict.value.upper()}, {self.ref})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for reports and Allure attachments."""
+        d = asdict(self)
+        d["verdict"] = self.verdict.value
+        return d

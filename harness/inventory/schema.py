@@ -1,0 +1,269 @@
+"""The inventory file format: pydantic models that reject unknown keys and wrong types.
+
+Names may contain placeholders resolved per environment: ``{env}``, ``{tenant_id}`` (expanded
+once per tenant) and ``${VAR}`` (an environment variable, for values a runbook does not give).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ACCOUNT_RE = re.compile(r"^(\d{12}|\$\{[A-Z][A-Z0-9_]*\})$")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([a-z_]+)\}")
+KNOWN_PLACEHOLDERS = {"env", "tenant_id"}
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Meta(Strict):
+    name: str
+    title: str
+    sources: list[str] = Field(min_length=1, description="seed sections this inventory is taken from")
+    notes: list[str] = []
+
+
+class EnvSpec(Strict):
+    account: str
+    region: str
+    failover_region: str | None = None
+    profile: str | None = None
+    role: str | None = None
+    protected: bool = False
+    promotes_to: str | None = None
+    ref: str = ""
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        if not ACCOUNT_RE.match(v):
+            raise ValueError(f"account must be 12 digits or ${{VAR}}, got {v!r}")
+        return v
+
+    @field_validator("region", "failover_region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and not REGION_RE.match(v):
+            raise ValueError(f"not an AWS region name: {v!r}")
+        return v
+
+
+class ServiceSpec(Strict):
+    name: str
+    repository: str | None = None
+    functions: list[str] = []
+    discover_prefix: str | None = Field(None, description="functions found by ListFunctions name prefix (002)")
+    sam_stack: str | None = None
+
+    @model_validator(mode="after")
+    def _has_functions(self) -> "ServiceSpec":
+        if not self.functions and not self.discover_prefix:
+            raise ValueError(f"service {self.name!r} needs functions or discover_prefix")
+        return self
+
+
+class LambdaSpec(Strict):
+    alias: str
+    backup_alias_prefix: str = "backup-"
+    incident_alias_prefix: str = "incident-"
+    checkpoint_alias_prefix: str = "rollback-checkpoint-"
+    health_payload: dict = {"httpMethod": "GET", "path": "/health", "headers": {}}
+    services: list[ServiceSpec] = Field(min_length=1)
+    ref: str = ""
+
+
+class KeyAttr(Strict):
+    name: str
+    type: Literal["S", "N", "B"] = "S"
+
+
+class IndexSpec(Strict):
+    name: str
+    hash_key: KeyAttr
+    range_key: KeyAttr | None = None
+
+
+class TableSpec(Strict):
+    name: str
+    pitr: Literal["required", "recommended", "none"] = "none"
+    billing_mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] | None = None
+    hash_key: KeyAttr
+    range_key: KeyAttr | None = None
+    indexes: list[IndexSpec] = []
+    purpose: Literal["data", "deployments", "state"] = "data"
+    envs: list[str] | None = None
+    ref: str = ""
+
+
+class DynamoSpec(Strict):
+    tables: list[TableSpec] = []
+
+
+class ReplicationSpec(Strict):
+    destination: str
+    region: str
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not REGION_RE.match(v):
+            raise ValueError(f"not an AWS region name: {v!r}")
+        return v
+
+
+class BucketSpec(Strict):
+    name: str
+    versioning: bool = True
+    public_access_block: bool = True
+    encryption: Literal["AES256", "aws:kms"] | None = "AES256"
+    replication: ReplicationSpec | None = None
+    replication_envs: list[str] | None = None
+    envs: list[str] | None = None
+    ref: str = ""
+
+
+class S3Spec(Strict):
+    buckets: list[BucketSpec] = []
+
+
+class TerraformSpec(Strict):
+    state_bucket: str
+    lock_table: str | None = None
+    state_keys: list[str] = Field(min_length=1)
+    lock_max_age_minutes: int = Field(60, gt=0)
+    ref: str = ""
+
+
+class EcsSpec(Strict):
+    cluster: str
+    services: list[str] = Field(min_length=1)
+    desired_count: int = Field(1, gt=0)
+    ref: str = ""
+
+
+class ApiSpec(Strict):
+    base_url: str
+    paths: list[str] = Field(min_length=1)
+    function: str
+    ref: str = ""
+
+
+class SsmSpec(Strict):
+    deployed_version_parameter: str
+    ref: str = ""
+
+
+class CloudWatchSpec(Strict):
+    alarm_prefix: str = ""
+    log_group_prefix: str = "/aws/lambda/"
+    ref: str = ""
+
+
+class AmplifySpec(Strict):
+    app_id: str
+    branch: str
+    domain: str
+    ref: str = ""
+
+
+class CloudFormationSpec(Strict):
+    stacks: list[str] = Field(min_length=1)
+    ref: str = ""
+
+
+class Thresholds(Strict):
+    """Rollback decision criteria and verification limits (numbers only; units in the names)."""
+
+    error_rate_warning_pct: float = 1.0
+    error_rate_critical_pct: float = 5.0
+    error_rate_emergency_pct: float = 10.0
+    api_p95_warning_s: float = 3.0
+    api_p95_critical_s: float = 5.0
+    lambda_p95_warning_s: float = 10.0
+    lambda_p95_critical_s: float = 25.0
+    verification_window_minutes: int = 5
+    verification_error_rate_max_pct: float = 1.0
+    verification_latency_p95_max_s: float = 3.0
+    ref: str = ""
+
+
+class GateSpec(Strict):
+    """A pre-promotion gate on the source environment (001 §2.1)."""
+
+    lookback_hours: int = Field(gt=0)
+    max_errors: int = Field(ge=0)
+    max_throttles: int = Field(ge=0)
+    errors_strictly_below: bool = False
+    ref: str = ""
+
+
+class AutoRollbackSpec(Strict):
+    health_status: int = 200
+    error_spike_count: int = 5
+    throttle_spike_count: int = 10
+    spike_window_minutes: int = 2
+    monitor_minutes: int = 5
+    error_rate_5xx_pct: float | None = None
+    latency_p99_ms: float | None = None
+    auth_failures: int | None = None
+    memory_pct: float | None = None
+    ref: str = ""
+
+
+class ApprovalRule(Strict):
+    roles: list[str] = Field(min_length=1)
+    min_approvers: int = Field(ge=1)
+    reason_required: bool = True
+    ref: str = ""
+
+
+class WindowSpec(Strict):
+    day: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    start_utc: str = Field(pattern=r"^\d{2}:\d{2}$")
+    end_utc: str = Field(pattern=r"^\d{2}:\d{2}$")
+
+
+class RehearsalSpec(Strict):
+    """How the embedded emulator seeds a rehearsal copy (not a runbook fact)."""
+
+    versions_per_function: int = Field(3, ge=2)
+    sample_items: int = Field(5, ge=1)
+    state_versions: int = Field(3, ge=2)
+    execution_role: str = "harness-rehearsal-lambda-role"
+    defaults: dict[str, str] = {}
+
+
+class InventoryFile(Strict):
+    inventory: Meta
+    environments: dict[str, EnvSpec] = Field(min_length=1)
+    tenants: list[str] = []
+    lambda_: LambdaSpec = Field(alias="lambda")
+    dynamodb: DynamoSpec = DynamoSpec()
+    s3: S3Spec = S3Spec()
+    terraform: TerraformSpec | None = None
+    ecs: EcsSpec | None = None
+    api: ApiSpec | None = None
+    ssm: SsmSpec | None = None
+    cloudwatch: CloudWatchSpec = CloudWatchSpec()
+    amplify: AmplifySpec | None = None
+    cloudformation: CloudFormationSpec | None = None
+    thresholds: Thresholds = Thresholds()
+    gates: dict[str, GateSpec] = {}
+    auto_rollback: AutoRollbackSpec = AutoRollbackSpec()
+    approvals: dict[str, ApprovalRule] = {}
+    maintenance_windows: list[WindowSpec] = []
+    rehearsal: RehearsalSpec = RehearsalSpec()
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> "InventoryFile":
+        for name, env in self.environments.items():
+            if env.promotes_to and env.promotes_to not in self.environments:
+                raise ValueError(f"environments.{name}.promotes_to names unknown environment {env.promotes_to!r}")
+        return self

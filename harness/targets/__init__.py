@@ -1,0 +1,29 @@
+"""Targets: where a scenario's AWS calls go (embedded emulator, LocalStack, real AWS)."""
+
+from __future__ import annotations
+
+from harness.errors import TargetError
+from harness.inventory.model import Environment
+from harness.targets.base import Target
+
+TARGETS = ("embedded", "localstack", "aws")
+
+
+def make_target(name: str, env: Environment, **options: object) -> Target:
+    """The target called ``name`` for ``env`` (not started)."""
+    if name == "embedded":
+        from harness.targets.embedded import EmbeddedTarget
+
+        return EmbeddedTarget(env, **options)  # type: ignore[arg-type]
+    if name == "localstack":
+        from harness.targets.localstack import LocalstackTarget
+
+        return LocalstackTarget(env)
+    if name == "aws":
+        from harness.targets.aws import AwsTarget
+
+        return AwsTarget(env, **options)  # type: ignore[arg-type]
+    raise TargetError(f"unknown target {name!r}; valid: {', '.join(TARGETS)}")
+
+
+__all__ = ["TARGETS", "Target", "make_target"]

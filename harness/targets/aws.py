@@ -1,0 +1,45 @@
+"""The real AWS accounts: the env's profile (or the default chain), optional role assumption."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+
+from harness.inventory.model import Environment
+from harness.targets.base import Target
+
+
+class AwsTarget(Target):
+    """Real AWS (or whatever ``AWS_ENDPOINT_URL`` points at, as every AWS SDK honours it)."""
+
+    name = "aws"
+
+    def __init__(self, env: Environment, *, assume_role: bool = False, profile: str | None = None) -> None:
+        super().__init__(env)
+        self.assume_role = assume_role
+        self.profile = profile
+
+    def _base_session(self) -> boto3.Session:
+        profile = self.profile or os.environ.get("AWS_PROFILE")
+        if profile is None and self.env.profile and self.env.profile in boto3.Session().available_profiles:
+            profile = self.env.profile
+        return boto3.Session(profile_name=profile, region_name=self.env.region)
+
+    def _make_session(self) -> boto3.Session:
+        base = self._base_session()
+        if not (self.assume_role and self.env.role):
+            return base
+        arn = f"arn:aws:iam::{self.env.account}:role/{self.env.role}"
+        creds = base.client("sts").assume_role(RoleArn=arn, RoleSessionName="runbook-harness")["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.env.region,
+        )
+
+    def describe(self) -> str:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        where = f" via AWS_ENDPOINT_URL={endpoint}" if endpoint else ""
+        return f"{self.env.describe()} target=aws{where} — REAL ACCOUNT"

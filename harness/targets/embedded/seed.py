@@ -1,0 +1,427 @@
+"""Seed a rehearsal copy of one environment from its inventory, through ordinary boto3 calls.
+
+What is created (issue 3): functions with several published versions of the sample handler, the
+env alias on the newest and a ``backup-<ts>`` alias on the previous (001 §6.2.1); tables with PITR
+as the inventory says and sample items; buckets with versioning, public access block, encryption
+(and replication where the inventory says); Terraform state versions with the lock table's md5
+digest item; ECS services at desired count; SSM deployed-version history; 24 h of healthy Lambda
+metrics; log groups; one OK alarm per function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from harness.clock import Clock
+from harness.inventory.model import Bucket, Environment, Table
+
+SAMPLE_HANDLER = Path(__file__).parent / "sample_app" / "handler.py"
+RUNTIME = "python3.11"
+METRIC_PERIOD = timedelta(minutes=5)
+METRIC_HOURS = 24
+BASELINE_INVOCATIONS = 20  # per 5-minute period and function
+# Healthy Duration distribution (ms) per period: values and how often each occurs; p95 ≈ 400 ms.
+BASELINE_DURATION_MS = ([80.0, 150.0, 250.0, 400.0], [6.0, 8.0, 5.0, 1.0])
+STACK_TEMPLATE = json.dumps(
+    {"Resources": {"RehearsalMarker": {"Type": "AWS::SNS::Topic"}}}
+)
+
+
+@dataclass
+class Seeded:
+    """What the seed created, for evidence and for tests that read it all back."""
+
+    functions: dict[str, list[str]] = field(default_factory=dict)  # name -> published versions
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> alias -> version
+    tables: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)
+    state_objects: list[tuple[str, str]] = field(default_factory=list)
+    ecs_services: list[str] = field(default_factory=list)
+    ssm_history: list[str] = field(default_factory=list)
+    log_groups: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    stacks: list[str] = field(default_factory=list)
+    not_rehearsable: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+
+
+def release_label(n: int) -> str:
+    """The Description a seeded version carries (002 matches rollback targets by Description)."""
+    return f"1.0.{n}"
+
+
+def function_zip(version_label: str) -> bytes:
+    """A deployment package with the sample handler, stamped with the release label."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("handler.py", SAMPLE_HANDLER.read_text())
+        zf.writestr("RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
+    return buf.getvalue()
+
+
+def seeded_function_names(env: Environment) -> list[tuple[str, str]]:
+    """(function name, service) pairs the rehearsal creates: named ones and one per discovery prefix."""
+    names = [(f.name, f.service) for f in env.functions]
+    names += [(d.prefix, d.service) for d in env.discovery if not any(n == d.prefix for n, _ in names)]
+    return names
+
+
+def seed_environment(target: Any, *, clock: Clock) -> Seeded:
+    """Create every resource the inventory names in the target's account; returns what was made."""
+    env: Environment = target.env
+    out = Seeded()
+    counter = _CallCounter(target)
+    now = clock.now()
+    role_arn = _ensure_role(target, env.rehearsal.execution_role, "lambda.amazonaws.com")
+    _seed_functions(target, env, role_arn, now, out)
+    for table in env.tables:
+        _seed_table(target, env, table, now, out)
+    for bucket in env.buckets:
+        _seed_bucket(target, env, bucket, out)
+    if env.terraform:
+        _seed_terraform(target, env, now, out)
+    if env.ecs:
+        _seed_ecs(target, env, out)
+    if env.ssm_deployed_version:
+        _seed_ssm(target, env, out)
+    _seed_metrics(target, env, now, out)
+    _seed_alarms(target, env, out)
+    for stack in (*env.sam_stacks, *env.cfn_stacks):
+        target.client("cloudformation").create_stack(StackName=stack, TemplateBody=STACK_TEMPLATE)
+        out.stacks.append(stack)
+    if env.amplify:
+        out.not_rehearsable["amplify"] = "moto has no Amplify: the blue/green switch-back (004) is not rehearsable on embedded"
+    out.calls = counter.stop()
+    return out
+
+
+class _CallCounter:
+    """Counts the API calls seeding makes (reported with the seed time)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target, self.n = target, 0
+        target.add_call_listener(self)
+
+    def __call__(self, *_: Any) -> None:
+        self.n += 1
+
+    def stop(self) -> int:
+        self.target.remove_call_listener(self)
+        return self.n
+
+
+def _ensure_role(target: Any, name: str, principal: str) -> str:
+    iam = target.client("iam")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
+def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime, out: Seeded) -> None:
+    lam, logs = target.client("lambda"), target.client("logs")
+    n_versions = env.rehearsal.versions_per_function
+    stamp = (now - timedelta(days=1)).strftime("%Y%m%d-%H%M%S")
+    for name, service in seeded_function_names(env):
+        versions: list[str] = []
+        for n in range(1, n_versions + 1):
+            label = release_label(n)
+            code = function_zip(label)
+            variables = {"APP_VERSION": label, "HARNESS_ENV": env.name, "SERVICE": service}
+            if n == 1:
+                lam.create_function(
+                    FunctionName=name,
+                    Runtime=RUNTIME,
+                    Role=role_arn,
+                    Handler="handler.handler",
+                    Code={"ZipFile": code},
+                    Timeout=30,
+                    Environment={"Variables": variables},
+                )
+            else:
+                lam.update_function_code(FunctionName=name, ZipFile=code)
+                lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+            versions.append(lam.publish_version(FunctionName=name, Description=label)["Version"])
+        backup = f"{env.backup_alias_prefix}{stamp}"
+        lam.create_alias(FunctionName=name, Name=env.alias, FunctionVersion=versions[-1], Description=f"release {release_label(n_versions)}")
+        lam.create_alias(FunctionName=name, Name=backup, FunctionVersion=versions[-2], Description="backup before last promotion (001 §6.2.1)")
+        out.functions[name] = versions
+        out.aliases[name] = {env.alias: versions[-1], backup: versions[-2]}
+        group = f"{env.log_group_prefix}{name}"
+        logs.create_log_group(logGroupName=group)
+        out.log_groups.append(group)
+
+
+def _key_value(attr_type: str, text: str) -> dict:
+    return {"N": str(abs(hash(text)) % 100000)} if attr_type == "N" else {attr_type: text if attr_type == "S" else text.encode()}
+
+
+def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
+    items = []
+    for i in range(1, env.rehearsal.sample_items + 1):
+        if table.purpose == "deployments":
+            items.append(_deployment_record(env, table, i, now))
+            continue
+        item = {table.hash_key.name: _key_value(table.hash_key.type, f"sample-{i:03d}")}
+        if table.range_key:
+            item[table.range_key.name] = _key_value(table.range_key.type, "METADATA")
+        item["name"] = {"S": f"rehearsal item {i}"}
+        item["status"] = {"S": "ACTIVE"}
+        items.append(item)
+    return items
+
+
+def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict:
+    """A deployment record as 001 §6.3.2 (flat) or 002 §4 (PK/SK + GSI1) writes them."""
+    ts = (now - timedelta(days=env.rehearsal.sample_items - i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {
+        "timestamp": {"S": ts},
+        "environment": {"S": env.name},
+        "action": {"S": "deploy"},
+        "from_version": {"S": release_label(max(i - 1, 1))},
+        "to_version": {"S": release_label(i)},
+        "actor": {"S": "rehearsal-seed"},
+        "reason": {"S": "seeded deployment history"},
+    }
+    if table.range_key:  # 002 §4 entity pattern
+        return {
+            table.hash_key.name: {"S": f"DEPLOYMENT#{i:04d}"},
+            table.range_key.name: {"S": "METADATA"},
+            "GSI1PK": {"S": f"ENV#{env.name}"},
+            "GSI1SK": {"S": ts},
+            **body,
+        }
+    return {table.hash_key.name: {"S": f"deploy-{i:04d}"}, **body}
+
+
+def _seed_table(target: Any, env: Environment, table: Table, now: datetime, out: Seeded) -> None:
+    ddb = target.client("dynamodb")
+    attrs = {table.hash_key.name: table.hash_key.type}
+    keys = [{"AttributeName": table.hash_key.name, "KeyType": "HASH"}]
+    if table.range_key:
+        attrs[table.range_key.name] = table.range_key.type
+        keys.append({"AttributeName": table.range_key.name, "KeyType": "RANGE"})
+    gsis = []
+    for ix in table.indexes:
+        attrs[ix.hash_key.name] = ix.hash_key.type
+        ks = [{"AttributeName": ix.hash_key.name, "KeyType": "HASH"}]
+        if ix.range_key:
+            attrs[ix.range_key.name] = ix.range_key.type
+            ks.append({"AttributeName": ix.range_key.name, "KeyType": "RANGE"})
+        gsis.append({"IndexName": ix.name, "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}})
+    kwargs: dict[str, Any] = {
+        "TableName": table.name,
+        "KeySchema": keys,
+        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()],
+    }
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    if table.billing_mode == "PROVISIONED":
+        kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        if gsis:
+            for g in gsis:
+                g["ProvisionedThroughput"] = kwargs["ProvisionedThroughput"]
+    else:
+        kwargs["BillingMode"] = "PAY_PER_REQUEST"
+    ddb.create_table(**kwargs)
+    if table.pitr in ("required", "recommended"):
+        ddb.update_continuous_backups(
+            TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    items = _sample_items(env, table, now)
+    for start in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={table.name: [{"PutRequest": {"Item": it}} for it in items[start : start + 25]]})
+    out.tables.append(table.name)
+
+
+def _create_bucket(target: Any, name: str, region: str) -> Any:
+    s3 = target.client("s3", region)
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
+    return s3
+
+
+def _harden_bucket(s3: Any, name: str, versioning: bool, pab: bool, encryption: str | None) -> None:
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    if pab:
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+    if encryption:
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": encryption}}]},
+        )
+
+
+def _seed_bucket(target: Any, env: Environment, bucket: Bucket, out: Seeded) -> None:
+    s3 = _create_bucket(target, bucket.name, env.region)
+    _harden_bucket(s3, bucket.name, bucket.versioning, bucket.public_access_block, bucket.encryption)
+    s3.put_object(Bucket=bucket.name, Key="rehearsal/README.txt", Body=b"seeded by runbook-harness\n")
+    out.buckets.append(bucket.name)
+    if bucket.replication_destination and bucket.replication_region:
+        dest = _create_bucket(target, bucket.replication_destination, bucket.replication_region)
+        _harden_bucket(dest, bucket.replication_destination, True, True, bucket.encryption)
+        out.buckets.append(bucket.replication_destination)
+        role = _ensure_role(target, f"{env.rehearsal.execution_role}-s3-replication", "s3.amazonaws.com")
+        s3.put_bucket_replication(
+            Bucket=bucket.name,
+            ReplicationConfiguration={
+                "Role": role,
+                "Rules": [
+                    {
+                        "ID": "failover",
+                        "Status": "Enabled",
+                        "Priority": 1,
+                        "Filter": {"Prefix": ""},
+                        "DeleteMarkerReplication": {"Status": "Disabled"},
+                        "Destination": {"Bucket": f"arn:aws:s3:::{bucket.replication_destination}"},
+                    }
+                ],
+            },
+        )
+
+
+def terraform_state(serial: int, lineage: str, key: str) -> bytes:
+    """A valid Terraform (format 4) state document with one ``terraform_data`` resource."""
+    doc = {
+        "version": 4,
+        "terraform_version": "1.15.5",
+        "serial": serial,
+        "lineage": lineage,
+        "outputs": {"release": {"value": release_label(serial), "type": "string"}},
+        "resources": [
+            {
+                "mode": "managed",
+                "type": "terraform_data",
+                "name": "release",
+                "provider": 'provider["terraform.io/builtin/terraform"]',
+                "instances": [
+                    {
+                        "schema_version": 0,
+                        "attributes": {"id": f"{lineage[:8]}-{serial}", "input": {"value": key, "type": "string"}},
+                        "sensitive_attributes": [],
+                    }
+                ],
+            }
+        ],
+        "check_results": None,
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+def _seed_terraform(target: Any, env: Environment, now: datetime, out: Seeded) -> None:
+    tf = env.terraform
+    assert tf is not None
+    s3 = _create_bucket(target, tf.state_bucket, env.region)
+    _harden_bucket(s3, tf.state_bucket, True, True, "AES256")
+    out.buckets.append(tf.state_bucket)
+    ddb = target.client("dynamodb")
+    if tf.lock_table:
+        ddb.create_table(
+            TableName=tf.lock_table,
+            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        out.tables.append(tf.lock_table)
+    for key in tf.state_keys:
+        lineage = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tf.state_bucket}/{key}"))
+        body = b""
+        for serial in range(1, env.rehearsal.state_versions + 1):
+            body = terraform_state(serial, lineage, key)
+            s3.put_object(Bucket=tf.state_bucket, Key=key, Body=body, ContentType="application/json")
+        if tf.lock_table:
+            # Terraform's S3 backend keeps the state's md5 here (000 §5.2.2 forgets it: seed defect 2).
+            ddb.put_item(
+                TableName=tf.lock_table,
+                Item={"LockID": {"S": f"{tf.state_bucket}/{key}-md5"}, "Digest": {"S": hashlib.md5(body).hexdigest()}},
+            )
+        out.state_objects.append((tf.state_bucket, key))
+
+
+def _seed_ecs(target: Any, env: Environment, out: Seeded) -> None:
+    ecs_cfg = env.ecs
+    assert ecs_cfg is not None
+    ecs = target.client("ecs")
+    ecs.create_cluster(clusterName=ecs_cfg.cluster)
+    for service in ecs_cfg.services:
+        td = ecs.register_task_definition(
+            family=service,
+            containerDefinitions=[{"name": "wordpress", "image": "wordpress:latest", "memory": 512, "essential": True}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster=ecs_cfg.cluster, serviceName=service, taskDefinition=td, desiredCount=ecs_cfg.desired_count)
+        out.ecs_services.append(service)
+    from harness.targets.embedded.ecs_state import set_running_count
+
+    for service in ecs_cfg.services:
+        set_running_count(env.account, env.region, ecs_cfg.cluster, service, ecs_cfg.desired_count)
+
+
+def _seed_ssm(target: Any, env: Environment, out: Seeded) -> None:
+    ssm = target.client("ssm")
+    name = env.ssm_deployed_version
+    for n in range(1, env.rehearsal.versions_per_function + 1):
+        ssm.put_parameter(Name=name, Value=release_label(n), Type="String", Overwrite=n > 1)
+        out.ssm_history.append(release_label(n))
+
+
+def _seed_metrics(target: Any, env: Environment, now: datetime, out: Seeded) -> None:
+    """24 h of healthy AWS/Lambda metrics per function, 5-minute points (batched, 1000 per call)."""
+    cw = target.client("cloudwatch")
+    end = now.replace(second=0, microsecond=0)
+    points = int(timedelta(hours=METRIC_HOURS) / METRIC_PERIOD)
+    data: list[dict] = []
+    values, counts = BASELINE_DURATION_MS
+    for name, _service in seeded_function_names(env):
+        dims = [{"Name": "FunctionName", "Value": name}]
+        for p in range(points):
+            ts = end - METRIC_PERIOD * (p + 1)
+            data.append({"MetricName": "Invocations", "Dimensions": dims, "Timestamp": ts, "Value": BASELINE_INVOCATIONS, "Unit": "Count"})
+            data.append({"MetricName": "Errors", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
+            data.append({"MetricName": "Throttles", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
+            data.append({"MetricName": "Duration", "Dimensions": dims, "Timestamp": ts, "Values": values, "Counts": counts, "Unit": "Milliseconds"})
+    for start in range(0, len(data), 1000):
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data[start : start + 1000])
+
+
+def _seed_alarms(target: Any, env: Environment, out: Seeded) -> None:
+    cw = target.client("cloudwatch")
+    for name, _service in seeded_function_names(env):
+        prefix = "" if name.startswith(env.alarm_prefix) else env.alarm_prefix
+        alarm = f"{prefix}{name}-errors"
+        cw.put_metric_alarm(
+            AlarmName=alarm,
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": name}],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=float(env.auto_rollback.error_spike_count),
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        # moto never evaluates alarms; a healthy rehearsal starts in OK.
+        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="rehearsal baseline")
+        out.alarms.append(alarm)

@@ -1,0 +1,75 @@
+"""moto's server app on a free 127.0.0.1 port, in a thread, defaulting requests to one account."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
+
+WsgiApp = Callable[[dict, Callable], Any]
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's one-line-per-request access log."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """Do not log each request (thousands during seeding)."""
+
+
+class DefaultAccount:
+    """WSGI middleware: a request without ``x-moto-account-id`` acts in ``account``.
+
+    So an ordinary client (aws CLI, any SDK, dummy credentials) sees the served environment's
+    account, and STS GetCallerIdentity returns it, which is what the account guard checks.
+    """
+
+    def __init__(self, app: WsgiApp, account: str) -> None:
+        self.app, self.account = app, account
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        environ.setdefault(ACCOUNT_HEADER, self.account)
+        return self.app(environ, start_response)
+
+
+class EmbeddedServer:
+    """A moto server in this process (one per pytest session or xdist worker)."""
+
+    def __init__(self, default_account: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.default_account = default_account
+        self.host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.middlewares: list[Callable[[WsgiApp], WsgiApp]] = []
+
+    def start(self) -> "EmbeddedServer":
+        """Bind the port and serve in a daemon thread."""
+        app: WsgiApp = DefaultAccount(DomainDispatcherApplication(create_backend_app), self.default_account)
+        for wrap in self.middlewares:
+            app = wrap(app)
+        self._server = make_server(self.host, self._port, app, threaded=True, request_handler=QuietRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="harness-moto", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Shut the server down and wait for its thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
