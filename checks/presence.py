@@ -1,0 +1,96 @@
+"""Smoke probe: each resource the inventory names exists and can be read (read-only)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from checks.result import CheckResult, Verdict
+from harness.inventory.resources import Resource
+
+SLUG = "resource-present"
+
+
+def _alias(client: Callable, r: Resource) -> str:
+    a = client("lambda", r.region).get_alias(FunctionName=r.parent, Name=r.name)
+    return f"alias {r.name} -> version {a['FunctionVersion']}"
+
+
+def _discovery(client: Callable, r: Resource) -> str:
+    pages = client("lambda", r.region).get_paginator("list_functions").paginate()
+    names = [f["FunctionName"] for p in pages for f in p["Functions"] if f["FunctionName"].startswith(r.name)]
+    if not names:
+        raise LookupError(f"no function whose name starts with {r.name}")
+    return f"{len(names)} function(s): {', '.join(names)}"
+
+
+def _table(client: Callable, r: Resource) -> str:
+    t = client("dynamodb", r.region).describe_table(TableName=r.name)["Table"]
+    return f"table {t['TableStatus']}"
+
+
+def _bucket(client: Callable, r: Resource) -> str:
+    client("s3", r.region).head_bucket(Bucket=r.name)
+    return "bucket readable"
+
+
+def _state(client: Callable, r: Resource) -> str:
+    h = client("s3", r.region).head_object(Bucket=r.parent, Key=r.name)
+    return f"{h['ContentLength']} bytes, version {h.get('VersionId', '-')}"
+
+
+def _ecs(client: Callable, r: Resource) -> str:
+    resp = client("ecs", r.region).describe_services(cluster=r.parent, services=[r.name])
+    if not resp["services"]:
+        raise LookupError(f"service {r.name} not in cluster {r.parent}: {resp['failures']}")
+    s = resp["services"][0]
+    return f"{s['status']} running {s['runningCount']}/{s['desiredCount']}"
+
+
+def _ssm(client: Callable, r: Resource) -> str:
+    return "value " + client("ssm", r.region).get_parameter(Name=r.name)["Parameter"]["Value"]
+
+
+def _log_group(client: Callable, r: Resource) -> str:
+    groups = client("logs", r.region).describe_log_groups(logGroupNamePrefix=r.name)["logGroups"]
+    if not any(g["logGroupName"] == r.name for g in groups):
+        raise LookupError(f"log group {r.name} not found")
+    return "log group exists"
+
+
+def _stack(client: Callable, r: Resource) -> str:
+    return client("cloudformation", r.region).describe_stacks(StackName=r.name)["Stacks"][0]["StackStatus"]
+
+
+def _amplify(client: Callable, r: Resource) -> str:
+    app = client("amplify", r.region).get_app(appId=r.name)["app"]
+    return f"app {app['name']}"
+
+
+READERS: dict[str, Callable[[Callable, Resource], str]] = {
+    "lambda-alias": _alias,
+    "lambda-discovery": _discovery,
+    "dynamodb-table": _table,
+    "s3-bucket": _bucket,
+    "terraform-state": _state,
+    "ecs-service": _ecs,
+    "ssm-parameter": _ssm,
+    "log-group": _log_group,
+    "cloudformation-stack": _stack,
+    "amplify-app": _amplify,
+}
+
+
+def check_present(client: Callable[..., Any], r: Resource, not_rehearsable: dict[str, str] | None = None) -> CheckResult:
+    """Read ``r`` back; FAIL names the resource and the error, SKIP when the target cannot hold it."""
+    resource = f"{r.parent}:{r.name}" if r.parent else r.name
+    skip = (not_rehearsable or {}).get(r.kind.split("-")[0])
+    if skip:
+        return CheckResult(SLUG, resource, "exists", skip, Verdict.SKIP, r.ref)
+    try:
+        observed = READERS[r.kind](client, r)
+        verdict = Verdict.PASS
+    except (ClientError, LookupError) as exc:
+        observed, verdict = f"missing or unreadable: {exc}", Verdict.FAIL
+    return CheckResult(SLUG, resource, "exists", observed, verdict, r.ref, evidence={"kind": r.kind, "region": r.region})

@@ -1,0 +1,1 @@
+"""pytest plugins of the runbook harness (glue only; logic lives in harness/)."""

@@ -1,0 +1,206 @@
+"""pytest glue: options, markers, the account guard, fixtures and report locations.
+
+Logic lives in ``harness/``; this module only wires it into pytest (registered as a ``pytest11``
+entry point, so it works from any directory once the package is installed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from harness.clock import Clock, SystemClock
+from harness.errors import HarnessError
+from harness.inventory import Environment, Inventory, load_inventory
+from harness.inventory.loader import bundled_names
+from harness.safety import mutation_refusal
+from harness.targets import TARGETS, Target, make_target
+
+MARKERS = {
+    "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own object)",
+    "mutating": "changes the target (actions, drills); needs --allow-mutation on --target aws, approvals on protected envs",
+    "gameday": "a game-day drill: injects a fault and verifies detection and recovery",
+}
+ENV_FIXTURES = {"env", "target", "aws", "inventory"}
+
+
+@dataclass
+class HarnessState:
+    """What the plugin resolved for this session (``config.stash[STATE]``)."""
+
+    inventory: Inventory | None = None
+    env: Environment | None = None
+    target_name: str = "embedded"
+    target: Target | None = None
+    controller_only: bool = False  # xdist controller: workers own the targets
+    reports_dir: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[HarnessState]()
+
+
+def harness_state(config: pytest.Config) -> HarnessState:
+    """The session's resolved inventory, environment and target (for other plugins and conftests)."""
+    return config.stash.setdefault(STATE, HarnessState())
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("runbook-harness", "runbook harness (rollback / promotion / PITR scenarios)")
+    group.addoption("--env", default=None, help="environment from the inventory (e.g. dev, sit, prod); required by scenarios")
+    group.addoption(
+        "--target",
+        default=os.environ.get("HARNESS_TARGET", "embedded"),
+        choices=TARGETS,
+        help="where calls go: embedded (moto in-process, default, safe), localstack, aws (real accounts). Env: HARNESS_TARGET",
+    )
+    group.addoption(
+        "--inventory",
+        default=os.environ.get("HARNESS_INVENTORY", "bbws"),
+        help=f"inventory file path or bundled name ({', '.join(bundled_names())}); default bbws. Env: HARNESS_INVENTORY",
+    )
+    group.addoption("--allow-mutation", action="store_true", default=False, help="allow mutating scenarios on --target aws")
+    group.addoption("--approved-by", action="append", default=[], metavar="NAME", help="an approver (repeat for each; protected envs need the runbook's count)")
+    group.addoption("--reason", default=None, help="why this mutation is being done (recorded; required on protected envs)")
+    group.addoption("--assume-role", action="store_true", default=False, help="with --target aws: assume the env's role from the inventory")
+    group.addoption("--reports-dir", default="reports", help="where Allure results, JUnit XML and the verification report go (default: reports/)")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    state = harness_state(config)
+    state.target_name = config.getoption("--target")
+    env_name = config.getoption("--env")
+    if env_name is None:
+        return
+    try:
+        state.inventory = load_inventory(config.getoption("--inventory"))
+        state.env = state.inventory.environment(env_name, strict_env_vars=state.target_name == "aws")
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    _default_report_paths(config, state)
+    state.controller_only = _is_xdist_controller(config)
+    options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
+    target = make_target(state.target_name, state.env, **options)
+    try:
+        if state.controller_only and state.target_name == "embedded":
+            return  # each xdist worker starts and seeds its own emulator
+        if state.controller_only:
+            target.verify_account()  # stop before workers start (safety rule 1)
+        else:
+            target.start()
+        state.target = target
+    except HarnessError as exc:
+        target.close()
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _default_report_paths(config: pytest.Config, state: HarnessState) -> None:
+    """reports/junit.xml and reports/allure-results unless the user chose other paths."""
+    reports = Path(config.getoption("--reports-dir"))
+    if not reports.is_absolute():
+        reports = config.rootpath / reports
+    state.reports_dir = reports
+    if getattr(config.option, "xmlpath", None) is None:
+        config.option.xmlpath = str(reports / "junit.xml")
+    if getattr(config.option, "allure_report_dir", None) is None:
+        config.option.allure_report_dir = str(reports / "allure-results")
+        if not hasattr(config, "workerinput"):  # clean once, on the controller, before workers write
+            shutil.rmtree(config.option.allure_report_dir, ignore_errors=True)
+    reports.mkdir(parents=True, exist_ok=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state and state.target is not None:
+        state.target.close()
+        state.target = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = harness_state(config)
+    if state.env is None:
+        return None
+    if state.target is not None:
+        return state.target.describe()
+    import moto
+
+    return (
+        f"{state.env.describe()} target=embedded (rehearsal on moto {moto.__version__}, one server per xdist worker "
+        "at 127.0.0.1 — not a real account)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = harness_state(config)
+    needs_env = [i for i in items if ENV_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    if needs_env and state.env is None:
+        valid = ""
+        try:
+            valid = f"; valid for inventory {config.getoption('--inventory')}: " + ", ".join(
+                load_inventory(config.getoption("--inventory")).env_names
+            )
+        except HarnessError:
+            pass
+        raise pytest.UsageError(f"--env is required by these scenarios{valid}")
+    for item in items:
+        if item.get_closest_marker("mutating") and state.env is not None:
+            refusal = mutation_refusal(
+                target=state.target_name,
+                env=state.env,
+                allow_mutation=config.getoption("--allow-mutation"),
+                approvers=config.getoption("--approved-by"),
+                reason=config.getoption("--reason"),
+            )
+            if refusal:
+                item.add_marker(pytest.mark.skip(reason=refusal))
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def inventory(pytestconfig: pytest.Config) -> Inventory:
+    """The inventory chosen with --inventory (validated)."""
+    state = harness_state(pytestconfig)
+    assert state.inventory is not None, "--env is required"
+    return state.inventory
+
+
+@pytest.fixture(scope="session")
+def env(pytestconfig: pytest.Config) -> Environment:
+    """The environment chosen with --env, every name resolved from the inventory."""
+    state = harness_state(pytestconfig)
+    assert state.env is not None, "--env is required"
+    return state.env
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    """The started target (account already verified): embedded, localstack or aws."""
+    state = harness_state(pytestconfig)
+    assert state.target is not None, "target not started (is --env given?)"
+    return state.target
+
+
+@pytest.fixture(scope="session")
+def aws(target: Target) -> Callable[..., Any]:
+    """Client factory: ``aws("lambda")`` or ``aws("s3", region="eu-west-1")``; one client per service and region."""
+    return target.client
+
+
+@pytest.fixture(scope="session")
+def clock() -> Clock:
+    """The clock actions and checks use for "now" (never freeze time around real AWS calls)."""
+    return SystemClock()
