@@ -142,9 +142,21 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     )
 
 
+def _uses_env_fixtures(item: pytest.Item) -> bool:
+    """True when the item requests this plugin's env/target/aws/inventory fixtures (not same-named params)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name in ENV_FIXTURES & set(info.names_closure):
+        defs = info.name2fixturedefs.get(name) or ()
+        if defs and getattr(defs[-1].func, "__module__", "") == __name__:
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = harness_state(config)
-    needs_env = [i for i in items if ENV_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    needs_env = [i for i in items if _uses_env_fixtures(i)]
     if needs_env and state.env is None:
         valid = ""
         try:

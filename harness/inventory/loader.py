@@ -160,6 +160,15 @@ class _Subst:
         self.inv, self.env, self.strict = inv, env, strict
         self.defaults = inv.spec.rehearsal.defaults
         self.unresolved: list[str] = []
+        self.missing: list[str] = []
+
+    def check_missing(self) -> None:
+        """Raise one error naming every unset ${VAR} (strict mode: a real account needs real values)."""
+        if self.missing:
+            raise InventoryError(
+                f"{self.inv.path}: {'; '.join(self.missing)} — not set (the runbook does not give these values; "
+                "export them to run against real AWS)"
+            )
 
     def __call__(self, text: str, where: str, tenant: str | None = None) -> str:
         out = text.replace("{env}", self.env)
@@ -173,10 +182,8 @@ class _Subst:
             if var in os.environ:
                 return os.environ[var]
             if self.strict:
-                raise InventoryError(
-                    f"{self.inv.path}: {where}: needs environment variable {var}, which is not set "
-                    "(the runbook does not give this value; export it to run against real AWS)"
-                )
+                self.missing.append(f"{where}: needs environment variable {var}")
+                return m.group(0)
             if var not in self.defaults:
                 raise InventoryError(f"{self.inv.path}: {where}: ${{{var}}} is not set and rehearsal.defaults has no {var}")
             self.unresolved.append(var)
@@ -202,6 +209,7 @@ def _applies(envs: list[str] | None, env: str) -> bool:
 def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
     spec, s = inv.spec, _Subst(inv, name, strict)
     e = spec.environments[name]
+    account = s(e.account, f"environments.{name}.account")
     lam = spec.lambda_
     alias = s(lam.alias, "lambda.alias")
     functions: list[Function] = []
@@ -283,10 +291,10 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         if amp
         else None
     )
-    return Environment(
+    resolved = Environment(
         inventory=spec.inventory.name,
         name=name,
-        account=s(e.account, f"environments.{name}.account"),
+        account=account,
         region=e.region,
         failover_region=e.failover_region,
         profile=s(e.profile, f"environments.{name}.profile") if e.profile else None,
@@ -320,3 +328,5 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         rehearsal=spec.rehearsal,
         unresolved=tuple(dict.fromkeys(s.unresolved)),
     )
+    s.check_missing()
+    return resolved
