@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.clock import Clock, SystemClock
 from harness.errors import HarnessError
@@ -91,6 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     _default_report_paths(config, state)
     state.controller_only = _is_xdist_controller(config)
+    if _listing_only(config):
+        return  # --fixtures / --collect-only / --help: nothing to run, no account to touch
     options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
     target = make_target(state.target_name, state.env, **options)
     try:
@@ -104,6 +107,13 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         target.close()
         raise pytest.UsageError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:  # no credentials, endpoint unreachable, access denied...
+        target.close()
+        raise pytest.UsageError(f"cannot use target {state.target_name} for {state.env.describe()}: {exc}") from None
+
+
+def _listing_only(config: pytest.Config) -> bool:
+    return any(config.getoption(name, False) for name in ("showfixtures", "show_fixtures_per_test", "collectonly", "help"))
 
 
 def _default_report_paths(config: pytest.Config, state: HarnessState) -> None:
@@ -157,7 +167,7 @@ def _uses_env_fixtures(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = harness_state(config)
     needs_env = [i for i in items if _uses_env_fixtures(i)]
-    if needs_env and state.env is None:
+    if needs_env and state.env is None and not _listing_only(config):
         valid = ""
         try:
             valid = f"; valid for inventory {config.getoption('--inventory')}: " + ", ".join(
