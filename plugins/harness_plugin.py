@@ -192,28 +192,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+def _resolved(config: pytest.Config, attr: str) -> Any:
+    value = getattr(harness_state(config), attr)
+    if value is None:
+        pytest.fail(f"the harness has no {attr}: run with --env NAME (and a reachable --target)", pytrace=False)
+    return value
+
+
 @pytest.fixture(scope="session")
 def inventory(pytestconfig: pytest.Config) -> Inventory:
     """The inventory chosen with --inventory (validated)."""
-    state = harness_state(pytestconfig)
-    assert state.inventory is not None, "--env is required"
-    return state.inventory
+    return _resolved(pytestconfig, "inventory")
 
 
 @pytest.fixture(scope="session")
 def env(pytestconfig: pytest.Config) -> Environment:
     """The environment chosen with --env, every name resolved from the inventory."""
-    state = harness_state(pytestconfig)
-    assert state.env is not None, "--env is required"
-    return state.env
+    return _resolved(pytestconfig, "env")
 
 
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Target:
     """The started target (account already verified): embedded, localstack or aws."""
-    state = harness_state(pytestconfig)
-    assert state.target is not None, "target not started (is --env given?)"
-    return state.target
+    return _resolved(pytestconfig, "target")
 
 
 @pytest.fixture(scope="session")
