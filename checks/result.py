@@ -12,6 +12,7 @@ class Verdict(str, Enum):
     FAIL = "fail"
     WARN = "warn"
     SKIP = "skip"  # not rehearsable on this target; ``observed`` says why
+    ERROR = "error"  # the harness could not evaluate the row (a harness/permission error, not a finding)
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """True unless the verdict is FAIL (WARN and SKIP do not fail a run)."""
-        return self.verdict is not Verdict.FAIL
+        """True unless the verdict is FAIL or ERROR (WARN and SKIP do not fail a run)."""
+        return self.verdict not in (Verdict.FAIL, Verdict.ERROR)
 
     def message(self) -> str:
         """One line for an assertion: resource, expected and observed."""

@@ -1,0 +1,208 @@
+"""The catalogue: every checklist row the harness can verify, by slug (a public interface: keep
+slugs stable), with its runbook reference, pass condition, and the inventory items it runs on.
+
+Three procedures group the rows as the runbooks do:
+  post-rollback    000 §7 (table §7.4) and §6.7
+  post-deployment  003 §7 and its validation checklist
+  pre-promotion    001 §3.1 (DEV -> SIT) and §4.1 (SIT -> PROD), on the source environment
+Rows are ordered so that passive reads (metrics, logs) come before checks that invoke the
+functions or the API, whose own traffic would otherwise show up in the windows being read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from checks import api_checks, cloudwatch_checks, dynamodb_checks, ecs_checks, lambda_checks, logs_checks, metric_checks, s3_checks, terraform_checks
+from checks.context import CheckContext, Row
+from checks.result import CheckResult
+from harness.inventory.model import Environment
+
+CheckFn = Callable[[CheckContext, Row], CheckResult]
+
+RUNBOOKS = {
+    "000": "000 Rollback Runbook (BBWS CPP, RB-003)",
+    "001": "001 Environment Promotion Runbook (BBWS)",
+    "003": "003 Deployment Runbook: S3 and DynamoDB (BBWS)",
+}
+PROCEDURES = {
+    "post-rollback": ("000", "§7 Post-Rollback Verification"),
+    "post-deployment": ("003", "§7 Post-Deployment Validation"),
+    "pre-promotion": ("001", "§3.1 / §4.1 Pre-Promotion Verification"),
+}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One slug: what it checks, where the runbook asks for it, and how it is judged."""
+
+    slug: str
+    procedure: str
+    title: str
+    ref: str
+    section: str
+    severity: str  # Allure severity: blocker, critical, normal, minor, trivial
+    passes_when: str
+    fn: CheckFn
+    rows: Callable[[Environment], list[tuple[str, object]]]  # (resource, inventory item)
+
+    @property
+    def runbook(self) -> str:
+        return RUNBOOKS[PROCEDURES[self.procedure][0]]
+
+
+# -- which inventory items each slug runs on -------------------------------------------------------
+
+
+def _functions(env: Environment) -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = [(f.name, f.name) for f in env.functions]
+    rows += [(d.prefix, d.prefix) for d in env.discovery if d.prefix not in {f.name for f in env.functions}]
+    return rows
+
+
+def _api_paths(health: bool) -> Callable[[Environment], list[tuple[str, object]]]:
+    def rows(env: Environment) -> list[tuple[str, object]]:
+        if env.api is None:
+            return []
+        return [(p, p) for p in env.api.paths if api_checks.is_health_path(p) == health]
+
+    return rows
+
+
+def _tables(pred: Callable[..., bool]) -> Callable[[Environment], list[tuple[str, object]]]:
+    return lambda env: [(t.name, t) for t in env.tables if pred(t)]
+
+
+def _buckets(pred: Callable[..., bool]) -> Callable[[Environment], list[tuple[str, object]]]:
+    return lambda env: [(b.name, b) for b in env.buckets if pred(b)]
+
+
+def _ecs(env: Environment) -> list[tuple[str, object]]:
+    return [(s, s) for s in env.ecs.services] if env.ecs else []
+
+
+def _states(env: Environment) -> list[tuple[str, object]]:
+    return [(k, k) for k in env.terraform.state_keys] if env.terraform else []
+
+
+def _alarm_prefix(env: Environment) -> list[tuple[str, object]]:
+    return [(f"{env.alarm_prefix}*", env.alarm_prefix)] if env.alarm_prefix else []
+
+
+def _gated(env: Environment) -> list[tuple[str, object]]:
+    return _functions(env) if env.name in env.gates else []
+
+
+def _all(*_: object) -> bool:
+    return True
+
+
+# -- the catalogue ---------------------------------------------------------------------------------
+
+CATALOGUE: tuple[CheckSpec, ...] = (
+    # 000 §7: post-rollback verification (table §7.4), passive reads first
+    CheckSpec("lambda-alias-version", "post-rollback", "Lambda alias version", "000 §7.1, §7.4", "§7.1 Lambda Verification", "critical",
+              "alias exists, on a published version (not $LATEST), no weighted routing, equal to the expected version when known "
+              "(--expect-version fn=VER, else the latest rollback record, else SSM deployed-version)",
+              lambda_checks.check_alias_version, _functions),
+    CheckSpec("error-rate", "post-rollback", "Error rate", "000 §7.1 step 3, §7.4", "§7.4 Verification Checklist", "critical",
+              "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no invocations: WARN",
+              metric_checks.check_error_rate, _functions),
+    CheckSpec("latency-p95", "post-rollback", "Latency P95", "000 §7.4", "§7.4 Verification Checklist", "normal",
+              "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no datapoints: WARN",
+              metric_checks.check_latency_p95, _functions),
+    CheckSpec("log-errors", "post-rollback", "Log errors", "000 §7.4", "§7.4 Verification Checklist", "normal",
+              "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN",
+              logs_checks.check_log_errors, _functions),
+    CheckSpec("dynamodb-reads", "post-rollback", "DynamoDB reads", "000 §7.4", "§7.4 Verification Checklist", "critical",
+              "a sampled item is read back by a key query (empty table: FAIL, no data accessible)",
+              dynamodb_checks.check_reads, _tables(_all)),
+    CheckSpec("ecs-tasks", "post-rollback", "ECS tasks", "000 §7.3, §7.4", "§7.3 Infrastructure Verification", "critical",
+              "service ACTIVE and runningCount == desiredCount > 0",
+              ecs_checks.check_ecs_tasks, _ecs),
+    CheckSpec("terraform-state", "post-rollback", "Terraform state", "000 §7.3, §5.2, §5.3", "§7.3 Infrastructure Verification", "normal",
+              "state object exists and parses as Terraform state, its lock is not older than terraform.lock_max_age_minutes "
+              "(fresh lock: WARN), lock-table md5 Digest matches",
+              terraform_checks.check_terraform_state, _states),
+    CheckSpec("dynamodb-pitr", "post-rollback", "DynamoDB PITR", "000 §6.7", "§6.7 Tables Requiring PITR", "critical",
+              "PointInTimeRecoveryStatus ENABLED; disabled on a required table: FAIL, on a recommended one: WARN",
+              dynamodb_checks.check_pitr, _tables(lambda t: t.pitr in ("required", "recommended"))),
+    CheckSpec("health-endpoint", "post-rollback", "Health endpoint", "000 §7.1 step 2, §4.2.5, §7.4", "§7.1 Lambda Verification", "critical",
+              "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no FunctionError",
+              lambda_checks.check_health_endpoint, _functions),
+    CheckSpec("api-health", "post-rollback", "API health", "000 §7.2, §7.4", "§7.2 API Endpoint Verification", "critical",
+              "GET <api>/…/health -> HTTP 200 with a JSON body",
+              api_checks.check_api_health, _api_paths(health=True)),
+    CheckSpec("api-responses", "post-rollback", "API responses", "000 §7.2, §7.4", "§7.2 API Endpoint Verification", "normal",
+              "GET each other inventory path -> HTTP 200 with a valid JSON body",
+              api_checks.check_api_responses, _api_paths(health=False)),
+    # 003 §7: post-deployment validation
+    CheckSpec("s3-versioning", "post-deployment", "S3 versioning enabled", "003 §7", "§7 S3 Bucket Validation", "critical",
+              "get-bucket-versioning Status Enabled", s3_checks.check_versioning, _buckets(lambda b: b.versioning)),
+    CheckSpec("s3-public-access-block", "post-deployment", "S3 block public access", "003 §7", "§7 S3 Bucket Validation", "blocker",
+              "all four public access block flags true", s3_checks.check_public_access_block, _buckets(lambda b: b.public_access_block)),
+    CheckSpec("s3-encryption", "post-deployment", "S3 encryption enabled", "003 §7", "§7 S3 Bucket Validation", "critical",
+              "default encryption with the inventory's algorithm", s3_checks.check_encryption, _buckets(lambda b: bool(b.encryption))),
+    CheckSpec("s3-replication", "post-deployment", "Cross-region replication (PROD)", "003 §7 PROD-Specific Validation", "§7 PROD-Specific Validation", "critical",
+              "an Enabled rule replicates to the failover bucket, which exists and is versioned",
+              s3_checks.check_replication, _buckets(lambda b: bool(b.replication_destination))),
+    CheckSpec("dynamodb-table-active", "post-deployment", "DynamoDB tables created", "003 §7", "§7 DynamoDB Table Validation", "critical",
+              "table exists with TableStatus ACTIVE", dynamodb_checks.check_table_active, _tables(_all)),
+    CheckSpec("dynamodb-billing-mode", "post-deployment", "DynamoDB on-demand billing", "003 §7", "§7 DynamoDB Table Validation", "normal",
+              "BillingModeSummary.BillingMode equals the inventory's billing_mode (PAY_PER_REQUEST)",
+              dynamodb_checks.check_billing_mode, _tables(lambda t: bool(t.billing_mode))),
+    CheckSpec("cloudwatch-alarms", "post-deployment", "No alarms firing", "003 §7, 001 §4.4", "§7 Extended Validation", "critical",
+              "no alarm named <alarm_prefix>* in ALARM", cloudwatch_checks.check_alarms, _alarm_prefix),
+    # write-read checks write only their own uniquely named object/item and always delete it
+    CheckSpec("s3-write-read", "post-deployment", "S3 write/read", "003 §7", "§7 S3 Bucket Validation", "critical",
+              "a uniquely named test object is written, read back identical, and that version deleted",
+              s3_checks.check_write_read, _buckets(_all)),
+    CheckSpec("dynamodb-write-read", "post-deployment", "DynamoDB read/write", "003 §7", "§7 DynamoDB Table Validation", "critical",
+              "a uniquely keyed test item (inventory key schema) is put (only if absent), read back consistently, deleted",
+              # The deployments table is an audit log other tools read for "latest record": no test items there.
+              dynamodb_checks.check_write_read, _tables(lambda t: t.purpose != "deployments")),
+    # 001 §3.1 / §4.1: pre-promotion gates on the source environment
+    CheckSpec("source-errors", "pre-promotion", "Source error count", "001 §2.1, §3.1.1, §4.1.1", "§2.1 Quality Gates", "blocker",
+              "Errors over the gate's lookback within the gate (DEV < 10 in 1 h, SIT <= 5 in 24 h); no datapoints: WARN",
+              metric_checks.check_source_errors, _gated),
+    CheckSpec("source-throttles", "pre-promotion", "Source throttles", "001 §2.1, §3.1.1, §4.1.1", "§2.1 Quality Gates", "blocker",
+              "Throttles over the gate's lookback <= max_throttles (0); no datapoints: WARN",
+              metric_checks.check_source_throttles, _gated),
+    CheckSpec("source-health", "pre-promotion", "Source health", "001 §3.1.1, §7.1", "§3.1.1 Verify Environment Health", "blocker",
+              "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200",
+              lambda_checks.check_source_health, _gated),
+)
+
+BY_SLUG: dict[str, CheckSpec] = {c.slug: c for c in CATALOGUE}
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    """A row of a procedure: the spec and the row the check function receives."""
+
+    spec: CheckSpec
+    row: Row
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+
+def rows_for(env: Environment, procedure: str | None = None, slugs: tuple[str, ...] | None = None) -> list[PlannedRow]:
+    """Every row of ``procedure`` (or of all procedures) for ``env``, in catalogue order."""
+    out = []
+    for spec in CATALOGUE:
+        if (procedure and spec.procedure != procedure) or (slugs and spec.slug not in slugs):
+            continue
+        for resource, item in spec.rows(env):
+            out.append(PlannedRow(spec, Row(spec.slug, resource, spec.ref, item)))
+    return out
+
+
+def feature_of(spec: CheckSpec, env: Environment) -> str:
+    """The Allure feature: the runbook section (pre-promotion: §3.1 from DEV, §4.1 from SIT)."""
+    if spec.procedure == "pre-promotion":
+        gate = env.gates.get(env.name)
+        return f"{gate.ref or spec.section} ({env.name} -> {env.promotes_to})" if gate else spec.section
+    return spec.section

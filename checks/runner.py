@@ -1,0 +1,79 @@
+"""Run checklist rows: record the AWS calls each made, and turn a harness failure into an ERROR row
+(an exception is never a finding about the infrastructure, and never a silent pass)."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import replace
+from typing import Any
+
+from checks.catalogue import PlannedRow, rows_for
+from checks.context import CheckContext
+from checks.result import CheckResult, Verdict
+
+# Request parameters worth naming in a call's description (never bodies or payloads).
+NAMED_PARAMS = ("FunctionName", "Name", "Qualifier", "TableName", "Bucket", "Key", "VersionId", "logGroupName", "cluster", "AlarmNamePrefix", "StateValue")
+
+
+def _api_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The call's parameters: botocore's before-call gives the request dict, whose JSON body holds them."""
+    if "body" not in params:
+        return params
+    body = params.get("body")
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, (bytes, str)) and body[:1] in (b"{", "{"):
+        try:
+            doc = json.loads(body)
+            return doc if isinstance(doc, dict) else {}
+        except ValueError:
+            return {}
+    return {}
+
+
+def describe_call(service: str, operation: str, request: dict[str, Any]) -> str:
+    """``dynamodb.DescribeTable TableName=x`` or ``s3.GetObject /key`` (plus GetMetricData's query count)."""
+    parts = [f"{service}.{operation}"]
+    params = _api_params(request)
+    path = request.get("url_path")
+    if isinstance(path, str) and path not in ("", "/"):
+        parts.append(path)
+    for k in NAMED_PARAMS:
+        if k in params and isinstance(params[k], (str, int)):
+            parts.append(f"{k}={params[k]}")
+    if "MetricDataQueries" in params:
+        parts.append(f"queries={len(params['MetricDataQueries'])}")
+    if "services" in params and isinstance(params["services"], list):
+        parts.append(f"services={len(params['services'])}")
+    return " ".join(parts)
+
+
+def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
+    """Evaluate one row; the result lists the AWS calls made while it ran."""
+    calls: list[str] = []
+
+    def record(service: str, operation: str, params: dict) -> None:
+        calls.append(describe_call(service, operation, params))
+
+    if ctx.add_listener:
+        ctx.add_listener(record)
+    try:
+        result = planned.spec.fn(ctx, planned.row)
+    except Exception as exc:  # noqa: BLE001 - a harness error becomes a visible ERROR row
+        result = planned.row.result(
+            planned.spec.passes_when,
+            f"harness error: {type(exc).__name__}: {str(exc)[:300]}",
+            Verdict.ERROR,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+    finally:
+        if ctx.remove_listener:
+            ctx.remove_listener(record)
+    return replace(result, calls=calls)
+
+
+def run_procedure(ctx: CheckContext, procedure: str | None = None, slugs: tuple[str, ...] | None = None) -> list[CheckResult]:
+    """Every row of ``procedure`` (all procedures when None), in catalogue order."""
+    return [run_row(ctx, p) for p in rows_for(ctx.env, procedure, slugs)]
