@@ -1,0 +1,131 @@
+"""The checklist scenarios end to end, in subprocesses: read-only against an account reached through
+AWS_ENDPOINT_URL, complete reports and Allure evidence under xdist."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+
+from checks.catalogue import CATALOGUE, rows_for
+from harness.inventory import load_inventory
+from tests.checks.conftest import fidelity_installed
+from tests.checks.test_violations import api_front
+from tests.conftest import REPO, aws_env, run_pytest
+
+SCENARIOS = [
+    "scenarios/test_post_rollback_verification.py",
+    "scenarios/test_post_deployment_validation.py",
+    "scenarios/test_pre_promotion.py",
+]
+READ_VERBS = ("Get", "Describe", "List", "Scan", "Query", "Head", "Filter")
+READ_ONLY_EXTRA = {"lambda.Invoke"}  # the /health invoke (000 §7.1 step 2)
+WRITE_READ_OPS = {"s3.PutObject", "s3.DeleteObject", "dynamodb.PutItem", "dynamodb.DeleteItem"}
+
+
+@pytest.fixture
+def served_sit():
+    """``harness serve --env sit`` in a subprocess: a seeded SIT reached like a real account."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--env", "sit"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    info: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("#"):
+            break
+        key, _, value = line.strip().partition("=")
+        info[key] = value
+    assert "AWS_ENDPOINT_URL" in info, info
+    yield info
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def _report_rows(reports: Path) -> list[str]:
+    (report,) = reports.glob("verification-bbws-sit-*.md")
+    return [line for line in report.read_text().splitlines() if line.startswith("| ") and not line.startswith("| Check")]
+
+
+def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_path: Path) -> None:
+    log = tmp_path / "ops.log"
+    env = {**aws_env(served_sit["AWS_ENDPOINT_URL"]), "HARNESS_OP_LOG": str(log)}
+    sit = load_inventory("bbws").environment("sit")
+    healthy = {p: (200, json.dumps({"status": "ok"})) for p in sit.api.paths}
+    with api_front(healthy) as stub:
+        api = served_sit.get("API_BASE_URL") or stub  # the emulator's front when it has one
+        proc = run_pytest("scenarios/", "--env", "sit", "--target", "aws", "-m", "readonly", "-p", "plugins.reporting",
+                          "-p", "tests.checks.op_recorder", "--reports-dir", str(tmp_path / "reports"), "--api-base-url", api, env=env)
+    ops = Counter(log.read_text().split())
+    assert ops, proc.stdout[-3000:] + proc.stderr[-3000:]
+    if fidelity_installed():
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    mutating = {op for op in ops if op.split(".", 1)[1].startswith(READ_VERBS) is False and op not in READ_ONLY_EXTRA | {"sts.GetCallerIdentity"}}
+    assert mutating <= WRITE_READ_OPS, sorted(mutating - WRITE_READ_OPS)
+    # one GetMetricData per window: the §7 verification window and the gate's 24 h lookback
+    assert ops["cloudwatch.GetMetricData"] == 2, ops
+    # the write-read checks left nothing behind
+    session = boto3.Session(aws_access_key_id="dummy", aws_secret_access_key="dummy", region_name=sit.region)
+    s3 = session.client("s3", endpoint_url=served_sit["AWS_ENDPOINT_URL"])
+    for bucket in sit.buckets:
+        assert not s3.list_object_versions(Bucket=bucket.name, Prefix="harness-write-read/").get("Versions")
+    assert len(_report_rows(tmp_path / "reports")) == len(rows_for(sit))
+
+
+def test_xdist_run_report_is_complete_with_allure_evidence(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    proc = run_pytest(*SCENARIOS, "--env", "sit", "-n", "2", "-p", "plugins.reporting", "--reports-dir", str(reports))
+    sit = load_inventory("bbws").environment("sit")
+    expected = rows_for(sit)
+    rows = _report_rows(reports)
+    assert len(rows) == len(expected), proc.stdout[-3000:]
+    for planned in expected:
+        assert any(f"| {planned.row.resource} |" in r and f"`{planned.spec.slug}`" in r for r in rows), planned.id
+    if fidelity_installed():
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert all("**PASS**" in r or "**SKIP**" in r for r in rows)
+
+    results_dir = reports / "allure-results"
+    props = dict(line.split("=", 1) for line in (results_dir / "environment.properties").read_text().splitlines())
+    assert {"inventory", "env", "account", "region", "target", "emulator", "harness"} <= set(props)
+    assert props["account"] == sit.account and props["target"] == "embedded" and props["emulator"].startswith("moto ")
+    categories = json.loads((results_dir / "categories.json").read_text())
+    assert {c["name"] for c in categories} == {"Infrastructure findings", "Harness errors"}
+    results = [json.loads(p.read_text()) for p in results_dir.glob("*-result.json")]
+    by_story: Counter = Counter()
+    for r in results:
+        labels = {label["name"]: label["value"] for label in r.get("labels", [])}
+        if "story" in labels:
+            by_story[labels["story"]] += 1
+            assert {"epic", "feature", "severity"} <= set(labels), labels
+            assert any(a["type"] == "application/json" for a in r.get("attachments", []))
+    assert sum(by_story.values()) == len(expected)
+    assert set(by_story) == {c.slug for c in CATALOGUE} - {"s3-replication"}
+    (report,) = [r for r in results if r["name"].startswith("Verification report")]
+    (attachment,) = report["attachments"]
+    assert attachment["type"] == "text/markdown"
+    assert (results_dir / attachment["source"]).read_text().count("\n| ") >= len(expected)
+
+
+def test_failing_row_is_reported_first_and_fails_the_run(tmp_path: Path) -> None:
+    """A FAIL row (expect an older version) is listed first in the report and fails its test."""
+    sit = load_inventory("bbws").environment("sit")
+    fn = sit.functions[0].name
+    reports = tmp_path / "reports"
+    proc = run_pytest(SCENARIOS[0], "--env", "sit", "-p", "plugins.reporting", "--reports-dir", str(reports), "--expect-version", f"{fn}=1")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert re.search(rf"FAILED .*test_checklist\[lambda-alias-version-{fn}\]", proc.stdout)
+    rows = _report_rows(reports)
+    assert "**FAIL**" in rows[0] and fn in rows[0] and "version 1" in rows[0]
+    assert "- **result**: FAIL" in next(reports.glob("verification-*.md")).read_text()
+
+
+def test_malformed_expect_version_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_pytest(SCENARIOS[0], "--env", "sit", "-p", "plugins.reporting", "--reports-dir", str(tmp_path), "--expect-version", "no-equals-sign")
+    assert proc.returncode == 4 and "FUNCTION=VERSION" in proc.stderr + proc.stdout
