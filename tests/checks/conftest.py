@@ -1,4 +1,7 @@
-"""Fixtures for the checklist tests: one seeded embedded SIT (and PROD, for replication) per process.
+"""Fixtures for the checklist tests: one seeded embedded SIT (and PROD, for replication) per module.
+
+Module scope, and the account reset on teardown: a live target owns its account's moto state in
+this process, so it must be gone before another module (another engineer's tests) starts its own.
 
 The clock is fixed at a whole minute when the target is seeded, so the seed's newest 5-minute
 metric point sits exactly at the start of the verification window and every test sees the same
@@ -19,6 +22,7 @@ from checks.runner import run_procedure
 from harness.clock import FixedClock
 from harness.inventory import load_inventory
 from harness.targets.embedded import EmbeddedTarget
+from harness.targets.embedded.target import reset_account
 
 
 @dataclass
@@ -66,20 +70,25 @@ def _start(env_name: str) -> Rehearsal:
     return Rehearsal(EmbeddedTarget(env, clock=clock).start(), clock)
 
 
-@pytest.fixture(scope="session")
+def _stop(r: Rehearsal) -> None:
+    r.target.close()
+    reset_account(r.env.account)
+
+
+@pytest.fixture(scope="module")
 def sit() -> Iterator[Rehearsal]:
-    """Seeded embedded SIT, shared by this process's tests (each restores what it breaks)."""
+    """Seeded embedded SIT, shared by the module's tests (each restores what it breaks)."""
     r = _start("sit")
     yield r
-    r.target.close()
+    _stop(r)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prod() -> Iterator[Rehearsal]:
     """Seeded embedded PROD (its own account: no collision with SIT), for replication rows."""
     r = _start("prod")
     yield r
-    r.target.close()
+    _stop(r)
 
 
 def not_ok(results: dict[tuple[str, str], CheckResult]) -> dict[tuple[str, str], CheckResult]:
