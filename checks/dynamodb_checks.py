@@ -26,12 +26,16 @@ def _code(exc: ClientError) -> str:
 
 
 def _describe(ctx: CheckContext, table: Table) -> dict[str, Any] | None:
-    try:
-        return ctx.client("dynamodb").describe_table(TableName=table.name)["Table"]
-    except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    """DescribeTable once per run (table-active, billing-mode and reads share it); None if missing."""
+    key = f"describe-table:{table.name}"
+    if key not in ctx.cache:
+        try:
+            ctx.cache[key] = ctx.client("dynamodb").describe_table(TableName=table.name)["Table"]
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            ctx.cache[key] = None
+    return ctx.cache[key]
 
 
 def check_reads(ctx: CheckContext, row: Row) -> CheckResult:

@@ -4,7 +4,6 @@ AWS_ENDPOINT_URL, complete reports and Allure evidence under xdist."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 
 from checks.catalogue import CATALOGUE
 from checks.result import CheckResult, Verdict
