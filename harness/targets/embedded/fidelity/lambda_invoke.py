@@ -1,0 +1,294 @@
+"""Lambda Invoke runs the code of the version it resolves to (moto without Docker never runs code).
+
+``Invoke`` on ``fn``, ``fn:version`` or ``fn:alias`` (or the same with ``Qualifier=``) runs the
+handler of the resolved version — that version's own zip and environment variables — in a
+``python -I`` subprocess bounded by the function's Timeout, and answers as the Invoke API does
+(Lambda API reference, Invoke): status 200 with the handler's JSON payload, ``X-Amz-Executed-Version``
+naming the version that ran, ``X-Amz-Function-Error: Unhandled`` with an
+``{errorMessage, errorType, ...}`` payload when the handler raised, timed out or the runtime exited,
+``X-Amz-Log-Result`` (last 4 KB, base64) when ``LogType=Tail``; ``Event`` runs in the background and
+answers 202, ``DryRun`` answers 204 without running. An alias with ``RoutingConfig`` sends the
+configured share of invocations to its additional version, as weighted aliases do. Every run writes a
+log stream to ``/aws/lambda/<fn>`` and AWS/Lambda metrics (see ``lambda_telemetry``).
+
+The handler's own SDK calls go to the embedded server (``AWS_ENDPOINT_URL``, dummy credentials, no
+shared config files): rehearsal code can never reach a real account.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
+
+from harness.targets.embedded.fidelity import lambda_telemetry, registry
+from harness.targets.embedded.fidelity.registry import AccountContext
+
+RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
+BACKSTOP_SECONDS = 5.0  # the runtime enforces Timeout itself; this only catches a wedged interpreter
+_cache_lock = threading.Lock()
+_cache_root: Path | None = None
+_request = threading.local()  # the Invoke request's ?Qualifier=, which moto's handler drops
+
+
+@dataclass
+class Invocation:
+    """The outcome of one invocation, as the Invoke API and the telemetry report it."""
+
+    request_id: str
+    function_name: str
+    executed_version: str
+    payload: bytes
+    function_error: str | None
+    duration_ms: float
+    log_tail: str
+
+
+def _code_root() -> Path:
+    """This process's cache of extracted packages (removed at exit)."""
+    global _cache_root
+    if _cache_root is None:
+        _cache_root = Path(tempfile.mkdtemp(prefix=f"harness-lambda-{os.getpid()}-"))
+        atexit.register(shutil.rmtree, _cache_root, True)
+    return _cache_root
+
+
+def task_root(fn: LambdaFunction) -> Path:
+    """The version's deployment package extracted once per CodeSha256 (Lambda's /var/task)."""
+    key = fn.code_sha_256.replace("/", "_").replace("+", "-").rstrip("=")
+    target = _code_root() / key
+    with _cache_lock:
+        if not target.exists():
+            staging = Path(tempfile.mkdtemp(dir=_code_root()))
+            with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
+                zf.extractall(staging)
+            staging.rename(target)
+    return target
+
+
+def split_qualifier(name_or_arn: str, qualifier: str | None) -> tuple[str, str | None]:
+    """(function name, qualifier) from a name, ``name:qualifier`` or an ARN (qualifier in the name wins)."""
+    name = name_or_arn.split(":function:", 1)[1] if ":function:" in name_or_arn else name_or_arn
+    if ":" in name:
+        name, qualifier = name.split(":", 1)
+    return name, qualifier
+
+
+def resolve(backend: LambdaBackend, name_or_arn: str, qualifier: str | None) -> tuple[LambdaFunction, str | None, bool]:
+    """The version an invocation runs, the qualifier the caller named, and whether it is an alias."""
+    name, qualifier = split_qualifier(name_or_arn, qualifier)
+    fn = backend.get_function(name, qualifier)  # raises ResourceNotFound as AWS does
+    alias = backend._lambdas._get_function_aliases(name).get(qualifier or "")
+    if alias is None:
+        return fn, qualifier, False
+    weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    # Lambda Developer Guide, "Weighted aliases": each extra version gets its weight's share.
+    draw, acc = random.random(), 0.0
+    for version, weight in weights.items():
+        acc += float(weight)
+        if draw < acc:
+            return backend.get_function(name, str(version)), qualifier, True
+    return fn, qualifier, True
+
+
+def _environment(ctx: AccountContext, fn: LambdaFunction, root: Path, group: str, stream: str) -> dict[str, str]:
+    """The process environment of one invocation: the version's variables, then Lambda's reserved ones."""
+    env = {k: str(v) for k, v in (fn.environment_vars or {}).items()}
+    env.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": str(root),
+            "_HANDLER": fn.handler or "",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            # Rehearsal code talks to the embedded server only, with credentials that work nowhere else.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    url = ctx.server_url()
+    if url:
+        env["AWS_ENDPOINT_URL"] = url
+    return env
+
+
+def _error(request_id: str, error_type: str, message: str) -> dict[str, Any]:
+    """An Invoke error payload."""
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": []}
+
+
+def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | None, via_alias: bool) -> Invocation:
+    """Run ``fn``'s handler on ``event`` in a subprocess; log and meter it; return the outcome."""
+    request_id = str(uuid.uuid4())
+    started = ctx.clock.now()
+    version = str(fn.version)
+    group = f"/aws/lambda/{fn.function_name}"
+    stream = lambda_telemetry.stream_name(started, version)
+    outcome, output = _execute(ctx, fn, event, request_id, group, stream)
+    payload = outcome["payload"]
+    errored = not outcome.get("ok", False)
+    duration = float(outcome.get("duration_ms", 0.0))
+    lines = lambda_telemetry.log_lines(request_id, version, output, duration, int(fn.memory_size), bool(outcome.get("timed_out")))
+    lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
+    dims = lambda_telemetry.dimension_sets(fn.function_name, resource, version, via_alias)
+    lambda_telemetry.put_metrics(fn.account_id, fn.region, dims, started, errored, duration)
+    return Invocation(
+        request_id=request_id,
+        function_name=fn.function_name,
+        executed_version=version,
+        payload=json.dumps(payload).encode(),
+        function_error="Unhandled" if errored else None,
+        duration_ms=duration,
+        log_tail=lambda_telemetry.tail(lines),
+    )
+
+
+def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str) -> tuple[dict, str]:
+    """(runtime result, handler output) for one event; runtime failures become Lambda's error payloads."""
+    if not str(fn.run_time or "").startswith("python") or getattr(fn, "package_type", "Zip") == "Image":
+        # Only Python zip packages can run here; say so instead of pretending (the drill then fails).
+        msg = f"runtime {fn.run_time!r} / package {getattr(fn, 'package_type', 'Zip')} is not emulated by the embedded target"
+        return {"ok": False, "duration_ms": 0.0, "payload": _error(request_id, "Harness.RuntimeNotEmulated", msg)}, msg
+    root = task_root(fn)
+    timeout = float(fn.timeout or 3)
+    request = {
+        "handler": fn.handler,
+        "task_root": str(root),
+        "event": event,
+        "timeout": timeout,
+        "context": {
+            "function_name": fn.function_name,
+            "function_version": str(fn.version),
+            "invoked_function_arn": fn.function_arn,
+            "memory_limit_in_mb": int(fn.memory_size),
+            "aws_request_id": request_id,
+            "log_group_name": group,
+            "log_stream_name": stream,
+        },
+    }
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", str(RUNTIME_SCRIPT)],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            env=_environment(ctx, fn, root, group, stream),
+            cwd=str(root),
+            timeout=timeout + BACKSTOP_SECONDS,
+        )
+    except subprocess.TimeoutExpired as exc:
+        msg = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        out = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return {"ok": False, "timed_out": True, "duration_ms": timeout * 1000, "payload": {"errorType": "Sandbox.Timedout", "errorMessage": msg}}, out
+    result_line = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
+    if not result_line:
+        # The handler called sys.exit/os._exit or the interpreter died: Runtime.ExitError in AWS.
+        msg = f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
+        return {"ok": False, "duration_ms": 0.0, "payload": {"errorType": "Runtime.ExitError", "errorMessage": msg}}, proc.stderr
+    return json.loads(result_line[0]), proc.stderr
+
+
+def _event(body: Any) -> Any:
+    """The event an Invoke body carries (``{}`` when empty)."""
+    if body in (None, b"", ""):
+        return {}
+    return json.loads(body)
+
+
+def _backend_invoke(original: Any) -> Any:
+    def invoke(self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> Any:
+        ctx = registry.context(self.account_id)
+        if ctx is None:
+            return original(self, function_name, qualifier, body, headers, response_headers)
+        fn, named, via_alias = resolve(self, function_name, qualifier or getattr(_request, "qualifier", None))
+        resource = f"{fn.function_name}:{named}" if named else None
+        invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or (headers or {}).get("x-amz-invocation-type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        event = _event(body)
+        if invocation_type == "Event":
+            threading.Thread(target=run, args=(ctx, fn, event, resource, via_alias), daemon=True, name="harness-lambda-event").start()
+            return b""
+        result = run(ctx, fn, event, resource, via_alias)
+        response_headers["x-amz-executed-version"] = result.executed_version
+        response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail.encode()).decode()
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["Content-Length"] = str(len(result.payload))
+        return result.payload
+
+    invoke.__doc__ = "Invoke: run the resolved version's handler (fidelity extension)."
+    return invoke
+
+
+def _response_invoke(original: Any) -> Any:
+    def invoke(self: LambdaResponse) -> Any:
+        # moto reads "qualifier" but the Invoke API sends "?Qualifier=" (Lambda API reference, Invoke).
+        _request.qualifier = (self.querystring.get("Qualifier") or [None])[0]
+        try:
+            return original(self)
+        finally:
+            _request.qualifier = None
+
+    invoke.__doc__ = "Invoke: keep the ?Qualifier= query parameter for the backend (fidelity extension)."
+    return invoke
+
+
+def _function_invoke(original: Any) -> Any:
+    def invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        ctx = registry.context(self.account_id)
+        if ctx is None:
+            return original(self, body, request_headers, response_headers)
+        # Reached by moto-internal triggers (InvokeAsync, event sources, SNS): the version itself.
+        qualifier = None if str(self.version) == "$LATEST" else str(self.version)
+        result = run(ctx, self, _event(body), f"{self.function_name}:{qualifier}" if qualifier else None, False)
+        response_headers["x-amz-executed-version"] = result.executed_version
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        return result.payload
+
+    invoke.__doc__ = "Run this version's handler (fidelity extension)."
+    return invoke
+
+
+def invoke_local(ctx: AccountContext, function_name: str, qualifier: str | None, event: Any) -> Invocation:
+    """Invoke in-process (the HTTP API front uses this): same resolution, run, logs and metrics."""
+    from moto.awslambda.models import lambda_backends
+
+    backend = lambda_backends[ctx.account][ctx.region]
+    fn, named, via_alias = resolve(backend, function_name, qualifier)
+    return run(ctx, fn, event, f"{fn.function_name}:{named}" if named else None, via_alias)
+
+
+def install() -> None:
+    """Patch moto's Lambda invoke paths (once per process)."""
+    registry.patch(LambdaResponse, "invoke", _response_invoke)
+    registry.patch(LambdaBackend, "invoke", _backend_invoke)
+    registry.patch(LambdaFunction, "invoke", _function_invoke)

@@ -1,0 +1,71 @@
+"""Which accounts the fidelity extensions act for, and the idempotent patching of moto's classes.
+
+moto's models are process-global, but the extensions must change behaviour only for accounts that an
+``EmbeddedTarget(fidelity=True)`` serves: a plain moto user (``mock_aws`` in a unit test, or an
+``EmbeddedTarget(fidelity=False)`` used as the "moto alone" reference) in the same process keeps
+moto's own behaviour. Every patched method therefore asks :func:`context` first and falls back to the
+original when the account is not registered.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+from harness.clock import Clock
+
+# DynamoDB API reference, PointInTimeRecoveryDescription: "LatestRestorableDateTime is typically
+# 5 minutes before the current time." A drill that restores to a moment less than this ago fails on AWS.
+DEFAULT_PITR_LAG = timedelta(minutes=5)
+
+
+@dataclass
+class AccountContext:
+    """What the extensions need to know about one served account."""
+
+    account: str
+    region: str
+    clock: Clock
+    server_url: Callable[[], str | None]
+    pitr_lag: timedelta = DEFAULT_PITR_LAG
+
+
+_lock = threading.RLock()
+_contexts: dict[str, AccountContext] = {}
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def register(ctx: AccountContext) -> None:
+    """Make the extensions act for ``ctx.account`` (replaces an earlier registration of it)."""
+    with _lock:
+        _contexts[ctx.account] = ctx
+
+
+def unregister(ctx: AccountContext) -> None:
+    """Stop acting for ``ctx.account`` if ``ctx`` is still the registered context."""
+    with _lock:
+        if _contexts.get(ctx.account) is ctx:
+            del _contexts[ctx.account]
+
+
+def context(account: str | None) -> AccountContext | None:
+    """The registered context of ``account``, or None when moto's own behaviour applies."""
+    return _contexts.get(account or "")
+
+
+def patch(owner: type, name: str, make: Callable[[Callable], Callable]) -> None:
+    """Replace ``owner.name`` by ``make(original)`` once per process (later calls do nothing)."""
+    with _lock:
+        key = (owner, name)
+        if key in _originals:
+            return
+        original = owner.__dict__[name]
+        _originals[key] = original
+        setattr(owner, name, make(original))
+
+
+def original(owner: type, name: str) -> Any:
+    """The unpatched ``owner.name`` (for tests and for delegating)."""
+    return _originals.get((owner, name), owner.__dict__.get(name))
