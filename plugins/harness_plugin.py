@@ -22,6 +22,9 @@ from harness.inventory.loader import bundled_names
 from harness.safety import mutation_refusal
 from harness.targets import TARGETS, Target, make_target
 
+# Checklist reporting (Allure evidence, verification report) rides along wherever the harness loads.
+pytest_plugins = ["plugins.reporting"]
+
 MARKERS = {
     "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own object)",
     "mutating": "changes the target (actions, drills); needs --allow-mutation on --target aws, approvals on protected envs",

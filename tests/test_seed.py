@@ -49,9 +49,11 @@ def test_seeded_sit_matches_the_runbooks(make_embedded) -> None:
         status = ddb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"]
         pitr = status["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
         assert pitr == ("ENABLED" if table.pitr in ("required", "recommended") else "DISABLED"), table.name
-        assert ddb.scan(TableName=table.name, Select="COUNT")["Count"] == env.rehearsal.sample_items
+        expected = n if table.purpose == "deployments" else env.rehearsal.sample_items
+        assert ddb.scan(TableName=table.name, Select="COUNT")["Count"] == expected, table.name
     deployments = ddb.scan(TableName=env.deployments_table.name)["Items"]
     assert {d["action"]["S"] for d in deployments} == {"deploy"}
+    assert sorted(d["to_version"]["S"] for d in deployments) == [release_label(i) for i in range(1, n + 1)]
     s3 = t.client("s3")
     bucket = env.buckets[0].name
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

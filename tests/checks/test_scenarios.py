@@ -59,7 +59,7 @@ def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_
     healthy = {p: (200, json.dumps({"status": "ok"})) for p in sit.api.paths}
     with api_front(healthy) as stub:
         api = served_sit.get("API_BASE_URL") or stub  # the emulator's front when it has one
-        proc = run_pytest("scenarios/", "--env", "sit", "--target", "aws", "-m", "readonly", "-p", "plugins.reporting",
+        proc = run_pytest("scenarios/", "--env", "sit", "--target", "aws", "-m", "readonly",
                           "-p", "tests.checks.op_recorder", "--reports-dir", str(tmp_path / "reports"), "--api-base-url", api, env=env)
     ops = Counter(log.read_text().split())
     assert ops, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -79,7 +79,7 @@ def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_
 
 def test_xdist_run_report_is_complete_with_allure_evidence(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = run_pytest(*SCENARIOS, "--env", "sit", "-n", "2", "-p", "plugins.reporting", "--reports-dir", str(reports))
+    proc = run_pytest(*SCENARIOS, "--env", "sit", "-n", "2", "--reports-dir", str(reports))
     sit = load_inventory("bbws").environment("sit")
     expected = rows_for(sit)
     rows = _report_rows(reports)
@@ -117,7 +117,7 @@ def test_failing_row_is_reported_first_and_fails_the_run(tmp_path: Path) -> None
     sit = load_inventory("bbws").environment("sit")
     fn = sit.functions[0].name
     reports = tmp_path / "reports"
-    proc = run_pytest(SCENARIOS[0], "--env", "sit", "-p", "plugins.reporting", "--reports-dir", str(reports), "--expect-version", f"{fn}=1")
+    proc = run_pytest(SCENARIOS[0], "--env", "sit", "--reports-dir", str(reports), "--expect-version", f"{fn}=1")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert re.search(rf"FAILED .*test_checklist\[lambda-alias-version-{fn}\]", proc.stdout)
     rows = _report_rows(reports)
@@ -126,5 +126,5 @@ def test_failing_row_is_reported_first_and_fails_the_run(tmp_path: Path) -> None
 
 
 def test_malformed_expect_version_is_a_usage_error(tmp_path: Path) -> None:
-    proc = run_pytest(SCENARIOS[0], "--env", "sit", "-p", "plugins.reporting", "--reports-dir", str(tmp_path), "--expect-version", "no-equals-sign")
+    proc = run_pytest(SCENARIOS[0], "--env", "sit", "--reports-dir", str(tmp_path), "--expect-version", "no-equals-sign")
     assert proc.returncode == 4 and "FUNCTION=VERSION" in proc.stderr + proc.stdout

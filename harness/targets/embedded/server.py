@@ -6,7 +6,7 @@ import threading
 from typing import Any, Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 
@@ -18,6 +18,13 @@ class QuietRequestHandler(MotoRequestHandler):
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         """Do not log each request (thousands during seeding)."""
+
+
+class QuietPlainHandler(WSGIRequestHandler):
+    """werkzeug's plain request handler without the access log (for non-moto apps)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """Do not log each request."""
 
 
 class DefaultAccount:
@@ -35,34 +42,31 @@ class DefaultAccount:
         return self.app(environ, start_response)
 
 
-class EmbeddedServer:
-    """A moto server in this process (one per pytest session or xdist worker)."""
+class WsgiThread:
+    """A threaded werkzeug server for one WSGI app on 127.0.0.1, served from a daemon thread."""
 
-    def __init__(self, default_account: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.default_account = default_account
-        self.host, self._port = host, port
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.name, self.host, self._port = name, host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self.middlewares: list[Callable[[WsgiApp], WsgiApp]] = []
 
-    def start(self) -> "EmbeddedServer":
-        """Bind the port and serve in a daemon thread."""
-        app: WsgiApp = DefaultAccount(DomainDispatcherApplication(create_backend_app), self.default_account)
-        for wrap in self.middlewares:
-            app = wrap(app)
-        self._server = make_server(self.host, self._port, app, threaded=True, request_handler=QuietRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="harness-moto", daemon=True)
+    def serve(self, app: WsgiApp, request_handler: type = QuietRequestHandler) -> None:
+        """Bind the port (0: a free one) and serve ``app`` until ``stop()``."""
+        self._server = make_server(self.host, self._port, app, threaded=True, request_handler=request_handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
         self._thread.start()
-        return self
+
+    @property
+    def running(self) -> bool:
+        """True between ``serve()`` and ``stop()``."""
+        return self._server is not None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
+        assert self._server is not None, f"{self.name} not started"
         return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""
@@ -73,3 +77,38 @@ class EmbeddedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+class EmbeddedServer:
+    """A moto server in this process (one per pytest session or xdist worker)."""
+
+    def __init__(self, default_account: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.default_account = default_account
+        self.host = host
+        self._wsgi = WsgiThread("harness-moto", host, port)
+        self.middlewares: list[Callable[[WsgiApp], WsgiApp]] = []
+
+    def start(self) -> "EmbeddedServer":
+        """Bind the port and serve in a daemon thread."""
+        app: WsgiApp = DefaultAccount(DomainDispatcherApplication(create_backend_app), self.default_account)
+        for wrap in self.middlewares:
+            app = wrap(app)
+        self._wsgi.serve(app)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self._wsgi.port
+
+    @property
+    def running(self) -> bool:
+        """True while the server is serving."""
+        return self._wsgi.running
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Shut the server down and wait for its thread."""
+        self._wsgi.stop()

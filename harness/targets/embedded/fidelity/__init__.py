@@ -79,7 +79,7 @@ def install(target: Any) -> Extensions:
         account=target.env.account,
         region=target.env.region,
         clock=target.clock,
-        server_url=lambda: server.url if server._server is not None else None,
+        server_url=lambda: server.url if server.running else None,
     )
     registry.register(ctx)
     api = HttpApi(ctx, target.env).start() if target.env.api else None

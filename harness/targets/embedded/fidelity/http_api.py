@@ -23,19 +23,14 @@ from datetime import timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from harness.inventory.model import Environment
 from harness.targets.embedded.fidelity import lambda_invoke
 from harness.targets.embedded.fidelity.registry import AccountContext
+from harness.targets.embedded.server import QuietPlainHandler, WsgiThread
 
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway quotas: integration timeout 50 ms - 29 s (REST default)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        """No access log line per request."""
 
 
 def _json_response(status: int, body: dict, request_id: str) -> Response:
@@ -54,31 +49,21 @@ class HttpApi:
         self.function = env.api.function
         known = {f.name: f.alias for f in env.functions}
         self.qualifier = known.get(self.function, env.alias)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._wsgi = WsgiThread("harness-http-api", host)
 
     def start(self) -> "HttpApi":
         """Bind a free port and serve in a daemon thread."""
-        self._server = make_server(self.host, 0, self, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="harness-http-api", daemon=True)
-        self._thread.start()
+        self._wsgi.serve(self, request_handler=QuietPlainHandler)
         return self
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>`` plus the inventory URL's base path."""
-        assert self._server is not None, "HTTP API not started"
-        return f"http://{self.host}:{self._server.server_address[1]}{self.base_path}"
+        return f"http://{self.host}:{self._wsgi.port}{self.base_path}"
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._wsgi.stop()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         return self.handle(Request(environ))(environ, start_response)
