@@ -84,6 +84,14 @@ def sit() -> Iterator[Rehearsal]:
 
 
 @pytest.fixture(scope="module")
+def dev() -> Iterator[Rehearsal]:
+    """Seeded embedded DEV (its own account), for the DEV->SIT gate (< 10 errors in 1 h)."""
+    r = _start("dev")
+    yield r
+    _stop(r)
+
+
+@pytest.fixture(scope="module")
 def prod() -> Iterator[Rehearsal]:
     """Seeded embedded PROD (its own account: no collision with SIT), for replication rows."""
     r = _start("prod")

@@ -435,6 +435,19 @@ def test_source_errors_above_gate_fail(sit: Rehearsal) -> None:
         assert f"{gate.max_errors + 1} errors" in res.observed
 
 
+def test_dev_gate_is_strictly_below_ten_errors_in_an_hour(dev: Rehearsal) -> None:
+    fn, gate = fn_of(dev), dev.env.gates["dev"]
+    assert (gate.lookback_hours, gate.max_errors, gate.errors_strictly_below) == (1, 10, True)  # 001 §2.1
+    with metrics_restored(dev.env.account, dev.env.region):
+        _put_metrics(dev, fn, 30, Errors=gate.max_errors - 1)  # 9 in the last hour: passes
+        assert dev.run("pre-promotion")[("source-errors", fn)].verdict is Verdict.PASS
+        _put_metrics(dev, fn, 90, Errors=50)  # outside the 1 h lookback: does not count
+        assert dev.run("pre-promotion")[("source-errors", fn)].verdict is Verdict.PASS
+        _put_metrics(dev, fn, 20, Errors=1)  # 10 in the hour: "< 10" fails
+        res = only_this_fails(dev, "pre-promotion", "source-errors", fn)
+        assert f"{gate.max_errors} errors" in res.observed
+
+
 def test_source_throttles_fail(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     with metrics_restored(sit.env.account, sit.env.region):

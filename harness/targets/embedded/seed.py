@@ -389,14 +389,16 @@ def _seed_ssm(target: Any, env: Environment, out: Seeded) -> None:
 def _seed_metrics(target: Any, env: Environment, now: datetime, out: Seeded) -> None:
     """24 h of healthy AWS/Lambda metrics per function, 5-minute points (batched, 1000 per call)."""
     cw = target.client("cloudwatch")
-    end = now.replace(second=0, microsecond=0)
+    # Newest point at seeding time: a check within the next verification window sees recent traffic
+    # whichever minute it starts in (a truncated end left the window empty across a minute boundary).
+    end = now.replace(microsecond=0)
     points = int(timedelta(hours=METRIC_HOURS) / METRIC_PERIOD)
     data: list[dict] = []
     values, counts = BASELINE_DURATION_MS
     for name, _service in seeded_function_names(env):
         dims = [{"Name": "FunctionName", "Value": name}]
         for p in range(points):
-            ts = end - METRIC_PERIOD * (p + 1)
+            ts = end - METRIC_PERIOD * p
             data.append({"MetricName": "Invocations", "Dimensions": dims, "Timestamp": ts, "Value": BASELINE_INVOCATIONS, "Unit": "Count"})
             data.append({"MetricName": "Errors", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
             data.append({"MetricName": "Throttles", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
