@@ -77,40 +77,37 @@ def _lookback(ctx: CheckContext, metric: str, fn: str, hours: int) -> MetricQuer
     return window_query(metric, fn, "Sum", ctx.now - timedelta(hours=hours), ctx.now)
 
 
-def check_source_errors(ctx: CheckContext, row: Row) -> CheckResult:
-    """Errors over the gate's lookback stay within the gate (001 §2.1: DEV < 10/h, SIT <= 5/24 h)."""
-    gate = _gate(ctx, row)
-    op = "<" if gate.errors_strictly_below else "<="
-    return for_each_function(ctx, row, _source_errors, f"errors {op} {gate.max_errors} in the last {gate.lookback_hours} h")
-
-
-def _source_errors(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
-    gate = _gate(ctx, row)
+def _gate_expected(gate, metric: str) -> str:  # type: ignore[no-untyped-def]
     # 001 §2.1 says "<5 errors/24h" for SIT but the §4.1.1 script fails only when > 5; the
     # inventory's errors_strictly_below records which reading applies (seed README).
-    op = "<" if gate.errors_strictly_below else "<="
-    expected = f"errors {op} {gate.max_errors} in the last {gate.lookback_hours} h"
-    errs = ctx.metrics.get(_lookback(ctx, "Errors", fn, gate.lookback_hours))
-    evidence = {"function": fn, "gate": gate.model_dump(), "errors": errs.evidence()}
-    if not errs.has_data:
-        return row.result(expected, f"no Errors datapoints in the last {gate.lookback_hours} h (no invocations): stability not shown", Verdict.WARN, **evidence)
-    n = errs.total
-    ok = n < gate.max_errors if gate.errors_strictly_below else n <= gate.max_errors
-    return row.result(expected, f"{n:g} errors", Verdict.PASS if ok else Verdict.FAIL, **evidence)
+    if metric == "Errors":
+        op, limit = ("<" if gate.errors_strictly_below else "<="), gate.max_errors
+    else:
+        op, limit = "<=", gate.max_throttles
+    return f"{metric.lower()} {op} {limit} in the last {gate.lookback_hours} h"
+
+
+def _gate_sum(ctx: CheckContext, row: Row, fn: str, metric: str) -> CheckResult:
+    """Sum of ``metric`` over the gate's lookback against the gate's limit (001 §2.1)."""
+    gate = _gate(ctx, row)
+    expected = _gate_expected(gate, metric)
+    value = ctx.metrics.get(_lookback(ctx, metric, fn, gate.lookback_hours))
+    evidence = {"function": fn, "gate": gate.model_dump(), metric.lower(): value.evidence()}
+    if not value.has_data:
+        return row.result(expected, f"no {metric} datapoints in the last {gate.lookback_hours} h (no invocations): not measurable", Verdict.WARN, **evidence)
+    n = value.total
+    if metric == "Errors":
+        ok = n < gate.max_errors if gate.errors_strictly_below else n <= gate.max_errors
+    else:
+        ok = n <= gate.max_throttles
+    return row.result(expected, f"{n:g} {metric.lower()}", Verdict.PASS if ok else Verdict.FAIL, **evidence)
+
+
+def check_source_errors(ctx: CheckContext, row: Row) -> CheckResult:
+    """Errors over the gate's lookback stay within the gate (001 §2.1: DEV < 10/h, SIT <= 5/24 h)."""
+    return for_each_function(ctx, row, lambda c, r, fn: _gate_sum(c, r, fn, "Errors"), _gate_expected(_gate(ctx, row), "Errors"))
 
 
 def check_source_throttles(ctx: CheckContext, row: Row) -> CheckResult:
     """Throttles over the gate's lookback stay within the gate (001 §2.1: 0)."""
-    gate = _gate(ctx, row)
-    return for_each_function(ctx, row, _source_throttles, f"throttles <= {gate.max_throttles} in the last {gate.lookback_hours} h")
-
-
-def _source_throttles(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
-    gate = _gate(ctx, row)
-    expected = f"throttles <= {gate.max_throttles} in the last {gate.lookback_hours} h"
-    thr = ctx.metrics.get(_lookback(ctx, "Throttles", fn, gate.lookback_hours))
-    evidence = {"function": fn, "gate": gate.model_dump(), "throttles": thr.evidence()}
-    if not thr.has_data:
-        return row.result(expected, f"no Throttles datapoints in the last {gate.lookback_hours} h (no invocations): not measurable", Verdict.WARN, **evidence)
-    n = thr.total
-    return row.result(expected, f"{n:g} throttles", Verdict.PASS if n <= gate.max_throttles else Verdict.FAIL, **evidence)
+    return for_each_function(ctx, row, lambda c, r, fn: _gate_sum(c, r, fn, "Throttles"), _gate_expected(_gate(ctx, row), "Throttles"))
