@@ -46,6 +46,7 @@ class CheckSpec:
     passes_when: str
     fn: CheckFn
     rows: Callable[[Environment], list[tuple[str, object]]]  # (resource, inventory item)
+    needs: tuple[str, ...] = ()  # target capabilities (harness.targets.capabilities); missing -> SKIP
 
     @property
     def runbook(self) -> str:
@@ -111,7 +112,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               metric_checks.check_error_rate, _functions),
     CheckSpec("latency-p95", "post-rollback", "Latency P95", "000 §7.4", "§7.4 Verification Checklist", "normal",
               "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no datapoints: WARN",
-              metric_checks.check_latency_p95, _functions),
+              metric_checks.check_latency_p95, _functions, needs=("percentiles",)),
     CheckSpec("log-errors", "post-rollback", "Log errors", "000 §7.4", "§7.4 Verification Checklist", "normal",
               "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN",
               logs_checks.check_log_errors, _functions),
@@ -120,7 +121,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               dynamodb_checks.check_reads, _tables(_all)),
     CheckSpec("ecs-tasks", "post-rollback", "ECS tasks", "000 §7.3, §7.4", "§7.3 Infrastructure Verification", "critical",
               "service ACTIVE and runningCount == desiredCount > 0",
-              ecs_checks.check_ecs_tasks, _ecs),
+              ecs_checks.check_ecs_tasks, _ecs, needs=("ecs",)),
     CheckSpec("terraform-state", "post-rollback", "Terraform state", "000 §7.3, §5.2, §5.3", "§7.3 Infrastructure Verification", "normal",
               "state object exists and parses as Terraform state, its lock is not older than terraform.lock_max_age_minutes "
               "(fresh lock: WARN), lock-table md5 Digest matches",
@@ -130,7 +131,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               dynamodb_checks.check_pitr, _tables(lambda t: t.pitr in ("required", "recommended"))),
     CheckSpec("health-endpoint", "post-rollback", "Health endpoint", "000 §7.1 step 2, §4.2.5, §7.4", "§7.1 Lambda Verification", "critical",
               "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no FunctionError",
-              lambda_checks.check_health_endpoint, _functions),
+              lambda_checks.check_health_endpoint, _functions, needs=("lambda-invoke",)),
     CheckSpec("api-health", "post-rollback", "API health", "000 §7.2, §7.4", "§7.2 API Endpoint Verification", "critical",
               "GET <api>/…/health -> HTTP 200 with a JSON body",
               api_checks.check_api_health, _api_paths(health=True)),
@@ -171,7 +172,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               metric_checks.check_source_throttles, _gated),
     CheckSpec("source-health", "pre-promotion", "Source health", "001 §3.1.1, §7.1", "§3.1.1 Verify Environment Health", "blocker",
               "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200",
-              lambda_checks.check_source_health, _gated),
+              lambda_checks.check_source_health, _gated, needs=("lambda-invoke",)),
 )
 
 BY_SLUG: dict[str, CheckSpec] = {c.slug: c for c in CATALOGUE}

@@ -1,24 +1,25 @@
-"""What every check reads through: clients, the environment, one "now", and the run's shared readers.
+"""What every check reads through: the target (clients, environment, clock, capabilities), one
+"now", and the phase's shared readers.
 
-A context is made once per run (per xdist worker): the metrics and ECS readers batch every row's
-queries into as few API calls as the services allow (GetMetricData <=500 queries, DescribeServices
-<=10 services), so a whole checklist costs one metrics round trip per 500 queries.
+The metrics and ECS readers batch every row's queries into as few API calls as the services allow
+(GetMetricData <=500 queries, DescribeServices <=10 services), so a whole checklist costs one
+metrics round trip per 500 queries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
+from checks.ecs_reader import EcsReader
+from checks.metrics import MetricsReader
 from checks.result import CheckResult, Verdict
-from harness.clock import Clock
+from harness import aws
 from harness.inventory.model import Environment
-
-ClientFactory = Callable[..., Any]  # client("lambda") or client("s3", region="eu-west-1")
-CallListener = Callable[[str, str, dict], None]
+from harness.targets.base import TargetLike
 
 # Harness settings, not runbook thresholds: how long one HTTP probe may take.
 HTTP_TIMEOUT_S = 10.0
@@ -45,44 +46,57 @@ class Row:
 
 @dataclass
 class CheckContext:
-    """Everything a check may read through; made once per run."""
+    """Everything a check may read through, for one phase of a run.
 
-    client: ClientFactory
-    env: Environment
-    now: datetime  # one instant for the whole run: every window ends here
+    A context caches (DescribeTable, records, the batched metrics and ECS reads) and freezes "now":
+    right for one checklist pass, wrong after an action or a fault changed the account. The plugin
+    and the drills therefore make a context per phase: :meth:`for_target` at the start, then
+    :meth:`fresh` after every change, which reads the target's clock again and empties the caches.
+    """
+
+    target: TargetLike
+    now: datetime  # one instant for the phase: every window ends here
     expect_versions: dict[str, str] = field(default_factory=dict)  # --expect-version fn=VER
     api_base_url: str | None = None  # None: this target has no HTTP front for the API
     http: requests.Session = field(default_factory=requests.Session)
     http_timeout_s: float = HTTP_TIMEOUT_S
-    add_listener: Callable[[CallListener], None] | None = None
-    remove_listener: Callable[[CallListener], None] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
-    _metrics: Any = None
-    _ecs: Any = None
+    _metrics: MetricsReader | None = None
+    _ecs: EcsReader | None = None
 
     @classmethod
     def for_target(
         cls,
-        target: Any,
-        clock: Clock,
+        target: TargetLike,
         *,
+        now: datetime | None = None,
         expect_versions: dict[str, str] | None = None,
         api_base_url: str | None = None,
     ) -> "CheckContext":
-        """A context on ``target`` (any harness Target), with calls observable through its listeners."""
+        """A context on ``target`` at its clock's "now" (or ``now``)."""
         return cls(
-            client=target.client,
-            env=target.env,
-            now=clock.now(),
+            target=target,
+            now=now or target.clock.now(),
             expect_versions=dict(expect_versions or {}),
             api_base_url=api_base_url,
-            add_listener=getattr(target, "add_call_listener", None),
-            remove_listener=getattr(target, "remove_call_listener", None),
         )
 
-    def fresh(self, now: datetime | None = None) -> "CheckContext":
-        """The same clients and options with empty caches (after the account changed)."""
-        return replace(self, now=now or self.now, cache={}, _metrics=None, _ecs=None, http=self.http)
+    def fresh(self, now: datetime | None = None, **changes: Any) -> "CheckContext":
+        """A context for the next phase: same target and options, empty caches, "now" read again."""
+        return replace(self, now=now or self.target.clock.now(), cache={}, _metrics=None, _ecs=None, **changes)
+
+    @property
+    def env(self) -> Environment:
+        """The target's environment."""
+        return self.target.env
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """The target's client for ``service`` (one per service and region)."""
+        return self.target.client(service, region)
+
+    def supports(self, capability: str) -> bool:
+        """True when the target can rehearse ``capability``."""
+        return self.target.supports(capability)
 
     # -- windows (000 §7.1: the last N minutes; 001 §2.1: the gate's lookback) --------------------
     @property
@@ -92,20 +106,16 @@ class CheckContext:
 
     # -- shared readers ---------------------------------------------------------------------------
     @property
-    def metrics(self) -> Any:
-        """The run's batched CloudWatch reader."""
+    def metrics(self) -> MetricsReader:
+        """The phase's batched CloudWatch reader."""
         if self._metrics is None:
-            from checks.metrics import MetricsReader
-
             self._metrics = MetricsReader(self)
         return self._metrics
 
     @property
-    def ecs(self) -> Any:
-        """The run's batched ECS reader."""
+    def ecs(self) -> EcsReader:
+        """The phase's batched ECS reader."""
         if self._ecs is None:
-            from checks.ecs_checks import EcsReader
-
             self._ecs = EcsReader(self)
         return self._ecs
 
@@ -122,8 +132,8 @@ class CheckContext:
         """Functions whose name starts with ``prefix`` (ListFunctions, as 002 rollback-lambda.yml does)."""
         key = f"discover:{prefix}"
         if key not in self.cache:
-            pages = self.client("lambda").get_paginator("list_functions").paginate()
-            self.cache[key] = sorted(f["FunctionName"] for p in pages for f in p["Functions"] if f["FunctionName"].startswith(prefix))
+            functions = aws.paginate(self.client("lambda"), "list_functions", "Functions")
+            self.cache[key] = sorted(f["FunctionName"] for f in functions if f["FunctionName"].startswith(prefix))
         return list(self.cache[key])
 
     def service_of(self, function: str) -> str | None:

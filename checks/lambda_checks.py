@@ -8,6 +8,7 @@ which runs $LATEST, not the version that serves traffic (seed defect 3).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,80 +16,82 @@ from botocore.exceptions import ClientError
 from checks.context import CheckContext, Row
 from checks.functions import for_each_function
 from checks.result import CheckResult, Verdict
+from harness import aws
+from harness.records import DeploymentRecord, read_records
 
 NOT_FOUND = ("ResourceNotFoundException",)
-# Statuses of a rollback record that do not describe what is live (002 §1 writes FAILED on failure).
-DISCARDED_RECORD_STATUSES = ("FAILED",)
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+# A record in one of these states does not say where the alias stands (an action still running, or
+# one that failed: 002 marks FAILED after moving the alias, the harness after restoring it).
+UNSETTLED_STATUSES = ("IN_PROGRESS", "FAILED")
 
 
 # -- expected version ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """The version a function's alias must serve, where that comes from, and the record used."""
+
+    version: str | None  # a version number or a release label; None: unknown
+    source: str
+    record: dict[str, Any] | None = None
+
+
 def _published_versions(ctx: CheckContext, fn: str) -> dict[str, dict[str, Any]]:
     key = f"versions:{fn}"
     if key not in ctx.cache:
-        pages = ctx.client("lambda").get_paginator("list_versions_by_function").paginate(FunctionName=fn)
-        ctx.cache[key] = {v["Version"]: v for p in pages for v in p["Versions"] if v["Version"] != "$LATEST"}
+        versions = aws.paginate(ctx.client("lambda"), "list_versions_by_function", "Versions", FunctionName=fn)
+        ctx.cache[key] = {v["Version"]: v for v in versions if v["Version"] != "$LATEST"}
     return ctx.cache[key]
 
 
-def _rollback_records(ctx: CheckContext) -> list[dict[str, Any]]:
-    """Rollback records of this environment, newest first (001 §6.3.2 step 7, 002 §1 PK ROLLBACK#...)."""
-    table = ctx.env.deployments_table
-    if table is None:
-        return []
-    if "rollback-records" not in ctx.cache:
-        pages = ctx.client("dynamodb").get_paginator("scan").paginate(TableName=table.name)
-        records = []
-        for page in pages:
-            for item in page["Items"]:
-                rec = {k: next(iter(v.values())) for k, v in item.items()}
-                is_rollback = rec.get("action") == "rollback" or str(rec.get("PK", "")).startswith("ROLLBACK#")
-                if not is_rollback or rec.get("environment", ctx.env.name) != ctx.env.name:
-                    continue
-                if rec.get("status") in DISCARDED_RECORD_STATUSES:
-                    continue
-                records.append(rec)
-        records.sort(key=lambda r: str(r.get("timestamp") or r.get("initiated_at") or ""), reverse=True)
-        ctx.cache["rollback-records"] = records
-    return ctx.cache["rollback-records"]
+def _records(ctx: CheckContext) -> list[DeploymentRecord]:
+    """Deployment and rollback records of this environment, newest first (001 §6.3.2, 002 §4)."""
+    if "records" not in ctx.cache:
+        ctx.cache["records"] = read_records(ctx.client("dynamodb"), ctx.env)
+    return ctx.cache["records"]
 
 
-def _record_applies(ctx: CheckContext, rec: dict[str, Any], fn: str) -> bool:
-    named = rec.get("function") or rec.get("function_name")
-    if named:
-        return named == fn
-    services = [s.strip() for s in str(rec.get("services", "")).split(",") if s.strip()]
-    if services and ctx.service_of(fn) not in services:
-        return False
-    # A bare version number is only meaningful for one function: 001 §6.3.2's record carries no
-    # function name, so its to_version cannot be applied to the others.
-    return not str(rec.get("to_version", "")).isdigit()
+def _from_record(ctx: CheckContext, rec: DeploymentRecord, fn: str) -> Expectation | None:
+    """What ``rec`` says about ``fn``: an expectation, an "unknown" one, or None (about other functions)."""
+    source = f"{rec.action} record {rec.record_id} ({rec.timestamp}, {rec.status or 'no status'})"
+    change = rec.change_for(fn)
+    if change is None:
+        if rec.function or rec.functions:
+            return None  # names other functions only
+        if rec.services and ctx.service_of(fn) not in rec.services:
+            return None  # about other services (002 §1 services list)
+    settled = (change.outcome if change and change.outcome else rec.status) not in UNSETTLED_STATUSES
+    if change is not None and change.final_version:
+        return Expectation(change.final_version, source + ", final version", rec.summary())
+    version = change.to_version if change is not None else rec.to_version
+    if not settled:
+        return Expectation(None, f"{source}: the newest record that applies is not settled", rec.summary())
+    if not version:
+        return Expectation(None, f"{source}: the record names no target version", rec.summary())
+    if change is None and str(version).isdigit():
+        # 001 §6.3.2's record carries no function name: a bare version number cannot be applied to
+        # this function, and an older record must not stand in for it.
+        return Expectation(None, f"{source}: version {version} without a function name", rec.summary())
+    return Expectation(str(version), source, rec.summary())
 
 
-def expected_version(ctx: CheckContext, fn: str) -> tuple[str | None, str]:
-    """(version number or release label, where it came from): --expect-version, rollback record, SSM."""
+def expected_version(ctx: CheckContext, fn: str) -> Expectation:
+    """The version ``fn``'s alias must serve: --expect-version, else the newest record that applies to
+    it (whatever its action), else SSM deployed-version (002 §1), else unknown."""
     if fn in ctx.expect_versions:
-        return ctx.expect_versions[fn], "--expect-version"
-    for rec in _rollback_records(ctx):
-        if _record_applies(ctx, rec, fn) and rec.get("to_version"):
-            rid = rec.get("deployment_id") or rec.get("rollback_id") or rec.get("PK")
-            return str(rec["to_version"]), f"rollback record {rid}"
+        return Expectation(ctx.expect_versions[fn], "--expect-version")
+    for rec in _records(ctx):
+        found = _from_record(ctx, rec, fn)
+        if found is not None:
+            return found
     if ctx.env.ssm_deployed_version:
         if "ssm-deployed" not in ctx.cache:
-            try:
-                ctx.cache["ssm-deployed"] = ctx.client("ssm").get_parameter(Name=ctx.env.ssm_deployed_version)["Parameter"]["Value"]
-            except ClientError as exc:
-                if _code(exc) != "ParameterNotFound":
-                    raise
-                ctx.cache["ssm-deployed"] = None
+            param = aws.get_or_none(ctx.client("ssm").get_parameter, "ParameterNotFound", Name=ctx.env.ssm_deployed_version)
+            ctx.cache["ssm-deployed"] = param["Parameter"]["Value"] if param else None
         if ctx.cache["ssm-deployed"]:
-            return ctx.cache["ssm-deployed"], f"SSM {ctx.env.ssm_deployed_version}"
-    return None, "none known"
+            return Expectation(ctx.cache["ssm-deployed"], f"SSM {ctx.env.ssm_deployed_version}")
+    return Expectation(None, "no --expect-version, record or SSM parameter applies")
 
 
 # -- lambda-alias-version --------------------------------------------------------------------------
@@ -102,18 +105,22 @@ def check_alias_version(ctx: CheckContext, row: Row) -> CheckResult:
 
 def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     alias = ctx.env.alias
-    want, source = expected_version(ctx, fn)
+    expectation = expected_version(ctx, fn)
+    want, source = expectation.version, expectation.source
     expected = f"alias {alias} on a published version, not $LATEST, no weighted routing"
-    expected += f", version {want} (from {source})" if want else " (no expected version known)"
+    expected += f", version {want} (from {source})" if want else " (expected version unknown)"
     try:
         a = ctx.client("lambda").get_alias(FunctionName=fn, Name=alias)
     except ClientError as exc:
-        if _code(exc) in NOT_FOUND:
+        if aws.is_not_found(exc, *NOT_FOUND):
             return row.result(expected, f"{fn}: alias {alias} not found", Verdict.FAIL, function=fn, error=str(exc))
         raise
     version = a["FunctionVersion"]
     weights = (a.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    evidence: dict[str, Any] = {"function": fn, "alias": alias, "function_version": version, "routing": weights, "expected_version": want, "expected_source": source}
+    evidence: dict[str, Any] = {
+        "function": fn, "alias": alias, "function_version": version, "routing": weights,
+        "expected_version": want, "expected_source": source, "record": expectation.record,
+    }
     problems = []
     description = None
     if version == "$LATEST":
@@ -133,6 +140,8 @@ def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
             problems.append(f"expected {'version' if want.isdigit() else 'release'} {want} ({source})")
     label = f" ({description})" if description else ""
     observed = f"version {version}{label}" + (f", routing {weights}" if weights else "")
+    if not want:
+        observed += f"; expected version unknown ({source})"
     if problems:
         return row.result(expected, f"{observed}: {'; '.join(problems)}", Verdict.FAIL, **evidence)
     return row.result(expected, observed, Verdict.PASS, **evidence)
@@ -165,7 +174,7 @@ def _health_outcome(ctx: CheckContext, row: Row, fn: str, expected: str, extra: 
     try:
         h = invoke_health(ctx, fn)
     except ClientError as exc:
-        if _code(exc) in NOT_FOUND:
+        if aws.is_not_found(exc, *NOT_FOUND):
             return row.result(expected, f"{fn}:{ctx.env.alias} not found", Verdict.FAIL, function=fn, error=str(exc), **(extra or {}))
         raise
     evidence = {"function": fn, **h, **(extra or {})}
@@ -194,7 +203,7 @@ def _source_health(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     try:
         cfg = ctx.client("lambda").get_function(FunctionName=fn, Qualifier=ctx.env.alias)["Configuration"]
     except ClientError as exc:
-        if _code(exc) in NOT_FOUND:
+        if aws.is_not_found(exc, *NOT_FOUND):
             return row.result(expected, f"{fn}:{ctx.env.alias} not found", Verdict.FAIL, function=fn, error=str(exc))
         raise
     state = {"State": cfg.get("State"), "LastUpdateStatus": cfg.get("LastUpdateStatus"), "CodeSha256": cfg.get("CodeSha256"), "Version": cfg.get("Version")}

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from checks.result import CheckResult, Verdict
 from harness.inventory.resources import Resource
+from harness.targets.base import TargetLike
 
 SLUG = "resource-present"
 
@@ -82,14 +83,18 @@ READERS: dict[str, Callable[[Callable, Resource], str]] = {
 }
 
 
-def check_present(client: Callable[..., Any], r: Resource, not_rehearsable: dict[str, str] | None = None) -> CheckResult:
+# Resource kinds a target can only hold with a capability (harness.targets.capabilities).
+NEEDS = {"amplify-app": "amplify", "ecs-service": "ecs"}
+
+
+def check_present(target: TargetLike, r: Resource) -> CheckResult:
     """Read ``r`` back; FAIL names the resource and the error, SKIP when the target cannot hold it."""
     resource = f"{r.parent}:{r.name}" if r.parent else r.name
-    skip = (not_rehearsable or {}).get(r.kind.split("-")[0])
-    if skip:
-        return CheckResult(SLUG, resource, "exists", skip, Verdict.SKIP, r.ref)
+    need = NEEDS.get(r.kind)
+    if need and not target.supports(need):
+        return CheckResult(SLUG, resource, "exists", target.unsupported_reason(need) or need, Verdict.SKIP, r.ref)
     try:
-        observed = READERS[r.kind](client, r)
+        observed = READERS[r.kind](target.client, r)
         verdict = Verdict.PASS
     except (ClientError, LookupError) as exc:
         observed, verdict = f"missing or unreadable: {exc}", Verdict.FAIL

@@ -49,15 +49,26 @@ def describe_call(service: str, operation: str, request: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def unsupported(ctx: CheckContext, planned: PlannedRow) -> CheckResult | None:
+    """A SKIP row when the target lacks a capability the check needs (never a pass on a gap)."""
+    for need in planned.spec.needs:
+        if not ctx.supports(need):
+            reason = ctx.target.unsupported_reason(need) or f"{need} not rehearsable on this target"
+            return planned.row.result(planned.spec.passes_when, reason, Verdict.SKIP, capability=need, target=ctx.target.name)
+    return None
+
+
 def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
     """Evaluate one row; the result lists the AWS calls made while it ran."""
+    skipped = unsupported(ctx, planned)
+    if skipped is not None:
+        return skipped
     calls: list[str] = []
 
     def record(service: str, operation: str, params: dict) -> None:
         calls.append(describe_call(service, operation, params))
 
-    if ctx.add_listener:
-        ctx.add_listener(record)
+    ctx.target.add_call_listener(record)
     try:
         result = planned.spec.fn(ctx, planned.row)
     except Exception as exc:  # noqa: BLE001 - a harness error becomes a visible ERROR row
@@ -69,8 +80,7 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
             traceback=traceback.format_exc(),
         )
     finally:
-        if ctx.remove_listener:
-            ctx.remove_listener(record)
+        ctx.target.remove_call_listener(record)
     return replace(result, calls=calls)
 
 

@@ -15,10 +15,11 @@ from typing import Any, Callable
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from harness.clock import Clock, SystemClock
+from harness.clock import Clock, RehearsalClock, parse_utc
 from harness.errors import HarnessError
 from harness.inventory import Environment, Inventory, load_inventory
 from harness.inventory.loader import bundled_names
+from harness.inventory.resources import inventory_resources
 from harness.safety import mutation_refusal
 from harness.targets import TARGETS, Target, make_target
 
@@ -29,8 +30,10 @@ MARKERS = {
     "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own object)",
     "mutating": "changes the target (actions, drills); needs --allow-mutation on --target aws, approvals on protected envs",
     "gameday": "a game-day drill: injects a fault and verifies detection and recovery",
+    "each_resource": "one test per resource the inventory names for --env; the test takes `resource`",
+    "checklist(procedure)": "one test per checklist row of the procedure (post-rollback, post-deployment, pre-promotion); the test takes `row`",
 }
-ENV_FIXTURES = {"env", "target", "aws", "inventory"}
+ENV_FIXTURES = {"env", "target", "aws", "inventory", "clock"}
 
 
 @dataclass
@@ -41,6 +44,7 @@ class HarnessState:
     env: Environment | None = None
     target_name: str = "embedded"
     target: Target | None = None
+    described: Target | None = None  # the target as configured (started or not): header and reports
     controller_only: bool = False  # xdist controller: workers own the targets
     reports_dir: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -52,6 +56,12 @@ STATE = pytest.StashKey[HarnessState]()
 def harness_state(config: pytest.Config) -> HarnessState:
     """The session's resolved inventory, environment and target (for other plugins and conftests)."""
     return config.stash.setdefault(STATE, HarnessState())
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from plugins import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,6 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reason", default=None, help="why this mutation is being done (recorded; required on protected envs)")
     group.addoption("--assume-role", action="store_true", default=False, help="with --target aws: assume the env's role from the inventory")
     group.addoption("--reports-dir", default="reports", help="where Allure results, JUnit XML and the verification report go (default: reports/)")
+    group.addoption(
+        "--rehearsal-start",
+        default=None,
+        metavar="ISO8601",
+        help="embedded only: start the rehearsal clock at this UTC time (e.g. inside a maintenance window); it then runs on",
+    )
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -99,13 +115,18 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # --fixtures / --collect-only / --help: nothing to run, no account to touch
     options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
     target = make_target(state.target_name, state.env, **options)
+    clock = _session_clock(config, state, target)
+    if clock is not None:
+        target.clock = clock
+    state.described = target
     try:
-        if state.controller_only and state.target_name == "embedded":
+        if state.controller_only and target.in_process:
             return  # each xdist worker starts and seeds its own emulator
         if state.controller_only:
             target.verify_account()  # stop before workers start (safety rule 1)
         else:
             target.start()
+            config.hook.pytest_harness_target_started(config=config, target=target)
         state.target = target
     except HarnessError as exc:
         target.close()
@@ -113,6 +134,23 @@ def pytest_configure(config: pytest.Config) -> None:
     except (BotoCoreError, ClientError) as exc:  # no credentials, endpoint unreachable, access denied...
         target.close()
         raise pytest.UsageError(f"cannot use target {state.target_name} for {state.env.describe()}: {exc}") from None
+
+
+def _session_clock(config: pytest.Config, state: HarnessState, target: Target) -> Clock | None:
+    """A conftest's ``pytest_harness_clock``, else ``--rehearsal-start``, else None (the target's own clock)."""
+    chosen = config.hook.pytest_harness_clock(config=config, env=state.env, target_name=state.target_name)
+    if chosen is not None:
+        return chosen
+    start = config.getoption("--rehearsal-start")
+    if start is None:
+        return None
+    if not target.supports("clock-control"):
+        # SigV4 signs with the wall clock: a shifted clock is for rehearsals only.
+        raise pytest.UsageError(f"--rehearsal-start: {target.unsupported_reason('clock-control')}")
+    try:
+        return RehearsalClock(parse_utc(start))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--rehearsal-start: {exc}") from None
 
 
 def _listing_only(config: pytest.Config) -> bool:
@@ -145,26 +183,26 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     state = harness_state(config)
     if state.env is None:
         return None
-    if state.target is not None:
-        return state.target.describe()
-    import moto
+    described = state.target or state.described
+    if described is None:
+        return state.env.describe()
+    if state.controller_only and state.target is None:
+        return f"{described.describe()}; one server per xdist worker"
+    return described.describe()
 
-    return (
-        f"{state.env.describe()} target=embedded (rehearsal on moto {moto.__version__}, one server per xdist worker "
-        "at 127.0.0.1 — not a real account)"
-    )
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.each_resource``: parametrize ``resource`` with every resource of --env's inventory."""
+    if metafunc.definition.get_closest_marker("each_resource") is None or "resource" not in metafunc.fixturenames:
+        return
+    env = harness_state(metafunc.config).env
+    resources = inventory_resources(env) if env is not None else []
+    metafunc.parametrize("resource", resources, ids=[r.id for r in resources])
 
 
 def _uses_env_fixtures(item: pytest.Item) -> bool:
-    """True when the item requests this plugin's env/target/aws/inventory fixtures (not same-named params)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    for name in ENV_FIXTURES & set(info.names_closure):
-        defs = info.name2fixturedefs.get(name) or ()
-        if defs and getattr(defs[-1].func, "__module__", "") == __name__:
-            return True
-    return False
+    """True when the item requests the env/target/aws/inventory/clock fixtures."""
+    return bool(ENV_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -227,6 +265,6 @@ def aws(target: Target) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def clock() -> Clock:
-    """The clock actions and checks use for "now" (never freeze time around real AWS calls)."""
-    return SystemClock()
+def clock(target: Target) -> Clock:
+    """The target's clock: checks, actions and drills read "now" from it (never freeze time around real AWS)."""
+    return target.clock

@@ -23,7 +23,6 @@ from checks.catalogue import PROCEDURES, RUNBOOKS, PlannedRow, feature_of, rows_
 from checks.context import CheckContext
 from checks.result import CheckResult, Verdict
 from checks.runner import run_row
-from harness.clock import Clock
 from harness.inventory.model import Environment
 from harness.targets.base import Target
 from plugins.harness_plugin import harness_state
@@ -73,24 +72,22 @@ def expect_versions(config: pytest.Config) -> dict[str, str]:
 
 
 def api_base_url(config: pytest.Config, target: Target) -> str | None:
-    """Where the api-* checks send HTTP: the option, else the target's front; None on an emulator
-    without one (never the real hostname from a rehearsal)."""
-    chosen = config.getoption("--api-base-url")
-    if chosen:
-        return chosen
-    url = target.api_base_url
-    if target.name == "embedded" and target.env.api and url == target.env.api.base_url:
-        return None
-    return url
+    """Where the api-* checks send HTTP: the option, else the target's own front (None on an emulator
+    without one: a rehearsal never calls the real hostname)."""
+    return config.getoption("--api-base-url") or target.api_base_url
 
 
 # -- parametrization ------------------------------------------------------------------------------
 
 
-def parametrize_checklist(metafunc: pytest.Metafunc, procedure: str) -> None:
-    """Parametrize ``row`` with every row of ``procedure`` for --env; ids are ``slug-resource``."""
-    if "row" not in metafunc.fixturenames:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.checklist("post-rollback")``: parametrize ``row`` with the procedure's rows for --env."""
+    marker = metafunc.definition.get_closest_marker("checklist")
+    if marker is None or "row" not in metafunc.fixturenames:
         return
+    procedure = marker.args[0] if marker.args else marker.kwargs.get("procedure")
+    if procedure not in PROCEDURES:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: checklist marker needs one of {', '.join(PROCEDURES)}, got {procedure!r}")
     env = harness_state(metafunc.config).env
     rows = rows_for(env, procedure) if env is not None else []
     metafunc.parametrize("row", rows, ids=[r.id for r in rows])
@@ -121,11 +118,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def checklist_context(pytestconfig: pytest.Config, target: Target, clock: Clock) -> CheckContext:
-    """One context per run (per xdist worker): one "now", batched metrics and ECS reads."""
-    return CheckContext.for_target(
-        target, clock, expect_versions=expect_versions(pytestconfig), api_base_url=api_base_url(pytestconfig, target)
-    )
+def checklist_context(pytestconfig: pytest.Config, target: Target) -> CheckContext:
+    """The read-only checklist's context (per xdist worker): one "now", batched metrics and ECS reads.
+
+    After an action or a fault, verify with ``checklist_context.fresh()``: current state, "now" read
+    again from the target's clock.
+    """
+    return CheckContext.for_target(target, expect_versions=expect_versions(pytestconfig), api_base_url=api_base_url(pytestconfig, target))
 
 
 @pytest.fixture
@@ -250,16 +249,8 @@ def environment_properties(config: pytest.Config) -> dict[str, str]:
     state = harness_state(config)
     env = state.env
     assert env is not None
-    if state.target_name == "embedded":
-        import moto
-
-        emulator = f"moto {moto.__version__} (embedded)"
-    elif os.environ.get("AWS_ENDPOINT_URL"):
-        emulator = f"endpoint {os.environ['AWS_ENDPOINT_URL']}"
-    elif state.target_name == "localstack":
-        emulator = "LocalStack"
-    else:
-        emulator = "none (real AWS)"
+    described = state.target or state.described
+    emulator = described.emulator() if described is not None else "unknown"
     try:
         version = importlib.metadata.version("runbook-harness")
     except importlib.metadata.PackageNotFoundError:

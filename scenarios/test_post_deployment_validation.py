@@ -9,13 +9,7 @@ delete it.
 
 import pytest
 
-from plugins.reporting import parametrize_checklist
-
-pytestmark = pytest.mark.readonly
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    parametrize_checklist(metafunc, "post-deployment")
+pytestmark = [pytest.mark.readonly, pytest.mark.checklist("post-deployment")]
 
 
 def test_checklist(checklist, row):

@@ -9,13 +9,7 @@ rollback, name the version each alias must serve with ``--expect-version fn=VER`
 
 import pytest
 
-from plugins.reporting import parametrize_checklist
-
-pytestmark = pytest.mark.readonly
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    parametrize_checklist(metafunc, "post-rollback")
+pytestmark = [pytest.mark.readonly, pytest.mark.checklist("post-rollback")]
 
 
 def test_checklist(checklist, row):

@@ -8,13 +8,7 @@
 
 import pytest
 
-from plugins.reporting import parametrize_checklist
-
-pytestmark = pytest.mark.readonly
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    parametrize_checklist(metafunc, "pre-promotion")
+pytestmark = [pytest.mark.readonly, pytest.mark.checklist("pre-promotion")]
 
 
 def test_checklist(checklist, row):

@@ -3,15 +3,6 @@
 import pytest
 
 from checks.presence import check_present
-from harness.inventory.resources import inventory_resources
-from plugins.harness_plugin import harness_state
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "resource" in metafunc.fixturenames:
-        env = harness_state(metafunc.config).env
-        resources = inventory_resources(env) if env else []
-        metafunc.parametrize("resource", resources, ids=[r.id for r in resources])
 
 
 @pytest.mark.readonly
@@ -21,9 +12,10 @@ def test_account_is_the_environments(target, env):
 
 
 @pytest.mark.readonly
-def test_resource_present(aws, target, resource):
+@pytest.mark.each_resource
+def test_resource_present(target, resource):
     """The resource exists and is readable on this target."""
-    result = check_present(aws, resource, getattr(getattr(target, "seeded", None), "not_rehearsable", None))
+    result = check_present(target, resource)
     if result.verdict.value == "skip":
         pytest.skip(result.observed)
     assert result.ok, result.message()

@@ -39,4 +39,4 @@ def test_localstack_target_uses_settings_and_account_key(monkeypatch: pytest.Mon
     assert client.meta.endpoint_url == "http://localhost:4566"
     assert target.session.get_credentials().access_key == env.account, "LocalStack maps a 12-digit key id to the account"
     assert "not a real account" in target.describe()
-    assert set(NOT_REHEARSABLE) >= {"dynamodb-pitr-restore", "ecs"}
+    assert set(NOT_REHEARSABLE) >= {"pitr-restore", "ecs"}

@@ -18,7 +18,7 @@ from harness.targets.embedded.seed import release_label
 def test_walk_the_inventory_and_read_each_resource_back(make_embedded, inventory_name: str, env_name: str) -> None:
     target = make_embedded(inventory_name, env_name)
     resources = inventory_resources(target.env)
-    results = [check_present(target.client, r, target.seeded.not_rehearsable) for r in resources]
+    results = [check_present(target, r) for r in resources]
     failed = [r.message() for r in results if r.verdict is Verdict.FAIL]
     assert not failed, failed
     skipped = {r.resource: r.observed for r in results if r.verdict is Verdict.SKIP}
@@ -123,8 +123,8 @@ def test_presence_check_goes_red_naming_the_resource(make_embedded) -> None:
     t = make_embedded("bbws", "dev")
     fn = t.env.functions[0].name
     t.client("lambda").delete_alias(FunctionName=fn, Name=t.env.alias)
-    result = check_present(t.client, Resource("lambda-alias", t.env.alias, t.env.region, "000 §3.2", parent=fn))
+    result = check_present(t, Resource("lambda-alias", t.env.alias, t.env.region, "000 §3.2", parent=fn))
     assert result.verdict is Verdict.FAIL
     assert fn in result.message() and "expected exists" in result.message() and "missing or unreadable" in result.message()
-    ok = check_present(t.client, Resource("dynamodb-table", "tenants-dev", t.env.region, "000 §6.7"))
+    ok = check_present(t, Resource("dynamodb-table", "tenants-dev", t.env.region, "000 §6.7"))
     assert ok.verdict is Verdict.PASS

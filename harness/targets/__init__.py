@@ -18,7 +18,7 @@ def make_target(name: str, env: Environment, **options: object) -> Target:
     if name == "localstack":
         from harness.targets.localstack import LocalstackTarget
 
-        return LocalstackTarget(env)
+        return LocalstackTarget(env, **options)  # type: ignore[arg-type]
     if name == "aws":
         from harness.targets.aws import AwsTarget
 

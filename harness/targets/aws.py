@@ -6,6 +6,7 @@ import os
 
 import boto3
 
+from harness.clock import Clock
 from harness.inventory.model import Environment
 from harness.targets.base import Target
 
@@ -14,9 +15,10 @@ class AwsTarget(Target):
     """Real AWS (or whatever ``AWS_ENDPOINT_URL`` points at, as every AWS SDK honours it)."""
 
     name = "aws"
+    is_real_account = True
 
-    def __init__(self, env: Environment, *, assume_role: bool = False, profile: str | None = None) -> None:
-        super().__init__(env)
+    def __init__(self, env: Environment, *, assume_role: bool = False, profile: str | None = None, clock: Clock | None = None) -> None:
+        super().__init__(env, clock=clock)
         self.assume_role = assume_role
         self.profile = profile
 
@@ -38,6 +40,15 @@ class AwsTarget(Target):
             aws_session_token=creds["SessionToken"],
             region_name=self.env.region,
         )
+
+    def not_rehearsable(self) -> dict[str, str]:
+        """Real AWS rehearses everything but moving its clock."""
+        return {"clock-control": "real AWS runs on the wall clock (SigV4 signs with it)", "emulator-faults": "real AWS has no emulator state"}
+
+    def emulator(self) -> str:
+        """``endpoint <url>`` when AWS_ENDPOINT_URL redirects the SDK, else real AWS."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        return f"endpoint {endpoint}" if endpoint else "none (real AWS)"
 
     def describe(self) -> str:
         endpoint = os.environ.get("AWS_ENDPOINT_URL")

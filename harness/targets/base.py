@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Protocol
 
 import boto3
 from botocore.config import Config
 
+from harness.clock import Clock, SystemClock
 from harness.errors import AccountMismatch
 from harness.inventory.model import Environment
+from harness.targets.capabilities import validate
 
 CallListener = Callable[[str, str, dict], None]  # (service, operation, params)
 
 
+class TargetLike(Protocol):
+    """What checks, actions and drills use of a target (tests may pass a stub with these)."""
+
+    env: Environment
+    clock: Clock
+    name: str
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached client for ``service``."""
+
+    def supports(self, capability: str) -> bool:
+        """True when this target can rehearse ``capability``."""
+
+    def unsupported_reason(self, capability: str) -> str | None:
+        """Why ``capability`` is not rehearsable here (None when it is)."""
+
+    def add_call_listener(self, listener: CallListener) -> None:
+        """Observe every API call."""
+
+    def remove_call_listener(self, listener: CallListener) -> None:
+        """Stop observing."""
+
+
 class Target:
-    """Hands out cached boto3 clients for one environment after checking the caller's account."""
+    """Hands out cached boto3 clients for one environment after checking the caller's account.
+
+    A target owns the run's clock (checks, actions, drills and the emulator's fidelity extensions
+    read that one) and declares what it cannot rehearse (``not_rehearsable``: capability -> reason).
+    """
 
     name = "base"
     max_attempts = 5
+    retry_mode = "standard"
+    is_real_account = False  # True only for AWS itself (or what AWS_ENDPOINT_URL stands in for)
+    in_process = False  # True when the emulator lives in this process (one per xdist worker)
+    # boto3 waiters: None keeps each waiter's documented delay and attempts (real AWS).
+    waiter_config: Mapping[str, Any] | None = None
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, *, clock: Clock | None = None) -> None:
         self.env = env
+        self.clock: Clock = clock or self.default_clock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
@@ -29,6 +65,18 @@ class Target:
         self.verified_account: str | None = None
 
     # -- to override -------------------------------------------------------------------------
+    def default_clock(self) -> Clock:
+        """The clock a target uses unless given one (wall time: never frozen around real AWS)."""
+        return SystemClock()
+
+    def not_rehearsable(self) -> Mapping[str, str]:
+        """Capabilities this target lacks, each with the reason a scenario skips."""
+        return {}
+
+    def emulator(self) -> str:
+        """What answers the calls, for reports (``none (real AWS)``, ``moto 5.2.5 (embedded)``...)."""
+        return "none (real AWS)"
+
     def _make_session(self) -> boto3.Session:
         raise NotImplementedError
 
@@ -53,6 +101,15 @@ class Target:
         return self.env.api.base_url if self.env.api else None
 
     # -- shared ------------------------------------------------------------------------------
+    def supports(self, capability: str) -> bool:
+        """True when this target can rehearse ``capability`` (harness.targets.capabilities)."""
+        return validate(capability) not in self.not_rehearsable()
+
+    def unsupported_reason(self, capability: str) -> str | None:
+        """Why ``capability`` is not rehearsable on this target, or None."""
+        reason = self.not_rehearsable().get(validate(capability))
+        return None if reason is None else f"{capability} not rehearsable on target {self.name}: {reason}"
+
     @property
     def session(self) -> boto3.Session:
         """The boto3 session all clients come from."""
@@ -73,7 +130,7 @@ class Target:
                     service,
                     region_name=region,
                     endpoint_url=self._endpoint_url(service),
-                    config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+                    config=Config(retries={"max_attempts": self.max_attempts, "mode": self.retry_mode}),
                 )
             return self._clients[key]
 
@@ -89,6 +146,10 @@ class Target:
         for listener in list(self._listeners):
             listener(model.service_model.service_name, model.name, params)
 
+    def describe_target(self) -> str:
+        """One line for headers and reports, from the target itself."""
+        return self.describe()
+
     def verify_account(self) -> str:
         """STS caller identity must be the env's account; raises AccountMismatch otherwise (safety rule 1)."""
         ident = self.client("sts").get_caller_identity()
@@ -100,3 +161,22 @@ class Target:
             )
         self.verified_account = actual
         return actual
+
+
+def isolated_session(access_key: str, secret_key: str, region: str) -> boto3.Session:
+    """A boto3 session that reads nothing of the user's AWS configuration.
+
+    Emulator targets sign with their own dummy keys: ``AWS_PROFILE`` (a platform engineer often has
+    ``bbws-prod`` exported), ``AWS_ACCESS_KEY_ID`` and the shared config/credentials files are ignored,
+    so a rehearsal neither crashes on a missing profile nor signs with real keys.
+    """
+    import botocore.session
+
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    return boto3.Session(botocore_session=core, aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)

@@ -39,7 +39,7 @@ class Rehearsal:
     def context(self, **kwargs: object) -> CheckContext:
         """A fresh context (empty caches), the API front if the emulator has one."""
         kwargs.setdefault("api_base_url", local_api_url(self.target))
-        return CheckContext.for_target(self.target, self.clock, **kwargs)  # type: ignore[arg-type]
+        return CheckContext.for_target(self.target, **kwargs)  # type: ignore[arg-type]
 
     def run(self, procedure: str | None = None, **kwargs: object) -> dict[tuple[str, str], CheckResult]:
         """Every row of ``procedure`` (all when None), keyed by (slug, resource)."""
@@ -67,7 +67,9 @@ needs_fidelity = pytest.mark.skipif(not fidelity_installed(), reason="needs the 
 def _start(env_name: str) -> Rehearsal:
     clock = FixedClock(datetime.now(timezone.utc).replace(second=0, microsecond=0))
     env = load_inventory("bbws").environment(env_name)
-    return Rehearsal(EmbeddedTarget(env, clock=clock).start(), clock)
+    target = EmbeddedTarget(env, clock=clock).start()
+    assert target.clock is clock
+    return Rehearsal(target, clock)
 
 
 def _stop(r: Rehearsal) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from checks.catalogue import CATALOGUE, rows_for
 from checks.context import CheckContext
+from tests.stub_target import StubTarget
 from checks.metrics import MAX_QUERIES_PER_CALL, MetricsReader, window_query
 from checks.result import Verdict
 from checks.runner import run_procedure
@@ -49,7 +50,7 @@ def test_replication_passes_on_healthy_prod(prod: Rehearsal) -> None:
 def test_no_datapoints_is_a_warning_not_a_pass(sit: Rehearsal) -> None:
     """Three days before the seeded metrics there is no datapoint: the metric rows say so (WARN)."""
     past = FixedClock(sit.clock.now() - timedelta(days=3))
-    ctx = CheckContext.for_target(sit.target, past)
+    ctx = CheckContext.for_target(sit.target, now=past.now())
     results = {(r.slug, r.resource): r for r in run_procedure(ctx, "post-rollback", ("error-rate", "latency-p95"))}
     results.update({(r.slug, r.resource): r for r in run_procedure(ctx, "pre-promotion", ("source-errors", "source-throttles"))})
     assert results and all(r.verdict is Verdict.WARN for r in results.values()), describe(results)
@@ -91,7 +92,7 @@ class _FakeCloudWatch:
 
 def test_metric_queries_are_batched_500_per_call(sit: Rehearsal) -> None:
     fake = _FakeCloudWatch()
-    ctx = CheckContext(client=lambda service, region=None: fake, env=sit.env, now=datetime.now(timezone.utc))
+    ctx = CheckContext(target=StubTarget(sit.env, {"cloudwatch": fake}), now=datetime.now(timezone.utc))
     ctx.cache["functions"] = [f"fn-{i:04d}" for i in range(400)]  # 400 functions x 3 window queries
     reader = MetricsReader(ctx)
     start, end = ctx.window

@@ -80,19 +80,21 @@ def test_alias_checked_against_latest_rollback_record(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     ddb = sit.target.client("dynamodb")
     key = {table.hash_key.name: {"S": "rollback-harness-test"}}
-    ts = sit.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = (sit.clock.now() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after the seeded deployments
     ddb.put_item(TableName=table.name, Item={**key, "action": {"S": "rollback"}, "environment": {"S": sit.env.name},
                                              "function": {"S": fn}, "to_version": {"S": "2"}, "timestamp": {"S": ts}})
     try:
         res = only_this_fails(sit, "post-rollback", "lambda-alias-version", fn)
         assert "rollback record rollback-harness-test" in res.expected
+        assert res.evidence["record"]["id"] == "rollback-harness-test"
     finally:
         ddb.delete_item(TableName=table.name, Key=key)
 
 
 @contextmanager
-def faulty_alias(r: Rehearsal, fn: str) -> Iterator[None]:
-    """Publish a version whose handler answers 500 (HARNESS_FAULT=error) and point the alias at it."""
+def faulty_alias(r: Rehearsal, fn: str) -> Iterator[str]:
+    """Publish a version whose handler answers 500 (HARNESS_FAULT=error) and point the alias at it;
+    yields the bad version (which no deployment record names: pass it as the expected version)."""
     lam, alias = r.target.client("lambda"), r.env.alias
     cfg = lam.get_function_configuration(FunctionName=fn)
     good = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
@@ -101,7 +103,7 @@ def faulty_alias(r: Rehearsal, fn: str) -> Iterator[None]:
     bad = lam.publish_version(FunctionName=fn, Description="faulty release")["Version"]
     lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=bad)
     try:
-        yield
+        yield bad
     finally:
         lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=good)
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables})
@@ -110,8 +112,8 @@ def faulty_alias(r: Rehearsal, fn: str) -> Iterator[None]:
 @needs_fidelity
 def test_health_endpoint_of_faulty_version_fails(sit: Rehearsal) -> None:
     fn = backend_fn(sit)
-    with faulty_alias(sit, fn):
-        res = only_this_fails(sit, "post-rollback", "health-endpoint", fn)
+    with faulty_alias(sit, fn) as bad:
+        res = only_this_fails(sit, "post-rollback", "health-endpoint", fn, expect_versions={fn: bad})
         assert "statusCode 500" in res.observed
 
 

@@ -20,8 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness import records
 from harness.clock import Clock
 from harness.inventory.model import Bucket, Environment, Table
+from harness.records import COMPLETE, DeploymentRecord, utc_stamp
 
 SAMPLE_HANDLER = Path(__file__).parent / "sample_app" / "handler.py"
 RUNTIME = "python3.11"
@@ -49,7 +51,6 @@ class Seeded:
     log_groups: list[str] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
     stacks: list[str] = field(default_factory=list)
-    not_rehearsable: dict[str, str] = field(default_factory=dict)
     calls: int = 0
 
 
@@ -97,8 +98,6 @@ def seed_environment(target: Any, *, clock: Clock) -> Seeded:
     for stack in (*env.sam_stacks, *env.cfn_stacks):
         target.client("cloudformation").create_stack(StackName=stack, TemplateBody=STACK_TEMPLATE)
         out.stacks.append(stack)
-    if env.amplify:
-        out.not_rehearsable["amplify"] = "moto has no Amplify: the blue/green switch-back (004) is not rehearsable on embedded"
     out.calls = counter.stop()
     return out
 
@@ -183,26 +182,20 @@ def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
 
 
 def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict:
-    """A deployment record as 001 §6.3.2 (flat) or 002 §4 (PK/SK + GSI1) writes them."""
-    ts = (now - timedelta(days=env.rehearsal.versions_per_function - i)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {
-        "timestamp": {"S": ts},
-        "environment": {"S": env.name},
-        "action": {"S": "deploy"},
-        "from_version": {"S": release_label(max(i - 1, 1))},
-        "to_version": {"S": release_label(i)},
-        "actor": {"S": "rehearsal-seed"},
-        "reason": {"S": "seeded deployment history"},
-    }
-    if table.range_key:  # 002 §4 entity pattern
-        return {
-            table.hash_key.name: {"S": f"DEPLOYMENT#{i:04d}"},
-            table.range_key.name: {"S": "METADATA"},
-            "GSI1PK": {"S": f"ENV#{env.name}"},
-            "GSI1SK": {"S": ts},
-            **body,
-        }
-    return {table.hash_key.name: {"S": f"deploy-{i:04d}"}, **body}
+    """The i-th seeded deployment, in the table's schema (001 §6.3.2 flat or 002 §4 PK/SK + GSI1)."""
+    at = now - timedelta(days=env.rehearsal.versions_per_function - i)
+    record = DeploymentRecord(
+        record_id=f"deploy-{i:04d}",
+        action="deploy",
+        environment=env.name,
+        timestamp=utc_stamp(at),
+        from_version=release_label(max(i - 1, 1)),
+        to_version=release_label(i),
+        status=COMPLETE if records.is_pksk(table) else None,
+        actor="rehearsal-seed",
+        reason="seeded deployment history",
+    )
+    return records.to_item(table, record)
 
 
 def _seed_table(target: Any, env: Environment, table: Table, now: datetime, out: Seeded) -> None:

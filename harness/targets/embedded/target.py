@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import boto3
 import moto
 from moto.core.base_backend import BackendDict
 
-from harness.clock import Clock, SystemClock
+from harness.clock import Clock, RehearsalClock
 from harness.inventory.model import Environment
-from harness.targets.base import Target
+from harness.targets.base import Target, isolated_session
 from harness.targets.embedded.server import EmbeddedServer
+
+# What no embedded rehearsal can show (README "Fidelity": not rehearsable), whatever is installed.
+ALWAYS_MISSING = {
+    "amplify": "moto has no Amplify",
+    "cloudformation-states": "moto's CloudFormation does not fail updates or support RollbackStack",
+    "alarm-evaluation": "moto never evaluates alarms (SetAlarmState works; such states are simulated)",
+    "s3-replication-copy": "moto stores the replication configuration but copies nothing",
+    "api-quotas": "AWS API quotas are not enforced on the embedded target",
+}
+# What the fidelity extensions add to plain moto (EmbeddedTarget(fidelity=False) lacks them).
+FROM_FIDELITY = {
+    "lambda-invoke": "moto without Docker never runs function code",
+    "lambda-weighted-routing": "moto ignores alias routing weights",
+    "lambda-metrics": "moto publishes no AWS/Lambda metrics for invocations",
+    "pitr-restore": "moto restores the current items whatever the restore time",
+    "ecs": "moto's services never start tasks",
+    "percentiles": "moto has no percentile statistics",
+    "api-http": "moto cannot invoke API Gateway stages in server mode",
+    "emulator-faults": "fault handles come with the fidelity extensions",
+}
 
 DUMMY_KEY = "testing"  # moto accepts any credentials; these never leave the machine
 
@@ -29,7 +49,10 @@ class EmbeddedTarget(Target):
     """A rehearsal copy of one environment on moto at 127.0.0.1 — never a real account."""
 
     name = "embedded"
+    in_process = True
     max_attempts = 2  # moto answers unsupported calls with 500s; retrying them only wastes time
+    # Waiters poll an in-process emulator: a short delay, and enough attempts for ~10 s.
+    waiter_config = {"Delay": 0.1, "MaxAttempts": 100}
 
     def __init__(
         self,
@@ -41,21 +64,35 @@ class EmbeddedTarget(Target):
         clock: Clock | None = None,
         port: int = 0,
     ) -> None:
-        super().__init__(env)
+        super().__init__(env, clock=clock)
         self._own_server = server is None
         self.server = server or EmbeddedServer(default_account=env.account, port=port)
         self.seed_enabled = seed
         self.fidelity_enabled = fidelity
-        self.clock = clock or SystemClock()
         self.seed_seconds: float | None = None
         self.seeded: Any = None
         self.extensions: Any = None
+
+    def default_clock(self) -> Clock:
+        """Wall time that monitors can move forward without waiting (never used against real AWS)."""
+        return RehearsalClock()
+
+    def not_rehearsable(self) -> Mapping[str, str]:
+        """moto's gaps the fidelity extensions do not close (and, without them, those they do)."""
+        missing = dict(ALWAYS_MISSING)
+        if not self.fidelity_enabled:
+            missing.update(FROM_FIDELITY)
+        return missing
+
+    def emulator(self) -> str:
+        """The moto version answering the calls."""
+        return f"moto {moto.__version__} (embedded)"
 
     def _endpoint_url(self, service: str) -> str | None:
         return self.server.url
 
     def _make_session(self) -> boto3.Session:
-        session = boto3.Session(aws_access_key_id=DUMMY_KEY, aws_secret_access_key=DUMMY_KEY, region_name=self.env.region)
+        session = isolated_session(DUMMY_KEY, DUMMY_KEY, self.env.region)
         session.events.register("before-sign", self._add_account_header)
         return session
 
@@ -80,17 +117,16 @@ class EmbeddedTarget(Target):
         return self
 
     def _install_fidelity(self) -> None:
-        try:
-            from harness.targets.embedded import fidelity
-        except ImportError:  # fidelity extensions not present in this build
-            return
+        # Never swallowed: a rehearsal without its extensions would answer like plain moto and
+        # turn drills into skips or false passes. The error names the extension and moto's version.
+        from harness.targets.embedded import fidelity
+
         self.extensions = fidelity.install(self)
 
     @property
     def api_base_url(self) -> str | None:
-        """The HTTP API's base URL: the fidelity extension's local front when installed."""
-        local = getattr(self.extensions, "api_base_url", None)
-        return local or super().api_base_url
+        """The fidelity extension's local HTTP front; None without it (never the real hostname)."""
+        return getattr(self.extensions, "api_base_url", None)
 
     def close(self) -> None:
         """Stop the server this target started."""
@@ -100,7 +136,5 @@ class EmbeddedTarget(Target):
             self.server.stop()
 
     def describe(self) -> str:
-        return (
-            f"{self.env.describe()} target=embedded "
-            f"(rehearsal on moto {moto.__version__} at 127.0.0.1:{self.server.port} — not a real account)"
-        )
+        where = f"127.0.0.1:{self.server.port}" if self.server.running else "127.0.0.1"
+        return f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {where} — not a real account)"

@@ -1,0 +1,156 @@
+"""AWS idioms every layer shares: error codes, not-found tests, DynamoDB item (de)serialization,
+paginated reads and waiters.
+
+Written once here so checks, actions, faults and seeding read AWS's answers the same way (a
+``ClientError`` code, a typed DynamoDB attribute, a paginated listing) and never re-implement them.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Mapping
+
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+# Error codes AWS answers with when the thing asked for does not exist (per service, as documented).
+NOT_FOUND_CODES = frozenset(
+    {
+        "ResourceNotFoundException",  # Lambda, DynamoDB, Logs, ECS ...
+        "TableNotFoundException",  # DynamoDB continuous backups
+        "NoSuchKey",
+        "NoSuchBucket",
+        "NoSuchVersion",
+        "NotFound",
+        "404",  # S3 HEAD answers with the bare status code
+        "ParameterNotFound",  # SSM
+        "ServiceNotFoundException",
+        "ClusterNotFoundException",
+        "ValidationError",  # CloudFormation "Stack with id X does not exist"
+    }
+)
+
+_deserializer = TypeDeserializer()
+_serializer = TypeSerializer()
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ``ClientError`` (``""`` for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    """The AWS error message of a ``ClientError`` (``str(exc)`` for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+    return str(exc)
+
+
+def is_not_found(exc: BaseException, *codes: str) -> bool:
+    """True when ``exc`` is AWS saying the resource does not exist (``codes`` narrows the set)."""
+    code = error_code(exc)
+    return code in (codes or NOT_FOUND_CODES)
+
+
+def get_or_none(call: Any, *codes: str, **kwargs: Any) -> Any:
+    """``call(**kwargs)``, or None when AWS answers that the resource does not exist."""
+    try:
+        return call(**kwargs)
+    except ClientError as exc:
+        if is_not_found(exc, *codes):
+            return None
+        raise
+
+
+# -- DynamoDB typed attribute values ---------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as int/float, Binary as bytes, sets as sorted lists: what a report or JSON can hold."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):
+        return bytes(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(v) for v in value), key=repr)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]], *, plain: bool = True) -> dict[str, Any]:
+    """A DynamoDB item (``{"n": {"N": "3"}}``) as Python values (``{"n": 3}``), losslessly typed."""
+    out = {k: _deserializer.deserialize(dict(v)) for k, v in item.items()}
+    return _plain(out) if plain else out
+
+
+def _serializable(value: Any) -> Any:
+    """Python values boto3's serializer accepts (floats become Decimals, as DynamoDB numbers)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _serializable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_serializable(v) for v in value]
+    return value
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Python values as a DynamoDB item (``None`` values are left out, as DynamoDB has no empty attribute)."""
+    return {k: _serializer.serialize(_serializable(v)) for k, v in values.items() if v is not None}
+
+
+def attribute(value: Any) -> dict[str, Any]:
+    """One Python value as a typed attribute value (``{"S": "x"}``)."""
+    return _serializer.serialize(_serializable(value))
+
+
+def canonical_json(item: Mapping[str, Mapping[str, Any]]) -> str:
+    """A stable text for a typed item: keys sorted, numbers normalized, sets sorted (for digests)."""
+
+    def norm(av: Mapping[str, Any]) -> Any:
+        (kind, val), = av.items()
+        if kind == "N":
+            return ["N", str(Decimal(val).normalize())]
+        if kind == "NS":
+            return ["NS", sorted(str(Decimal(v).normalize()) for v in val)]
+        if kind in ("SS", "BS"):
+            return [kind, sorted(v if isinstance(v, str) else bytes(v).hex() for v in val)]
+        if kind == "B":
+            return ["B", bytes(val).hex()]
+        if kind == "M":
+            return ["M", {k: norm(v) for k, v in sorted(val.items())}]
+        if kind == "L":
+            return ["L", [norm(v) for v in val]]
+        return [kind, val]
+
+    return json.dumps({k: norm(v) for k, v in sorted(item.items())}, sort_keys=True, separators=(",", ":"))
+
+
+# -- paginated reads -------------------------------------------------------------------------------
+
+
+def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every element of ``result_key`` across all pages of ``operation`` (boto3's paginator)."""
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(result_key, []) or []
+
+
+def scan_items(client: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of ``table`` (typed), page by page."""
+    return paginate(client, "scan", "Items", TableName=table, **kwargs)
+
+
+def first(items: Iterable[Any]) -> Any:
+    """The first element, or None."""
+    return next(iter(items), None)
+
+
+def wait(client: Any, waiter: str, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    """Block on a boto3 waiter with the target's ``WaiterConfig`` (fast on emulators, AWS's default otherwise)."""
+    client.get_waiter(waiter).wait(**kwargs, **({"WaiterConfig": dict(config)} if config else {}))
