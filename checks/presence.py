@@ -7,6 +7,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from checks.result import CheckResult, Verdict
+from harness import aws
 from harness.inventory.resources import Resource
 from harness.targets.base import TargetLike
 
@@ -19,8 +20,8 @@ def _alias(client: Callable, r: Resource) -> str:
 
 
 def _discovery(client: Callable, r: Resource) -> str:
-    pages = client("lambda", r.region).get_paginator("list_functions").paginate()
-    names = [f["FunctionName"] for p in pages for f in p["Functions"] if f["FunctionName"].startswith(r.name)]
+    functions = aws.paginate(client("lambda", r.region), "list_functions", "Functions")
+    names = [f["FunctionName"] for f in functions if f["FunctionName"].startswith(r.name)]
     if not names:
         raise LookupError(f"no function whose name starts with {r.name}")
     return f"{len(names)} function(s): {', '.join(names)}"
@@ -54,7 +55,7 @@ def _ssm(client: Callable, r: Resource) -> str:
 
 
 def _log_group(client: Callable, r: Resource) -> str:
-    groups = client("logs", r.region).describe_log_groups(logGroupNamePrefix=r.name)["logGroups"]
+    groups = aws.paginate(client("logs", r.region), "describe_log_groups", "logGroups", logGroupNamePrefix=r.name)
     if not any(g["logGroupName"] == r.name for g in groups):
         raise LookupError(f"log group {r.name} not found")
     return "log group exists"

@@ -31,18 +31,24 @@ def approval_refusal(rule: ApprovalRule | None, rule_name: str, approvers: list[
 
 def mutation_refusal(
     *,
+    disposable: bool,
     target: str,
     env: Environment,
     allow_mutation: bool,
-    approvers: list[str],
+    approvers: list[str] | tuple[str, ...],
     reason: str | None,
     rule_name: str = "prod-rollback",
 ) -> str | None:
-    """Why a mutating scenario may not run here, or None (ARCHITECTURE.md safety model)."""
-    if target == "aws" and not allow_mutation:
-        return f"mutating scenario on a real account ({env.inventory}/{env.name}) needs --allow-mutation"
+    """Why a mutation may not run here, or None (docs/architecture.md "Safety model").
+
+    Only a disposable target (the embedded rehearsal, gone when the run ends) is changed without
+    ``--allow-mutation``; real accounts and a LocalStack someone else may be using need it.
+    """
+    if not disposable and not allow_mutation:
+        where = "a real account" if target == "aws" else f"target {target}"
+        return f"mutating {env.inventory}/{env.name} on {where} needs --allow-mutation"
     if env.protected:
-        return approval_refusal(env.approvals.get(rule_name), rule_name, approvers, reason)
+        return approval_refusal(env.approvals.get(rule_name), rule_name, list(approvers), reason)
     return None
 
 

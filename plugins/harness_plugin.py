@@ -111,14 +111,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     _default_report_paths(config, state)
     state.controller_only = _is_xdist_controller(config)
+    options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
+    target = make_target(state.target_name, state.env, **options)  # not started: nothing is called yet
+    state.described = target
     if _listing_only(config):
         return  # --fixtures / --collect-only / --help: nothing to run, no account to touch
-    options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
-    target = make_target(state.target_name, state.env, **options)
     clock = _session_clock(config, state, target)
     if clock is not None:
         target.clock = clock
-    state.described = target
     try:
         if state.controller_only and target.in_process:
             return  # each xdist worker starts and seeds its own emulator
@@ -220,6 +220,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("mutating") and state.env is not None:
             refusal = mutation_refusal(
+                disposable=bool(state.described and state.described.disposable),
                 target=state.target_name,
                 env=state.env,
                 allow_mutation=config.getoption("--allow-mutation"),

@@ -59,10 +59,11 @@ def test_approvals_need_distinct_people_and_a_reason() -> None:
 
 
 def test_mutation_refusals() -> None:
-    assert "needs --allow-mutation" in mutation_refusal(target="aws", env=SIT, allow_mutation=False, approvers=[], reason=None)
-    assert mutation_refusal(target="aws", env=SIT, allow_mutation=True, approvers=[], reason=None) is None
-    assert mutation_refusal(target="embedded", env=SIT, allow_mutation=False, approvers=[], reason=None) is None
+    assert "needs --allow-mutation" in mutation_refusal(disposable=False, target="aws", env=SIT, allow_mutation=False, approvers=[], reason=None)
+    assert "needs --allow-mutation" in mutation_refusal(disposable=False, target="localstack", env=SIT, allow_mutation=False, approvers=[], reason=None)
+    assert mutation_refusal(disposable=False, target="aws", env=SIT, allow_mutation=True, approvers=[], reason=None) is None
+    assert mutation_refusal(disposable=True, target="embedded", env=SIT, allow_mutation=False, approvers=[], reason=None) is None
     assert "prod-rollback needs 2 distinct approvers" in mutation_refusal(
-        target="embedded", env=PROD, allow_mutation=False, approvers=["ann"], reason="x"
+        disposable=True, target="embedded", env=PROD, allow_mutation=False, approvers=["ann"], reason="x"
     )
-    assert mutation_refusal(target="aws", env=PROD, allow_mutation=True, approvers=["ann", "bo"], reason="INC-7") is None
+    assert mutation_refusal(disposable=False, target="aws", env=PROD, allow_mutation=True, approvers=["ann", "bo"], reason="INC-7") is None

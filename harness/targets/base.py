@@ -52,6 +52,7 @@ class Target:
     retry_mode = "standard"
     is_real_account = False  # True only for AWS itself (or what AWS_ENDPOINT_URL stands in for)
     in_process = False  # True when the emulator lives in this process (one per xdist worker)
+    disposable = False  # True when nothing outlives the run (mutations need no --allow-mutation)
     # boto3 waiters: None keeps each waiter's documented delay and attempts (real AWS).
     waiter_config: Mapping[str, Any] | None = None
 

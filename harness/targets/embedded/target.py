@@ -50,6 +50,7 @@ class EmbeddedTarget(Target):
 
     name = "embedded"
     in_process = True
+    disposable = True
     max_attempts = 2  # moto answers unsupported calls with 500s; retrying them only wastes time
     # Waiters poll an in-process emulator: a short delay, and enough attempts for ~10 s.
     waiter_config = {"Delay": 0.1, "MaxAttempts": 100}
@@ -97,7 +98,7 @@ class EmbeddedTarget(Target):
         return session
 
     def _add_account_header(self, request: Any, **_: Any) -> None:
-        # Per-request account isolation (ARCHITECTURE.md: a 12-digit access key does not isolate).
+        # Per-request account isolation (docs/architecture.md "Emulator facts": a 12-digit access key does not isolate).
         request.headers["x-moto-account-id"] = self.env.account
 
     def start(self) -> "EmbeddedTarget":

@@ -1,32 +1,29 @@
-"""``harness`` command line: ``harness serve`` runs a seeded rehearsal environment in the foreground."""
+"""``harness serve``: a seeded embedded rehearsal of one environment, in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 from types import FrameType
 
-from harness.errors import HarnessError
 from harness.inventory import load_inventory
 from harness.inventory.loader import bundled_names
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Runbook harness tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``harness serve``."""
+    serve_p = sub.add_parser(
         "serve",
         help="serve a seeded embedded (moto) rehearsal of one environment on 127.0.0.1",
         description="Serve a seeded rehearsal of one environment. The first output line is "
         "AWS_ENDPOINT_URL=http://127.0.0.1:PORT; any client with dummy credentials and that endpoint sees "
         "the environment's account. Stop with Ctrl-C or SIGTERM.",
     )
-    serve.add_argument("--env", required=True, help="environment name from the inventory")
-    serve.add_argument("--inventory", default="bbws", help=f"inventory path or bundled name ({', '.join(bundled_names())})")
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    return parser
+    serve_p.add_argument("--env", required=True, help="environment name from the inventory")
+    serve_p.add_argument("--inventory", default="bbws", help=f"inventory path or bundled name ({', '.join(bundled_names())})")
+    serve_p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    serve_p.set_defaults(func=lambda args: serve(args.inventory, args.env, args.port))
 
 
 def serve(inventory: str, env_name: str, port: int) -> int:
@@ -60,22 +57,3 @@ def serve(inventory: str, env_name: str, port: int) -> int:
         target.close()
     print("# stopped", flush=True)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``harness`` command."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "serve":
-            return serve(args.inventory, args.env, args.port)
-    except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # e.g. the port is taken
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
