@@ -1,16 +1,24 @@
-"""HTTP rows: the API's health path and sample paths answer 200 with valid JSON (000 §7.2, §7.4)."""
+"""HTTP rows: the API's health path and sample paths answer 200 with valid JSON (000 §7.2, §7.4).
+
+``api-health`` also reads what the body says (000 §7.2 ``curl ${API_URL}/v1/health | jq .``): a
+body that declares a failing ``status`` (checks/health_body.py) FAILs even with HTTP 200. JSON
+``null`` is valid JSON.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from checks.context import CheckContext, Row
+from checks.health_body import FAILING_STATUSES, declared_unhealthy, parse_json
 from checks.result import CheckResult, Verdict
 
 OK_STATUS = 200  # 000 §7.4 "Health endpoint: HTTP 200"
+BODY_EVIDENCE_CHARS = 2000
+BODY_OBSERVED_CHARS = 200
 
 
 def is_health_path(path: str) -> bool:
@@ -18,8 +26,24 @@ def is_health_path(path: str) -> bool:
     return path.rstrip("/").endswith("/health")
 
 
-def _get_json(ctx: CheckContext, row: Row, path: str) -> CheckResult:
-    expected = f"GET {path} -> HTTP {OK_STATUS} with a valid JSON body"
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP 200 answer whose body is JSON."""
+
+    status: int
+    body: str
+    doc: Any
+    evidence: dict[str, Any]
+
+
+def _summary(doc: Any) -> str:
+    if isinstance(doc, dict):
+        return f"status: {doc.get('status')}"
+    return "null" if doc is None else type(doc).__name__
+
+
+def _get_json(ctx: CheckContext, row: Row, path: str, expected: str) -> CheckResult | _Answer:
+    """GET ``path``: a FAIL/SKIP row, or the 200 answer with its parsed JSON body."""
     if not ctx.api_base_url:
         return row.result(expected, "this target has no HTTP front for the API (not rehearsable here)", Verdict.SKIP)
     url = ctx.api_base_url.rstrip("/") + path
@@ -30,26 +54,40 @@ def _get_json(ctx: CheckContext, row: Row, path: str) -> CheckResult:
         evidence["error"] = f"{type(exc).__name__}: {exc}"
         return row.result(expected, f"GET {url} failed: {type(exc).__name__}", Verdict.FAIL, **evidence)
     body = resp.text
-    evidence.update(status=resp.status_code, elapsed_s=resp.elapsed.total_seconds(), body=body[:2000], content_type=resp.headers.get("Content-Type"))
-    try:
-        doc = json.loads(body)
-        evidence["json"] = True
-    except ValueError:
-        doc = None
-        evidence["json"] = False
+    evidence.update(status=resp.status_code, elapsed_s=resp.elapsed.total_seconds(), body=body[:BODY_EVIDENCE_CHARS], content_type=resp.headers.get("Content-Type"))
+    is_json, doc = parse_json(body)
+    evidence["json"] = is_json
     if resp.status_code != OK_STATUS:
-        return row.result(expected, f"HTTP {resp.status_code}: {body[:200]}", Verdict.FAIL, **evidence)
-    if doc is None:
-        return row.result(expected, f"HTTP {resp.status_code}, body is not JSON: {body[:200]!r}", Verdict.FAIL, **evidence)
-    summary = doc.get("status") if isinstance(doc, dict) else type(doc).__name__
-    return row.result(expected, f"HTTP {resp.status_code}, JSON (status: {summary})", Verdict.PASS, **evidence)
+        return row.result(expected, f"HTTP {resp.status_code}: {body[:BODY_OBSERVED_CHARS]}", Verdict.FAIL, **evidence)
+    if not is_json:
+        return row.result(expected, f"HTTP {resp.status_code}, body is not JSON: {body[:BODY_OBSERVED_CHARS]!r}", Verdict.FAIL, **evidence)
+    return _Answer(resp.status_code, body, doc, evidence)
+
+
+def _passed(row: Row, expected: str, answer: _Answer) -> CheckResult:
+    return row.result(expected, f"HTTP {answer.status}, JSON ({_summary(answer.doc)})", Verdict.PASS, **answer.evidence)
 
 
 def check_api_health(ctx: CheckContext, row: Row) -> CheckResult:
-    """GET the API's health path: 200 and JSON (000 §7.2 ``curl ${API_URL}/v1/health | jq .``)."""
-    return _get_json(ctx, row, row.item)
+    """GET the API's health path: 200, JSON, and no failing status declared in the body (000 §7.2)."""
+    path = row.item
+    failing = "/".join(sorted(FAILING_STATUSES))
+    expected = f"GET {path} -> HTTP {OK_STATUS} with a JSON body that declares no failing status ({failing})"
+    answer = _get_json(ctx, row, path, expected)
+    if isinstance(answer, CheckResult):
+        return answer
+    unhealthy = declared_unhealthy(answer.doc)
+    if unhealthy:
+        observed = f"HTTP {answer.status}, but the body declares {unhealthy}: {answer.body[:BODY_OBSERVED_CHARS]}"
+        return row.result(expected, observed, Verdict.FAIL, declared=unhealthy, **answer.evidence)
+    return _passed(row, expected, answer)
 
 
 def check_api_responses(ctx: CheckContext, row: Row) -> CheckResult:
     """GET a sample API path: 200 and valid JSON (000 §7.2 ``curl ${API_URL}/v1/tenants | jq '.status'``)."""
-    return _get_json(ctx, row, row.item)
+    path = row.item
+    expected = f"GET {path} -> HTTP {OK_STATUS} with a valid JSON body"
+    answer = _get_json(ctx, row, path, expected)
+    if isinstance(answer, CheckResult):
+        return answer
+    return _passed(row, expected, answer)

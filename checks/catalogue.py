@@ -108,13 +108,17 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               "(--expect-version fn=VER, else the latest rollback record, else SSM deployed-version)",
               lambda_checks.check_alias_version, _functions),
     CheckSpec("error-rate", "post-rollback", "Error rate", "000 §7.1 step 3, §7.4", "§7.4 Verification Checklist", "critical",
-              "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no invocations: WARN",
+              "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no invocations and no "
+              "errors: WARN (Lambda publishes nothing for an idle function); errors without invocations: FAIL; invocations without an "
+              "Errors datapoint or an incomplete GetMetricData answer: ERROR",
               metric_checks.check_error_rate, _functions),
     CheckSpec("latency-p95", "post-rollback", "Latency P95", "000 §7.4", "§7.4 Verification Checklist", "normal",
-              "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no datapoints: WARN",
+              "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no invocations: WARN; invocations without "
+              "Duration datapoints or an incomplete answer: ERROR",
               metric_checks.check_latency_p95, _functions, needs=("percentiles",)),
     CheckSpec("log-errors", "post-rollback", "Log errors", "000 §7.4", "§7.4 Verification Checklist", "normal",
-              "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN",
+              "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN if the function had no invocations in the "
+              "window, FAIL if it had",
               logs_checks.check_log_errors, _functions),
     CheckSpec("dynamodb-reads", "post-rollback", "DynamoDB reads", "000 §7.4", "§7.4 Verification Checklist", "critical",
               "a sampled item is read back by a key query (empty table: FAIL, no data accessible)",
@@ -123,20 +127,22 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               "service ACTIVE and runningCount == desiredCount > 0",
               ecs_checks.check_ecs_tasks, _ecs, needs=("ecs",)),
     CheckSpec("terraform-state", "post-rollback", "Terraform state", "000 §7.3, §5.2, §5.3", "§7.3 Infrastructure Verification", "normal",
-              "state object exists and parses as Terraform state, its lock is not older than terraform.lock_max_age_minutes "
-              "(fresh lock: WARN), lock-table md5 Digest matches",
+              "state object exists and parses as Terraform state (integer version and serial, non-empty lineage); no lock older than "
+              "terraform.lock_max_age_minutes; a fresh lock or one of unknown age: WARN (FAIL when terraform.forbid_lock_during_verification); "
+              "lock-table md5 Digest, when stored, matches",
               terraform_checks.check_terraform_state, _states),
     CheckSpec("dynamodb-pitr", "post-rollback", "DynamoDB PITR", "000 §6.7", "§6.7 Tables Requiring PITR", "critical",
               "PointInTimeRecoveryStatus ENABLED; disabled on a required table: FAIL, on a recommended one: WARN",
               dynamodb_checks.check_pitr, _tables(lambda t: t.pitr in ("required", "recommended"))),
     CheckSpec("health-endpoint", "post-rollback", "Health endpoint", "000 §7.1 step 2, §4.2.5, §7.4", "§7.1 Lambda Verification", "critical",
-              "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no FunctionError",
+              "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no FunctionError, and a "
+              "body that declares no failing status",
               lambda_checks.check_health_endpoint, _functions, needs=("lambda-invoke",)),
     CheckSpec("api-health", "post-rollback", "API health", "000 §7.2, §7.4", "§7.2 API Endpoint Verification", "critical",
-              "GET <api>/…/health -> HTTP 200 with a JSON body",
+              "GET <api>/…/health -> HTTP 200 with a JSON body (null included) that declares no failing status (unhealthy/down/fail/error)",
               api_checks.check_api_health, _api_paths(health=True)),
     CheckSpec("api-responses", "post-rollback", "API responses", "000 §7.2, §7.4", "§7.2 API Endpoint Verification", "normal",
-              "GET each other inventory path -> HTTP 200 with a valid JSON body",
+              "GET each other inventory path -> HTTP 200 with a valid JSON body (null included)",
               api_checks.check_api_responses, _api_paths(health=False)),
     # 003 §7: post-deployment validation
     CheckSpec("s3-versioning", "post-deployment", "S3 versioning enabled", "003 §7", "§7 S3 Bucket Validation", "critical",
@@ -146,7 +152,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec("s3-encryption", "post-deployment", "S3 encryption enabled", "003 §7", "§7 S3 Bucket Validation", "critical",
               "default encryption with the inventory's algorithm", s3_checks.check_encryption, _buckets(lambda b: bool(b.encryption))),
     CheckSpec("s3-replication", "post-deployment", "Cross-region replication (PROD)", "003 §7 PROD-Specific Validation", "§7 PROD-Specific Validation", "critical",
-              "an Enabled rule replicates to the failover bucket, which exists and is versioned",
+              "an Enabled rule to the failover bucket covers the whole bucket, or the inventory's replication.prefix (no other prefix or "
+              "tag filter); the destination exists and is versioned",
               s3_checks.check_replication, _buckets(lambda b: bool(b.replication_destination))),
     CheckSpec("dynamodb-table-active", "post-deployment", "DynamoDB tables created", "003 §7", "§7 DynamoDB Table Validation", "critical",
               "table exists with TableStatus ACTIVE", dynamodb_checks.check_table_active, _tables(_all)),
@@ -154,7 +161,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               "BillingModeSummary.BillingMode equals the inventory's billing_mode (PAY_PER_REQUEST)",
               dynamodb_checks.check_billing_mode, _tables(lambda t: bool(t.billing_mode))),
     CheckSpec("cloudwatch-alarms", "post-deployment", "No alarms firing", "003 §7, 001 §4.4", "§7 Extended Validation", "critical",
-              "no alarm named <alarm_prefix>* in ALARM", cloudwatch_checks.check_alarms, _alarm_prefix),
+              "alarms named <alarm_prefix>* exist and none is in ALARM; no such alarm: WARN", cloudwatch_checks.check_alarms, _alarm_prefix),
     # write-read checks write only their own uniquely named object/item and always delete it
     CheckSpec("s3-write-read", "post-deployment", "S3 write/read", "003 §7", "§7 S3 Bucket Validation", "critical",
               "a uniquely named test object is written, read back identical, and that version deleted",
@@ -165,13 +172,14 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               dynamodb_checks.check_write_read, _tables(lambda t: t.purpose != "deployments")),
     # 001 §3.1 / §4.1: pre-promotion gates on the source environment
     CheckSpec("source-errors", "pre-promotion", "Source error count", "001 §2.1, §3.1.1, §4.1.1", "§2.1 Quality Gates", "blocker",
-              "Errors over the gate's lookback within the gate (DEV < 10 in 1 h, SIT <= 5 in 24 h); no datapoints: WARN",
+              "Errors over the gate's lookback within the gate (DEV < 10 in 1 h, SIT <= 5 in 24 h); errors without invocations: FAIL; no "
+              "invocations and no errors: WARN; invocations without an Errors datapoint or an incomplete answer: ERROR",
               metric_checks.check_source_errors, _gated),
     CheckSpec("source-throttles", "pre-promotion", "Source throttles", "001 §2.1, §3.1.1, §4.1.1", "§2.1 Quality Gates", "blocker",
-              "Throttles over the gate's lookback <= max_throttles (0); no datapoints: WARN",
+              "Throttles over the gate's lookback <= max_throttles (0); no Throttles datapoint: WARN (not measured); incomplete answer: ERROR",
               metric_checks.check_source_throttles, _gated),
     CheckSpec("source-health", "pre-promotion", "Source health", "001 §3.1.1, §7.1", "§3.1.1 Verify Environment Health", "blocker",
-              "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200",
+              "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200 and a body that declares no failing status",
               lambda_checks.check_source_health, _gated, needs=("lambda-invoke",)),
 )
 

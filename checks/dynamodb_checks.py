@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
+from harness import aws
 from harness.inventory.model import Table
 from harness.inventory.schema import KeyAttr
 
@@ -21,20 +22,12 @@ TEST_ITEM_PREFIX = "harness-write-read-"
 MARKER_ATTR = "harness_write_read"
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def _describe(ctx: CheckContext, table: Table) -> dict[str, Any] | None:
     """DescribeTable once per run (table-active, billing-mode and reads share it); None if missing."""
     key = f"describe-table:{table.name}"
     if key not in ctx.cache:
-        try:
-            ctx.cache[key] = ctx.client("dynamodb").describe_table(TableName=table.name)["Table"]
-        except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
-                raise
-            ctx.cache[key] = None
+        found = aws.get_or_none(ctx.client("dynamodb").describe_table, "ResourceNotFoundException", TableName=table.name)
+        ctx.cache[key] = found["Table"] if found else None
     return ctx.cache[key]
 
 
@@ -58,7 +51,7 @@ def check_reads(ctx: CheckContext, row: Row) -> CheckResult:
         names["#r"], values[":r"] = keys["RANGE"], items[0][keys["RANGE"]]
         cond += " AND #r = :r"
     q = ddb.query(TableName=table.name, KeyConditionExpression=cond, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-    key = {k: items[0][k] for k in keys.values()}
+    key = aws.from_item({k: items[0][k] for k in keys.values()})
     evidence = {"key_schema": desc["KeySchema"], "sample_key": key, "query_count": q.get("Count", 0)}
     if not q.get("Count"):
         return row.result(expected, f"query for {key} returned nothing", Verdict.FAIL, **evidence)
@@ -72,7 +65,7 @@ def check_pitr(ctx: CheckContext, row: Row) -> CheckResult:
     try:
         desc = ctx.client("dynamodb").describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"]
     except ClientError as exc:
-        if _code(exc) in ("TableNotFoundException", "ResourceNotFoundException"):
+        if aws.is_not_found(exc, "TableNotFoundException", "ResourceNotFoundException"):
             return row.result(expected, f"table {table.name} not found", Verdict.FAIL)
         raise
     pitr = desc.get("PointInTimeRecoveryDescription", {})
@@ -124,10 +117,10 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
     if table.range_key:
         key[table.range_key.name] = _attr(table.range_key, uid)
     expected = "test item written, read back identical, deleted"
-    evidence: dict[str, Any] = {"table": table.name, "key": {k: str(next(iter(v.values()))) for k, v in key.items()}}
+    evidence: dict[str, Any] = {"table": table.name, "key": aws.from_item(key)}
     ddb = ctx.client("dynamodb")
     written = False
-    outcome: CheckResult | None = None
+    problems: list[str] = []
     try:
         ddb.put_item(
             TableName=table.name,
@@ -137,20 +130,22 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
         )
         written = True
         got = ddb.get_item(TableName=table.name, Key=key, ConsistentRead=True).get("Item")
-        read_back = (got or {}).get(MARKER_ATTR, {}).get("S")
+        read_back = aws.from_item(got or {}).get(MARKER_ATTR)
         evidence["read_back"] = read_back
         if read_back != token:
-            outcome = row.result(expected, f"read back {read_back!r} instead of the written marker", Verdict.FAIL, **evidence)
+            problems.append(f"read back {read_back!r} instead of the written marker")
     except ClientError as exc:
         evidence["error"] = str(exc)
         step = "read" if written else "write"
-        outcome = row.result(expected, f"{step} failed: {_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}", Verdict.FAIL, **evidence)
+        problems.append(f"{step} failed: {aws.error_code(exc)}: {aws.error_message(exc)}")
     finally:
         if written:
             try:
                 ddb.delete_item(TableName=table.name, Key=key)
                 evidence["deleted"] = True
             except ClientError as exc:  # the test item must not stay behind unnoticed
-                evidence["deleted"] = False
-                outcome = row.result(expected, f"test item {evidence['key']} could not be deleted: {_code(exc)}", Verdict.FAIL, **evidence)
-    return outcome or row.result(expected, "written, read back identical, deleted", Verdict.PASS, **evidence)
+                evidence.update(deleted=False, delete_error=str(exc))
+                problems.append(f"test item {evidence['key']} could not be deleted: {aws.error_code(exc)}")
+    if problems:  # every problem, and the evidence as it ended (deleted or not)
+        return row.result(expected, "; ".join(problems), Verdict.FAIL, **evidence)
+    return row.result(expected, "written, read back identical, deleted", Verdict.PASS, **evidence)

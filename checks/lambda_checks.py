@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.functions import for_each_function
+from checks.health_body import declared_unhealthy, parse_json
 from checks.result import CheckResult, Verdict
 from harness import aws
 from harness.records import DeploymentRecord, read_records
@@ -155,18 +156,16 @@ def invoke_health(ctx: CheckContext, fn: str) -> dict[str, Any]:
     qualified = f"{fn}:{ctx.env.alias}"
     resp = ctx.client("lambda").invoke(FunctionName=qualified, Payload=json.dumps(ctx.env.health_payload).encode())
     raw = resp["Payload"].read().decode("utf-8", "replace")
-    out: dict[str, Any] = {
+    is_json, doc = parse_json(raw) if raw else (False, None)
+    return {
         "invoked": qualified,
         "executed_version": resp.get("ExecutedVersion"),
         "function_error": resp.get("FunctionError"),
         "payload": raw[:2000],
+        "status_code": doc.get("statusCode") if isinstance(doc, dict) else None,
+        # judged on the whole payload, never on the truncated evidence text
+        "declared_unhealthy": declared_unhealthy(doc) if is_json else None,
     }
-    try:
-        doc = json.loads(raw) if raw else None
-    except ValueError:
-        doc = None
-    out["status_code"] = doc.get("statusCode") if isinstance(doc, dict) else None
-    return out
 
 
 def _health_outcome(ctx: CheckContext, row: Row, fn: str, expected: str, extra: dict[str, Any] | None = None) -> CheckResult:
@@ -182,13 +181,17 @@ def _health_outcome(ctx: CheckContext, row: Row, fn: str, expected: str, extra: 
         return row.result(expected, f"{h['invoked']}: function error {h['function_error']}: {h['payload'][:200]}", Verdict.FAIL, **evidence)
     if h["status_code"] != want:
         return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} (payload {h['payload'][:200]})", Verdict.FAIL, **evidence)
+    if h["declared_unhealthy"]:
+        # 000 §7.2 reads .status: a 200 whose body says "unhealthy" is a failing health check.
+        return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} but {h['declared_unhealthy']} (payload {h['payload'][:200]})",
+                          Verdict.FAIL, **evidence)
     return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} (version {h['executed_version']})", Verdict.PASS, **evidence)
 
 
 def check_health_endpoint(ctx: CheckContext, row: Row) -> CheckResult:
     """Invoking ``fn:alias`` with the /health payload returns statusCode 200 (000 §7.1 step 2)."""
     want = ctx.env.auto_rollback.health_status
-    expected = f"invoke {{fn}}:{ctx.env.alias} with {ctx.env.health_payload.get('path', 'health')} payload -> statusCode {want}"
+    expected = f"invoke {{fn}}:{ctx.env.alias} with {ctx.env.health_payload.get('path', 'health')} payload -> statusCode {want}, body declares no failing status"
     return for_each_function(ctx, row, lambda c, r, fn: _health_outcome(c, r, fn, expected.format(fn=fn)), expected)
 
 

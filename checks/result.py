@@ -27,6 +27,9 @@ class CheckResult:
     ref: str
     evidence: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    # The exact time window the row read (metric and log rows), as one line a report can show, e.g.
+    # "metrics [12:30:00Z, 12:35:27Z), period 300 s (...)"; empty for rows that read no window.
+    window: str = ""
 
     @property
     def ok(self) -> bool:

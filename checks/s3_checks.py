@@ -4,6 +4,13 @@ encryption, a write-read of one uniquely named object that is always deleted, an
 003 §7's write test uses a fixed key (``test-write.txt``) and ``aws s3 rm``, which in a versioned
 bucket leaves the object's version and a delete marker behind; here the key is unique and the
 exact version written is deleted, so nothing is left.
+
+Replication (003 §5 step 6, §7 PROD-Specific Validation, "Cross-region replication working") must
+cover what the inventory says should replicate: the whole bucket, unless the inventory names a
+prefix (``s3.buckets[].replication.prefix``). A rule counts when it is Enabled, targets the failover
+bucket, and its filter (``Filter.Prefix``, ``Filter.And.Prefix`` or the legacy rule-level
+``Prefix``) is a prefix of that key space with no tag condition (a tag filter replicates only tagged
+objects). The destination must exist and be versioned (S3 refuses to replicate otherwise).
 """
 
 from __future__ import annotations
@@ -15,15 +22,12 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
+from harness import aws
 from harness.inventory.model import Bucket
 
 # 003 §7's comment names three flags; RestrictPublicBuckets is the fourth the block needs to be complete.
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 TEST_OBJECT_PREFIX = "harness-write-read/"
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def check_versioning(ctx: CheckContext, row: Row) -> CheckResult:
@@ -42,7 +46,7 @@ def check_public_access_block(ctx: CheckContext, row: Row) -> CheckResult:
     try:
         cfg = ctx.client("s3").get_public_access_block(Bucket=b.name)["PublicAccessBlockConfiguration"]
     except ClientError as exc:
-        if _code(exc) == "NoSuchPublicAccessBlockConfiguration":
+        if aws.is_not_found(exc, "NoSuchPublicAccessBlockConfiguration"):
             return row.result(expected, "no public access block configured", Verdict.FAIL)
         raise
     off = [f for f in PAB_FLAGS if not cfg.get(f)]
@@ -57,7 +61,7 @@ def check_encryption(ctx: CheckContext, row: Row) -> CheckResult:
     try:
         rules = ctx.client("s3").get_bucket_encryption(Bucket=b.name)["ServerSideEncryptionConfiguration"]["Rules"]
     except ClientError as exc:
-        if _code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
+        if aws.is_not_found(exc, "ServerSideEncryptionConfigurationNotFoundError"):
             return row.result(expected, "no default encryption configured", Verdict.FAIL)
         raise
     algos = [r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules]
@@ -74,7 +78,7 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
     expected = "test object written, read back identical, deleted"
     evidence: dict[str, Any] = {"bucket": b.name, "key": key}
     written, version = False, None
-    outcome: CheckResult | None = None
+    problems: list[str] = []
     try:
         put = s3.put_object(Bucket=b.name, Key=key, Body=body)
         written, version = True, put.get("VersionId")
@@ -82,10 +86,10 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
         got = s3.get_object(Bucket=b.name, Key=key, **({"VersionId": version} if version else {}))["Body"].read()
         evidence["read_back_bytes"] = len(got)
         if got != body:
-            outcome = row.result(expected, f"read back {len(got)} bytes that differ from the {len(body)} written", Verdict.FAIL, **evidence)
+            problems.append(f"read back {len(got)} bytes that differ from the {len(body)} written")
     except ClientError as exc:
         evidence["error"] = str(exc)
-        outcome = row.result(expected, f"{'read' if written else 'write'} failed: {_code(exc)}", Verdict.FAIL, **evidence)
+        problems.append(f"{'read' if written else 'write'} failed: {aws.error_code(exc)}: {aws.error_message(exc)}")
     finally:
         if written:
             try:
@@ -93,35 +97,64 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
                 evidence["deleted"] = True
             except ClientError as exc:  # never leave a test object behind silently
                 evidence.update(deleted=False, delete_error=str(exc))
-                outcome = row.result(expected, f"test object {key} (version {version}) could not be deleted: {_code(exc)}", Verdict.FAIL, **evidence)
-    return outcome or row.result(expected, f"wrote, read back and deleted {key}", Verdict.PASS, **evidence)
+                problems.append(f"test object {key} (version {version}) could not be deleted: {aws.error_code(exc)}")
+    if problems:  # every problem, and the evidence as it ended (deleted or not)
+        return row.result(expected, "; ".join(problems), Verdict.FAIL, **evidence)
+    return row.result(expected, f"wrote, read back and deleted {key}", Verdict.PASS, **evidence)
+
+
+def _rule_scope(rule: dict[str, Any]) -> tuple[str, bool]:
+    """A rule's key prefix and whether it also has a tag condition (Filter, Filter.And, legacy Prefix)."""
+    if "Filter" not in rule:
+        return str(rule.get("Prefix") or ""), False  # V1 schema: rule-level Prefix
+    flt = rule.get("Filter") or {}
+    if "And" in flt:
+        conj = flt["And"] or {}
+        return str(conj.get("Prefix") or ""), bool(conj.get("Tags"))
+    return str(flt.get("Prefix") or ""), "Tag" in flt
+
+
+def _describe_rule(rule: dict[str, Any]) -> str:
+    prefix, tagged = _rule_scope(rule)
+    scope = (f"prefix {prefix!r}" if prefix else "whole bucket") + (" with a tag filter" if tagged else "")
+    return f"{rule.get('ID') or '(no ID)'}: {rule.get('Status')} -> {(rule.get('Destination') or {}).get('Bucket')} ({scope})"
 
 
 def check_replication(ctx: CheckContext, row: Row) -> CheckResult:
-    """An Enabled replication rule targets the failover bucket, which exists versioned (003 §7, PROD)."""
+    """An Enabled replication rule covers the inventory's key space (the whole bucket unless it names a
+    prefix) and targets the failover bucket, which exists and is versioned (003 §7, PROD)."""
     b: Bucket = row.item
     dest_arn = f"arn:aws:s3:::{b.replication_destination}"
-    expected = f"Enabled replication rule to {b.replication_destination} ({b.replication_region}), destination versioned"
+    want = b.replication_prefix or ""
+    scope = f"keys under {want!r}" if want else "the whole bucket"
+    expected = f"an Enabled replication rule covering {scope} to {b.replication_destination} ({b.replication_region}), destination versioned"
     try:
         cfg = ctx.client("s3").get_bucket_replication(Bucket=b.name)["ReplicationConfiguration"]
     except ClientError as exc:
-        if _code(exc) == "ReplicationConfigurationNotFoundError":
+        if aws.is_not_found(exc, "ReplicationConfigurationNotFoundError"):
             return row.result(expected, "no replication configuration", Verdict.FAIL)
         raise
     rules = cfg.get("Rules", [])
-    evidence: dict[str, Any] = {"role": cfg.get("Role"), "rules": rules}
-    live = [r for r in rules if r.get("Status") == "Enabled" and r.get("Destination", {}).get("Bucket") == dest_arn]
-    if not live:
-        seen = ", ".join(f"{r.get('ID')}:{r.get('Status')}->{r.get('Destination', {}).get('Bucket')}" for r in rules) or "no rules"
-        return row.result(expected, f"no Enabled rule to {dest_arn} ({seen})", Verdict.FAIL, **evidence)
+    evidence: dict[str, Any] = {"role": cfg.get("Role"), "rules": rules, "required_prefix": want}
+    seen = "; ".join(_describe_rule(r) for r in rules) or "no rules"
+    to_dest = [r for r in rules if (r.get("Destination") or {}).get("Bucket") == dest_arn]
+    enabled = [r for r in to_dest if r.get("Status") == "Enabled"]
+    covering = [r for r in enabled if want.startswith(_rule_scope(r)[0]) and not _rule_scope(r)[1]]
+    if not covering:
+        if not enabled:
+            why = f"no Enabled rule to {dest_arn}"
+        else:
+            why = f"no Enabled rule to {dest_arn} covers {scope}"
+        return row.result(expected, f"{why} (rules: {seen})", Verdict.FAIL, **evidence)
+    rule = covering[0]
     dest = ctx.client("s3", region=b.replication_region)
     try:
         status = dest.get_bucket_versioning(Bucket=b.replication_destination).get("Status")
     except ClientError as exc:
-        if _code(exc) == "NoSuchBucket":
-            return row.result(expected, f"destination bucket {b.replication_destination} does not exist", Verdict.FAIL, **evidence)
+        if aws.is_not_found(exc, "NoSuchBucket"):
+            return row.result(expected, f"rule {rule.get('ID')} Enabled, but destination bucket {b.replication_destination} does not exist", Verdict.FAIL, **evidence)
         raise
     evidence["destination_versioning"] = status
     if status != "Enabled":
-        return row.result(expected, f"rule {live[0].get('ID')} Enabled, but destination versioning {status or 'never enabled'}", Verdict.FAIL, **evidence)
-    return row.result(expected, f"rule {live[0].get('ID')} Enabled to {b.replication_destination}, destination versioned", Verdict.PASS, **evidence)
+        return row.result(expected, f"rule {rule.get('ID')} Enabled, but destination versioning {status or 'never enabled'}", Verdict.FAIL, **evidence)
+    return row.result(expected, f"rule {_describe_rule(rule)}, destination versioned", Verdict.PASS, **evidence)

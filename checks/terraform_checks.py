@@ -3,7 +3,21 @@ its md5 digest matches (000 §3.3, §5.2, §5.3, §7.3).
 
 000 §5.2.2 restores an old state version without updating the ``<bucket>/<key>-md5`` Digest item
 (seed defect 2): every later plan then fails with a checksum mismatch, so the digest is checked too.
-A lock is "stuck" when older than ``terraform.lock_max_age_minutes`` (000 §5.3 "Check for stuck locks").
+
+"Parses as Terraform state" means a JSON object whose ``version`` and ``serial`` are integers (JSON
+``true`` is not: Python's ``isinstance(True, int)`` is, so booleans are refused explicitly) and whose
+``lineage`` is a non-empty string; format 4 also needs a ``resources`` list.
+
+Locks (000 §5.3 "Check for stuck locks"), from the DynamoDB lock table's ``Info.Created`` or the
+S3 lockfile's LastModified:
+
+- older than ``terraform.lock_max_age_minutes``: stuck, FAIL;
+- younger: a plan/apply is running now, so the verification may change under it: WARN, or FAIL when
+  the inventory sets ``terraform.forbid_lock_during_verification``;
+- a lock item without a parseable ``Created`` is a lock of unknown age: it may be stuck or running,
+  and the harness cannot tell. It is treated like a held lock of that kind: FAIL when the inventory
+  forbids locks during verification, WARN otherwise (the row says "age unknown"; it is never read
+  as "not locked").
 """
 
 from __future__ import annotations
@@ -17,13 +31,10 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
+from harness import aws
 
 LOCKFILE_SUFFIX = ".tflock"  # Terraform >= 1.10 S3-native locking (use_lockfile)
 DIGEST_SUFFIX = "-md5"
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def _parse_created(text: str) -> datetime | None:
@@ -42,13 +53,17 @@ def _parse_created(text: str) -> datetime | None:
 
 
 def _lock_items(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    """The lock table's items by LockID (typed values decoded losslessly), scanned once per run."""
     table = ctx.env.terraform.lock_table
     if "tf-locks" not in ctx.cache:
-        pages = ctx.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-        ctx.cache["tf-locks"] = {
-            i["LockID"]["S"]: {k: next(iter(v.values())) for k, v in i.items()} for p in pages for i in p["Items"] if "LockID" in i
-        }
+        items = (aws.from_item(i) for i in aws.scan_items(ctx.client("dynamodb"), table))
+        ctx.cache["tf-locks"] = {str(i["LockID"]): i for i in items if "LockID" in i}
     return ctx.cache["tf-locks"]
+
+
+def _is_int(value: Any) -> bool:
+    """A JSON integer (``true``/``false`` are not, although ``bool`` is an ``int`` in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _state_problem(body: bytes) -> tuple[str | None, dict[str, Any]]:
@@ -60,8 +75,13 @@ def _state_problem(body: bytes) -> tuple[str | None, dict[str, Any]]:
         return f"JSON {type(doc).__name__}, not a state document", {}
     summary = {k: doc.get(k) for k in ("version", "terraform_version", "serial", "lineage")}
     summary["resources"] = len(doc.get("resources") or [])
-    if not isinstance(doc.get("version"), int) or not isinstance(doc.get("serial"), int) or not doc.get("lineage"):
-        return "missing version/serial/lineage: not a Terraform state", summary
+    wrong = [k for k in ("version", "serial") if not _is_int(doc.get(k))]
+    lineage = doc.get("lineage")
+    if not isinstance(lineage, str) or not lineage.strip():
+        wrong.append("lineage")
+    if wrong:
+        got = ", ".join(f"{k}={json.dumps(doc.get(k))}" for k in wrong)
+        return f"{'/'.join(wrong)} missing or mistyped ({got}; version and serial must be integers, lineage a non-empty string): not a Terraform state", summary
     if doc["version"] >= 4 and not isinstance(doc.get("resources"), list):
         return "format 4 state without a resources list", summary
     return None, summary
@@ -82,7 +102,7 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
     try:
         obj = s3.get_object(Bucket=tf.state_bucket, Key=key)
     except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "NoSuchBucket", "404"):
+        if aws.is_not_found(exc, "NoSuchKey", "NoSuchBucket", "404"):
             return row.result(expected, f"s3://{tf.state_bucket}/{key} not found", Verdict.FAIL, **evidence)
         raise
     body = obj["Body"].read()
@@ -99,14 +119,19 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
         lock = items.get(f"{tf.state_bucket}/{key}")
         digest = (items.get(f"{tf.state_bucket}/{key}{DIGEST_SUFFIX}") or {}).get("Digest")
         evidence["digest"] = digest
-        if digest and digest != evidence["md5"]:
+        if not digest:
+            # Terraform compares the md5 only when a Digest is stored: its absence breaks no plan.
+            evidence["digest_note"] = "no Digest stored for this key: Terraform checks the md5 only when one is"
+        elif str(digest) != evidence["md5"]:
             return row.result(expected, f"lock-table Digest {digest} != state md5 {evidence['md5']} (plan would fail: checksum mismatch)", Verdict.FAIL, **evidence)
         if lock:
+            info_text = lock.get("Info")
             try:
-                info = json.loads(lock.get("Info") or "{}")
+                info = json.loads(info_text) if isinstance(info_text, str) else {}
             except ValueError:
                 info = {}
-            lock = {"LockID": lock.get("LockID"), **info}
+            info = info if isinstance(info, dict) else {}
+            lock = {"LockID": lock.get("LockID"), **info, **({} if info else {"Info": info_text})}
             lock_created = _parse_created(str(info.get("Created", "")))
     else:
         try:
@@ -114,17 +139,20 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             lock = {"lockfile": f"{key}{LOCKFILE_SUFFIX}", "LastModified": str(head["LastModified"])}
             lock_created = head["LastModified"]
         except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            if not aws.is_not_found(exc, "404", "NoSuchKey", "NotFound"):
                 raise
     state_line = f"state v{summary['version']} serial {summary['serial']}, {summary['resources']} resource(s)"
     if lock:
         age = _lock_age(ctx, lock_created)
-        evidence["lock"] = {**lock, "age_minutes": age}
+        forbidden = tf.forbid_lock_during_verification
+        evidence["lock"] = {**lock, "age_minutes": age, "forbidden_during_verification": forbidden}
         who = lock.get("Who") or lock.get("lockfile") or "?"
+        held = Verdict.FAIL if forbidden else Verdict.WARN
+        policy = " (terraform.forbid_lock_during_verification)" if forbidden else ""
         if age is None:
-            return row.result(expected, f"{state_line}; locked by {who}, lock age unknown", Verdict.WARN, **evidence)
+            return row.result(expected, f"{state_line}; locked by {who}, lock age unknown (no parseable Created){policy}", held, **evidence)
         if age > limit:
             return row.result(expected, f"{state_line}; stuck lock by {who}, {age:.0f} min old (> {limit})", Verdict.FAIL, **evidence)
         # A fresh lock means a plan/apply is running now: verification results may change under it.
-        return row.result(expected, f"{state_line}; locked by {who} for {age:.0f} min (operation in progress)", Verdict.WARN, **evidence)
+        return row.result(expected, f"{state_line}; locked by {who} for {age:.0f} min (operation in progress){policy}", held, **evidence)
     return row.result(expected, f"{state_line}; not locked" + ("; digest matches" if evidence.get("digest") else ""), Verdict.PASS, **evidence)

@@ -1,4 +1,10 @@
-"""The verification report: the runbook's checklist table (000 §7.4) filled in, failing rows first."""
+"""The verification report: the runbook's checklist table (000 §7.4) filled in, failing rows first.
+
+Rows that read a time window (metrics, logs) carry it in ``window``; each distinct window of a
+procedure gets a marker (``[W1]``) after the row's observed value and one line under the table
+("Windows"), so a reader can reconcile the metric rows (CloudWatch starts them at the minute) with
+the log rows (to the millisecond).
+"""
 
 from __future__ import annotations
 
@@ -42,11 +48,30 @@ def render(rows: list[Mapping[str, Any]], header: Mapping[str, str], procedures:
     for proc, items in groups.items():
         title = (procedures or {}).get(proc, proc)
         lines += [f"## {title}", "", "| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
+        windows = window_markers(items)
         for r in sort_rows(items):
             verdict = LABEL.get(str(r.get("verdict")), str(r.get("verdict")).upper())
+            observed = _cell(r.get("observed"))
+            if r.get("window"):
+                observed += f" [{windows[str(r['window'])]}]"
             lines.append(
                 f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | "
-                f"{_cell(r.get('expected'))} | {_cell(r.get('observed'))} | **{verdict}** | {_cell(r.get('ref'))} |"
+                f"{_cell(r.get('expected'))} | {observed} | **{verdict}** | {_cell(r.get('ref'))} |"
             )
+        if windows:
+            lines += ["", "Windows:"]
+            for text, marker in windows.items():
+                slugs = sorted({str(r.get("slug")) for r in items if r.get("window") == text})
+                lines.append(f"- [{marker}] {_cell(text)} ({', '.join(slugs)})")
         lines.append("")
     return "\n".join(lines)
+
+
+def window_markers(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Each distinct ``window`` of ``rows`` (in report order) and its marker: W1, W2, ..."""
+    out: dict[str, str] = {}
+    for r in sort_rows(rows):
+        text = r.get("window")
+        if text and str(text) not in out:
+            out[str(text)] = f"W{len(out) + 1}"
+    return out

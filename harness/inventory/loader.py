@@ -249,6 +249,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
                 replication_destination=s(repl.destination, f"s3.buckets[{i}].replication.destination") if repl else None,
                 replication_region=repl.region if repl else None,
                 ref=b.ref,
+                replication_prefix=s(repl.prefix, f"s3.buckets[{i}].replication.prefix") if repl else "",
             )
         )
     tf = spec.terraform
@@ -259,6 +260,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
             state_keys=tuple(s.expand(tf.state_keys, "terraform.state_keys")),
             lock_max_age_minutes=tf.lock_max_age_minutes,
             ref=tf.ref,
+            forbid_lock_during_verification=tf.forbid_lock_during_verification,
         )
         if tf
         else None

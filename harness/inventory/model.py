@@ -49,6 +49,7 @@ class Bucket:
     replication_destination: str | None
     replication_region: str | None
     ref: str
+    replication_prefix: str = ""  # the key prefix replication must cover ("": the whole bucket)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Terraform:
     state_keys: tuple[str, ...]
     lock_max_age_minutes: int
     ref: str
+    forbid_lock_during_verification: bool = False  # any held lock FAILs terraform-state (else WARN)
 
 
 @dataclass(frozen=True)

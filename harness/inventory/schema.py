@@ -109,6 +109,7 @@ class DynamoSpec(Strict):
 class ReplicationSpec(Strict):
     destination: str
     region: str
+    prefix: str = Field("", description="key prefix an Enabled rule must replicate; empty: the whole bucket")
 
     @field_validator("region")
     @classmethod
@@ -138,6 +139,9 @@ class TerraformSpec(Strict):
     lock_table: str | None = None
     state_keys: list[str] = Field(min_length=1)
     lock_max_age_minutes: int = Field(60, gt=0)
+    forbid_lock_during_verification: bool = Field(
+        False, description="true: any held lock (fresh, or of unknown age) FAILs terraform-state; false: it WARNs"
+    )
     ref: str = ""
 
 

@@ -1,5 +1,6 @@
-"""Violating states the emulator's API cannot produce, set on moto's models in this process (as
-``harness.targets.embedded.ecs_state`` does for ECS), each with its undo. Test helpers only."""
+"""Violating states the emulator's API cannot produce, set on moto's models in this process, each
+with its undo. Test helpers only: ECS faults are not here but on the target's own handle
+(``target.extensions.ecs``, harness/targets/embedded/fidelity/ecs_faults.py)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,10 @@ from checks.result import Verdict
 from checks.runner import run_procedure
 from harness.clock import FixedClock
 from tests.checks.conftest import Rehearsal, describe, fidelity_installed, local_api_url
+from tests.checks.verdicts import covers, covers_all
 
 
+@covers_all([c.slug for c in CATALOGUE if c.slug != "s3-replication"], Verdict.PASS, "healthy embedded SIT")
 def test_every_row_passes_on_healthy_sit(sit: Rehearsal) -> None:
     results = sit.run()
     expected_slugs = {c.slug for c in CATALOGUE} - {"s3-replication"}  # replication is PROD only (003 §5)
@@ -41,12 +43,14 @@ def test_fidelity_rows_pass_on_healthy_sit(sit: Rehearsal) -> None:
         assert rows and all(r.verdict is Verdict.PASS for r in rows), describe({(r.slug, r.resource): r for r in rows})
 
 
+@covers("s3-replication", Verdict.PASS, "healthy embedded PROD")
 def test_replication_passes_on_healthy_prod(prod: Rehearsal) -> None:
     results = prod.run("post-deployment")
     repl = [r for (s, _), r in results.items() if s == "s3-replication"]
     assert len(repl) == 1 and repl[0].verdict is Verdict.PASS, repl
 
 
+@covers_all(["error-rate", "latency-p95", "source-errors", "source-throttles"], Verdict.WARN, "idle window: no datapoints at all")
 def test_no_datapoints_is_a_warning_not_a_pass(sit: Rehearsal) -> None:
     """Three days before the seeded metrics there is no datapoint: the metric rows say so (WARN)."""
     past = FixedClock(sit.clock.now() - timedelta(days=3))
@@ -87,7 +91,8 @@ class _FakeCloudWatch:
 
     def get_metric_data(self, **kwargs: Any) -> dict:
         self.calls.append(len(kwargs["MetricDataQueries"]))
-        return {"MetricDataResults": [{"Id": q["Id"], "Values": [1.0], "Timestamps": [kwargs["StartTime"]]} for q in kwargs["MetricDataQueries"]]}
+        return {"MetricDataResults": [{"Id": q["Id"], "Values": [1.0], "Timestamps": [kwargs["StartTime"]], "StatusCode": "Complete"}
+                                      for q in kwargs["MetricDataQueries"]]}
 
 
 def test_metric_queries_are_batched_500_per_call(sit: Rehearsal) -> None:

@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from checks.catalogue import CATALOGUE
 from checks.result import CheckResult, Verdict
-from harness.targets.embedded.ecs_state import set_running_count
 from harness.targets.embedded.seed import Seeded, _seed_table
 from tests.checks.conftest import Rehearsal, describe, needs_fidelity, not_ok
 from tests.checks.emulator_state import bucket_governance_lock, metrics_restored, table_status
+from tests.checks.verdicts import covers
 
 
 def only_this_fails(r: Rehearsal, procedure: str, slug: str, resource: str, verdict: Verdict = Verdict.FAIL, **kwargs: object) -> CheckResult:
@@ -46,6 +46,7 @@ def backend_fn(r: Rehearsal) -> str:
 # -- 000 §7: post-rollback -----------------------------------------------------------------------
 
 
+@covers("lambda-alias-version", Verdict.FAIL, "weighted routing left over")
 def test_alias_with_leftover_weighted_routing_fails(sit: Rehearsal) -> None:
     lam, fn, alias = sit.target.client("lambda"), fn_of(sit), sit.env.alias
     lam.update_alias(FunctionName=fn, Name=alias, RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})
@@ -56,6 +57,7 @@ def test_alias_with_leftover_weighted_routing_fails(sit: Rehearsal) -> None:
         lam.update_alias(FunctionName=fn, Name=alias, RoutingConfig={"AdditionalVersionWeights": {}})
 
 
+@covers("lambda-alias-version", Verdict.FAIL, "alias on $LATEST")
 def test_alias_on_latest_fails(sit: Rehearsal) -> None:
     lam, fn, alias = sit.target.client("lambda"), fn_of(sit), sit.env.alias
     before = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
@@ -67,6 +69,8 @@ def test_alias_on_latest_fails(sit: Rehearsal) -> None:
         lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=before)
 
 
+@covers("lambda-alias-version", Verdict.FAIL, "not the --expect-version version")
+@covers("lambda-alias-version", Verdict.PASS, "expected release label matches")
 def test_alias_not_on_expected_version_fails(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     res = only_this_fails(sit, "post-rollback", "lambda-alias-version", fn, expect_versions={fn: "2"})
@@ -75,6 +79,7 @@ def test_alias_not_on_expected_version_fails(sit: Rehearsal) -> None:
     assert sit.run("post-rollback", expect_versions={fn: "1.0.3"})[("lambda-alias-version", fn)].verdict is Verdict.PASS
 
 
+@covers("lambda-alias-version", Verdict.FAIL, "not the latest rollback record's version")
 def test_alias_checked_against_latest_rollback_record(sit: Rehearsal) -> None:
     table = sit.env.deployments_table
     fn = fn_of(sit)
@@ -109,6 +114,7 @@ def faulty_alias(r: Rehearsal, fn: str) -> Iterator[str]:
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables})
 
 
+@covers("health-endpoint", Verdict.FAIL, "statusCode 500")
 @needs_fidelity
 def test_health_endpoint_of_faulty_version_fails(sit: Rehearsal) -> None:
     fn = backend_fn(sit)
@@ -127,6 +133,7 @@ def _put_metrics(r: Rehearsal, fn: str, minutes_ago: float, **values: object) ->
     r.target.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
 
+@covers("error-rate", Verdict.FAIL, "rate above 1 %")
 def test_error_rate_above_one_percent_fails(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     with metrics_restored(sit.env.account, sit.env.region):
@@ -135,6 +142,7 @@ def test_error_rate_above_one_percent_fails(sit: Rehearsal) -> None:
         assert "2.50%" in res.observed
 
 
+@covers("latency-p95", Verdict.FAIL, "p95 above 3 s")
 @needs_fidelity
 def test_latency_p95_above_three_seconds_fails(sit: Rehearsal) -> None:
     fn = fn_of(sit)
@@ -144,6 +152,7 @@ def test_latency_p95_above_three_seconds_fails(sit: Rehearsal) -> None:
         assert "p95 5.000 s" in res.observed
 
 
+@covers("log-errors", Verdict.FAIL, "an ERROR line in the window")
 def test_new_error_line_in_logs_fails(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     logs, group, stream = sit.target.client("logs"), f"{sit.env.log_group_prefix}{fn}", "harness-violation"
@@ -157,6 +166,7 @@ def test_new_error_line_in_logs_fails(sit: Rehearsal) -> None:
         logs.delete_log_stream(logGroupName=group, logStreamName=stream)
 
 
+@covers("dynamodb-reads", Verdict.FAIL, "empty table")
 def test_table_without_data_fails_reads(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.pitr == "required")
     ddb = sit.target.client("dynamodb")
@@ -172,17 +182,19 @@ def test_table_without_data_fails_reads(sit: Rehearsal) -> None:
             ddb.put_item(TableName=table.name, Item=i)
 
 
+@covers("ecs-tasks", Verdict.FAIL, "running below desired")
 def test_ecs_service_below_desired_fails(sit: Rehearsal) -> None:
     ecs_cfg = sit.env.ecs
     service = ecs_cfg.services[0]
-    set_running_count(sit.env.account, sit.env.region, ecs_cfg.cluster, service, 0)
+    sit.target.extensions.ecs.lower_running_count(ecs_cfg.cluster, service, 0)
     try:
         res = only_this_fails(sit, "post-rollback", "ecs-tasks", service)
         assert f"running 0/{ecs_cfg.desired_count}" in res.observed
     finally:
-        set_running_count(sit.env.account, sit.env.region, ecs_cfg.cluster, service, ecs_cfg.desired_count)
+        sit.target.extensions.ecs.restore_running_count(ecs_cfg.cluster, service)
 
 
+@covers("terraform-state", Verdict.FAIL, "stuck lock")
 def test_stale_terraform_lock_fails(sit: Rehearsal) -> None:
     tf = sit.env.terraform
     key = tf.state_keys[0]
@@ -198,6 +210,7 @@ def test_stale_terraform_lock_fails(sit: Rehearsal) -> None:
         ddb.delete_item(TableName=tf.lock_table, Key=lock_id)
 
 
+@covers("terraform-state", Verdict.WARN, "fresh lock (operation in progress)")
 def test_fresh_terraform_lock_warns(sit: Rehearsal) -> None:
     tf = sit.env.terraform
     key = tf.state_keys[0]
@@ -211,6 +224,7 @@ def test_fresh_terraform_lock_warns(sit: Rehearsal) -> None:
         ddb.delete_item(TableName=tf.lock_table, Key=lock_id)
 
 
+@covers("terraform-state", Verdict.FAIL, "state object not JSON")
 def test_state_object_not_terraform_state_fails(sit: Rehearsal) -> None:
     tf = sit.env.terraform
     key = tf.state_keys[-1]
@@ -224,6 +238,7 @@ def test_state_object_not_terraform_state_fails(sit: Rehearsal) -> None:
         s3.put_object(Bucket=tf.state_bucket, Key=key, Body=good)
 
 
+@covers("terraform-state", Verdict.FAIL, "md5 Digest mismatch")
 def test_state_digest_mismatch_fails(sit: Rehearsal) -> None:
     """000 §5.2.2 restores a state version without its md5 Digest (seed defect 2)."""
     tf = sit.env.terraform
@@ -240,6 +255,7 @@ def test_state_digest_mismatch_fails(sit: Rehearsal) -> None:
         s3.put_object(Bucket=tf.state_bucket, Key=key, Body=good)
 
 
+@covers("dynamodb-pitr", Verdict.FAIL, "PITR disabled on a required table")
 def test_pitr_disabled_on_required_table_fails(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.pitr == "required")
     ddb = sit.target.client("dynamodb")
@@ -250,6 +266,7 @@ def test_pitr_disabled_on_required_table_fails(sit: Rehearsal) -> None:
         ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
 
 
+@covers("dynamodb-pitr", Verdict.WARN, "PITR disabled on a recommended table")
 def test_pitr_disabled_on_recommended_table_warns(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.pitr == "recommended")
     ddb = sit.target.client("dynamodb")
@@ -297,6 +314,7 @@ def _healthy_responses(r: Rehearsal) -> dict[str, tuple[int, str]]:
     return {p: (200, json.dumps({"status": "healthy" if p.endswith("/health") else "ok"})) for p in r.env.api.paths}
 
 
+@covers("api-health", Verdict.FAIL, "HTTP 500")
 def test_api_health_500_fails(sit: Rehearsal) -> None:
     health = next(p for p in sit.env.api.paths if p.endswith("/health"))
     responses = {**_healthy_responses(sit), health: (500, json.dumps({"status": "error"}))}
@@ -305,6 +323,7 @@ def test_api_health_500_fails(sit: Rehearsal) -> None:
     assert "HTTP 500" in res.observed
 
 
+@covers("api-responses", Verdict.FAIL, "HTTP 200, body not JSON")
 def test_api_response_not_json_fails(sit: Rehearsal) -> None:
     other = next(p for p in sit.env.api.paths if not p.endswith("/health"))
     responses = {**_healthy_responses(sit), other: (200, "<html>gateway page</html>")}
@@ -320,6 +339,7 @@ def _bucket(r: Rehearsal) -> str:
     return r.env.buckets[0].name
 
 
+@covers("s3-versioning", Verdict.FAIL, "versioning Suspended")
 def test_versioning_suspended_fails(sit: Rehearsal) -> None:
     s3, b = sit.target.client("s3"), _bucket(sit)
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
@@ -330,6 +350,8 @@ def test_versioning_suspended_fails(sit: Rehearsal) -> None:
         s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
 
 
+@covers("s3-public-access-block", Verdict.FAIL, "no public access block")
+@covers("s3-public-access-block", Verdict.FAIL, "one flag false")
 def test_public_access_block_removed_fails(sit: Rehearsal) -> None:
     s3, b = sit.target.client("s3"), _bucket(sit)
     saved = s3.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"]
@@ -343,6 +365,7 @@ def test_public_access_block_removed_fails(sit: Rehearsal) -> None:
         s3.put_public_access_block(Bucket=b, PublicAccessBlockConfiguration=saved)
 
 
+@covers("s3-encryption", Verdict.FAIL, "no default encryption")
 def test_default_encryption_removed_fails(sit: Rehearsal) -> None:
     s3, b = sit.target.client("s3"), _bucket(sit)
     saved = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]
@@ -353,6 +376,7 @@ def test_default_encryption_removed_fails(sit: Rehearsal) -> None:
         s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=saved)
 
 
+@covers("s3-write-read", Verdict.FAIL, "test object version cannot be deleted")
 def test_write_read_object_that_cannot_be_deleted_fails(sit: Rehearsal) -> None:
     s3, b = sit.target.client("s3"), _bucket(sit)
     with bucket_governance_lock(sit.env.account, b):
@@ -366,6 +390,8 @@ def test_write_read_object_that_cannot_be_deleted_fails(sit: Rehearsal) -> None:
     assert not s3.list_object_versions(Bucket=b, Prefix="harness-write-read/").get("Versions")
 
 
+@covers("s3-replication", Verdict.FAIL, "no replication configuration")
+@covers("s3-replication", Verdict.PASS, "seeded PROD replication")
 def test_replication_removed_fails_in_prod(prod: Rehearsal) -> None:
     s3 = prod.target.client("s3")
     b = next(x for x in prod.env.buckets if x.replication_destination).name
@@ -379,6 +405,7 @@ def test_replication_removed_fails_in_prod(prod: Rehearsal) -> None:
         s3.put_bucket_replication(Bucket=b, ReplicationConfiguration=saved)
 
 
+@covers("dynamodb-table-active", Verdict.FAIL, "TableStatus UPDATING")
 def test_table_not_active_fails(sit: Rehearsal) -> None:
     table = sit.env.tables[-1].name
     with table_status(sit.env.account, sit.env.region, table, "UPDATING"):
@@ -386,6 +413,7 @@ def test_table_not_active_fails(sit: Rehearsal) -> None:
     assert "UPDATING" in res.observed
 
 
+@covers("dynamodb-billing-mode", Verdict.FAIL, "PROVISIONED")
 def test_provisioned_billing_fails(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.billing_mode == "PAY_PER_REQUEST").name
     ddb = sit.target.client("dynamodb")
@@ -397,6 +425,7 @@ def test_provisioned_billing_fails(sit: Rehearsal) -> None:
         ddb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
 
 
+@covers("dynamodb-write-read", Verdict.FAIL, "write refused (wrong key schema)")
 def test_write_read_on_table_with_wrong_key_schema_fails(sit: Rehearsal) -> None:
     """The table was deployed with another key than the application's (inventory) key: writes fail."""
     table = next(t for t in sit.env.tables if t.pitr == "none" and t.purpose == "data")
@@ -413,6 +442,7 @@ def test_write_read_on_table_with_wrong_key_schema_fails(sit: Rehearsal) -> None
         _seed_table(sit.target, sit.env, table, sit.clock.now(), Seeded())
 
 
+@covers("cloudwatch-alarms", Verdict.FAIL, "an alarm in ALARM")
 def test_alarm_in_alarm_state_fails(sit: Rehearsal) -> None:
     cw = sit.target.client("cloudwatch")
     alarm = sit.target.seeded.alarms[0]
@@ -427,6 +457,8 @@ def test_alarm_in_alarm_state_fails(sit: Rehearsal) -> None:
 # -- 001 §3.1 / §4.1: pre-promotion ----------------------------------------------------------------
 
 
+@covers("source-errors", Verdict.FAIL, "errors above the SIT gate")
+@covers("source-errors", Verdict.PASS, "errors at the SIT gate")
 def test_source_errors_above_gate_fail(sit: Rehearsal) -> None:
     fn, gate = fn_of(sit), sit.env.gates[sit.env.name]
     with metrics_restored(sit.env.account, sit.env.region):
@@ -437,6 +469,8 @@ def test_source_errors_above_gate_fail(sit: Rehearsal) -> None:
         assert f"{gate.max_errors + 1} errors" in res.observed
 
 
+@covers("source-errors", Verdict.FAIL, "10 errors in the DEV hour (< 10)")
+@covers("source-errors", Verdict.PASS, "9 errors in the DEV hour")
 def test_dev_gate_is_strictly_below_ten_errors_in_an_hour(dev: Rehearsal) -> None:
     fn, gate = fn_of(dev), dev.env.gates["dev"]
     assert (gate.lookback_hours, gate.max_errors, gate.errors_strictly_below) == (1, 10, True)  # 001 §2.1
@@ -450,6 +484,7 @@ def test_dev_gate_is_strictly_below_ten_errors_in_an_hour(dev: Rehearsal) -> Non
         assert f"{gate.max_errors} errors" in res.observed
 
 
+@covers("source-throttles", Verdict.FAIL, "a throttle")
 def test_source_throttles_fail(sit: Rehearsal) -> None:
     fn = fn_of(sit)
     with metrics_restored(sit.env.account, sit.env.region):
@@ -458,6 +493,7 @@ def test_source_throttles_fail(sit: Rehearsal) -> None:
         assert "1 throttles" in res.observed
 
 
+@covers("source-health", Verdict.FAIL, "statusCode 500")
 @needs_fidelity
 def test_source_health_of_faulty_version_fails(sit: Rehearsal) -> None:
     fn = backend_fn(sit)

@@ -1,10 +1,16 @@
-"""ECS services run tasks; running counts can be lowered and restored and read back consistently."""
+"""ECS services run tasks; running counts can be lowered and restored through a target's handle and
+read back consistently; holds are per target and times come from the target's clock."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
-from harness.targets.embedded import ecs_state
+from harness.clock import FixedClock
+from harness.inventory import load_inventory
+from harness.targets.embedded import EmbeddedTarget
+from tests.fidelity.conftest import fresh_account, isolated
 
 CLUSTER = "fidelity-cluster"
 
@@ -50,10 +56,10 @@ def test_a_new_service_runs_its_desired_tasks_stably(ecs_target):
 
 def test_lower_and_restore_running_count(ecs_target):
     create_service(ecs_target, "web-b", 2)
-    acct, region = ecs_target.env.account, ecs_target.env.region
+    ecs_handle = ecs_target.extensions.ecs
     before = observed(ecs_target, "web-b")["arns"]
 
-    stopped = ecs_state.lower_running_count(acct, region, CLUSTER, "web-b", 0, reason="Essential container in task exited")
+    stopped = ecs_handle.lower_running_count(CLUSTER, "web-b", 0, reason="Essential container in task exited")
 
     assert sorted(stopped) == sorted(before)
     assert observed(ecs_target, "web-b") | {"arns": None} == {
@@ -67,7 +73,8 @@ def test_lower_and_restore_running_count(ecs_target):
     ecs.update_service(cluster=CLUSTER, service="web-b", desiredCount=3)  # scaling out does not cure the fault
     assert observed(ecs_target, "web-b")["running"] == 0
 
-    ecs_state.restore_running_count(acct, region, CLUSTER, "web-b")
+    assert ecs_handle.running_cap(CLUSTER, "web-b") == 0 and ecs_handle.held() == [(CLUSTER, "web-b")]
+    assert ecs_handle.restore_running_count(CLUSTER, "web-b") is True
 
     after = observed(ecs_target, "web-b")
     assert after | {"arns": None} == {"running": 3, "pending": 0, "deployment_running": 3, "listed": 3, "statuses": ["RUNNING"], "arns": None}
@@ -77,9 +84,9 @@ def test_lower_and_restore_running_count(ecs_target):
 
 def test_partial_outage_and_scaling(ecs_target):
     create_service(ecs_target, "web-c", 3)
-    ecs_state.lower_running_count(ecs_target.env.account, ecs_target.env.region, CLUSTER, "web-c", 1)
+    ecs_target.extensions.ecs.lower_running_count(CLUSTER, "web-c", 1)
     assert observed(ecs_target, "web-c")["listed"] == 1
-    ecs_state.restore_running_count(ecs_target.env.account, ecs_target.env.region, CLUSTER, "web-c")
+    ecs_target.extensions.ecs.restore_running_count(CLUSTER, "web-c")
     ecs_target.client("ecs").update_service(cluster=CLUSTER, service="web-c", desiredCount=1)
     state = observed(ecs_target, "web-c")
     assert (state["running"], state["listed"], state["pending"]) == (1, 1, 0)
@@ -107,3 +114,58 @@ def test_moto_alone_starts_no_tasks(make_target):
     ecs = target.client("ecs")
     assert ecs.describe_services(cluster=CLUSTER, services=["web-e"])["services"][0]["runningCount"] == 0
     assert ecs.list_tasks(cluster=CLUSTER)["taskArns"] == []
+
+
+def test_the_targets_clock_stamps_tasks_events_and_deployments(make_target):
+    clock = FixedClock(datetime(2026, 1, 25, 22, 0, tzinfo=timezone.utc))
+    target = make_target(seed=False, clock=clock)
+    create_service(target, "web-g", 2)
+    ecs = target.client("ecs")
+    started = observed(target, "web-g")["arns"]
+    tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=started)["tasks"]
+    assert {t["startedAt"] for t in tasks} == {clock.now()}
+
+    clock.advance(minutes=7)
+    stopped = target.extensions.ecs.lower_running_count(CLUSTER, "web-g", 1)
+    [gone] = ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]
+    svc = ecs.describe_services(cluster=CLUSTER, services=["web-g"])["services"][0]
+    assert gone["stoppedAt"] == clock.now() == svc["events"][0]["createdAt"] == svc["deployments"][0]["updatedAt"]
+
+
+def test_a_hold_belongs_to_the_target_that_placed_it():
+    """Two targets on one account: B neither sees nor lifts A's fault; only A's handle restores it."""
+    env = isolated(load_inventory("bbws").environment("sit"), fresh_account())
+    clock_a = FixedClock(datetime(2026, 1, 25, 22, 0, tzinfo=timezone.utc))
+    a = EmbeddedTarget(env, seed=False, clock=clock_a).start()
+    b = EmbeddedTarget(env, seed=False, clock=FixedClock(datetime(2030, 1, 1, tzinfo=timezone.utc))).start()
+    try:
+        create_service(a, "web-f", 2)
+        clock_a.advance(minutes=5)
+        stopped = a.extensions.ecs.lower_running_count(CLUSTER, "web-f", 0)
+
+        assert b.extensions.ecs.running_cap(CLUSTER, "web-f") is None and b.extensions.ecs.held() == []
+        assert b.extensions.ecs.restore_running_count(CLUSTER, "web-f") is False
+        b.client("ecs").update_service(cluster=CLUSTER, service="web-f", desiredCount=2)  # nor does a deployment
+        assert observed(b, "web-f")["running"] == 0
+        ecs = a.client("ecs")
+        assert {t["stoppedAt"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]} == {clock_a.now()}
+
+        clock_a.advance(minutes=1)
+        assert a.extensions.ecs.restore_running_count(CLUSTER, "web-f") is True
+
+        state = observed(a, "web-f")
+        assert (state["running"], state["listed"]) == (2, 2)
+        assert {t["startedAt"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=state["arns"])["tasks"]} == {clock_a.now()}
+    finally:
+        b.close()
+        a.close()
+
+
+def test_closing_a_target_lifts_its_holds(make_target):
+    target = make_target(seed=False)
+    create_service(target, "web-h", 2)
+    target.extensions.ecs.lower_running_count(CLUSTER, "web-h", 0)
+    ecs = target.client("ecs")
+    target.extensions.ecs.close()
+    assert target.extensions.ecs.held() == []
+    assert ecs.describe_services(cluster=CLUSTER, services=["web-h"])["services"][0]["runningCount"] == 2

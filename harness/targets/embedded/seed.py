@@ -365,10 +365,14 @@ def _seed_ecs(target: Any, env: Environment, out: Seeded) -> None:
         )["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(cluster=ecs_cfg.cluster, serviceName=service, taskDefinition=td, desiredCount=ecs_cfg.desired_count)
         out.ecs_services.append(service)
-    from harness.targets.embedded.ecs_state import set_running_count
-
+    # Running counts go through the target's own ECS handle (its clock stamps the tasks). Without the
+    # fidelity extensions (EmbeddedTarget(fidelity=False)) plain moto stays plain: its services start
+    # no tasks and report runningCount 0 (or MOTO_ECS_SERVICE_RUNNING), which is what moto alone shows.
+    handle = getattr(getattr(target, "extensions", None), "ecs", None)
+    if handle is None:
+        return
     for service in ecs_cfg.services:
-        set_running_count(env.account, env.region, ecs_cfg.cluster, service, ecs_cfg.desired_count)
+        handle.set_running_count(ecs_cfg.cluster, service, ecs_cfg.desired_count)
 
 
 def _seed_ssm(target: Any, env: Environment, out: Seeded) -> None:

@@ -119,10 +119,16 @@ class EmbeddedTarget(Target):
 
     def _install_fidelity(self) -> None:
         # Never swallowed: a rehearsal without its extensions would answer like plain moto and
-        # turn drills into skips or false passes. The error names the extension and moto's version.
-        from harness.targets.embedded import fidelity
+        # turn drills into skips or false passes. The error names the extension and moto's version
+        # (one TargetError line; fidelity.install undoes a partial install before raising).
+        from harness.errors import TargetError
 
-        self.extensions = fidelity.install(self)
+        try:
+            from harness.targets.embedded import fidelity
+        except ImportError as exc:
+            raise TargetError(f"fidelity extensions failed to import on moto {moto.__version__}: {exc}") from exc
+
+        self.extensions = fidelity.install(self)  # .ecs: this target's ECS fault handle
 
     @property
     def api_base_url(self) -> str | None:

@@ -8,39 +8,57 @@ through, each closed by one module:
 - ``dynamodb_pitr``: RestoreTableToPointInTime returns the items as they were at the restore time,
   with AWS's errors and a moving LatestRestorableDateTime.
 - ``cloudwatch_percentiles``: pNN statistics in GetMetricStatistics and GetMetricData, exact dimensions.
-- ``ecs_tasks``: services start tasks, running counts can be lowered/restored, ListTasks/DescribeTasks agree.
+- ``ecs_tasks``: services start tasks and ListTasks/DescribeTasks agree (task model: ``ecs_model``);
+  running counts are lowered/restored through the target's handle (``ecs_faults``).
 - ``http_api``: the inventory's API base URL served on 127.0.0.1 with proxy-integration semantics.
 
 Patches are process-wide and installed once; they act only for accounts whose target installed
 them (``registry``), so plain moto users in the same process keep moto's behaviour.
+
+Installing never fails silently: a rehearsal without its extensions would answer like plain moto and
+turn drills into skips or false passes. Any failure (a moto internal renamed or moved, an import
+error, ...) is one :class:`~harness.errors.TargetError` line naming the extension and moto's version,
+and the attempt is all or nothing: the patches it made are undone, so no target ever runs on a
+half-patched moto (and a later attempt starts from moto's own classes).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from harness.targets.embedded.fidelity import (
-    cloudwatch_percentiles,
-    dynamodb_pitr,
-    ecs_tasks,
-    lambda_invoke,
-    registry,
-)
-from harness.targets.embedded.fidelity.http_api import HttpApi
+import moto
+
+from harness.errors import HarnessError, TargetError
+from harness.targets.embedded.fidelity import registry
 from harness.targets.embedded.fidelity.registry import AccountContext
+
+if TYPE_CHECKING:
+    from harness.targets.embedded.fidelity.ecs_faults import EcsHandle
+    from harness.targets.embedded.fidelity.http_api import HttpApi
+
+# The moto releases whose internals the extensions are written against; pyproject.toml pins the same
+# range (tests/fidelity/test_moto_contract.py checks both and every internal the extensions use).
+MOTO_REQUIREMENT = ">=5.2.5,<5.3"
+# Installed in this order; each module has a ``PATCHES`` table and ``install()``.
+EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api")
 
 _install_lock = threading.Lock()
 _installed = False
 
 
 class Extensions:
-    """What ``install`` returns to one target: its account context and its HTTP API front."""
+    """What ``install`` returns to one target: its account context, ECS fault handle and HTTP API front."""
 
-    def __init__(self, ctx: AccountContext, api: HttpApi | None) -> None:
+    def __init__(self, ctx: AccountContext, api: HttpApi | None = None, ecs: EcsHandle | None = None) -> None:
         self.context = ctx
         self.api = api
+        self.ecs = ecs
 
     @property
     def api_base_url(self) -> str | None:
@@ -52,27 +70,59 @@ class Extensions:
         self.context.pitr_lag = lag
 
     def close(self) -> None:
-        """Stop the HTTP API front and stop acting for this account."""
+        """Stop the HTTP API front, lift this target's ECS holds and stop acting for this account."""
         if self.api is not None:
             self.api.stop()
+        if self.ecs is not None:
+            self.ecs.close()
         registry.unregister(self.context)
 
 
+def install_failure(extension: str, exc: BaseException) -> str:
+    """The one line a failed install reports: the extension, moto's version, what broke, what is needed."""
+    detail = " ".join(str(exc).split())
+    if not isinstance(exc, (AttributeError, ImportError)) or not detail:
+        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return f"fidelity extension {extension} failed to install on moto {moto.__version__}: {detail} (the embedded target needs moto {MOTO_REQUIREMENT})"
+
+
+@contextmanager
+def installing(extension: str) -> Iterator[None]:
+    """Turn any failure while installing ``extension`` into one TargetError line (never a traceback)."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise TargetError(install_failure(extension, exc)) from exc
+
+
+def load(extension: str) -> ModuleType:
+    """The extension's module (imported here, so an ImportError is reported like any install failure)."""
+    return importlib.import_module(f"{__name__}.{extension}")
+
+
 def install_patches() -> None:
-    """Patch moto's models once per process (idempotent, thread-safe)."""
+    """Patch moto's models once per process: idempotent, thread-safe, all or nothing."""
     global _installed
     with _install_lock:
         if _installed:
             return
-        lambda_invoke.install()
-        dynamodb_pitr.install()
-        cloudwatch_percentiles.install()
-        ecs_tasks.install()
+        before = set(registry.patched())
+        try:
+            for extension in EXTENSIONS:
+                with installing(extension):
+                    load(extension).install()
+        except TargetError:
+            for owner, name in reversed(registry.patched()):
+                if (owner, name) not in before:
+                    registry.unpatch(owner, name)
+            raise
         _installed = True
 
 
 def install(target: Any) -> Extensions:
-    """Install the extensions for ``target``'s account; returns its handle (``close()``, ``api_base_url``)."""
+    """Install the extensions for ``target``'s account; returns its handle (``ecs``, ``api_base_url``, ``close()``)."""
     install_patches()
     server = target.server
     ctx = AccountContext(
@@ -82,5 +132,14 @@ def install(target: Any) -> Extensions:
         server_url=lambda: server.url if server.running else None,
     )
     registry.register(ctx)
-    api = HttpApi(ctx, target.env).start() if target.env.api else None
-    return Extensions(ctx, api)
+    extensions = Extensions(ctx)
+    try:
+        with installing("ecs_tasks"):
+            extensions.ecs = load("ecs_faults").EcsHandle(ctx.account, ctx.region, target.clock)
+        if target.env.api:
+            with installing("http_api"):
+                extensions.api = load("http_api").HttpApi(ctx, target.env).start()
+    except TargetError:
+        extensions.close()
+        raise
+    return extensions

@@ -254,7 +254,12 @@ def _backend_data(original: Any) -> Any:
     return get_metric_data
 
 
+PATCHES: tuple[registry.Patch, ...] = (
+    (CloudWatchResponse, "get_metric_statistics", _response_statistics),
+    (CloudWatchBackend, "get_metric_data", _backend_data),
+)
+
+
 def install() -> None:
     """Patch moto's CloudWatch statistics paths (once per process)."""
-    registry.patch(CloudWatchResponse, "get_metric_statistics", _response_statistics)
-    registry.patch(CloudWatchBackend, "get_metric_data", _backend_data)
+    registry.patch_all(PATCHES)

@@ -313,11 +313,16 @@ def _handler_restore(original: Any) -> Any:
     return restore_table_to_point_in_time
 
 
+PATCHES: tuple[registry.Patch, ...] = (
+    (Table, "put_item", _table_put),
+    (Table, "delete_item", _table_delete),
+    (DynamoDBBackend, "update_item", _backend_update),
+    (DynamoDBBackend, "update_continuous_backups", _update_backups),
+    (DynamoDBBackend, "describe_continuous_backups", _describe_backups),
+    (DynamoHandler, "restore_table_to_point_in_time", _handler_restore),
+)
+
+
 def install() -> None:
     """Patch moto's DynamoDB write paths and PITR operations (once per process)."""
-    registry.patch(Table, "put_item", _table_put)
-    registry.patch(Table, "delete_item", _table_delete)
-    registry.patch(DynamoDBBackend, "update_item", _backend_update)
-    registry.patch(DynamoDBBackend, "update_continuous_backups", _update_backups)
-    registry.patch(DynamoDBBackend, "describe_continuous_backups", _describe_backups)
-    registry.patch(DynamoHandler, "restore_table_to_point_in_time", _handler_restore)
+    registry.patch_all(PATCHES)

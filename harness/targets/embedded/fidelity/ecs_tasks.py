@@ -1,27 +1,36 @@
 """ECS services that run their tasks (moto's services never start any).
 
 With the extension, for a served account: CreateService and UpdateService converge the service to
-``desiredCount`` RUNNING tasks (fewer while an ``ecs_state.lower_running_count`` fault holds it),
-StopTask on a service task makes the scheduler start a replacement (ECS Developer Guide, "Service
-scheduler concepts"), and ListTasks filters by ``serviceName`` and defaults to ``desiredStatus
-RUNNING`` (ECS API reference, ListTasks: "The default status filter is RUNNING").
+``desiredCount`` RUNNING tasks (fewer while a fault placed through a target's ``EcsHandle`` holds it,
+see ``ecs_faults``), StopTask on a service task makes the scheduler start a replacement (ECS
+Developer Guide, "Service scheduler concepts"), and ListTasks filters by ``serviceName`` and defaults
+to ``desiredStatus RUNNING`` (ECS API reference, ListTasks: "The default status filter is RUNNING").
+Task and event times come from the served account's clock (the target's injected one).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.ecs.models import EC2ContainerServiceBackend
+from moto.ecs.models import EC2ContainerServiceBackend, Service
 
-from harness.targets.embedded import ecs_state
-from harness.targets.embedded.fidelity import registry
+from harness.targets.embedded.fidelity import ecs_model, registry
+from harness.targets.embedded.fidelity.ecs_faults import effective_cap
+from harness.targets.embedded.fidelity.registry import AccountContext
+
+
+def _converge(backend: EC2ContainerServiceBackend, svc: Service, ctx: AccountContext) -> None:
+    """Run the service's desired tasks (or what its holds allow), stamped with the account's clock."""
+    with ecs_model.LOCK:
+        ecs_model.converge(backend, svc, effective_cap(svc), ctx.clock.now())
 
 
 def _create_service(original: Any) -> Any:
     def create_service(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
         svc = original(self, *args, **kwargs)
-        if registry.context(self.account_id) is not None and svc.task_definition:
-            ecs_state.converge(self, svc)
+        ctx = registry.context(self.account_id)
+        if ctx is not None and svc.task_definition:
+            _converge(self, svc, ctx)
         return svc
 
     create_service.__doc__ = "CreateService, then start desiredCount tasks (fidelity extension)."
@@ -30,7 +39,8 @@ def _create_service(original: Any) -> Any:
 
 def _update_service(original: Any) -> Any:
     def update_service(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Any:
-        if registry.context(self.account_id) is None:
+        ctx = registry.context(self.account_id)
+        if ctx is None:
             return original(self, service_properties)
         svc = self._get_service(service_properties.get("cluster", "default"), service_properties["service"].split("/")[-1])
         running, pending = svc.running_count, svc.pending_count
@@ -41,7 +51,7 @@ def _update_service(original: Any) -> Any:
         self.update_cluster_resources(cluster, pending - svc.pending_count, task_state="PENDING")
         svc.running_count, svc.pending_count = running, pending
         if svc.task_definition:
-            ecs_state.converge(self, svc)
+            _converge(self, svc, ctx)
         return svc
 
     update_service.__doc__ = "UpdateService, converging tasks to the desired count (fidelity extension)."
@@ -51,9 +61,11 @@ def _update_service(original: Any) -> Any:
 def _stop_task(original: Any) -> Any:
     def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Any:
         task = original(self, cluster_str, task_str, reason)
-        if registry.context(self.account_id) is not None and str(task.group).startswith("service:"):
+        ctx = registry.context(self.account_id)
+        if ctx is not None and str(task.group).startswith("service:"):
+            task.stopping_at = task.stopped_at = ctx.clock.now()
             svc = self._get_service(cluster_str, task.group.split(":", 1)[1])
-            ecs_state.converge(self, svc)  # the scheduler replaces a stopped service task
+            _converge(self, svc, ctx)  # the scheduler replaces a stopped service task
         return task
 
     stop_task.__doc__ = "StopTask; the service scheduler starts a replacement (fidelity extension)."
@@ -82,9 +94,14 @@ def _list_tasks(original: Any) -> Any:
     return list_tasks
 
 
+PATCHES: tuple[registry.Patch, ...] = (
+    (EC2ContainerServiceBackend, "create_service", _create_service),
+    (EC2ContainerServiceBackend, "update_service", _update_service),
+    (EC2ContainerServiceBackend, "stop_task", _stop_task),
+    (EC2ContainerServiceBackend, "list_tasks", _list_tasks),
+)
+
+
 def install() -> None:
     """Patch moto's ECS service and task paths (once per process)."""
-    registry.patch(EC2ContainerServiceBackend, "create_service", _create_service)
-    registry.patch(EC2ContainerServiceBackend, "update_service", _update_service)
-    registry.patch(EC2ContainerServiceBackend, "stop_task", _stop_task)
-    registry.patch(EC2ContainerServiceBackend, "list_tasks", _list_tasks)
+    registry.patch_all(PATCHES)

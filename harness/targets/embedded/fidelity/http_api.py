@@ -182,3 +182,10 @@ def proxy_response(result: Any) -> Response | None:
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = "application/json"  # API Gateway's default for proxy responses
     return response
+
+
+PATCHES: tuple = ()  # nothing of moto's is patched: the front is a server of its own, started per target
+
+
+def install() -> None:
+    """Nothing to patch process-wide; ``HttpApi(...).start()`` serves one target's API."""

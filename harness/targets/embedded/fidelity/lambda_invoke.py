@@ -31,6 +31,7 @@ import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     version = str(fn.version)
     group = f"/aws/lambda/{fn.function_name}"
     stream = lambda_telemetry.stream_name(started, version)
-    outcome, output = _execute(ctx, fn, event, request_id, group, stream)
+    outcome, output = _execute(ctx, fn, event, request_id, group, stream, started)
     payload = outcome["payload"]
     errored = not outcome.get("ok", False)
     duration = float(outcome.get("duration_ms", 0.0))
@@ -170,7 +171,7 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     )
 
 
-def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str) -> tuple[dict, str]:
+def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime) -> tuple[dict, str]:
     """(runtime result, handler output) for one event; runtime failures become Lambda's error payloads."""
     if not str(fn.run_time or "").startswith("python") or getattr(fn, "package_type", "Zip") == "Image":
         # Only Python zip packages can run here; say so instead of pretending (the drill then fails).
@@ -183,6 +184,7 @@ def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: st
         "task_root": str(root),
         "event": event,
         "timeout": timeout,
+        "clock_start": started.timestamp(),  # the runtime's log lines follow the target's clock
         "context": {
             "function_name": fn.function_name,
             "function_version": str(fn.version),
@@ -287,8 +289,13 @@ def invoke_local(ctx: AccountContext, function_name: str, qualifier: str | None,
     return run(ctx, fn, event, f"{fn.function_name}:{named}" if named else None, via_alias)
 
 
+PATCHES: tuple[registry.Patch, ...] = (
+    (LambdaResponse, "invoke", _response_invoke),
+    (LambdaBackend, "invoke", _backend_invoke),
+    (LambdaFunction, "invoke", _function_invoke),
+)
+
+
 def install() -> None:
     """Patch moto's Lambda invoke paths (once per process)."""
-    registry.patch(LambdaResponse, "invoke", _response_invoke)
-    registry.patch(LambdaBackend, "invoke", _backend_invoke)
-    registry.patch(LambdaFunction, "invoke", _function_invoke)
+    registry.patch_all(PATCHES)

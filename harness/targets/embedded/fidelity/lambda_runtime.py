@@ -1,29 +1,257 @@
 """The Python "runtime" a Lambda version runs in: one event, in a subprocess, stdlib only.
 
 Run as ``python -I lambda_runtime.py`` with the version's environment; reads one JSON request on
-stdin ({"handler", "task_root", "event", "context", "timeout"}), imports the handler from the
-extracted deployment package, calls it and writes one JSON result line to the original stdout. The
-handler's own prints go to stderr, which the parent turns into the CloudWatch Logs stream, as the
-real runtime does (Lambda Developer Guide, "Python Lambda function logging").
+stdin ({"handler", "task_root", "event", "context", "timeout", "clock_start"}), imports the handler
+from the extracted deployment package, calls it and writes one JSON result line to the original
+stdout. Everything else goes to stderr, which the parent turns into the CloudWatch Logs stream.
 
-Result shapes mirror the Invoke API (Lambda API reference, Invoke): ``{"ok": true, "payload": ...}``
-or ``{"ok": false, "payload": {"errorMessage", "errorType", "requestId", "stackTrace"}}``; a
-handler that outlives its timeout is reported as ``Sandbox.Timedout`` like the managed runtime.
+It behaves as AWS's Python runtime does (the runtime interface client, aws/aws-lambda-python-runtime-
+interface-client, ``awslambdaric/bootstrap.py``; Lambda Developer Guide, "Log and monitor Python
+Lambda functions"):
+
+- ``print`` output goes through unchanged, one log event per line;
+- the root logger gets the runtime's handler, formatted
+  ``[LEVEL]\\t2026-01-25T22:00:00.123Z\\t<request id>\\t<message>\\n`` (UTC; the request id is empty
+  during init). The runtime sets no level of its own, so the root logger keeps Python's default
+  WARNING: ``logging.error``/``warning`` appear, ``logging.info`` only once the code sets INFO (as
+  AWS's examples do: ``logger.setLevel("INFO")``) or ``AWS_LAMBDA_LOG_LEVEL`` says so (set by
+  Lambda from the function's application log level; TRACE means DEBUG);
+- a failure during init (importing the handler) logs ``[ERROR] <errorType>: <errorMessage>`` plus a
+  traceback as one event and fails the invocation: ``Runtime.ImportModuleError`` ("Unable to import
+  module 'handler': No module named 'x'"), ``Runtime.HandlerNotFound`` ("Handler 'nope' missing on
+  module 'handler'"), ``Runtime.UserCodeSyntaxError``, ``Runtime.MalformedHandlerName``; any other
+  exception raised at import time keeps its own type and message (``[ERROR] ValueError: boom``);
+- an exception from the handler is logged the same way and answered as ``FunctionError: Unhandled``
+  with ``{errorMessage, errorType, requestId, stackTrace}``; an unserialisable result is
+  ``Runtime.MarshalError``; a handler that outlives its timeout is ``Sandbox.Timedout``.
+
+Log records and error reports are single events however many lines they hold (Lambda's telemetry
+log sink frames them): each is written to stderr as ``FRAME`` + a JSON string + newline, which the
+parent (``lambda_telemetry.events``) turns back into one event. Their timestamps follow the target's
+injected clock: ``clock_start`` is the clock's reading when the invocation began.
 """
 
 import importlib
 import json
+import logging
 import os
 import sys
 import threading
 import time
 import traceback
 
+FRAME = "\x1e"  # ASCII record separator: starts one framed log event on stderr
+LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"  # awslambdaric _setup_logging
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+TRACE_INDENT = "\u00a0"  # awslambdaric log_error: a traceback line's leading spaces become NO-BREAK SPACEs
+# Logged (WARNING) before an init error by the managed runtime (awslambdaric lambda_literals), shortened.
+UNHANDLED_WARNING = "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code."
+
+_state = {"request_id": "", "clock_offset": 0.0}
+
+
+class FaultException(Exception):
+    """A runtime fault with Lambda's errorType (awslambdaric FaultException)."""
+
+    IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
+    HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
+    USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
+    MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+    BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
+    MARSHAL_ERROR = "Runtime.MarshalError"
+
+    def __init__(self, error_type: str, message: str, trace: list | None = None) -> None:
+        super().__init__(message)
+        self.error_type, self.message, self.trace = error_type, message, trace
+
+
+class LogSink:
+    """Lambda's log sink: one framed event per record, written in order with the handler's prints."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def log(self, message: str) -> None:
+        """Write ``message`` as one log event."""
+        self.stream.write(FRAME + json.dumps(message) + "\n")
+        self.stream.flush()
+
+
+class LambdaLoggerHandler(logging.Handler):
+    """The handler the runtime puts on the root logger: formatted records go to the log sink."""
+
+    def __init__(self, sink: LogSink) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format and send one record as one event."""
+        try:
+            self.sink.log(self.format(record))
+        except Exception:  # logging must never break the handler (logging.Handler.handleError contract)
+            self.handleError(record)
+
+
+class LambdaLoggerFilter(logging.Filter):
+    """Stamp each record with the request id (as AWS's filter does) and the rehearsal clock's time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add ``aws_request_id``; shift ``created``/``msecs`` once onto the target's clock."""
+        record.aws_request_id = _state["request_id"]
+        if not getattr(record, "_rehearsal_clock", False):
+            record.created += _state["clock_offset"]
+            record.msecs = (record.created - int(record.created)) * 1000.0
+            record._rehearsal_clock = True
+        return True
+
+
+def log_level(value: str | None) -> str:
+    """The root logger level ``AWS_LAMBDA_LOG_LEVEL`` asks for ("" when unset; TRACE means DEBUG)."""
+    return {None: "", "TRACE": "DEBUG"}.get(value, value or "").upper()
+
+
+def setup_logging(sink: LogSink, level: str) -> None:
+    """Give the root logger the runtime's handler; set its level only when Lambda passes one."""
+    logging.Formatter.converter = time.gmtime
+    handler = LambdaLoggerHandler(sink)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    handler.addFilter(LambdaLoggerFilter())
+    root = logging.getLogger()
+    if level in logging.getLevelNamesMapping():
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+def clock_stamp() -> str:
+    """Now on the target's clock, as Lambda's platform lines print it (``2026-01-25T22:00:03.000Z``)."""
+    now = time.time() + _state["clock_offset"]
+    return time.strftime(DATE_FORMAT, time.gmtime(now)) + f".{int((now % 1) * 1000):03d}Z"
+
+
+def get_handler(handler: str):
+    """Import the handler's module and return the function, raising Lambda's init faults."""
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise FaultException(FaultException.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {exc}")
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise FaultException(FaultException.BUILT_IN_MODULE_CONFLICT, f"Cannot use built-in module {module_name} as a handler module")
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise FaultException(FaultException.IMPORT_MODULE_ERROR, f"Unable to import module '{module_name}': {exc}")
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise FaultException(FaultException.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace)
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise FaultException(FaultException.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'")
+
+
+def make_error(message: str, error_type: str, stack_trace: list | None, request_id: str) -> dict:
+    """The error document of the Invoke API (and of the log line)."""
+    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id, "stackTrace": stack_trace or []}
+
+
+def user_stack(tb) -> list:
+    """The traceback without this runtime's own leading frames (awslambdaric drops bootstrap.py's)."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # tuples: no ^^^ lines, as in AWS
+    while frames and frames[0][0] == __file__:
+        frames.pop(0)
+    return traceback.format_list(frames)
+
+
+def log_error(error: dict, sink: LogSink) -> None:
+    """Log an error document as AWS's text format does: one event, ``[ERROR] Type: message`` + traceback."""
+    description = "[ERROR]"
+    if error.get("errorType"):
+        description += " " + error["errorType"]
+    if error.get("errorMessage"):
+        description += (":" if error.get("errorType") else "") + " " + error["errorMessage"]
+    lines = [description, "Traceback (most recent call last):"]
+    for element in error.get("stackTrace") or []:
+        for line in element.splitlines() or [""]:
+            stripped = line.lstrip(" ")
+            lines.append(TRACE_INDENT * (len(line) - len(stripped)) + stripped)
+    sink.log("\n".join(lines))
+
+
+def main() -> None:
+    """Init (logging, handler import), then run one invocation and write its result line."""
+    result_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # handler prints -> stderr (the log stream); the result goes to the saved stdout
+    sys.stdout = sys.stderr
+    request = json.loads(sys.stdin.read())
+    _state["clock_offset"] = float(request.get("clock_start", time.time())) - time.time()
+    request_id = request["context"]["aws_request_id"]
+    sink = LogSink(sys.stderr)
+    lock = threading.Lock()
+    done = []
+
+    def emit(result: dict) -> None:
+        with lock:
+            if done:
+                return
+            done.append(True)
+            result_out.write(json.dumps(result) + "\n")
+            result_out.flush()
+
+    def fail(error: dict, duration: float) -> None:
+        log_error(error, sink)
+        emit({"ok": False, "duration_ms": duration, "payload": error})
+
+    timeout = float(request["timeout"])
+
+    def on_timeout() -> None:
+        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        print(f"{clock_stamp()} {request_id} Task timed out after {timeout:.2f} seconds", file=sys.stderr, flush=True)
+        emit({"ok": False, "timed_out": True, "duration_ms": timeout * 1000.0,
+              "payload": {"errorType": "Sandbox.Timedout", "errorMessage": message}})
+        os._exit(0)
+
+    setup_logging(sink, log_level(os.environ.get("AWS_LAMBDA_LOG_LEVEL")))
+    sys.path.insert(0, request["task_root"])
+    os.chdir(request["task_root"])
+    try:
+        handler = get_handler(request["handler"])
+    except FaultException as fault:
+        error = make_error(fault.message, fault.error_type, fault.trace, request_id)
+    except Exception as exc:  # raised while importing the module: its own type and message
+        error = make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
+    else:
+        error = None
+    if error is not None:
+        logging.warning(UNHANDLED_WARNING)
+        fail(error, 0.0)
+        return
+    _state["request_id"] = request_id
+    watchdog = threading.Timer(timeout, on_timeout)
+    watchdog.daemon = True
+    began = time.monotonic()
+    context = LambdaContext(request["context"], began + timeout)
+    watchdog.start()
+    try:
+        payload = handler(request["event"], context)
+        duration = (time.monotonic() - began) * 1000.0
+        try:
+            json.dumps(payload)
+        except (TypeError, ValueError) as exc:
+            fail(make_error(f"Unable to marshal response: {exc}", FaultException.MARSHAL_ERROR, None, request_id), duration)
+        else:
+            emit({"ok": True, "duration_ms": duration, "payload": payload})
+    except Exception as exc:
+        duration = (time.monotonic() - began) * 1000.0
+        fail(make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id), duration)
+    finally:
+        watchdog.cancel()
+    sys.stderr.flush()
+
 
 class LambdaContext:
     """The subset of the Lambda context object handlers commonly read."""
 
-    def __init__(self, spec, deadline):
+    def __init__(self, spec: dict, deadline: float) -> None:
         self.function_name = spec["function_name"]
         self.function_version = spec["function_version"]
         self.invoked_function_arn = spec["invoked_function_arn"]
@@ -33,74 +261,9 @@ class LambdaContext:
         self.log_stream_name = spec["log_stream_name"]
         self._deadline = deadline
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the runtime stops the handler."""
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
-
-
-def main():
-    """Run one invocation and write its result line."""
-    result_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # handler prints -> stderr (the log stream); the result goes to the saved stdout
-    sys.stdout = sys.stderr
-    request = json.loads(sys.stdin.read())
-    lock = threading.Lock()
-    done = []
-    request_id = request["context"]["aws_request_id"]
-
-    def emit(result):
-        try:
-            line = json.dumps(result)
-        except (TypeError, ValueError) as exc:  # the managed runtime's Runtime.MarshalError
-            line = json.dumps({"ok": False, "duration_ms": result.get("duration_ms", 0.0), "payload": {
-                "errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
-                "requestId": request_id, "stackTrace": []}})
-        with lock:
-            if done:
-                return
-            done.append(True)
-            result_out.write(line + "\n")
-            result_out.flush()
-
-    timeout = float(request["timeout"])
-
-    def on_timeout():
-        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} Task timed out after {timeout:.2f} seconds", file=sys.stderr, flush=True)
-        emit({"ok": False, "timed_out": True, "duration_ms": timeout * 1000.0,
-              "payload": {"errorType": "Sandbox.Timedout", "errorMessage": message}})
-        os._exit(0)
-
-    sys.path.insert(0, request["task_root"])
-    os.chdir(request["task_root"])
-    module_name, func_name = request["handler"].rsplit(".", 1)
-    try:
-        handler = getattr(importlib.import_module(module_name.replace("/", ".")), func_name)
-    except Exception as exc:  # Runtime.ImportModuleError in the managed runtime
-        emit({"ok": False, "duration_ms": 0.0, "payload": {
-            "errorMessage": f"Unable to import module '{module_name}': {exc}",
-            "errorType": "Runtime.ImportModuleError", "requestId": request_id, "stackTrace": []}})
-        return
-    watchdog = threading.Timer(timeout, on_timeout)
-    watchdog.daemon = True
-    began = time.monotonic()
-    context = LambdaContext(request["context"], began + timeout)
-    watchdog.start()
-    try:
-        payload = handler(request["event"], context)
-        duration = (time.monotonic() - began) * 1000.0
-        emit({"ok": True, "duration_ms": duration, "payload": payload})
-    except Exception as exc:
-        duration = (time.monotonic() - began) * 1000.0
-        stack = traceback.format_tb(exc.__traceback__)
-        # The managed Python runtime logs "[ERROR] Type: message" plus the traceback.
-        print(f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n{''.join(stack)}", file=sys.stderr, flush=True)
-        emit({"ok": False, "duration_ms": duration, "payload": {
-            "errorMessage": str(exc), "errorType": type(exc).__name__,
-            "requestId": request_id, "stackTrace": stack}})
-    finally:
-        watchdog.cancel()
-    sys.stderr.flush()
 
 
 if __name__ == "__main__":

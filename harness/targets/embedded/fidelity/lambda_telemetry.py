@@ -10,6 +10,7 @@ rehearsal with a ``FixedClock`` sees its invocations in the same windows as its 
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from datetime import datetime, timezone
@@ -17,6 +18,8 @@ from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.logs.models import logs_backends
+
+from harness.targets.embedded.fidelity.lambda_runtime import FRAME
 
 TAIL_BYTES = 4096  # Invoke API: LogResult is "the last 4 KB of the execution log"
 
@@ -34,7 +37,33 @@ def log_lines(request_id: str, version: str, output: str, duration_ms: float, me
     )
     if timed_out:
         report += "\tStatus: timeout"
-    return [f"START RequestId: {request_id} Version: {version}", *output.splitlines(), f"END RequestId: {request_id}", report]
+    return [f"START RequestId: {request_id} Version: {version}", *events(output), f"END RequestId: {request_id}", report]
+
+
+def events(output: str) -> list[str]:
+    """The log events of a runtime's output: one per printed line, one per framed record or error report.
+
+    Lambda splits what the code prints into one event per line, but keeps a logging record or an
+    error report whole however many lines it holds (``lambda_runtime`` frames those).
+    """
+    lines = output.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out: list[str] = []
+    for line in lines:
+        text, framed, frame = line.partition(FRAME)
+        if not framed:
+            out.append(text)
+            continue
+        try:
+            record = json.loads(frame)
+        except ValueError:  # the code printed the separator itself: an ordinary line
+            out.append(line)
+            continue
+        if text:
+            out.append(text)  # a print without a newline, just before the record
+        out.append(record if isinstance(record, str) else str(record))
+    return out
 
 
 def write_logs(account: str, region: str, group: str, stream: str, lines: list[str], at: datetime) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from harness.clock import Clock
 
@@ -31,6 +31,10 @@ class AccountContext:
     server_url: Callable[[], str | None]
     pitr_lag: timedelta = DEFAULT_PITR_LAG
 
+
+# (moto class, attribute, factory of the replacement from the original): one row of an extension's
+# ``PATCHES`` table, which tests/fidelity/test_moto_contract.py checks against moto's signatures.
+Patch = tuple[type, str, Callable[[Callable], Callable]]
 
 _lock = threading.RLock()
 _contexts: dict[str, AccountContext] = {}
@@ -56,14 +60,41 @@ def context(account: str | None) -> AccountContext | None:
 
 
 def patch(owner: type, name: str, make: Callable[[Callable], Callable]) -> None:
-    """Replace ``owner.name`` by ``make(original)`` once per process (later calls do nothing)."""
+    """Replace ``owner.name`` by ``make(original)`` once per process (later calls do nothing).
+
+    Raises AttributeError naming the class and attribute when moto no longer defines it there (a
+    moto upgrade moved or renamed it): never a bare ``KeyError``.
+    """
     with _lock:
         key = (owner, name)
         if key in _originals:
             return
+        if name not in owner.__dict__:
+            where = "inherits it instead of defining it" if hasattr(owner, name) else "has no attribute"
+            raise AttributeError(f"{owner.__name__} {where} '{name}'")
         original = owner.__dict__[name]
         _originals[key] = original
         setattr(owner, name, make(original))
+
+
+def patch_all(patches: Iterable[Patch]) -> None:
+    """Apply an extension's ``PATCHES`` table, in order."""
+    for owner, name, make in patches:
+        patch(owner, name, make)
+
+
+def patched() -> list[tuple[type, str]]:
+    """Every (class, attribute) patched so far, in the order they were patched."""
+    with _lock:
+        return list(_originals)
+
+
+def unpatch(owner: type, name: str) -> None:
+    """Put moto's own ``owner.name`` back (undoing a partial install; no-op when not patched)."""
+    with _lock:
+        key = (owner, name)
+        if key in _originals:
+            setattr(owner, name, _originals.pop(key))
 
 
 def original(owner: type, name: str) -> Any:

@@ -1,29 +1,29 @@
-"""ECS running counts in the embedded emulator, with the tasks that make them up.
+"""ECS service tasks on moto's models: a service's running count is the number of RUNNING tasks it owns.
 
 moto never starts a service's tasks (ARCHITECTURE.md, "Emulator facts"): a service reports whatever
-``runningCount`` it was created with and ListTasks knows nothing of it. Here a service's running
-count is the number of RUNNING tasks it owns, so DescribeServices, ListTasks and DescribeTasks agree:
-
-- ``set_running_count`` starts or stops service tasks until ``running`` are RUNNING (the seed uses it);
-- ``lower_running_count`` is a fault: it stops tasks and *holds* the service below its desired count
-  (as with a container that keeps failing its health check), until ``restore_running_count``.
+``runningCount`` it was created with and ListTasks knows nothing of it. :func:`reconcile` starts or
+stops the service's tasks until the wanted number run and sets every count from them, so
+DescribeServices, ListTasks and DescribeTasks agree (000 §7.3/§7.4 read all three).
 
 Service tasks belong to the service as ECS's scheduler's do (ECS Developer Guide, "Service scheduler
 concepts"): ``group`` is ``service:<name>``, ``startedBy`` the deployment id, and a stopped task stays
-describable as STOPPED with its ``stoppedReason``.
+describable as STOPPED with its ``stoppedReason``. Every timestamp is the ``now`` the caller passes
+(the target's injected clock), never the wall clock.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
-from typing import Any
+import threading
+from datetime import datetime
 
-from moto.ecs.models import EC2ContainerServiceBackend, Service, Task, ecs_backends
+from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.moto_api._internal import mock_random
 
-HOLD_ATTR = "_harness_running_cap"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {deployment})"
+# The server's request threads (CreateService, StopTask, ...) and a drill's fault handle change the
+# same service models: one lock makes "read the holds, then reconcile" atomic.
+LOCK = threading.RLock()
 
 
 class ServiceTask(Task):
@@ -43,11 +43,6 @@ class ServiceTask(Task):
         self._status = value
 
 
-def _service(backend: EC2ContainerServiceBackend, cluster: str, service: str) -> Service:
-    """The service model (ServiceNotFoundException as ECS raises it)."""
-    return backend._get_service(cluster, service)
-
-
 def service_tasks(backend: EC2ContainerServiceBackend, svc: Service, status: str | None = "RUNNING") -> list[Task]:
     """The tasks ``svc`` owns, optionally only those whose lastStatus is ``status``."""
     tasks = backend.tasks.get(svc.cluster_name, {}).values()
@@ -60,8 +55,8 @@ def _deployment_id(svc: Service) -> str:
     return primary["id"] if primary else f"ecs-svc/{mock_random.randint(0, 32**12)}"
 
 
-def _start_task(backend: EC2ContainerServiceBackend, svc: Service) -> Task:
-    """Start one RUNNING task for ``svc`` as its scheduler would."""
+def _start_task(backend: EC2ContainerServiceBackend, svc: Service, now: datetime) -> Task:
+    """Start one RUNNING task for ``svc`` as its scheduler would, created and started at ``now``."""
     cluster = backend._get_cluster(svc.cluster_name)
     task_definition = backend.describe_task_definition(svc.task_definition) if svc.task_definition else None
     if task_definition is None:
@@ -83,45 +78,47 @@ def _start_task(backend: EC2ContainerServiceBackend, svc: Service) -> Task:
         networking_configuration=svc.network_configuration or None,
         platform_version=svc.platform_version,
     )
-    task.started_at = datetime.now(timezone.utc)
+    task.created_at = task.started_at = now
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
     return task
 
 
-def _stop_task(task: Task, reason: str) -> None:
-    """Mark ``task`` STOPPED with ``reason`` (it stays describable)."""
+def _stop_task(task: Task, reason: str, now: datetime) -> None:
+    """Mark ``task`` STOPPED with ``reason`` at ``now`` (it stays describable)."""
     task.last_status = "STOPPED"
     task.desired_status = "STOPPED"
     task.stopped_reason = reason
-    task.stopped_at = datetime.now(timezone.utc)
+    task.stopping_at = task.stopped_at = now
 
 
-def _event(svc: Service, message: str) -> None:
+def _event(svc: Service, message: str, now: datetime) -> None:
     """Add a service event, newest first, as DescribeServices shows them."""
-    svc.events.insert(0, {"id": str(mock_random.uuid4()), "createdAt": datetime.now(timezone.utc), "message": f"(service {svc.name}) {message}"})
+    svc.events.insert(0, {"id": str(mock_random.uuid4()), "createdAt": now, "message": f"(service {svc.name}) {message}"})
 
 
-def reconcile(backend: EC2ContainerServiceBackend, svc: Service, running: int, reason: str | None = None) -> None:
-    """Start or stop ``svc``'s tasks until exactly ``running`` are RUNNING; update every count."""
+def reconcile(backend: EC2ContainerServiceBackend, svc: Service, running: int, now: datetime, reason: str | None = None) -> list[str]:
+    """Start or stop ``svc``'s tasks until exactly ``running`` are RUNNING; returns the stopped task ARNs."""
     running = max(int(running), 0)
     live = service_tasks(backend, svc)
-    started, stopped = [], []
+    started: list[Task] = []
+    stopped: list[Task] = []
     while len(live) < running:
-        task = _start_task(backend, svc)
+        task = _start_task(backend, svc, now)
         live.append(task)
-        started.append(task.id)
+        started.append(task)
     while len(live) > running:
         task = live.pop()
-        _stop_task(task, reason or SCALE_IN_REASON.format(deployment=_deployment_id(svc)))
-        stopped.append(task.id)
+        _stop_task(task, reason or SCALE_IN_REASON.format(deployment=_deployment_id(svc)), now)
+        stopped.append(task)
     if started:
-        _event(svc, f"has started {len(started)} tasks: {', '.join(f'(task {t})' for t in started)}.")
+        _event(svc, f"has started {len(started)} tasks: {', '.join(f'(task {t.id})' for t in started)}.", now)
     if stopped:
-        _event(svc, f"has stopped {len(stopped)} running tasks: {', '.join(f'(task {t})' for t in stopped)}.")
-    _set_counts(backend, svc, running)
+        _event(svc, f"has stopped {len(stopped)} running tasks: {', '.join(f'(task {t.id})' for t in stopped)}.", now)
+    _set_counts(backend, svc, running, now)
+    return [t.task_arn for t in stopped]
 
 
-def _set_counts(backend: EC2ContainerServiceBackend, svc: Service, running: int) -> None:
+def _set_counts(backend: EC2ContainerServiceBackend, svc: Service, running: int, now: datetime) -> None:
     """Set the service's, its PRIMARY deployment's and the cluster's counts."""
     cluster = backend._get_cluster(svc.cluster_name)
     pending = max(svc.desired_count - running, 0)
@@ -134,40 +131,11 @@ def _set_counts(backend: EC2ContainerServiceBackend, svc: Service, running: int)
             deployment["runningCount"] = running
             deployment["pendingCount"] = pending
             deployment["rolloutState"] = "COMPLETED" if running >= svc.desired_count else "IN_PROGRESS"
-            deployment["updatedAt"] = datetime.now(timezone.utc)
+            deployment["updatedAt"] = now
 
 
-def converge(backend: EC2ContainerServiceBackend, svc: Service) -> None:
-    """What ECS's scheduler does: run ``desiredCount`` tasks, or fewer while a fault holds it down."""
-    cap = getattr(svc, HOLD_ATTR, None)
+def converge(backend: EC2ContainerServiceBackend, svc: Service, cap: int | None, now: datetime) -> list[str]:
+    """What ECS's scheduler does: run ``desiredCount`` tasks, or ``cap`` while a fault holds it lower."""
     target = svc.desired_count if cap is None else min(svc.desired_count, cap)
-    reconcile(backend, svc, target)
+    return reconcile(backend, svc, target, now)
 
-
-def set_running_count(account: str, region: str, cluster: str, service: str, running: int) -> None:
-    """Make ``service`` report ``running`` tasks, as if ECS had started or lost them."""
-    backend = ecs_backends[account][region]
-    reconcile(backend, _service(backend, cluster, service), running)
-
-
-def lower_running_count(account: str, region: str, cluster: str, service: str, running: int, reason: str = "Task failed ELB health checks") -> list[str]:
-    """Fault: stop tasks down to ``running`` and keep the service there; returns the stopped task ARNs."""
-    backend = ecs_backends[account][region]
-    svc = _service(backend, cluster, service)
-    before = {t.task_arn for t in service_tasks(backend, svc)}
-    setattr(svc, HOLD_ATTR, max(int(running), 0))
-    reconcile(backend, svc, min(svc.desired_count, int(running)), reason=reason)
-    return sorted(before - {t.task_arn for t in service_tasks(backend, svc)})
-
-
-def restore_running_count(account: str, region: str, cluster: str, service: str) -> None:
-    """End the fault: the service runs ``desiredCount`` tasks again."""
-    backend = ecs_backends[account][region]
-    svc = _service(backend, cluster, service)
-    setattr(svc, HOLD_ATTR, None)
-    converge(backend, svc)
-
-
-def running_cap(svc: Service) -> Any:
-    """The count a fault holds ``svc`` at (None: no fault)."""
-    return getattr(svc, HOLD_ATTR, None)
