@@ -14,11 +14,16 @@ export default defineConfig({
       },
     },
   },
-  // A FAIL verdict fails the test (Allure "failed"); anything else raised breaks it ("broken").
+  // Same rules as the categories.json the plugin writes for Allure 2 (plugins/reporting.py CATEGORIES):
+  // a WARN row passes with the label verdict=warn; a FAIL verdict fails the test (Allure "failed");
+  // anything else raised breaks it ("broken"); a run that did not run every planned row leaves its
+  // "Verification report" result "unknown" with the label verdict=incomplete.
   categories: {
     rules: [
+      { name: "Not measurable / warnings", matchers: { statuses: ["passed"], labels: { verdict: "warn" } } },
       { name: "Infrastructure findings", matchers: { statuses: ["failed"] } },
       { name: "Harness errors", matchers: { statuses: ["broken"] } },
+      { name: "Incomplete runs", matchers: { statuses: ["unknown"], labels: { verdict: "incomplete" } } },
     ],
   },
 });

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from checks import api_checks, cloudwatch_checks, dynamodb_checks, ecs_checks, lambda_checks, logs_checks, metric_checks, s3_checks, terraform_checks
+from checks import amplify_checks, cloudformation_checks, trigger_checks
 from checks.context import CheckContext, Row
 from checks.result import CheckResult
 from harness.inventory.model import Environment
@@ -25,11 +26,15 @@ RUNBOOKS = {
     "000": "000 Rollback Runbook (BBWS CPP, RB-003)",
     "001": "001 Environment Promotion Runbook (BBWS)",
     "003": "003 Deployment Runbook: S3 and DynamoDB (BBWS)",
+    "004": "004 Production Rollback Procedures (PropIE)",
 }
 PROCEDURES = {
     "post-rollback": ("000", "§7 Post-Rollback Verification"),
     "post-deployment": ("003", "§7 Post-Deployment Validation"),
     "pre-promotion": ("001", "§3.1 / §4.1 Pre-Promotion Verification"),
+    # 004's own rows: its triggers, blue/green and stack state. A procedure of its own, not rows of
+    # post-rollback: 000 §7.4's Lambda rows are not 004's checklist, and bbws has no Amplify or triggers.
+    "propie-rollback": ("004", "Rollback verification (Blue/Green, Infrastructure, Automated Rollback Triggers)"),
 }
 
 
@@ -97,6 +102,27 @@ def _gated(env: Environment) -> list[tuple[str, object]]:
 
 def _all(*_: object) -> bool:
     return True
+
+
+def _trigger(key: str) -> Callable[[Environment], list[tuple[str, object]]]:
+    def rows(env: Environment) -> list[tuple[str, object]]:
+        trigger = env.trigger(key)
+        return [(trigger.resource, trigger)] if trigger else []
+
+    return rows
+
+
+def _amplify_prefixes(env: Environment) -> list[tuple[str, object]]:
+    amp = env.amplify
+    return [(amplify_checks.hostname(amp, p), p) for p in (amp.domain_prefix, *amp.other_prefixes)] if amp else []
+
+
+def _amplify_site(env: Environment) -> list[tuple[str, object]]:
+    return [(amplify_checks.hostname(env.amplify, env.amplify.domain_prefix), env.amplify)] if env.amplify else []
+
+
+def _cfn_stacks(env: Environment) -> list[tuple[str, object]]:
+    return [(s, s) for s in env.cfn_stacks]
 
 
 # -- the catalogue ---------------------------------------------------------------------------------
@@ -181,6 +207,38 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec("source-health", "pre-promotion", "Source health", "001 §3.1.1, §7.1", "§3.1.1 Verify Environment Health", "blocker",
               "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200 and a body that declares no failing status",
               lambda_checks.check_source_health, _gated, needs=("lambda-invoke",)),
+    # 004: automated rollback triggers (passive metric reads first), blue/green, infrastructure
+    CheckSpec("trigger-5xx-rate", "propie-rollback", "5XX error rate", "004 Automated Rollback Triggers", "Automated Rollback Triggers", "blocker",
+              "5XX errors / requests over the trigger's window (5 min) <= auto_rollback.error_rate_5xx_pct (5 %); above: FAIL (004: automatic "
+              "rollback); no requests: WARN; requests without a 5XXError datapoint or an incomplete answer: ERROR",
+              trigger_checks.check_5xx_rate, _trigger("error_rate_5xx")),
+    CheckSpec("trigger-latency-p99", "propie-rollback", "Latency (p99)", "004 Automated Rollback Triggers", "Automated Rollback Triggers", "normal",
+              "p99 latency over the window (5 min) <= auto_rollback.latency_p99_ms (3000 ms); above: WARN (004: alert, manual decision); "
+              "no datapoint: WARN; incomplete answer: ERROR",
+              trigger_checks.check_latency_p99, _trigger("latency_p99"), needs=("percentiles",)),
+    CheckSpec("trigger-auth-failures", "propie-rollback", "Authentication failures", "004 Automated Rollback Triggers", "Automated Rollback Triggers",
+              "normal", "authentication failures over the window (5 min) <= auto_rollback.auth_failures (20); above: WARN (004: alert, manual "
+              "decision); no datapoint: WARN; incomplete answer: ERROR",
+              trigger_checks.check_auth_failures, _trigger("auth_failures")),
+    CheckSpec("trigger-memory", "propie-rollback", "Memory usage", "004 Automated Rollback Triggers", "Automated Rollback Triggers", "normal",
+              "maximum memory use over the window (5 min) <= auto_rollback.memory_pct (85 %); above: WARN (004: alert, manual decision); no "
+              "datapoint: WARN; incomplete answer: ERROR",
+              trigger_checks.check_memory, _trigger("memory")),
+    CheckSpec("amplify-domain-branch", "propie-rollback", "Domain serves the production branch", "004 Command Line Rollback",
+              "Blue/Green Deployment Rollback", "blocker",
+              "get-domain-association: each of the domain's prefixes maps to amplify.branch (blue), the domain is AVAILABLE (UPDATING: WARN) "
+              "and the branch serves a successful build (activeJobId)",
+              amplify_checks.check_domain_branch, _amplify_prefixes, needs=("amplify",)),
+    CheckSpec("amplify-last-job", "propie-rollback", "Serving branch's latest job", "004 Rollback Amplify Deployment",
+              "Manual Rollback Procedures", "critical",
+              "the newest job (list-jobs) of the branch the domain serves is SUCCEED; FAILED or CANCELLED: FAIL; still running: WARN",
+              amplify_checks.check_last_job, _amplify_site, needs=("amplify",)),
+    CheckSpec("cloudformation-stack-stable", "propie-rollback", "Stack stable", "004 Rollback Infrastructure Changes",
+              "Manual Rollback Procedures", "critical",
+              "CREATE/UPDATE/IMPORT_COMPLETE, or UPDATE_ROLLBACK_COMPLETE after an operator's RollbackStack, on the expected template when "
+              "known (--expect-version stack=RELEASE, the Description); automatic rollback of a failed update or *_IN_PROGRESS: WARN; "
+              "*_FAILED, ROLLBACK_COMPLETE, missing or another template: FAIL",
+              cloudformation_checks.check_stack_stable, _cfn_stacks, needs=("cloudformation-states",)),
 )
 
 BY_SLUG: dict[str, CheckSpec] = {c.slug: c for c in CATALOGUE}

@@ -1,60 +1,8 @@
-"""Health that says unhealthy is unhealthy: what a health response's JSON body declares.
-
-000 §7.1 step 2 reads the /health payload with ``jq .`` and 000 §7.2 reads ``.status``: a body
-such as ``{"status": "unhealthy"}`` answered with HTTP 200 (or a Lambda proxy ``statusCode`` 200) is
-a failing health check, not a pass. Shared by ``api-health`` (HTTP) and the Lambda health rows
-(``health-endpoint``, ``source-health``: a proxy payload whose ``body`` is a JSON string).
-
-Pure functions, no AWS call.
+"""Health that says unhealthy is unhealthy (000 §7.1 step 2, §7.2): the checks-side name of
+:mod:`harness.health`, where the pure rule lives so actions can use it too (harness/ never imports
+checks/). Shared by ``api-health`` and the Lambda health rows.
 """
 
-from __future__ import annotations
+from harness.health import FAILING_STATUSES, declared_unhealthy, health_problem, parse_json
 
-import json
-from typing import Any
-
-# ``status`` values that declare a failure (compared case-insensitively, surrounding blanks ignored).
-FAILING_STATUSES = frozenset({"unhealthy", "down", "fail", "error"})
-
-_NOT_JSON = object()
-
-
-def parse_json(text: str | bytes | bytearray | None) -> tuple[bool, Any]:
-    """``(True, doc)`` when ``text`` is JSON (``null`` is JSON: ``(True, None)``), else ``(False, None)``."""
-    if text is None:
-        return False, None
-    try:
-        return True, json.loads(text)
-    except (ValueError, TypeError):
-        return False, None
-
-
-def _doc(doc_or_body: Any) -> Any:
-    """A parsed document from a parsed value or a JSON text; ``_NOT_JSON`` for text that is not JSON."""
-    if isinstance(doc_or_body, (str, bytes, bytearray)):
-        ok, doc = parse_json(doc_or_body)
-        return doc if ok else _NOT_JSON
-    return doc_or_body
-
-
-def declared_unhealthy(doc_or_body: Any) -> str | None:
-    """What failing status the health response declares, or None when it declares none.
-
-    ``doc_or_body`` is a parsed JSON document, a JSON text (str/bytes), or a Lambda proxy payload
-    (``{"statusCode": 200, "body": "<JSON text>"}``, parsed or not). Returns e.g. ``'status "DOWN"'``
-    when the document's top-level ``status`` (or, for a proxy payload, the ``status`` of the JSON in
-    its ``body``) is one of :data:`FAILING_STATUSES`, case-insensitively; None otherwise, including
-    text that is not JSON, JSON ``null``, non-object documents and non-string statuses (whether the
-    body is valid JSON, and the HTTP/statusCode, are judged by the caller).
-    """
-    doc = _doc(doc_or_body)
-    if not isinstance(doc, dict):
-        return None
-    status = doc.get("status")
-    if isinstance(status, str) and status.strip().lower() in FAILING_STATUSES:
-        return f"status {json.dumps(status)}"
-    if "body" in doc:  # a Lambda proxy payload: the body is a JSON string (or already a document)
-        inner = declared_unhealthy(doc["body"])
-        if inner:
-            return f"body {inner}"
-    return None
+__all__ = ["FAILING_STATUSES", "declared_unhealthy", "health_problem", "parse_json"]

@@ -55,6 +55,8 @@ def _records(ctx: CheckContext) -> list[DeploymentRecord]:
 
 def _from_record(ctx: CheckContext, rec: DeploymentRecord, fn: str) -> Expectation | None:
     """What ``rec`` says about ``fn``: an expectation, an "unknown" one, or None (about other functions)."""
+    if rec.resource:
+        return None  # a state or data action's record (state-restore, pitr-restore, ...): no function version
     source = f"{rec.action} record {rec.record_id} ({rec.timestamp}, {rec.status or 'no status'})"
     change = rec.change_for(fn)
     if change is None:

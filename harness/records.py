@@ -33,8 +33,22 @@ GSI_ENV_PREFIX = "ENV#"
 
 
 def utc_stamp(at: datetime) -> str:
-    """``2026-01-25T22:00:00Z``: the runbooks' ``date -u +%Y-%m-%dT%H:%M:%SZ``."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2026-01-25T22:00:00.123Z``: the runbooks' ``date -u +%Y-%m-%dT%H:%M:%SZ`` plus milliseconds.
+
+    The runbooks stamp whole seconds; two actions in one second (a rollback and its restore) would
+    then tie when "the newest record" decides. ISO 8601 allows the fraction, and readers parse it.
+    """
+    at = at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def parse_stamp(text: str | None) -> datetime:
+    """A record's timestamp (whole seconds or with a fraction, ``Z`` or an offset) as aware UTC; the epoch if unreadable."""
+    try:
+        at = datetime.fromisoformat(str(text or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, timezone.utc)
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,9 @@ class DeploymentRecord:
     reason: str | None = None
     completed_at: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # other attributes, kept verbatim
+    # What a data or state action changed (``s3://bucket/key``, ``dynamodb:table``): such a record names
+    # no function version, so the lambda-alias-version check must not read its versions as one.
+    resource: str | None = None
 
     def change_for(self, fn: str) -> FunctionChange | None:
         """This record's change to ``fn`` when the record names it (function or functions map)."""
@@ -89,6 +106,7 @@ class DeploymentRecord:
             "to_version": self.to_version,
             "actor": self.actor,
             "reason": self.reason,
+            "resource": self.resource,
         }
 
 
@@ -117,6 +135,7 @@ def to_item(table: Table, record: DeploymentRecord) -> dict[str, dict[str, Any]]
         "function": record.function,
         "reason": record.reason,
         "completed_at": record.completed_at,
+        "resource": record.resource,
         **dict(record.extra),
     }
     if record.functions:
@@ -134,7 +153,7 @@ def to_item(table: Table, record: DeploymentRecord) -> dict[str, dict[str, Any]]
 
 KNOWN = {
     "environment", "action", "from_version", "to_version", "status", "function", "functions", "services", "reason",
-    "completed_at", "timestamp", "actor", "initiated_by", "initiated_at", "rollback_id", "deployment_id", "GSI1PK", "GSI1SK",
+    "completed_at", "resource", "timestamp", "actor", "initiated_by", "initiated_at", "rollback_id", "deployment_id", "GSI1PK", "GSI1SK",
 }
 
 
@@ -144,9 +163,13 @@ def from_item(table: Table, item: Mapping[str, Mapping[str, Any]]) -> Deployment
     hash_value = str(values.get(table.hash_key.name, ""))
     if is_pksk(table):
         kind, sep, record_id = hash_value.partition("#")
-        if not sep or kind not in ("ROLLBACK", "DEPLOYMENT"):
+        sk = values.get(table.range_key.name) if table.range_key else None
+        # 002 §4 entity pattern: <KIND>#<id> / METADATA; ROLLBACK and DEPLOYMENT are the runbook's,
+        # other kinds (STATE-RESTORE, PITR-RESTORE, ...) are the harness's own actions.
+        if not sep or not kind or sk != METADATA_SK:
             return None
-        action = str(values.get("action") or ("rollback" if kind == "ROLLBACK" else "deploy"))
+        implied = {"ROLLBACK": "rollback", "DEPLOYMENT": "deploy"}.get(kind, kind.lower())
+        action = str(values.get("action") or implied)
         timestamp = values.get("initiated_at") or values.get("timestamp") or values.get("GSI1SK")
         actor = values.get("initiated_by") or values.get("actor")
     else:
@@ -174,6 +197,7 @@ def from_item(table: Table, item: Mapping[str, Mapping[str, Any]]) -> Deployment
         actor=_text(actor),
         reason=_text(values.get("reason")),
         completed_at=_text(values.get("completed_at")),
+        resource=_text(values.get("resource")),
         extra={k: v for k, v in values.items() if k not in KNOWN and k not in key_attrs},
     )
 
@@ -189,7 +213,9 @@ def read_records(client: Any, env: Environment) -> list[DeploymentRecord]:
         return []
     records = [r for r in (from_item(table, i) for i in aws.scan_items(client, table.name)) if r is not None]
     mine = [r for r in records if r.environment in ("", env.name)]
-    return sorted(mine, key=lambda r: r.timestamp, reverse=True)
+    # Newest first by time (not by text: "…:05.120Z" and "…:05Z" do not sort as strings); an action's
+    # completion breaks a tie between records started in the same instant.
+    return sorted(mine, key=lambda r: (parse_stamp(r.timestamp), parse_stamp(r.completed_at)), reverse=True)
 
 
 def put_record(client: Any, table: Table, record: DeploymentRecord) -> None:

@@ -5,13 +5,21 @@ and asserts the Section 7 verification checklist").
 Actions live in ``harness/actions`` and know nothing of pytest or Allure; this module runs them,
 announces them through the ``pytest_harness_action_applied`` hook and turns checklist rows into
 assertions, Allure steps and rows of the run's verification report.
+
+Fixtures (issue 10): ``rollback`` (runs a rollback and puts the aliases back afterwards),
+``peer_target`` (another environment of the inventory: a promotion's other side),
+``rehearsal_authority`` (stand-in approvers on a disposable rehearsal only), ``action_reports``
+(the 000 §8 incident report and the 001 §7 checklists into reports/ and Allure); ``verify_checklist``
+takes ``target=`` (verify a peer) and ``record=``.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import allure
 import pytest
@@ -21,6 +29,12 @@ from checks.context import CheckContext
 from checks.result import CheckResult, Verdict
 from checks.runner import run_row
 from harness.actions import ActionResult, Authority
+from harness.actions.decisions import Decision
+from harness.actions.rollback import RollbackTo, final_versions, rollback_all
+from harness.clock import Clock
+from harness.errors import HarnessError
+from harness.inventory import Environment, Inventory
+from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.targets.base import Target
 
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
@@ -94,9 +108,19 @@ class ChecklistVerifier:
         expect_versions: dict[str, str] | None = None,
         phase: str = "verification",
         must_pass: bool = True,
+        target: Target | None = None,
+        record: bool = True,
     ) -> list[CheckResult]:
-        """Run the rows (of ``procedure``, narrowed to ``slugs``/``resources``); FAIL or ERROR fails the test."""
-        ctx = self.base.fresh(expect_versions={**self.base.expect_versions, **(expect_versions or {})})
+        """Run the rows (of ``procedure``, narrowed to ``slugs``/``resources``); FAIL or ERROR fails the test.
+
+        ``target``: verify another environment (a promotion's destination peer) on its own fresh
+        context; ``record=False`` keeps the rows out of the run's verification report (a drill's
+        expected failures belong in its own report, not in the run's verdict).
+        """
+        if target is not None and target is not self.base.target:
+            ctx = CheckContext.for_target(target, expect_versions=expect_versions, api_base_url=getattr(target, "api_base_url", None))
+        else:
+            ctx = self.base.fresh(expect_versions={**self.base.expect_versions, **(expect_versions or {})})
         wanted = set(resources) if resources is not None else None
         planned = [p for p in rows_for(ctx.env, procedure, tuple(slugs) if slugs else None) if wanted is None or p.row.resource in wanted]
         results: list[CheckResult] = []
@@ -108,7 +132,8 @@ class ChecklistVerifier:
                 rows.append(_report_row(p, result, phase))
                 with allure.step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}"):
                     allure.attach(json.dumps(result.to_dict(), indent=2, default=str), name="observed", attachment_type=allure.attachment_type.JSON)
-        self.node.user_properties.append((EXTRA_ROWS_PROP, json.dumps(rows, default=str)))
+        if record:
+            self.node.user_properties.append((EXTRA_ROWS_PROP, json.dumps(rows, default=str)))
         bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
         if must_pass and bad:
             pytest.fail("\n".join(r.message() for r in bad), pytrace=False)
@@ -151,3 +176,175 @@ def require(target: Target) -> Callable[..., None]:
                 pytest.skip(target.unsupported_reason(capability) or capability)
 
     return check
+
+
+# -- running the runbook's actions (issue 10) -------------------------------------------------------
+
+
+def rows_as_dicts(results: Iterable[CheckResult]) -> list[dict[str, Any]]:
+    """Checklist results as the plain rows harness/report takes (``harness/`` never imports ``checks/``)."""
+    return [r.to_dict() for r in results]
+
+
+@pytest.fixture(scope="session")
+def rehearsal_authority(authority: Authority, target: Target, env: Environment) -> Callable[[str], Authority]:
+    """``rehearsal_authority("sit-to-prod")``: the run's authority, or on a disposable target rehearsal approvers.
+
+    A rehearsal rehearses the approval gate too: on the embedded target, when no ``--approved-by``
+    was given, one stand-in approver per role of the inventory's rule (``rehearsal Tech Lead``, ...)
+    and a reason are supplied, so the guard is exercised and passes. On any other target only the
+    approvers and reason given on the command line count.
+    """
+
+    def make(rule_name: str, *, for_env: Environment | None = None) -> Authority:
+        if not target.disposable or authority.approvers:
+            return authority
+        rule = (for_env or env).approvals.get(rule_name)
+        roles = list(rule.roles) if rule else []
+        needed = rule.min_approvers if rule else 0
+        approvers = tuple(f"rehearsal {roles[i % len(roles)]}{'' if i < len(roles) else f' {i + 1}'}" for i in range(needed)) if roles else ()
+        return replace(authority, approvers=approvers, reason=authority.reason or f"rehearsal of the {rule_name} procedure",
+                       actor=authority.actor or "runbook-harness rehearsal")
+
+    return make
+
+
+class Peers:
+    """Other environments of the session's inventory, started once per session (per xdist worker)."""
+
+    def __init__(self, target: Target, inventory: Inventory) -> None:
+        self.target, self.inventory = target, inventory
+        self.started: dict[str, Target] = {}
+
+    def __call__(self, name: str, *, clock: Clock | None = None) -> Target:
+        """The started target for environment ``name`` (embedded: a seeded peer on the same moto server)."""
+        if name == self.target.env.name:
+            return self.target
+        if name in self.started:
+            return self.started[name]
+        other = self.inventory.environment(name, strict_env_vars=self.target.name == "aws")
+        try:
+            if self.target.in_process:
+                from harness.targets.embedded.peer import start_peer
+
+                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
+            else:
+                from harness.targets import make_target
+
+                peer = make_target(self.target.name, other, **({"clock": clock} if clock else {})).start()
+        except HarnessError as exc:
+            pytest.skip(f"{other.inventory}/{name} is not reachable on target {self.target.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - no credentials for the other account, endpoint down, ...
+            pytest.skip(f"{other.inventory}/{name} is not reachable on target {self.target.name}: {type(exc).__name__}: {exc}")
+        self.started[name] = peer
+        return peer
+
+    def close(self) -> None:
+        """Close every peer this session started."""
+        for peer in self.started.values():
+            peer.close()
+        self.started.clear()
+
+
+@pytest.fixture(scope="session")
+def peer_target(target: Target, inventory: Inventory) -> Iterator[Peers]:
+    """``peer_target("prod", clock=...)``: another environment of the inventory (a promotion's other side).
+
+    On the embedded target it is a seeded rehearsal in its own account on the same moto server (with
+    its own clock when given, e.g. one inside a maintenance window); on other targets the same kind of
+    target for that environment (its own credentials and account guard), or a skip with the reason.
+    """
+    peers = Peers(target, inventory)
+    yield peers
+    peers.close()
+
+
+def _original_versions(target: Target, functions: Iterable[str]) -> dict[str, str]:
+    lam = target.client("lambda")
+    out = {}
+    for fn in functions:
+        alias = lam.get_alias(FunctionName=fn, Name=target.env.alias)
+        out[fn] = alias["FunctionVersion"]
+    return out
+
+
+def restore_aliases(target: Target, authority: Authority, versions: dict[str, str]) -> ActionResult | None:
+    """Put aliases back on ``versions`` with a rollback action (so the newest record says so too).
+
+    The clock first moves one second on: records carry second-resolution timestamps (001 §6.3.2's
+    format) and the restore's record must be the newest one the alias-version row reads.
+    """
+    lam = target.client("lambda")
+    moved = {fn: v for fn, v in versions.items() if lam.get_alias(FunctionName=fn, Name=target.env.alias)["FunctionVersion"] != v}
+    if not moved:
+        return None
+    target.clock.sleep(1)
+    result = rollback_all(target, replace(authority, reason=f"restore after a rehearsal: {authority.reason or 'scenario'}"), RollbackTo.each(moved))
+    target.clock.sleep(1)
+    return result
+
+
+@pytest.fixture
+def rollback(request: pytest.FixtureRequest, target: Target, authority: Authority, run_action: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+    """``rollback(fns, to=RollbackTo.previous(), service=None)``: run a rollback (one function, a list, or all)
+    through ``run_action``; afterwards the aliases are put back where they were (a later read-only checklist
+    in this session sees the seeded state, and the newest record agrees)."""
+    from harness.actions.rollback import rollback as rollback_one
+
+    originals: dict[str, str] = {}
+    used: list[tuple[Target, Authority]] = []
+
+    def run(functions: str | Sequence[str] | None = None, to: RollbackTo | None = None, *, service: str | None = None,
+            on: Target | None = None, as_: Authority | None = None) -> ActionResult:
+        where, who = on or target, as_ or authority
+        names = [functions] if isinstance(functions, str) else list(functions or [])
+        if not names:
+            from harness.actions import lambda_versions
+
+            names = [fn for fn, _ in lambda_versions.service_functions(where.env, service, where.client("lambda"))]
+        for fn, v in _original_versions(where, names).items():
+            originals.setdefault(fn, v)
+        used.append((where, who))
+        where.clock.sleep(1)  # a record per second at most: keep this action's record apart from earlier ones
+        if isinstance(functions, str):
+            return run_action(lambda: rollback_one(where, functions, who, to))
+        return run_action(lambda: rollback_all(where, who, to, service=service))
+
+    def restore() -> None:
+        if used and originals:
+            where, who = used[0]
+            restore_aliases(where, who, originals)
+
+    request.addfinalizer(restore)
+    return run
+
+
+@pytest.fixture
+def action_reports(request: pytest.FixtureRequest, write_report: Callable[[str, str], Path]) -> Callable[..., list[Path]]:
+    """``action_reports(result, env, rows=..., decisions=...)``: write the 000 §8 incident report and the 001 §7
+    checklist (§7.3 rollback, §7.1 / §7.2 promotion) to this run's reports and Allure; returns the paths."""
+
+    def write(result: ActionResult, env: Environment, *, rows: Sequence[CheckResult] = (), authority: Authority | None = None,
+              decisions: Sequence[Decision] = (), source_env: Environment | None = None, gate_rows: Sequence[CheckResult] = (),
+              root_cause: str = "") -> list[Path]:
+        row_dicts, gate_dicts = rows_as_dicts(rows), rows_as_dicts(gate_rows)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        base = f"{result.plan.action}-{env.inventory}-{env.name}-{request.node.name}-{stamp}".replace("/", "_").replace("[", "-").replace("]", "")
+        facts = incident_facts(result, env, rows=row_dicts, decisions=decisions, authority=authority, method=f"pytest {request.node.nodeid}",
+                               root_cause=root_cause)
+        incident = write_report(f"incident-{base}.md", render_incident(facts))
+        if source_env is not None:
+            checklist = promotion_checklist(result, source_env, env, gate_rows=gate_dicts, rows=row_dicts, authority=authority)
+        else:
+            checklist = rollback_checklist(result, env, rows=row_dicts, authority=authority, incident_report=incident.name)
+        return [incident, write_report(f"checklist-{base}.md", checklist)]
+
+    return write
+
+
+def expected_after(result: ActionResult) -> dict[str, str]:
+    """Where each function's alias must stand after ``result`` (its final versions)."""
+    from harness.actions.promote import final_versions as promoted
+
+    return {**final_versions(result), **promoted(result)}
+

@@ -7,10 +7,12 @@ entry point, so it works from any directory once the package is installed).
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,7 +23,9 @@ from harness.inventory import Environment, Inventory, load_inventory
 from harness.inventory.loader import bundled_names
 from harness.inventory.resources import inventory_resources
 from harness.safety import mutation_refusal
+from harness.targets.base import forget_user_aws_profile
 from harness.targets import TARGETS, Target, make_target
+from plugins import run_dirs
 
 # Checklist reporting (Allure evidence, verification report) rides along wherever the harness loads.
 pytest_plugins = ["plugins.reporting"]
@@ -46,11 +50,19 @@ class HarnessState:
     target: Target | None = None
     described: Target | None = None  # the target as configured (started or not): header and reports
     controller_only: bool = False  # xdist controller: workers own the targets
-    reports_dir: Path | None = None
+    reports_dir: Path | None = None  # this run's directory (<reports-dir>/runs/<id>): everything the run writes
+    reports_root: Path | None = None  # --reports-dir: runs/, latest, and the copies of the newest run that ran
+    started: datetime | None = None
+    tests_ran: int = 0  # tests with an outcome (on the xdist controller: from every worker's reports)
+    published: list[str] = field(default_factory=list)  # names copied to reports_root when the run ended
+    checklist: dict[str, Any] = field(default_factory=dict)  # completeness summary from the reporting plugin
     options: dict[str, Any] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[HarnessState]()
+RUN_DIR_INPUT = "harness_run_dir"  # xdist workerinput keys: workers write into the controller's run directory
+REPORTS_ROOT_INPUT = "harness_reports_root"
+RUN_STARTED_INPUT = "harness_run_started"
 
 
 def harness_state(config: pytest.Config) -> HarnessState:
@@ -70,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--target",
         default=os.environ.get("HARNESS_TARGET", "embedded"),
-        choices=TARGETS,
+        metavar="{" + ",".join(TARGETS) + "}",  # validated in pytest_configure: one ERROR line, not a usage blob
         help="where calls go: embedded (moto in-process, default, safe), localstack, aws (real accounts). Env: HARNESS_TARGET",
     )
     group.addoption(
@@ -82,7 +94,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--approved-by", action="append", default=[], metavar="NAME", help="an approver (repeat for each; protected envs need the runbook's count)")
     group.addoption("--reason", default=None, help="why this mutation is being done (recorded; required on protected envs)")
     group.addoption("--assume-role", action="store_true", default=False, help="with --target aws: assume the env's role from the inventory")
-    group.addoption("--reports-dir", default="reports", help="where Allure results, JUnit XML and the verification report go (default: reports/)")
+    group.addoption(
+        "--reports-dir",
+        default="reports",
+        help="where reports go (default: reports/): each run in runs/<UTC>-<inventory>-<env>/, latest -> the newest, "
+        "and junit.xml, allure-results/ and verification-*.md copied from the newest run that ran a test",
+    )
+    group.addoption(
+        "--keep-runs",
+        default=os.environ.get("HARNESS_KEEP_RUNS", str(run_dirs.DEFAULT_KEEP)),
+        metavar="N",
+        help=f"keep the newest N run directories under <reports-dir>/runs (default {run_dirs.DEFAULT_KEEP}; 0 keeps all). Env: HARNESS_KEEP_RUNS",
+    )
     group.addoption(
         "--rehearsal-start",
         default=None,
@@ -95,8 +118,17 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
 
 
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Resolve inventory, env and target; validate every option; open the run directory; start the target.
+
+    Order matters: every user mistake is found before the target is built or started (no seeding
+    spent on a typo), and the run directory is opened only once the options are good.
+    """
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     state = harness_state(config)
@@ -104,21 +136,31 @@ def pytest_configure(config: pytest.Config) -> None:
     env_name = config.getoption("--env")
     if env_name is None:
         return
+    state.target_name = _target_name(config)
+    if state.target_name != "aws":
+        forget_user_aws_profile()
     try:
         state.inventory = load_inventory(config.getoption("--inventory"))
         state.env = state.inventory.environment(env_name, strict_env_vars=state.target_name == "aws")
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    _default_report_paths(config, state)
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist (--target aws)
+        raise pytest.UsageError(f"cannot read the AWS configuration: {exc}") from None
+    listing = _listing_only(config)
+    keep = _validate_options(config, state, listing)
+    config.hook.pytest_harness_validate_options(config=config, env=state.env, target_name=state.target_name)
+    if not listing and not _is_worker(config):
+        _check_reports_root(config)
     state.controller_only = _is_xdist_controller(config)
     options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
     target = make_target(state.target_name, state.env, **options)  # not started: nothing is called yet
     state.described = target
-    if _listing_only(config):
-        return  # --fixtures / --collect-only / --help: nothing to run, no account to touch
+    if listing:
+        return  # --fixtures / --collect-only / --help: nothing to run, no account to touch, no run directory
     clock = _session_clock(config, state, target)
     if clock is not None:
         target.clock = clock
+    _open_run(config, state, keep)
     try:
         if state.controller_only and target.in_process:
             return  # each xdist worker starts and seeds its own emulator
@@ -130,10 +172,76 @@ def pytest_configure(config: pytest.Config) -> None:
         state.target = target
     except HarnessError as exc:
         target.close()
-        raise pytest.UsageError(str(exc)) from None
+        _refuse(state, str(exc))
     except (BotoCoreError, ClientError) as exc:  # no credentials, endpoint unreachable, access denied...
         target.close()
-        raise pytest.UsageError(f"cannot use target {state.target_name} for {state.env.describe()}: {exc}") from None
+        _refuse(state, f"cannot use target {state.target_name} for {state.env.describe()}: {exc}")
+    except KeyboardInterrupt:
+        target.close()
+        message = f"stopped: interrupted while starting target {state.target_name} for {state.env.describe()}; no test ran"
+        _record(state, outcome="interrupted", error=message)
+        pytest.exit(message, returncode=pytest.ExitCode.INTERRUPTED)
+
+
+def _target_name(config: pytest.Config) -> str:
+    """--target (or HARNESS_TARGET), exactly one of TARGETS; otherwise one ERROR line naming the valid ones."""
+    name = str(config.getoption("--target"))
+    if name in TARGETS:
+        return name
+    given = any(a == "--target" or a.startswith("--target=") for a in config.invocation_params.args)
+    source = "--target" if given else "HARNESS_TARGET"
+    hint = f"; did you mean {name.lower()!r}?" if name.lower() in TARGETS else ""
+    raise pytest.UsageError(f"{source}={name!r}: unknown target; valid: {', '.join(TARGETS)}{hint}")
+
+
+def _validate_options(config: pytest.Config, state: HarnessState, listing: bool) -> int:
+    """The harness's own options (before anything is built); returns --keep-runs."""
+    raw = str(config.getoption("--keep-runs")).strip()
+    if not raw.isdigit():
+        raise pytest.UsageError(f"--keep-runs {raw!r}: expected a whole number of runs to keep (0 keeps all)")
+    if state.target_name in ("aws", "localstack"):
+        problem = _endpoint_url_problem()
+        if problem:
+            raise pytest.UsageError(problem)
+    if listing or _is_worker(config):
+        return int(raw)
+    missing = _missing_paths(config)
+    if missing:
+        raise pytest.UsageError(f"file or directory not found: {missing[0]}")
+    return int(raw)
+
+
+def _check_reports_root(config: pytest.Config) -> None:
+    root = _reports_root(config)
+    try:
+        run_dirs.check_writable(root)
+    except OSError as exc:
+        raise pytest.UsageError(f"--reports-dir {config.getoption('--reports-dir')}: cannot write reports to {root}: {exc.strerror or exc}") from None
+
+
+def _endpoint_url_problem() -> str | None:
+    """Why an ``AWS_ENDPOINT_URL[_SERVICE]`` in the environment is unusable (botocore would raise mid-run)."""
+    for key in sorted(k for k in os.environ if k == "AWS_ENDPOINT_URL" or k.startswith("AWS_ENDPOINT_URL_")):
+        value = os.environ[key]
+        parsed = urlparse(value)
+        if parsed.scheme in ("http", "https") and parsed.netloc:
+            continue
+        hint = f"; did you mean http://{value}?" if "://" not in value and value else ""
+        return f"{key}={value!r} is not an http(s) URL{hint}"
+    return None
+
+
+def _missing_paths(config: pytest.Config) -> list[str]:
+    """Command-line paths that do not exist (under xdist only the workers would notice, silently)."""
+    if config.getoption("pyargs", False):
+        return []
+    base = config.invocation_params.dir
+    missing = []
+    for arg in config.args:
+        path = Path(str(arg).split("::", 1)[0])
+        if not (path if path.is_absolute() else base / path).exists():
+            missing.append(str(arg))
+    return missing
 
 
 def _session_clock(config: pytest.Config, state: HarnessState, target: Target) -> Clock | None:
@@ -157,19 +265,139 @@ def _listing_only(config: pytest.Config) -> bool:
     return any(config.getoption(name, False) for name in ("showfixtures", "show_fixtures_per_test", "collectonly", "help"))
 
 
-def _default_report_paths(config: pytest.Config, state: HarnessState) -> None:
-    """reports/junit.xml and reports/allure-results unless the user chose other paths."""
+# -- the run directory --------------------------------------------------------------------------
+
+
+def _reports_root(config: pytest.Config) -> Path:
     reports = Path(config.getoption("--reports-dir"))
-    if not reports.is_absolute():
-        reports = config.rootpath / reports
-    state.reports_dir = reports
+    return reports if reports.is_absolute() else config.rootpath / reports
+
+
+def _open_run(config: pytest.Config, state: HarnessState, keep: int) -> None:
+    """This run's directory (the controller makes it; xdist workers are told it), and the default report paths.
+
+    Nothing is deleted here except run directories beyond ``--keep-runs``: the previous run's copies in
+    the reports root stay until a run that ran something replaces them.
+    """
+    assert state.env is not None
+    if _is_worker(config):
+        if RUN_DIR_INPUT not in config.workerinput:  # type: ignore[attr-defined]
+            return
+        state.reports_dir = Path(config.workerinput[RUN_DIR_INPUT])  # type: ignore[attr-defined]
+        state.reports_root = Path(config.workerinput[REPORTS_ROOT_INPUT])  # type: ignore[attr-defined]
+        state.started = datetime.fromisoformat(config.workerinput[RUN_STARTED_INPUT])  # type: ignore[attr-defined]
+    else:
+        state.started = datetime.now(timezone.utc)
+        state.reports_root = _reports_root(config)
+        state.reports_dir = run_dirs.create_run(state.reports_root, state.env.inventory, state.env.name, state.started)
+        run_dirs.point_latest(state.reports_root, state.reports_dir)
+        run_dirs.prune(state.reports_root, keep, current=state.reports_dir)
+        _record(
+            state,
+            outcome="running",
+            started=state.started.isoformat(timespec="seconds"),
+            inventory=state.env.inventory,
+            env=state.env.name,
+            account=state.env.account,
+            target=state.target_name,
+            command=" ".join(["pytest", *map(str, config.invocation_params.args)]),
+        )
+        if not config.pluginmanager.has_plugin("runbook-harness-runs"):
+            config.pluginmanager.register(RunTracker(config, state), "runbook-harness-runs")
     if getattr(config.option, "xmlpath", None) is None:
-        config.option.xmlpath = str(reports / "junit.xml")
+        config.option.xmlpath = str(state.reports_dir / "junit.xml")
     if getattr(config.option, "allure_report_dir", None) is None:
-        config.option.allure_report_dir = str(reports / "allure-results")
-        if not hasattr(config, "workerinput"):  # clean once, on the controller, before workers write
-            shutil.rmtree(config.option.allure_report_dir, ignore_errors=True)
-    reports.mkdir(parents=True, exist_ok=True)
+        config.option.allure_report_dir = str(state.reports_dir / "allure-results")
+
+
+def _record(state: HarnessState, **info: Any) -> None:
+    """Merge ``info`` into this run's run.json (the controller's, or a serial run's)."""
+    if state.reports_dir is None:
+        return
+    try:
+        run_dirs.write_run_info(state.reports_dir, info)
+    except OSError:
+        pass  # best effort: the outcome is on the terminal either way
+
+
+def _refuse(state: HarnessState, message: str) -> None:
+    """Record the refusal in run.json and stop with one ERROR line (nothing was published)."""
+    _record(state, outcome="refused", error=message, finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    raise pytest.UsageError(message)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: tell each worker the controller's run directory (workers re-parse the command line only)."""
+    state = harness_state(node.config)
+    if state.reports_dir is not None and state.reports_root is not None and state.started is not None:
+        node.workerinput[RUN_DIR_INPUT] = str(state.reports_dir)
+        node.workerinput[REPORTS_ROOT_INPUT] = str(state.reports_root)
+        node.workerinput[RUN_STARTED_INPUT] = state.started.isoformat()
+
+
+class RunTracker:
+    """Controller side of a run directory: counts tests that ran, closes the run, says where reports are."""
+
+    def __init__(self, config: pytest.Config, state: HarnessState) -> None:
+        self.config, self.state = config, state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count tests that reached an outcome (an xdist crash report counts: the test started)."""
+        if report.when == "call" or (report.when == "setup" and not report.passed) or report.when not in ("setup", "call", "teardown"):
+            self.state.tests_ran += 1
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
+        """After every other plugin wrote its files (JUnit, the verification report): close the run.
+
+        A run that ran at least one test is copied to the reports root (``junit.xml``,
+        ``allure-results/``, ``verification-*.md``), replacing the previous copies; a run that collected
+        nothing, or was refused, leaves them as they are.
+        """
+        result = yield
+        state = self.state
+        if state.reports_dir is None or state.reports_root is None:
+            return result
+        status = int(session.exitstatus)
+        outcome = "ran" if state.tests_ran else "ran nothing"
+        if status == pytest.ExitCode.INTERRUPTED:
+            outcome = "interrupted" if state.tests_ran else "interrupted before any test"
+        if state.tests_ran and state.reports_dir.is_dir():
+            try:
+                state.published = run_dirs.publish(state.reports_root, state.reports_dir)
+            except OSError as exc:
+                sys.stderr.write(f"WARNING: could not copy {state.reports_dir} to {state.reports_root}: {exc}\n")
+        _record(
+            state,
+            outcome=outcome,
+            exit_status=status,
+            tests=state.tests_ran,
+            checklist=state.checklist or None,
+            published=state.published,
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        return result
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self.state
+        if state.reports_dir is None or state.reports_root is None:
+            return
+        run = _display(state.reports_dir)
+        if state.published:
+            main = [n for n in state.published if n in ("allure-results", "junit.xml") or n.startswith("verification-")]
+            others = len(state.published) - len(main)
+            listed = ", ".join(main) + (f" and {others} more report{'s' if others > 1 else ''}" if others else "")
+            terminalreporter.write_line(f"reports: {run} (copied to {_display(state.reports_root)}/: {listed})")
+        else:
+            terminalreporter.write_line(f"reports: {run} (no test ran: {_display(state.reports_root)}/ keeps the previous run's files)")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

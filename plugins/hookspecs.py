@@ -31,3 +31,11 @@ def pytest_harness_fault_injected(config: pytest.Config, fault: Any) -> None:
 
 def pytest_harness_fault_reverted(config: pytest.Config, fault: Any) -> None:
     """A game-day fault was undone."""
+
+
+def pytest_harness_validate_options(config: pytest.Config, env: Any, target_name: str) -> None:
+    """Check this plugin's options for ``env`` and raise ``pytest.UsageError`` (one line) for a mistake.
+
+    Called once per process after the environment resolves and before the target is built or started:
+    nothing has been called and nothing seeded, so a typo never costs a seeding and never turns a
+    check off silently."""

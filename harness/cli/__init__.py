@@ -16,9 +16,13 @@ from harness.errors import HarnessError
 
 def _commands() -> list[ModuleType]:
     """The subcommand modules, in the order ``harness --help`` lists them."""
-    from harness.cli import serve
+    from harness.cli import serve, state, tables
+    from harness.cli import propie
 
-    return [serve]
+    from harness.cli import promote, rollback  # issue 10: on-call rollback and promotion
+    from harness.cli import inventory  # issue 14: synthetic inventories for platform-scale rehearsals
+
+    return [serve, rollback, promote, state, tables, propie, inventory]
 
 
 def parser() -> argparse.ArgumentParser:

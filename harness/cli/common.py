@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, TextIO
 
 from harness.actions import Authority
 from harness.actions.base import ActionResult
@@ -88,8 +88,9 @@ def would_apply(target: Target, auth: Authority, dry_run: bool) -> bool:
     return not dry_run and (target.disposable or auth.allow_mutation)
 
 
-def print_result(result: ActionResult, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    """One line per child (function), then the final verdict line."""
+def print_result(result: ActionResult, out: TextIO | None = None) -> None:
+    """One line per child (function), then the final verdict line (to ``out``, default stdout)."""
+    out = out or sys.stdout
     for child in result.children:
         print(f"  {child.plan.details.get('function', child.plan.action)}: {child.outcome} {child.message}".rstrip(), file=out)
     print(f"{result.outcome}: {result.plan.action} {result.plan.inventory}/{result.plan.env} — {result.message}", file=out)

@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def serve(inventory: str, env_name: str, port: int) -> int:
     """Start, seed and serve until SIGINT/SIGTERM; returns the exit status."""
+    from harness.targets.base import forget_user_aws_profile
+
+    forget_user_aws_profile()  # before moto is imported (docs/architecture.md "Safety model")
     from harness.targets.embedded import EmbeddedTarget
 
     env = load_inventory(inventory).environment(env_name)

@@ -23,8 +23,9 @@ from harness.inventory.model import (
     FunctionDiscovery,
     Table,
     Terraform,
+    TriggerMetric,
 )
-from harness.inventory.schema import KNOWN_PLACEHOLDERS, PLACEHOLDER_RE, InventoryFile
+from harness.inventory.schema import KNOWN_PLACEHOLDERS, PLACEHOLDER_RE, TRIGGER_THRESHOLDS, InventoryFile
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 ENV_VAR_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
@@ -48,13 +49,11 @@ def inventory_path(ref: str | os.PathLike) -> Path:
 
 @lru_cache(maxsize=32)
 def _known_regions() -> frozenset[str]:
-    import botocore.session
+    """Every region botocore knows (its bundled endpoints data; reads no AWS configuration)."""
+    from botocore.loaders import create_loader
 
-    sess = botocore.session.get_session()
-    regions: set[str] = set()
-    for partition in sess.get_available_partitions():
-        regions.update(sess.get_available_regions("sts", partition_name=partition))
-    return frozenset(regions)
+    data = create_loader().load_data("endpoints")
+    return frozenset(r for partition in data["partitions"] for r in partition["regions"])
 
 
 @dataclass(frozen=True)
@@ -222,6 +221,10 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
                 raise InventoryError(f"{inv.path}: {where}: duplicate function {fname!r} (also at {seen[fname]})")
             seen[fname] = where
             functions.append(Function(name=fname, service=svc.name, alias=alias))
+    services = [svc.name for svc in lam.services]
+    for i, svc_name in enumerate(lam.promotion_order):
+        if svc_name not in services:
+            raise InventoryError(f"{inv.path}: lambda.promotion_order[{i}]: {svc_name!r} is not a service ({', '.join(services)})")
     discovery = tuple(
         FunctionDiscovery(service=svc.name, prefix=s(svc.discover_prefix, f"lambda.services[{i}].discover_prefix"))
         for i, svc in enumerate(lam.services)
@@ -234,7 +237,18 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         tname = s(t.name, f"dynamodb.tables[{i}].name")
         if any(x.name == tname for x in tables):
             raise InventoryError(f"{inv.path}: dynamodb.tables[{i}].name: duplicate table {tname!r}")
-        tables.append(Table(tname, t.pitr, t.billing_mode, t.hash_key, t.range_key, tuple(t.indexes), t.purpose, t.ref))
+        users = tuple(s(f, f"dynamodb.tables[{i}].functions[{j}]") for j, f in enumerate(t.functions))
+        for j, fname in enumerate(users):
+            if fname not in seen and not any(fname.startswith(d.prefix) for d in discovery):
+                raise InventoryError(f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's functions")
+        dyn = spec.dynamodb
+        tables.append(
+            Table(
+                tname, t.pitr, t.billing_mode, t.hash_key, t.range_key, tuple(t.indexes), t.purpose, t.ref,
+                functions=users, env_var=t.env_var or dyn.table_env_var, restore_suffix=dyn.restore_suffix,
+                restore_timestamp=dyn.restore_timestamp, restore_sse=dyn.restore_sse, restore_wait_minutes=dyn.restore_wait_minutes,
+            )
+        )
     buckets = []
     for i, b in enumerate(spec.s3.buckets):
         if not _applies(b.envs, name):
@@ -289,10 +303,35 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         raise InventoryError(f"{inv.path}: api.function: {api.function!r} is not one of the inventory's functions")
     amp = spec.amplify
     amplify = (
-        Amplify(s(amp.app_id, "amplify.app_id"), s(amp.branch, "amplify.branch"), s(amp.domain, "amplify.domain"), amp.ref)
+        Amplify(
+            s(amp.app_id, "amplify.app_id"),
+            s(amp.branch, "amplify.branch"),
+            s(amp.domain, "amplify.domain"),
+            amp.ref,
+            green_branch=s(amp.green_branch, "amplify.green_branch") if amp.green_branch else None,
+            domain_prefix=s(amp.domain_prefix, "amplify.domain_prefix"),
+            other_prefixes=tuple(s(p, f"amplify.other_prefixes[{i}]") for i, p in enumerate(amp.other_prefixes)),
+            repository=s(amp.repository, "amplify.repository") if amp.repository else None,
+        )
         if amp
         else None
     )
+    triggers = tuple(
+        TriggerMetric(
+            key=key,
+            namespace=src.namespace,
+            metric=src.metric,
+            statistic=src.statistic,
+            dimensions=tuple((k, s(v, f"auto_rollback.sources.{key}.dimensions.{k}")) for k, v in src.dimensions.items()),
+            total_metric=src.total_metric,
+            window_minutes=src.window_minutes,
+            threshold=float(getattr(spec.auto_rollback, TRIGGER_THRESHOLDS[key])),
+            action=src.action,
+            ref=src.ref or spec.auto_rollback.ref,
+        )
+        for key, src in spec.auto_rollback.sources.items()
+    )
+    cfn = spec.cloudformation
     resolved = Environment(
         inventory=spec.inventory.name,
         name=name,
@@ -329,6 +368,10 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         maintenance_windows=tuple(spec.maintenance_windows),
         rehearsal=spec.rehearsal,
         unresolved=tuple(dict.fromkeys(s.unresolved)),
+        triggers=triggers,
+        cfn_previous_template=s(cfn.previous_template, "cloudformation.previous_template") if cfn and cfn.previous_template else None,
+        cfn_previous_parameters=s(cfn.previous_parameters, "cloudformation.previous_parameters") if cfn and cfn.previous_parameters else None,
+        promotion_order=tuple(lam.promotion_order),
     )
     s.check_missing()
     return resolved

@@ -38,6 +38,12 @@ class Table:
     indexes: tuple
     purpose: str
     ref: str
+    functions: tuple[str, ...] = ()  # read/write the table through env_var (000 §6.6)
+    env_var: str = "DYNAMODB_TABLE"  # inventory: dynamodb.tables[].env_var or dynamodb.table_env_var
+    restore_suffix: str = "-restored-"  # inventory: dynamodb.restore_suffix (000 §6.4; 004 "-recovery")
+    restore_timestamp: bool = True  # inventory: dynamodb.restore_timestamp
+    restore_sse: bool = False  # inventory: dynamodb.restore_sse (004 --sse-specification-override)
+    restore_wait_minutes: int = 240  # inventory: dynamodb.restore_wait_minutes
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,31 @@ class Amplify:
     branch: str
     domain: str
     ref: str
+    green_branch: str | None = None  # 004 "Green Environment": where a release lands before the switch
+    domain_prefix: str = ""  # 004 --sub-domain-settings prefix= (the apex)
+    other_prefixes: tuple[str, ...] = ()  # the domain's other prefixes (UpdateDomainAssociation replaces the whole list)
+    repository: str | None = None  # rehearsal only: the seeded app's Git repository (None: manual deploys)
+
+
+@dataclass(frozen=True)
+class TriggerMetric:
+    """One 004 automated-rollback trigger, resolved: the metric it reads, its threshold and action."""
+
+    key: str  # error_rate_5xx | latency_p99 | auth_failures | memory
+    namespace: str
+    metric: str
+    statistic: str
+    dimensions: tuple[tuple[str, str], ...]
+    total_metric: str | None
+    window_minutes: int
+    threshold: float
+    action: str  # rollback | alert
+    ref: str
+
+    @property
+    def resource(self) -> str:
+        """A short stable name for the row: the metric and its dimension values (``5XXError:api:stage``)."""
+        return ":".join([self.metric, *(v for _, v in self.dimensions)])
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,14 @@ class Environment:
     maintenance_windows: tuple[WindowSpec, ...]
     rehearsal: RehearsalSpec
     unresolved: tuple[str, ...] = field(default=())  # ${VAR}s missing from the process environment
+    triggers: tuple[TriggerMetric, ...] = field(default=())  # 004 automated rollback triggers, with their metric sources
+    cfn_previous_template: str | None = None  # 004's backup of the previous stack template (a file path)
+    cfn_previous_parameters: str | None = None  # and of its parameters
+    promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)
+
+    def trigger(self, key: str) -> TriggerMetric | None:
+        """The automated-rollback trigger ``key`` (error_rate_5xx, latency_p99, ...), or None."""
+        return next((t for t in self.triggers if t.key == key), None)
 
     def table(self, name: str) -> Table:
         """The table called ``name``; KeyError names the known ones."""

@@ -76,6 +76,8 @@ class LambdaSpec(Strict):
     checkpoint_alias_prefix: str = "rollback-checkpoint-"
     health_payload: dict = {"httpMethod": "GET", "path": "/health", "headers": {}}
     services: list[ServiceSpec] = Field(min_length=1)
+    # 001 §5.1: the order a full-stack promotion deploys services in (service names); empty: as listed.
+    promotion_order: list[str] = []
     ref: str = ""
 
 
@@ -99,11 +101,21 @@ class TableSpec(Strict):
     indexes: list[IndexSpec] = []
     purpose: Literal["data", "deployments", "state"] = "data"
     envs: list[str] | None = None
+    functions: list[str] = Field(
+        [], description="functions that read and write this table through env_var (000 §6.6: switched by option A, frozen by option B)"
+    )
+    env_var: str | None = Field(None, description="the variable those functions read the table name from (default: dynamodb.table_env_var)")
     ref: str = ""
 
 
 class DynamoSpec(Strict):
     tables: list[TableSpec] = []
+    table_env_var: str = Field("DYNAMODB_TABLE", description="environment variable naming a function's table (000 §6.6)")
+    restore_suffix: str = Field("-restored-", description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)")
+    restore_timestamp: bool = Field(True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)")
+    restore_sse: bool = Field(False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)")
+    restore_wait_minutes: int = Field(240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)")
+    ref: str = ""
 
 
 class ReplicationSpec(Strict):
@@ -174,11 +186,17 @@ class AmplifySpec(Strict):
     app_id: str
     branch: str
     domain: str
+    green_branch: str | None = Field(None, description="the branch a blue/green release deploys to first (004 'Green Environment')")
+    domain_prefix: str = Field("", description="the sub-domain prefix users reach (004: prefix= , the apex)")
+    other_prefixes: list[str] = Field([], description="the domain's other sub-domain prefixes on the same branch (a switch must keep them)")
+    repository: str | None = Field(None, description="rehearsal only: the Git repository the seeded app is connected to (none: a manually deployed app)")
     ref: str = ""
 
 
 class CloudFormationSpec(Strict):
     stacks: list[str] = Field(min_length=1)
+    previous_template: str | None = Field(None, description="the backup of the previous template (004: backup/appsync-previous.yml)")
+    previous_parameters: str | None = Field(None, description="its parameters file (004: backup/appsync-parameters-previous.json)")
     ref: str = ""
 
 
@@ -192,6 +210,11 @@ class Thresholds(Strict):
     api_p95_critical_s: float = 5.0
     lambda_p95_warning_s: float = 10.0
     lambda_p95_critical_s: float = 25.0
+    dynamodb_p95_warning_ms: float = 100.0  # 000 §2.2 DynamoDB row
+    dynamodb_p95_critical_ms: float = 500.0
+    impact_users_medium: int = 10  # 000 §2.4: affected users at which each impact level starts
+    impact_users_high: int = 100
+    impact_users_critical: int = 1000
     verification_window_minutes: int = 5
     verification_error_rate_max_pct: float = 1.0
     verification_latency_p95_max_s: float = 3.0
@@ -208,17 +231,51 @@ class GateSpec(Strict):
     ref: str = ""
 
 
+TRIGGER_THRESHOLDS = {  # 004 Automated Rollback Triggers: trigger -> the [auto_rollback] threshold it is judged by
+    "error_rate_5xx": "error_rate_5xx_pct",
+    "latency_p99": "latency_p99_ms",
+    "auth_failures": "auth_failures",
+    "memory": "memory_pct",
+}
+
+
+class TriggerSourceSpec(Strict):
+    """Where one automated-rollback trigger is read: a CloudWatch metric (004 names the metric, not its source)."""
+
+    namespace: str
+    metric: str
+    statistic: str = Field("Sum", description="Sum, Maximum, Average, SampleCount or pNN")
+    total_metric: str | None = Field(None, description="for a rate: the denominator metric (same namespace and dimensions)")
+    dimensions: dict[str, str] = {}
+    window_minutes: int = Field(5, gt=0)
+    action: Literal["rollback", "alert"] = Field(description="004's Action column: automatic rollback (FAIL) or alert, manual decision (WARN)")
+    ref: str = ""
+
+
 class AutoRollbackSpec(Strict):
     health_status: int = 200
     error_spike_count: int = 5
     throttle_spike_count: int = 10
     spike_window_minutes: int = 2
     monitor_minutes: int = 5
+    # post-deployment monitor per destination environment, in seconds, where it differs from
+    # monitor_minutes (001 §3.2.1: "Monitor for 30s errors" after DEV -> SIT)
+    monitor_seconds_by_env: dict[str, int] = {}
     error_rate_5xx_pct: float | None = None
     latency_p99_ms: float | None = None
     auth_failures: int | None = None
     memory_pct: float | None = None
+    sources: dict[str, TriggerSourceSpec] = {}
     ref: str = ""
+
+    @model_validator(mode="after")
+    def _sources_have_thresholds(self) -> "AutoRollbackSpec":
+        for key in self.sources:
+            if key not in TRIGGER_THRESHOLDS:
+                raise ValueError(f"auto_rollback.sources: unknown trigger {key!r}; known: {', '.join(TRIGGER_THRESHOLDS)}")
+            if getattr(self, TRIGGER_THRESHOLDS[key]) is None:
+                raise ValueError(f"auto_rollback.sources.{key} needs auto_rollback.{TRIGGER_THRESHOLDS[key]}")
+        return self
 
 
 class ApprovalRule(Strict):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from harness.errors import TargetError
 from harness.inventory.model import Environment
-from harness.targets.base import Target
+from harness.targets.base import Target, forget_user_aws_profile
 
 TARGETS = ("embedded", "localstack", "aws")
 
 
 def make_target(name: str, env: Environment, **options: object) -> Target:
     """The target called ``name`` for ``env`` (not started)."""
+    if name in ("embedded", "localstack"):
+        forget_user_aws_profile()  # before moto is imported: a rehearsal reads no user AWS configuration
     if name == "embedded":
         from harness.targets.embedded import EmbeddedTarget
 

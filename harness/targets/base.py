@@ -164,6 +164,22 @@ class Target:
         return actual
 
 
+USER_PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+def forget_user_aws_profile() -> None:
+    """A rehearsal never reads the user's AWS configuration (call before moto is imported).
+
+    The emulator targets sign with isolated sessions, but moto (imported in-process for the embedded
+    target) and botocore's region tables build plain ``boto3.Session()``s, which fail on an exported
+    ``AWS_PROFILE`` naming a profile this machine lacks (a platform engineer often has ``bbws-prod``
+    exported) and would otherwise read it. Child processes (xdist workers, handlers) inherit the
+    cleaned environment.
+    """
+    for key in USER_PROFILE_VARIABLES:
+        os.environ.pop(key, None)
+
+
 def isolated_session(access_key: str, secret_key: str, region: str) -> boto3.Session:
     """A boto3 session that reads nothing of the user's AWS configuration.
 

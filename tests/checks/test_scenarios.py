@@ -5,21 +5,19 @@ under xdist (the one run here that seeds: one embedded emulator per worker)."""
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import boto3
-import pytest
 
-from checks.catalogue import CATALOGUE, rows_for
+from checks.catalogue import rows_for
 from harness.inventory import load_inventory
 from tests.checks.conftest import fidelity_installed
 from tests.checks.test_violations import api_front
-from tests.conftest import aws_env, run_pytest, sit_run_args, sit_run_env
+from tests.conftest import aws_env, run_pytest
 
-SCENARIOS = [
+CHECKLISTS = [
     "scenarios/test_post_rollback_verification.py",
     "scenarios/test_post_deployment_validation.py",
     "scenarios/test_pre_promotion.py",
@@ -34,7 +32,6 @@ def _report_rows(reports: Path) -> list[str]:
     return [line for line in report.read_text().splitlines() if line.startswith("| ") and not line.startswith("| Check")]
 
 
-@pytest.mark.xdist_group("served-sit")
 def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_path: Path) -> None:
     log = tmp_path / "ops.log"
     env = {**aws_env(served_sit["AWS_ENDPOINT_URL"]), "HARNESS_OP_LOG": str(log)}
@@ -61,9 +58,10 @@ def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_
 
 
 def test_xdist_run_report_is_complete_with_allure_evidence(tmp_path: Path) -> None:
-    """``pytest scenarios/ --env sit -n 2``: one seeded emulator per worker, every row in one report and in Allure."""
+    """The checklists and the smoke test with ``-n 2``: one seeded emulator per worker, every row in one
+    report and in Allure (the drills in scenarios/ have their own tests)."""
     reports = tmp_path / "reports"
-    proc = run_pytest("scenarios/", "--env", "sit", "-n", "2", "--reports-dir", str(reports))
+    proc = run_pytest(*CHECKLISTS, "scenarios/test_smoke.py", "--env", "sit", "-n", "2", "--reports-dir", str(reports))
     assert "one server per xdist worker" in proc.stdout
     sit = load_inventory("bbws").environment("sit")
     expected = rows_for(sit)
@@ -91,25 +89,10 @@ def test_xdist_run_report_is_complete_with_allure_evidence(tmp_path: Path) -> No
             assert {"epic", "feature", "severity"} <= set(labels), labels
             assert any(a["type"] == "application/json" for a in r.get("attachments", []))
     assert sum(by_story.values()) == len(expected)
-    assert set(by_story) == {c.slug for c in CATALOGUE} - {"s3-replication"}
+    assert set(by_story) == {p.spec.slug for p in expected}
     (report,) = [r for r in results if r["name"].startswith("Verification report")]
     (attachment,) = report["attachments"]
     assert attachment["type"] == "text/markdown"
     assert (results_dir / attachment["source"]).read_text().count("\n| ") >= len(expected)
     suite = ET.parse(reports / "junit.xml").getroot().find("testsuite")
     assert len(results) == int(suite.get("tests")) + 1, "every test reported under xdist (+ the verification report)"
-
-
-@pytest.mark.xdist_group("served-sit")
-def test_failing_row_is_reported_first_and_fails_the_run(served_sit, tmp_path: Path) -> None:
-    """A FAIL row (expect an older version) is listed first in the report and fails its test."""
-    sit = load_inventory("bbws").environment("sit")
-    fn = sit.functions[0].name
-    reports = tmp_path / "reports"
-    proc = run_pytest(SCENARIOS[0], *sit_run_args(served_sit), "--reports-dir", str(reports), "--expect-version", f"{fn}=1",
-                      env=sit_run_env(served_sit))
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    assert re.search(rf"FAILED .*test_checklist\[lambda-alias-version-{fn}\]", proc.stdout)
-    rows = _report_rows(reports)
-    assert "**FAIL**" in rows[0] and fn in rows[0] and "version 1" in rows[0]
-    assert "- **result**: FAIL" in next(reports.glob("verification-*.md")).read_text()

@@ -970,6 +970,7 @@ def test_every_verdict_path_has_a_test() -> None:
     A new ``Verdict.X`` in a check (or a helper it calls) needs a test that shows it."""
     import tests.checks.test_healthy  # noqa: F401 - their @covers fill the registry
     import tests.checks.test_violations  # noqa: F401
+    import tests.propie.test_checks  # noqa: F401 - the 004 slugs (propie-rollback procedure)
 
     sites = verdict_sites()
     missing = []

@@ -43,6 +43,7 @@ class Pin:
 
 
 LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = "lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "lambda_telemetry", "server.py"
+CFN = "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
 
 PINS = (
     # lambda_invoke: Invoke paths (patched) and the resolution of fn[:qualifier]
@@ -120,6 +121,24 @@ PINS = (
     Pin("moto.logs.models:logs_backends", LOGS),
     Pin("moto.cloudwatch.models:CloudWatchBackend.put_metric_data", LOGS, ("self", "namespace", "metric_data")),
     Pin("moto.cloudwatch.models:cloudwatch_backends", LOGS),
+    # cloudformation_states: create/update paths and stack events (patched), RollbackStack added, failures built on the models
+    Pin("moto.cloudformation.responses:CloudFormationResponse.update_stack", CFN, ("self",), exact=True),
+    Pin("moto.cloudformation.responses:CloudFormationResponse.create_stack", CFN, ("self",), exact=True),
+    Pin("moto.cloudformation.responses:CloudFormationResponse._validate_status", CFN, ("self", "stack")),
+    Pin("moto.cloudformation.models:Stack._add_stack_event", CFN, ("self", "resource_status", "resource_status_reason", "resource_properties"), exact=True),
+    Pin("moto.cloudformation.models:Stack.parse_template", CFN, ("template",)),
+    Pin(
+        "moto.cloudformation.models:Event.__init__", CFN,
+        ("self", "stack_id", "stack_name", "logical_resource_id", "physical_resource_id", "resource_type", "resource_status",
+         "resource_status_reason", "resource_properties"), exact=True,
+    ),
+    Pin("moto.cloudformation.models:CloudFormationBackend.get_stack", CFN, ("self", "name_or_stack_id")),
+    Pin("moto.cloudformation.models:CloudFormationBackend.delete_stack", CFN, ("self", "name_or_stack_id")),
+    Pin("moto.cloudformation.models:cloudformation_backends", CFN),
+    Pin("moto.cloudformation.parsing:ResourceMap.delete", CFN, ("self",)),
+    Pin("moto.cloudformation.exceptions:ValidationError.__init__", CFN, ("self", "name_or_id", "message")),
+    Pin("moto.core.responses:BaseResponse.call_action", CFN, ("self",)),  # dispatches to a method named after the action
+    Pin("moto.core.utils:method_names_from_class", CFN, ("clazz",)),
     # server.py (and the HTTP API front's threaded server)
     Pin("moto.moto_server.werkzeug_app:MotoRequestHandler", SERVER_EXT),
     Pin("moto.moto_server.werkzeug_app:DomainDispatcherApplication.__init__", SERVER_EXT, ("self", "create_app")),
@@ -173,6 +192,17 @@ def test_motos_request_handler_is_werkzeugs() -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     assert issubclass(MotoRequestHandler, WSGIRequestHandler), "MotoRequestHandler is no longer a werkzeug WSGIRequestHandler (server.py subclasses it)"
+
+
+def test_moto_has_no_rollback_stack_of_its_own() -> None:
+    """cloudformation_states adds RollbackStack; a moto that implements it must be re-checked, not overwritten."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    from harness.targets.embedded.fidelity import cloudformation_states
+
+    for owner, name, fn in cloudformation_states.ADDED:
+        assert owner.__dict__.get(name, fn) is fn, f"moto {moto.__version__} defines {owner.__qualname__}.{name} itself; re-check cloudformation_states"
+    assert "rollback_stack" in cloudformation_states.ADDED[0][1] and CloudFormationResponse is cloudformation_states.ADDED[0][0]
 
 
 def test_every_patched_attribute_is_pinned_and_defined_on_its_class() -> None:

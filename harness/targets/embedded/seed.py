@@ -24,6 +24,7 @@ from harness import records
 from harness.clock import Clock
 from harness.inventory.model import Bucket, Environment, Table
 from harness.records import COMPLETE, DeploymentRecord, utc_stamp
+from harness.targets.embedded import seed_propie
 
 SAMPLE_HANDLER = Path(__file__).parent / "sample_app" / "handler.py"
 RUNTIME = "python3.11"
@@ -98,6 +99,7 @@ def seed_environment(target: Any, *, clock: Clock) -> Seeded:
     for stack in (*env.sam_stacks, *env.cfn_stacks):
         target.client("cloudformation").create_stack(StackName=stack, TemplateBody=STACK_TEMPLATE)
         out.stacks.append(stack)
+    seed_propie.seed(target, env, now)  # 004: Amplify app, branches, builds and domain; stack template history; trigger baseline
     out.calls = counter.stop()
     return out
 
@@ -139,6 +141,8 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
             label = release_label(n)
             code = function_zip(label)
             variables = {"APP_VERSION": label, "HARNESS_ENV": env.name, "SERVICE": service}
+            # The table a function reads, from the variable 000 §6.6 switches (inventory dynamodb.tables[].functions).
+            variables.update({t.env_var: t.name for t in env.tables if name in t.functions})
             if n == 1:
                 lam.create_function(
                     FunctionName=name,

@@ -16,8 +16,6 @@ from harness.targets.embedded.server import EmbeddedServer
 
 # What no embedded rehearsal can show (README "Fidelity": not rehearsable), whatever is installed.
 ALWAYS_MISSING = {
-    "amplify": "moto has no Amplify",
-    "cloudformation-states": "moto's CloudFormation does not fail updates or support RollbackStack",
     "alarm-evaluation": "moto never evaluates alarms (SetAlarmState works; such states are simulated)",
     "s3-replication-copy": "moto stores the replication configuration but copies nothing",
     "api-quotas": "AWS API quotas are not enforced on the embedded target",
@@ -32,6 +30,8 @@ FROM_FIDELITY = {
     "percentiles": "moto has no percentile statistics",
     "api-http": "moto cannot invoke API Gateway stages in server mode",
     "emulator-faults": "fault handles come with the fidelity extensions",
+    "amplify": "moto has no Amplify",
+    "cloudformation-states": "moto's CloudFormation does not fail updates or support RollbackStack",
 }
 
 DUMMY_KEY = "testing"  # moto accepts any credentials; these never leave the machine
@@ -108,6 +108,13 @@ class EmbeddedTarget(Target):
             if self.fidelity_enabled:
                 self._install_fidelity()
             self.server.start()
+        else:
+            # A peer environment on a shared server (harness/targets/embedded/peer.py): its own
+            # account, so its own fidelity context; wiped first when it is seeded afresh.
+            if self.seed_enabled:
+                reset_account(self.env.account)
+            if self.fidelity_enabled and self.extensions is None:
+                self._install_fidelity()
         self.verify_account()
         if self.seed_enabled:
             from harness.targets.embedded.seed import seed_environment
@@ -129,6 +136,12 @@ class EmbeddedTarget(Target):
             raise TargetError(f"fidelity extensions failed to import on moto {moto.__version__}: {exc}") from exc
 
         self.extensions = fidelity.install(self)  # .ecs: this target's ECS fault handle
+
+    def function_code(self, name: str, qualifier: str | None) -> bytes:
+        """A version's deployment package (moto's Code.Location is not downloadable; lambda_code.py)."""
+        from harness.targets.embedded.lambda_code import function_code
+
+        return function_code(self.env.account, self.env.region, name, qualifier)
 
     @property
     def api_base_url(self) -> str | None:

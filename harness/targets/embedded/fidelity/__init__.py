@@ -11,6 +11,10 @@ through, each closed by one module:
 - ``ecs_tasks``: services start tasks and ListTasks/DescribeTasks agree (task model: ``ecs_model``);
   running counts are lowered/restored through the target's handle (``ecs_faults``).
 - ``http_api``: the inventory's API base URL served on 127.0.0.1 with proxy-integration semantics.
+- ``amplify``: Amplify's REST API (apps, branches, jobs, deployments, domain associations) answered in
+  front of moto, which has none (``amplify_model``, ``amplify_api``; users' traffic: ``amplify_traffic``).
+- ``cloudformation_states``: failed updates roll back (or stop in UPDATE_FAILED with DisableRollback),
+  RollbackStack, stack events on the account's clock, the emulator's own template history.
 
 Patches are process-wide and installed once; they act only for accounts whose target installed
 them (``registry``), so plain moto users in the same process keep moto's behaviour.
@@ -39,6 +43,8 @@ from harness.targets.embedded.fidelity import registry
 from harness.targets.embedded.fidelity.registry import AccountContext
 
 if TYPE_CHECKING:
+    from harness.targets.embedded.fidelity.amplify import AmplifyHandle
+    from harness.targets.embedded.fidelity.cloudformation_states import CloudFormationHandle
     from harness.targets.embedded.fidelity.ecs_faults import EcsHandle
     from harness.targets.embedded.fidelity.http_api import HttpApi
 
@@ -46,7 +52,7 @@ if TYPE_CHECKING:
 # range (tests/fidelity/test_moto_contract.py checks both and every internal the extensions use).
 MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 # Installed in this order; each module has a ``PATCHES`` table and ``install()``.
-EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api")
+EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api", "amplify", "cloudformation_states")
 
 _install_lock = threading.Lock()
 _installed = False
@@ -59,6 +65,8 @@ class Extensions:
         self.context = ctx
         self.api = api
         self.ecs = ecs
+        self.amplify: AmplifyHandle | None = None  # Amplify seeding history and users' traffic
+        self.cloudformation: CloudFormationHandle | None = None  # the emulator's stack template history
 
     @property
     def api_base_url(self) -> str | None:
@@ -139,6 +147,13 @@ def install(target: Any) -> Extensions:
         if target.env.api:
             with installing("http_api"):
                 extensions.api = load("http_api").HttpApi(ctx, target.env).start()
+        with installing("amplify"):
+            amplify = load("amplify")
+            extensions.amplify = amplify.AmplifyHandle(ctx, target.env, target.client)
+            if not server.running:  # a peer on a running server is answered by its owner's middleware
+                server.middlewares.append(amplify.middleware(server.default_account))
+        with installing("cloudformation_states"):
+            extensions.cloudformation = load("cloudformation_states").CloudFormationHandle(ctx, target.env, target.client)
     except TargetError:
         extensions.close()
         raise

@@ -1,0 +1,281 @@
+"""CloudFormation rollback (004 "Rollback Infrastructure Changes"), plan then apply, on the path the stack's
+state allows (seed defect 6).
+
+004 runs ``aws cloudformation rollback-stack`` first and ``update-stack`` with the previous template as the
+alternative. RollbackStack "rolls back the specified stack to the last known stable state from
+CREATE_FAILED or UPDATE_FAILED stack statuses" (API reference): after a bad update that *completed*
+(UPDATE_COMPLETE, the usual case) it is refused with a ValidationError, and only the alternative rolls
+back. So the plan reads the stack's status and takes:
+
+- ``rollback-stack`` for UPDATE_FAILED (a failed update that did not roll back), waited for with the
+  ``stack_rollback_complete`` waiter;
+- ``update-stack`` with the previous template and parameters for a stable stack (UPDATE_COMPLETE ...),
+  waited for with ``stack_update_complete``;
+- nothing for UPDATE_ROLLBACK_COMPLETE after CloudFormation rolled a failed update back by itself (the
+  stack already runs its previous template), unless the caller names a previous template;
+- a refusal for what neither can fix (in progress, ROLLBACK_COMPLETE, UPDATE_ROLLBACK_FAILED, a failed
+  create: RollbackStack would delete its resources).
+
+CloudFormation keeps no template history, so "previous" comes from, in order: the files the caller
+names (004's ``file://backup/appsync-previous.yml`` and its parameters file), the inventory's backup
+files (``cloudformation.previous_template``/``previous_parameters``) when they exist, or, on the
+embedded rehearsal only, the emulator's record of the templates the stack ran (the newest that differs
+from what runs now). Before it updates, the harness keeps its own record of what the stack runs (the
+checkpoint: template and parameters, in the plan and, with ``backup_dir``, in files), so its own
+update can be rolled back the same way. The report names the path taken and why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.exceptions import ClientError, WaiterError
+
+from harness import aws
+from harness.actions.audit_record import audit, authority_details
+from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
+from harness.actions.guards import Authority, refusal
+from harness.targets.base import TargetLike
+
+RULE = "prod-rollback"
+ROLLBACK_STATES = ("UPDATE_FAILED",)  # RollbackStack's own states, less CREATE_FAILED (below)
+UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
+REFUSED = {
+    "CREATE_FAILED": "a failed create has no previous version: RollbackStack would delete its resources (ROLLBACK_COMPLETE); delete and recreate it",
+    "ROLLBACK_COMPLETE": "a failed create that rolled back holds no resources and cannot be updated; delete and recreate it",
+    "UPDATE_ROLLBACK_FAILED": "the automatic rollback itself failed: continue it (continue-update-rollback) first",
+}
+
+
+class _Tolerant(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (!Ref, !Sub ...) read as plain values."""
+
+
+_Tolerant.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def parsed(body: Any) -> dict[str, Any]:
+    """A template (JSON/YAML text, or GetTemplate's parsed JSON) as a dict, for comparing and describing."""
+    if isinstance(body, dict):
+        return dict(body)
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = yaml.load(body, Loader=_Tolerant)  # noqa: S506 - a SafeLoader subclass
+    return doc if isinstance(doc, dict) else {}
+
+
+def as_text(body: Any) -> str:
+    """A template body to send back to CloudFormation (GetTemplate parses JSON ones)."""
+    return body if isinstance(body, str) else json.dumps(body, indent=2)
+
+
+def description(body: Any) -> str:
+    """The template's Description ("" when it has none)."""
+    return str(parsed(body).get("Description") or "")
+
+
+def as_parameters(values: Any) -> list[dict[str, str]]:
+    """Parameters as the CLI's JSON file has them (a list of ParameterKey/ParameterValue) or from a mapping."""
+    if isinstance(values, dict):
+        return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+    return [{"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]} for p in values or [] if "ParameterValue" in p]
+
+
+@dataclass(frozen=True)
+class PreviousTemplate:
+    """The template and parameters to go back to, and where they came from (for the report)."""
+
+    body: str
+    parameters: list[dict[str, str]]
+    source: str
+
+    @property
+    def description(self) -> str:
+        return description(self.body)
+
+
+def from_files(template: str | Path, parameters: str | Path | None = None) -> PreviousTemplate:
+    """004's backup files: the template, and the parameters JSON (``[{"ParameterKey": ..., "ParameterValue": ...}]``)."""
+    body = Path(template).read_text(encoding="utf-8")
+    params = as_parameters(json.loads(Path(parameters).read_text(encoding="utf-8"))) if parameters else []
+    return PreviousTemplate(body, params, f"file://{template}" + (f" + file://{parameters}" if parameters else ""))
+
+
+def from_rehearsal(target: TargetLike, stack: str, current: dict[str, Any], current_params: list[dict[str, str]]) -> PreviousTemplate | None:
+    """On the embedded target: the newest template the stack ran that differs from what it runs now."""
+    handle = getattr(getattr(target, "extensions", None), "cloudformation", None)
+    if handle is None:
+        return None
+    now = (current, {p["ParameterKey"]: p["ParameterValue"] for p in current_params})
+    for entry in reversed(handle.template_history(stack)):
+        if (parsed(entry["template"]), dict(entry["parameters"])) != now:
+            return PreviousTemplate(entry["template"], as_parameters(entry["parameters"]),
+                                    f"the rehearsal's record of the stack's templates (deployed {entry['at']:%Y-%m-%d %H:%M:%S} UTC; AWS keeps none)")
+    return None
+
+
+def save_backup(folder: str | Path, stack: str, body: Any, parameters: list[dict[str, str]], at: datetime) -> tuple[Path, Path]:
+    """The harness's record of what a stack runs before it changes it: a template and a parameters file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{stack}-{at:%Y%m%dT%H%M%SZ}"
+    template, params = folder / f"{stem}.template", folder / f"{stem}-parameters.json"
+    template.write_text(as_text(body), encoding="utf-8")
+    params.write_text(json.dumps(parameters, indent=2), encoding="utf-8")
+    return template, params
+
+
+def _stack(target: TargetLike, stack: str | None) -> str:
+    if stack:
+        return stack
+    if not target.env.cfn_stacks:
+        raise LookupError(f"inventory {target.env.inventory} has no [cloudformation] stacks")
+    return target.env.cfn_stacks[0]
+
+
+def _previous(target: TargetLike, stack: str, template_file: str | Path | None, parameters_file: str | Path | None,
+              current: dict[str, Any], params: list[dict[str, str]]) -> tuple[PreviousTemplate | None, str]:
+    """The previous template by the module's order of sources, and what was looked at."""
+    if template_file:
+        return from_files(template_file, parameters_file), ""
+    env = target.env
+    looked = []
+    if env.cfn_previous_template:
+        if Path(env.cfn_previous_template).is_file():
+            params_file = env.cfn_previous_parameters if env.cfn_previous_parameters and Path(env.cfn_previous_parameters).is_file() else None
+            return from_files(env.cfn_previous_template, params_file), ""
+        looked.append(f"{env.cfn_previous_template} (not found)")
+    found = from_rehearsal(target, stack, current, params)
+    if found is not None:
+        return found, ""
+    looked.append("no template record on this target")
+    return None, "; ".join(looked)
+
+
+def plan_stack_rollback(target: TargetLike, authority: Authority, stack: str | None = None, *, template_file: str | Path | None = None,
+                        parameters_file: str | Path | None = None, backup_dir: str | Path | None = None) -> Plan:
+    """Read the stack's status and decide the path (and the previous template); reads only."""
+    stack = _stack(target, stack)
+    plan = Plan("cloudformation-rollback", target.env.inventory, target.env.name, target.name, target.clock.now(),
+                verified_by=("cloudformation-stack-stable",), details={"authority": authority_details(authority), "stack": stack})
+    plan.refusal = refusal(target, authority, rule=RULE)
+    if plan.refused:
+        return plan
+    cfn = target.client("cloudformation")
+    found = aws.get_or_none(cfn.describe_stacks, "ValidationError", StackName=stack)
+    if not found or not found.get("Stacks"):
+        plan.refusal = f"stack {stack} does not exist"
+        return plan
+    status = found["Stacks"][0]["StackStatus"]
+    params = as_parameters(found["Stacks"][0].get("Parameters") or [])
+    body = cfn.get_template(StackName=stack)["TemplateBody"]
+    plan.details.update(status=status, checkpoint={"template": as_text(body), "parameters": params}, backup_dir=str(backup_dir) if backup_dir else None)
+    running = f"{status}, template \"{description(body)}\""
+    resource = f"cloudformation:{stack}"
+    if status in ROLLBACK_STATES:
+        plan.details["path"] = "rollback-stack"
+        plan.changes.append(Change(resource, "StackStatus", running, "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
+                                   note="004 Rollback Infrastructure Changes: rollback-stack"))
+        plan.notes.append(f"{stack} is {status}: a failed update that did not roll back, which is what RollbackStack is for "
+                          "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies")
+        return plan
+    if status.endswith("_IN_PROGRESS"):
+        plan.refusal = f"stack {stack} is {status}: wait until it settles"
+        return plan
+    if status in REFUSED:
+        plan.refusal = f"stack {stack} is {status}: {REFUSED[status]}"
+        return plan
+    if status not in UPDATABLE:
+        plan.refusal = f"stack {stack} is {status}: neither rollback-stack nor update-stack applies"
+        return plan
+    if status == "UPDATE_ROLLBACK_COMPLETE" and not template_file:
+        plan.notes.append(f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the previous "
+                          "template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or UPDATE_FAILED)")
+        return plan
+    previous, looked = _previous(target, stack, template_file, parameters_file, parsed(body), params)
+    if previous is None:
+        plan.refusal = (f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and there is no "
+                        f"previous template to update it with ({looked}): pass the backup files (004: --template-file backup/appsync-previous.yml "
+                        "--parameters-file backup/appsync-parameters-previous.json)")
+        return plan
+    plan.details.update(path="update-stack", previous={"body": previous.body, "parameters": previous.parameters, "source": previous.source})
+    plan.changes.append(Change(resource, "template", running, f"\"{previous.description}\" with its parameters ({previous.source})",
+                               note="004 Rollback Infrastructure Changes: update-stack with the previous template"))
+    if previous.description:
+        plan.expect_versions[stack] = previous.description
+    plan.notes.append(f"004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and {stack} is "
+                      f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the harness "
+                      f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} (seed defect 6)")
+    return plan
+
+
+def stack_events(target: TargetLike, stack: str, since: datetime) -> list[dict[str, str]]:
+    """The stack's events since ``since``, oldest first (time, resource, status, reason)."""
+    events = aws.paginate(target.client("cloudformation"), "describe_stack_events", "StackEvents", StackName=stack)
+    since = since - timedelta(seconds=1)  # event times come back to the millisecond
+    chosen = [e for e in events if e["Timestamp"] >= since]
+    return [{"time": e["Timestamp"].isoformat(), "resource": e["LogicalResourceId"], "status": e["ResourceStatus"],
+             "reason": e.get("ResourceStatusReason") or ""} for e in reversed(chosen)]
+
+
+def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
+    """Run the planned path, wait with the boto3 waiter, verify the status (and template), report the events."""
+    d = plan.details
+    stack, path = d["stack"], d.get("path")
+    result = ActionResult(plan, COMPLETE)
+    if not plan.changes:
+        result.message = plan.notes[-1] if plan.notes else "nothing to do"
+        return result
+    cfn = target.client("cloudformation")
+    began = target.clock.now()
+    if d.get("backup_dir"):
+        saved = save_backup(d["backup_dir"], stack, d["checkpoint"]["template"], d["checkpoint"]["parameters"], began)
+        result.log(began, f"checkpoint: {stack}'s template and parameters saved to {saved[0]} and {saved[1]}")
+        result.evidence["checkpoint_files"] = [str(p) for p in saved]
+    with audit(target, plan, resource=f"cloudformation:{stack}", from_version=d["status"], to_version=path) as trail:
+        problem = None
+        try:
+            if path == "rollback-stack":
+                result.log(target.clock.now(), f"rollback-stack {stack} ({d['status']})")
+                cfn.rollback_stack(StackName=stack)
+                aws.wait(cfn, "stack_rollback_complete", target.waiter_config, StackName=stack)
+            else:
+                prev = d["previous"]
+                result.log(target.clock.now(), f"update-stack {stack} with the previous template ({prev['source']})")
+                cfn.update_stack(StackName=stack, TemplateBody=prev["body"], Parameters=prev["parameters"])
+                aws.wait(cfn, "stack_update_complete", target.waiter_config, StackName=stack)
+            result.changed(target.clock.now(), plan.changes[0])
+        except (ClientError, WaiterError) as exc:
+            problem = f"{type(exc).__name__}: {aws.error_message(exc) if isinstance(exc, ClientError) else exc}"
+        final = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        running = description(cfn.get_template(StackName=stack)["TemplateBody"])
+        result.evidence.update(path=path, final_status=final, template_description=running, events=stack_events(target, stack, began))
+        result.log(target.clock.now(), f"{stack}: {final}, template \"{running}\"")
+        want = plan.expect_versions.get(stack)
+        if problem is None and want and running != want:
+            problem = f"the stack runs \"{running}\", not \"{want}\""
+        if problem:
+            # A failed update-stack is rolled back by CloudFormation itself (the checkpoint: what ran before);
+            # a failed rollback-stack leaves UPDATE_ROLLBACK_FAILED for continue-update-rollback.
+            result.outcome, result.message = FAILED, f"{path} did not complete ({problem}); {stack} is {final}"
+            trail.finish(FAILED)
+    result.record = trail.record
+    if result.outcome == COMPLETE:
+        result.message = f"{path}: {stack} {d['status']} -> {final}, template \"{running}\""
+    return result
+
+
+def rollback_stack(target: TargetLike, authority: Authority, stack: str | None = None, *, template_file: str | Path | None = None,
+                   parameters_file: str | Path | None = None, backup_dir: str | Path | None = None, dry_run: bool = False) -> ActionResult:
+    """Plan and apply the stack rollback on the path its state allows (004 Rollback Infrastructure Changes)."""
+    return execute(
+        lambda: plan_stack_rollback(target, authority, stack, template_file=template_file, parameters_file=parameters_file, backup_dir=backup_dir),
+        lambda p: apply_stack_rollback(target, p),
+        dry_run=dry_run,
+    )

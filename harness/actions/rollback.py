@@ -1,0 +1,524 @@
+"""Lambda alias rollback (000 §4.2, §4.4; 001 §6.2.1, §6.3.2; 002 rollback-lambda.yml, rollback-service.sh).
+
+``plan_rollback`` / ``plan_rollback_all`` read only: the alias, the published versions, the target
+version by the chosen rule, and decide refusals. ``apply_rollback`` executes exactly that plan, per
+function: a checkpoint alias on the serving version (``rollback-checkpoint-<ts>``, or
+``incident-<ts>`` in a protected environment, 001 §6.3.2 step 4), the alias moved with a description
+and its routing cleared, the move verified with GetAlias (000 §4.2.5), /health invoked through
+``fn:alias`` (seed defect 3); an unhealthy target puts the alias back on the checkpoint version and
+the function ends FAILED. A batch runs its functions independently and concurrently.
+
+Audit: one record per action in the deployments table (001 §6.3.2 flat or 002 §4 PK/SK, through
+harness/records.py): a single-function rollback names its ``function``; a batch writes ONE record
+whose ``functions`` map holds every function's from/to/outcome/final version (002 writes one record
+per workflow run, for all services). IN_PROGRESS first, then always COMPLETE or FAILED, also when an
+exception or KeyboardInterrupt interrupts. Where the inventory names an SSM deployed-version
+parameter it is set to the release label the functions now serve (002 "Update Deployed Version").
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from harness import aws
+from harness.actions import lambda_versions as lv
+from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Event, Plan, execute
+from harness.actions.guards import Authority, refusal
+from harness.inventory.model import Environment
+from harness.records import DeploymentRecord, FunctionChange, audited, utc_stamp
+from harness.targets.base import TargetLike
+
+APPROVAL_RULE = "prod-rollback"  # 000 §9.3
+# The post-rollback rows that verify one function's rollback (000 §7.4), run by the plugin/CLI.
+VERIFIED_BY = ("lambda-alias-version", "error-rate", "log-errors", "health-endpoint")
+API_ROWS = ("api-health", "api-responses")  # 000 §7.2, when the API's backing function moves
+# Harness setting, not a runbook threshold: concurrent functions of a batch (Lambda's control-plane
+# quota is per account; boto3's standard retries absorb throttling).
+MAX_WORKERS = 8
+RECORD_STAMP = "%Y%m%d%H%M%S"  # 002 ROLLBACK_ID="rollback-$(date +%Y%m%d%H%M%S)"
+
+
+@dataclass(frozen=True)
+class RollbackTo:
+    """How the target version is chosen (the CLI's ``--to-*`` options)."""
+
+    kind: str  # previous | version | label | backup | deployed-previous | versions
+    value: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)  # kind "versions": function -> version
+
+    @classmethod
+    def previous(cls) -> "RollbackTo":
+        """The published version before the one the alias serves (002 rollback-service.sh; not 000 §4.4's ``.[-2]``)."""
+        return cls("previous")
+
+    @classmethod
+    def version(cls, number: str) -> "RollbackTo":
+        """An explicit version number (000 §4.2.4 TARGET_VERSION)."""
+        return cls("version", str(number))
+
+    @classmethod
+    def label(cls, label: str) -> "RollbackTo":
+        """The version whose Description is this release label (002 ``Versions[?Description==...]``)."""
+        return cls("label", label)
+
+    @classmethod
+    def backup(cls, alias: str | None = None) -> "RollbackTo":
+        """A ``backup-*`` alias's version: the named one, or the newest (001 §6.2.1)."""
+        return cls("backup", alias)
+
+    @classmethod
+    def deployed_previous(cls) -> "RollbackTo":
+        """The release deployed before the current one, from SSM deployed-version history (002)."""
+        return cls("deployed-previous")
+
+    @classmethod
+    def each(cls, versions: Mapping[str, str]) -> "RollbackTo":
+        """An explicit version per function (a restore: put aliases back where they were)."""
+        return cls("versions", None, dict(versions))
+
+    def describe(self) -> str:
+        """How the target was chosen, with the runbook reference."""
+        return {
+            "previous": "the published version before the one the alias serves (002 rollback-service.sh; not 000 §4.4's .[-2], seed defect 4)",
+            "version": f"explicit version {self.value} (000 §4.2.4)",
+            "label": f"the version whose Description is {self.value} (002)",
+            "backup": f"backup alias {self.value or 'newest backup-*'} (001 §6.2.1)",
+            "deployed-previous": "the release deployed before the current one (SSM deployed-version history, 002)",
+            "versions": "explicit version per function",
+        }[self.kind]
+
+    @property
+    def explicit(self) -> bool:
+        """True when the caller named the target: a missing target is then a refusal, not a skip."""
+        return self.kind != "previous"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One function's planned move: from, to, why, or why it is skipped/refused."""
+
+    function: str
+    service: str | None
+    current: str | None = None
+    current_label: str = ""
+    target: str | None = None
+    target_label: str = ""
+    routing: Mapping[str, float] = field(default_factory=dict)
+    skip: str | None = None  # a reason: nothing to do for this function
+    refuse: str | None = None  # a reason: the whole plan is refused
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (kept in the plan's details)."""
+        return dict(vars(self), routing=dict(self.routing))
+
+
+# -- plan -------------------------------------------------------------------------------------------
+
+
+def _refusal_for_name(env: Environment, fn: str) -> str | None:
+    """A function the inventory does not name (nor discovers by prefix) is refused before any call."""
+    if lv.service_of(env, fn) is not None:
+        return None
+    known = [f.name for f in env.functions] + [f"{d.prefix}*" for d in env.discovery]
+    return f"unknown function {fn!r} in {env.inventory}/{env.name}; known: {', '.join(known)}"
+
+
+def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | None) -> Move:
+    """Read the alias and versions of ``fn`` and choose its target version by ``to`` (reads only)."""
+    env, lam = target.env, target.client("lambda")
+    service = lv.service_of(env, fn)
+    alias = lv.get_alias(lam, fn, env.alias)
+    if alias is None:
+        return Move(fn, service, refuse=f"function {fn!r} or its alias {env.alias!r} not found in {env.inventory}/{env.name} "
+                                            f"(account {env.account}, {env.region})")
+    current = alias["FunctionVersion"]
+    routing = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    versions = lv.published_versions(lam, fn)
+    cur = lv.find_version(versions, current)
+    base = Move(fn, service, current, cur.label if cur else "", routing=routing)
+    listing = ", ".join(v.describe() for v in versions) or "none"
+    chosen: lv.Version | None
+    if to.kind == "previous":
+        chosen = lv.previous_version(versions, current)
+        if chosen is None:
+            return replace(base, skip=f"no published version before {current} (versions: {listing})")
+    elif to.kind in ("version", "versions"):
+        number = to.value if to.kind == "version" else to.versions.get(fn)
+        chosen = lv.find_version(versions, str(number)) if number else None
+        if chosen is None:
+            return replace(base, refuse=f"{fn}: version {number} is not a published version (versions: {listing})")
+    elif to.kind in ("label", "deployed-previous"):
+        label = to.value if to.kind == "label" else deployed_label
+        chosen = lv.version_with_label(versions, label) if label else None
+        if chosen is None:
+            return replace(base, refuse=f"{fn}: no published version has Description {label!r} (versions: {listing})")
+    elif to.kind == "backup":
+        backups = lv.aliases_with_prefix(lam, fn, env.backup_alias_prefix)
+        pick = next((a for a in backups if a["Name"] == to.value), None) if to.value else (backups[-1] if backups else None)
+        if pick is None:
+            names = ", ".join(a["Name"] for a in backups) or "none"
+            want = to.value or f"{env.backup_alias_prefix}*"
+            return replace(base, refuse=f"{fn}: no backup alias {want} (backup aliases: {names}; 001 §6.2.1)")
+        chosen = lv.find_version(versions, pick["FunctionVersion"]) or lv.Version(pick["FunctionVersion"], "", "")
+    else:
+        raise ValueError(f"unknown rollback rule {to.kind!r}")
+    if chosen.number == current and not routing:
+        return replace(base, target=chosen.number, target_label=chosen.label, skip=f"alias {env.alias} already serves version {current}")
+    return replace(base, target=chosen.number, target_label=chosen.label)
+
+
+def _checkpoint_prefix(env: Environment) -> str:
+    """``incident-`` in a protected environment (001 §6.3.2 step 4), ``rollback-checkpoint-`` elsewhere (000 §4.2.4)."""
+    return env.incident_alias_prefix if env.protected else env.checkpoint_alias_prefix
+
+
+def _changes(env: Environment, d: Move, checkpoint: str) -> list[Change]:
+    resource = f"lambda:{d.function}"
+    routing = f"; weighted routing {dict(d.routing)} cleared (002)" if d.routing else ""
+    return [
+        Change(f"{resource}:alias/{checkpoint}", "FunctionVersion", None, d.current, "create",
+               "checkpoint on the serving version (001 §6.3.2 step 4)" if env.protected else "checkpoint on the serving version (000 §4.2.4)"),
+        Change(f"{resource}:alias/{env.alias}", "FunctionVersion", d.current, d.target, "update", f"rollback (000 §4.2.4){routing}"),
+    ]
+
+
+def _ssm_label(decisions: list[Move]) -> str | None:
+    """The one release label every moved function will serve, or None when they differ or have none."""
+    labels = {d.target_label for d in decisions if d.skip is None}
+    return labels.pop() if len(labels) == 1 and "" not in labels else None
+
+
+def _plan(target: TargetLike, authority: Authority, to: RollbackTo, names: list[tuple[str, str | None]], action: str,
+          scope: str) -> Plan:
+    env, now = target.env, target.clock.now()
+    plan = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
+    plan.details.update(rule=to.describe(), scope=scope, approval_rule=APPROVAL_RULE)
+    plan.refusal = refusal(target, authority, rule=APPROVAL_RULE)
+    if plan.refusal:
+        return plan  # decided before any read of the account beyond the account guard
+    current_label: str | None = None
+    deployed: str | None = None
+    if env.ssm_deployed_version:
+        param = aws.get_or_none(target.client("ssm").get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
+        current_label = param["Parameter"]["Value"] if param else None
+        plan.details["ssm_current"] = current_label
+    if to.kind == "deployed-previous":
+        if not env.ssm_deployed_version:
+            plan.refusal = f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
+            return plan
+        history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
+        deployed = lv.previous_deployed(history, current_label)
+        plan.details["ssm_history"] = history
+        if deployed is None:
+            plan.refusal = f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} (history: {', '.join(history) or 'empty'})"
+            return plan
+    decisions = _choose_all(target, to, names, deployed)
+    refused = [d.refuse for d in decisions if d.refuse]
+    if refused:
+        plan.refusal = "; ".join(refused)
+        plan.details["functions"] = {d.function: d.to_dict() for d in decisions}
+        return plan
+    checkpoint = f"{_checkpoint_prefix(env)}{lv.stamp(now)}"
+    record_id = f"rollback-{now.strftime(RECORD_STAMP)}-{uuid.uuid4().hex[:6]}"
+    for d in decisions:
+        if d.skip is None:
+            plan.changes += _changes(env, d, checkpoint)
+            plan.expect_versions[d.function] = str(d.target)
+    moved = [d for d in decisions if d.skip is None]
+    if env.api and any(d.function == env.api.function for d in moved):
+        plan.verified_by = VERIFIED_BY + API_ROWS  # the API's backing function moved (000 §7.2)
+    if moved and env.deployments_table is not None:
+        plan.changes.append(Change(f"dynamodb:{env.deployments_table.name}", "record", None, record_id, "write",
+                                   "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)"))
+    label = _ssm_label(decisions)
+    if moved and env.ssm_deployed_version and label and label != current_label:
+        plan.changes.append(Change(f"ssm:{env.ssm_deployed_version}", "Value", current_label, label, "update", "after a complete rollback (002)"))
+        plan.details["ssm_label"] = label
+    plan.details.update(functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id)
+    skipped = [d for d in decisions if d.skip]
+    plan.notes += [f"{d.function}: skipped: {d.skip}" for d in skipped]
+    if to.kind == "previous":
+        plan.notes.append("target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed defect 4)")
+    if to.kind == "deployed-previous":
+        plan.notes.append(f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] (002, seed defect 4)")
+    plan.notes.append("health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)")
+    return plan
+
+
+def _choose_all(target: TargetLike, to: RollbackTo, names: list[tuple[str, str | None]], deployed: str | None) -> list[Move]:
+    """Every function's decision, read concurrently (reads are independent)."""
+    if len(names) == 1:
+        return [_choose(target, names[0][0], to, deployed)]
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(names))) as pool:
+        return list(pool.map(lambda n: _choose(target, n[0], to, deployed), names))
+
+
+def plan_rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None) -> Plan:
+    """Plan one function's alias rollback (000 §4.2); reads only. An unknown function, alias or version,
+    no earlier version, or a target equal to the serving version is a refusal."""
+    to = to or RollbackTo.previous()
+    env = target.env
+    plan = Plan("rollback", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+    plan.details.update(function=function, rule=to.describe())
+    why = _refusal_for_name(env, function) or refusal(target, authority, rule=APPROVAL_RULE)
+    if why:
+        plan.refusal = why
+        return plan
+    made = _plan(target, authority, to, [(function, lv.service_of(env, function))], "rollback", function)
+    made.details["function"] = function
+    decision = made.details.get("functions", {}).get(function, {})
+    if not made.refused and decision.get("skip"):
+        made.refusal = f"{function}: {decision['skip']}: nothing to roll back"
+        made.changes = []
+    return made
+
+
+def plan_rollback_all(target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None) -> Plan:
+    """Plan the rollback of every function of the inventory, or of one service (000 §4.4, 002); reads only.
+
+    A function with no earlier version (or already on the target) is skipped with its reason; a
+    target the caller named that a function lacks refuses the whole plan (nothing changes).
+    """
+    to = to or RollbackTo.previous()
+    env = target.env
+    known = lv.services(env)
+    if service is not None and service not in known:
+        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan.refusal = f"unknown service {service!r} in {env.inventory}/{env.name}; services: {', '.join(known)}"
+        return plan
+    why = refusal(target, authority, rule=APPROVAL_RULE)
+    if why:
+        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan.refusal = why
+        return plan
+    if to.kind == "versions":
+        unknown = [why for why in (_refusal_for_name(env, fn) for fn in to.versions) if why]
+        if unknown:
+            plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+            plan.refusal = "; ".join(unknown)
+            return plan
+        names = [(fn, lv.service_of(env, fn)) for fn in to.versions]
+    else:
+        names = lv.service_functions(env, service, target.client("lambda"))
+    if not names:
+        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan.refusal = f"no function found for {service or 'any service'} in {env.inventory}/{env.name}"
+        return plan
+    plan = _plan(target, authority, to, names, "rollback-all", service or "all services")
+    plan.details["services"] = sorted({s for _, s in names if s})
+    return plan
+
+
+# -- apply ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    """What happened to one function during apply (collected from worker threads)."""
+
+    decision: Move
+    outcome: str = COMPLETE
+    message: str = ""
+    checkpoint: str | None = None
+    final: str | None = None
+    health: lv.HealthProbe | None = None
+    events: list[Event] = field(default_factory=list)
+    applied: list[tuple[datetime, Change]] = field(default_factory=list)
+
+
+def _verify_alias(lam: Any, fn: str, alias: str, version: str) -> str:
+    """Read the alias back (000 §4.2.5 "Verify alias update"); raises when it does not serve ``version``."""
+    got = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
+    if got != version:
+        raise RuntimeError(f"{fn}: alias {alias} serves {got} after the update, not {version}")
+    return got
+
+
+def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) -> _Outcome:
+    """Checkpoint, move, verify, health-check one function; on any failure put the checkpoint version back."""
+    env, lam, clock = target.env, target.client("lambda"), target.clock
+    out = _Outcome(d)
+    changes = _changes(env, d, plan.details["checkpoint"])
+    assert d.current is not None and d.target is not None
+    at = clock.now()
+    out.checkpoint = lv.create_alias(lam, d.function, plan.details["checkpoint"], d.current,
+                                     f"Checkpoint before rollback by {actor} at {lv.stamp(at)}: {reason}")
+    out.applied.append((at, replace(changes[0], resource=f"lambda:{d.function}:alias/{out.checkpoint}")))
+    out.events.append(Event(at, f"{d.function}: checkpoint alias {out.checkpoint} on version {d.current}"))
+    moved = False
+    try:
+        at = clock.now()
+        lv.point_alias(lam, d.function, env.alias, d.target, f"Rollback to v{d.target} on {at:%Y-%m-%d}: {reason}")
+        moved = True
+        out.applied.append((at, changes[1]))
+        out.events.append(Event(at, f"{d.function}: alias {env.alias} {d.current} -> {d.target}"))
+        _verify_alias(lam, d.function, env.alias, d.target)
+        out.events.append(Event(clock.now(), f"{d.function}: alias {env.alias} verified on version {d.target}"))
+        probe = lv.invoke_health(lam, d.function, env.alias, env.health_payload, env.auto_rollback.health_status, clock.now())
+        out.health = probe
+        out.events.append(Event(probe.at, f"{d.function}: health {probe.line()}"))
+        if probe.ok:
+            out.final = d.target
+            return out
+        out.outcome, out.message = FAILED, f"version {d.target} is unhealthy: {probe.problem}"
+    except Exception as exc:  # noqa: BLE001 - any failure after the checkpoint restores it and fails the function
+        out.outcome, out.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
+    out.final = d.current  # unless the restore below fails
+    if moved:
+        _restore(target, d, out, reason)
+    return out
+
+
+def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
+    """Put the alias back on the checkpoint version (000 §4.2.4's checkpoint, 001 §6.3.2 incident alias)."""
+    env, lam, clock = target.env, target.client("lambda"), target.clock
+    assert d.current is not None
+    try:
+        at = clock.now()
+        lv.point_alias(lam, d.function, env.alias, d.current, f"Restored checkpoint {out.checkpoint} after a failed rollback: {reason}")
+        out.applied.append((at, Change(f"lambda:{d.function}:alias/{env.alias}", "FunctionVersion", d.target, d.current, "update",
+                                       f"restore checkpoint {out.checkpoint}: {out.message}")))
+        out.events.append(Event(at, f"{d.function}: alias {env.alias} restored to checkpoint version {d.current} ({out.message})"))
+        out.final = d.current
+    except Exception as exc:  # noqa: BLE001 - report it; the record says FAILED with no known final version
+        out.final = None
+        out.message += f"; restoring the checkpoint failed: {type(exc).__name__}: {aws.error_message(exc)}"
+        out.events.append(Event(clock.now(), f"{d.function}: restoring checkpoint {out.checkpoint} FAILED"))
+
+
+def _child(plan: Plan, d: Move, moved: _Outcome | None) -> ActionResult:
+    """A per-function result (the CLI prints one line per function)."""
+    env = plan.env
+    child_plan = Plan("rollback", plan.inventory, env, plan.target, plan.planned_at, verified_by=plan.verified_by,
+                      details={"function": d.function, "service": d.service, "from": d.current, "to": d.target,
+                               "from_label": d.current_label, "to_label": d.target_label})
+    if d.target and d.skip is None:
+        child_plan.expect_versions[d.function] = d.target
+    if moved is None:
+        return ActionResult(child_plan, SKIPPED, message=d.skip or "skipped", evidence={"final_version": d.current})
+    return ActionResult(child_plan, moved.outcome, message=moved.message, applied=moved.applied, timeline=moved.events,
+                        evidence={"final_version": moved.final, "checkpoint": moved.checkpoint,
+                                  "health": moved.health.to_dict() if moved.health else None})
+
+
+def apply_rollback(target: TargetLike, plan: Plan, authority: Authority | None = None, *, max_workers: int = MAX_WORKERS) -> ActionResult:
+    """Execute a rollback plan (one function or a batch); returns COMPLETE, or FAILED if any function failed."""
+    authority = authority or Authority()
+    env, clock = target.env, target.clock
+    if plan.refused:
+        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
+    decisions = [Move(**{**v, "routing": v.get("routing") or {}}) for v in plan.details["functions"].values()]
+    to_move = [d for d in decisions if d.skip is None]
+    result = ActionResult(plan, COMPLETE)
+    started = clock.now()
+    result.log(started, f"{plan.action} initiated by {authority.who}: {plan.details.get('rule')}")
+    if not to_move:
+        result.outcome, result.message = SKIPPED, "no function to roll back"
+        result.children = [_child(plan, d, None) for d in decisions]
+        return result
+    single = plan.action == "rollback"
+    first = to_move[0]
+    record = DeploymentRecord(
+        record_id=plan.details["record_id"], action="rollback", environment=env.name, timestamp=utc_stamp(started),
+        from_version=(first.current if single else plan.details.get("ssm_current")),
+        to_version=(first.target if single else plan.details.get("ssm_label")),
+        function=first.function if single else None,
+        functions={d.function: FunctionChange(d.current, d.target) for d in to_move},
+        services=tuple(plan.details.get("services") or ()),
+        actor=authority.who, reason=authority.reason,
+        extra={k: v for k, v in {"incident": authority.incident, "approved_by": ",".join(authority.approvers) or None,
+                                  "method": "harness rollback"}.items() if v},
+    )
+    reason = authority.reason or "no reason given"
+    ddb = target.client("dynamodb") if env.deployments_table is not None else None
+    with audited(ddb, env.deployments_table, record, clock) as trail:
+        result.record = trail.record
+        result.log(clock.now(), f"audit record {record.record_id} IN_PROGRESS")
+        moved = _run(target, plan, to_move, authority.who, reason, max_workers)
+        by_fn = {m.decision.function: m for m in moved}
+        functions = {d.function: FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final) for d in to_move}
+        functions.update({d.function: FunctionChange(d.current, d.current, SKIPPED, d.current) for d in decisions if d.skip})
+        trail.update(functions=functions)
+        failed = [m for m in moved if m.outcome == FAILED]
+        for m in sorted(moved, key=lambda m: m.decision.function):
+            result.applied += m.applied
+            result.timeline += m.events
+        result.timeline.sort(key=lambda e: e.at)
+        result.children = [_child(plan, d, by_fn.get(d.function)) for d in decisions]
+        if failed:
+            result.outcome = FAILED
+            result.message = "; ".join(f"{m.decision.function}: {m.message}" for m in failed)
+            result.record = trail.finish(FAILED)
+        else:
+            _update_ssm(target, plan, result)
+            if result.outcome == FAILED:
+                result.record = trail.finish(FAILED)
+    result.record = trail.record
+    done = clock.now()
+    result.log(done, f"audit record {record.record_id} {trail.record.status}")
+    ok = sum(1 for c in result.children if c.outcome == COMPLETE)
+    skipped = sum(1 for c in result.children if c.outcome == SKIPPED)
+    if result.outcome == COMPLETE:
+        result.message = f"{ok} rolled back" + (f", {skipped} skipped" if skipped else "")
+    result.evidence["expect_versions"] = final_versions(result)
+    return result
+
+
+def _run(target: TargetLike, plan: Plan, to_move: list[Move], actor: str, reason: str, max_workers: int) -> list[_Outcome]:
+    """Each function independently; concurrently for a batch (boto3 clients are thread-safe)."""
+    if len(to_move) == 1:
+        return [_roll_one(target, plan, to_move[0], actor, reason)]
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(to_move))), thread_name_prefix="rollback")
+    try:
+        futures = [pool.submit(_roll_one, target, plan, d, actor, reason) for d in to_move]
+        return [f.result() for f in futures]
+    finally:
+        # On KeyboardInterrupt: functions not started stay as they are; started ones finish their step.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _update_ssm(target: TargetLike, plan: Plan, result: ActionResult) -> None:
+    """Set the deployed-version parameter to the release now served (002 "Update Deployed Version")."""
+    env = target.env
+    label = plan.details.get("ssm_label")
+    if not (env.ssm_deployed_version and label and label != plan.details.get("ssm_current")):
+        return
+    at = target.clock.now()
+    try:
+        target.client("ssm").put_parameter(Name=env.ssm_deployed_version, Value=label, Type="String", Overwrite=True)
+    except Exception as exc:  # noqa: BLE001 - the aliases moved; the audit trail says what did not
+        result.outcome, result.message = FAILED, f"aliases rolled back, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}"
+        return
+    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", plan.details.get("ssm_current"), label, "update", "002"))
+    result.log(at, f"SSM {env.ssm_deployed_version} = {label}")
+
+
+def final_versions(result: ActionResult) -> dict[str, str]:
+    """Where each function's alias stands after the action (what the alias-version row must see)."""
+    out: dict[str, str] = {}
+    for child in result.children:
+        fn = child.plan.details.get("function")
+        final = child.evidence.get("final_version")
+        if fn and final:
+            out[fn] = str(final)
+    return out
+
+
+# -- one call -------------------------------------------------------------------------------------
+
+
+def rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None, *, dry_run: bool = False) -> ActionResult:
+    """Plan and apply one function's rollback (000 §4.2): REFUSED, DRY_RUN, COMPLETE or FAILED."""
+    return execute(lambda: plan_rollback(target, function, authority, to), lambda p: apply_rollback(target, p, authority), dry_run=dry_run)
+
+
+def rollback_all(target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None,
+                 dry_run: bool = False, max_workers: int = MAX_WORKERS) -> ActionResult:
+    """Plan and apply the rollback of every function (or one service's), concurrently (000 §4.4, 002)."""
+    return execute(lambda: plan_rollback_all(target, authority, to, service=service),
+                   lambda p: apply_rollback(target, p, authority, max_workers=max_workers), dry_run=dry_run)
+

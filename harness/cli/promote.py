@@ -1,0 +1,145 @@
+"""``harness promote``: DEV -> SIT (001 §3.2.1) and SIT -> PROD (001 §4), thin over harness.actions.promote.
+
+    harness promote --from dev --to sit --service tenant-instance-management --approved-by "Dev Lead" --reason "release 1.0.3"
+    harness promote --from sit --to prod --all --approved-by "Tech Lead" --approved-by "Ops Lead" --reason CR-123 --target aws --allow-mutation
+    harness promote --from sit --to prod --function bbws-tenant-instance-management-sit --rehearsal-start 2026-11-24T20:05:00Z ...
+
+The source's pre-promotion gates (001 §2.1: the ``source-*`` rows) run first and are printed; the
+plan is printed; ``--dry-run`` stops there; the destination changes only on a disposable rehearsal or
+with ``--allow-mutation``. ``--all`` promotes the whole stack in 001 §5.1 order (the Terraform phase is
+left to the Terraform runbook). On ``--target embedded`` both environments are seeded rehearsals on one
+emulator (the destination in its own account, on its own clock: ``--rehearsal-start`` puts it inside a
+maintenance window). ``--target aws`` uses each environment's own credentials (profile ``bbws-{env}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from harness.cli.common import add_authority_args, authority, environment, started_target, would_apply
+from harness.cli.rollback import EXIT_OK, EXIT_REFUSED, exit_status, function_line, leaves, show_plan, write_reports
+from harness.errors import HarnessError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``harness promote``."""
+    p = sub.add_parser(
+        "promote",
+        help="promote Lambda releases to the next environment (gates, approvals, window, monitor, automatic rollback)",
+        description="Promote as the promotion runbook does (001 §3.2.1, §4): source gates, backup alias, package and release "
+        "settings copied, publish, alias moved, post-deployment monitor with the 001 §6.3.1 automatic-rollback triggers.",
+    )
+    p.add_argument("--from", dest="source", required=True, help="the environment promoted from (dev, sit)")
+    p.add_argument("--to", dest="dest", required=True, help="the environment promoted into (its promotes_to)")
+    p.add_argument("--inventory", default=os.environ.get("HARNESS_INVENTORY", "bbws"), help="inventory path or bundled name")
+    p.add_argument("--target", default=os.environ.get("HARNESS_TARGET", "embedded"), help="embedded (default: rehearsal), localstack, aws")
+    p.add_argument("--assume-role", action="store_true", help="with --target aws: assume each environment's role from the inventory")
+    what = p.add_argument_group("what to promote (one of)")
+    what.add_argument("--function", help="one source function")
+    what.add_argument("--service", help="every function of one service")
+    what.add_argument("--all", action="store_true", help="every service, in 001 §5.1 order")
+    p.add_argument("--version", help="with --function: a source version other than the one its alias serves")
+    p.add_argument("--skip-gates", action="store_true", help="do not run the source gates (only with --emergency; 001 §3.2.1 'never skip unless emergency')")
+    p.add_argument("--rehearsal-start", metavar="ISO8601", help="embedded only: the destination's rehearsal clock starts here (e.g. in a window)")
+    add_authority_args(p)
+    p.add_argument("--reports-dir", default="reports", help="where the 001 §7.1/§7.2 checklist and the report go (default reports/)")
+    p.set_defaults(func=run)
+
+
+def _gates(source: Any, out: TextIO, keep: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Run the source's ``source-*`` rows (001 §2.1), print them and keep them for the checklist; the gate result."""
+    from checks.catalogue import rows_for
+    from checks.context import CheckContext
+    from checks.runner import run_row
+
+    ctx = CheckContext.for_target(source)
+    rows = [run_row(ctx, p) for p in rows_for(source.env, "pre-promotion")]
+    keep += [r.to_dict() for r in rows]
+    for r in rows:
+        print(f"  gate [{r.verdict.value.upper()}] {r.slug} {r.resource}: {r.observed}", file=out)
+    failed = [r.message() for r in rows if not r.ok]
+    return not failed, "; ".join(failed) or f"{len(rows)} gate rows passed on {source.env.name}"
+
+
+def _destination(args: argparse.Namespace, source: Any, stack: ExitStack) -> Any:
+    """The destination target: a peer on the source's emulator (embedded), else its own target."""
+    dest_env = environment(args, args.dest)
+    clock = None
+    if args.rehearsal_start:
+        if not source.supports("clock-control"):
+            raise HarnessError(f"--rehearsal-start: {source.unsupported_reason('clock-control')}")
+        from harness.clock import RehearsalClock, parse_utc
+
+        try:
+            clock = RehearsalClock(parse_utc(args.rehearsal_start))
+        except ValueError as exc:
+            raise HarnessError(f"--rehearsal-start: {exc}") from None
+    if source.in_process:
+        from harness.targets.embedded.peer import start_peer
+
+        peer = start_peer(source, dest_env, clock=clock)
+        stack.callback(peer.close)
+        return peer
+    return stack.enter_context(started_target(args, dest_env))
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Gates, plan, print, maybe apply, one line per function, reports."""
+    from harness.actions import promote as pr
+    from harness.report import incident_facts, promotion_checklist, render_incident
+
+    if sum(bool(x) for x in (args.function, args.service, args.all)) != 1:
+        raise HarnessError("say what to promote: one of --function NAME, --service NAME or --all")
+    if args.version and not args.function:
+        raise HarnessError("--version needs --function (one function's version)")
+    auth = authority(args)
+    if args.skip_gates and not (auth.emergency and auth.incident):
+        raise HarnessError("--skip-gates only under the emergency rule: add --emergency and --incident ID (001 §3.2.1, §4.1.2)")
+    args.env = args.source
+    src_env = environment(args, args.source)
+    with ExitStack() as stack:
+        source = stack.enter_context(started_target(args, src_env))
+        dest = _destination(args, source, stack)
+        gate_rows: list[dict[str, Any]] = []
+        # evaluated by the plan after the refusals that need no read (a wrong --to never runs the gates)
+        gates = (True, f"skipped under the emergency rule ({auth.incident})") if args.skip_gates else (lambda: _gates(source, out, gate_rows))
+        applying = would_apply(dest, auth, args.dry_run)
+        planning = auth if applying else replace(auth, allow_mutation=True)
+        if args.function:
+            plan = pr.plan_promote(source, dest, planning, function=args.function, gates=gates, version=args.version)
+        elif args.service:
+            plan = pr.plan_promote_service(source, dest, planning, args.service, gates=gates)
+        else:
+            plan = pr.plan_promote_stack(source, dest, planning, gates=gates)
+        show_plan(plan, out)
+        if plan.refused:
+            print("REFUSED: nothing changed", file=out)
+            return EXIT_REFUSED
+        if not applying:
+            why = "--dry-run" if args.dry_run else f"no --allow-mutation on target {dest.name}"
+            print(f"plan only ({why}): nothing changed", file=out)
+            return EXIT_OK
+        if args.function:
+            result = pr.apply_promote(source, dest, plan, auth)
+        elif args.service:
+            result = pr.apply_promote_service(source, dest, plan, auth)
+        else:
+            result = pr.apply_promote_stack(source, dest, plan, auth)
+        for child in leaves(result):
+            print(function_line(child, dest.env.alias), file=out)
+        print(f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}", file=out)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{plan.action}-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}-{stamp}"
+        facts = incident_facts(result, dest.env, authority=auth, method=f"harness promote (CLI, target {dest.name})")
+        paths = write_reports(args.reports_dir, name, {
+            "checklist": promotion_checklist(result, src_env, dest.env, gate_rows=gate_rows, authority=auth),
+            "report": render_incident(replace(facts, title=f"Promotion Report ({src_env.name.upper()} -> {dest.env.name.upper()})")),
+        })
+        print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+        return exit_status(result)

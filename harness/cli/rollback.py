@@ -1,0 +1,199 @@
+"""``harness rollback``: the on-call Lambda rollback (000 §4.2, §4.4; 001 §6.2.1; 002), thin over harness.actions.rollback.
+
+    harness rollback --env sit --service tenant-instance-management --reason "5xx after 1.0.3"
+    harness rollback --env sit --function bbws-tenant-instance-management-sit --to-version 2 --reason ...
+    harness rollback --env sit --all --to-label 1.0.2 --reason ... --target aws --allow-mutation
+    harness rollback --env prod --all --approved-by A --approved-by B --reason ... --dry-run
+
+The plan is printed first; ``--dry-run`` stops there; on a real account (or LocalStack) nothing is
+applied without ``--allow-mutation`` (the plan is printed, exit 0). Output: one line per function
+(from -> to, health, outcome), the verdict, the report paths. Exit status: 0 done (or plan only),
+1 a function failed, 2 a usage mistake, 3 refused (nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Plan
+from harness.cli.common import add_authority_args, add_target_args, authority, environment, started_target, would_apply
+from harness.errors import HarnessError
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 3
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``harness rollback``."""
+    p = sub.add_parser(
+        "rollback",
+        help="roll Lambda aliases back (one function, one service or all), verified and recorded",
+        description="Roll back Lambda aliases as the rollback runbook does (000 §4.2, §4.4): checkpoint alias, alias moved "
+        "(routing cleared), verified, /health through fn:alias, audit record, SSM deployed-version. Prints the plan first.",
+    )
+    add_target_args(p)
+    what = p.add_argument_group("what to roll back (one of)")
+    what.add_argument("--function", help="one function (with --service: must belong to it)")
+    what.add_argument("--service", help="every function of one inventory service (002 'services')")
+    what.add_argument("--all", action="store_true", help="every function of the inventory (000 §4.4)")
+    to = p.add_argument_group("target version (default: the version before the one the alias serves)").add_mutually_exclusive_group()
+    to.add_argument("--to-version", metavar="N", help="an explicit published version (000 §4.2.4)")
+    to.add_argument("--to-label", metavar="LABEL", help="the version whose Description is this release label (002)")
+    to.add_argument("--to-backup", nargs="?", const="", metavar="ALIAS", help="a backup-* alias's version; no value: the newest (001 §6.2.1)")
+    to.add_argument("--to-deployed-previous", action="store_true", help="the release deployed before the current one (SSM history, 002)")
+    add_authority_args(p)
+    p.add_argument("--reports-dir", default="reports", help="where the incident report and the 001 §7.3 checklist go (default reports/)")
+    p.add_argument("--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)")
+    p.add_argument("--api-base-url", default=os.environ.get("HARNESS_API_BASE_URL"), metavar="URL",
+                   help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: HARNESS_API_BASE_URL")
+    p.set_defaults(func=run)
+
+
+def selection(args: argparse.Namespace) -> Any:
+    """The RollbackTo for the ``--to-*`` options."""
+    from harness.actions.rollback import RollbackTo
+
+    if args.to_version:
+        return RollbackTo.version(args.to_version)
+    if args.to_label:
+        return RollbackTo.label(args.to_label)
+    if args.to_backup is not None:
+        return RollbackTo.backup(args.to_backup or None)
+    if args.to_deployed_previous:
+        return RollbackTo.deployed_previous()
+    return RollbackTo.previous()
+
+
+def _scope(args: argparse.Namespace) -> None:
+    if not (args.function or args.service or args.all):
+        raise HarnessError("say what to roll back: --function NAME, --service NAME or --all")
+    if args.all and (args.function or args.service):
+        raise HarnessError("--all rolls back every function: leave out --function and --service")
+
+
+def show_plan(plan: Plan, out: TextIO) -> None:
+    """The plan, with its changes even when refused (the operator sees what would have happened)."""
+    if not plan.refused:
+        print(plan.render(), file=out)
+        return
+    print(plan.render().splitlines()[0], file=out)
+    for c in plan.changes:
+        print(f"  {c.line()}", file=out)
+    print(f"REFUSED: {plan.refusal}", file=out)
+
+
+def function_line(child: ActionResult, alias: str) -> str:
+    """``fn: 3 -> 2, health 200 (fn:alias), COMPLETE``."""
+    d, ev = child.plan.details, child.evidence
+    fn = d.get("dest_function") or d.get("function")
+    frm, to = d.get("from") or d.get("dest_current"), d.get("to") or ev.get("new_version") or d.get("label")
+    health = ev.get("health") or {}
+    if ev.get("trigger"):
+        seen = f"trigger {ev['trigger']['name']}: {ev['trigger']['observed']}"
+    elif health:
+        seen = f"health {health.get('status_code')}" if not health.get("problem") else f"health FAILED: {health.get('problem')}"
+    elif ev.get("monitor"):
+        seen = f"monitor {ev['monitor']['window_s']:g} s: no trigger"
+    else:
+        seen = "health -"
+    final = ev.get("final_version")
+    where = f", alias {alias} on {final}" if final and child.outcome != COMPLETE else ""
+    tail = f": {child.message}" if child.message and child.outcome != COMPLETE else ""
+    return f"  {fn}: {frm or '-'} -> {to or '-'}, {seen}, {child.outcome}{where}{tail}"
+
+
+def leaves(result: ActionResult) -> list[ActionResult]:
+    """Per-function results under a batch, service or stack result."""
+    return [result] if not result.children else [leaf for c in result.children for leaf in leaves(c)]
+
+
+def write_reports(folder: str, name: str, files: dict[str, str]) -> list[Path]:
+    """Write ``{prefix: markdown}`` as ``<folder>/<prefix>-<name>.md``; returns the paths."""
+    base = Path(folder)
+    base.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for prefix, text in files.items():
+        path = base / f"{prefix}-{name}.md"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def verify_rows(target: Any, slugs: Sequence[str], resources: Sequence[str], expect: dict[str, str],
+                api_base_url: str | None = None) -> list[dict[str, Any]]:
+    """Run checklist rows on a fresh context (the CLI may import checks; the library may not)."""
+    from checks.catalogue import rows_for
+    from checks.context import CheckContext
+    from checks.runner import run_row
+
+    base = api_base_url or getattr(target, "api_base_url", None)
+    ctx = CheckContext.for_target(target, expect_versions=expect, api_base_url=base)
+    wanted = set(resources)
+    return [run_row(ctx, p).to_dict() for p in rows_for(target.env, None, tuple(slugs)) if p.row.resource in wanted]
+
+
+def exit_status(result: ActionResult) -> int:
+    """0 for COMPLETE/SKIPPED/DRY_RUN, 3 for REFUSED, 1 otherwise."""
+    if result.outcome == REFUSED:
+        return EXIT_REFUSED
+    return EXIT_OK if result.outcome in (COMPLETE, SKIPPED, DRY_RUN) else EXIT_FAILED
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Plan, print, maybe apply, print one line per function, write the reports."""
+    from harness.actions import rollback as rb
+    from harness.report import incident_facts, render_incident, rollback_checklist
+
+    _scope(args)
+    env = environment(args)
+    auth = authority(args)
+    to = selection(args)
+    if args.function and args.service and rb.lv.service_of(env, args.function) != args.service:
+        raise HarnessError(f"{args.function} is not a function of service {args.service} in {env.inventory}/{env.name}")
+    with started_target(args, env) as target:
+        applying = would_apply(target, auth, args.dry_run)
+        # Plan-only runs plan as if permitted, so the operator sees the changes; the apply path plans
+        # with the real authority, where a missing --allow-mutation is a refusal like any other.
+        planning = auth if applying else replace(auth, allow_mutation=True)
+        if args.function:
+            plan = rb.plan_rollback(target, args.function, planning, to)
+        else:
+            plan = rb.plan_rollback_all(target, planning, to, service=args.service)
+        show_plan(plan, out)
+        if plan.refused:
+            print("REFUSED: nothing changed", file=out)
+            return EXIT_REFUSED
+        if not applying:
+            why = "--dry-run" if args.dry_run else f"no --allow-mutation on target {target.name}"
+            print(f"plan only ({why}): nothing changed", file=out)
+            return EXIT_OK
+        result = rb.apply_rollback(target, plan, auth)
+        for child in leaves(result):
+            print(function_line(child, env.alias), file=out)
+        rows: list[dict[str, Any]] = []
+        if args.verify and result.outcome in (COMPLETE, FAILED):
+            expect = rb.final_versions(result)
+            api = list(env.api.paths) if env.api else []
+            rows = verify_rows(target, plan.verified_by, [*expect, *api], expect, args.api_base_url)
+            for r in rows:
+                print(f"  [{r['verdict'].upper()}] {r['slug']} {r['resource']}: {r['observed']}", file=out)
+            if any(r["verdict"] in ("fail", "error") for r in rows) and result.outcome == COMPLETE:
+                result.outcome = FAILED
+                result.message += "; post-rollback checklist rows failed"
+        print(f"{result.outcome}: {plan.action} {env.inventory}/{env.name} — {result.message}", file=out)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{plan.action}-{env.inventory}-{env.name}-{stamp}"
+        facts = incident_facts(result, env, rows=rows, authority=auth, method=f"harness rollback (CLI, target {target.name})")
+        incident = f"incident-{name}.md"
+        paths = write_reports(args.reports_dir, name, {
+            "incident": render_incident(facts),
+            "checklist": rollback_checklist(result, env, rows=rows, authority=auth, incident_report=incident),
+        })
+        print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+        return exit_status(result)
+

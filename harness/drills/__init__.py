@@ -1,0 +1,1 @@
+"""Drills: fault -> detection -> recovery -> verification, end to end (docs/architecture.md "Layers")."""

@@ -1,0 +1,107 @@
+"""``harness rollback`` end to end against ``harness serve`` in another process (``--target aws`` with
+AWS_ENDPOINT_URL), and ``harness promote`` on an embedded rehearsal: the plan first, --dry-run and a
+missing --allow-mutation change nothing, an apply moves the alias and prints one line per function."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.inventory import load_inventory
+from harness.targets.aws import AwsTarget
+from tests.actions.conftest import in_window, snapshot
+from tests.conftest import REPO, aws_env, serve, stop
+
+FN = "bbws-tenant-instance-management-sit"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, str]]:
+    """A seeded SIT served by ``harness serve`` in a subprocess, for this module only (tests change it)."""
+    proc, info = serve("sit")
+    yield info
+    stop(proc)
+
+
+@pytest.fixture
+def observer(served: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
+    """An ordinary AWS client view of the served SIT (what an operator's credentials would see)."""
+    for key, value in aws_env(served["AWS_ENDPOINT_URL"]).items():
+        monkeypatch.setenv(key, value)
+    return AwsTarget(load_inventory("bbws").environment("sit")).start()
+
+
+def harness(served: dict[str, str], *args: str, check_no_moto: bool = False) -> subprocess.CompletedProcess:
+    """``harness <args>`` in a fresh interpreter against the served rehearsal (dummy credentials)."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
+    env.update(aws_env(served["AWS_ENDPOINT_URL"]))
+    code = "import sys; from harness.cli import main; rc = main(sys.argv[1:]); "
+    code += "assert 'moto' not in sys.modules, 'moto imported for --target aws'; " if check_no_moto else ""
+    code += "sys.exit(rc)"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_dry_run_prints_the_plan_changes_nothing_and_never_imports_moto(served, observer, tmp_path: Path) -> None:
+    before = snapshot(observer)
+    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--function", FN, "--reason", "test", "--dry-run",
+                   "--reports-dir", str(tmp_path), check_no_moto=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("plan: rollback on bbws/sit (target aws)")
+    assert f"update lambda:{FN}:alias/latest-sit FunctionVersion 3 -> 2" in proc.stdout
+    assert "plan only (--dry-run): nothing changed" in proc.stdout
+    assert snapshot(observer) == before and not list(tmp_path.iterdir())
+
+
+def test_real_account_without_allow_mutation_prints_plan_and_changes_nothing(served, observer) -> None:
+    before = snapshot(observer)
+    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--all", "--reason", "test")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "plan: rollback-all on bbws/sit" in proc.stdout and "plan only (no --allow-mutation on target aws): nothing changed" in proc.stdout
+    assert snapshot(observer) == before
+
+
+def test_refusal_exits_3_and_changes_nothing(served, observer) -> None:
+    before = snapshot(observer)
+    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--service", "tenant-instance-management", "--to-version", "99",
+                   "--reason", "test", "--allow-mutation")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "REFUSED: " in proc.stdout and "version 99 is not a published version" in proc.stdout
+    assert snapshot(observer) == before
+
+
+def test_usage_mistake_is_one_line(served) -> None:
+    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--reason", "x")
+    assert proc.returncode == 2 and proc.stderr.strip() == "harness: say what to roll back: --function NAME, --service NAME or --all"
+
+
+def test_apply_moves_the_alias_and_prints_plan_outcome_reports(served, observer, tmp_path: Path) -> None:
+    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--service", "tenant-instance-management", "--reason", "5xx after 1.0.3",
+                   "--allow-mutation", "--reports-dir", str(tmp_path), "--verify", "--api-base-url", served["API_BASE_URL"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.index("plan: rollback-all on bbws/sit") < out.index(f"  {FN}: 3 -> 2, health 200, COMPLETE")
+    assert "[PASS] lambda-alias-version bbws-tenant-instance-management-sit" in out
+    assert "COMPLETE: rollback-all bbws/sit — 1 rolled back" in out
+    assert observer.client("lambda").get_alias(FunctionName=FN, Name="latest-sit")["FunctionVersion"] == "2"
+    reports = out.strip().splitlines()[-1]
+    assert reports.startswith("reports: ")
+    paths = [Path(p) for p in reports.removeprefix("reports: ").split(", ")]
+    assert all(p.exists() for p in paths) and {p.name.split("-")[0] for p in paths} == {"incident", "checklist"}
+    assert "## Rollback Checklist" in paths[1].read_text() and "# Rollback Incident Report" in paths[0].read_text()
+
+
+def test_promote_on_an_embedded_rehearsal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``harness promote --from sit --to prod``: gates, plan, a PROD peer inside a window, the 5-minute monitor, reports."""
+    from harness.cli import main
+
+    rc = main(["promote", "--from", "sit", "--to", "prod", "--function", "bbws-ecs-event-handler-sit", "--approved-by", "Tech Lead",
+               "--approved-by", "Operations Lead", "--reason", "CR-9", "--rehearsal-start", in_window().isoformat(), "--reports-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "gate [PASS] source-errors" in out and "plan: promote on bbws/prod (target embedded)" in out
+    assert "  bbws-ecs-event-handler-prod: 3 -> 4, monitor 300 s: no trigger, COMPLETE" in out
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["checklist", "report"]

@@ -1,0 +1,155 @@
+"""CloudFormation stack states on the embedded target (fidelity/cloudformation_states.py): failed updates roll
+back or stop in UPDATE_FAILED, RollbackStack acts only where AWS says, every transition is a stack event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+from botocore.parsers import ResponseParserError
+
+from harness import aws
+from harness.clock import FixedClock
+from harness.targets.embedded import EmbeddedTarget
+from harness.targets.embedded.target import reset_account
+from tests.fidelity.conftest import start_target
+
+AT = datetime(2026, 2, 2, 9, 30, tzinfo=timezone.utc)
+
+
+def template(release: str, fails_with: str | None = None, extra: bool = False) -> str:
+    topic: dict = {"Type": "AWS::SNS::Topic"}
+    if fails_with:
+        topic["Metadata"] = {"HarnessRehearsal": {"FailsWith": fails_with}}
+    resources = {"Topic": topic}
+    if extra:
+        resources["Other"] = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": release}}
+    return json.dumps({"Description": f"release {release}", "Resources": resources})
+
+
+@pytest.fixture(scope="module")
+def cfn_target() -> Iterator[EmbeddedTarget]:
+    target = start_target("propie", "production", seed=False, clock=FixedClock(AT))
+    yield target
+    target.close()
+    reset_account(target.env.account)
+
+
+@pytest.fixture
+def cfn(cfn_target: EmbeddedTarget):
+    return cfn_target.client("cloudformation")
+
+
+def status(cfn, stack: str) -> str:
+    return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+
+
+def events(cfn, stack: str) -> list[tuple[str, str, str]]:
+    """(resource, status, reason), oldest first."""
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or "") for e in reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"])]
+
+
+def description(cfn, stack: str) -> str:
+    return cfn.get_template(StackName=stack)["TemplateBody"]["Description"]
+
+
+def test_plain_moto_never_fails_an_update_and_has_no_rollback_stack(make_target) -> None:
+    plain = make_target("propie", "production", seed=False, fidelity=False)
+    cfn = plain.client("cloudformation")
+    cfn.create_stack(StackName="plain", TemplateBody=template("1"))
+    cfn.update_stack(StackName="plain", TemplateBody=template("2", fails_with="boom"), DisableRollback=True)
+    assert status(cfn, "plain") == "UPDATE_COMPLETE"  # what a rehearsal without the extension would show
+    with pytest.raises(ResponseParserError, match="500 Internal Server Error"):  # moto: "rollback_stack action has not been implemented"
+        cfn.rollback_stack(StackName="plain")
+    assert not plain.supports("cloudformation-states")
+
+
+def test_a_failed_update_rolls_back_automatically(cfn_target, cfn) -> None:
+    cfn.create_stack(StackName="auto", TemplateBody=template("1"))
+    cfn.update_stack(StackName="auto", TemplateBody=template("2", fails_with="Resource handler returned message: invalid schema"))
+    assert status(cfn, "auto") == "UPDATE_ROLLBACK_COMPLETE" and description(cfn, "auto") == "release 1"
+    assert events(cfn, "auto")[2:] == [
+        ("auto", "UPDATE_IN_PROGRESS", "User Initiated"),
+        ("Topic", "UPDATE_IN_PROGRESS", ""),
+        ("Topic", "UPDATE_FAILED", "Resource handler returned message: invalid schema"),
+        ("auto", "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to update: [Topic]. "),
+        ("auto", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", ""),
+        ("auto", "UPDATE_ROLLBACK_COMPLETE", ""),
+    ]
+    # the documented waiter treats it as a failed update
+    with pytest.raises(WaiterError):
+        aws.wait(cfn, "stack_update_complete", cfn_target.waiter_config, StackName="auto")
+
+
+def test_disable_rollback_stops_in_update_failed_and_rollback_stack_restores(cfn_target, cfn) -> None:
+    cfn.create_stack(StackName="paused", TemplateBody=template("1"), Parameters=[])
+    cfn.update_stack(StackName="paused", TemplateBody=template("2", fails_with="boom"), DisableRollback=True)
+    assert status(cfn, "paused") == "UPDATE_FAILED"
+    assert events(cfn, "paused")[-1] == ("paused", "UPDATE_FAILED", "The following resource(s) failed to update: [Topic]. ")
+    assert cfn.rollback_stack(StackName="paused")["StackId"].startswith("arn:aws:cloudformation:")
+    aws.wait(cfn, "stack_rollback_complete", cfn_target.waiter_config, StackName="paused")
+    assert status(cfn, "paused") == "UPDATE_ROLLBACK_COMPLETE" and description(cfn, "paused") == "release 1"
+    assert [e[1] for e in events(cfn, "paused")[-3:]] == ["UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+    assert events(cfn, "paused")[-3][2] == "User Initiated"
+
+
+@pytest.mark.parametrize("state", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"])
+def test_rollback_stack_is_refused_outside_create_failed_and_update_failed(cfn, state: str) -> None:
+    name = f"refuse-{state.lower().replace('_', '-')}"
+    cfn.create_stack(StackName=name, TemplateBody=template("1"))
+    if state == "UPDATE_COMPLETE":
+        cfn.update_stack(StackName=name, TemplateBody=template("2"))
+    elif state == "UPDATE_ROLLBACK_COMPLETE":
+        cfn.update_stack(StackName=name, TemplateBody=template("2", fails_with="boom"))
+    before = (status(cfn, name), events(cfn, name), description(cfn, name))
+    with pytest.raises(ClientError) as exc:
+        cfn.rollback_stack(StackName=name)
+    stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    assert exc.value.response["Error"]["Code"] == "ValidationError"
+    assert exc.value.response["Error"]["Message"] == f"Stack:{stack_id} is in {state} state and can not be rolled back."
+    assert (status(cfn, name), events(cfn, name), description(cfn, name)) == before  # a refusal changes nothing
+    with pytest.raises(ClientError) as exc:
+        cfn.rollback_stack(StackName="no-such-stack")
+    assert exc.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_failed_creates_roll_back_stop_or_delete(cfn) -> None:
+    cfn.create_stack(StackName="c-rollback", TemplateBody=template("1", fails_with="boom"))
+    assert status(cfn, "c-rollback") == "ROLLBACK_COMPLETE"
+    assert [e[1] for e in events(cfn, "c-rollback")] == ["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+    cfn.create_stack(StackName="c-paused", TemplateBody=template("1", fails_with="boom"), DisableRollback=True)
+    assert status(cfn, "c-paused") == "CREATE_FAILED"
+    assert cfn.describe_stacks(StackName="c-paused")["Stacks"][0]["DisableRollback"] is True
+    cfn.rollback_stack(StackName="c-paused")
+    assert status(cfn, "c-paused") == "ROLLBACK_COMPLETE"  # no last stable state: what it made is deleted
+    cfn.create_stack(StackName="c-delete", TemplateBody=template("1", fails_with="boom"), OnFailure="DELETE")
+    assert "c-delete" not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+
+
+def test_an_unchanged_marked_resource_is_not_touched(cfn) -> None:
+    cfn.create_stack(StackName="steady", TemplateBody=template("1", fails_with="boom"), OnFailure="DO_NOTHING")
+    assert status(cfn, "steady") == "CREATE_FAILED"
+    cfn.create_stack(StackName="steady2", TemplateBody=template("1"))
+    cfn.update_stack(StackName="steady2", TemplateBody=template("1", extra=True))
+    assert status(cfn, "steady2") == "UPDATE_COMPLETE"
+
+
+def test_update_with_the_previous_template_returns_to_it_and_history_is_kept(cfn_target, cfn) -> None:
+    cfn.create_stack(StackName="hist", TemplateBody=template("1"))
+    cfn.update_stack(StackName="hist", TemplateBody=template("2"))  # a bad update that completes
+    assert status(cfn, "hist") == "UPDATE_COMPLETE"
+    with pytest.raises(ClientError):  # 004's first command (seed defect 6)
+        cfn.rollback_stack(StackName="hist")
+    cfn.update_stack(StackName="hist", TemplateBody=template("1"))
+    aws.wait(cfn, "stack_update_complete", cfn_target.waiter_config, StackName="hist")
+    assert description(cfn, "hist") == "release 1"
+    history = cfn_target.extensions.cloudformation.template_history("hist")
+    assert [json.loads(h["template"])["Description"] for h in history] == ["release 1", "release 2", "release 1"]
+
+
+def test_events_carry_the_target_clock(cfn_target, cfn) -> None:
+    cfn.create_stack(StackName="clocked", TemplateBody=template("1"))
+    assert {e["Timestamp"] for e in cfn.describe_stack_events(StackName="clocked")["StackEvents"]} == {AT}

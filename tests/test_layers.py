@@ -1,0 +1,69 @@
+"""The dependency rule (docs/architecture.md): inventory <- targets <- {checks, actions, faults} <- drills
+<- plugins <- scenarios; harness/ never imports checks/; only plugins and scenarios import pytest/allure."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+# package -> top-level packages it must never import
+FORBIDDEN = {
+    "harness": {"checks", "plugins", "scenarios", "pytest", "allure", "allure_commons"},
+    "checks": {"plugins", "scenarios", "pytest", "allure", "allure_commons"},
+}
+# inside harness/: lower layers must not import higher ones
+LAYERS = {
+    "harness/inventory": {"harness.targets", "harness.actions", "harness.faults", "harness.drills", "harness.cli"},
+    "harness/targets": {"harness.actions", "harness.faults", "harness.drills", "harness.cli"},
+    "harness/actions": {"harness.drills", "harness.cli"},
+    "harness/faults": {"harness.drills", "harness.cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module name ``path`` imports (absolute imports only; the project uses no relative ones)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((REPO / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_respect_the_rule(package: str) -> None:
+    bad = []
+    for path in _modules(package):
+        if "sample_app" in path.parts or path.name == "lambda_runtime.py":
+            continue  # code that runs inside a rehearsal's Lambda sandbox, not the harness
+        front_end = path.relative_to(REPO).parts[:2] == ("harness", "cli")  # a front end, like plugins/
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in FORBIDDEN[package] and not (front_end and top == "checks"):
+                bad.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("folder", sorted(LAYERS))
+def test_lower_layers_do_not_import_higher_ones(folder: str) -> None:
+    bad = []
+    for path in _modules(folder):
+        for name in _imports(path):
+            if any(name == up or name.startswith(up + ".") for up in LAYERS[folder]):
+                bad.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_scenarios_import_no_plugin_internals() -> None:
+    bad = [f"{p.relative_to(REPO)} imports {n}" for p in _modules("scenarios") for n in _imports(p) if n.split(".")[0] == "plugins"]
+    assert not bad, "\n".join(bad)
