@@ -94,6 +94,12 @@ class CheckContext:
         """The target's client for ``service`` (one per service and region)."""
         return self.target.client(service, region)
 
+    def lane_client(self, service: str, lane: str, region: str | None = None) -> Any:
+        """The target's client for calls drawing on one API quota (its own adaptive rate limiter), or the
+        service's client on a target without lanes (a test double)."""
+        lanes = getattr(self.target, "lane_client", None)
+        return lanes(service, lane, region) if lanes is not None else self.target.client(service, region)
+
     def supports(self, capability: str) -> bool:
         """True when the target can rehearse ``capability``."""
         return self.target.supports(capability)

@@ -21,6 +21,7 @@ from harness import aws
 from harness.records import DeploymentRecord, read_records
 
 NOT_FOUND = ("ResourceNotFoundException",)
+CONTROL_PLANE = "control-plane"  # the client lane of Lambda's shared control-plane quota
 # A record in one of these states does not say where the alias stands (an action still running, or
 # one that failed: 002 marks FAILED after moving the alias, the harness after restoring it).
 UNSETTLED_STATUSES = ("IN_PROGRESS", "FAILED")
@@ -38,11 +39,22 @@ class Expectation:
     record: dict[str, Any] | None = None
 
 
-def _published_versions(ctx: CheckContext, fn: str) -> dict[str, dict[str, Any]]:
-    key = f"versions:{fn}"
+def _version_configuration(ctx: CheckContext, fn: str, version: str) -> dict[str, Any] | None:
+    """A published version's configuration (its Description is the release label), or None when
+    ``fn`` has no such version: one GetFunction call, cached for the phase.
+
+    GetFunction, not ListVersionsByFunction or GetFunctionConfiguration: it has a quota of its own
+    (100 requests per second), while those two share the 15 per second of Lambda's remaining control
+    plane with GetAlias, which every function's row needs (Lambda quotas, "API request rate quotas").
+    """
+    key = f"version:{fn}:{version}"
     if key not in ctx.cache:
-        versions = aws.paginate(ctx.client("lambda"), "list_versions_by_function", "Versions", FunctionName=fn)
-        ctx.cache[key] = {v["Version"]: v for v in versions if v["Version"] != "$LATEST"}
+        try:
+            ctx.cache[key] = ctx.client("lambda").get_function(FunctionName=fn, Qualifier=version)["Configuration"]
+        except ClientError as exc:
+            if not aws.is_not_found(exc, *NOT_FOUND):
+                raise
+            ctx.cache[key] = None
     return ctx.cache[key]
 
 
@@ -113,7 +125,9 @@ def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     expected = f"alias {alias} on a published version, not $LATEST, no weighted routing"
     expected += f", version {want} (from {source})" if want else " (expected version unknown)"
     try:
-        a = ctx.client("lambda").get_alias(FunctionName=fn, Name=alias)
+        # Its own client: GetAlias draws on Lambda's remaining control plane, 15 requests per second across
+        # all its APIs, whose throttles must not slow GetFunction (100/s) or Invoke (Lambda quotas).
+        a = ctx.lane_client("lambda", CONTROL_PLANE).get_alias(FunctionName=fn, Name=alias)
     except ClientError as exc:
         if aws.is_not_found(exc, *NOT_FOUND):
             return row.result(expected, f"{fn}: alias {alias} not found", Verdict.FAIL, function=fn, error=str(exc))
@@ -128,12 +142,15 @@ def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     description = None
     if version == "$LATEST":
         problems.append("points to $LATEST")
-    else:
-        published = _published_versions(ctx, fn)
-        if version not in published:
-            problems.append(f"version {version} is not a published version ({', '.join(published) or 'none'})")
+    elif want and not want.isdigit():
+        # A release label is a version's Description (002 matches rollback targets by it): read that version
+        # only then. An alias names a published version or $LATEST (CreateAlias/UpdateAlias refuse others),
+        # so a number needs no read of its own.
+        configuration = _version_configuration(ctx, fn, version)
+        if configuration is None:
+            problems.append(f"version {version} is not a published version of {fn}")
         else:
-            description = published[version].get("Description") or ""
+            description = configuration.get("Description") or ""
             evidence["version_description"] = description
     if weights:
         problems.append(f"weighted routing left over: {weights}")

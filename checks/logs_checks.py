@@ -5,25 +5,51 @@ millisecond (FilterLogEvents' endTime is inclusive, so it is ``now`` - 1 ms). Ev
 (``CheckResult.window``) next to the metric rows' window, which CloudWatch starts at the minute.
 A missing log group is WARN: Lambda creates it on the first invocation, so a function that never
 ran has none, and nothing was read (never "no errors").
+
+The groups are read together: FilterLogEvents reads one log group per call and is limited to 5
+calls per second per account (a hard limit: AWS knowledge center, "How do I determine throttling in
+my CloudWatch logs?"), 60 s for 300 functions. A Logs Insights query reads up to 50 groups
+(StartQuery), so the phase's first log row queries every function's group, 50 per query
+(``ErrorLinesReader``); the events it returns are filtered again here to the millisecond window and
+the term. A group the batch cannot answer for (a missing group fails its whole query, a truncated
+result, a target without Insights, a StartQuery the caller may not run) is read with FilterLogEvents
+as before, so every verdict path is unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
+from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from checks.context import CheckContext, Row
 from checks.functions import for_each_function
 from checks.metrics import MetricsUnavailable, window_query
 from checks.result import CheckResult, Verdict
 from harness import aws
+from harness.targets.base import throttle_code
 
 # The term the runbook's services log failures with (the sample handler and Lambda's own
 # "[ERROR]" lines); CloudWatch Logs filter terms are case-sensitive.
 ERROR_TERM = "ERROR"
 MAX_EVIDENCE_LINES = 20
+MAX_GROUPS_PER_QUERY = 50  # StartQuery: "You can include up to 50 log groups"
+QUERY_LIMIT = 10_000  # Insights' largest result (limit command); a full result may be truncated
+# Insights: the term as a case-sensitive substring, oldest first; events are re-checked here.
+ERROR_QUERY = f'fields @timestamp, @log, @logStream, @message | filter @message like "{ERROR_TERM}" | sort @timestamp asc | limit {QUERY_LIMIT}'
+# GetQueryResults until the query is done: AWS answers Scheduled/Running first (a waiter, not a sleep loop).
+QUERY_WAITER = {
+    "version": 2,
+    "waiters": {"QueryDone": {"operation": "GetQueryResults", "delay": 1, "maxAttempts": 120, "acceptors": [
+        {"matcher": "path", "argument": "status", "expected": "Complete", "state": "success"},
+        {"matcher": "path", "argument": "status", "expected": "Failed", "state": "failure"},
+        {"matcher": "path", "argument": "status", "expected": "Cancelled", "state": "failure"},
+        {"matcher": "path", "argument": "status", "expected": "Timeout", "state": "failure"},
+    ]}},
+}
 
 
 def _ms(ts: float) -> int:
@@ -37,6 +63,103 @@ def _iso_ms(at: datetime) -> str:
 def window_text(start: datetime, end: datetime) -> str:
     """One line for a report: the half-open window the log rows filter, as FilterLogEvents sees it."""
     return f"logs [{_iso_ms(start)}, {_iso_ms(end)}) (startTime {_ms(start.timestamp())} to endTime {_ms(end.timestamp()) - 1} ms, inclusive)"
+
+
+@dataclass(frozen=True)
+class GroupMatches:
+    """What the batch read for one log group: the matching lines in the window."""
+
+    count: int
+    lines: tuple[str, ...]
+    read: str
+
+
+@dataclass
+class ErrorLinesReader:
+    """The phase's ERROR lines of every function's log group, from Insights queries of up to 50 groups."""
+
+    ctx: Any
+    groups: dict[str, GroupMatches] = field(default_factory=dict)
+    loaded: bool = False
+    queries: int = 0
+
+    def matches(self, group: str) -> GroupMatches | None:
+        """The group's ERROR lines in the window, or None when it must be read on its own."""
+        if not self.loaded:
+            self.loaded = True
+            self._load()
+        return self.groups.get(group)
+
+    def _load(self) -> None:
+        client = self.ctx.client("logs")
+        if not hasattr(client, "start_query"):  # a client without Logs Insights (a test double)
+            return
+        prefix = self.ctx.env.log_group_prefix
+        names = [f"{prefix}{fn}" for fn in self.ctx.function_names()]
+        for i in range(0, len(names), MAX_GROUPS_PER_QUERY):
+            self._query(client, names[i : i + MAX_GROUPS_PER_QUERY])
+
+    def _query(self, client: Any, chunk: list[str]) -> None:
+        start, end = self.ctx.window
+        first_ms, end_ms = _ms(start.timestamp()), _ms(end.timestamp())
+        try:
+            # StartQuery takes whole seconds, both ends inclusive: the query covers the window rounded out
+            # to the second, the events are cut back to [start, end) to the millisecond below.
+            query_id = client.start_query(logGroupNames=chunk, startTime=first_ms // 1000, endTime=(end_ms + 999) // 1000,
+                                          queryString=ERROR_QUERY)["queryId"]
+            waiter = self.ctx.target.waiter_config or {}
+            create_waiter_with_client("QueryDone", WaiterModel(QUERY_WAITER), client).wait(
+                queryId=query_id, **({"WaiterConfig": dict(waiter)} if waiter else {}))
+            results = client.get_query_results(queryId=query_id)
+        except ClientError as exc:
+            if throttle_code(exc):
+                raise  # still over the quota after botocore's retries: the row is ERROR naming the call
+            if aws.is_not_found(exc, "ResourceNotFoundException") and len(chunk) > 1:
+                # One missing group (a function never invoked has none) fails the whole query: halve the
+                # chunk until the missing ones stand alone, so they alone are read on their own.
+                half = len(chunk) // 2
+                self._query(client, chunk[:half])
+                self._query(client, chunk[half:])
+            return  # Insights refused (or one missing group): those groups are read on their own
+        except WaiterError:
+            return  # the query failed or never finished: read each group on its own
+        self.queries += 1
+        rows = results.get("results") or []
+        if len(rows) >= QUERY_LIMIT:
+            return  # truncated: counts would be lower bounds
+        found: dict[str, list[str]] = {name: [] for name in chunk}
+        for fields in rows:
+            values = {f.get("field"): f.get("value") for f in fields}
+            group = _group_of(str(values.get("@log") or ""))
+            at = _insights_ms(str(values.get("@timestamp") or ""))
+            message = str(values.get("@message") or "")
+            if group in found and at is not None and first_ms <= at < end_ms and ERROR_TERM in message:
+                found[group].append(f"{values.get('@logStream')}: {message.strip()[:300]}")
+        read = f"Logs Insights query {query_id} over {len(chunk)} log groups: {ERROR_QUERY}"
+        for name, lines in found.items():
+            self.groups[name] = GroupMatches(len(lines), tuple(lines[:MAX_EVIDENCE_LINES]), read)
+
+
+def _group_of(log: str) -> str:
+    """The log group of an Insights ``@log`` value (``account-id:log-group-name``)."""
+    account, sep, name = log.partition(":")
+    return name if sep and account.isdigit() and len(account) == 12 else log
+
+
+def _insights_ms(text: str) -> int | None:
+    """Epoch milliseconds of an Insights ``@timestamp`` (``2026-01-25 22:00:00.123``, UTC)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return int(round(at.timestamp() * 1000))
+
+
+def error_lines(ctx: CheckContext) -> ErrorLinesReader:
+    """The phase's batched log reader (a fresh context gets a fresh one)."""
+    return ctx.cache.setdefault("logs:error-lines", ErrorLinesReader(ctx))
 
 
 def check_log_errors(ctx: CheckContext, row: Row) -> CheckResult:
@@ -54,27 +177,39 @@ def _log_errors(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
         "log_group": group, "filter": ERROR_TERM, "start": start.isoformat(), "end": end.isoformat(),
         "start_time_ms": _ms(start.timestamp()), "end_time_ms_inclusive": _ms(end.timestamp()) - 1,
     }
-    lines: list[str] = []
-    count = 0
-    try:
-        pages = ctx.client("logs").get_paginator("filter_log_events").paginate(
-            # [start, end): half-open like the metrics' window, so a line logged at "now" by the
-            # verification's own health invoke belongs to the next window, not this one.
-            logGroupName=group, startTime=_ms(start.timestamp()), endTime=_ms(end.timestamp()) - 1, filterPattern=ERROR_TERM
-        )
-        for page in pages:
-            for ev in page.get("events", []):
-                count += 1
-                if len(lines) < MAX_EVIDENCE_LINES:
-                    lines.append(f"{ev.get('logStreamName')}: {ev.get('message', '').strip()[:300]}")
-    except ClientError as exc:
-        if aws.is_not_found(exc, "ResourceNotFoundException"):
-            return _no_log_group(ctx, row, fn, group, expected, evidence)
-        raise
+    batched = error_lines(ctx).matches(group)
+    if batched is not None:
+        count, lines = batched.count, list(batched.lines)
+        evidence["read"] = batched.read
+    else:
+        try:
+            count, lines = _filter_group(ctx, group, start, end)
+        except ClientError as exc:
+            if aws.is_not_found(exc, "ResourceNotFoundException"):
+                return _no_log_group(ctx, row, fn, group, expected, evidence)
+            raise
+        evidence["read"] = "FilterLogEvents"
     evidence.update(matches=count, lines=lines)
     if count:
         return row.result(expected, f"{count} {ERROR_TERM} line(s), first: {lines[0]}", Verdict.FAIL, **evidence)
     return row.result(expected, f"0 {ERROR_TERM} lines", Verdict.PASS, **evidence)
+
+
+def _filter_group(ctx: CheckContext, group: str, start: datetime, end: datetime) -> tuple[int, list[str]]:
+    """(matches, first lines) of the term in ``group`` over [start, end), with FilterLogEvents."""
+    lines: list[str] = []
+    count = 0
+    pages = ctx.client("logs").get_paginator("filter_log_events").paginate(
+        # [start, end): half-open like the metrics' window, so a line logged at "now" by the
+        # verification's own health invoke belongs to the next window, not this one.
+        logGroupName=group, startTime=_ms(start.timestamp()), endTime=_ms(end.timestamp()) - 1, filterPattern=ERROR_TERM
+    )
+    for page in pages:
+        for ev in page.get("events", []):
+            count += 1
+            if len(lines) < MAX_EVIDENCE_LINES:
+                lines.append(f"{ev.get('logStreamName')}: {ev.get('message', '').strip()[:300]}")
+    return count, lines
 
 
 def _no_log_group(ctx: CheckContext, row: Row, fn: str, group: str, expected: str, evidence: dict) -> CheckResult:

@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness import aws
+from harness.targets.base import throttle_code
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 NAMESPACE = "AWS/Lambda"
@@ -212,6 +213,12 @@ class MetricsReader:
         try:
             self._call(batch)
         except (ClientError, BotoCoreError) as exc:
+            throttled = throttle_code(exc)
+            if throttled:
+                # Still over the GetMetricData quota after botocore's retries: name it (ERROR, never 0).
+                for q in batch:
+                    self.errors[q] = MetricsUnavailable(q, f"throttled ({throttled})", "the API quota was exhausted after retries", ())
+                return
             stats = {q.stat for q in batch}
             if len(stats) > 1:
                 # One unsupported statistic (e.g. a percentile on an emulator) must not hide the

@@ -8,9 +8,12 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from checks.catalogue import PlannedRow, rows_for
 from checks.context import CheckContext
 from checks.result import CheckResult, Verdict
+from harness.targets.base import throttle_code
 
 # Request parameters worth naming in a call's description (never bodies or payloads).
 NAMED_PARAMS = ("FunctionName", "Name", "Qualifier", "TableName", "Bucket", "Key", "VersionId", "logGroupName", "cluster", "AlarmNamePrefix", "StateValue")
@@ -58,29 +61,54 @@ def unsupported(ctx: CheckContext, planned: PlannedRow) -> CheckResult | None:
     return None
 
 
+def harness_error(exc: Exception) -> str:
+    """What an ERROR row says about an exception: a call that stayed throttled after its retries names
+    the operation and says so (over an API quota is never a finding about the infrastructure)."""
+    code = throttle_code(exc)
+    if code and isinstance(exc, ClientError):
+        attempts = 1 + int((exc.response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
+        message = (exc.response.get("Error") or {}).get("Message") or ""
+        return (f"harness error: {exc.operation_name} throttled ({code}: {message}) after {attempts} attempts: "
+                "the API quota was exhausted before the row could be read (not a finding)")
+    return f"harness error: {type(exc).__name__}: {str(exc)[:300]}"
+
+
 def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
-    """Evaluate one row; the result lists the AWS calls made while it ran."""
+    """Evaluate one row; the result lists the AWS calls made while it ran, and the evidence counts the
+    throttled calls botocore retried (``throttled_retries``) when there were any."""
     skipped = unsupported(ctx, planned)
     if skipped is not None:
         return skipped
     calls: list[str] = []
+    throttled: list[str] = []
 
     def record(service: str, operation: str, params: dict) -> None:
         calls.append(describe_call(service, operation, params))
 
-    ctx.target.add_call_listener(record)
+    def retried(service: str, operation: str, code: str) -> None:
+        throttled.append(f"{service}.{operation} {code}")
+
+    target = ctx.target
+    target.add_call_listener(record)
+    watch = getattr(target, "add_retry_listener", None)
+    if watch is not None:
+        watch(retried)
     try:
         result = planned.spec.fn(ctx, planned.row)
     except Exception as exc:  # noqa: BLE001 - a harness error becomes a visible ERROR row
         result = planned.row.result(
             planned.spec.passes_when,
-            f"harness error: {type(exc).__name__}: {str(exc)[:300]}",
+            harness_error(exc),
             Verdict.ERROR,
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
         )
     finally:
-        ctx.target.remove_call_listener(record)
+        target.remove_call_listener(record)
+        if watch is not None:
+            target.remove_retry_listener(retried)
+    if throttled:
+        result = replace(result, evidence={**result.evidence, "throttled_retries": len(throttled), "throttled_calls": throttled[:20]})
     return replace(result, calls=calls)
 
 

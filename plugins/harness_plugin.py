@@ -6,6 +6,7 @@ entry point, so it works from any directory once the package is installed).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ STATE = pytest.StashKey[HarnessState]()
 RUN_DIR_INPUT = "harness_run_dir"  # xdist workerinput keys: workers write into the controller's run directory
 REPORTS_ROOT_INPUT = "harness_reports_root"
 RUN_STARTED_INPUT = "harness_run_started"
+SHARED_EMULATOR_INPUT = "harness_shared_emulator"  # the controller's emulator, for --shared-emulator workers
+SHARED_SKIP = "--shared-emulator: one emulator account shared by every xdist worker; mutating tests run without it"
 
 
 def harness_state(config: pytest.Config) -> HarnessState:
@@ -105,6 +108,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("HARNESS_KEEP_RUNS", str(run_dirs.DEFAULT_KEEP)),
         metavar="N",
         help=f"keep the newest N run directories under <reports-dir>/runs (default {run_dirs.DEFAULT_KEEP}; 0 keeps all). Env: HARNESS_KEEP_RUNS",
+    )
+    group.addoption(
+        "--rehearse-quotas",
+        action="store_true",
+        default=False,
+        help="embedded only: enforce AWS's API request-rate quotas (throttling errors as AWS answers them; under xdist "
+        "each worker's emulator enforces its share)",
+    )
+    group.addoption(
+        "--shared-emulator",
+        action="store_true",
+        default=False,
+        help="embedded with xdist (-n): the controller seeds one emulator that every worker uses (read-only runs: "
+        "mutating tests are skipped), instead of one emulator per worker",
     )
     group.addoption(
         "--rehearsal-start",
@@ -153,7 +170,17 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_reports_root(config)
     state.controller_only = _is_xdist_controller(config)
     options: dict[str, Any] = {"assume_role": config.getoption("--assume-role")} if state.target_name == "aws" else {}
-    target = make_target(state.target_name, state.env, **options)  # not started: nothing is called yet
+    options.update(_quota_options(config, state.target_name))
+    shared = _shared_emulator(config, state)
+    if shared is not None and _is_worker(config):
+        from harness.targets.embedded.target import SharedEmbeddedTarget
+
+        target: Target = SharedEmbeddedTarget(state.env, url=shared["url"], api_base_url=shared.get("api_base_url"),
+                                              quotas=bool(options.get("quotas")))
+    else:
+        if shared is not None:
+            options["quota_share"] = 1.0  # one emulator for every worker: the whole quota, shared as on AWS
+        target = make_target(state.target_name, state.env, **options)  # not started: nothing is called yet
     state.described = target
     if listing:
         return  # --fixtures / --collect-only / --help: nothing to run, no account to touch, no run directory
@@ -162,9 +189,9 @@ def pytest_configure(config: pytest.Config) -> None:
         target.clock = clock
     _open_run(config, state, keep)
     try:
-        if state.controller_only and target.in_process:
+        if state.controller_only and target.in_process and shared is None:
             return  # each xdist worker starts and seeds its own emulator
-        if state.controller_only:
+        if state.controller_only and shared is None:
             target.verify_account()  # stop before workers start (safety rule 1)
         else:
             target.start()
@@ -181,6 +208,30 @@ def pytest_configure(config: pytest.Config) -> None:
         message = f"stopped: interrupted while starting target {state.target_name} for {state.env.describe()}; no test ran"
         _record(state, outcome="interrupted", error=message)
         pytest.exit(message, returncode=pytest.ExitCode.INTERRUPTED)
+
+
+def _shared_emulator(config: pytest.Config, state: HarnessState) -> dict[str, Any] | None:
+    """--shared-emulator: on the controller ``{}`` (it seeds one emulator), on a worker where to reach it;
+    None when each worker runs its own."""
+    if _is_worker(config):
+        text = config.workerinput.get(SHARED_EMULATOR_INPUT)  # type: ignore[attr-defined]
+        return json.loads(text) if text else None
+    if not config.getoption("--shared-emulator"):
+        return None
+    if state.target_name != "embedded":
+        raise pytest.UsageError(f"--shared-emulator: only the embedded target runs an emulator to share (not {state.target_name})")
+    return {} if _is_xdist_controller(config) else None  # without -n there is one process, one emulator anyway
+
+
+def _quota_options(config: pytest.Config, target_name: str) -> dict[str, Any]:
+    """--rehearse-quotas as target options: the embedded target enforces them, 1/workers each under xdist
+    (the workers' emulators together get what one account gets); elsewhere AWS enforces its own."""
+    if not config.getoption("--rehearse-quotas"):
+        return {}
+    if target_name != "embedded":
+        raise pytest.UsageError(f"--rehearse-quotas: only the embedded target rehearses API quotas (on {target_name}, the service enforces its own)")
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1) or 1)
+    return {"quotas": True, "quota_share": 1.0 / workers}
 
 
 def _target_name(config: pytest.Config) -> str:
@@ -330,6 +381,9 @@ def _refuse(state: HarnessState, message: str) -> None:
 def pytest_configure_node(node: Any) -> None:
     """xdist: tell each worker the controller's run directory (workers re-parse the command line only)."""
     state = harness_state(node.config)
+    if state.target is not None and getattr(state.target, "in_process", False) and hasattr(state.target, "server"):
+        # --shared-emulator: the workers reach the controller's seeded server (and its HTTP API front).
+        node.workerinput[SHARED_EMULATOR_INPUT] = json.dumps({"url": state.target.server.url, "api_base_url": state.target.api_base_url})
     if state.reports_dir is not None and state.reports_root is not None and state.started is not None:
         node.workerinput[RUN_DIR_INPUT] = str(state.reports_dir)
         node.workerinput[REPORTS_ROOT_INPUT] = str(state.reports_root)
@@ -416,6 +470,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return state.env.describe()
     if state.controller_only and state.target is None:
         return f"{described.describe()}; one server per xdist worker"
+    if state.controller_only and getattr(state.target, "in_process", False):
+        return f"{described.describe()}; shared by the xdist workers (--shared-emulator)"
     return described.describe()
 
 
@@ -445,7 +501,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         except HarnessError:
             pass
         raise pytest.UsageError(f"--env is required by these scenarios{valid}")
+    shared = bool(getattr(state.target, "shared_by_workers", False))
     for item in items:
+        if shared and item.get_closest_marker("mutating"):
+            item.add_marker(pytest.mark.skip(reason=SHARED_SKIP))
+            continue
         if item.get_closest_marker("mutating") and state.env is not None:
             refusal = mutation_refusal(
                 disposable=bool(state.described and state.described.disposable),

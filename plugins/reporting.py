@@ -333,6 +333,7 @@ def _result_fields(result: CheckResult) -> dict[str, Any]:
         "ref": result.ref,
         "calls": len(result.calls),
         "window": getattr(result, "window", ""),
+        "throttled_retries": int(result.evidence.get("throttled_retries", 0) or 0),
     }
 
 
@@ -508,7 +509,8 @@ class ReportCollector:
             return
         header = {"title": f"{state.env.inventory}/{state.env.name}", **environment_properties(self.config),
                   "started": (state.started or self.started).isoformat(timespec="seconds"),
-                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "run": summary["run"]}
+                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "run": summary["run"],
+                  "throttled and retried": throttled_text(rows + [r for rs in self.extra.values() for r in rs])}
         titles = {k: f"{RUNBOOKS[r]} {s}" for k, (r, s) in PROCEDURES.items()}
         markdown = render_report(rows, not_run, header, titles, summary, self.extra)
         started = state.started or self.started
@@ -537,6 +539,13 @@ class ReportCollector:
         outcome = s["run"] if s["result"] == "INCOMPLETE" else f"{s['result']}; {s['run']}"
         line = f"verification report: {where} ({outcome})"
         terminalreporter.write_line(line, red=s["result"] in ("FAIL", "INCOMPLETE"), yellow=s["result"] == "WARN", green=s["result"] == "PASS")
+
+
+def throttled_text(rows: Iterable[dict[str, Any]]) -> str:
+    """The header line on API quotas: how many throttled calls botocore retried, and in how many rows."""
+    counts = [int(r.get("throttled_retries") or 0) for r in rows]
+    total, affected = sum(counts), sum(1 for c in counts if c)
+    return f"{total} calls" + (f" in {affected} rows (adaptive retries; none failed a row unless it is ERROR)" if total else "")
 
 
 def render_report(rows: list[dict[str, Any]], not_run: list[dict[str, Any]], header: dict[str, Any], titles: dict[str, str],

@@ -372,6 +372,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         cfn_previous_template=s(cfn.previous_template, "cloudformation.previous_template") if cfn and cfn.previous_template else None,
         cfn_previous_parameters=s(cfn.previous_parameters, "cloudformation.previous_parameters") if cfn and cfn.previous_parameters else None,
         promotion_order=tuple(lam.promotion_order),
+        rto=spec.rto,
     )
     s.check_missing()
     return resolved

@@ -10,6 +10,7 @@ from harness.inventory.schema import (
     GateSpec,
     KeyAttr,
     RehearsalSpec,
+    RtoSpec,
     Thresholds,
     WindowSpec,
 )
@@ -160,6 +161,7 @@ class Environment:
     cfn_previous_template: str | None = None  # 004's backup of the previous stack template (a file path)
     cfn_previous_parameters: str | None = None  # and of its parameters
     promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)
+    rto: RtoSpec | None = None  # recovery time objectives per kind (002 "Rollback Scenarios & Recovery Times")
 
     def trigger(self, key: str) -> TriggerMetric | None:
         """The automated-rollback trigger ``key`` (error_rate_5xx, latency_p99, ...), or None."""

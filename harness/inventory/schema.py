@@ -291,6 +291,29 @@ class WindowSpec(Strict):
     end_utc: str = Field(pattern=r"^\d{2}:\d{2}$")
 
 
+class RtoSpec(Strict):
+    """Recovery time objectives in minutes, per kind of recovery (002 "Rollback Scenarios & Recovery Times").
+
+    Game-day drills (harness/drills) measure fault-to-verified-recovery against the kind they rehearse.
+    """
+
+    lambda_code: float | None = Field(None, gt=0, description="Lambda code bug: alias update (002: < 5 min)")
+    configuration: float | None = Field(None, gt=0, description="Configuration error: alias update (002: < 5 min)")
+    infrastructure: float | None = Field(None, gt=0, description="Infrastructure issue: Terraform (002: < 15 min)")
+    full_deployment: float | None = Field(None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)")
+    database: float | None = Field(None, gt=0, description="Database issue: restore from PITR (002: < 60 min)")
+    ref: str = ""
+
+    def minutes(self, kind: str) -> float | None:
+        """The objective for ``kind`` (``lambda_code``, ``infrastructure``, ...), or None when the inventory gives none."""
+        if kind not in RTO_KINDS:
+            raise KeyError(f"unknown recovery kind {kind!r}; known: {', '.join(RTO_KINDS)}")
+        return getattr(self, kind)
+
+
+RTO_KINDS = ("lambda_code", "configuration", "infrastructure", "full_deployment", "database")
+
+
 class RehearsalSpec(Strict):
     """How the embedded emulator seeds a rehearsal copy (not a runbook fact)."""
 
@@ -321,6 +344,7 @@ class InventoryFile(Strict):
     approvals: dict[str, ApprovalRule] = {}
     maintenance_windows: list[WindowSpec] = []
     rehearsal: RehearsalSpec = RehearsalSpec()
+    rto: RtoSpec | None = None  # 002 "Rollback Scenarios & Recovery Times" (game-day drills assert it)
 
     @model_validator(mode="after")
     def _cross_refs(self) -> "InventoryFile":

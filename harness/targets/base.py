@@ -15,6 +15,29 @@ from harness.inventory.model import Environment
 from harness.targets.capabilities import validate
 
 CallListener = Callable[[str, str, dict], None]  # (service, operation, params)
+RetryListener = Callable[[str, str, str], None]  # (service, operation, throttling error code) of a throttled call being retried
+
+# What botocore's retry handlers treat as throttling (botocore/retries/standard.py ThrottledRetryableChecker,
+# data/_retry.json "throttling*"): each service's code for "over quota", plus any HTTP 429.
+THROTTLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
+    "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException",
+})
+TOO_MANY_REQUESTS = 429
+
+
+def throttle_code(exc_or_response: Any) -> str | None:
+    """The throttling error code of a ClientError or a parsed response, or None when it is not a throttle."""
+    response = getattr(exc_or_response, "response", exc_or_response)
+    if not isinstance(response, dict):
+        return None
+    code = str((response.get("Error") or {}).get("Code") or "")
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    if code in THROTTLE_CODES or status == TOO_MANY_REQUESTS:
+        return code or str(status)
+    return None
 
 
 class TargetLike(Protocol):
@@ -39,6 +62,9 @@ class TargetLike(Protocol):
     def remove_call_listener(self, listener: CallListener) -> None:
         """Stop observing."""
 
+    # Targets may also offer add_retry_listener/remove_retry_listener (RetryListener): checks/runner.py
+    # uses them when present to count the throttled calls a row retried.
+
 
 class Target:
     """Hands out cached boto3 clients for one environment after checking the caller's account.
@@ -49,7 +75,11 @@ class Target:
 
     name = "base"
     max_attempts = 5
-    retry_mode = "standard"
+    # botocore's adaptive mode: standard retries plus a client-side token bucket that, once a call is
+    # throttled, limits the client's send rate (CUBIC, as TCP does) instead of hammering the account
+    # (botocore "Retries" guide; AWS SDKs and Tools reference, "Retry behavior"). Each retry of a
+    # throttled call waits rand(0, 1) x min(2^attempt, 20) s, so max_attempts bounds how long a call may wait.
+    retry_mode = "adaptive"
     is_real_account = False  # True only for AWS itself (or what AWS_ENDPOINT_URL stands in for)
     in_process = False  # True when the emulator lives in this process (one per xdist worker)
     disposable = False  # True when nothing outlives the run (mutations need no --allow-mutation)
@@ -59,10 +89,13 @@ class Target:
     def __init__(self, env: Environment, *, clock: Clock | None = None) -> None:
         self.env = env
         self.clock: Clock = clock or self.default_clock()
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._listeners: list[CallListener] = []
+        self._retry_listeners: list[RetryListener] = []
+        self._pending_throttle = threading.local()  # per calling thread: a throttle waiting to be retried
+        self.throttled_retries = 0  # throttled calls retried by botocore, over the target's life
         self.verified_account: str | None = None
 
     # -- to override -------------------------------------------------------------------------
@@ -118,12 +151,25 @@ class Target:
             if self._session is None:
                 self._session = self._make_session()
                 self._session.events.register("before-call", self._notify)
+                self._session.events.register("needs-retry", self._note_throttle)
+                self._session.events.register("before-send", self._note_retry)
             return self._session
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached client for ``service`` in ``region`` (default: the env's region)."""
-        region = region or self.env.region
-        key = (service, region)
+        return self._cached_client(service, region or self.env.region, None)
+
+    def lane_client(self, service: str, lane: str, region: str | None = None) -> Any:
+        """A client of its own for calls that draw on one API quota (``lane`` names it, e.g. Lambda's
+        control plane). botocore's adaptive mode keeps one rate limiter per client: calls throttled on a
+        15-per-second quota must not slow the same client's other APIs (GetFunction's 100/s, Invoke).
+        A target that hands out clients of its own (a test double overriding ``client``) has no lanes."""
+        if type(self).client is not Target.client:
+            return self.client(service, region)
+        return self._cached_client(service, region or self.env.region, lane)
+
+    def _cached_client(self, service: str, region: str, lane: str | None) -> Any:
+        key = (service, region) if lane is None else (service, region, lane)
         session = self.session
         with self._lock:
             if key not in self._clients:
@@ -143,9 +189,34 @@ class Target:
         """Stop calling ``listener``."""
         self._listeners.remove(listener)
 
+    def add_retry_listener(self, listener: RetryListener) -> None:
+        """Call ``listener(service, operation, code)`` each time botocore retries a throttled call of this target."""
+        self._retry_listeners.append(listener)
+
+    def remove_retry_listener(self, listener: RetryListener) -> None:
+        """Stop calling ``listener``."""
+        self._retry_listeners.remove(listener)
+
     def _notify(self, model: Any, params: dict, **_: Any) -> None:
+        self._pending_throttle.value = None  # a new call starts
         for listener in list(self._listeners):
             listener(model.service_model.service_name, model.name, params)
+
+    def _note_throttle(self, response: Any = None, operation: Any = None, **_: Any) -> None:
+        # needs-retry sees every response; remember a throttle until the next send shows it was retried.
+        parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
+        code = throttle_code(parsed) if parsed is not None else None
+        self._pending_throttle.value = (operation.service_model.service_name, operation.name, code) if code and operation else None
+
+    def _note_retry(self, **_: Any) -> None:
+        pending = getattr(self._pending_throttle, "value", None)
+        if pending is None:
+            return
+        self._pending_throttle.value = None
+        with self._lock:
+            self.throttled_retries += 1
+        for listener in list(self._retry_listeners):
+            listener(*pending)
 
     def describe_target(self) -> str:
         """One line for headers and reports, from the target itself."""

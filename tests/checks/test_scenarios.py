@@ -23,7 +23,7 @@ CHECKLISTS = [
     "scenarios/test_pre_promotion.py",
 ]
 READ_VERBS = ("Get", "Describe", "List", "Scan", "Query", "Head", "Filter")
-READ_ONLY_EXTRA = {"lambda.Invoke"}  # the /health invoke (000 §7.1 step 2)
+READ_ONLY_EXTRA = {"lambda.Invoke", "logs.StartQuery"}  # the /health invoke (000 §7.1 step 2); a Logs Insights query reads
 WRITE_READ_OPS = {"s3.PutObject", "s3.DeleteObject", "dynamodb.PutItem", "dynamodb.DeleteItem"}
 
 

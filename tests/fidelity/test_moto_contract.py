@@ -44,6 +44,7 @@ class Pin:
 
 LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = "lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "lambda_telemetry", "server.py"
 CFN = "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
+INSIGHTS, SEED = "logs_insights", "seed.py"  # (api_quotas imports nothing of moto's either: a middleware in front of it)
 
 PINS = (
     # lambda_invoke: Invoke paths (patched) and the resolution of fn[:qualifier]
@@ -80,7 +81,7 @@ PINS = (
     Pin("moto.cloudwatch.responses:CloudWatchResponse.get_metric_statistics", CW, ("self",), exact=True),
     Pin("moto.cloudwatch.responses:CloudWatchResponse._get_param", CW, ("self", "param_name")),
     Pin("moto.cloudwatch.models:CloudWatchBackend.get_metric_data", CW, ("self", "queries", "start_time", "end_time", "scan_by"), exact=True),
-    Pin("moto.cloudwatch.models:CloudWatchBackend.get_all_metrics", CW, ("self",)),
+    Pin("moto.cloudwatch.models:CloudWatchBackend.aws_metric_data", CW),  # a property: datapoints computed per request (S3 sizes)
     Pin("moto.cloudwatch.models:MetricDatum", CW),
     Pin("moto.cloudwatch.models:MetricAggregatedDatum", CW),
     Pin("moto.cloudwatch.models:MetricDatumBase", CW),
@@ -139,6 +140,16 @@ PINS = (
     Pin("moto.cloudformation.exceptions:ValidationError.__init__", CFN, ("self", "name_or_id", "message")),
     Pin("moto.core.responses:BaseResponse.call_action", CFN, ("self",)),  # dispatches to a method named after the action
     Pin("moto.core.utils:method_names_from_class", CFN, ("clazz",)),
+    # logs_insights: StartQuery (patched) over moto's log model, its query record and errors
+    Pin("moto.logs.models:LogsBackend.start_query", INSIGHTS, ("self", "log_group_names", "start_time", "end_time", "query_string"), exact=True),
+    Pin("moto.logs.exceptions:InvalidParameterException.__init__", INSIGHTS, ("self", "msg")),
+    Pin("moto.logs.exceptions:LogsClientError", INSIGHTS),
+    # seed.py: the healthy metric baseline written into moto's CloudWatch model in-process
+    Pin("moto.cloudwatch.models:MetricDatum.__init__", SEED, ("self", "namespace", "name", "value", "dimensions", "timestamp", "unit"), exact=True),
+    Pin("moto.cloudwatch.models:MetricAggregatedDatum.__init__", SEED,
+        ("self", "namespace", "name", "min_stat", "max_stat", "sample_count", "sum_stat", "dimensions", "timestamp", "unit"), exact=True),
+    Pin("moto.cloudwatch.models:Dimension.__init__", SEED, ("self", "name", "value"), exact=True),
+    Pin("moto.core.common_models:BaseModel.__new__", SEED, ("cls",)),
     # server.py (and the HTTP API front's threaded server)
     Pin("moto.moto_server.werkzeug_app:MotoRequestHandler", SERVER_EXT),
     Pin("moto.moto_server.werkzeug_app:DomainDispatcherApplication.__init__", SERVER_EXT, ("self", "create_app")),
@@ -159,7 +170,7 @@ def _resolve(symbol: str) -> Any:
 
 
 def _where(pin: Pin) -> str:
-    module = "harness/targets/embedded/server.py" if pin.extension == SERVER_EXT else f"harness/targets/embedded/fidelity/{pin.extension}.py"
+    module = f"harness/targets/embedded/{pin.extension}" if pin.extension in (SERVER_EXT, SEED) else f"harness/targets/embedded/fidelity/{pin.extension}.py"
     return f"re-check {module} before widening the moto pin {fidelity.MOTO_REQUIREMENT}"
 
 
@@ -179,6 +190,38 @@ def test_moto_internal_is_unchanged(pin: Pin) -> None:
     )
     missing = [k for k in pin.keywords if k not in params]
     assert not missing, f"moto {moto.__version__}: {pin.symbol} (used by {pin.extension}) lost parameters {missing}; {_where(pin)}"
+
+
+def test_datapoint_attributes_are_what_the_seed_and_index_set() -> None:
+    """seed.py builds datapoints without their constructors and the percentile index reads their
+    attributes: the constructors must still set exactly these, and the backend keep them in a list."""
+    from datetime import datetime
+
+    from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum
+
+    dims = [{"Name": "FunctionName", "Value": "f"}]
+    single = MetricDatum("AWS/Lambda", "Errors", 0.0, dims, datetime(2026, 1, 1), "Count")
+    stats = MetricAggregatedDatum("AWS/Lambda", "Duration", 1.0, 1.0, 2.0, 2.0, dims, datetime(2026, 1, 1), "Milliseconds")
+    base = {"namespace", "name", "timestamp", "dimensions", "unit"}
+    assert set(vars(single)) == base | {"value"}, vars(single)
+    assert set(vars(stats)) == base | {"min", "max", "sample_count", "sum"}, vars(stats)
+    assert isinstance(CloudWatchBackend("af-south-1", "123456789012").metric_data, list)
+
+
+def test_log_model_attributes_the_insights_extension_reads() -> None:
+    """logs_insights reads groups, streams and events of moto's log model and rewrites a query's results."""
+    from moto.logs.models import LogsBackend
+
+    backend = LogsBackend("af-south-1", "123456789012")
+    backend.create_log_group("g", {})
+    group = backend.groups["g"]
+    group.create_log_stream("s")
+    group.put_log_events("s", [{"timestamp": 1000, "message": "ERROR x"}])
+    [event] = group.streams["s"].events
+    assert (event.timestamp, event.message) == (1000, "ERROR x") and isinstance(event.event_id, int)
+    assert group.streams["s"].log_stream_name == "s" and group.name == "g"
+    query_id = backend.start_query(["g"], 0, 2, "fields @message")
+    assert {"query", "results"} <= set(vars(backend.queries[query_id]))
 
 
 def test_task_status_is_the_managed_state_property() -> None:

@@ -16,7 +16,7 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ METRIC_HOURS = 24
 BASELINE_INVOCATIONS = 20  # per 5-minute period and function
 # Healthy Duration distribution (ms) per period: values and how often each occurs; p95 = 250 ms (nearest rank).
 BASELINE_DURATION_MS = ([80.0, 150.0, 250.0, 400.0], [6.0, 8.0, 5.0, 1.0])
+LAMBDA_NAMESPACE = "AWS/Lambda"
+PUT_METRIC_DATA_MAX = 1000  # PutMetricData: up to 1,000 metrics per request (CloudWatch API reference)
 STACK_TEMPLATE = json.dumps(
     {"Resources": {"RehearsalMarker": {"Type": "AWS::SNS::Topic"}}}
 )
@@ -60,12 +62,17 @@ def release_label(n: int) -> str:
     return f"1.0.{n}"
 
 
-def function_zip(version_label: str) -> bytes:
-    """A deployment package with the sample handler, stamped with the release label."""
+def function_zip(version_label: str, build: str | None = None) -> bytes:
+    """A deployment package with the sample handler, stamped with the release label (and the build it
+    comes from: each environment's seeded release is its own build, so SIT's 1.0.3 and PROD's 1.0.3
+    have different CodeSha256 whatever second they were seeded in; only the zip's 2-second timestamps
+    told them apart before, which a fast seed no longer does)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("handler.py", SAMPLE_HANDLER.read_text())
         zf.writestr("RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
+        if build:
+            zf.writestr("BUILD", build)
     return buf.getvalue()
 
 
@@ -139,7 +146,7 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
         versions: list[str] = []
         for n in range(1, n_versions + 1):
             label = release_label(n)
-            code = function_zip(label)
+            code = function_zip(label, build=f"{env.inventory}/{env.name}")
             variables = {"APP_VERSION": label, "HARNESS_ENV": env.name, "SERVICE": service}
             # The table a function reads, from the variable 000 §6.6 switches (inventory dynamodb.tables[].functions).
             variables.update({t.env_var: t.name for t in env.tables if name in t.functions})
@@ -387,25 +394,90 @@ def _seed_ssm(target: Any, env: Environment, out: Seeded) -> None:
         out.ssm_history.append(release_label(n))
 
 
-def _seed_metrics(target: Any, env: Environment, now: datetime, out: Seeded) -> None:
-    """24 h of healthy AWS/Lambda metrics per function, 5-minute points (batched, 1000 per call)."""
-    cw = target.client("cloudwatch")
+def _baseline_points(now: datetime) -> list[datetime]:
+    """The baseline's timestamps (naive UTC, as moto stores them), newest at ``now``."""
     # Newest point at seeding time: a check within the next verification window sees recent traffic
     # whichever minute it starts in (a truncated end left the window empty across a minute boundary).
-    end = now.replace(microsecond=0)
-    points = int(timedelta(hours=METRIC_HOURS) / METRIC_PERIOD)
-    data: list[dict] = []
+    end = now.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None) if now.tzinfo else now.replace(microsecond=0)
+    return [end - METRIC_PERIOD * p for p in range(int(timedelta(hours=METRIC_HOURS) / METRIC_PERIOD))]
+
+
+def baseline_metrics(env: Environment, now: datetime) -> list[dict[str, Any]]:
+    """The healthy AWS/Lambda baseline per function, as PutMetricData's MetricDatum shapes: ``METRIC_HOURS``
+    of ``METRIC_PERIOD`` points of Invocations, Errors 0, Throttles 0 and the Duration distribution.
+
+    Duration is sent as statistic sets, one per distinct value (Minimum = Maximum = the value, SampleCount
+    = how often it occurs): PutMetricData accepts either form for the same distribution, and a set with
+    Minimum = Maximum still gives percentiles (CloudWatch User Guide, "Statistics definitions": percentiles
+    need raw values or sets whose Minimum equals Maximum). moto keeps one datapoint object per count of a
+    Values/Counts pair (20 per point here); four per point this way.
+    """
     values, counts = BASELINE_DURATION_MS
+    data: list[dict[str, Any]] = []
     for name, _service in seeded_function_names(env):
         dims = [{"Name": "FunctionName", "Value": name}]
-        for p in range(points):
-            ts = end - METRIC_PERIOD * p
-            data.append({"MetricName": "Invocations", "Dimensions": dims, "Timestamp": ts, "Value": BASELINE_INVOCATIONS, "Unit": "Count"})
+        for ts in _baseline_points(now):
+            data.append({"MetricName": "Invocations", "Dimensions": dims, "Timestamp": ts, "Value": float(BASELINE_INVOCATIONS), "Unit": "Count"})
             data.append({"MetricName": "Errors", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
             data.append({"MetricName": "Throttles", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
-            data.append({"MetricName": "Duration", "Dimensions": dims, "Timestamp": ts, "Values": values, "Counts": counts, "Unit": "Milliseconds"})
-    for start in range(0, len(data), 1000):
-        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data[start : start + 1000])
+            for value, count in zip(values, counts):
+                stats = {"SampleCount": count, "Sum": value * count, "Minimum": value, "Maximum": value}
+                data.append({"MetricName": "Duration", "Dimensions": dims, "Timestamp": ts, "StatisticValues": stats, "Unit": "Milliseconds"})
+    return data
+
+
+def _seed_metrics(target: Any, env: Environment, now: datetime, out: Seeded) -> None:
+    """24 h of healthy AWS/Lambda metrics per function, 5-minute points (``baseline_metrics``).
+
+    With the fidelity extensions (the rehearsal's own moto in this process) the datapoints go straight
+    into the account's CloudWatch model, as ``fidelity/lambda_telemetry`` does for invocations: the same
+    objects PutMetricData would store, without the wire round trips (~40 ms of client serialization and
+    parsing per 1,000 datapoints). Plain moto (``fidelity=False``) gets them through PutMetricData, 1,000
+    per call (the API's limit).
+    """
+    if getattr(target, "extensions", None) is not None:
+        put_baseline_in_process(env, now)
+        # Index the baseline now (fidelity/cloudwatch_percentiles.py): the first GetMetricData of a
+        # checklist then reads only what was put since, not 600,000 datapoints at N = 300.
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        from harness.targets.embedded.fidelity.cloudwatch_percentiles import metric_index
+
+        metric_index(cloudwatch_backends[env.account][env.region])
+        return
+    data = baseline_metrics(env, now)
+    cw = target.client("cloudwatch")
+    for start in range(0, len(data), PUT_METRIC_DATA_MAX):
+        cw.put_metric_data(Namespace=LAMBDA_NAMESPACE, MetricData=data[start : start + PUT_METRIC_DATA_MAX])
+
+
+def put_baseline_in_process(env: Environment, now: datetime) -> int:
+    """The ``baseline_metrics`` datapoints appended to the account's moto CloudWatch model; returns how many.
+
+    The objects are moto's own datapoint classes with the attributes its constructors set
+    (tests/fidelity/test_moto_contract.py pins them); a function's datapoints share one dimension list
+    (moto never changes a stored datapoint), which keeps N = 300 near 200 MB.
+    """
+    from moto.cloudwatch.models import Dimension, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
+
+    def datum(cls: type, dims: list[Any], metric: str, ts: datetime, unit: str, **values: float) -> Any:
+        md = cls.__new__(cls)  # moto's BaseModel.__new__ (tracks the instance, as its constructor does)
+        md.__dict__.update(namespace=LAMBDA_NAMESPACE, name=metric, timestamp=ts, dimensions=dims, unit=unit, **values)
+        return md
+
+    values, counts = BASELINE_DURATION_MS
+    points = _baseline_points(now)
+    stored: list[Any] = []
+    for name, _service in seeded_function_names(env):
+        dims = [Dimension("FunctionName", name)]
+        for ts in points:
+            stored.append(datum(MetricDatum, dims, "Invocations", ts, "Count", value=float(BASELINE_INVOCATIONS)))
+            stored.append(datum(MetricDatum, dims, "Errors", ts, "Count", value=0.0))
+            stored.append(datum(MetricDatum, dims, "Throttles", ts, "Count", value=0.0))
+            for value, count in zip(values, counts):
+                stored.append(datum(MetricAggregatedDatum, dims, "Duration", ts, "Milliseconds", min=value, max=value, sample_count=count, sum=value * count))
+    cloudwatch_backends[env.account][env.region].metric_data.extend(stored)
+    return len(stored)
 
 
 def _seed_alarms(target: Any, env: Environment, out: Seeded) -> None:

@@ -18,8 +18,9 @@ from harness.targets.embedded.server import EmbeddedServer
 ALWAYS_MISSING = {
     "alarm-evaluation": "moto never evaluates alarms (SetAlarmState works; such states are simulated)",
     "s3-replication-copy": "moto stores the replication configuration but copies nothing",
-    "api-quotas": "AWS API quotas are not enforced on the embedded target",
 }
+# Off unless asked for (EmbeddedTarget(quotas=True), pytest --rehearse-quotas): a rehearsal is fast by default.
+QUOTAS_OFF = {"api-quotas": "AWS API quotas are not enforced on the embedded target (--rehearse-quotas enforces them)"}
 # What the fidelity extensions add to plain moto (EmbeddedTarget(fidelity=False) lacks them).
 FROM_FIDELITY = {
     "lambda-invoke": "moto without Docker never runs function code",
@@ -52,6 +53,9 @@ class EmbeddedTarget(Target):
     in_process = True
     disposable = True
     max_attempts = 2  # moto answers unsupported calls with 500s; retrying them only wastes time
+    # With quotas enforced, throttled calls are retried as on AWS: adaptive mode's client-side limiter
+    # settles on the quota after a few throttles, and each call may need several attempts meanwhile.
+    quota_max_attempts = 10
     # Waiters poll an in-process emulator: a short delay, and enough attempts for ~10 s.
     waiter_config = {"Delay": 0.1, "MaxAttempts": 100}
 
@@ -64,8 +68,18 @@ class EmbeddedTarget(Target):
         fidelity: bool = True,
         clock: Clock | None = None,
         port: int = 0,
+        quotas: bool = False,
+        quota_share: float = 1.0,
     ) -> None:
         super().__init__(env, clock=clock)
+        if quotas and not fidelity:
+            from harness.errors import TargetError
+
+            raise TargetError("EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them")
+        self.quotas_enabled = quotas
+        self.quota_share = quota_share  # this emulator's share of the account's quotas (1/workers under xdist)
+        if quotas:
+            self.max_attempts = self.quota_max_attempts
         self._own_server = server is None
         self.server = server or EmbeddedServer(default_account=env.account, port=port)
         self.seed_enabled = seed
@@ -81,6 +95,8 @@ class EmbeddedTarget(Target):
     def not_rehearsable(self) -> Mapping[str, str]:
         """moto's gaps the fidelity extensions do not close (and, without them, those they do)."""
         missing = dict(ALWAYS_MISSING)
+        if not self.quotas_enabled:
+            missing.update(QUOTAS_OFF)
         if not self.fidelity_enabled:
             missing.update(FROM_FIDELITY)
         return missing
@@ -122,6 +138,11 @@ class EmbeddedTarget(Target):
             began = time.perf_counter()
             self.seeded = seed_environment(self, clock=self.clock)
             self.seed_seconds = time.perf_counter() - began
+        if self.quotas_enabled:
+            # From here on, as on AWS: the seed is the rehearsal's set-up, not the workload it rehearses.
+            from harness.targets.embedded.fidelity import api_quotas
+
+            api_quotas.enforce(self.env.account, self.quota_share)
         return self
 
     def _install_fidelity(self) -> None:
@@ -150,6 +171,10 @@ class EmbeddedTarget(Target):
 
     def close(self) -> None:
         """Stop the server this target started."""
+        if self.quotas_enabled:
+            from harness.targets.embedded.fidelity import api_quotas
+
+            api_quotas.release(self.env.account)
         if self.extensions is not None and hasattr(self.extensions, "close"):
             self.extensions.close()
         if self._own_server:
@@ -158,3 +183,59 @@ class EmbeddedTarget(Target):
     def describe(self) -> str:
         where = f"127.0.0.1:{self.server.port}" if self.server.running else "127.0.0.1"
         return f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {where} — not a real account)"
+
+
+class SharedEmbeddedTarget(Target):
+    """An xdist worker's view of the controller's embedded rehearsal (``pytest -n N --shared-emulator``):
+    the same seeded server, reached over HTTP in the environment's account.
+
+    The emulator and its fidelity extensions live in the controller's process: Invoke, percentiles, ECS
+    counts and quotas behave as on the controller's own target, but this worker cannot move the
+    emulator's clock or hold its ECS tasks down (no ``clock-control``, no ``emulator-faults``), and
+    ``mutating`` tests are skipped (one account shared by every worker: a drill in one would change
+    what another verifies)."""
+
+    name = "embedded"
+    disposable = True
+    shared_by_workers = True  # the plugin skips mutating tests on it
+    max_attempts = EmbeddedTarget.max_attempts
+    waiter_config = EmbeddedTarget.waiter_config
+
+    def __init__(self, env: Environment, *, url: str, api_base_url: str | None, quotas: bool = False, clock: Clock | None = None) -> None:
+        super().__init__(env, clock=clock)
+        self.url, self._api_base_url, self.quotas_enabled = url, api_base_url, quotas
+        if quotas:
+            self.max_attempts = EmbeddedTarget.quota_max_attempts
+
+    def not_rehearsable(self) -> Mapping[str, str]:
+        """The embedded target's gaps, plus what only the controller's process can do."""
+        missing = dict(ALWAYS_MISSING)
+        if not self.quotas_enabled:
+            missing.update(QUOTAS_OFF)
+        missing["clock-control"] = "the shared emulator runs on the xdist controller's clock (run without --shared-emulator)"
+        missing["emulator-faults"] = "fault handles live in the xdist controller's process (run without --shared-emulator)"
+        return missing
+
+    def emulator(self) -> str:
+        """The moto version answering the calls, shared by the workers."""
+        return f"moto {moto.__version__} (embedded, shared by the xdist workers)"
+
+    def _endpoint_url(self, service: str) -> str | None:
+        return self.url
+
+    def _make_session(self) -> boto3.Session:
+        session = isolated_session(DUMMY_KEY, DUMMY_KEY, self.env.region)
+        session.events.register("before-sign", self._add_account_header)
+        return session
+
+    def _add_account_header(self, request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = self.env.account
+
+    @property
+    def api_base_url(self) -> str | None:
+        """The controller's local HTTP front of the environment's API."""
+        return self._api_base_url
+
+    def describe(self) -> str:
+        """One line for the pytest header: the controller's emulator, shared."""
+        return f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {self.url}, shared by the xdist workers — not a real account)"

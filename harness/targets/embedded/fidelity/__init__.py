@@ -15,6 +15,10 @@ through, each closed by one module:
   front of moto, which has none (``amplify_model``, ``amplify_api``; users' traffic: ``amplify_traffic``).
 - ``cloudformation_states``: failed updates roll back (or stop in UPDATE_FAILED with DisableRollback),
   RollbackStack, stack events on the account's clock, the emulator's own template history.
+- ``api_quotas`` (optional, ``EmbeddedTarget(quotas=True)``): AWS's API request-rate quotas, answered
+  with each service's own throttling error.
+- ``logs_insights``: CloudWatch Logs Insights queries over many log groups (filter, fields, sort, limit),
+  which moto answers without ``filter``.
 
 Patches are process-wide and installed once; they act only for accounts whose target installed
 them (``registry``), so plain moto users in the same process keep moto's behaviour.
@@ -52,7 +56,8 @@ if TYPE_CHECKING:
 # range (tests/fidelity/test_moto_contract.py checks both and every internal the extensions use).
 MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 # Installed in this order; each module has a ``PATCHES`` table and ``install()``.
-EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api", "amplify", "cloudformation_states")
+EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api", "amplify", "cloudformation_states",
+              "api_quotas", "logs_insights")
 
 _install_lock = threading.Lock()
 _installed = False
@@ -154,6 +159,9 @@ def install(target: Any) -> Extensions:
                 server.middlewares.append(amplify.middleware(server.default_account))
         with installing("cloudformation_states"):
             extensions.cloudformation = load("cloudformation_states").CloudFormationHandle(ctx, target.env, target.client)
+        with installing("api_quotas"):
+            if not server.running:  # outermost: a throttled request is answered before Amplify or moto sees it
+                server.middlewares.append(load("api_quotas").middleware(server.default_account))
     except TargetError:
         extensions.close()
         raise

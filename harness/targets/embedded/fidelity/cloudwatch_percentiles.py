@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -124,13 +125,72 @@ def dimension_key(dimensions: Iterable[Any]) -> frozenset:
     return frozenset(out)
 
 
-def by_identity(backend: CloudWatchBackend, start: datetime, end: datetime) -> dict[tuple, list[MetricDatumBase]]:
-    """All data in [start, end) keyed by metric identity (namespace, name, exact dimensions), one pass."""
-    out: dict[tuple, list[MetricDatumBase]] = defaultdict(list)
-    for md in backend.get_all_metrics():
-        if start <= naive_utc(md.timestamp) < end:
-            out[(md.namespace, md.name, dimension_key(md.dimensions))].append(md)
-    return out
+class MetricIndex:
+    """One account's stored datapoints keyed by metric identity, kept up to date incrementally.
+
+    moto's GetMetricData scans every datapoint the account holds for every call (27 ms at 7 functions,
+    650 ms at 300: batched reads grew as N²). moto only ever appends to ``metric_data`` (PutMetricData,
+    and the extensions' own writes) and replaces the list when the account is reset, so the index adds
+    what was appended since it last looked, and starts over when the list is a new one or no longer
+    holds the last datapoint it indexed where it was (someone truncated it in place).
+    """
+
+    def __init__(self, source: list[MetricDatumBase]) -> None:
+        self.source = source
+        self.seen = 0
+        self.last: MetricDatumBase | None = None
+        self.by_identity: dict[tuple, list[tuple[datetime, MetricDatumBase]]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Index what was appended since the last look."""
+        with self.lock:
+            if self.seen and (len(self.source) < self.seen or self.source[self.seen - 1] is not self.last):
+                self.by_identity.clear()
+                self.seen = 0
+            keys: dict[int, frozenset] = {}  # datapoints of one metric often share their dimension list
+            for md in self.source[self.seen :]:
+                dims = keys.get(id(md.dimensions))
+                if dims is None:
+                    dims = keys[id(md.dimensions)] = dimension_key(md.dimensions)
+                self.by_identity[(md.namespace, md.name, dims)].append((naive_utc(md.timestamp), md))
+            self.seen = len(self.source)
+            self.last = self.source[-1] if self.source else None
+
+    def select(self, identity: tuple, start: datetime, end: datetime) -> list[MetricDatumBase]:
+        """The identity's datapoints in [start, end)."""
+        return [md for ts, md in self.by_identity.get(identity, ()) if start <= ts < end]
+
+
+_indexes: dict[tuple[str, str], MetricIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def metric_index(backend: CloudWatchBackend) -> MetricIndex:
+    """The (refreshed) index of ``backend``'s stored datapoints."""
+    key = (backend.account_id, backend.region_name)
+    with _indexes_lock:
+        index = _indexes.get(key)
+        if index is None or index.source is not backend.metric_data:
+            index = _indexes[key] = MetricIndex(backend.metric_data)
+    index.refresh()
+    return index
+
+
+class Window:
+    """The datapoints of one [start, end) window, per metric identity: stored ones from the index, plus
+    those moto computes on the fly (``aws_metric_data``, e.g. S3 bucket sizes) read once per request."""
+
+    def __init__(self, backend: CloudWatchBackend, start: datetime, end: datetime) -> None:
+        self.index, self.start, self.end = metric_index(backend), start, end
+        self.computed: dict[tuple, list[MetricDatumBase]] = defaultdict(list)
+        for md in backend.aws_metric_data:
+            if start <= naive_utc(md.timestamp) < end:
+                self.computed[(md.namespace, md.name, dimension_key(md.dimensions))].append(md)
+
+    def get(self, identity: tuple) -> list[MetricDatumBase]:
+        """The identity's datapoints in the window."""
+        return self.index.select(identity, self.start, self.end) + self.computed.get(identity, [])
 
 
 def buckets(data: list[MetricDatumBase], unit: str | None, start: datetime, period: int) -> dict[int, list[MetricDatumBase]]:
@@ -172,7 +232,7 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
             "You may reduce the datapoints requested by increasing Period, or decreasing the time range."
         )
     identity = (params["Namespace"], params["MetricName"], dimension_key(params.get("Dimensions") or []))
-    grouped = buckets(by_identity(backend, start, end).get(identity, []), params.get("Unit"), start, period)
+    grouped = buckets(Window(backend, start, end).get(identity), params.get("Unit"), start, period)
     datapoints = []
     for index in sorted(grouped):
         data = grouped[index]
@@ -195,7 +255,7 @@ def metric_data(backend: CloudWatchBackend, ctx: registry.AccountContext, querie
     if start >= end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
     computed: list[dict] = []
-    by_metric = by_identity(backend, start, end)
+    window = Window(backend, start, end)
     for query in queries:
         if "MetricStat" not in query:
             continue
@@ -204,7 +264,7 @@ def metric_data(backend: CloudWatchBackend, ctx: registry.AccountContext, querie
         check_stat(stat)
         metric = ms["Metric"]
         identity = (metric.get("Namespace"), metric.get("MetricName"), dimension_key(metric.get("Dimensions") or []))
-        grouped = buckets(by_metric.get(identity, []), ms.get("Unit"), start, period)
+        grouped = buckets(window.get(identity), ms.get("Unit"), start, period)
         timestamps, values = [], []
         for index in sorted(grouped):
             value = statistic(grouped[index], stat)

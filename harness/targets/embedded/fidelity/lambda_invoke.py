@@ -38,7 +38,7 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
-from harness.targets.embedded.fidelity import lambda_telemetry, registry
+from harness.targets.embedded.fidelity import lambda_environments, lambda_telemetry, registry
 from harness.targets.embedded.fidelity.registry import AccountContext
 
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
@@ -151,8 +151,11 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     started = ctx.clock.now()
     version = str(fn.version)
     group = f"/aws/lambda/{fn.function_name}"
-    stream = lambda_telemetry.stream_name(started, version)
-    outcome, output = _execute(ctx, fn, event, request_id, group, stream, started)
+    if lambda_environments.SUPPORTED and _runs_here(fn):
+        outcome, output, stream = _execute_warm(ctx, fn, event, request_id, group, started)
+    else:
+        stream = lambda_telemetry.stream_name(started, version)
+        outcome, output = _execute(ctx, fn, event, request_id, group, stream, started)
     payload = outcome["payload"]
     errored = not outcome.get("ok", False)
     duration = float(outcome.get("duration_ms", 0.0))
@@ -171,19 +174,24 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     )
 
 
-def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime) -> tuple[dict, str]:
-    """(runtime result, handler output) for one event; runtime failures become Lambda's error payloads."""
-    if not str(fn.run_time or "").startswith("python") or getattr(fn, "package_type", "Zip") == "Image":
-        # Only Python zip packages can run here; say so instead of pretending (the drill then fails).
-        msg = f"runtime {fn.run_time!r} / package {getattr(fn, 'package_type', 'Zip')} is not emulated by the embedded target"
-        return {"ok": False, "duration_ms": 0.0, "payload": _error(request_id, "Harness.RuntimeNotEmulated", msg)}, msg
-    root = task_root(fn)
-    timeout = float(fn.timeout or 3)
-    request = {
+def _runs_here(fn: LambdaFunction) -> bool:
+    """True for what the embedded runtime runs: Python zip packages."""
+    return str(fn.run_time or "").startswith("python") and getattr(fn, "package_type", "Zip") != "Image"
+
+
+def environment_key(ctx: AccountContext, fn: LambdaFunction) -> tuple:
+    """What makes Lambda create a new execution environment: the version, its code and its configuration."""
+    variables = json.dumps(fn.environment_vars or {}, sort_keys=True, default=str)
+    return (fn.function_arn, str(fn.version), fn.code_sha_256, fn.handler, fn.run_time, fn.memory_size, fn.timeout, variables, ctx.server_url())
+
+
+def _request(fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime, root: Path) -> dict[str, Any]:
+    """What the runtime needs for one invocation."""
+    return {
         "handler": fn.handler,
         "task_root": str(root),
         "event": event,
-        "timeout": timeout,
+        "timeout": float(fn.timeout or 3),
         "clock_start": started.timestamp(),  # the runtime's log lines follow the target's clock
         "context": {
             "function_name": fn.function_name,
@@ -195,6 +203,61 @@ def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: st
             "log_stream_name": stream,
         },
     }
+
+
+def _timed_out(request_id: str, timeout: float) -> dict[str, Any]:
+    msg = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+    return {"ok": False, "timed_out": True, "duration_ms": timeout * 1000, "payload": {"errorType": "Sandbox.Timedout", "errorMessage": msg}}
+
+
+def _exited(request_id: str, status: str) -> dict[str, Any]:
+    # The handler called sys.exit/os._exit or the interpreter died: Runtime.ExitError in AWS.
+    msg = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+    return {"ok": False, "duration_ms": 0.0, "payload": {"errorType": "Runtime.ExitError", "errorMessage": msg}}
+
+
+def _execute_warm(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, started: datetime) -> tuple[dict, str, str]:
+    """(runtime result, handler output, log stream) of one event in a warm execution environment of the version.
+
+    The environment is reused while it lives (module state persists, as in Lambda) and discarded after
+    a timeout, a runtime exit or an init failure; its log stream is the one it was created with."""
+    key = environment_key(ctx, fn)
+    pool = lambda_environments.pool()
+    env = pool.acquire(key)
+    if env.log_stream is None:
+        env.log_stream = lambda_telemetry.stream_name(started, str(fn.version))
+    root = task_root(fn)
+    request = _request(fn, event, request_id, group, env.log_stream, started, root)
+    request["environment"] = _environment(ctx, fn, root, group, env.log_stream)
+    timeout = request["timeout"]
+    try:
+        result, output = env.run(request, timeout + BACKSTOP_SECONDS)
+    except TimeoutError:
+        env.kill()
+        return _timed_out(request_id, timeout), "", env.log_stream
+    except OSError:
+        env.kill()
+        return _exited(request_id, "the execution environment's channel failed"), "", env.log_stream
+    if result is None:
+        env.close()
+        return _exited(request_id, "the process ended"), output, env.log_stream
+    if result.get("timed_out") or result.get("init_failed"):
+        env.close()  # Lambda resets the environment after a timeout and re-runs init after an init failure
+    else:
+        pool.release(key, env)
+    return result, output, env.log_stream
+
+
+def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime) -> tuple[dict, str]:
+    """(runtime result, handler output) for one event in a one-off ``python -I`` process (where fork is
+    unavailable); runtime failures become Lambda's error payloads."""
+    if not _runs_here(fn):
+        # Only Python zip packages can run here; say so instead of pretending (the drill then fails).
+        msg = f"runtime {fn.run_time!r} / package {getattr(fn, 'package_type', 'Zip')} is not emulated by the embedded target"
+        return {"ok": False, "duration_ms": 0.0, "payload": _error(request_id, "Harness.RuntimeNotEmulated", msg)}, msg
+    root = task_root(fn)
+    request = _request(fn, event, request_id, group, stream, started, root)
+    timeout = request["timeout"]
     try:
         proc = subprocess.run(
             [sys.executable, "-I", str(RUNTIME_SCRIPT)],
@@ -206,14 +269,11 @@ def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: st
             timeout=timeout + BACKSTOP_SECONDS,
         )
     except subprocess.TimeoutExpired as exc:
-        msg = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         out = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return {"ok": False, "timed_out": True, "duration_ms": timeout * 1000, "payload": {"errorType": "Sandbox.Timedout", "errorMessage": msg}}, out
+        return _timed_out(request_id, timeout), out
     result_line = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
     if not result_line:
-        # The handler called sys.exit/os._exit or the interpreter died: Runtime.ExitError in AWS.
-        msg = f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
-        return {"ok": False, "duration_ms": 0.0, "payload": {"errorType": "Runtime.ExitError", "errorMessage": msg}}, proc.stderr
+        return _exited(request_id, f"exit status {proc.returncode}"), proc.stderr
     return json.loads(result_line[0]), proc.stderr
 
 

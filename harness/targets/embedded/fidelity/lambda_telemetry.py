@@ -71,7 +71,8 @@ def write_logs(account: str, region: str, group: str, stream: str, lines: list[s
     backend = logs_backends[account][region]
     backend.ensure_log_group(group)
     log_group = backend.groups[group]
-    log_group.create_log_stream(stream)
+    if stream not in log_group.streams:  # a warm execution environment keeps writing to its stream
+        log_group.create_log_stream(stream)
     millis = int(at.timestamp() * 1000)
     # Written to the group directly: the public PutLogEvents path rejects events more than 14 days
     # from *wall-clock* time, and a rehearsal clock may legitimately differ from it.

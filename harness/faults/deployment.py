@@ -1,0 +1,316 @@
+"""Bad deployments: a bad Lambda version behind the alias, weighted routing to one, a bad release candidate.
+
+A bad deployment is rehearsed the way one happens (000 §1.2 "Critical functionality is broken after
+deployment"; 002 "Lambda code bug"): a new version is published from ``$LATEST`` with the bad change, the
+alias moves to it, and — as every deployment does (001 §3.2.1 "Record deployment metadata", §6.3.2 step 7)
+— a deployment record is written. That record matters: ``lambda-alias-version`` expects what the newest
+record that names the function says, so while the fault holds the row *passes* (the alias serves what was
+deployed) and only the health rows notice. After a recovery the newest record must be the recovery's; an
+external script that writes none leaves the table saying the bad version is deployed, which the undo
+closes with a record of its own (and the drill reports).
+
+What makes a version bad: either a package the caller gives (real code, any target), or the rehearsal
+app's switch ``HARNESS_FAULT`` (harness/targets/embedded/sample_app/handler.py: ``error`` answers 500,
+``raise`` raises, ``slow=S`` sleeps), which only the embedded sample app understands — hence the
+``emulator-faults`` capability in that case: on a real account the variable would change nothing and the
+drill would report the fault as undetected, not as a broken runbook.
+
+Undo: the alias back on the version it served (a recorded rollback through the harness action, so the
+newest record agrees), ``$LATEST`` back to its code and variables (a table switch refuses while ``$LATEST``
+differs from the served version, 000 §6.6), and the versions the fault published deleted, with the checkpoint
+aliases a recovery took of them (000 §4.2.4): left, the bad version would be "the version before" the next
+deployment's, the very target a later "previous" rollback picks. Any other alias on them keeps them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from harness import aws
+from harness.actions.guards import Authority
+from harness.actions.rollback import RollbackTo, rollback_all
+from harness.faults.base import Fault, guard
+from harness.records import COMPLETE, IN_PROGRESS, DeploymentRecord, put_record, read_records, utc_stamp
+from harness.targets.base import TargetLike
+
+FAULT_VARIABLE = "HARNESS_FAULT"  # the rehearsal app's switch (sample_app/handler.py)
+MODES = {"error": "answers statusCode 500", "raise": "raises an unhandled exception"}  # plus slow=S: sleeps S seconds
+REF = "000 §1.2 (critical functionality broken after deployment); 002 Rollback Scenarios (Lambda code bug)"
+# Records are stamped to the millisecond (harness/records.py utc_stamp) and "the newest record" decides what
+# lambda-alias-version expects: a recorded step first lets this much pass on the target's clock, so a
+# FixedClock (tests) or two actions in one millisecond never tie.
+RECORD_GAP_S = 0.01
+DETECTED_BY = ("health-endpoint",)  # a handler that answers 500 is no Lambda Error: error-rate stays green (Lambda metrics)
+
+
+@dataclass
+class Served:
+    """A function as the fault found it: the alias's version and routing, and ``$LATEST``."""
+
+    function: str
+    version: str
+    label: str
+    routing: dict[str, float]
+    latest_variables: dict[str, str]
+    latest_code_sha: str
+    served_variables: dict[str, str]
+    published: list[str] = field(default_factory=list)  # versions the fault published
+    record_id: str | None = None
+
+
+def describe_mode(mode: str) -> str:
+    """What a bad version of this mode does (for reports)."""
+    if mode.startswith("slow="):
+        return f"sleeps {mode.split('=', 1)[1]} s per request"
+    if mode not in MODES:
+        raise ValueError(f"unknown fault mode {mode!r}: error, raise or slow=S")
+    return MODES[mode]
+
+
+def read_served(target: TargetLike, fn: str) -> Served:
+    """The alias, the version it serves and ``$LATEST`` of ``fn`` (reads only)."""
+    lam, alias = target.client("lambda"), target.env.alias
+    current = lam.get_alias(FunctionName=fn, Name=alias)
+    version = current["FunctionVersion"]
+    served = lam.get_function_configuration(FunctionName=fn, Qualifier=version)
+    latest = lam.get_function_configuration(FunctionName=fn)
+    return Served(
+        fn, version, served.get("Description") or "", dict((current.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}),
+        dict((latest.get("Environment") or {}).get("Variables") or {}), latest.get("CodeSha256") or "",
+        dict((served.get("Environment") or {}).get("Variables") or {}),
+    )
+
+
+def _set_latest(target: TargetLike, fn: str, variables: dict[str, str]) -> None:
+    lam = target.client("lambda")
+    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables})
+    aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
+
+
+def publish_bad(target: TargetLike, s: Served, mode: str, package: bytes | None, fault_id: str) -> str:
+    """``$LATEST`` = the served version's variables plus the fault (or the given package), published; returns the version."""
+    lam = target.client("lambda")
+    if package is not None:
+        lam.update_function_code(FunctionName=s.function, ZipFile=package)
+        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=s.function)
+        _set_latest(target, s.function, dict(s.served_variables))
+    else:
+        _set_latest(target, s.function, {**s.served_variables, FAULT_VARIABLE: mode})
+    label = f"{s.label or 'v' + s.version}-gameday-{fault_id[-6:]}"
+    version = lam.publish_version(FunctionName=s.function, Description=label)["Version"]
+    s.published.append(str(version))
+    return str(version)
+
+
+def _record(target: TargetLike, s: Served, version: str, authority: Authority, fault_id: str, *, status: str, what: str) -> str | None:
+    """The deployment record a real deployment writes (001 §3.2.1, §6.3.2 step 7); None without a deployments table."""
+    env = target.env
+    if env.deployments_table is None:
+        return None
+    now = target.clock.now()
+    record = DeploymentRecord(
+        record_id=f"deploy-{fault_id}-{s.function[-24:]}", action="deploy", environment=env.name, timestamp=utc_stamp(now),
+        from_version=s.version, to_version=version, status=status, function=s.function, actor=authority.who,
+        reason=f"game day: {what}", completed_at=utc_stamp(now) if status == COMPLETE else None,
+        extra={"gameday_fault": fault_id, "method": "game-day fault injection"},
+    )
+    put_record(target.client("dynamodb"), env.deployments_table, record)
+    return record.record_id
+
+
+def recorded_version(target: TargetLike, fn: str) -> str | None:
+    """The version the newest record naming ``fn`` leaves it on (final, else target version); None without one."""
+    env = target.env
+    if env.deployments_table is None:
+        return None
+    for rec in read_records(target.client("dynamodb"), env):  # newest first
+        change = None if rec.resource else rec.change_for(fn)
+        if change is not None:
+            return change.final_version or change.to_version
+    return None
+
+
+def put_back(target: TargetLike, authority: Authority, versions: dict[str, str], why: str) -> list[str]:
+    """Aliases back on ``versions`` with the harness's rollback (checkpoint, health, one record); what it did."""
+    lam, alias = target.client("lambda"), target.env.alias
+    moved = {}
+    for fn, version in versions.items():
+        a = lam.get_alias(FunctionName=fn, Name=alias)
+        if a["FunctionVersion"] != version or (a.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
+            moved[fn] = version
+    if not moved:
+        return []
+    target.clock.sleep(RECORD_GAP_S)
+    result = rollback_all(target, dataclasses.replace(authority, reason=why), RollbackTo.each(moved))
+    if not result.ok:
+        raise RuntimeError(f"putting {', '.join(sorted(moved))} back failed: {result.outcome}: {result.message}")
+    return [f"{fn}: alias {alias} back on version {v} (rollback record {result.record.record_id if result.record else '-'})" for fn, v in sorted(moved.items())]
+
+
+def _close_record(target: TargetLike, s: Served, authority: Authority, fault_id: str) -> list[str]:
+    """When the newest record still names a version the alias no longer serves, write one that names the served version."""
+    if s.record_id is None:
+        return []
+    on_record = recorded_version(target, s.function)
+    if on_record in (None, s.version):
+        return []
+    target.clock.sleep(RECORD_GAP_S)
+    env = target.env
+    now = target.clock.now()
+    assert env.deployments_table is not None
+    put_record(target.client("dynamodb"), env.deployments_table, DeploymentRecord(
+        record_id=f"rollback-{fault_id}-undo-{s.function[-24:]}", action="rollback", environment=env.name, timestamp=utc_stamp(now),
+        from_version=on_record, to_version=s.version, status=COMPLETE, function=s.function, actor=authority.who,
+        reason="game-day cleanup: the recovery left no record of the version it restored (001 §6.3.2 step 7)",
+        completed_at=utc_stamp(now), extra={"gameday_fault": fault_id, "method": "game-day undo"},
+    ))
+    return [f"{s.function}: the newest record said version {on_record}; closing record written for version {s.version}"]
+
+
+def tidy(target: TargetLike, s: Served) -> list[str]:
+    """``$LATEST`` back to its variables; the fault's versions deleted (with the recovery's checkpoints of them)."""
+    lam = target.client("lambda")
+    done: list[str] = []
+    latest = lam.get_function_configuration(FunctionName=s.function)
+    if dict((latest.get("Environment") or {}).get("Variables") or {}) != s.latest_variables:
+        _set_latest(target, s.function, dict(s.latest_variables))
+        done.append(f"{s.function}: $LATEST variables restored")
+    if (latest.get("CodeSha256") or "") != s.latest_code_sha:
+        done.append(f"{s.function}: $LATEST code is {latest.get('CodeSha256')}, was {s.latest_code_sha} (a package fault: redeploy it)")
+    aliases = list(aws.paginate(lam, "list_aliases", "Aliases", FunctionName=s.function))
+    # A recovery checkpoints the version it rolls back from (000 §4.2.4, 001 §6.3.2 step 4): the fault's own bad
+    # version. Once the game day is over that checkpoint names nothing worth keeping, and a bad version left
+    # published would be "the version before" the next deployment's, the target a later "previous" rollback picks.
+    ours = (target.env.checkpoint_alias_prefix, target.env.incident_alias_prefix)
+    for version in s.published:
+        on_it = [a["Name"] for a in aliases if a["FunctionVersion"] == version]
+        kept = [n for n in on_it if not n.startswith(ours)]
+        if kept:
+            done.append(f"{s.function}: version {version} kept (alias {', '.join(kept)} names it)")
+            continue
+        for name in on_it:
+            lam.delete_alias(FunctionName=s.function, Name=name)
+            done.append(f"{s.function}: checkpoint alias {name} on the fault's version {version} deleted")
+        lam.delete_function(FunctionName=s.function, Qualifier=version)
+        done.append(f"{s.function}: version {version} deleted")
+    return done
+
+
+def needs_for(package: bytes | None) -> tuple[str, ...]:
+    # The HARNESS_FAULT switch is the rehearsal app's; real code needs a real bad package.
+    return () if package is not None else ("emulator-faults",)
+
+
+def _inject(target: TargetLike, fn: str, authority: Authority, fault_id: str, *, mode: str, package: bytes | None, weight: float | None,
+            newer_undeployed: int, into: list[Served]) -> tuple[Served, str]:
+    """Publish the bad version and route to it (alias or weight); optionally publish undeployed newer versions.
+
+    ``into`` gets the function's state before anything changes, so a failure half-way is undone too.
+    """
+    lam, alias = target.client("lambda"), target.env.alias
+    s = read_served(target, fn)
+    into.append(s)
+    bad = publish_bad(target, s, mode, package, fault_id)
+    if weight is None:
+        lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=bad, RoutingConfig={"AdditionalVersionWeights": {}},
+                         Description=f"game day {fault_id}: bad deployment")
+        s.record_id = _record(target, s, bad, authority, fault_id, status=COMPLETE, what=f"bad deployment of {fn} ({describe_mode(mode)})")
+    else:
+        lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=s.version, RoutingConfig={"AdditionalVersionWeights": {bad: weight}},
+                         Description=f"game day {fault_id}: canary {weight:.0%} to a bad version")
+        # A canary still shifting traffic: its record is not settled (001 §6.3.2), so no version is "expected" yet.
+        s.record_id = _record(target, s, bad, authority, fault_id, status=IN_PROGRESS, what=f"canary {weight:.0%} to {bad} of {fn}")
+    if newer_undeployed:
+        # A hotfix build published but not deployed when the incident hit: the alias is no longer on the
+        # newest version, which is where "previous = Versions[-2]" goes wrong (000 §4.4, seed defect 4).
+        _set_latest(target, fn, dict(s.latest_variables))
+        for n in range(newer_undeployed):
+            hotfix = lam.publish_version(FunctionName=fn, Description=f"{s.label or 'v' + s.version}-hotfix-{n + 1}-not-deployed")["Version"]
+            s.published.append(str(hotfix))
+    return s, bad
+
+
+def bad_deployment(target: TargetLike, functions: Sequence[str], authority: Authority, *, mode: str = "error", package: bytes | None = None,
+                   newer_undeployed: int = 0) -> Fault:
+    """Every function of ``functions`` deployed a bad version (alias moved, deployment record written); one undo."""
+    guard(target, authority, needs=needs_for(package))
+    if not functions:
+        raise ValueError("bad_deployment needs at least one function")
+    describe_mode(mode)
+    now = target.clock.now()
+    fault = Fault("bad-deployment" if len(functions) > 1 else "bad-lambda-version",
+                  f"lambda:{functions[0]}:alias/{target.env.alias}" if len(functions) == 1 else f"lambda:{len(functions)} functions:alias/{target.env.alias}",
+                  REF, {}, {}, now, undo=lambda: [], detected_by=DETECTED_BY)
+    states: list[Served] = []
+    try:
+        for fn in functions:
+            s, bad = _inject(target, fn, authority, fault.id, mode=mode, package=package, weight=None, newer_undeployed=newer_undeployed,
+                             into=states)
+            fault.before[fn] = {"version": s.version, "label": s.label, "routing": s.routing}
+            fault.after[fn] = {"version": bad, "mode": mode, "record": s.record_id, "undeployed_newer": s.published[1:]}
+    except Exception:
+        _undo_all(target, authority, states, fault.id)  # a half-made fault is taken back at once
+        raise
+    fault.undo = lambda: _undo_all(target, authority, states, fault.id)
+    fault.notes.append(f"the bad version {describe_mode(mode)}" + ("" if package else f" ({FAULT_VARIABLE}={mode}, the rehearsal app's switch)"))
+    if newer_undeployed:
+        fault.notes.append(f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest version (seed defect 4)")
+    return fault
+
+
+def expected_after(fault: Fault) -> dict[str, str]:
+    """Where each alias must stand once the fault is recovered: the version it served before the fault."""
+    return {fn: str(before["version"]) for fn, before in fault.before.items() if isinstance(before, dict) and "version" in before}
+
+
+def _undo_all(target: TargetLike, authority: Authority, states: Sequence[Served], fault_id: str) -> list[str]:
+    done = put_back(target, authority, {s.function: s.version for s in states}, f"game-day cleanup of {fault_id}")
+    for s in states:
+        done += _close_record(target, s, authority, fault_id)
+        done += tidy(target, s)
+    return done
+
+
+def weighted_routing(target: TargetLike, fn: str, authority: Authority, *, weight: float, mode: str = "error", package: bytes | None = None) -> Fault:
+    """The alias splits traffic: ``weight`` to a bad version (a canary gone wrong); the record is IN_PROGRESS."""
+    guard(target, authority, needs=needs_for(package) + ("lambda-weighted-routing",))
+    if not 0 < weight < 1:
+        raise ValueError(f"weight must be between 0 and 1, got {weight}")
+    now = target.clock.now()
+    fault = Fault("weighted-routing", f"lambda:{fn}:alias/{target.env.alias}", REF + "; 002 --routing-config reset", {}, {}, now,
+                  undo=lambda: [], detected_by=("lambda-alias-version",))
+    states: list[Served] = []
+    try:
+        s, bad = _inject(target, fn, authority, fault.id, mode=mode, package=package, weight=weight, newer_undeployed=0, into=states)
+    except Exception:
+        _undo_all(target, authority, states, fault.id)
+        raise
+    fault.before[fn] = {"version": s.version, "routing": s.routing}
+    fault.after[fn] = {"version": s.version, "routing": {bad: weight}, "bad_version": bad, "record": s.record_id}
+    fault.undo = lambda: _undo_all(target, authority, [s], fault.id)
+    fault.notes.append(f"{weight:.0%} of invocations run version {bad}, which {describe_mode(mode)}; health rows fail only when the draw hits it")
+    return fault
+
+
+def bad_release(target: TargetLike, fn: str, authority: Authority, *, mode: str = "raise", package: bytes | None = None) -> Fault:
+    """A bad release candidate published in ``fn``'s environment, not deployed there (a promotion carries it on)."""
+    guard(target, authority, needs=needs_for(package))
+    describe_mode(mode)
+    now = target.clock.now()
+    fault = Fault("bad-release", f"lambda:{fn}", "001 §6.3.1 (automatic rollback after a bad promotion); 002 Lambda code bug", {}, {}, now,
+                  undo=lambda: [], detected_by=("health-endpoint",))
+    s = read_served(target, fn)
+    bad = publish_bad(target, s, mode, package, fault.id)
+    fault.before[fn] = {"version": s.version, "label": s.label}
+    fault.after[fn] = {"release": bad, "mode": mode}
+    fault.undo = lambda: tidy(target, s)
+    fault.notes.append(f"version {bad} {describe_mode(mode)}; the alias still serves {s.version} in {target.env.name}")
+    return fault
+
+
+def published_version(fault: Fault, fn: str) -> str:
+    """The bad version or release a fault published for ``fn``."""
+    after: dict[str, Any] = fault.after[fn]
+    return str(after.get("release") or after.get("bad_version") or after["version"])

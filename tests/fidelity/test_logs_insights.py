@@ -1,0 +1,94 @@
+"""Logs Insights over many log groups (fidelity/logs_insights.py), as the CloudWatch Logs API reference
+(StartQuery, GetQueryResults) and the query syntax guide document it; moto alone ignores ``filter``
+and answers every event, which a log check would read as error lines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from checks.context import CheckContext
+from checks.logs_checks import ERROR_QUERY
+from checks.result import Verdict
+from checks.runner import run_procedure
+
+
+def _groups(target, n: int, message: str) -> list[str]:
+    logs, at = target.client("logs"), int((target.clock.now() - timedelta(minutes=1)).timestamp() * 1000)
+    names = []
+    for i in range(n):
+        name = f"/insights/test-{i:02d}"
+        logs.create_log_group(logGroupName=name)
+        logs.create_log_stream(logGroupName=name, logStreamName="s")
+        logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=[
+            {"timestamp": at, "message": f"{message} {i}"}, {"timestamp": at + 1, "message": "INFO fine"}])
+        names.append(name)
+    return names
+
+
+def _run(target, names: list[str], query: str) -> dict:
+    logs, now = target.client("logs"), target.clock.now()
+    qid = logs.start_query(logGroupNames=names, startTime=int((now - timedelta(minutes=5)).timestamp()), endTime=int(now.timestamp()),
+                           queryString=query)["queryId"]
+    return logs.get_query_results(queryId=qid)
+
+
+def _field(row: list[dict], name: str) -> str:
+    return next(f["value"] for f in row if f["field"] == name)
+
+
+@pytest.mark.parametrize("fidelity", [True, False])
+def test_filter_returns_only_matching_events_of_every_group(make_target, fidelity: bool) -> None:
+    target = make_target(fidelity=fidelity)
+    names = _groups(target, 3, "[ERROR] boom")
+    result = _run(target, names, ERROR_QUERY)
+    messages = sorted(_field(r, "@message") for r in result["results"])
+    if not fidelity:  # moto alone: the filter is ignored, INFO lines come back as matches
+        assert any("INFO" in m for m in messages)
+        return
+    assert result["status"] == "Complete" and messages == [f"[ERROR] boom {i}" for i in range(3)]
+    row = result["results"][0]
+    assert _field(row, "@log") == f"{target.env.account}:{names[0]}"  # "@log: account-id:log-group-name"
+    assert len(_field(row, "@timestamp")) == len("2026-01-25 22:00:00.123") and any(f["field"] == "@ptr" for f in row)
+
+
+def test_more_than_fifty_groups_and_unknown_commands_are_refused(make_target) -> None:
+    target = make_target()
+    names = _groups(target, 1, "x") * 51
+    with pytest.raises(ClientError, match="up to 50 log groups"):
+        _run(target, names, ERROR_QUERY)
+    with pytest.raises(ClientError) as refused:
+        _run(target, names[:1], "stats count(*) by @log")
+    assert refused.value.response["Error"]["Code"] == "MalformedQueryException"
+
+
+def test_a_missing_group_fails_the_query(make_target) -> None:
+    target = make_target()
+    with pytest.raises(ClientError) as missing:
+        _run(target, _groups(target, 1, "x") + ["/insights/none"], ERROR_QUERY)
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_the_log_rows_read_all_groups_in_one_query_and_still_find_an_error_line(seeded_sit) -> None:
+    target = seeded_sit
+    fn = target.env.functions[1].name
+    logs, group = target.client("logs"), f"{target.env.log_group_prefix}{fn}"
+    logs.create_log_stream(logGroupName=group, logStreamName="insights-row")
+    at = int((target.clock.now() - timedelta(minutes=1)).timestamp() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="insights-row", logEvents=[{"timestamp": at, "message": "ERROR batched"}])
+    calls: list[str] = []
+
+    def record(service: str, operation: str, params: dict) -> None:
+        calls.append(operation)
+
+    target.add_call_listener(record)
+    try:
+        rows = {r.resource: r for r in run_procedure(CheckContext.for_target(target), "post-rollback", ("log-errors",))}
+    finally:
+        target.remove_call_listener(record)
+        logs.delete_log_stream(logGroupName=group, logStreamName="insights-row")
+    assert calls.count("StartQuery") == 1 and "FilterLogEvents" not in calls, calls
+    assert rows[fn].verdict is Verdict.FAIL and "ERROR batched" in rows[fn].observed, rows[fn].message()
+    assert {r.verdict for name, r in rows.items() if name != fn} == {Verdict.PASS}
