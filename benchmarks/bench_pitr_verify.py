@@ -25,9 +25,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from harness.cli.serve import read_banner  # noqa: E402  (after the path: runnable from a checkout)
 
 
 def serve() -> tuple[subprocess.Popen, dict[str, str]]:
@@ -35,13 +36,8 @@ def serve() -> tuple[subprocess.Popen, dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_"))}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--env", "sit"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    info: dict[str, str] = {}
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("#"):
-            break
-        key, _, value = line.strip().partition("=")
-        info[key] = value
+    info = read_banner(proc.stdout)
     return proc, info
 
 

@@ -26,6 +26,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from harness.cli.serve import read_banner
 
 REPO = Path(__file__).resolve().parent.parent
 SIT_ACCOUNT, REGION = "815856636111", "af-south-1"  # bbws.toml's SIT (000 §3.1): the synthetic copies keep its shape
@@ -85,13 +86,8 @@ def served(inventory: str) -> Iterator[dict[str, str]]:
     began = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--env", "sit", "--inventory", inventory],
                             cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    info: dict[str, str] = {}
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("#"):
-            break
-        key, _, value = line.strip().partition("=")
-        info[key] = value
+    info = read_banner(proc.stdout)
     if "AWS_ENDPOINT_URL" not in info:
         proc.kill()
         raise SystemExit(f"harness serve failed: {proc.stderr.read() if proc.stderr else ''}")

@@ -131,7 +131,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     # 000 §7: post-rollback verification (table §7.4), passive reads first
     CheckSpec("lambda-alias-version", "post-rollback", "Lambda alias version", "000 §7.1, §7.4", "§7.1 Lambda Verification", "critical",
               "alias exists, on a published version (not $LATEST), no weighted routing, equal to the expected version when known "
-              "(--expect-version fn=VER, else the latest rollback record, else SSM deployed-version)",
+              "(--expect-version fn=VER, else the newest deployment or rollback record that applies to the function, else SSM "
+              "deployed-version; otherwise observed says 'expected version unknown')",
               lambda_checks.check_alias_version, _functions),
     CheckSpec("error-rate", "post-rollback", "Error rate", "000 §7.1 step 3, §7.4", "§7.4 Verification Checklist", "critical",
               "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no invocations and no "
@@ -190,10 +191,10 @@ CATALOGUE: tuple[CheckSpec, ...] = (
               "alarms named <alarm_prefix>* exist and none is in ALARM; no such alarm: WARN", cloudwatch_checks.check_alarms, _alarm_prefix),
     # write-read checks write only their own uniquely named object/item and always delete it
     CheckSpec("s3-write-read", "post-deployment", "S3 write/read", "003 §7", "§7 S3 Bucket Validation", "critical",
-              "a uniquely named test object is written, read back identical, and that version deleted",
+              "a uniquely named test object is written, read back identical, and that version deleted; throttled after retries: ERROR",
               s3_checks.check_write_read, _buckets(_all)),
     CheckSpec("dynamodb-write-read", "post-deployment", "DynamoDB read/write", "003 §7", "§7 DynamoDB Table Validation", "critical",
-              "a uniquely keyed test item (inventory key schema) is put (only if absent), read back consistently, deleted",
+              "a uniquely keyed test item (inventory key schema) is put (only if absent), read back consistently, deleted; throttled: ERROR",
               # The deployments table is an audit log other tools read for "latest record": no test items there.
               dynamodb_checks.check_write_read, _tables(lambda t: t.purpose != "deployments")),
     # 001 §3.1 / §4.1: pre-promotion gates on the source environment

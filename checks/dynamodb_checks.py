@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
+from checks.write_read import Probe
 from harness import aws
 from harness.inventory.model import Table
 from harness.inventory.schema import KeyAttr
@@ -120,7 +121,7 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
     evidence: dict[str, Any] = {"table": table.name, "key": aws.from_item(key)}
     ddb = ctx.client("dynamodb")
     written = False
-    problems: list[str] = []
+    probe = Probe()
     try:
         ddb.put_item(
             TableName=table.name,
@@ -133,11 +134,10 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
         read_back = aws.from_item(got or {}).get(MARKER_ATTR)
         evidence["read_back"] = read_back
         if read_back != token:
-            problems.append(f"read back {read_back!r} instead of the written marker")
+            probe.problem(f"read back {read_back!r} instead of the written marker")
     except ClientError as exc:
         evidence["error"] = str(exc)
-        step = "read" if written else "write"
-        problems.append(f"{step} failed: {aws.error_code(exc)}: {aws.error_message(exc)}")
+        probe.problem(f"{'read' if written else 'write'} failed: {aws.error_code(exc)}: {aws.error_message(exc)}", exc)
     finally:
         if written:
             try:
@@ -145,7 +145,5 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
                 evidence["deleted"] = True
             except ClientError as exc:  # the test item must not stay behind unnoticed
                 evidence.update(deleted=False, delete_error=str(exc))
-                problems.append(f"test item {evidence['key']} could not be deleted: {aws.error_code(exc)}")
-    if problems:  # every problem, and the evidence as it ended (deleted or not)
-        return row.result(expected, "; ".join(problems), Verdict.FAIL, **evidence)
-    return row.result(expected, "written, read back identical, deleted", Verdict.PASS, **evidence)
+                probe.problem(f"test item {evidence['key']} could not be deleted: {aws.error_code(exc)}", exc)
+    return probe.result(row, expected, "written, read back identical, deleted", evidence)

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
+from checks.write_read import Probe
 from harness import aws
 from harness.inventory.model import Bucket
 
@@ -78,7 +79,7 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
     expected = "test object written, read back identical, deleted"
     evidence: dict[str, Any] = {"bucket": b.name, "key": key}
     written, version = False, None
-    problems: list[str] = []
+    probe = Probe()
     try:
         put = s3.put_object(Bucket=b.name, Key=key, Body=body)
         written, version = True, put.get("VersionId")
@@ -86,10 +87,10 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
         got = s3.get_object(Bucket=b.name, Key=key, **({"VersionId": version} if version else {}))["Body"].read()
         evidence["read_back_bytes"] = len(got)
         if got != body:
-            problems.append(f"read back {len(got)} bytes that differ from the {len(body)} written")
+            probe.problem(f"read back {len(got)} bytes that differ from the {len(body)} written")
     except ClientError as exc:
         evidence["error"] = str(exc)
-        problems.append(f"{'read' if written else 'write'} failed: {aws.error_code(exc)}: {aws.error_message(exc)}")
+        probe.problem(f"{'read' if written else 'write'} failed: {aws.error_code(exc)}: {aws.error_message(exc)}", exc)
     finally:
         if written:
             try:
@@ -97,10 +98,8 @@ def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
                 evidence["deleted"] = True
             except ClientError as exc:  # never leave a test object behind silently
                 evidence.update(deleted=False, delete_error=str(exc))
-                problems.append(f"test object {key} (version {version}) could not be deleted: {aws.error_code(exc)}")
-    if problems:  # every problem, and the evidence as it ended (deleted or not)
-        return row.result(expected, "; ".join(problems), Verdict.FAIL, **evidence)
-    return row.result(expected, f"wrote, read back and deleted {key}", Verdict.PASS, **evidence)
+                probe.problem(f"test object {key} (version {version}) could not be deleted: {aws.error_code(exc)}", exc)
+    return probe.result(row, expected, f"wrote, read back and deleted {key}", evidence)
 
 
 def _rule_scope(rule: dict[str, Any]) -> tuple[str, bool]:

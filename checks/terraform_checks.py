@@ -8,8 +8,12 @@ its md5 digest matches (000 §3.3, §5.2, §5.3, §7.3).
 ``true`` is not: Python's ``isinstance(True, int)`` is, so booleans are refused explicitly) and whose
 ``lineage`` is a non-empty string; format 4 also needs a ``resources`` list.
 
-Locks (000 §5.3 "Check for stuck locks"), from the DynamoDB lock table's ``Info.Created`` or the
-S3 lockfile's LastModified:
+Locks (000 §5.3 "Check for stuck locks"), aged by the lock's ``Created``: the DynamoDB lock table's
+``Info`` JSON, or the body of the S3 lockfile ``<key>.tflock`` (``use_lockfile``, Terraform >= 1.10:
+the backend writes the same LockInfo JSON there — ``ID``, ``Operation``, ``Info``, ``Who``,
+``Version``, ``Created``, ``Path``). A lockfile whose body has no parseable ``Created`` is aged by the
+object's LastModified instead (an S3 server time: on an emulator with a rehearsal clock that may not
+be the clock the row's "now" comes from, so the body is always read first):
 
 - older than ``terraform.lock_max_age_minutes``: stuck, FAIL;
 - younger: a plan/apply is running now, so the verification may change under it: WARN, or FAIL when
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,25 +36,7 @@ from botocore.exceptions import ClientError
 from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
 from harness import aws
-
-LOCKFILE_SUFFIX = ".tflock"  # Terraform >= 1.10 S3-native locking (use_lockfile)
-DIGEST_SUFFIX = "-md5"
-
-
-def _parse_created(text: str) -> datetime | None:
-    """Terraform's lock Info ``Created`` (RFC 3339, nanoseconds) as an aware datetime."""
-    text = text.strip().replace("Z", "+00:00")
-    if "." in text:  # trim fractional seconds to microseconds for fromisoformat
-        head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        tz = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{tz}"
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
+from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 
 def _lock_items(ctx: CheckContext) -> dict[str, dict[str, Any]]:
     """The lock table's items by LockID (typed values decoded losslessly), scanned once per run."""
@@ -126,21 +112,22 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             return row.result(expected, f"lock-table Digest {digest} != state md5 {evidence['md5']} (plan would fail: checksum mismatch)", Verdict.FAIL, **evidence)
         if lock:
             info_text = lock.get("Info")
-            try:
-                info = json.loads(info_text) if isinstance(info_text, str) else {}
-            except ValueError:
-                info = {}
-            info = info if isinstance(info, dict) else {}
+            info = read_lock_info(info_text)
             lock = {"LockID": lock.get("LockID"), **info, **({} if info else {"Info": info_text})}
-            lock_created = _parse_created(str(info.get("Created", "")))
+            lock_created = parse_created(str(info.get("Created", "")))
     else:
+        lockfile = f"{key}{LOCKFILE_SUFFIX}"
         try:
-            head = s3.head_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}")
-            lock = {"lockfile": f"{key}{LOCKFILE_SUFFIX}", "LastModified": str(head["LastModified"])}
-            lock_created = head["LastModified"]
+            got = s3.get_object(Bucket=tf.state_bucket, Key=lockfile)
         except ClientError as exc:
             if not aws.is_not_found(exc, "404", "NoSuchKey", "NotFound"):
                 raise
+        else:
+            # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without Created.
+            text = got["Body"].read().decode("utf-8", "replace")
+            info = read_lock_info(text)
+            lock = {"lockfile": lockfile, **info, "LastModified": str(got["LastModified"]), **({} if info else {"Info": text[:200]})}
+            lock_created = parse_created(str(info.get("Created", ""))) or got["LastModified"]
     state_line = f"state v{summary['version']} serial {summary['serial']}, {summary['resources']} resource(s)"
     if lock:
         age = _lock_age(ctx, lock_created)

@@ -128,7 +128,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if env is None or not env.protected:
         return
     reason = (f"game-day drills never run on protected environment {env.inventory}/{env.name}, even with approvals: "
-              "rehearse on the embedded target or a non-protected environment")
+              "rehearse on a non-protected environment (e.g. --env sit)")
     for item in items:
         if item.get_closest_marker("gameday"):
             item.add_marker(pytest.mark.skip(reason=reason), append=False)

@@ -17,6 +17,7 @@ from harness.actions import lambda_versions
 from harness.actions.base import COMPLETE
 from harness.actions.decisions import error_rate_severity
 from harness.actions.rollback import RollbackTo, final_versions
+from harness.drills.rows import function_resource
 
 pytestmark = [pytest.mark.mutating]
 
@@ -26,9 +27,23 @@ def api_paths(env) -> list[str]:
     return list(env.api.paths) if env.api else []
 
 
-def function_under_test(env) -> str:
-    """The API's backing function (000 §4.2's example, bbws-tenant-instance-management), else the first one."""
-    return env.api.function if env.api else env.functions[0].name
+def function_under_test(env, target) -> str:
+    """The API's backing function (000 §4.2's example, bbws-tenant-instance-management), else the first one the
+    inventory names, else the first one its discovery prefixes find (002 §1 ListFunctions by prefix)."""
+    if env.api:
+        return env.api.function
+    if env.functions:
+        return env.functions[0].name
+    found = lambda_versions.service_functions(env, None, target.client("lambda"))
+    if not found:
+        prefixes = ", ".join(f"{d.prefix}*" for d in env.discovery) or "none"
+        pytest.skip(f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: nothing to roll back")
+    return found[0][0]
+
+
+def row_resources(env, fn: str) -> list[str]:
+    """The resources of the rows that verify ``fn``: its name, or the discovery prefix its rows carry (002 §1), and the API's."""
+    return [function_resource(env, fn), *api_paths(env)]
 
 
 def rule(name: str, target, fn: str) -> RollbackTo:
@@ -49,8 +64,8 @@ def rule(name: str, target, fn: str) -> RollbackTo:
 def test_rollback_one_function(how, env, target, authority, rollback, verify_checklist, action_reports, require):
     """Checkpoint alias, alias moved to the chosen version, verified, /health 200 through fn:alias, record COMPLETE."""
     require("lambda-invoke")
-    fn = function_under_test(env)
-    before = verify_checklist("post-rollback", slugs=["error-rate"], resources=[fn], phase="decision input (before)", must_pass=False, record=False)
+    fn = function_under_test(env, target)
+    before = verify_checklist("post-rollback", slugs=["error-rate"], resources=[function_resource(env, fn)], phase="decision input (before)", must_pass=False, record=False)
     rate = before[0].evidence.get("error_rate_pct") if before else None
     decisions = [error_rate_severity(rate, env.thresholds)] if isinstance(rate, (int, float)) else []
 
@@ -62,6 +77,7 @@ def test_rollback_one_function(how, env, target, authority, rollback, verify_che
     assert child.evidence["checkpoint"].startswith(env.incident_alias_prefix if env.protected else env.checkpoint_alias_prefix)
     assert child.evidence["health"]["problem"] is None, child.evidence["health"]
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=[fn, *api_paths(env)], expect_versions=expect)
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=row_resources(env, fn), expect_versions=expect)
+    assert rows, f"no post-rollback row verifies {fn}"
     paths = action_reports(result, env, rows=rows, authority=authority, decisions=decisions, root_cause=f"rehearsal: rollback by {how}")
     assert all(p.exists() for p in paths)

@@ -18,6 +18,7 @@ import pytest
 
 from harness.actions.base import COMPLETE
 from harness.actions.promote import final_versions, promote_stack
+from harness.drills.rows import function_resource
 
 pytestmark = [pytest.mark.mutating]
 
@@ -44,6 +45,9 @@ def test_promote_stack(env, target, destination, rehearsal_authority, run_action
 
     assert result.outcome == COMPLETE, result.message
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=list(expect), expect_versions=expect,
+    # Rows carry a function's name, or the discovery prefix that finds it (002 §1).
+    resources = {function_resource(destination.env, fn) for fn in expect}
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources, expect_versions=expect,
                             target=destination, phase=f"post-promotion ({destination.env.name})")
+    assert {r.resource for r in rows} >= resources, "a promoted function's rows did not run"
     action_reports(result, destination.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)

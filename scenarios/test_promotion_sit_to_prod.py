@@ -21,8 +21,10 @@ from datetime import timedelta
 
 import pytest
 
+from harness.actions import lambda_versions
 from harness.actions.base import COMPLETE, FAILED, REFUSED
 from harness.actions.promote import final_versions, next_window_start, promote, promote_service, stack_order
+from harness.drills.rows import function_resource
 from harness.clock import RehearsalClock
 
 pytestmark = [pytest.mark.mutating]
@@ -69,16 +71,31 @@ def test_promote_first_service(env, target, prod, gates, rehearsal_authority, ru
     _skip_if_refused(result)
     assert result.outcome == COMPLETE, result.message
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=list(expect), expect_versions=expect,
+    # Rows carry a function's name, or the discovery prefix that finds it (002 §1).
+    resources = {function_resource(prod.env, fn) for fn in expect}
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources, expect_versions=expect,
                             target=prod, phase=f"post-promotion ({prod.env.name})")
+    assert {r.resource for r in rows} >= resources, "a promoted function's rows did not run"
     action_reports(result, prod.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)
 
 
 @pytest.fixture
-def bad_release(target, env):
-    """A new version of a source function whose handler raises (the rehearsal app's HARNESS_FAULT), removed afterwards."""
-    fn = next(f.name for f in env.functions if f.service == stack_order(env)[-1])
+def bad_release(target, env, prod, gates, rehearsal_authority, require):
+    """A new version of a source function whose handler raises (the rehearsal app's HARNESS_FAULT), removed afterwards.
+
+    The function is the last 001 §5.1 service's first one, named or found by its discovery prefix (002 §1).
+    Nothing is published when the promotion would be refused anyway (no approval rule, outside the window,
+    gates red): the test skips with the refusal first, leaving the source as it was.
+    """
+    require("lambda-invoke", "emulator-faults")
     lam = target.client("lambda")
+    service = stack_order(env)[-1]
+    found = lambda_versions.service_functions(env, service, lam)
+    if not found:
+        pytest.skip(f"service {service} of {env.inventory}/{env.name} has no function (named or found by its discovery prefix)")
+    fn = found[0][0]
+    who = rehearsal_authority(f"{env.name}-to-{prod.env.name}", for_env=prod.env)
+    _skip_if_refused(promote(target, prod, who, function=fn, gates=gates[1], dry_run=True))
     served = lam.get_function_configuration(FunctionName=fn, Qualifier=env.alias)
     variables = dict((served.get("Environment") or {}).get("Variables") or {})
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {**variables, "HARNESS_FAULT": "raise"}})
@@ -107,6 +124,7 @@ def test_bad_release_rolls_back_automatically(env, target, prod, gates, bad_rele
     assert result.evidence["final_version"] == result.plan.details["dest_current"]
     assert result.record.status == FAILED and result.record.extra["auto_rollback_trigger"] == "health"
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=["lambda-alias-version", "health-endpoint"], resources=[dest_fn], expect_versions=expect,
+    rows = verify_checklist("post-rollback", slugs=["lambda-alias-version", "health-endpoint"], resources=[function_resource(prod.env, dest_fn)],
+                            expect_versions=expect,
                             target=prod, phase=f"after the automatic rollback ({prod.env.name})")
     action_reports(result, prod.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)

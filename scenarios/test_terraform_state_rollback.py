@@ -8,7 +8,10 @@
    ID and a reason; the row passes again (000 §5.3);
 3. the drill with real Terraform (the ``terraform`` extra): after the harness's restore
    ``plan -detailed-exitcode`` exits 0 with the good configuration and 2 with the bad one; the
-   runbook's way (Digest left stale) makes Terraform fail with its checksum error.
+   runbook's way depends on the backend's locking: with a DynamoDB lock table (bbws) the Digest is
+   left stale and Terraform fails with its checksum error (seed defect 2); with S3 lockfile locking
+   only (bbws-access: 002 names no lock table) Terraform keeps no Digest, the runbook's copy is
+   enough and the plan exits 0 (the report says defect 2 does not apply).
 
     pytest scenarios/test_terraform_state_rollback.py --env sit                       # embedded rehearsal
     pytest scenarios/test_terraform_state_rollback.py --env sit --target aws --allow-mutation
@@ -131,10 +134,18 @@ def test_stuck_lock_release(target, env, clock, state_key, authority, run_action
 
 @pytest.mark.parametrize("mode", ["harness", "runbook"])
 def test_terraform_drill(target, env, clock, state_key, authority, mode, write_report):
-    """Real Terraform: the harness's restore leaves plans at exit 0 / 2; the runbook's stale Digest makes them fail (seed defect 2)."""
+    """Real Terraform: the harness's restore leaves plans at exit 0 / 2. The runbook's copy: with a DynamoDB lock table its
+    stale Digest makes plans fail (seed defect 2); with lockfile locking only there is no Digest and the plan exits 0."""
     missing = unavailable()
     if missing:
         pytest.skip(missing)
     report = run_state_drill(target, authority=authority, mode=mode)
     write_report(f"terraform-drill-{mode}-{env.name}-{_stamp(clock)}.md", document(f"Terraform state drill ({mode})", target, [report.render()]))
     assert report.ok, report.render()
+    assert report.lockfile == (not env.terraform.lock_table), report.render()
+    if mode == "runbook":
+        after = report.plans["plan good config after the runbook's restore"]
+        if report.lockfile:  # no lock table, no Digest: the copy is enough, and the report says defect 2 does not apply
+            assert after.exit_code == 0 and "does not apply" in report.render(), report.render()
+        else:  # seed defect 2: the Digest left stale, Terraform refuses the state
+            assert after.exit_code == 1 and after.checksum_mismatch, report.render()

@@ -20,6 +20,7 @@ import pytest
 
 from harness.inventory import load_inventory
 from harness.targets.embedded import EmbeddedTarget
+from harness.cli.serve import read_banner
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_TIMEOUT_S = 300  # per test (pytest-timeout, test extra): a hung emulator call or subprocess fails, never stalls CI
@@ -108,13 +109,8 @@ def serve(env_name: str, inventory: str = "bbws", extra_env: dict[str, str] | No
         [sys.executable, "-m", "harness.cli", "serve", "--env", env_name, "--inventory", inventory],
         cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=errors, text=True,
     )
-    info: dict[str, str] = {}
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("#"):
-            break
-        key, _, value = line.strip().partition("=")
-        info[key] = value
+    info = read_banner(proc.stdout)
     if "AWS_ENDPOINT_URL" not in info:
         proc.kill()
         errors.seek(0)

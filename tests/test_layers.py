@@ -21,6 +21,7 @@ LAYERS = {
     "harness/targets": {"harness.actions", "harness.faults", "harness.drills", "harness.cli"},
     "harness/actions": {"harness.drills", "harness.cli"},
     "harness/faults": {"harness.drills", "harness.cli"},
+    "harness/drills": {"harness.cli"},
 }
 
 

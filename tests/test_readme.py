@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import REPO, serve, stop
 
@@ -125,16 +124,36 @@ def run_block(block: str, cwd: Path, env: dict[str, str], timeout: float = 240) 
 def test_the_runnable_blocks_are_the_ones_this_test_knows() -> None:
     blocks = runnable_blocks(README.read_text(encoding="utf-8"))
     assert [b.text.splitlines()[0] for b in blocks] == [
-        "pytest scenarios/ --env sit",
+        QUICKSTART_INSTALL + " && " + QUICKSTART_RUN,
         "export AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_DEFAULT_REGION=af-south-1 API_BASE_URL=http://127.0.0.1:PORT2",
     ], "a new runnable block needs a test here (or the marker moved)"
 
 
-def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_path: Path) -> None:
+QUICKSTART_INSTALL = "python3 -m venv .venv && . .venv/bin/activate && pip install -e ."
+QUICKSTART_RUN = "pytest scenarios/ --env sit"
+
+
+def _quickstart() -> Block:
     (block,) = [b for b in runnable_blocks(README.read_text(encoding="utf-8")) if not b.note.startswith("after")]
+    return block
+
+
+def test_quickstart_is_two_commands_and_the_second_is_what_ci_runs() -> None:
+    """Exactly two commands: install + the main job; install + the project's tests, as .ci/run does them."""
+    lines = _quickstart().text.splitlines()
+    assert len(lines) == 2 and lines[0] == f"{QUICKSTART_INSTALL} && {QUICKSTART_RUN}", lines
+    ci = (REPO / ".ci" / "run").read_text()
+    install = re.search(r"pip install -q (-e \S+)", ci).group(1)
+    test = re.search(r"^(pytest tests/\S*(?: \S+)*)$", ci, re.M).group(1)
+    assert lines[1] == f"python3 -m venv .venv && . .venv/bin/activate && pip install {install} && {test}", (lines[1], install, test)
+
+
+def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_path: Path) -> None:
+    """The main job (the first command after its install; .ci/run and a fresh clone exercise the install itself)."""
+    block = _quickstart()
     root = _checkout_copy(tmp_path)
     (root / "scenarios" / "test_zz_handler_env_probe.py").write_text(HANDLER_ENV_PROBE)
-    proc = run_block(block.text, root, USER_AWS_CONFIGURATION)
+    proc = run_block(QUICKSTART_RUN, root, USER_AWS_CONFIGURATION)
     assert proc.returncode == 0, f"README.md:{block.line}\n" + proc.stdout[-3000:] + proc.stderr[-3000:]
 
     header = [line for line in proc.stdout.splitlines() if line.startswith("inventory=")]
@@ -176,3 +195,14 @@ def test_harness_serve_ignores_the_users_aws_profile() -> None:
     proc, printed = serve("sit", extra_env=USER_AWS_CONFIGURATION)
     stop(proc)
     assert printed["AWS_ACCOUNT_ID"] == "815856636111"
+
+
+def test_readme_catalogue_is_the_catalogue() -> None:
+    """The README's slug tables are generated from checks/catalogue.py (``python -m checks.catalogue_markdown``)."""
+    from checks.catalogue_markdown import RUNS_ON, markdown
+    from checks.catalogue import CATALOGUE
+
+    assert set(RUNS_ON) == {c.slug for c in CATALOGUE}
+    text = README.read_text(encoding="utf-8")
+    start, end = text.index("<!-- catalogue:start -->\n") + len("<!-- catalogue:start -->\n"), text.index("<!-- catalogue:end -->")
+    assert text[start:end] == markdown(), "README catalogue is stale: paste `python -m checks.catalogue_markdown` between the markers"

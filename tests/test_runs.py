@@ -197,7 +197,7 @@ def test_fail_and_warn_rows_are_visible_and_history_ids_stable(served_sit, recom
     args = (POST_ROLLBACK, "-k", "dynamodb-pitr or lambda-alias-version", "--expect-version", f"{fn}=1")
     first = _run(served_sit, tmp_path / "one", *args)
     second = _run(served_sit, tmp_path / "two", *args)
-    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-2000:]
+    assert first.returncode == second.returncode == 1, first.stdout[-3000:] + first.stderr[-2000:]
     assert re.search(rf"FAILED .*test_checklist\[lambda-alias-version-{fn}\]", first.stdout)
 
     # the terminal lists the WARN row like pytest's short summary: slug, resource, observed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from harness.actions.base import Plan
@@ -26,6 +27,14 @@ def plan_authority(plan: Plan) -> dict[str, Any]:
 def authority_details(authority: Any) -> dict[str, Any]:
     """The parts of an ``Authority`` an apply records: actor, reason, approvers, incident."""
     return {"actor": authority.who, "reason": authority.reason, "approvers": list(authority.approvers), "incident": authority.incident}
+
+
+def new_plan(action: str, target: TargetLike, authority: Any, verified_by: tuple[str, ...], now: datetime | None = None) -> Plan:
+    """An empty Plan for ``action`` on ``target``'s environment at its clock's now, carrying who asked (for the apply)."""
+    env = target.env
+    plan = Plan(action, env.inventory, env.name, target.name, now or target.clock.now(), verified_by=verified_by)
+    plan.details["authority"] = authority_details(authority)
+    return plan
 
 
 @contextmanager

@@ -37,7 +37,7 @@ import yaml
 from botocore.exceptions import ClientError, WaiterError
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.targets.base import TargetLike
@@ -162,8 +162,8 @@ def plan_stack_rollback(target: TargetLike, authority: Authority, stack: str | N
                         parameters_file: str | Path | None = None, backup_dir: str | Path | None = None) -> Plan:
     """Read the stack's status and decide the path (and the previous template); reads only."""
     stack = _stack(target, stack)
-    plan = Plan("cloudformation-rollback", target.env.inventory, target.env.name, target.name, target.clock.now(),
-                verified_by=("cloudformation-stack-stable",), details={"authority": authority_details(authority), "stack": stack})
+    plan = new_plan("cloudformation-rollback", target, authority, ("cloudformation-stack-stable",))
+    plan.details["stack"] = stack
     plan.refusal = refusal(target, authority, rule=RULE)
     if plan.refused:
         return plan

@@ -26,7 +26,7 @@ import time
 from typing import Any, Iterable, Iterator
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.data_verify import DEFAULT_SEGMENTS, compare, item_digest, key_names, key_text, table_digests, typed_key
@@ -41,9 +41,8 @@ FROZEN = 0  # 000 §6.6 "set Lambda concurrency to 0"
 def plan_copy_back(target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None) -> Plan:
     """Decide, reading only, the copy of ``source`` (a restored table) into inventory table ``table``."""
     env = target.env
-    now = target.clock.now()
-    plan = Plan("copy-back", env.inventory, env.name, target.name, now, verified_by=("dynamodb-table-active", "dynamodb-reads"))
-    plan.details["authority"] = authority_details(authority)
+    plan = new_plan("copy-back", target, authority, ("dynamodb-table-active", "dynamodb-reads"))
+    now = plan.planned_at
     try:
         spec = env.table(table)
     except KeyError as exc:

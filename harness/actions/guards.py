@@ -67,5 +67,5 @@ def window_or_emergency_refusal(env: Environment, authority: Authority, when: da
     if why:
         return f"emergency promotion outside the maintenance window: {why}"
     if not (authority.incident and authority.incident.strip()):
-        return f"emergency promotion outside the maintenance window needs an incident ticket (001 §4.1.2); pass --incident ID"
+        return "emergency promotion outside the maintenance window needs an incident ticket (001 §4.1.2); pass --incident ID"
     return None

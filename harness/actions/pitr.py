@@ -26,7 +26,7 @@ from typing import Any, Callable
 from botocore.exceptions import WaiterError
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.actions.table_switch import tables_served
@@ -132,9 +132,8 @@ def plan_pitr_restore(
 ) -> Plan:
     """Decide, reading only, the restore (time, name, settings); refusals say why in one line."""
     env = target.env
-    now = target.clock.now()
-    plan = Plan("pitr-restore", env.inventory, env.name, target.name, now, verified_by=("dynamodb-table-active", "dynamodb-reads", "dynamodb-pitr"))
-    plan.details["authority"] = authority_details(authority)
+    plan = new_plan("pitr-restore", target, authority, ("dynamodb-table-active", "dynamodb-reads", "dynamodb-pitr"))
+    now = plan.planned_at
     if not target.supports(CAPABILITY):
         plan.refusal = target.unsupported_reason(CAPABILITY)
         plan.details["skip"] = True
@@ -295,8 +294,7 @@ def wait_restorable(target: TargetLike, table: str, at: datetime, *, progress: P
 def plan_drop_table(target: TargetLike, name: str, *, authority: Authority) -> Plan:
     """Decide, reading only, whether ``name`` may be deleted: only a table a restore created, and no alias reads it."""
     env = target.env
-    plan = Plan("table-cleanup", env.inventory, env.name, target.name, target.clock.now(), verified_by=("dynamodb-table-active",))
-    plan.details["authority"] = authority_details(authority)
+    plan = new_plan("table-cleanup", target, authority, ("dynamodb-table-active",))
     protected = {t.name for t in env.tables} | ({env.terraform.lock_table} if env.terraform and env.terraform.lock_table else set())
     if name in protected:
         plan.refusal = f"{name} is an inventory table: the harness never deletes one"

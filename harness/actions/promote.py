@@ -310,7 +310,7 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
 
 def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResult) -> str:
     """Backup alias, package and settings into $LATEST, waits, publish; returns the new version."""
-    d, dst, clock = plan.details, dest.env, dest.clock
+    d, clock = plan.details, dest.clock
     lam, dst_fn = dest.client("lambda"), d["dest_function"]
     at = clock.now()
     backup = lv.create_alias(lam, dst_fn, d["backup_alias"], d["dest_current"],

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from botocore.exceptions import ClientError
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.records import FunctionChange
@@ -113,9 +113,7 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
                       functions: Iterable[str] | None = None) -> Plan:
     """Decide, reading only, how each function's alias moves to a version reading ``to_table``."""
     env = target.env
-    plan = Plan("table-switch", env.inventory, env.name, target.name, target.clock.now(),
-                verified_by=("lambda-alias-version", "health-endpoint", "dynamodb-table-active", "dynamodb-reads"))
-    plan.details["authority"] = authority_details(authority)
+    plan = new_plan("table-switch", target, authority, ("lambda-alias-version", "health-endpoint", "dynamodb-table-active", "dynamodb-reads"))
     try:
         spec = env.table(table)
     except KeyError as exc:

@@ -30,15 +30,14 @@ from typing import Any, Iterator
 from botocore.exceptions import ClientError
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.errors import HarnessError
 from harness.inventory.model import Terraform
 from harness.targets.base import TargetLike
+from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 
-LOCKFILE_SUFFIX = ".tflock"  # Terraform >= 1.10 S3-native locking (use_lockfile)
-DIGEST_SUFFIX = "-md5"  # <bucket>/<key>-md5: the state's md5, not a lock
 RULE = "prod-rollback"  # a PROD state change needs 000 §9.3's approvals
 HARNESS_OPERATION = "runbook-harness state-restore (000 §5.2.2)"
 
@@ -77,26 +76,8 @@ class StateLock:
         return out
 
 
-def parse_created(text: str) -> datetime | None:
-    """Terraform's ``Created`` (RFC 3339 with nanoseconds) as an aware datetime; None when unparseable."""
-    text = text.strip().replace("Z", "+00:00")
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def _lock(key: str, kind: str, where: str, info_text: str, fallback_created: datetime | None, now: datetime, limit: int) -> StateLock:
-    try:
-        info = json.loads(info_text) if info_text else {}
-    except ValueError:
-        info = {}
-    info = info if isinstance(info, dict) else {}
+    info = read_lock_info(info_text)
     created = parse_created(str(info.get("Created", ""))) or fallback_created
     age = None if created is None else (now - created).total_seconds() / 60.0
     return StateLock(
@@ -144,22 +125,26 @@ def lock_on(target: TargetLike, key: str) -> StateLock | None:
 # -- state-unlock: plan, then apply ------------------------------------------------------------
 
 
-def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority) -> Plan:
-    """Decide, reading only, whether the lock on ``key`` may be released; every refusal names why."""
+def state_plan(target: TargetLike, action: str, key: str, authority: Authority) -> Plan:
+    """A Plan for a state action on ``key``, refused when there is no [terraform], the key is unknown or the guards say no."""
     env = target.env
-    plan = Plan("state-unlock", env.inventory, env.name, target.name, target.clock.now(), verified_by=("terraform-state",))
-    plan.details["authority"] = authority_details(authority)
+    plan = new_plan(action, target, authority, ("terraform-state",))
     tf = env.terraform
     if tf is None:
-        plan.refusal = f"{env.inventory}/{env.name} has no [terraform] section: no state to unlock"
-        return plan
-    if key not in tf.state_keys:
+        plan.refusal = f"{env.inventory}/{env.name} has no [terraform] section: no state to {action.removeprefix('state-')}"
+    elif key not in tf.state_keys:
         plan.refusal = f"{key!r} is not a state key of {env.inventory}/{env.name}; known: {', '.join(tf.state_keys)}"
+    else:
+        plan.refusal = refusal(target, authority, rule=RULE)  # a PROD state change needs 000 §9.3's approvals
+    return plan
+
+
+def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority) -> Plan:
+    """Decide, reading only, whether the lock on ``key`` may be released; every refusal names why."""
+    plan = state_plan(target, "state-unlock", key, authority)
+    if plan.refusal:
         return plan
-    why = refusal(target, authority, rule=RULE)
-    if why:
-        plan.refusal = why
-        return plan
+    tf = target.env.terraform
     lock = lock_on(target, key)
     if lock is None:
         plan.refusal = f"s3://{tf.state_bucket}/{key} is not locked: nothing to release"

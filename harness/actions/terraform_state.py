@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.actions.audit_record import audit, authority_details, plan_authority
+from harness.actions.audit_record import audit, plan_authority
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
-from harness.actions.guards import Authority, refusal
-from harness.actions.terraform_locks import DIGEST_SUFFIX, RULE, holding_lock, lock_on
+from harness.actions.guards import Authority
+from harness.actions.terraform_locks import DIGEST_SUFFIX, holding_lock, lock_on, state_plan
 from harness.errors import HarnessError
 from harness.inventory.model import Terraform
 from harness.targets.base import TargetLike
@@ -200,20 +200,10 @@ def plan_state_restore(
 ) -> Plan:
     """Decide, reading only, which version to restore and every change; refusals say why in one line."""
     env = target.env
-    now = target.clock.now()
-    plan = Plan("state-restore", env.inventory, env.name, target.name, now, verified_by=("terraform-state",))
-    plan.details["authority"] = authority_details(authority)
-    tf = env.terraform
-    if tf is None:
-        plan.refusal = f"{env.inventory}/{env.name} has no [terraform] section: no state to restore"
+    plan = state_plan(target, "state-restore", key, authority)
+    if plan.refusal:
         return plan
-    if key not in tf.state_keys:
-        plan.refusal = f"{key!r} is not a state key of {env.inventory}/{env.name}; known: {', '.join(tf.state_keys)}"
-        return plan
-    why = refusal(target, authority, rule=RULE)
-    if why:
-        plan.refusal = why
-        return plan
+    now, tf = plan.planned_at, env.terraform
     versions, deleted = list_versions(target, key)
     try:
         chosen = choose_version(versions, version_id=version_id, at=at, previous=previous)

@@ -6,9 +6,21 @@ import argparse
 import signal
 import threading
 from types import FrameType
+from typing import Iterable
 
 from harness.inventory import load_inventory
 from harness.inventory.loader import bundled_names
+
+
+def read_banner(lines: Iterable[str]) -> dict[str, str]:
+    """What ``harness serve`` printed before its first ``#`` line (``AWS_ENDPOINT_URL=...`` and the rest), as a dict."""
+    info: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("#"):
+            break
+        key, _, value = line.strip().partition("=")
+        info[key] = value
+    return info
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

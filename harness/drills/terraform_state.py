@@ -6,8 +6,15 @@ Against the target's state bucket and lock table, on a scratch key of its own:
 2. restore the good state version — with the harness action (``mode="harness"``), or the runbook's
    way (``mode="runbook"``: 000 §5.2.2's backup and copy, Digest left stale);
 3. ``terraform plan -detailed-exitcode``: with the harness, the good configuration exits 0 and the
-   bad one 2 ("+0 ~1 -0"); the runbook's way makes every plan exit 1 with Terraform's checksum
-   error (seed defect 2) — the report shows why the harness's Digest step exists;
+   bad one 2 ("+0 ~1 -0"); the runbook's way depends on the backend's locking:
+
+   - with a DynamoDB lock table (``dynamodb_table``) Terraform keeps the state's md5 there as the
+     ``<bucket>/<key>-md5`` Digest item, the runbook's copy leaves it stale and every plan exits 1
+     with Terraform's checksum error (seed defect 2) — the report shows why the harness's Digest
+     step exists;
+   - with S3-native locking only (``use_lockfile``: the inventory names no lock table, as
+     bbws-access's 002 backend, or ``use_lockfile=True``) Terraform keeps no Digest at all, so the
+     runbook's copy is enough: the plan exits 0 and the report says seed defect 2 does not apply;
 4. (harness mode) a stuck lock as a crashed apply leaves it: plan exits 1 "Error acquiring the state
    lock"; ``state-unlock`` without --force is refused; with --force, the ID and a reason it is
    released and the plan exits 0 again (000 §5.3).
@@ -72,6 +79,7 @@ class DrillReport:
     key: str
     terraform: str
     steps: list[DrillStep] = field(default_factory=list)
+    lockfile: bool = False  # S3-native locking only (no lock table): Terraform keeps no md5 Digest
     plans: dict[str, PlanOutcome] = field(default_factory=dict)
     restore: ActionResult | None = None
 
@@ -87,8 +95,14 @@ class DrillReport:
 
     def render(self) -> str:
         """Markdown: one row per step, then the failing plans' Terraform errors."""
-        how = ("the harness's state-restore (Digest updated)" if self.mode == "harness"
-               else "the runbook's 000 §5.2.2 copy (Digest left stale: seed defect 2)")
+        if self.mode == "harness":
+            how = "the harness's state-restore" + (" (lockfile locking: no Digest to update)" if self.lockfile else " (Digest updated)")
+        elif self.lockfile:
+            how = ("the runbook's 000 §5.2.2 copy. The backend locks with an S3 lockfile (use_lockfile) and has no DynamoDB "
+                   "lock table, so Terraform keeps no md5 Digest: the copy alone is enough and seed defect 2 (Digest left "
+                   "stale) does not apply here")
+        else:
+            how = "the runbook's 000 §5.2.2 copy (Digest left stale: seed defect 2)"
         lines = [f"### Terraform state drill ({self.mode}): {'as expected' if self.ok else 'NOT as expected'}", "",
                  f"Terraform {self.terraform}, scratch key `{self.key}`, restore by {how}.", "",
                  "| step | observed | as expected |", "|---|---|---|"]
@@ -156,19 +170,28 @@ def cleanup(target: TargetLike, key: str) -> None:
 
 def run_state_drill(target: TargetLike, *, authority: Authority, mode: str = "harness", use_lockfile: bool = False,
                     workdir: str | Path | None = None) -> DrillReport:
-    """Apply good, apply bad, restore the good state version, plan both configurations; see the module docstring."""
+    """Apply good, apply bad, restore the good state version, plan both configurations; see the module docstring.
+
+    ``use_lockfile``: S3-native locking even where the inventory names a lock table. Without a lock table
+    in the inventory the backend locks with a lockfile anyway (:func:`harness.terraform.backend_settings`),
+    and the runbook's expectations follow the backend actually used.
+    """
     missing = unavailable()
     if missing:
         raise RuntimeError(missing)
     if mode not in ("harness", "runbook"):
         raise ValueError(f"mode must be 'harness' or 'runbook', got {mode!r}")
+    tf = target.env.terraform
+    if tf is None:
+        raise ValueError(f"{target.env.inventory}/{target.env.name} has no [terraform] section: no state bucket to drill on")
+    use_lockfile = use_lockfile or not tf.lock_table  # what backend_settings configures: no lock table, lockfile locking
     key = f"{DRILL_PREFIX}/{uuid.uuid4().hex[:12]}/terraform.tfstate"
     scratch = _WithScratchKey(target, key, use_lockfile)
     own_dir = workdir is None
     path = Path(workdir or tempfile.mkdtemp(prefix="harness-tf-drill-"))
     (path / "backend.hcl").write_text(hcl(backend_settings(target, key, use_lockfile=use_lockfile)))
     ws = Workspace(path, isolated_env(target_credentials(target)), path / "backend.hcl")
-    report = DrillReport(mode, key, "?")
+    report = DrillReport(mode, key, "?", lockfile=use_lockfile)
     try:
         _drill(scratch, ws, report, authority, mode, use_lockfile)
     finally:
@@ -221,9 +244,10 @@ def _drill(target: Any, ws: Workspace, report: DrillReport, authority: Authority
     else:
         runbook_restore(target, key, good.version_id)
         same = read_version(target, key) == read_version(target, key, good.version_id)
-        report.step("000 §5.2.2 copy of the good version (Digest untouched)", "latest equals the good version" if same else "copy differs", same)
+        copied = "(lockfile locking: Terraform keeps no Digest)" if use_lockfile else "(Digest untouched)"
+        report.step(f"000 §5.2.2 copy of the good version {copied}", "latest equals the good version" if same else "copy differs", same)
         if use_lockfile:
-            # No lock table, no Digest: the runbook's copy is enough there.
+            # No lock table, no Digest: the runbook's copy is enough there (seed defect 2 does not apply).
             _planned(report, ws, "plan good config after the runbook's restore", GOOD, 0)
         else:
             _planned(report, ws, "plan good config after the runbook's restore", GOOD, 1, checksum=True)

@@ -42,10 +42,10 @@ def render_drill(result: DrillResult) -> str:
              f"- **environment**: {result.inventory}/{result.env} on target {result.target}",
              f"- **outcome**: **{result.outcome}**" + (f" — {'; '.join(result.failures)}" if result.failures else ""),
              f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; {fmt_s(result.rto_wall_s)} wall clock",
-             f"- **objective**: " + (f"{fmt_s(result.rto_target_s)} for {result.kind} ({result.rto_ref})" if result.rto_target_s else
+             "- **objective**: " + (f"{fmt_s(result.rto_target_s)} for {result.kind} ({result.rto_ref})" if result.rto_target_s else
                                      f"none in the inventory for {result.kind}"),
              f"- **whole drill**: {fmt_s(result.wall_s)} wall clock (setup and cleanup included)",
-             f"- **environment after cleanup**: " + ("as before the drill (digest equal)" if result.restored else
+             "- **environment after cleanup**: " + ("as before the drill (digest equal)" if result.restored else
                                                      "not compared" if result.restored is None else
                                                      "DIFFERENT: " + "; ".join(result.differences[:10])),
              ""]

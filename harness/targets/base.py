@@ -126,6 +126,9 @@ class Target:
         self.verify_account()
         return self
 
+    def preflight(self) -> None:
+        """Check, without starting, what ``start`` will need (the xdist controller calls it before workers start)."""
+
     def close(self) -> None:
         """Release what ``start`` acquired."""
 

@@ -11,7 +11,6 @@ and their faults need the embedded emulator's handles anyway (``emulator-faults`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -25,12 +24,9 @@ from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
 from harness.report.incident import IncidentFacts, render_incident
 from harness.report.timeline import duration
-from harness.safety import mutation_refusal
-from harness.targets import make_target
 
 HERE = __file__.rsplit("/", 1)[0]
 RULE = "prod-rollback"
-REHEARSAL_REASON = "rehearsal of 004 on a disposable embedded target: approvals given by the scenario (scenarios/propie/conftest.py)"
 
 
 def _environment(config: pytest.Config) -> Environment | None:
@@ -52,9 +48,9 @@ def _mine(items: Iterable[pytest.Item]) -> list[pytest.Item]:
     return [i for i in items if str(i.path).startswith(HERE)]
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip everything here without 004's resources; on a disposable target, let the rehearsal sign (see module doc)."""
+    """Skip everything here without 004's resources; mark the mutating ones for rehearsal approvals (module doc)."""
     env = _environment(config)
     mine = _mine(items)
     if not mine or env is None:
@@ -63,30 +59,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in mine:
             item.add_marker(pytest.mark.skip(reason=f"004 (PropIE) scenarios: {env.inventory}/{env.name} has no [amplify], [cloudformation] and triggers"))
         return
-    target = make_target(config.getoption("--target"), env)
-    if not target.disposable or config.getoption("--approved-by"):
-        return
-    refusal = mutation_refusal(disposable=True, target=target.name, env=env, allow_mutation=False, approvers=[],
-                               reason=config.getoption("--reason"), rule_name=RULE)
     for item in mine:
         if item.get_closest_marker("mutating") is not None:
-            item.own_markers[:] = [m for m in item.own_markers if not (m.name == "skip" and m.kwargs.get("reason") == refusal)]
             item.add_marker(pytest.mark.rehearsal_approvals)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rehearsal_approvals: a 004 scenario signed by rehearsal approvers on a disposable target")
-
-
 @pytest.fixture
-def propie_authority(request: pytest.FixtureRequest, authority: Authority, env: Environment, target: Any) -> Authority:
-    """The user's authority; on a disposable target without approvers, rehearsal approvers for the 004 rule."""
-    if request.node.get_closest_marker("rehearsal_approvals") is None or not target.disposable:
-        return authority
-    rule = env.approvals.get(RULE)
-    roles = rule.roles[: rule.min_approvers] if rule else []
-    return dataclasses.replace(authority, approvers=tuple(f"rehearsal: {role}" for role in roles), reason=authority.reason or REHEARSAL_REASON,
-                               actor=authority.actor or "runbook-harness rehearsal")
+def propie_authority(rehearsal_authority: Callable[..., Authority]) -> Authority:
+    """The user's authority; on a disposable target without approvers, labelled stand-ins for the 004 rule."""
+    return rehearsal_authority(RULE)
 
 
 @pytest.fixture

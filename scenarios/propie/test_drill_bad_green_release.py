@@ -3,7 +3,8 @@ fires (004: "Automatic rollback") -> traffic is switched back to blue -> every 0
 
 Phases, each verified on a fresh checklist context: steady state, fault, detection, recovery,
 verification; the incident report carries the timeline and the RTO (detection to verified recovery, on
-the target's clock). A plain scenario with those phases (the game-day framework is not written yet).
+the target's clock). A plain mutating scenario with a drill's phases, not a `gameday` drill: game days never run
+on a protected environment, and 004 has only `production` (this runs on its disposable rehearsal).
 
     pytest scenarios/propie/test_drill_bad_green_release.py --inventory propie --env production
 """
@@ -14,7 +15,7 @@ from checks.result import Verdict
 from harness.actions.amplify import switch_back
 from harness.actions.base import COMPLETE, Event
 
-pytestmark = [pytest.mark.mutating, pytest.mark.gameday]
+pytestmark = [pytest.mark.mutating]
 
 
 def test_bad_green_release_triggers_switch_back(env, target, clock, rehearsal, propie_authority, run_action, verify_checklist, incident_report):

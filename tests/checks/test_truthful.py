@@ -712,6 +712,59 @@ def test_fresh_lock_fails_when_inventory_forbids_locks(sit: Rehearsal) -> None:
     assert res.verdict is Verdict.FAIL and "operation in progress" in res.observed, res.message()
 
 
+@contextmanager
+def lockfile(r: Rehearsal, key: str, body: str | bytes) -> Iterator[CheckContext]:
+    """An S3-native ``<key>.tflock`` (use_lockfile, Terraform >= 1.10) with ``body``, and a context on the same
+    rehearsal whose inventory has no lock table (as bbws-access: the check reads the lockfile then)."""
+    tf = r.env.terraform
+    s3 = r.target.client("s3")
+    s3.put_object(Bucket=tf.state_bucket, Key=f"{key}.tflock", Body=body if isinstance(body, bytes) else body.encode())
+    env = replace(r.env, terraform=replace(tf, lock_table=None))
+    try:
+        yield CheckContext(target=_WithEnv(r.target, env), now=r.clock.now())  # type: ignore[arg-type]
+    finally:
+        s3.delete_object(Bucket=tf.state_bucket, Key=f"{key}.tflock")
+
+
+def _lock_json(r: Rehearsal, key: str, created: datetime, who: str = "ci@crashed-runner") -> str:
+    """The LockInfo JSON Terraform 1.15.5 writes into ``<key>.tflock`` (the same shape as a lock item's Info)."""
+    return json.dumps({"ID": "6f1c2d3e-0000-4000-8000-000000000001", "Operation": "OperationTypeApply", "Info": "", "Who": who,
+                       "Version": "1.15.5", "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z"),
+                       "Path": f"{r.env.terraform.state_bucket}/{key}"}, separators=(",", ":"))
+
+
+@covers("terraform-state", Verdict.FAIL, "a .tflock lockfile whose body's Created is older than the limit (use_lockfile)")
+@covers("terraform-state", Verdict.WARN, "a .tflock lockfile whose body's Created is fresh: operation in progress")
+def test_lockfile_is_aged_by_the_created_in_its_body(sit: Rehearsal) -> None:
+    """The lockfile's age is its body's Created on the row's clock, not the object's LastModified (the emulator's
+    wall clock, which a rehearsal clock need not follow): a crashed apply's 90-minute-old lock FAILs as stuck
+    although the object was written just now, and a 2-minute-old one is an operation in progress (WARN)."""
+    key = sit.env.terraform.state_keys[1]
+    limit = sit.env.terraform.lock_max_age_minutes
+    with lockfile(sit, key, _lock_json(sit, key, sit.clock.now() - timedelta(minutes=limit + 30))) as ctx:
+        stuck = run_slug(ctx, "terraform-state", key)
+    assert stuck.verdict is Verdict.FAIL and f"stuck lock by ci@crashed-runner, {limit + 30} min old" in stuck.observed, stuck.message()
+    assert stuck.evidence["lock"]["ID"] == "6f1c2d3e-0000-4000-8000-000000000001" and stuck.evidence["lock"]["lockfile"] == f"{key}.tflock"
+    with lockfile(sit, key, _lock_json(sit, key, sit.clock.now() - timedelta(minutes=2), who="dev@laptop")) as ctx:
+        fresh = run_slug(ctx, "terraform-state", key)
+        # The same fresh lock, seen from a "now" far past the object's LastModified: still its body's 2 minutes.
+        later = run_slug(ctx.fresh(now=sit.clock.now() + timedelta(hours=3)), "terraform-state", key)
+    assert fresh.verdict is Verdict.WARN and "locked by dev@laptop for 2 min (operation in progress)" in fresh.observed, fresh.message()
+    assert later.verdict is Verdict.FAIL and "stuck lock by dev@laptop, 182 min old" in later.observed, later.message()
+
+
+@covers("terraform-state", Verdict.FAIL, "a .tflock lockfile without Created in its body, older than the limit by LastModified")
+def test_lockfile_without_created_is_aged_by_last_modified(sit: Rehearsal) -> None:
+    """A lockfile body that is not Terraform's LockInfo JSON: aged by the object's LastModified (never "not locked")."""
+    key = sit.env.terraform.state_keys[1]
+    with lockfile(sit, key, "not json") as ctx:
+        written = ctx.client("s3").head_object(Bucket=sit.env.terraform.state_bucket, Key=f"{key}.tflock")["LastModified"]
+        limit = sit.env.terraform.lock_max_age_minutes
+        res = run_slug(ctx.fresh(now=written + timedelta(minutes=limit + 5)), "terraform-state", key)
+    assert res.verdict is Verdict.FAIL and f"stuck lock by {key}.tflock, {limit + 5} min old" in res.observed, res.message()
+    assert res.evidence["lock"]["Info"] == "not json"
+
+
 def test_forbid_lock_field_defaults_off_in_bundled_inventories() -> None:
     for name in ("bbws", "bbws-access"):
         inv = load_inventory(name)
@@ -826,6 +879,48 @@ def test_s3_write_read_failures() -> None:
     res = run_slug(stub_ctx(s3=refused), "s3-write-read", BUCKET.name)
     assert res.verdict is Verdict.FAIL and "write failed: AccessDenied: no s3:PutObject" in res.observed, res.message()
     assert [c[0] for c in refused.calls] == ["put_object"]  # nothing written, nothing to delete
+
+
+@covers("s3-write-read", Verdict.ERROR, "the write is throttled after botocore's retries")
+@covers("dynamodb-write-read", Verdict.ERROR, "the read is throttled after botocore's retries")
+def test_throttled_write_read_is_error_not_fail() -> None:
+    """A throttle still there after botocore's retries says nothing about the bucket or table: ERROR (not measured),
+    never FAIL; a test item already written is still deleted, and a refusal that is not a throttle stays FAIL."""
+    throttled_put = FakeClient(put_object=client_error("SlowDown", "Please reduce your request rate."))
+    res = run_slug(stub_ctx(s3=throttled_put), "s3-write-read", BUCKET.name)
+    assert res.verdict is Verdict.ERROR and "write failed: SlowDown" in res.observed and "throttled after retries" in res.observed, res.message()
+    assert [c[0] for c in throttled_put.calls] == ["put_object"]
+    throttled_get = FakeClient(put_item={}, get_item=client_error("ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+                               delete_item={})
+    res = run_slug(stub_ctx(dynamodb=throttled_get), "dynamodb-write-read", WRITE_TABLE.name)
+    assert res.verdict is Verdict.ERROR and "read failed: ThrottlingException" in res.observed and res.evidence["deleted"] is True, res.message()
+    assert [c[0] for c in throttled_get.calls] == ["put_item", "get_item", "delete_item"]
+    denied = FakeClient(put_item=client_error("AccessDeniedException", "no dynamodb:PutItem"))
+    assert run_slug(stub_ctx(dynamodb=denied), "dynamodb-write-read", WRITE_TABLE.name).verdict is Verdict.FAIL
+
+
+class _NoSuchFunctions:
+    """A Lambda client whose ListFunctions lists only a function no discovery prefix matches."""
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_functions", operation
+        return type("Pages", (), {"paginate": lambda self, **kw: iter([{"Functions": [{"FunctionName": "someone-elses-function"}]}])})()
+
+
+@covers("health-endpoint", Verdict.FAIL, "a discovery prefix (002 §1) that finds no function")
+@covers("log-errors", Verdict.FAIL, "a discovery prefix (002 §1) that finds no function")
+@covers("source-health", Verdict.FAIL, "a discovery prefix (002 §1) that finds no function")
+def test_a_discovery_prefix_that_finds_nothing_fails() -> None:
+    """bbws-access names no function: its rows carry a prefix. A prefix that ListFunctions matches to nothing is a
+    FAIL naming the prefix (the service is gone), never a PASS over zero functions."""
+    access = load_inventory("bbws-access").environment("sit")
+    prefix = access.discovery[0].prefix
+    ctx = CheckContext(target=StubTarget(access, {"lambda": _NoSuchFunctions()}), now=NOW)
+    for slug in ("health-endpoint", "log-errors", "source-health"):
+        planned = next(p for p in rows_for(SIT, slugs=(slug,)))  # bbws-access has no source rows: the row shape, on a prefix
+        planned = replace(planned, row=replace(planned.row, resource=prefix, item=prefix))
+        res = run_row(ctx, planned)
+        assert res.verdict is Verdict.FAIL and res.observed == f"no function whose name starts with {prefix}", (slug, res.message())
 
 
 @covers("s3-encryption", Verdict.FAIL, "default encryption with another algorithm")

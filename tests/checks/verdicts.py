@@ -46,28 +46,49 @@ def covers_all(slugs: Iterable[str], verdict: Verdict, path: str) -> Callable[[F
     return mark
 
 
+def _definitions(module_name: str) -> dict[str, list[ast.FunctionDef]]:
+    """A checks module's top-level functions (one each) and classes (their methods), by name."""
+    tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+    out: dict[str, list[ast.FunctionDef]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[node.name] = [node]
+        elif isinstance(node, ast.ClassDef):
+            out[node.name] = [n for n in node.body if isinstance(n, ast.FunctionDef)]
+    return out
+
+
 def verdict_sites() -> dict[tuple[str, Verdict], list[str]]:
     """Every ``Verdict.X`` site reachable from each catalogue slug's check function: the function and
-    the module-level functions of its module it references, transitively (``module.function:line``)."""
+    the functions and classes of ``checks`` modules it references (its own module's, or imported from
+    another, e.g. ``checks.write_read.Probe``), transitively (``module.function:line``)."""
     from checks.catalogue import CATALOGUE
 
     out: dict[tuple[str, Verdict], list[str]] = defaultdict(list)
-    trees: dict[str, dict[str, ast.FunctionDef]] = {}
+    trees: dict[str, dict[str, list[ast.FunctionDef]]] = {}
+
+    def resolve(module_name: str, name: str) -> tuple[str, str] | None:
+        """(defining checks module, name) of ``name`` as ``module_name`` sees it; None outside ``checks``."""
+        obj = getattr(sys.modules[module_name], name, None)
+        home = getattr(obj, "__module__", None)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not home or not home.startswith("checks.") or home == "checks.result":
+            return None
+        if home not in trees:
+            trees[home] = _definitions(home)
+        return (home, obj.__name__) if obj.__name__ in trees[home] else None
+
     for spec in CATALOGUE:
-        module = sys.modules[spec.fn.__module__]
-        if module.__name__ not in trees:
-            tree = ast.parse(inspect.getsource(module))
-            trees[module.__name__] = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        funcs = trees[module.__name__]
-        todo, seen = [spec.fn.__name__], set()
+        todo, seen = [resolve(spec.fn.__module__, spec.fn.__name__)], set()
         while todo:
-            name = todo.pop()
-            if name in seen:
+            where = todo.pop()
+            if where is None or where in seen:
                 continue
-            seen.add(name)
-            for node in ast.walk(funcs[name]):
-                if isinstance(node, ast.Name) and node.id in funcs and node.id not in seen:
-                    todo.append(node.id)
-                elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Verdict":
-                    out[(spec.slug, Verdict[node.attr])].append(f"{module.__name__}.{name}:{node.lineno}")
+            seen.add(where)
+            home, name = where
+            for fn in trees[home][name]:
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Name) and node.id != name:
+                        todo.append(resolve(home, node.id))
+                    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Verdict":
+                        out[(spec.slug, Verdict[node.attr])].append(f"{home}.{name}:{node.lineno}")
     return dict(out)

@@ -165,7 +165,14 @@ def test_restored_table_names_follow_the_inventory() -> None:
 
 
 def test_audit_records_are_never_left_in_progress(rehearsal, history) -> None:
-    """Every data action's record in the deployments table ended COMPLETE or FAILED."""
+    """Every data action's record in the deployments table ended COMPLETE or FAILED.
+
+    Self-contained: it restores and drops a table of its own, whatever other tests of this module ran on this
+    worker (under ``pytest -n 2`` without ``--dist loadgroup`` they may run on another one, with their own rehearsal).
+    """
+    restored = restore_table(rehearsal, TABLE, authority=ALLOW, name=f"{TABLE}-audit")
+    assert restored.outcome == COMPLETE, restored.message
+    assert drop_table(rehearsal, f"{TABLE}-audit", authority=ALLOW).outcome == COMPLETE
     records = [r for r in read_records(rehearsal.client("dynamodb"), rehearsal.env) if r.resource]
     assert records and {r.status for r in records} <= {"COMPLETE", "FAILED"}
     assert {r.action for r in records} >= {"pitr-restore", "table-cleanup"}

@@ -117,10 +117,12 @@ del LambdaBackend.invoke
 '''
 
 
-def test_broken_extension_stops_the_run_with_one_line(tmp_path):
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_broken_extension_stops_the_run_with_one_line(tmp_path, xdist):
+    """Also under xdist: the controller installs the patches first (Target.preflight), so no worker crashes."""
     (tmp_path / "break_moto.py").write_text(BREAK_MOTO)
     proc = run_pytest(
-        "-p", "break_moto", "scenarios/test_smoke.py", "--env", "sit", "--reports-dir", str(tmp_path / "reports"),
+        "-p", "break_moto", "scenarios/test_smoke.py", "--env", "sit", "--reports-dir", str(tmp_path / "reports"), *xdist,
         env={"PYTHONPATH": str(tmp_path)},
     )
     output = proc.stdout + proc.stderr

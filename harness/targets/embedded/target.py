@@ -145,6 +145,13 @@ class EmbeddedTarget(Target):
             api_quotas.enforce(self.env.account, self.quota_share)
         return self
 
+    def preflight(self) -> None:
+        """Install the fidelity patches in this process: a moto that does not fit fails here, in one line."""
+        if self.fidelity_enabled:
+            from harness.targets.embedded import fidelity
+
+            fidelity.install_patches()
+
     def _install_fidelity(self) -> None:
         # Never swallowed: a rehearsal without its extensions would answer like plain moto and
         # turn drills into skips or false passes. The error names the extension and moto's version
