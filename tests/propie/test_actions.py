@@ -63,7 +63,7 @@ def test_refusals_and_dry_runs_change_nothing(propie: Propie, approved: Authorit
     nobody = Authority(actor="tests")
     for result in (amplify_actions.switch_back(propie.target, nobody), amplify_actions.redeploy_last_good(propie.target, nobody),
                    cfn_actions.rollback_stack(propie.target, nobody)):
-        assert result.outcome == "REFUSED" and "prod-rollback needs 1 distinct approvers" in result.message
+        assert result.outcome == "REFUSED" and "prod-rollback needs 1 distinct approver (" in result.message
     for result in (amplify_actions.switch_back(propie.target, approved, dry_run=True), amplify_actions.redeploy_last_good(propie.target, approved, dry_run=True),
                    cfn_actions.rollback_stack(propie.target, approved, dry_run=True)):
         assert result.outcome == "DRY_RUN" and result.plan.changes

@@ -58,7 +58,7 @@ def test_target_aws_against_harness_serve(served: dict[str, str], tmp_path) -> N
 
     signed = ("--approved-by", "DevOps Lead", "--reason", "test")
     refused = harness("amplify-switch-back")
-    assert refused.returncode == 3 and "prod-rollback needs 1 distinct approvers" in refused.stdout, refused.stdout + refused.stderr
+    assert refused.returncode == 3 and "prod-rollback needs 1 distinct approver (" in refused.stdout, refused.stdout + refused.stderr
     kept = harness("amplify-switch-back", *signed)
     assert kept.returncode == 3 and "needs --allow-mutation" in kept.stdout, kept.stdout + kept.stderr
     redeploy = harness("amplify-redeploy", *signed, "--allow-mutation", "--dry-run")
