@@ -34,10 +34,10 @@ def _rows_and_calls(allure: Path) -> tuple[Counter[str], Counter[str]]:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("workers", ["2", "auto"])
-def test_checklist_rows_run_once_across_workers_and_the_report_is_complete(tmp_path: Path, workers: str) -> None:
+def test_checklist_rows_run_once_across_workers_and_the_report_is_complete(tmp_path: Path) -> None:
+    # -n 2 only: "-n auto" is the same two workers on these 2-core machines and cost 12 s of suite time.
     reports = tmp_path / "reports"
-    proc = run_pytest(POST_ROLLBACK, "--env", "sit", "-n", workers, "-q", "--reports-dir", str(reports), timeout=200)
+    proc = run_pytest(POST_ROLLBACK, "--env", "sit", "-n", "2", "-q", "--reports-dir", str(reports), timeout=200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     planned = rows_for(load_inventory("bbws").environment("sit"), "post-rollback")
     rows, calls = _rows_and_calls(reports / "allure-results")
