@@ -17,14 +17,10 @@ from harness.actions import lambda_versions
 from harness.actions.base import COMPLETE
 from harness.actions.decisions import error_rate_severity
 from harness.actions.rollback import RollbackTo, final_versions
-from harness.drills.rows import function_resource
+from harness.drills.rows import function_resource, resources_for
 
 pytestmark = [pytest.mark.mutating]
 
-
-def api_paths(env) -> list[str]:
-    """The API rows' resources (000 §7.2): verified when the API's backing function moved."""
-    return list(env.api.paths) if env.api else []
 
 
 def function_under_test(env, target) -> str:
@@ -40,10 +36,6 @@ def function_under_test(env, target) -> str:
         pytest.skip(f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: nothing to roll back")
     return found[0][0]
 
-
-def row_resources(env, fn: str) -> list[str]:
-    """The resources of the rows that verify ``fn``: its name, or the discovery prefix its rows carry (002 §1), and the API's."""
-    return [function_resource(env, fn), *api_paths(env)]
 
 
 def rule(name: str, target, fn: str) -> RollbackTo:
@@ -77,7 +69,7 @@ def test_rollback_one_function(how, env, target, authority, rollback, verify_che
     assert child.evidence["checkpoint"].startswith(env.incident_alias_prefix if env.protected else env.checkpoint_alias_prefix)
     assert child.evidence["health"]["problem"] is None, child.evidence["health"]
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=row_resources(env, fn), expect_versions=expect)
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, [fn]), expect_versions=expect)
     assert rows, f"no post-rollback row verifies {fn}"
     paths = action_reports(result, env, rows=rows, authority=authority, decisions=decisions, root_cause=f"rehearsal: rollback by {how}")
     assert all(p.exists() for p in paths)

@@ -14,20 +14,11 @@ import pytest
 from harness.actions import lambda_versions
 from harness.actions.base import COMPLETE, SKIPPED
 from harness.actions.rollback import final_versions
-from harness.drills.rows import function_resource
+from harness.drills.rows import function_resource, resources_for
 
 pytestmark = [pytest.mark.mutating]
 
 
-def api_paths(env) -> list[str]:
-    """The API rows' resources (000 §7.2): verified when the API's backing function moved."""
-    return list(env.api.paths) if env.api else []
-
-
-def row_resources(env, functions) -> list[str]:
-    """The resources of the rows that verify ``functions``: their names, or the discovery prefixes their rows
-    carry (002 §1), and the API's paths."""
-    return [*dict.fromkeys(function_resource(env, fn) for fn in functions), *api_paths(env)]
 
 
 def test_rollback_all_services(env, target, authority, rollback, verify_checklist, action_reports, require):
@@ -39,7 +30,7 @@ def test_rollback_all_services(env, target, authority, rollback, verify_checklis
     assert moved and all(c.outcome == COMPLETE for c in moved), [(c.plan.details["function"], c.message) for c in result.children]
     assert set(result.record.functions) == {c.plan.details["function"] for c in result.children}
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=row_resources(env, expect), expect_versions=expect)
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, list(expect)), expect_versions=expect)
     assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, "a moved function's rows did not run"
     action_reports(result, env, rows=rows, authority=authority, root_cause="rehearsal: rollback of all services (000 §4.4)")
 
@@ -53,6 +44,6 @@ def test_rollback_one_service(env, target, authority, rollback, verify_checklist
     mine = {fn for fn, _ in lambda_versions.service_functions(env, service, target.client("lambda"))}
     assert {c.plan.details["function"] for c in result.children} == mine
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=row_resources(env, expect), expect_versions=expect)
+    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, list(expect)), expect_versions=expect)
     assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, "a moved function's rows did not run"
     action_reports(result, env, rows=rows, authority=authority, root_cause=f"rehearsal: rollback of service {service}")

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from harness.cli.common import add_authority_args, authority, environment, started_target, would_apply
-from harness.cli.rollback import EXIT_OK, EXIT_REFUSED, exit_status, function_line, leaves, show_plan, write_reports
+from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan, write_reports
 from harness.errors import HarnessError
 
 
@@ -117,14 +117,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             plan = pr.plan_promote_service(source, dest, planning, args.service, gates=gates)
         else:
             plan = pr.plan_promote_stack(source, dest, planning, gates=gates)
-        show_plan(plan, out)
-        if plan.refused:
-            print("REFUSED: nothing changed", file=out)
-            return EXIT_REFUSED
-        if not applying:
-            why = "--dry-run" if args.dry_run else f"no --allow-mutation on target {dest.name}"
-            print(f"plan only ({why}): nothing changed", file=out)
-            return EXIT_OK
+        stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out)
+        if stopped is not None:
+            return stopped
         if args.function:
             result = pr.apply_promote(source, dest, plan, auth)
         elif args.service:

@@ -87,6 +87,19 @@ def show_plan(plan: Plan, out: TextIO) -> None:
     print(f"REFUSED: {plan.refusal}", file=out)
 
 
+def stop_after_plan(plan: Plan, applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
+    """Show the plan; the exit status when nothing is to change (refused, --dry-run, no --allow-mutation), else None."""
+    show_plan(plan, out)
+    if plan.refused:
+        print("REFUSED: nothing changed", file=out)
+        return EXIT_REFUSED
+    if not applying:
+        why = "--dry-run" if dry_run else f"no --allow-mutation on target {target_name}"
+        print(f"plan only ({why}): nothing changed", file=out)
+        return EXIT_OK
+    return None
+
+
 def function_line(child: ActionResult, alias: str) -> str:
     """``fn: 3 -> 2, health 200 (fn:alias), COMPLETE``."""
     d, ev = child.plan.details, child.evidence
@@ -164,14 +177,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             plan = rb.plan_rollback(target, args.function, planning, to)
         else:
             plan = rb.plan_rollback_all(target, planning, to, service=args.service)
-        show_plan(plan, out)
-        if plan.refused:
-            print("REFUSED: nothing changed", file=out)
-            return EXIT_REFUSED
-        if not applying:
-            why = "--dry-run" if args.dry_run else f"no --allow-mutation on target {target.name}"
-            print(f"plan only ({why}): nothing changed", file=out)
-            return EXIT_OK
+        stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out)
+        if stopped is not None:
+            return stopped
         result = rb.apply_rollback(target, plan, auth)
         for child in leaves(result):
             print(function_line(child, env.alias), file=out)
