@@ -8,8 +8,9 @@ Written once here so checks, actions, faults and seeding read AWS's answers the 
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -30,6 +31,9 @@ NOT_FOUND_CODES = frozenset(
         "ValidationError",  # CloudFormation "Stack with id X does not exist"
     }
 )
+
+BATCH_GET, BATCH_WRITE = 100, 25  # DynamoDB's per-call limits (BatchGetItem, BatchWriteItem)
+BATCH_ROUNDS = 10  # rounds of UnprocessedKeys/UnprocessedItems before giving up (about 10 s of backoff)
 
 _deserializer = TypeDeserializer()
 _serializer = TypeSerializer()
@@ -154,3 +158,47 @@ def first(items: Iterable[Any]) -> Any:
 def wait(client: Any, waiter: str, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
     """Block on a boto3 waiter with the target's ``WaiterConfig`` (fast on emulators, AWS's default otherwise)."""
     client.get_waiter(waiter).wait(**kwargs, **({"WaiterConfig": dict(config)} if config else {}))
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    """``seq`` in slices of at most ``n``."""
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _backoff(round_: int) -> None:
+    """Wait before resending unprocessed keys/items: DynamoDB asks callers to back off exponentially
+    (botocore retries throttled calls, but does not resend what a batch call left unprocessed)."""
+    time.sleep(min(0.05 * 2**round_, 2.0))
+
+
+def batch_get(client: Any, table: str, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Consistent BatchGetItem of ``keys`` (100 per call, unprocessed keys resent with backoff)."""
+    out: list[dict[str, Any]] = []
+    for chunk in _chunks(list(keys), BATCH_GET):
+        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
+        for round_ in range(1, BATCH_ROUNDS + 1):
+            resp = client.batch_get_item(RequestItems=request)
+            out += resp.get("Responses", {}).get(table, [])
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            _backoff(round_)
+        else:
+            raise RuntimeError(f"{table}: BatchGetItem left keys unprocessed after {BATCH_ROUNDS} rounds")
+    return out
+
+
+def batch_write(client: Any, table: str, puts: Sequence[Mapping[str, Any]] = (), deletes: Sequence[Mapping[str, Any]] = ()) -> int:
+    """BatchWriteItem puts and deletes (25 per call, unprocessed items resent with backoff); how many were written."""
+    requests = [{"PutRequest": {"Item": i}} for i in puts] + [{"DeleteRequest": {"Key": k}} for k in deletes]
+    for chunk in _chunks(requests, BATCH_WRITE):
+        pending: dict[str, Any] = {table: list(chunk)}
+        for round_ in range(1, BATCH_ROUNDS + 1):
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            _backoff(round_)
+        else:
+            raise RuntimeError(f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after {BATCH_ROUNDS} rounds")
+    return len(requests)

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harness import aws
-from harness.actions.audit_record import audit, authority_details
+from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.inventory.model import Amplify
@@ -40,11 +40,6 @@ def _amplify(target: TargetLike) -> Amplify:
     return amp
 
 
-def _plan(target: TargetLike, action: str, authority: Authority, verified_by: tuple[str, ...]) -> Plan:
-    return Plan(action, target.env.inventory, target.env.name, target.name, target.clock.now(), verified_by=verified_by,
-                details={"authority": authority_details(authority)})
-
-
 def hostname(amp: Amplify, prefix: str) -> str:
     """``www.prop-ie-app.com`` for a prefix, the bare domain for the apex."""
     return f"{prefix}.{amp.domain}" if prefix else amp.domain
@@ -56,7 +51,7 @@ def hostname(amp: Amplify, prefix: str) -> str:
 def plan_switch_back(target: TargetLike, authority: Authority) -> Plan:
     """Read the domain association; plan every inventory prefix onto the blue branch (reads only)."""
     amp = _amplify(target)
-    plan = _plan(target, "amplify-switch-back", authority, ("amplify-domain-branch", "amplify-last-job"))
+    plan = new_plan("amplify-switch-back", target, authority, ("amplify-domain-branch", "amplify-last-job"))
     plan.refusal = refusal(target, authority, rule=RULE)
     if plan.refused:
         return plan
@@ -186,7 +181,7 @@ def plan_redeploy_last_good(target: TargetLike, authority: Authority, *, branch:
     """Find the build before the one the branch serves (or the successful job ``job_id``) and how to redeploy it (reads only)."""
     amp = _amplify(target)
     branch = branch or amp.branch
-    plan = _plan(target, "amplify-redeploy", authority, ("amplify-last-job", "amplify-domain-branch"))
+    plan = new_plan("amplify-redeploy", target, authority, ("amplify-last-job", "amplify-domain-branch"))
     plan.refusal = refusal(target, authority, rule=RULE)
     if plan.refused:
         return plan

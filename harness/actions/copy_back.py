@@ -22,7 +22,6 @@ The restored table is kept (drop it with the cleanup action once the copy is ver
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable, Iterator
 
 from harness import aws
@@ -34,7 +33,6 @@ from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
 BACKUP_STAMP = "%Y%m%d-%H%M%S"
-BATCH = 25  # BatchWriteItem's limit
 FROZEN = 0  # 000 §6.6 "set Lambda concurrency to 0"
 
 
@@ -165,32 +163,13 @@ def reconcile(target: TargetLike, table: str, source: str, *, segments: int = DE
         k = key_text(item, names)
         seen.add(k)
         if current.get(k) != item_digest(item):
-            pending.append({"PutRequest": {"Item": item}})
-        if len(pending) == BATCH:
-            written += write_batch(ddb, table, pending)
+            pending.append(item)
+        if len(pending) == aws.BATCH_WRITE:  # written as the scan goes: memory stays one batch
+            written += aws.batch_write(ddb, table, puts=pending)
             pending = []
-    written += write_batch(ddb, table, pending)
-    extra = [k for k in current if k not in seen]
-    deleted = 0
-    for start in range(0, len(extra), BATCH):
-        chunk = [{"DeleteRequest": {"Key": typed_key(k)}} for k in extra[start : start + BATCH]]
-        deleted += write_batch(ddb, table, chunk)
+    written += aws.batch_write(ddb, table, puts=pending)
+    deleted = aws.batch_write(ddb, table, deletes=[typed_key(k) for k in current if k not in seen])
     return written, deleted
-
-
-def write_batch(ddb: Any, table: str, requests: list[dict[str, Any]]) -> int:
-    """BatchWriteItem, resending UnprocessedItems until none are left; returns how many requests were made good."""
-    todo = list(requests)
-    rounds = 0
-    while todo:
-        left = ddb.batch_write_item(RequestItems={table: todo}).get("UnprocessedItems", {}).get(table, [])
-        rounds += 1
-        if left and rounds > 10:
-            raise RuntimeError(f"{len(left)} write(s) to {table} still unprocessed after {rounds} rounds")
-        if left:  # throttled: back off as the AWS SDKs do for unprocessed items (botocore does not resend them)
-            time.sleep(min(0.05 * 2**rounds, 2.0))
-        todo = left
-    return len(requests)
 
 
 def copy_back(target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None,

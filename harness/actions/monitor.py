@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness import aws
 from harness.actions import lambda_versions as lv
 from harness.inventory.model import Environment
 from harness.targets.base import TargetLike
@@ -124,17 +125,12 @@ def read_counts(cw: Any, fn: str, alias: str, start: datetime, end: datetime) ->
     first = start.replace(second=0, microsecond=0)
     last = end.replace(second=0, microsecond=0) + timedelta(seconds=METRIC_PERIOD_S)
     out: dict[str, list[tuple[datetime, float]]] = {"errors": [], "throttles": []}
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": first, "EndTime": last, "ScanBy": "TimestampAscending"}
-        if token:
-            kwargs["NextToken"] = token
-        resp = cw.get_metric_data(**kwargs)
-        for r in resp.get("MetricDataResults", []):
-            out[r["Id"]] += list(zip(r.get("Timestamps", []), (float(v) for v in r.get("Values", []))))
-        token = resp.get("NextToken")
-        if not token:
-            return out
+    # botocore's paginator follows NextToken and stops on a repeated one (a monitor must never hang
+    # while the promotion's audit record is IN_PROGRESS).
+    for r in aws.paginate(cw, "get_metric_data", "MetricDataResults", MetricDataQueries=queries, StartTime=first, EndTime=last,
+                          ScanBy="TimestampAscending"):
+        out[r["Id"]] += list(zip(r.get("Timestamps", []), (float(v) for v in r.get("Values", []))))
+    return out
 
 
 def watch(target: TargetLike, fn: str, *, since: datetime, seconds: float | None = None) -> MonitorResult:

@@ -28,11 +28,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Union
+from typing import Any, Callable, Union, Sequence
 
 from harness import aws
 from harness.actions import lambda_versions as lv
-from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Change, Plan
+from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal, window_or_emergency_refusal
 from harness.actions.monitor import monitor_seconds, watch
 from harness.inventory.model import Environment
@@ -370,19 +370,19 @@ def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
 def promote(source: TargetLike, dest: TargetLike, authority: Authority, *, function: str, gates: Gates,
             version: str | None = None, dry_run: bool = False) -> ActionResult:
     """Plan and apply one function's promotion: REFUSED, DRY_RUN, SKIPPED, COMPLETE or FAILED (auto-rolled back)."""
-    plan = plan_promote(source, dest, authority, function=function, gates=gates, version=version)
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    if dry_run:
-        return ActionResult(plan, DRY_RUN, message="dry run: nothing changed")
-    return apply_promote(source, dest, plan, authority)
+    return execute(lambda: plan_promote(source, dest, authority, function=function, gates=gates, version=version),
+                   lambda plan: apply_promote(source, dest, plan, authority), dry_run=dry_run)
 
 
 # -- services and the whole stack (001 §5) ----------------------------------------------------------
 
 
-def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates) -> Plan:
-    """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is."""
+def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates,
+                         functions: Sequence[str] | None = None) -> Plan:
+    """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is.
+
+    ``functions``: the service's functions when the caller listed them already (the stack lists once).
+    """
     src, dst = source.env, dest.env
     plan = Plan("promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
     plan.details.update(service=service, source_env=src.name)
@@ -393,7 +393,7 @@ def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Author
     if plan.refusal:
         return plan
     outcome = _gate_outcome(gates)
-    names = [fn for fn, _ in lv.service_functions(src, service, source.client("lambda"))]
+    names = list(functions) if functions is not None else [fn for fn, _ in lv.service_functions(src, service, source.client("lambda"))]
     if not names:
         plan.refusal = f"service {service} has no function in {src.name}"
         return plan
@@ -441,12 +441,8 @@ def _fold(plan: Plan, children: list[ActionResult], what: str) -> ActionResult:
 def promote_service(source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates,
                     dry_run: bool = False) -> ActionResult:
     """Plan and apply one service's promotion."""
-    plan = plan_promote_service(source, dest, authority, service, gates=gates)
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    if dry_run:
-        return ActionResult(plan, DRY_RUN, message="dry run: nothing changed")
-    return apply_promote_service(source, dest, plan, authority)
+    return execute(lambda: plan_promote_service(source, dest, authority, service, gates=gates),
+                   lambda plan: apply_promote_service(source, dest, plan, authority), dry_run=dry_run)
 
 
 def stack_order(env: Environment) -> list[str]:
@@ -468,7 +464,9 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
     if not outcome[0]:
         plan.refusal = f"pre-promotion gates failed on {src.name} (001 §2.1): {outcome[1]}"
         return plan
-    phases = [plan_promote_service(source, dest, authority, s, gates=outcome) for s in plan.details["order"]]
+    listed = lv.service_functions(src, None, source.client("lambda"))  # one ListFunctions for every service's prefix
+    phases = [plan_promote_service(source, dest, authority, s, gates=outcome, functions=[fn for fn, of in listed if of == s])
+              for s in plan.details["order"]]
     plan.details["phases"] = phases
     refused = [p.refusal for p in phases if p.refused]
     if refused:
@@ -509,12 +507,8 @@ def apply_promote_stack(source: TargetLike, dest: TargetLike, plan: Plan, author
 def promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates,
                   terraform_step: TerraformStep | None = None, dry_run: bool = False) -> ActionResult:
     """Plan and apply the full-stack promotion in 001 §5.1 order."""
-    plan = plan_promote_stack(source, dest, authority, gates=gates)
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    if dry_run:
-        return ActionResult(plan, DRY_RUN, message="dry run: nothing changed")
-    return apply_promote_stack(source, dest, plan, authority, terraform_step=terraform_step)
+    return execute(lambda: plan_promote_stack(source, dest, authority, gates=gates),
+                   lambda plan: apply_promote_stack(source, dest, plan, authority, terraform_step=terraform_step), dry_run=dry_run)
 
 
 def final_versions(result: ActionResult) -> dict[str, str]:

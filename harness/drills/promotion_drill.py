@@ -47,9 +47,10 @@ SEVERITY = "P1 (001 §6.1 Critical: automatic rollback)"
 
 def promoted_function(source: TargetLike) -> str:
     """The source function the drill promotes: the last function of the last service in 001 §5.1's order."""
-    env, lam = source.env, source.client("lambda")
+    env = source.env
+    listed = lv.service_functions(env, None, source.client("lambda"))  # one ListFunctions for every prefix
     for service in reversed(stack_order(env)):
-        names = [fn for fn, _ in lv.service_functions(env, service, lam)]
+        names = [fn for fn, of in listed if of == service]
         if names:
             return names[-1]
     raise DrillSkipped(f"{env.inventory}/{env.name} has no function to promote")

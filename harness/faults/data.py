@@ -11,8 +11,7 @@ is the 000 §6.5 comparison against a snapshot taken before (harness/data_verify
 
 from __future__ import annotations
 
-import time
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from harness import aws
 from harness.actions.guards import Authority
@@ -20,51 +19,9 @@ from harness.data_verify import key_text
 from harness.faults.base import Fault, FaultRefused, guard
 from harness.targets.base import TargetLike
 
-BATCH_GET, BATCH_WRITE = 100, 25  # DynamoDB's per-call limits
 CORRUPT_ATTRIBUTE = "status"  # the attribute a bad migration overwrote (the drill's items carry it)
-RETRY_PAUSE_S = 0.05  # between rounds of UnprocessedKeys/UnprocessedItems (DynamoDB asks callers to back off)
-MAX_ROUNDS = 50
-
 Key = dict[str, dict[str, Any]]
 Item = dict[str, dict[str, Any]]
-
-
-def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
-def batch_get(client: Any, table: str, keys: Sequence[Key]) -> list[Item]:
-    """Consistent BatchGetItem of ``keys`` (100 per call, unprocessed keys retried)."""
-    out: list[Item] = []
-    for chunk in _chunks(list(keys), BATCH_GET):
-        request: dict[str, Any] = {table: {"Keys": list(chunk), "ConsistentRead": True}}
-        for _ in range(MAX_ROUNDS):
-            resp = client.batch_get_item(RequestItems=request)
-            out += resp.get("Responses", {}).get(table, [])
-            request = resp.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(RETRY_PAUSE_S)
-        else:
-            raise RuntimeError(f"{table}: BatchGetItem left keys unprocessed after {MAX_ROUNDS} rounds")
-    return out
-
-
-def batch_write(client: Any, table: str, puts: Sequence[Item] = (), deletes: Sequence[Key] = ()) -> int:
-    """BatchWriteItem puts and deletes (25 per call, unprocessed items retried); returns how many were written."""
-    requests = [{"PutRequest": {"Item": i}} for i in puts] + [{"DeleteRequest": {"Key": k}} for k in deletes]
-    for chunk in _chunks(requests, BATCH_WRITE):
-        pending: dict[str, Any] = {table: list(chunk)}
-        for _ in range(MAX_ROUNDS):
-            resp = client.batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(RETRY_PAUSE_S)
-        else:
-            raise RuntimeError(f"{table}: BatchWriteItem left items unprocessed after {MAX_ROUNDS} rounds")
-    return len(requests)
 
 
 def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority: Authority, *, update: int, delete: int,
@@ -83,7 +40,7 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
     ddb = target.client("dynamodb")
     names = (spec.hash_key.name,) + ((spec.range_key.name,) if spec.range_key else ())
     chosen = list(keys[: update + delete])
-    before = {key_text(i, names): i for i in batch_get(ddb, table, chosen)}
+    before = {key_text(i, names): i for i in aws.batch_get(ddb, table, chosen)}
     missing = [k for k in chosen if key_text(k, names) not in before]
     if missing:
         raise FaultRefused(f"{table}: {len(missing)} of the keys to corrupt do not exist (e.g. {aws.from_item(missing[0])})")
@@ -91,11 +48,11 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
     marker = f"CORRUPTED-{now:%Y%m%dT%H%M%S}"
     updated = [{**before[key_text(k, names)], attribute: {"S": marker}} for k in chosen[:update]]
     deleted = list(chosen[update:])
-    batch_write(ddb, table, puts=updated, deletes=deleted)
+    aws.batch_write(ddb, table, puts=updated, deletes=deleted)
 
     def undo() -> list[str]:
         images = [before[key_text(k, names)] for k in chosen]
-        batch_write(ddb, table, puts=images)
+        aws.batch_write(ddb, table, puts=images)
         return [f"{table}: {len(images)} before-image(s) written back ({update} overwritten, {delete} deleted by the fault)"]
 
     return Fault(
@@ -111,9 +68,9 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
 
 def write_items(target: TargetLike, table: str, items: Sequence[Mapping[str, Any]]) -> int:
     """Put plain items (``{"id": "x", "status": "GOOD"}``) into ``table`` in batches (a drill's own data)."""
-    return batch_write(target.client("dynamodb"), table, puts=[aws.to_item(i) for i in items])
+    return aws.batch_write(target.client("dynamodb"), table, puts=[aws.to_item(i) for i in items])
 
 
 def delete_keys(target: TargetLike, table: str, keys: Sequence[Key]) -> int:
     """Delete ``keys`` (typed) from ``table`` in batches."""
-    return batch_write(target.client("dynamodb"), table, deletes=list(keys))
+    return aws.batch_write(target.client("dynamodb"), table, deletes=list(keys))

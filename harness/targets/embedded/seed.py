@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import records
+from harness import aws
 from harness.clock import Clock
 from harness.inventory.model import Bucket, Environment, Table
 from harness.records import COMPLETE, DeploymentRecord, utc_stamp
@@ -244,8 +245,7 @@ def _seed_table(target: Any, env: Environment, table: Table, now: datetime, out:
             TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
     items = _sample_items(env, table, now)
-    for start in range(0, len(items), 25):
-        ddb.batch_write_item(RequestItems={table.name: [{"PutRequest": {"Item": it}} for it in items[start : start + 25]]})
+    aws.batch_write(ddb, table.name, puts=items)
     out.tables.append(table.name)
 
 
