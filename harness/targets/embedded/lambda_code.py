@@ -2,7 +2,7 @@
 
 On AWS a promotion downloads the source version's package from ``GetFunction``'s presigned
 ``Code.Location`` (001 §3.2.1 "Download Lambda package"). moto's ``Code.Location`` is not
-downloadable (ARCHITECTURE.md, "Emulator facts"); in this process moto holds the zip itself, so the
+downloadable (docs/architecture.md, "Emulator facts"); in this process moto holds the zip itself, so the
 embedded target hands it out through :meth:`EmbeddedTarget.function_code` and actions never reach
 into moto.
 """

@@ -1,6 +1,6 @@
 """Fidelity extensions: make the embedded emulator behave like AWS where the drills depend on it.
 
-Measured gaps of moto 5.2 (ARCHITECTURE.md, "Emulator facts") that a drill would otherwise pass
+Measured gaps of moto 5.2 (docs/architecture.md, "Emulator facts") that a drill would otherwise pass
 through, each closed by one module:
 
 - ``lambda_invoke``: Invoke runs the resolved version's handler (subprocess, own zip and env, Timeout),

@@ -1,6 +1,6 @@
 """ECS service tasks on moto's models: a service's running count is the number of RUNNING tasks it owns.
 
-moto never starts a service's tasks (ARCHITECTURE.md, "Emulator facts"): a service reports whatever
+moto never starts a service's tasks (docs/architecture.md, "Emulator facts"): a service reports whatever
 ``runningCount`` it was created with and ListTasks knows nothing of it. :func:`reconcile` starts or
 stops the service's tasks until the wanted number run and sets every count from them, so
 DescribeServices, ListTasks and DescribeTasks agree (000 §7.3/§7.4 read all three).
