@@ -160,3 +160,24 @@ def test_quotas_need_the_fidelity_extensions() -> None:
 
     with pytest.raises(TargetError, match="needs the fidelity extensions"):
         EmbeddedTarget(load_inventory("bbws").environment("sit"), fidelity=False, quotas=True)
+
+
+@pytest.mark.parametrize("target_name", ["aws", "localstack"])  # embedded: the same Target.client, retries seen in the tests above
+def test_every_client_retries_in_adaptive_mode_and_lambdas_control_plane_has_its_own(target_name: str) -> None:
+    """botocore's adaptive mode on every client of every target (made, not started: no call is sent), and a client
+    of its own for Lambda's 15-per-second control plane, so its throttles never slow GetFunction or Invoke."""
+    from harness.inventory import load_inventory
+    from harness.targets import make_target
+
+    target = make_target(target_name, load_inventory("bbws").environment("sit"))
+    clients = [target.client(s) for s in ("lambda", "dynamodb", "cloudwatch", "logs", "s3", "ecs", "ssm")]
+    lane = target.lane_client("lambda", "control-plane")
+    assert all(c.meta.config.retries["mode"] == "adaptive" for c in [*clients, lane]), [c.meta.config.retries for c in clients]
+    assert lane is not target.client("lambda") and lane is target.lane_client("lambda", "control-plane")
+
+
+def test_the_report_header_counts_throttled_retries_and_the_rows_they_hit() -> None:
+    from plugins.reporting import throttled_text
+
+    assert throttled_text([{"throttled_retries": 2}, {"throttled_retries": 0}, {}, {"throttled_retries": 1}]).startswith("3 calls in 2 rows")
+    assert throttled_text([{"throttled_retries": 0}]) == "0 calls"
