@@ -238,3 +238,16 @@ def test_stopping_after_a_failure_reads_incomplete_and_fail(served_sit, tmp_path
     report = _report(reports)
     assert _line(report, "run").endswith("not run (stopping after 1 failures (-x/--maxfail))"), _line(report, "run")
     assert _line(report, "result").startswith("- **result**: FAIL (")
+
+
+def test_a_crashed_worker_makes_the_run_incomplete_and_names_the_row(served_sit, tmp_path: Path) -> None:
+    """An xdist worker that dies mid-row (OOM killer, segfault): its row is "not run" with the crash, the run
+    INCOMPLETE, never PASS; the other rows still ran on the worker xdist starts in its place."""
+    reports, fn = tmp_path / "reports", SIT.functions[0].name
+    proc = _run(served_sit, reports, POST_ROLLBACK, "-n", "2", "-p", "tests.crash_worker", env={"CRASH_NODE": f"lambda-alias-version-{fn}]"})
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    report = _report(reports)
+    assert _line(report, "run").startswith("- **run**: INCOMPLETE"), _line(report, "run")
+    assert not _line(report, "result").startswith("- **result**: PASS"), _line(report, "result")
+    crashed = [line for line in report.splitlines() if f"| {fn} |" in line and "lambda-alias-version" in line]
+    assert crashed and "not run" in crashed[0] and "crashed" in crashed[0], crashed or report[-3000:]
