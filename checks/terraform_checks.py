@@ -6,7 +6,8 @@ its md5 digest matches (000 §3.3, §5.2, §5.3, §7.3).
 
 "Parses as Terraform state" means a JSON object whose ``version`` and ``serial`` are integers (JSON
 ``true`` is not: Python's ``isinstance(True, int)`` is, so booleans are refused explicitly) and whose
-``lineage`` is a non-empty string; format 4 also needs a ``resources`` list.
+``lineage`` is a non-empty string; format 4 also needs a ``resources`` list
+(:mod:`harness.tf_state_format`, the validator the state-restore action uses too).
 
 Locks (000 §5.3 "Check for stuck locks"), aged by the lock's ``Created``: the DynamoDB lock table's
 ``Info`` JSON, or the body of the S3 lockfile ``<key>.tflock`` (``use_lockfile``, Terraform >= 1.10:
@@ -27,7 +28,6 @@ be the clock the row's "now" comes from, so the body is always read first):
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,8 @@ from checks.context import CheckContext, Row
 from checks.result import CheckResult, Verdict
 from harness import aws
 from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
+from harness.tf_state_format import parse_state, state_fields
+
 
 def _lock_items(ctx: CheckContext) -> dict[str, dict[str, Any]]:
     """The lock table's items by LockID (typed values decoded losslessly), scanned once per run."""
@@ -45,32 +47,6 @@ def _lock_items(ctx: CheckContext) -> dict[str, dict[str, Any]]:
         items = (aws.from_item(i) for i in aws.scan_items(ctx.client("dynamodb"), table))
         ctx.cache["tf-locks"] = {str(i["LockID"]): i for i in items if "LockID" in i}
     return ctx.cache["tf-locks"]
-
-
-def _is_int(value: Any) -> bool:
-    """A JSON integer (``true``/``false`` are not, although ``bool`` is an ``int`` in Python)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _state_problem(body: bytes) -> tuple[str | None, dict[str, Any]]:
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        return f"not JSON ({exc.msg} at byte {exc.pos})", {}
-    if not isinstance(doc, dict):
-        return f"JSON {type(doc).__name__}, not a state document", {}
-    summary = {k: doc.get(k) for k in ("version", "terraform_version", "serial", "lineage")}
-    summary["resources"] = len(doc.get("resources") or [])
-    wrong = [k for k in ("version", "serial") if not _is_int(doc.get(k))]
-    lineage = doc.get("lineage")
-    if not isinstance(lineage, str) or not lineage.strip():
-        wrong.append("lineage")
-    if wrong:
-        got = ", ".join(f"{k}={json.dumps(doc.get(k))}" for k in wrong)
-        return f"{'/'.join(wrong)} missing or mistyped ({got}; version and serial must be integers, lineage a non-empty string): not a Terraform state", summary
-    if doc["version"] >= 4 and not isinstance(doc.get("resources"), list):
-        return "format 4 state without a resources list", summary
-    return None, summary
 
 
 def _lock_age(ctx: CheckContext, created: datetime | None) -> float | None:
@@ -93,7 +69,8 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
         raise
     body = obj["Body"].read()
     evidence.update(version_id=obj.get("VersionId"), bytes=len(body), md5=hashlib.md5(body).hexdigest())
-    problem, summary = _state_problem(body)
+    doc, problem = parse_state(body)  # the same validator a state-restore uses (harness/tf_state_format.py)
+    summary = state_fields(doc) if doc is not None else {}
     evidence["state"] = summary
     if problem:
         return row.result(expected, f"s3://{tf.state_bucket}/{key}: {problem}", Verdict.FAIL, **evidence)

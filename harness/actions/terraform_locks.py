@@ -87,7 +87,8 @@ def _lock(key: str, kind: str, where: str, info_text: str, fallback_created: dat
     )
 
 
-def _terraform(target: TargetLike) -> Terraform:
+def terraform_of(target: TargetLike) -> Terraform:
+    """The target's [terraform] inventory section; HarnessError when it has none (the state actions' one lookup)."""
     tf = target.env.terraform
     if tf is None:
         raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section in its inventory")
@@ -96,7 +97,7 @@ def _terraform(target: TargetLike) -> Terraform:
 
 def list_locks(target: TargetLike) -> list[StateLock]:
     """Every held lock in the state bucket: DynamoDB lock items and ``.tflock`` lockfiles (000 §5.3)."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     now, limit = target.clock.now(), tf.lock_max_age_minutes
     locks: list[StateLock] = []
     prefix = f"{tf.state_bucket}/"
@@ -118,8 +119,21 @@ def list_locks(target: TargetLike) -> list[StateLock]:
 
 
 def lock_on(target: TargetLike, key: str) -> StateLock | None:
-    """The lock held on ``key`` (DynamoDB item first, then the lockfile), or None."""
-    return next((lk for lk in list_locks(target) if lk.key == key), None)
+    """The lock held on ``key`` (DynamoDB item first, then the lockfile), or None: one item and one object read."""
+    tf = terraform_of(target)
+    now, limit = target.clock.now(), tf.lock_max_age_minutes
+    if tf.lock_table:
+        lock_id = f"{tf.state_bucket}/{key}"
+        # ConsistentRead: a lock taken a moment ago must be seen (an eventually consistent read may miss it).
+        item = target.client("dynamodb").get_item(TableName=tf.lock_table, Key={"LockID": {"S": lock_id}}, ConsistentRead=True).get("Item")
+        if item:
+            return _lock(key, "dynamodb", f"dynamodb:{tf.lock_table}:{lock_id}", item.get("Info", {}).get("S", ""), None, now, limit)
+    lockfile = f"{key}{LOCKFILE_SUFFIX}"
+    got = aws.get_or_none(target.client("s3").get_object, "NoSuchKey", "404", Bucket=tf.state_bucket, Key=lockfile)
+    if got is None:
+        return None
+    body = got["Body"].read().decode("utf-8", "replace")
+    return _lock(key, "lockfile", f"s3://{tf.state_bucket}/{lockfile}", body, got["LastModified"], now, limit)
 
 
 # -- state-unlock: plan, then apply ------------------------------------------------------------
@@ -170,7 +184,7 @@ def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, forc
 
 def apply_state_unlock(target: TargetLike, plan: Plan) -> ActionResult:
     """Release exactly the lock the plan saw (conditional delete); audit record with the reason."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     key, lock = plan.details["key"], plan.details["lock"]
     result = ActionResult(plan, COMPLETE)
     extra = {"lock_id": lock["lock_id"], "lock_who": lock["who"], "lock_operation": lock["operation"],
@@ -218,13 +232,13 @@ def unlock_state(target: TargetLike, key: str, *, lock_id: str | None, force: bo
 # -- the harness's own lock while it writes a state ---------------------------------------------
 
 
-def lock_info(tf: Terraform, key: str, who: str, now: datetime, operation: str = HARNESS_OPERATION) -> str:
-    """A lock's JSON in Terraform's LockInfo shape (so ``terraform`` reports who holds it)."""
+def lock_info(tf: Terraform, key: str, *, who: str, created: datetime, operation: str = HARNESS_OPERATION) -> str:
+    """A lock's JSON in Terraform's LockInfo shape (so ``terraform`` reports who holds it); ``who`` as given, verbatim."""
     from harness import __version__
 
     return json.dumps({
-        "ID": str(uuid.uuid4()), "Operation": operation, "Info": "", "Who": f"{who}@{socket.gethostname()}",
-        "Version": f"runbook-harness {__version__}", "Created": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "ID": str(uuid.uuid4()), "Operation": operation, "Info": "", "Who": who,
+        "Version": f"runbook-harness {__version__}", "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "Path": f"{tf.state_bucket}/{key}",
     }, separators=(",", ":"))
 
@@ -232,8 +246,8 @@ def lock_info(tf: Terraform, key: str, who: str, now: datetime, operation: str =
 @contextmanager
 def holding_lock(target: TargetLike, key: str, who: str) -> Iterator[str]:
     """Hold Terraform's lock on ``key`` (conditional put, as Terraform takes it); LockHeld if taken; always released."""
-    tf = _terraform(target)
-    info = lock_info(tf, key, who, target.clock.now())
+    tf = terraform_of(target)
+    info = lock_info(tf, key, who=f"{who}@{socket.gethostname()}", created=target.clock.now())  # Terraform's Who is user@host
     if tf.lock_table:
         ddb = target.client("dynamodb")
         item = {"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}}

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,10 +25,11 @@ from typing import Any
 from harness.actions.audit_record import audit, plan_authority
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority
-from harness.actions.terraform_locks import DIGEST_SUFFIX, holding_lock, lock_on, state_plan
+from harness.actions.terraform_locks import DIGEST_SUFFIX, holding_lock, lock_on, state_plan, terraform_of
 from harness.errors import HarnessError
 from harness.inventory.model import Terraform
 from harness.targets.base import TargetLike
+from harness.tf_state_format import parse_state, resource_names
 
 BACKUP_INFIX = ".backup-"  # 000 §5.2.2: <key>.backup-$(date +%Y%m%d-%H%M%S)
 BACKUP_STAMP = "%Y%m%d-%H%M%S"
@@ -77,40 +77,18 @@ class StateSummary:
 
 
 def summarize_state(body: bytes) -> StateSummary:
-    """Parse a state document (000 §5.2.2 "Review the state file": ``jq '.resources[].type'``)."""
+    """Parse a state document (000 §5.2.2 "Review the state file": ``jq '.resources[].type'``); never raises on its content."""
     md5 = hashlib.md5(body).hexdigest()
-    try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        return StateSummary(md5, len(body), problem=f"not JSON ({exc})")
-    if not isinstance(doc, dict):
-        return StateSummary(md5, len(body), problem="not a JSON object")
-    ints = {k: doc.get(k) for k in ("version", "serial")}
-    wrong = [k for k, v in ints.items() if not isinstance(v, int) or isinstance(v, bool)]
-    lineage = doc.get("lineage")
-    if not isinstance(lineage, str) or not lineage.strip():
-        wrong.append("lineage")
-    resources = doc.get("resources")
-    if doc.get("version", 0) >= 4 and not isinstance(resources, list):
-        wrong.append("resources")
-    names = tuple(
-        ".".join(p for p in (r.get("module"), f"{r.get('type')}.{r.get('name')}") if p)
-        for r in (resources or []) if isinstance(r, dict)
-    )
-    problem = f"{'/'.join(wrong)} missing or mistyped" if wrong else None
-    return StateSummary(md5, len(body), doc.get("version"), doc.get("terraform_version"), doc.get("serial"), lineage, names, problem)
-
-
-def _terraform(target: TargetLike) -> Terraform:
-    tf = target.env.terraform
-    if tf is None:
-        raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section in its inventory")
-    return tf
+    doc, problem = parse_state(body)  # the terraform-state check's own rules (harness/tf_state_format.py)
+    if doc is None:
+        return StateSummary(md5, len(body), problem=problem)
+    return StateSummary(md5, len(body), doc.get("version"), doc.get("terraform_version"), doc.get("serial"), doc.get("lineage"),
+                        resource_names(doc), problem)
 
 
 def list_versions(target: TargetLike, key: str) -> tuple[list[StateVersion], bool]:
     """The state object's versions, newest first (exactly ``key``), and whether its latest is a delete marker."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     versions: list[StateVersion] = []
     deleted = False
     for page in target.client("s3").get_paginator("list_object_versions").paginate(Bucket=tf.state_bucket, Prefix=key):
@@ -155,7 +133,7 @@ def digest_item_id(tf: Terraform, key: str) -> str:
 
 def read_digest(target: TargetLike, key: str) -> str | None:
     """The Digest Terraform keeps for ``key`` in the lock table (None: no lock table or no item)."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     if not tf.lock_table:
         return None
     item = target.client("dynamodb").get_item(TableName=tf.lock_table, Key={"LockID": {"S": digest_item_id(tf, key)}}, ConsistentRead=True)
@@ -164,7 +142,7 @@ def read_digest(target: TargetLike, key: str) -> str | None:
 
 def read_version(target: TargetLike, key: str, version_id: str | None = None) -> bytes:
     """The bytes of one version of the state (the latest when ``version_id`` is None)."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     kwargs = {"VersionId": version_id} if version_id else {}
     return target.client("s3").get_object(Bucket=tf.state_bucket, Key=key, **kwargs)["Body"].read()
 
@@ -258,7 +236,7 @@ def plan_state_restore(
 
 def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
     """Back up, copy the chosen version over the key, set the Digest, verify; the audit record ends COMPLETE or FAILED."""
-    tf = _terraform(target)
+    tf = terraform_of(target)
     read: _Read = plan.details["restore"]
     key, chosen = read.key, read.chosen
     current = read.current

@@ -27,20 +27,20 @@ deleted afterwards, so the inventory's own state keys and the checklist never se
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from harness import aws
 from harness.actions import Authority
 from harness.actions.base import COMPLETE, REFUSED, ActionResult
-from harness.actions.terraform_locks import LOCKFILE_SUFFIX, unlock_state
+from harness.actions.terraform_locks import unlock_state
 from harness.actions.terraform_state import backup_key, digest_item_id, list_versions, read_version, restore_state
+from harness.faults.base import FaultRefused
+from harness.faults.terraform import crashed_lock
 from harness.targets.base import TargetLike
 from harness.terraform import PlanOutcome, Run, Workspace, backend_settings, hcl, isolated_env, target_credentials, unavailable
 
@@ -59,7 +59,7 @@ output "release" {{
 }}
 """
 GOOD, BAD = "known-good", "bad-release"
-CRASHED_OPERATION = "OperationTypeApply"
+CRASHED_BY = "ci@crashed-runner"  # who the drill's stuck lock names: a CI runner's apply that died
 
 
 @dataclass
@@ -136,21 +136,6 @@ def runbook_restore(target: TargetLike, key: str, version_id: str) -> None:
     previous = read_version(target, key, version_id)
     s3.copy_object(Bucket=tf.state_bucket, Key=backup_key(key, target.clock.now()), CopySource={"Bucket": tf.state_bucket, "Key": key})
     s3.put_object(Bucket=tf.state_bucket, Key=key, Body=previous)
-
-
-def _stuck_lock(target: TargetLike, key: str) -> str:
-    """Leave a lock as a crashed ``terraform apply`` would (older than lock_max_age_minutes); returns its ID."""
-    tf = target.env.terraform
-    assert tf is not None
-    lock_id = str(uuid.uuid4())
-    created = target.clock.now() - timedelta(minutes=tf.lock_max_age_minutes + 1)
-    info = json.dumps({"ID": lock_id, "Operation": CRASHED_OPERATION, "Info": "", "Who": "ci@crashed-runner", "Version": "1.15.5",
-                       "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "Path": f"{tf.state_bucket}/{key}"})
-    if not tf.lock_table:
-        target.client("s3").put_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=info.encode())
-    else:
-        target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}})
-    return lock_id
 
 
 def cleanup(target: TargetLike, key: str) -> None:
@@ -255,7 +240,12 @@ def _drill(target: Any, ws: Workspace, report: DrillReport, authority: Authority
 
 def _stuck_lock_steps(target: Any, ws: Workspace, report: DrillReport, authority: Authority) -> None:
     key = report.key
-    lock_id = _stuck_lock(target, key)
+    try:
+        # The game-day fault's writer (no fault guard: the scratch key is the drill's own); conditional, never over a held lock.
+        lock_id = crashed_lock(target, key, who=CRASHED_BY).lock_id
+    except FaultRefused as exc:
+        report.step("leave a crashed apply's stuck lock (000 §5.3)", str(exc), False)
+        return
     _planned(report, ws, "plan with a stuck lock (a crashed apply's)", GOOD, 1, lock=True)
     refused = unlock_state(target, key, lock_id=lock_id, force=False, authority=authority)
     report.step("state-unlock without --force", f"{refused.outcome}: {refused.message}", refused.outcome == REFUSED)

@@ -14,18 +14,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import uuid
-from datetime import timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from harness import aws
 from harness.actions.guards import Authority
-from harness.actions.terraform_locks import LOCKFILE_SUFFIX, lock_on
+from harness.actions.terraform_locks import LOCKFILE_SUFFIX, lock_info, lock_on
 from harness.actions.terraform_state import list_versions, read_digest, read_version
 from harness.faults.base import Fault, FaultRefused, guard
 from harness.targets.base import TargetLike
+from harness.tf_lock_format import read_lock_info
 
 CRASHED_BY = "game-day@crashed-runner"  # who the stuck lock says holds it (the fault's own label)
 CRASHED_OPERATION = "OperationTypeApply"
@@ -74,19 +74,28 @@ def corrupted_state(target: TargetLike, key: str, authority: Authority) -> Fault
     )
 
 
-def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
-    """A crashed apply's lock on ``key``, older than lock_max_age_minutes; refused when any lock is held."""
-    guard(target, authority)
+@dataclass(frozen=True)
+class CrashedLock:
+    """A lock written as a crashed apply leaves it: where it is, its LockInfo JSON as stored, its ID and Created."""
+
+    where: str
+    info: str
+    lock_id: str
+    created: datetime
+
+
+def crashed_lock(target: TargetLike, key: str, who: str = CRASHED_BY) -> CrashedLock:
+    """Write a crashed ``terraform apply``'s lock on ``key``, older than lock_max_age_minutes; FaultRefused when any lock is held.
+
+    No guard here: :func:`stuck_lock` (the game-day fault) guards first; the state drill writes it on its own scratch key.
+    """
     tf = _terraform(target)
     held = lock_on(target, key)
     if held is not None:
         raise FaultRefused(f"{held.line()}: a lock is held already (a real operation's is never touched)")
-    lock_id = str(uuid.uuid4())
-    now = target.clock.now()
-    created = now - timedelta(minutes=tf.lock_max_age_minutes + 1)
-    info = json.dumps({"ID": lock_id, "Operation": CRASHED_OPERATION, "Info": "", "Who": CRASHED_BY, "Version": "",
-                       "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "Path": f"{tf.state_bucket}/{key}"})
-    where: str
+    # One minute past the limit, so 000 §5.3 calls it stuck; Terraform's LockInfo shape so ``terraform plan`` names it.
+    created = target.clock.now() - timedelta(minutes=tf.lock_max_age_minutes + 1)
+    info = lock_info(tf, key, who=who, created=created, operation=CRASHED_OPERATION)
     try:
         if tf.lock_table:
             where = f"dynamodb:{tf.lock_table}:{tf.state_bucket}/{key}"
@@ -96,7 +105,18 @@ def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
             where = f"s3://{tf.state_bucket}/{key}{LOCKFILE_SUFFIX}"
             target.client("s3").put_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=info.encode(), IfNoneMatch="*")
     except ClientError as exc:
+        # The conditional write lost to a lock taken after lock_on looked: that operation's lock stays as it is.
         raise FaultRefused(f"{key}: a lock appeared meanwhile ({aws.error_code(exc)}): not touched") from None
+    return CrashedLock(where, info, read_lock_info(info)["ID"], created)
+
+
+def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
+    """A crashed apply's lock on ``key``, older than lock_max_age_minutes; refused when any lock is held."""
+    guard(target, authority)
+    tf = _terraform(target)
+    now = target.clock.now()
+    lock = crashed_lock(target, key)
+    where, info, lock_id, created = lock.where, lock.info, lock.lock_id, lock.created
 
     def undo() -> list[str]:
         if tf.lock_table:

@@ -658,8 +658,8 @@ def state_document(r: Rehearsal, key: str, change: dict[str, Any]) -> Iterator[N
 @covers("terraform-state", Verdict.FAIL, "version/serial booleans, empty or non-string lineage")
 @pytest.mark.parametrize("change, named", [
     ({"serial": True}, "serial=true"), ({"version": True}, "version=true"), ({"serial": 3.0}, "serial=3.0"),
-    ({"lineage": ""}, 'lineage=""'), ({"lineage": 42}, "lineage=42"),
-], ids=["serial-true", "version-true", "serial-float", "lineage-empty", "lineage-number"])
+    ({"lineage": ""}, 'lineage=""'), ({"lineage": 42}, "lineage=42"), ({"version": "4"}, 'version="4"'), ({"version": None}, "version=null"),
+], ids=["serial-true", "version-true", "serial-float", "lineage-empty", "lineage-number", "version-string", "version-null"])
 def test_state_with_mistyped_fields_fails(sit: Rehearsal, change: dict[str, Any], named: str) -> None:
     key = sit.env.terraform.state_keys[0]
     with state_document(sit, key, change):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from harness.actions.terraform_state import (
 )
 from harness.clock import FixedClock
 from harness.records import read_records
+from harness.tf_state_format import parse_state
 from tests.data.conftest import ALLOW, Kept, start_lean, world
 
 pytestmark = pytest.mark.xdist_group("data-terraform_state")
@@ -86,6 +88,25 @@ def test_state_summary_lists_what_is_wrong() -> None:
     assert ok.problem is None and ok.serial == 7 and ok.resources == ("module.m.t.n",)
 
 
+@pytest.mark.parametrize("body, named", [
+    (b'{"version": "4", "serial": 1, "lineage": "l", "resources": []}', 'version="4"'),
+    (b'{"version": null, "serial": 1, "lineage": "l", "resources": []}', "version=null"),
+    (b'{"version": 4, "serial": 1, "lineage": "l"}', "format 4 state without a resources list"),
+    (b'{"version": 4, "serial": 1, "lineage": "l", "resources": 5}', "format 4 state without a resources list"),
+    (b'{"version": 3, "serial": 1, "lineage": "l", "resources": 5}', None),  # format 3 needs no resources list
+    (b"\x80\xff not text", "not JSON"),
+    (b"[1, 2]", "JSON list, not a state document"),
+], ids=["version-string", "version-null", "no-resources", "resources-number", "format-3", "not-utf8", "json-list"])
+def test_the_action_and_the_check_share_one_validator(body: bytes, named: str | None) -> None:
+    """summarize_state never raises on a state's content and names exactly the terraform-state check's problem."""
+    summary = summarize_state(body)
+    assert summary.problem == parse_state(body)[1]
+    if named is None:
+        assert summary.problem is None and summary.resources == ()
+    else:
+        assert named in summary.problem and "\n" not in summary.line()
+
+
 def test_refusals_change_nothing(rehearsal) -> None:
     """Unknown key, unknown version, already latest, bad body, other lineage, no permission, no approvals: nothing changes."""
     target = rehearsal
@@ -118,6 +139,32 @@ def test_refusals_change_nothing(rehearsal) -> None:
     assert kept.outcome == REFUSED and "--allow-mutation" in kept.message
     prod = restore_state(Kept(target, protected=True), key, authority=Authority(allow_mutation=True), previous=True)
     assert prod.outcome == REFUSED and "distinct approvers" in prod.message
+    assert world(target) == before
+
+
+@pytest.mark.parametrize("version, named", [("4", 'version="4"'), (None, "version=null")], ids=["string", "null"])
+def test_a_mistyped_format_version_is_refused_not_a_crash(rehearsal, version, named: str) -> None:
+    """A chosen version whose "version" is "4" or null: the plan REFUSES in one line naming it (no TypeError); nothing changes."""
+    target = rehearsal
+    tf = target.env.terraform
+    key = tf.state_keys[1]
+    s3 = target.client("s3")
+    latest = list_versions(target, key)[0][0]
+    current = json.loads(read_version(target, key))
+    s3.put_object(Bucket=tf.state_bucket, Key=key, Body=json.dumps({**current, "version": version}).encode())
+    mistyped = list_versions(target, key)[0][0].version_id
+    # hidden again below a byte copy of the previous latest; the Digest follows, so only the chosen version is wrong
+    s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": latest.version_id})
+    target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}-md5"},
+                                                                   "Digest": {"S": hashlib.md5(read_version(target, key)).hexdigest()}})
+    before = world(target)
+
+    plan = plan_state_restore(target, key, authority=ALLOW, version_id=mistyped)
+    result = restore_state(target, key, authority=ALLOW, version_id=mistyped)
+
+    for refused in (plan.refusal, result.message):
+        assert refused and named in refused and "not a valid state" in refused and "\n" not in refused, refused
+    assert plan.refused and not plan.changes and result.outcome == REFUSED
     assert world(target) == before
 
 
