@@ -51,6 +51,9 @@ def test_switch_back_from_a_bad_green_release(propie: Propie, approved: Authorit
     assert any("replaces the whole sub-domain list" in n for n in result.plan.notes)
     assert result.evidence["serving_job"]["status"] == "SUCCEED" and f"back on {amp.branch}" in result.message
     assert [e.what.split(":")[0] for e in result.timeline][:2] == [f"update-domain-association {amp.domain}", "get-domain-association"]
+    record = result.record  # 004's inventory has no deployments table: the record travels with the result and the reports
+    assert record is not None and record.status == "COMPLETE" and record.action == "amplify-switch-back", record
+    assert record.resource == f"amplify:{amp.app_id}/{amp.domain}" and record.to_version == amp.branch
     propie.traffic()
     assert not bad(propie.run()), describe(bad(propie.run()))
 
@@ -76,8 +79,10 @@ def test_switch_back_is_refused_while_the_domain_updates(propie: Propie, approve
     amp, client = propie.env.amplify, propie.target.client("amplify")
     settings = client.get_domain_association(appId=amp.app_id, domainName=amp.domain)["domainAssociation"]["subDomains"]
     client.update_domain_association(appId=amp.app_id, domainName=amp.domain, subDomainSettings=[s["subDomainSetting"] for s in settings])
+    before = snapshot(propie)
     result = amplify_actions.switch_back(propie.target, approved)
     assert result.outcome == "REFUSED" and "UPDATING" in result.message
+    assert snapshot(propie) == before and result.record is None  # refused before anything, the record included
     propie.clock.advance(seconds=amplify_model.PROPAGATION_S)
 
 
@@ -136,6 +141,7 @@ def test_stack_rollback_of_a_failed_update_takes_rollback_stack(propie: Propie, 
     assert verdicts(propie, "cloudformation-stack-stable") == {"cloudformation-stack-stable": {Verdict.FAIL}}
     result = cfn_actions.rollback_stack(propie.target, approved)
     assert result.outcome == "COMPLETE", result.message
+    assert result.record is not None and result.record.status == "COMPLETE" and result.record.resource == f"cloudformation:{propie.stack}"
     assert result.plan.details["path"] == "rollback-stack" and any("what RollbackStack is for" in n for n in result.plan.notes)
     statuses = [(e["resource"], e["status"]) for e in result.evidence["events"]]
     assert (propie.stack, "UPDATE_ROLLBACK_COMPLETE") == statuses[-1] and (propie.stack, "UPDATE_ROLLBACK_IN_PROGRESS") in statuses
