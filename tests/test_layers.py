@@ -68,3 +68,42 @@ def test_lower_layers_do_not_import_higher_ones(folder: str) -> None:
 def test_scenarios_import_no_plugin_internals() -> None:
     bad = [f"{p.relative_to(REPO)} imports {n}" for p in _modules("scenarios") for n in _imports(p) if n.split(".")[0] == "plugins"]
     assert not bad, "\n".join(bad)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """Project modules ``path`` imports at import time (module body; function-level imports break cycles on purpose)."""
+    out: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known  # "from harness import aws"
+            out.update(subs or ({node.module} & known))
+    return out
+
+
+def test_no_import_cycles_at_import_time() -> None:
+    """A cycle (checks/context <-> ecs_checks once) works only by import order and breaks on the next refactor."""
+    paths = {_module_name(p): p for pkg in ("harness", "checks", "plugins") for p in _modules(pkg)}
+    graph = {name: _top_level_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    cycles: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "\n".join(cycles)
