@@ -28,11 +28,13 @@ from checks.catalogue import PlannedRow, rows_for
 from checks.context import CheckContext
 from checks.result import CheckResult, Verdict
 from checks.runner import run_row
-from harness.actions import ActionResult, Authority
+from harness.actions import ActionResult, Authority, lambda_versions
 from harness.actions.decisions import Decision
 from harness.actions.rollback import RollbackTo, final_versions, rollback_all
+from harness.actions.rollback import rollback as rollback_one
 from harness.clock import Clock
 from harness.errors import HarnessError
+from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.targets.base import Target
@@ -268,20 +270,53 @@ def _original_versions(target: Target, functions: Iterable[str]) -> dict[str, st
     return out
 
 
-def restore_aliases(target: Target, authority: Authority, versions: dict[str, str]) -> ActionResult | None:
-    """Put aliases back on ``versions`` with a rollback action (so the newest record says so too).
+def restore_aliases(target: Target, authority: Authority, versions: dict[str, str]) -> list[str]:
+    """Put aliases back on ``versions``, weighted routing cleared, with a recorded rollback (the newest record agrees).
 
-    The clock first moves one second on: records carry second-resolution timestamps (001 §6.3.2's
-    format) and the restore's record must be the newest one the alias-version row reads.
+    The game day's ``put_back`` (harness/faults/deployment.py): an alias on its version with routing weights left
+    over is not back either (002 ``--routing-config '{}'``). A restore that fails is an error of the test's teardown
+    naming the functions, not a silence: the session's later checklists would read it as someone else's red row.
     """
-    lam = target.client("lambda")
-    moved = {fn: v for fn, v in versions.items() if lam.get_alias(FunctionName=fn, Name=target.env.alias)["FunctionVersion"] != v}
-    if not moved:
-        return None
-    target.clock.sleep(1)
-    result = rollback_all(target, replace(authority, reason=f"restore after a rehearsal: {authority.reason or 'scenario'}"), RollbackTo.each(moved))
-    target.clock.sleep(1)
-    return result
+    try:
+        return put_back(target, authority, versions, f"restore after a rehearsal: {authority.reason or 'scenario'}")
+    except RuntimeError as exc:
+        pytest.fail(f"rollback fixture teardown: {exc} (aliases {target.env.alias} of {target.env.inventory}/{target.env.name} "
+                    "are not where the test found them)", pytrace=False)
+    finally:
+        # The restore's record is stamped to the ms (harness/records.py utc_stamp): whatever the session records
+        # next must be newer, on a FixedClock too, for lambda-alias-version to read the restore's (001 §6.3.2 step 7).
+        target.clock.sleep(RECORD_GAP_S)
+
+
+class Rollbacks:
+    """The ``rollback`` fixture: runs rollbacks and remembers where each alias stood before the first one moved it."""
+
+    def __init__(self, target: Target, authority: Authority, run_action: Callable[[Callable[[], ActionResult]], ActionResult]) -> None:
+        self.target, self.authority, self.run_action = target, authority, run_action
+        self.originals: dict[str, str] = {}
+        self.used: list[tuple[Target, Authority]] = []
+
+    def __call__(self, functions: str | Sequence[str] | None = None, to: RollbackTo | None = None, *, service: str | None = None,
+                 on: Target | None = None, as_: Authority | None = None) -> ActionResult:
+        """Roll back one function, a list, a service or all (``on=`` another target, ``as_=`` another authority)."""
+        where, who = on or self.target, as_ or self.authority
+        names = [functions] if isinstance(functions, str) else list(functions or [])
+        if not names:
+            names = [fn for fn, _ in lambda_versions.service_functions(where.env, service, where.client("lambda"))]
+        for fn, v in _original_versions(where, names).items():
+            self.originals.setdefault(fn, v)
+        self.used.append((where, who))
+        where.clock.sleep(RECORD_GAP_S)  # records are stamped to the ms: this action's must be newer than earlier ones
+        if isinstance(functions, str):
+            return self.run_action(lambda: rollback_one(where, functions, who, to))
+        return self.run_action(lambda: rollback_all(where, who, to, service=service))
+
+    def restore(self) -> list[str]:
+        """Teardown: every alias a rollback moved back where it was; a failed restore fails the teardown."""
+        if not (self.used and self.originals):
+            return []
+        where, who = self.used[0]
+        return restore_aliases(where, who, self.originals)
 
 
 @pytest.fixture
@@ -289,34 +324,9 @@ def rollback(request: pytest.FixtureRequest, target: Target, authority: Authorit
     """``rollback(fns, to=RollbackTo.previous(), service=None)``: run a rollback (one function, a list, or all)
     through ``run_action``; afterwards the aliases are put back where they were (a later read-only checklist
     in this session sees the seeded state, and the newest record agrees)."""
-    from harness.actions.rollback import rollback as rollback_one
-
-    originals: dict[str, str] = {}
-    used: list[tuple[Target, Authority]] = []
-
-    def run(functions: str | Sequence[str] | None = None, to: RollbackTo | None = None, *, service: str | None = None,
-            on: Target | None = None, as_: Authority | None = None) -> ActionResult:
-        where, who = on or target, as_ or authority
-        names = [functions] if isinstance(functions, str) else list(functions or [])
-        if not names:
-            from harness.actions import lambda_versions
-
-            names = [fn for fn, _ in lambda_versions.service_functions(where.env, service, where.client("lambda"))]
-        for fn, v in _original_versions(where, names).items():
-            originals.setdefault(fn, v)
-        used.append((where, who))
-        where.clock.sleep(1)  # a record per second at most: keep this action's record apart from earlier ones
-        if isinstance(functions, str):
-            return run_action(lambda: rollback_one(where, functions, who, to))
-        return run_action(lambda: rollback_all(where, who, to, service=service))
-
-    def restore() -> None:
-        if used and originals:
-            where, who = used[0]
-            restore_aliases(where, who, originals)
-
-    request.addfinalizer(restore)
-    return run
+    runs = Rollbacks(target, authority, run_action)
+    request.addfinalizer(runs.restore)
+    return runs
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Lambda versions and aliases as the rollback and promotion runbooks read and move them.
 
-Reads (plan time): the alias and the version it serves (000 §4.2.3), published versions with their
+Reads (plan time): the alias and the version it serves (000 §4.2.3) with that version's and ``$LATEST``'s
+configuration (``served_state``: one place for the three reads), published versions with their
 release labels (000 §4.2.1, 002 matches targets by Description), ``backup-*`` aliases (001 §6.2.1),
 the SSM deployed-version history (002), functions found by name prefix (002 ListFunctions).
 Writes (apply time): a checkpoint alias on the serving version (000 §4.2.4), the alias moved with
@@ -93,6 +94,43 @@ def published_versions(lam: Any, fn: str) -> list[Version]:
 def get_alias(lam: Any, fn: str, alias: str) -> dict[str, Any] | None:
     """The alias (``FunctionVersion``, ``RoutingConfig``, ...) or None when the function or alias does not exist."""
     return aws.get_or_none(lam.get_alias, *NOT_FOUND, FunctionName=fn, Name=alias)
+
+
+@dataclass(frozen=True)
+class ServedState:
+    """``fn:alias`` as three reads found it: the alias, the version it serves, and ``$LATEST`` (000 §4.2.3, §6.6)."""
+
+    function: str
+    alias: str
+    current: dict[str, Any]  # GetAlias
+    served: dict[str, Any]  # GetFunctionConfiguration of the version the alias serves
+    latest: dict[str, Any]  # GetFunctionConfiguration of $LATEST
+
+    @property
+    def version(self) -> str:
+        """The version the alias serves."""
+        return str(self.current["FunctionVersion"])
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The alias's weighted routing (002 ``--routing-config``); empty when it routes to one version."""
+        return dict((self.current.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+
+
+def env_variables(config: Mapping[str, Any]) -> dict[str, str]:
+    """A function configuration's environment variables (empty when it has none)."""
+    return dict((config.get("Environment") or {}).get("Variables") or {})
+
+
+def served_state(lam: Any, fn: str, alias: str) -> ServedState:
+    """GetAlias, then GetFunctionConfiguration of the version it serves and of ``$LATEST`` (ClientError when either is missing).
+
+    The served version's configuration, not ``$LATEST``'s, is what traffic runs (000 §4.2.3, seed defect 3); ``$LATEST``
+    is read too because publishing releases it (a table switch refuses while it differs, 000 §6.6).
+    """
+    current = lam.get_alias(FunctionName=fn, Name=alias)
+    served = lam.get_function_configuration(FunctionName=fn, Qualifier=current["FunctionVersion"])
+    return ServedState(fn, alias, current, served, lam.get_function_configuration(FunctionName=fn))
 
 
 def previous_version(versions: list[Version], current: str) -> Version | None:

@@ -34,6 +34,7 @@ from typing import Any, Iterable
 from botocore.exceptions import ClientError
 
 from harness import aws
+from harness.actions import lambda_versions as lv
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
@@ -70,30 +71,28 @@ def _same(config: dict[str, Any]) -> dict[str, Any]:
 
 def served_table(target: TargetLike, function: str, env_var: str) -> ServedTable:
     """Read the alias, the version it serves and ``$LATEST`` of ``function`` (GetAlias, GetFunctionConfiguration)."""
-    lam = target.client("lambda")
-    alias = target.env.alias
-    a = lam.get_alias(FunctionName=function, Name=alias)
-    version = a["FunctionVersion"]
-    served = lam.get_function_configuration(FunctionName=function, Qualifier=version)
-    latest = lam.get_function_configuration(FunctionName=function)
-    variables = dict((served.get("Environment") or {}).get("Variables") or {})
-    latest_vars = dict((latest.get("Environment") or {}).get("Variables") or {})
+    return table_of(lv.served_state(target.client("lambda"), function, target.env.alias), env_var)
+
+
+def table_of(state: lv.ServedState, env_var: str) -> ServedTable:
+    """Which table ``state``'s served version reads, and where ``$LATEST`` differs from that version (reads nothing)."""
+    served, latest = state.served, state.latest
+    variables, latest_vars = lv.env_variables(served), lv.env_variables(latest)
     differs = [k for k, v in _same(served).items() if _same(latest)[k] != v]
     if {k: v for k, v in latest_vars.items() if k != env_var} != {k: v for k, v in variables.items() if k != env_var}:
         differs.append("Environment")
-    return ServedTable(function, alias, version, variables.get(env_var), variables, served.get("Description") or "", served["CodeSha256"],
-                       dict((a.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}), latest_vars, tuple(differs))
+    return ServedTable(state.function, state.alias, state.version, variables.get(env_var), variables, served.get("Description") or "",
+                       served["CodeSha256"], state.weights, latest_vars, tuple(differs))
 
 
-def _reusable(target: TargetLike, served: ServedTable, wanted: dict[str, str]) -> str | None:
-    """A published version with the served version's code and configuration and exactly ``wanted`` variables."""
-    lam = target.client("lambda")
-    base = _same(lam.get_function_configuration(FunctionName=served.function, Qualifier=served.version))
+def _reusable(lam: Any, served: ServedTable, served_config: dict[str, Any], wanted: dict[str, str]) -> str | None:
+    """A published version with the served version's code and configuration (``served_config``, as read) and exactly ``wanted`` variables."""
+    base = _same(served_config)
     found = None
     for v in aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=served.function):
         if v["Version"] == "$LATEST":
             continue
-        if _same(v) == base and dict((v.get("Environment") or {}).get("Variables") or {}) == wanted:
+        if _same(v) == base and lv.env_variables(v) == wanted:
             found = v["Version"] if found is None or int(v["Version"]) > int(found) else found
     return found
 
@@ -143,12 +142,13 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
     moves: list[dict[str, Any]] = []
     for fn in names:
         try:
-            served = served_table(target, fn, spec.env_var)
+            state = lv.served_state(lam, fn, env.alias)
         except ClientError as exc:
             if not aws.is_not_found(exc):
                 raise
             plan.refusal = f"{fn}: {aws.error_message(exc)} (inventory dynamodb.tables[].functions names it)"
             return plan
+        served = table_of(state, spec.env_var)
         problem = None
         if served.weights:
             problem = f"alias {served.alias} routes by weight {served.weights}: finish or undo that deployment first"
@@ -165,7 +165,7 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
             plan.notes.append(f"{fn}: {served.alias} (version {served.version}) already reads {to_table}")
             continue
         wanted = {**served.variables, spec.env_var: to_table}
-        reuse = _reusable(target, served, wanted)
+        reuse = _reusable(lam, served, state.served, wanted)  # the served configuration as read above, not a second read
         taken = {a["Name"] for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)}
         checkpoint = _checkpoint_name(target, fn, taken)
         moves.append({"served": asdict(served), "wanted": wanted, "reuse": reuse, "checkpoint": checkpoint})

@@ -36,18 +36,16 @@ def _lambda(target: TargetLike) -> dict[str, Any]:
     env, lam = target.env, target.client("lambda")
     out: dict[str, Any] = {}
     for fn, _service in lv.service_functions(env, None, lam):
-        alias = lv.get_alias(lam, fn, env.alias)
-        if alias is None:
+        state = aws.get_or_none(lv.served_state, *lv.NOT_FOUND, lam=lam, fn=fn, alias=env.alias)
+        if state is None:
             out[fn] = {"alias": None}
             continue
-        served = lam.get_function_configuration(FunctionName=fn, Qualifier=alias["FunctionVersion"])
-        latest = lam.get_function_configuration(FunctionName=fn)
+        served, latest = state.served, state.latest
         out[fn] = {
-            "alias": alias["FunctionVersion"],
-            "routing": (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {},
-            "served": {"code": served.get("CodeSha256"), "label": served.get("Description") or "",
-                       "variables": (served.get("Environment") or {}).get("Variables") or {}},
-            "latest": {"code": latest.get("CodeSha256"), "variables": (latest.get("Environment") or {}).get("Variables") or {}},
+            "alias": state.version,
+            "routing": state.weights,
+            "served": {"code": served.get("CodeSha256"), "label": served.get("Description") or "", "variables": lv.env_variables(served)},
+            "latest": {"code": latest.get("CodeSha256"), "variables": lv.env_variables(latest)},
         }
     return out
 

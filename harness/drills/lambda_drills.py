@@ -26,7 +26,7 @@ from harness.drills.model import DETECTION, SETTLE, STEADY, VERIFICATION, Check,
 from harness.drills.rows import API_ROWS, AUDIT, STATE_ROWS, WINDOW_ROWS, api_health_paths, function_resource, resources_for
 from harness.drills.runner import DrillRun, DrillSpec
 from harness.drills.traffic import every_function, let_window_pass
-from harness.faults.deployment import RECORD_GAP_S, bad_deployment, describe_mode, expected_after, put_back, recorded_version
+from harness.faults.deployment import RECORD_GAP_S, bad_deployment, deployment_records, describe_mode, expected_after, put_back, recorded_version
 from harness.targets.base import TargetLike
 
 SINGLE, ALL = "lambda-bad-deployment", "all-services-bad-deployment"
@@ -127,11 +127,12 @@ def audit_rows(target: TargetLike, expect: dict[str, str]) -> list[Row]:
     (which reads the newest record) red for every later run until someone records the rollback.
     """
     env = target.env
-    if env.deployments_table is None:
+    if env.deployments_table is None or not expect:
         return []
+    records = deployment_records(target)  # one scan for every function (the rows only read)
     out = []
     for fn, version in sorted(expect.items()):
-        on_record = recorded_version(target, fn)
+        on_record = recorded_version(target, fn, records)
         ok = on_record == version
         observed = f"newest record names version {on_record}" + ("" if ok else f", not {version}: the recovery wrote no rollback record")
         out.append(row(AUDIT, fn, f"the newest record in {env.deployments_table.name} names version {version}", observed,

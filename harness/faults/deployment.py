@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from harness import aws
+from harness.actions import lambda_versions as lv
 from harness.actions.guards import Authority
 from harness.actions.rollback import RollbackTo, rollback_all
 from harness.faults.base import Fault, guard
@@ -71,15 +72,10 @@ def describe_mode(mode: str) -> str:
 
 def read_served(target: TargetLike, fn: str) -> Served:
     """The alias, the version it serves and ``$LATEST`` of ``fn`` (reads only)."""
-    lam, alias = target.client("lambda"), target.env.alias
-    current = lam.get_alias(FunctionName=fn, Name=alias)
-    version = current["FunctionVersion"]
-    served = lam.get_function_configuration(FunctionName=fn, Qualifier=version)
-    latest = lam.get_function_configuration(FunctionName=fn)
+    state = lv.served_state(target.client("lambda"), fn, target.env.alias)
     return Served(
-        fn, version, served.get("Description") or "", dict((current.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}),
-        dict((latest.get("Environment") or {}).get("Variables") or {}), latest.get("CodeSha256") or "",
-        dict((served.get("Environment") or {}).get("Variables") or {}),
+        fn, state.version, state.served.get("Description") or "", state.weights, lv.env_variables(state.latest),
+        state.latest.get("CodeSha256") or "", lv.env_variables(state.served),
     )
 
 
@@ -120,12 +116,20 @@ def _record(target: TargetLike, s: Served, version: str, authority: Authority, f
     return record.record_id
 
 
-def recorded_version(target: TargetLike, fn: str) -> str | None:
-    """The version the newest record naming ``fn`` leaves it on (final, else target version); None without one."""
+def deployment_records(target: TargetLike) -> list[DeploymentRecord]:
+    """The environment's deployment records, newest first (one scan of the deployments table; empty without one)."""
+    return read_records(target.client("dynamodb"), target.env)
+
+
+def recorded_version(target: TargetLike, fn: str, records: Sequence[DeploymentRecord] | None = None) -> str | None:
+    """The version the newest record naming ``fn`` leaves it on (final, else target version); None without one.
+
+    ``records``: the records already read (newest first), for a loop over functions; else the table is scanned.
+    """
     env = target.env
     if env.deployments_table is None:
         return None
-    for rec in read_records(target.client("dynamodb"), env):  # newest first
+    for rec in deployment_records(target) if records is None else records:  # newest first
         change = None if rec.resource else rec.change_for(fn)
         if change is not None:
             return change.final_version or change.to_version
@@ -149,11 +153,12 @@ def put_back(target: TargetLike, authority: Authority, versions: dict[str, str],
     return [f"{fn}: alias {alias} back on version {v} (rollback record {result.record.record_id if result.record else '-'})" for fn, v in sorted(moved.items())]
 
 
-def _close_record(target: TargetLike, s: Served, authority: Authority, fault_id: str) -> list[str]:
+def _close_record(target: TargetLike, s: Served, authority: Authority, fault_id: str,
+                  records: Sequence[DeploymentRecord] | None = None) -> list[str]:
     """When the newest record still names a version the alias no longer serves, write one that names the served version."""
     if s.record_id is None:
         return []
-    on_record = recorded_version(target, s.function)
+    on_record = recorded_version(target, s.function, records)
     if on_record in (None, s.version):
         return []
     target.clock.sleep(RECORD_GAP_S)
@@ -236,6 +241,9 @@ def bad_deployment(target: TargetLike, functions: Sequence[str], authority: Auth
                    newer_undeployed: int = 0) -> Fault:
     """Every function of ``functions`` deployed a bad version (alias moved, deployment record written); one undo."""
     guard(target, authority, needs=needs_for(package))
+    # Each function once: a second injection would record the first bad version as "served", and the undo (one
+    # put_back target and one records scan per fault) relies on one state per function.
+    functions = list(dict.fromkeys(functions))
     if not functions:
         raise ValueError("bad_deployment needs at least one function")
     describe_mode(mode)
@@ -267,8 +275,11 @@ def expected_after(fault: Fault) -> dict[str, str]:
 
 def _undo_all(target: TargetLike, authority: Authority, states: Sequence[Served], fault_id: str) -> list[str]:
     done = put_back(target, authority, {s.function: s.version for s in states}, f"game-day cleanup of {fault_id}")
+    # One scan for every function, after put_back's record: a closing record names only its own function, and each
+    # function has one state (a fault injects a function once), so no later iteration needs what an earlier one wrote.
+    records = deployment_records(target) if any(s.record_id for s in states) else []
     for s in states:
-        done += _close_record(target, s, authority, fault_id)
+        done += _close_record(target, s, authority, fault_id, records)
         done += tidy(target, s)
     return done
 

@@ -19,6 +19,7 @@ from harness.actions.rollback import RollbackTo, rollback
 from harness.records import IN_PROGRESS, read_records
 from harness.report import incident_facts, render_incident, rollback_checklist
 from harness.targets.embedded import EmbeddedTarget
+from plugins.actions import Rollbacks, restore_aliases
 from tests.actions.conftest import REHEARSAL, KeptTarget, alias_version, make_bad_version, peer, snapshot, tick
 
 
@@ -207,3 +208,36 @@ def test_plan_lists_every_change_and_the_defect_notes(sit: EmbeddedTarget) -> No
     kinds = [(c.kind, c.attribute) for c in plan.changes]
     assert kinds == [("create", "FunctionVersion"), ("update", "FunctionVersion"), ("write", "record")]
     assert any("seed defect 4" in n for n in plan.notes) and any("seed defect 3" in n for n in plan.notes)
+
+
+# -- the scenarios' rollback fixture (plugins/actions.py) --------------------------------------------
+
+
+def test_rollback_fixture_teardown_restores_an_alias_left_with_weighted_routing(sit: EmbeddedTarget) -> None:
+    """A scenario that leaves the alias on its version but routing by weight: the teardown clears it (002 ``--routing-config '{}'``)."""
+    lam, alias = sit.client("lambda"), sit.env.alias
+    before = alias_version(sit, FN)
+    runs = Rollbacks(sit, REHEARSAL, lambda call: call())  # the fixture's object; its finalizer is runs.restore
+    moved = runs(FN)
+    assert moved.outcome == COMPLETE and alias_version(sit, FN) != before
+    left = alias_version(sit, FN)
+    lam.update_alias(FunctionName=FN, Name=alias, FunctionVersion=before, RoutingConfig={"AdditionalVersionWeights": {left: 0.2}})
+
+    done = runs.restore()
+
+    current = lam.get_alias(FunctionName=FN, Name=alias)
+    assert current["FunctionVersion"] == before and not (current.get("RoutingConfig") or {}).get("AdditionalVersionWeights"), current
+    assert done and f"back on version {before}" in done[0]
+    assert newest_record(sit, FN).change_for(FN).final_version == before  # the newest record agrees
+    rows = verify(sit, ("lambda-alias-version",), [FN], {})
+    assert rows and all(r.verdict is Verdict.PASS for r in rows), [r.message() for r in rows]
+    assert runs.restore() == []  # already back: nothing moved, nothing recorded
+
+
+def test_a_failed_restore_errors_the_teardown_naming_the_function(sit: EmbeddedTarget) -> None:
+    fn = "sit-bbws-async-processor"
+    bad = make_bad_version(sit, fn)
+    before = alias_version(sit, fn)
+    with pytest.raises(pytest.fail.Exception, match=f"rollback fixture teardown: putting {fn} back failed"):
+        restore_aliases(sit, REHEARSAL, {fn: bad})  # an unhealthy "original": the restore's rollback fails
+    assert alias_version(sit, fn) == before  # the failed rollback ended on its checkpoint

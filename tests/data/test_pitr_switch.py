@@ -9,7 +9,7 @@ import pytest
 from harness.actions.base import COMPLETE, FAILED, REFUSED
 from harness.actions.copy_back import copy_back
 from harness.actions.pitr import drop_table, restore_table
-from harness.actions.table_switch import served_table, switch_table
+from harness.actions.table_switch import plan_table_switch, served_table, switch_table
 from harness.clock import FixedClock
 from harness.data_verify import table_digests, verify_tables
 from harness.records import read_records
@@ -65,6 +65,31 @@ def test_switch_moves_every_function_and_back(rehearsal, restored) -> None:
     assert _serving(target) == before
     assert {fn: len(lam.list_versions_by_function(FunctionName=fn)["Versions"]) for fn in after} == versions  # nothing published
     assert "new version" not in back.plan.render()
+
+
+def test_the_plan_reads_each_function_once(rehearsal, restored) -> None:
+    """Per function one GetAlias and one GetFunctionConfiguration each of the served version and $LATEST: the reuse
+    check takes the served configuration already read (lambda_versions.served_state), not a second read."""
+    target = rehearsal
+    lam = target.client("lambda")
+    serving = _serving(target)
+    calls: list[tuple[str, str, str]] = []
+
+    def listen(params, model, **_):
+        calls.append((model.name, params.get("FunctionName"), params.get("Qualifier") or ""))
+
+    events = ("provide-client-params.lambda.GetAlias", "provide-client-params.lambda.GetFunctionConfiguration")
+    for event in events:
+        lam.meta.events.register(event, listen)
+    try:
+        plan = plan_table_switch(target, TABLE, restored, authority=ALLOW)
+    finally:
+        for event in events:
+            lam.meta.events.unregister(event, listen)
+    assert plan.refusal is None and len(plan.details["moves"]) == len(serving) == 2
+    for fn, (version, _table) in serving.items():
+        reads = sorted((op, q) for op, f, q in calls if f == fn)
+        assert reads == [("GetAlias", ""), ("GetFunctionConfiguration", ""), ("GetFunctionConfiguration", version)], reads
 
 
 def test_switch_refusals_change_nothing(rehearsal, restored) -> None:

@@ -11,11 +11,13 @@ import pytest
 from harness.actions import Authority
 from harness.data_verify import compare, table_digests
 from harness.drills.digest import differences, environment_digest
+from harness.drills.lambda_drills import audit_rows
 from harness.drills.model import Check
 from harness.drills.traffic import let_window_pass
 from harness.faults import FaultRefused, compound
 from harness.faults.alarms import alarm_firing
 from harness.faults.data import corrupt_items, delete_keys, write_items
+from harness.faults import deployment
 from harness.faults.deployment import bad_deployment, bad_release, weighted_routing
 from harness.faults.dynamodb import pitr_disabled
 from harness.faults.ecs import tasks_down
@@ -56,6 +58,27 @@ def test_weighted_routing_fails_the_alias_row(rehearsal, probe, fn) -> None:
     assert verdicts(probe, "lambda-alias-version", fn) == ["fail"]
     fault.revert(rehearsal.clock.now())
     assert verdicts(probe, "lambda-alias-version", fn) == ["pass"]
+
+
+def test_undo_closes_every_functions_record_from_one_scan_of_the_records(rehearsal, probe, fn, monkeypatch) -> None:
+    # A recovery that writes no record (a script moving the aliases back): the undo closes each function's record and
+    # the audit rows read every function; each reads the deployments table once, not once per function.
+    lam, alias = rehearsal.client("lambda"), rehearsal.env.alias
+    other = next(f.name for f in rehearsal.env.functions if f.name != fn)
+    served = {f: lam.get_alias(FunctionName=f, Name=alias)["FunctionVersion"] for f in (fn, other)}
+    fault = bad_deployment(rehearsal, [fn, other, fn], ALLOW)  # a function named twice is injected once
+    assert set(fault.after) == {fn, other} and {f: fault.before[f]["version"] for f in served} == served
+    for f, version in served.items():
+        lam.update_alias(FunctionName=f, Name=alias, FunctionVersion=version)
+        assert verdicts(probe, "lambda-alias-version", f) == ["fail"]  # the newest record still names the bad version
+    scans: list[int] = []
+    read = deployment.read_records
+    monkeypatch.setattr(deployment, "read_records", lambda *a: scans.append(1) or read(*a))
+    assert [r["verdict"] for r in audit_rows(rehearsal, served)] == ["warn", "warn"] and len(scans) == 1
+    done = fault.revert(rehearsal.clock.now())
+    assert len(scans) == 2 and sum("closing record written" in line for line in done) == 2, done
+    assert [r["verdict"] for r in audit_rows(rehearsal, served)] == ["pass", "pass"] and len(scans) == 3
+    assert all(verdicts(probe, "lambda-alias-version", f) == ["pass"] for f in served)
 
 
 def test_bad_release_is_published_not_deployed(rehearsal, probe, fn) -> None:
