@@ -89,8 +89,9 @@ def _destination(args: argparse.Namespace, source: Any, stack: ExitStack) -> Any
     return stack.enter_context(started_target(args, dest_env))
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Gates, plan, print, maybe apply, one line per function, reports."""
+    out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
     from harness.actions import promote as pr
     from harness.report import incident_facts, promotion_checklist, render_incident
 

@@ -157,8 +157,9 @@ def exit_status(result: ActionResult) -> int:
     return EXIT_OK if result.outcome in (COMPLETE, SKIPPED, DRY_RUN) else EXIT_FAILED
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Plan, print, maybe apply, print one line per function, write the reports."""
+    out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
     from harness.actions import rollback as rb
     from harness.report import incident_facts, render_incident, rollback_checklist
 
