@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness import aws
+from harness.aws import cloudwatch_start  # re-exported: checks and tests import it from here
 from harness.targets.base import throttle_code
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
@@ -73,17 +74,6 @@ class MetricsUnavailable(RuntimeError):
     def evidence(self, now: datetime) -> dict[str, Any]:
         """JSON-ready form: the query, its window and what CloudWatch said."""
         return {**query_evidence(self.query, now), "status": self.status, "detail": self.detail, "messages": list(self.messages)}
-
-
-def cloudwatch_start(start: datetime, now: datetime) -> datetime:
-    """``start`` as CloudWatch rounds a StartTime: down to the minute (< 15 days ago), 5 minutes
-    (15-63 days), the hour (older)."""
-    age = now - start
-    if age > timedelta(days=63):
-        return start.replace(minute=0, second=0, microsecond=0)
-    if age > timedelta(days=15):
-        return start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
-    return start.replace(second=0, microsecond=0)
 
 
 def _iso(at: datetime) -> str:

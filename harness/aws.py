@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -202,3 +203,17 @@ def batch_write(client: Any, table: str, puts: Sequence[Mapping[str, Any]] = (),
         else:
             raise RuntimeError(f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after {BATCH_ROUNDS} rounds")
     return len(requests)
+
+
+# -- CloudWatch ------------------------------------------------------------------------------------
+
+
+def cloudwatch_start(start: datetime, now: datetime) -> datetime:
+    """``start`` as CloudWatch rounds a GetMetricData StartTime: down to the minute (< 15 days ago),
+    5 minutes (15-63 days), the hour (older). Checks report it; the embedded target answers with it."""
+    age = now - start
+    if age > timedelta(days=63):
+        return start.replace(minute=0, second=0, microsecond=0)
+    if age > timedelta(days=15):
+        return start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
+    return start.replace(second=0, microsecond=0)

@@ -33,6 +33,7 @@ from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, Met
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
+from harness.aws import cloudwatch_start
 from harness.targets.embedded.fidelity import registry
 
 PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,10})?|100(?:\.0+)?)$")
@@ -102,16 +103,6 @@ def check_stat(stat: str) -> None:
     """Refuse a statistic the extension cannot compute (instead of answering it wrongly)."""
     if stat not in BASIC and not PERCENTILE.match(stat):
         raise InvalidParameterValue(f"The statistic {stat!r} is not emulated by the harness's embedded target")
-
-
-def round_start(start: datetime, now: datetime) -> datetime:
-    """StartTime as CloudWatch rounds it: minute, 5 minutes past 15 days ago, hour past 63 days ago."""
-    age = now - start
-    if age > timedelta(days=63):
-        return start.replace(minute=0, second=0, microsecond=0)
-    if age > timedelta(days=15):
-        return start.replace(minute=start.minute - start.minute % 5, second=0, microsecond=0)
-    return start.replace(second=0, microsecond=0)
 
 
 def dimension_key(dimensions: Iterable[Any]) -> frozenset:
@@ -221,7 +212,7 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
         if not PERCENTILE.match(stat):
             raise InvalidParameterValue(f"The statistic {stat!r} is not emulated by the harness's embedded target")
     period = int(params["Period"])
-    start = round_start(naive_utc(params["StartTime"]), _now(ctx))
+    start = cloudwatch_start(naive_utc(params["StartTime"]), _now(ctx))
     end = naive_utc(params["EndTime"])
     if start >= end:
         raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
@@ -251,7 +242,7 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
 
 def metric_data(backend: CloudWatchBackend, ctx: registry.AccountContext, queries: list[dict], start: datetime, end: datetime, scan_by: str) -> list[dict]:
     """GetMetricData's results for MetricStat queries (any statistic incl. pNN), then metric math."""
-    start, end = round_start(naive_utc(start), _now(ctx)), naive_utc(end)
+    start, end = cloudwatch_start(naive_utc(start), _now(ctx)), naive_utc(end)
     if start >= end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
     computed: list[dict] = []
