@@ -46,6 +46,18 @@ def reset_account(account: str) -> None:
             del backend[account]
 
 
+def moto_session(env: Environment) -> boto3.Session:
+    """A session with the rehearsal's dummy keys whose every request names ``env``'s account to moto
+    (per-request account isolation, docs/architecture.md "Emulator facts": a 12-digit access key does not isolate)."""
+    session = isolated_session(DUMMY_KEY, DUMMY_KEY, env.region)
+
+    def add_account_header(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = env.account
+
+    session.events.register("before-sign", add_account_header)
+    return session
+
+
 class EmbeddedTarget(Target):
     """A rehearsal copy of one environment on moto at 127.0.0.1 — never a real account."""
 
@@ -109,13 +121,7 @@ class EmbeddedTarget(Target):
         return self.server.url
 
     def _make_session(self) -> boto3.Session:
-        session = isolated_session(DUMMY_KEY, DUMMY_KEY, self.env.region)
-        session.events.register("before-sign", self._add_account_header)
-        return session
-
-    def _add_account_header(self, request: Any, **_: Any) -> None:
-        # Per-request account isolation (docs/architecture.md "Emulator facts": a 12-digit access key does not isolate).
-        request.headers["x-moto-account-id"] = self.env.account
+        return moto_session(self.env)
 
     def start(self) -> "EmbeddedTarget":
         """Start moto (if this target owns it), install the fidelity extensions, seed, verify the account."""
@@ -231,12 +237,7 @@ class SharedEmbeddedTarget(Target):
         return self.url
 
     def _make_session(self) -> boto3.Session:
-        session = isolated_session(DUMMY_KEY, DUMMY_KEY, self.env.region)
-        session.events.register("before-sign", self._add_account_header)
-        return session
-
-    def _add_account_header(self, request: Any, **_: Any) -> None:
-        request.headers["x-moto-account-id"] = self.env.account
+        return moto_session(self.env)
 
     @property
     def api_base_url(self) -> str | None:
