@@ -14,7 +14,7 @@ export default defineConfig({
       },
     },
   },
-  // Same rules as the categories.json the plugin writes for Allure 2 (plugins/reporting.py CATEGORIES):
+  // Same rules as the categories.json the plugin writes for Allure 2 (harness/pytest_plugin/reporting.py CATEGORIES):
   // a WARN row passes with the label verdict=warn; a FAIL verdict fails the test (Allure "failed");
   // anything else raised breaks it ("broken"); a run that did not run every planned row leaves its
   // "Verification report" result "unknown" with the label verdict=incomplete.

@@ -45,7 +45,7 @@ def bench_drills(repeat: int, items: int) -> None:
     from harness.drills.runner import run_drill
     from harness.inventory import load_inventory
     from harness.targets.embedded import EmbeddedTarget
-    from plugins.gameday import RowsProbe
+    from harness.pytest_plugin.gameday import RowsProbe
 
     target = EmbeddedTarget(load_inventory("bbws").environment("sit")).start()
     try:

@@ -80,8 +80,8 @@ def one(n: int, quotas: bool, inventory: str) -> dict:
     from harness.targets.base import forget_user_aws_profile
 
     forget_user_aws_profile()
-    from checks.context import CheckContext
-    from checks.runner import run_procedure
+    from harness.checks.context import CheckContext
+    from harness.checks.runner import run_procedure
     from harness.inventory import load_inventory
     from harness.targets.embedded import EmbeddedTarget
 

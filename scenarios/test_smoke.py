@@ -2,7 +2,7 @@
 
 import pytest
 
-from checks.presence import check_present
+from harness.checks.presence import check_present
 
 
 @pytest.mark.readonly

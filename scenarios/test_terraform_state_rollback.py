@@ -27,9 +27,9 @@ from datetime import timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from checks.catalogue import rows_for
-from checks.result import Verdict
-from checks.runner import run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.result import Verdict
+from harness.checks.runner import run_row
 from harness.actions.base import COMPLETE, REFUSED
 from harness.actions.terraform_locks import list_locks, unlock_state
 from harness.actions.terraform_state import read_digest, read_version, restore_state

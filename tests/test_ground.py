@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from checks.catalogue import rows_for
-from checks.context import CheckContext
-from checks.result import Verdict
-from checks.runner import run_procedure, run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure, run_row
 from harness.clock import FixedClock, RehearsalClock, SystemClock
 from harness.targets.aws import AwsTarget
 from harness.targets.capabilities import CAPABILITIES, UnknownCapability

@@ -1,5 +1,6 @@
 """The dependency rule (docs/architecture.md): inventory <- targets <- {checks, actions, faults} <- drills
-<- plugins <- scenarios; harness/ never imports checks/; only plugins and scenarios import pytest/allure."""
+<- pytest_plugin <- scenarios; the library never imports harness.checks (only the front ends do); only
+harness/pytest_plugin and scenarios import pytest/allure."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import pytest
 
 from tests.conftest import REPO
 
-# package -> top-level packages it must never import
+FRONT_ENDS = ("harness/cli", "harness/pytest_plugin")
+_NEVER = ("scenarios", "pytest", "allure", "allure_commons", "_pytest", "xdist")
+# folder -> module prefixes it must never import (the front ends are checked apart: they sit on top)
 FORBIDDEN = {
-    "harness": {"checks", "plugins", "scenarios", "pytest", "allure", "allure_commons"},
-    "checks": {"plugins", "scenarios", "pytest", "allure", "allure_commons"},
+    "harness": ("harness.checks", "harness.pytest_plugin", "harness.cli", *_NEVER),
+    "harness/checks": ("harness.pytest_plugin", "harness.cli", "harness.actions", "harness.drills", *_NEVER),
+    "harness/cli": ("harness.pytest_plugin", *_NEVER),
 }
 # inside harness/: lower layers must not import higher ones
 LAYERS = {
@@ -41,17 +45,21 @@ def _modules(folder: str) -> list[Path]:
     return sorted((REPO / folder).rglob("*.py"))
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_package_imports_respect_the_rule(package: str) -> None:
+def _matches(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_package_imports_respect_the_rule(folder: str) -> None:
     bad = []
-    for path in _modules(package):
+    others = [f for f in (*FORBIDDEN, *FRONT_ENDS) if f != folder and f.startswith(folder + "/")]
+    for path in _modules(folder):
+        rel = path.relative_to(REPO).as_posix()
         if "sample_app" in path.parts or path.name == "lambda_runtime.py":
             continue  # code that runs inside a rehearsal's Lambda sandbox, not the harness
-        front_end = path.relative_to(REPO).parts[:2] == ("harness", "cli")  # a front end, like plugins/
-        for name in _imports(path):
-            top = name.split(".")[0]
-            if top in FORBIDDEN[package] and not (front_end and top == "checks"):
-                bad.append(f"{path.relative_to(REPO)} imports {name}")
+        if any(rel.startswith(o + "/") for o in others):
+            continue  # a sub-folder with rules of its own (checks) or a front end
+        bad += [f"{rel} imports {name}" for name in _imports(path) if _matches(name, FORBIDDEN[folder])]
     assert not bad, "\n".join(bad)
 
 
@@ -66,7 +74,7 @@ def test_lower_layers_do_not_import_higher_ones(folder: str) -> None:
 
 
 def test_scenarios_import_no_plugin_internals() -> None:
-    bad = [f"{p.relative_to(REPO)} imports {n}" for p in _modules("scenarios") for n in _imports(p) if n.split(".")[0] == "plugins"]
+    bad = [f"{p.relative_to(REPO)} imports {n}" for p in _modules("scenarios") for n in _imports(p) if _matches(n, ("harness.pytest_plugin",))]
     assert not bad, "\n".join(bad)
 
 
@@ -89,7 +97,7 @@ def _top_level_imports(path: Path, known: set[str]) -> set[str]:
 
 def test_no_import_cycles_at_import_time() -> None:
     """A cycle (checks/context <-> ecs_checks once) works only by import order and breaks on the next refactor."""
-    paths = {_module_name(p): p for pkg in ("harness", "checks", "plugins") for p in _modules(pkg)}
+    paths = {_module_name(p): p for pkg in ("harness",) for p in _modules(pkg)}
     graph = {name: _top_level_imports(path, set(paths)) - {name} for name, path in paths.items()}
     cycles: list[str] = []
     state: dict[str, int] = {}

@@ -198,11 +198,11 @@ def test_harness_serve_ignores_the_users_aws_profile() -> None:
 
 
 def test_readme_catalogue_is_the_catalogue() -> None:
-    """The README's slug tables are generated from checks/catalogue.py (``python -m checks.catalogue_markdown``)."""
-    from checks.catalogue_markdown import RUNS_ON, markdown
-    from checks.catalogue import CATALOGUE
+    """The README's slug tables are generated from harness/checks/catalogue.py (``python -m harness.checks.catalogue_markdown``)."""
+    from harness.checks.catalogue_markdown import RUNS_ON, markdown
+    from harness.checks.catalogue import CATALOGUE
 
     assert set(RUNS_ON) == {c.slug for c in CATALOGUE}
     text = README.read_text(encoding="utf-8")
     start, end = text.index("<!-- catalogue:start -->\n") + len("<!-- catalogue:start -->\n"), text.index("<!-- catalogue:end -->")
-    assert text[start:end] == markdown(), "README catalogue is stale: paste `python -m checks.catalogue_markdown` between the markers"
+    assert text[start:end] == markdown(), "README catalogue is stale: paste `python -m harness.checks.catalogue_markdown` between the markers"

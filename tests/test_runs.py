@@ -21,7 +21,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from checks.catalogue import rows_for
+from harness.checks.catalogue import rows_for
 from harness.inventory import load_inventory
 from tests.conftest import REPO, run_pytest, sit_run_args, sit_run_env
 
@@ -104,7 +104,7 @@ def test_a_refused_or_empty_run_keeps_the_last_good_runs_reports(served_sit, tmp
 
 
 def test_latest_falls_back_to_a_pointer_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from plugins import run_dirs
+    from harness.pytest_plugin import run_dirs
 
     def no_symlinks(*args: object, **kwargs: object) -> None:
         raise OSError("symlinks not allowed here")

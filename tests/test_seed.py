@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from checks.presence import check_present
-from checks.result import Verdict
+from harness.checks.presence import check_present
+from harness.checks.result import Verdict
 from harness.inventory.resources import Resource, inventory_resources
 from harness.targets.embedded.seed import release_label
 

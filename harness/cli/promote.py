@@ -54,9 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _gates(source: Any, out: TextIO, keep: list[dict[str, Any]]) -> tuple[bool, str]:
     """Run the source's ``source-*`` rows (001 §2.1), print them and keep them for the checklist; the gate result."""
-    from checks.catalogue import rows_for
-    from checks.context import CheckContext
-    from checks.runner import run_row
+    from harness.checks.catalogue import rows_for
+    from harness.checks.context import CheckContext
+    from harness.checks.runner import run_row
 
     ctx = CheckContext.for_target(source)
     rows = [run_row(ctx, p) for p in rows_for(source.env, "pre-promotion")]

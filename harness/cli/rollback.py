@@ -139,10 +139,10 @@ def write_reports(folder: str, name: str, files: dict[str, str]) -> list[Path]:
 
 def verify_rows(target: Any, slugs: Sequence[str], resources: Sequence[str], expect: dict[str, str],
                 api_base_url: str | None = None) -> list[dict[str, Any]]:
-    """Run checklist rows on a fresh context (the CLI may import checks; the library may not)."""
-    from checks.catalogue import rows_for
-    from checks.context import CheckContext
-    from checks.runner import run_row
+    """Run checklist rows on a fresh context (the CLI may import harness.checks; the library may not)."""
+    from harness.checks.catalogue import rows_for
+    from harness.checks.context import CheckContext
+    from harness.checks.runner import run_row
 
     base = api_base_url or getattr(target, "api_base_url", None)
     ctx = CheckContext.for_target(target, expect_versions=expect, api_base_url=base)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from checks.result import CheckResult
+from harness.checks.result import CheckResult
 from harness.actions import ActionResult, Authority
 from harness.actions.base import Event
 from harness.errors import HarnessError

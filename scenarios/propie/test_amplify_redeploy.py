@@ -13,7 +13,7 @@ app), waits for the job on the target's clock and verifies the branch serves it.
 import jmespath
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions.amplify import apply_redeploy_last_good, plan_redeploy_last_good
 from harness.actions.base import COMPLETE, Event, execute
 

@@ -10,7 +10,7 @@ settle, and verifies the association and the build the blue branch serves.
 
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions.amplify import switch_back
 from harness.actions.base import COMPLETE, Event
 

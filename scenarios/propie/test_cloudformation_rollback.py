@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions.base import COMPLETE, Event
 from harness.actions.cloudformation import as_parameters, as_text, rollback_stack
 

@@ -11,7 +11,7 @@ on a protected environment, and 004 has only `production` (this runs on its disp
 
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions.amplify import switch_back
 from harness.actions.base import COMPLETE, Event
 

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions.base import COMPLETE, Event
 from harness.actions.pitr import drop_table, restore_table, wait_restorable
 from harness.actions.table_switch import switch_table, tables_served

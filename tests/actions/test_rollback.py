@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from checks.catalogue import rows_for
-from checks.context import CheckContext
-from checks.result import Verdict
-from checks.runner import run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_row
 from harness.actions import COMPLETE, FAILED, REFUSED, Authority
 from harness.actions import lambda_versions as lv
 from harness.actions import rollback as rb
@@ -19,7 +19,7 @@ from harness.actions.rollback import RollbackTo, rollback
 from harness.records import IN_PROGRESS, read_records
 from harness.report import incident_facts, render_incident, rollback_checklist
 from harness.targets.embedded import EmbeddedTarget
-from plugins.actions import Rollbacks, restore_aliases
+from harness.pytest_plugin.actions import Rollbacks, restore_aliases
 from tests.actions.conftest import REHEARSAL, KeptTarget, alias_version, make_bad_version, peer, snapshot, tick
 
 

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from checks.context import CheckContext
-from checks.result import CheckResult
-from checks.runner import run_procedure
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult
+from harness.checks.runner import run_procedure
 from harness.clock import FixedClock
 from harness.inventory import load_inventory
 from harness.targets.embedded import EmbeddedTarget

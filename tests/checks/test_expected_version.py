@@ -5,7 +5,7 @@ applies, the row says "expected version unknown". The record used is in the evid
 
 from __future__ import annotations
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.records import DeploymentRecord, FunctionChange
 from tests.checks.test_truthful import FN, _lambda, run_slug, stub_ctx
 

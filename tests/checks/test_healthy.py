@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from harness.inventory import load_inventory
-from checks.catalogue import CATALOGUE, rows_for
-from checks.context import CheckContext
+from harness.checks.catalogue import CATALOGUE, rows_for
+from harness.checks.context import CheckContext
 from tests.stub_target import StubTarget
-from checks.metrics import MAX_QUERIES_PER_CALL, MetricsReader, window_query
-from checks.result import Verdict
-from checks.runner import run_procedure
+from harness.checks.metrics import MAX_QUERIES_PER_CALL, MetricsReader, window_query
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure
 from harness.clock import FixedClock
 from tests.checks.conftest import Rehearsal, describe, fidelity_installed, local_api_url
 from tests.checks.verdicts import covers, covers_all

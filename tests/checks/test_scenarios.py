@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from checks.catalogue import rows_for
+from harness.checks.catalogue import rows_for
 from harness.inventory import load_inventory
 from tests.checks.conftest import fidelity_installed
 from tests.checks.test_violations import api_front

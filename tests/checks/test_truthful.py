@@ -23,13 +23,13 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from moto.cloudwatch.models import cloudwatch_backends
 
-from checks import verification_report
-from checks.catalogue import CATALOGUE, rows_for
-from checks.context import CheckContext
-from checks.health_body import FAILING_STATUSES, declared_unhealthy, parse_json
-from checks.metrics import cloudwatch_start, window_query
-from checks.result import CheckResult, Verdict
-from checks.runner import run_procedure, run_row
+from harness.checks import verification_report
+from harness.checks.catalogue import CATALOGUE, rows_for
+from harness.checks.context import CheckContext
+from harness.checks.health_body import FAILING_STATUSES, declared_unhealthy, parse_json
+from harness.checks.metrics import cloudwatch_start, window_query
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.runner import run_procedure, run_row
 from harness.inventory import load_inventory
 from harness.inventory.model import Environment
 from harness.targets.embedded.seed import _create_bucket, _harden_bucket

@@ -13,8 +13,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-from checks.catalogue import CATALOGUE
-from checks.result import CheckResult, Verdict
+from harness.checks.catalogue import CATALOGUE
+from harness.checks.result import CheckResult, Verdict
 from harness.targets.embedded.seed import Seeded, _seed_table
 from tests.checks.conftest import Rehearsal, describe, needs_fidelity, not_ok
 from tests.checks.emulator_state import bucket_governance_lock, metrics_restored, table_status

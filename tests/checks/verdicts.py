@@ -17,7 +17,7 @@ import sys
 from collections import defaultdict
 from typing import Callable, Iterable, TypeVar
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -61,8 +61,8 @@ def _definitions(module_name: str) -> dict[str, list[ast.FunctionDef]]:
 def verdict_sites() -> dict[tuple[str, Verdict], list[str]]:
     """Every ``Verdict.X`` site reachable from each catalogue slug's check function: the function and
     the functions and classes of ``checks`` modules it references (its own module's, or imported from
-    another, e.g. ``checks.write_read.Probe``), transitively (``module.function:line``)."""
-    from checks.catalogue import CATALOGUE
+    another, e.g. ``harness.checks.write_read.Probe``), transitively (``module.function:line``)."""
+    from harness.checks.catalogue import CATALOGUE
 
     out: dict[tuple[str, Verdict], list[str]] = defaultdict(list)
     trees: dict[str, dict[str, list[ast.FunctionDef]]] = {}
@@ -71,7 +71,7 @@ def verdict_sites() -> dict[tuple[str, Verdict], list[str]]:
         """(defining checks module, name) of ``name`` as ``module_name`` sees it; None outside ``checks``."""
         obj = getattr(sys.modules[module_name], name, None)
         home = getattr(obj, "__module__", None)
-        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not home or not home.startswith("checks.") or home == "checks.result":
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not home or not home.startswith("harness.checks.") or home == "harness.checks.result":
             return None
         if home not in trees:
             trees[home] = _definitions(home)

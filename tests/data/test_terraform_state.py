@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from checks.catalogue import rows_for
-from checks.context import CheckContext
-from checks.runner import run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.runner import run_row
 from harness.actions import Authority
 from harness.actions.base import COMPLETE, FAILED, REFUSED
 from harness.actions.terraform_state import (

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from checks.context import CheckContext
-from checks.result import Verdict
-from checks.runner import run_procedure
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure
 from harness.clock import FixedClock
 from tests.fidelity.conftest import handler_zip, publish, role_arn
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from checks.context import CheckContext
-from checks.logs_checks import ERROR_QUERY
-from checks.result import Verdict
-from checks.runner import run_procedure
+from harness.checks.context import CheckContext
+from harness.checks.logs_checks import ERROR_QUERY
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure
 
 
 def _groups(target, n: int, message: str) -> list[str]:

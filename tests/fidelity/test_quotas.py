@@ -17,10 +17,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from checks.catalogue import rows_for
-from checks.context import CheckContext
-from checks.result import Verdict
-from checks.runner import run_procedure, run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure, run_row
 from harness.targets.embedded import EmbeddedTarget
 from harness.targets.embedded.fidelity import api_quotas
 
@@ -177,7 +177,7 @@ def test_every_client_retries_in_adaptive_mode_and_lambdas_control_plane_has_its
 
 
 def test_the_report_header_counts_throttled_retries_and_the_rows_they_hit() -> None:
-    from plugins.reporting import throttled_text
+    from harness.pytest_plugin.reporting import throttled_text
 
     assert throttled_text([{"throttled_retries": 2}, {"throttled_retries": 0}, {}, {"throttled_retries": 1}]).startswith("3 calls in 2 rows")
     assert throttled_text([{"throttled_retries": 0}]) == "0 calls"

@@ -14,7 +14,7 @@ import pytest
 
 from harness.actions import Authority
 from harness.targets.embedded import EmbeddedTarget
-from plugins.gameday import RowsProbe
+from harness.pytest_plugin.gameday import RowsProbe
 from tests.conftest import REPO
 from tests.fidelity.conftest import start_target
 

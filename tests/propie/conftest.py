@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from checks.context import CheckContext
-from checks.result import CheckResult, Verdict
-from checks.runner import run_procedure
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.runner import run_procedure
 from harness.actions import Authority
 from harness.clock import FixedClock
 from harness.inventory.model import Environment

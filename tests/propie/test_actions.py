@@ -10,7 +10,7 @@ import jmespath
 import pytest
 from botocore.exceptions import ClientError
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.actions import Authority
 from harness.actions import amplify as amplify_actions
 from harness.actions import cloudformation as cfn_actions

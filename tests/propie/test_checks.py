@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from checks.result import Verdict
+from harness.checks.result import Verdict
 from harness.targets.base import TargetLike
 from tests.checks.emulator_state import metrics_restored
 from tests.checks.verdicts import covers, covers_all
@@ -276,7 +276,7 @@ def test_localstack_like_targets_skip_with_the_reason(propie: Propie) -> None:
 
 @pytest.mark.parametrize("name,env_name", [("bbws", "sit"), ("bbws-access", "dev")])
 def test_other_inventories_have_no_004_rows(name: str, env_name: str) -> None:
-    from checks.catalogue import rows_for
+    from harness.checks.catalogue import rows_for
     from harness.inventory import load_inventory
 
     assert rows_for(load_inventory(name).environment(env_name), "propie-rollback") == []

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.context import CheckContext
-from checks.result import Verdict
-from checks.runner import run_procedure
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_procedure
 from harness import aws
 from harness.cli import main as cli_main
 from harness.errors import InventoryError

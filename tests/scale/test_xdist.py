@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.catalogue import rows_for
+from harness.checks.catalogue import rows_for
 from harness.inventory import load_inventory
 from tests.conftest import run_pytest
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import requests
 
-from checks.ecs_reader import EcsReader
-from checks.metrics import MetricsReader
-from checks.result import CheckResult, Verdict
+from harness.checks.ecs_reader import EcsReader
+from harness.checks.metrics import MetricsReader
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.inventory.model import Environment
 from harness.targets.base import TargetLike

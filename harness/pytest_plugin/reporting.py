@@ -26,14 +26,14 @@ from urllib.parse import urlparse
 import allure
 import pytest
 
-from checks import verification_report
-from checks.catalogue import PROCEDURES, RUNBOOKS, PlannedRow, feature_of, rows_for
-from checks.context import CheckContext
-from checks.result import CheckResult, Verdict
-from checks.runner import run_row
+from harness.checks import verification_report
+from harness.checks.catalogue import PROCEDURES, RUNBOOKS, PlannedRow, feature_of, rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.runner import run_row
 from harness.inventory.model import Environment
 from harness.targets.base import Target
-from plugins.harness_plugin import harness_state
+from harness.pytest_plugin.harness_plugin import harness_state
 
 ROW_PROP = "checklist_row"
 RESULT_PROP = "checklist_result"

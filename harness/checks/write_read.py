@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.context import Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import Row
+from harness.checks.result import CheckResult, Verdict
 from harness.targets.base import throttle_code
 
 

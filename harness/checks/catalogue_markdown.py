@@ -1,4 +1,4 @@
-"""The catalogue as README tables (``python -m checks.catalogue_markdown``); a test keeps the README in step.
+"""The catalogue as README tables (``python -m harness.checks.catalogue_markdown``); a test keeps the README in step.
 
 Slugs are a public interface: the README lists every one with its runbook reference, what it runs on
 and when it passes, generated from the catalogue itself so the two cannot drift apart.
@@ -6,7 +6,7 @@ and when it passes, generated from the catalogue itself so the two cannot drift 
 
 from __future__ import annotations
 
-from checks.catalogue import CATALOGUE, PROCEDURES, RUNBOOKS
+from harness.checks.catalogue import CATALOGUE, PROCEDURES, RUNBOOKS
 
 # What each slug's rows are, in words (the catalogue's row functions, for readers).
 RUNS_ON = {

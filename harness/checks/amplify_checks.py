@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.inventory.model import Amplify
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 
 STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")

@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from checks.context import CheckContext, Row
-from checks.functions import for_each_function
-from checks.metrics import MetricQuery, MetricsUnavailable, MetricValue, gate_start, window_query, window_text
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.functions import for_each_function
+from harness.checks.metrics import MetricQuery, MetricsUnavailable, MetricValue, gate_start, window_query, window_text
+from harness.checks.result import CheckResult, Verdict
 
 IDLE_NOTE = (
     "Lambda publishes AWS/Lambda invocation metrics (Invocations, Errors, Duration) only for invocations: "

@@ -7,8 +7,8 @@ DescribeServices limit, once per run.
 
 from __future__ import annotations
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 
 
 def check_ecs_tasks(ctx: CheckContext, row: Row) -> CheckResult:

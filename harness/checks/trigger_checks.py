@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from checks.context import CheckContext, Row
-from checks.metrics import COMPLETE, cloudwatch_start
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.metrics import COMPLETE, cloudwatch_start
+from harness.checks.result import CheckResult, Verdict
 from harness.inventory.model import TriggerMetric
 
 CACHE_KEY = "triggers"

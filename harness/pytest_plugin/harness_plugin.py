@@ -26,10 +26,10 @@ from harness.inventory.resources import inventory_resources
 from harness.safety import mutation_refusal
 from harness.targets.base import forget_user_aws_profile
 from harness.targets import TARGETS, Target, make_target
-from plugins import run_dirs
+from harness.pytest_plugin import run_dirs
 
 # Checklist reporting (Allure evidence, verification report) rides along wherever the harness loads.
-pytest_plugins = ["plugins.reporting"]
+pytest_plugins = ["harness.pytest_plugin.reporting"]
 
 MARKERS = {
     "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own object)",
@@ -75,7 +75,7 @@ def harness_state(config: pytest.Config) -> HarnessState:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from plugins import hookspecs
+    from harness.pytest_plugin import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 

@@ -33,8 +33,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 from harness.tf_state_format import parse_state, state_fields

@@ -12,9 +12,9 @@ from typing import Any
 
 import requests
 
-from checks.context import CheckContext, Row
-from checks.health_body import FAILING_STATUSES, declared_unhealthy, parse_json
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.health_body import FAILING_STATUSES, declared_unhealthy, parse_json
+from harness.checks.result import CheckResult, Verdict
 
 OK_STATUS = 200  # 000 §7.4 "Health endpoint: HTTP 200"
 BODY_EVIDENCE_CHARS = 2000

@@ -20,9 +20,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
-from checks.write_read import Probe
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.write_read import Probe
 from harness import aws
 from harness.inventory.model import Bucket
 

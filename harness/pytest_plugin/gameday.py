@@ -37,9 +37,9 @@ from urllib.parse import urlparse
 import allure
 import pytest
 
-from checks.catalogue import rows_for
-from checks.context import CheckContext
-from checks.runner import run_row
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.runner import run_row
 from harness.actions import Authority
 from harness.drills import history
 from harness.drills.digest import environment_digest
@@ -122,7 +122,7 @@ def pytest_harness_validate_options(config: pytest.Config, env: Environment, tar
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Never a drill on a protected environment, whatever the approvals (skipped with the reason, ahead of any other)."""
-    from plugins.harness_plugin import harness_state
+    from harness.pytest_plugin.harness_plugin import harness_state
 
     env = harness_state(config).env
     if env is None or not env.protected:
@@ -277,7 +277,7 @@ class Gameday:
 def gameday(request: pytest.FixtureRequest, target: Target, env: Environment, authority: Authority, verify_checklist: Callable[..., Any],
             write_report: Callable[[str, str], Path]) -> Gameday:
     """``gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe))``: a drill, reported and judged."""
-    from plugins.harness_plugin import harness_state
+    from harness.pytest_plugin.harness_plugin import harness_state
 
     state = harness_state(request.config)
     who = dataclasses.replace(authority, reason=authority.reason or DEFAULT_REASON, actor=authority.actor or DEFAULT_ACTOR)
@@ -349,7 +349,7 @@ class SummaryWriter:
         self.results: list[dict[str, Any]] = []
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from plugins.harness_plugin import harness_state
+        from harness.pytest_plugin.harness_plugin import harness_state
 
         state = harness_state(self.config)
         if state.env is None or state.reports_dir is None or state.reports_root is None or not state.reports_dir.is_dir():

@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import allure
 import pytest
 
-from checks.catalogue import PlannedRow, rows_for
-from checks.context import CheckContext
-from checks.result import CheckResult, Verdict
-from checks.runner import run_row
+from harness.checks.catalogue import PlannedRow, rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.runner import run_row
 from harness.actions import ActionResult, Authority, lambda_versions
 from harness.actions.decisions import Decision
 from harness.actions.rollback import RollbackTo, final_versions, rollback_all
@@ -151,7 +151,7 @@ def verify_checklist(request: pytest.FixtureRequest, checklist_context: CheckCon
 @pytest.fixture
 def write_report(request: pytest.FixtureRequest) -> Callable[[str, str], Path]:
     """``write_report("incident-...md", markdown)``: save a report in this run's reports directory and attach it to Allure."""
-    from plugins.harness_plugin import harness_state
+    from harness.pytest_plugin.harness_plugin import harness_state
 
     def write(name: str, text: str) -> Path:
         folder = harness_state(request.config).reports_dir or Path("reports")

@@ -10,9 +10,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.catalogue import PlannedRow, rows_for
-from checks.context import CheckContext
-from checks.result import CheckResult, Verdict
+from harness.checks.catalogue import PlannedRow, rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult, Verdict
 from harness.targets.base import throttle_code
 
 # Request parameters worth naming in a call's description (never bodies or payloads).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 
 WORST_FIRST = (Verdict.ERROR, Verdict.FAIL, Verdict.WARN, Verdict.SKIP, Verdict.PASS)
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from checks import api_checks, cloudwatch_checks, dynamodb_checks, ecs_checks, lambda_checks, logs_checks, metric_checks, s3_checks, terraform_checks
-from checks import amplify_checks, cloudformation_checks, trigger_checks
-from checks.context import CheckContext, Row
-from checks.result import CheckResult
+from harness.checks import api_checks, cloudwatch_checks, dynamodb_checks, ecs_checks, lambda_checks, logs_checks, metric_checks, s3_checks, terraform_checks
+from harness.checks import amplify_checks, cloudformation_checks, trigger_checks
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult
 from harness.inventory.model import Environment
 
 CheckFn = Callable[[CheckContext, Row], CheckResult]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from checks.context import CheckContext, Row
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.result import CheckResult, Verdict
 
 MAX_LISTED = 20
 

@@ -25,10 +25,10 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-from checks.context import CheckContext, Row
-from checks.functions import for_each_function
-from checks.metrics import MetricsUnavailable, window_query
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.functions import for_each_function
+from harness.checks.metrics import MetricsUnavailable, window_query
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.targets.base import throttle_code
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from checks.result import CheckResult, Verdict
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.inventory.resources import Resource
 from harness.targets.base import TargetLike

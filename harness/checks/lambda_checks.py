@@ -13,10 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checks.context import CheckContext, Row
-from checks.functions import for_each_function
-from checks.health_body import declared_unhealthy, parse_json
-from checks.result import CheckResult, Verdict
+from harness.checks.context import CheckContext, Row
+from harness.checks.functions import for_each_function
+from harness.checks.health_body import declared_unhealthy, parse_json
+from harness.checks.result import CheckResult, Verdict
 from harness import aws
 from harness.records import DeploymentRecord, read_records
 
