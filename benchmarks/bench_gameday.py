@@ -34,7 +34,9 @@ def _drills(target, probe, items: int) -> dict[str, Callable]:  # type: ignore[n
     who = Authority(actor="bench", reason="benchmark")
     return {
         "lambda-bad-deployment": lambda: bad_deployment_drill(target, who, probe),
-        "all-services-bad-deployment": lambda: bad_deployment_drill(target, who, probe, all_services=True, newer_undeployed=1),
+        "all-services-bad-deployment": lambda: bad_deployment_drill(
+            target, who, probe, all_services=True, newer_undeployed=1
+        ),
         "terraform-state-corruption": lambda: state_drill(target, who, probe),
         f"data-corruption-pitr ({items:,} items)": lambda: data_corruption_drill(target, who, probe, items=items),
     }
@@ -44,8 +46,8 @@ def bench_drills(repeat: int, items: int) -> None:
     from harness.drills.digest import environment_digest
     from harness.drills.runner import run_drill
     from harness.inventory import load_inventory
-    from harness.targets.embedded import EmbeddedTarget
     from harness.pytest_plugin.gameday import RowsProbe
+    from harness.targets.embedded import EmbeddedTarget
 
     target = EmbeddedTarget(load_inventory("bbws").environment("sit")).start()
     try:
@@ -53,13 +55,18 @@ def bench_drills(repeat: int, items: int) -> None:
         print("| drill | RTO (rehearsal clock) | RTO (wall) | whole drill (wall) | slowest phase (wall) | outcome |")
         print("|---|---|---|---|---|---|")
         for name, make in _drills(target, probe, items).items():
-            runs = [run_drill(make(), digest=environment_digest) for _ in range(repeat if "pitr" not in name else max(1, repeat // 2))]
+            runs = [
+                run_drill(make(), digest=environment_digest)
+                for _ in range(repeat if "pitr" not in name else max(1, repeat // 2))
+            ]
             bad = [r for r in runs if not r.ok]
             med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
             slow = max(runs[-1].phases, key=lambda p: p.wall_s)
-            print(f"| {name} | {med([r.rto_s for r in runs if r.rto_s is not None]):.1f} s | {med([r.rto_wall_s for r in runs if r.rto_wall_s is not None]):.2f} s | "
-                  f"{med([r.wall_s for r in runs]):.2f} s | {slow.name} {slow.wall_s:.2f} s | "
-                  f"{'PASS' if not bad else 'FAIL: ' + bad[0].message()[:200]} (n={len(runs)}) |")
+            print(
+                f"| {name} | {med([r.rto_s for r in runs if r.rto_s is not None]):.1f} s | {med([r.rto_wall_s for r in runs if r.rto_wall_s is not None]):.2f} s | "
+                f"{med([r.wall_s for r in runs]):.2f} s | {slow.name} {slow.wall_s:.2f} s | "
+                f"{'PASS' if not bad else 'FAIL: ' + bad[0].message()[:200]} (n={len(runs)}) |"
+            )
     finally:
         target.close()
 
@@ -68,8 +75,12 @@ def bench_runs() -> None:
     """The default run with every drill, serial and with -n 2 (wall clock of the whole pytest process)."""
     for extra in ([], ["-n", "2"]):
         began = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "scenarios/", "--env", "sit", "-q", "-p", "no:cacheprovider", *extra],
-                              cwd=REPO, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios/", "--env", "sit", "-q", "-p", "no:cacheprovider", *extra],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         took = time.perf_counter() - began
         last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:]
         print(f"| `pytest scenarios/ --env sit {' '.join(extra)}` | {took:.1f} s | exit {proc.returncode}: {last} |")

@@ -42,7 +42,9 @@ def report(name: str, ms: list[float]) -> None:
     """One line: median, p95 and max."""
     ordered = sorted(ms)
     p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
-    print(f"{name:<42} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {max(ms):7.1f} ms   (n={len(ms)})")
+    print(
+        f"{name:<42} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   max {max(ms):7.1f} ms   (n={len(ms)})"
+    )
 
 
 def main() -> None:
@@ -55,17 +57,35 @@ def main() -> None:
         alias = target.env.alias
         lam = target.client("lambda")
         event = json.dumps({"httpMethod": "GET", "path": "/health", "headers": {}})
-        report("python -I -c pass (floor)", timed(args.n, lambda: subprocess.run([sys.executable, "-I", "-c", "pass"], check=True)))
+        report(
+            "python -I -c pass (floor)",
+            timed(args.n, lambda: subprocess.run([sys.executable, "-I", "-c", "pass"], check=True)),
+        )
         ctx = target.extensions.context
-        report("in-process invoke (subprocess+logs+metrics)", timed(args.n, lambda: lambda_invoke.invoke_local(ctx, FN, alias, json.loads(event))))
-        report("boto3 Invoke fn:alias", timed(args.n, lambda: lam.invoke(FunctionName=f"{FN}:{alias}", Payload=event)["Payload"].read()))
+        report(
+            "in-process invoke (subprocess+logs+metrics)",
+            timed(args.n, lambda: lambda_invoke.invoke_local(ctx, FN, alias, json.loads(event))),
+        )
+        report(
+            "boto3 Invoke fn:alias",
+            timed(args.n, lambda: lam.invoke(FunctionName=f"{FN}:{alias}", Payload=event)["Payload"].read()),
+        )
         session = requests.Session()
-        report("HTTP API GET /v1/health", timed(args.n, lambda: session.get(f"{target.api_base_url}/v1/health", timeout=10)))
+        report(
+            "HTTP API GET /v1/health",
+            timed(args.n, lambda: session.get(f"{target.api_base_url}/v1/health", timeout=10)),
+        )
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda _: lam.invoke(FunctionName=f"{FN}:{alias}", Payload=event)["Payload"].read(), range(args.n)))
+            list(
+                pool.map(
+                    lambda _: lam.invoke(FunctionName=f"{FN}:{alias}", Payload=event)["Payload"].read(), range(args.n)
+                )
+            )
         wall = time.perf_counter() - began
-        print(f"{'boto3 Invoke x' + str(args.n) + ', 8 threads':<42} {wall:.2f} s wall, {args.n / wall:.0f} invocations/s")
+        print(
+            f"{'boto3 Invoke x' + str(args.n) + ', 8 threads':<42} {wall:.2f} s wall, {args.n / wall:.0f} invocations/s"
+        )
     finally:
         target.close()
 

@@ -22,7 +22,10 @@ from harness.targets.embedded import EmbeddedTarget
 
 def batch_put(ddb, table: str, keys: range, status: str) -> None:
     """BatchWriteItem in pages of 25."""
-    items = [{"PutRequest": {"Item": {"id": {"S": f"k{i:06d}"}, "status": {"S": status}, "pad": {"S": "x" * 100}}}} for i in keys]
+    items = [
+        {"PutRequest": {"Item": {"id": {"S": f"k{i:06d}"}, "status": {"S": status}, "pad": {"S": "x" * 100}}}}
+        for i in keys
+    ]
     for start in range(0, len(items), 25):
         ddb.batch_write_item(RequestItems={table: items[start : start + 25]})
 
@@ -34,10 +37,16 @@ def run(pitr: bool, items: int, updates: int, account: str) -> None:
     target = EmbeddedTarget(env, seed=False, clock=clock).start()
     try:
         ddb = target.client("dynamodb")
-        ddb.create_table(TableName="bench", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(
+            TableName="bench",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         if pitr:
-            ddb.update_continuous_backups(TableName="bench", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+            ddb.update_continuous_backups(
+                TableName="bench", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
         tracemalloc.start()
         began = time.perf_counter()
         batch_put(ddb, "bench", range(items), "ORIGINAL")
@@ -49,12 +58,16 @@ def run(pitr: bool, items: int, updates: int, account: str) -> None:
         update_s = time.perf_counter() - began
         current, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        line = (f"pitr={'on ' if pitr else 'off'} load {items} items {load_s:.2f}s; {updates} overwrites {update_s:.2f}s; "
-                f"memory held after {items + updates} writes {current / 2**20:.1f} MiB")
+        line = (
+            f"pitr={'on ' if pitr else 'off'} load {items} items {load_s:.2f}s; {updates} overwrites {update_s:.2f}s; "
+            f"memory held after {items + updates} writes {current / 2**20:.1f} MiB"
+        )
         if pitr:
             clock.advance(minutes=10)
             began = time.perf_counter()
-            ddb.restore_table_to_point_in_time(SourceTableName="bench", TargetTableName="bench-restored", RestoreDateTime=before)
+            ddb.restore_table_to_point_in_time(
+                SourceTableName="bench", TargetTableName="bench-restored", RestoreDateTime=before
+            )
             restore_s = time.perf_counter() - began
             restored = ddb.describe_table(TableName="bench-restored")["Table"]["ItemCount"]
             line += f"; restore {restore_s:.2f}s ({restored} items)"

@@ -25,6 +25,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -34,8 +35,14 @@ from harness.cli.serve import read_banner  # noqa: E402  (after the path: runnab
 def serve() -> tuple[subprocess.Popen, dict[str, str]]:
     """``harness serve --env sit`` in a subprocess; what it printed (AWS_ENDPOINT_URL=...)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--env", "sit"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", "--env", "sit"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     info = read_banner(proc.stdout)
     return proc, info
@@ -43,19 +50,31 @@ def serve() -> tuple[subprocess.Popen, dict[str, str]]:
 
 def client_env(info: dict[str, str]) -> dict[str, str]:
     """Dummy credentials and the served endpoint, for this process and the verifier child."""
-    return {"AWS_ENDPOINT_URL": info["AWS_ENDPOINT_URL"], "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": info["AWS_DEFAULT_REGION"], "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    return {
+        "AWS_ENDPOINT_URL": info["AWS_ENDPOINT_URL"],
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": info["AWS_DEFAULT_REGION"],
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 def fill(ddb, table: str, n: int, item_bytes: int) -> float:
     """Create ``table`` and write ``n`` items of about ``item_bytes`` (BatchWriteItem on 8 threads); seconds."""
-    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     pad = "x" * max(item_bytes - 40, 0)
 
     def batch(start: int) -> None:
-        items = [{"PutRequest": {"Item": {"id": {"S": f"item-{i:07d}"}, "n": {"N": str(i)}, "pad": {"S": pad}}}}
-                 for i in range(start, min(start + 25, n))]
+        items = [
+            {"PutRequest": {"Item": {"id": {"S": f"item-{i:07d}"}, "n": {"N": str(i)}, "pad": {"S": pad}}}}
+            for i in range(start, min(start + 25, n))
+        ]
         todo = items
         while todo:
             todo = ddb.batch_write_item(RequestItems={table: todo}).get("UnprocessedItems", {}).get(table, [])
@@ -73,12 +92,25 @@ def verify_child(restored: str, snapshot: str, segments: int) -> None:
 
     from harness.data_verify import plain_scan_count, verify_against_snapshot
 
-    ddb = boto3.client("dynamodb", config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=max(segments, 10)))
+    ddb = boto3.client(
+        "dynamodb",
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=max(segments, 10)),
+    )
     report = verify_against_snapshot(ddb, restored, snapshot, segments=segments)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n, plain_s = plain_scan_count(ddb, restored)
-    print(json.dumps({"items": report.actual_count, "equal": report.equal, "verify_s": report.seconds, "plain_items": n, "plain_s": plain_s,
-                      "peak_rss_mb": rss_mb}))
+    print(
+        json.dumps(
+            {
+                "items": report.actual_count,
+                "equal": report.equal,
+                "verify_s": report.seconds,
+                "plain_items": n,
+                "plain_s": plain_s,
+                "peak_rss_mb": rss_mb,
+            }
+        )
+    )
 
 
 def run_size(target, n: int, item_bytes: int, segments: int, env: dict[str, str]) -> dict[str, float]:
@@ -92,7 +124,9 @@ def run_size(target, n: int, item_bytes: int, segments: int, env: dict[str, str]
     ddb = target.client("dynamodb")
     table = f"bench-{n}"
     fill_s = fill(ddb, table, n, item_bytes)
-    ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    ddb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
     spec = Table(table, "required", "PAY_PER_REQUEST", KeyAttr(name="id"), None, (), "data", "benchmark")
     target.env = dataclasses.replace(target.env, tables=(*target.env.tables, spec))
     snap_began = time.perf_counter()
@@ -105,19 +139,28 @@ def run_size(target, n: int, item_bytes: int, segments: int, env: dict[str, str]
     restore_s = time.perf_counter() - began
     assert restored.outcome == "COMPLETE", restored.message
     name = restored.evidence["restored_table"]
-    print(f"  {n}: filled in {fill_s:.1f} s, snapshot in {snap_s:.1f} s, restored in {restore_s:.1f} s; verifying in a child process", flush=True)
-    child = subprocess.run([sys.executable, __file__, "--verify-child", name, str(snapshot), str(segments)], env={**os.environ, **env},
-                           capture_output=True, text=True)
+    print(
+        f"  {n}: filled in {fill_s:.1f} s, snapshot in {snap_s:.1f} s, restored in {restore_s:.1f} s; verifying in a child process",
+        flush=True,
+    )
+    child = subprocess.run(
+        [sys.executable, __file__, "--verify-child", name, str(snapshot), str(segments)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     if child.returncode != 0:
         raise SystemExit(f"verifier failed (exit {child.returncode}): {child.stderr[-3000:]}")
     out = json.loads(child.stdout.strip().splitlines()[-1])
     drop_table(target, name, authority=authority)
     ddb.delete_table(TableName=table)
     verify_rate, plain_rate = out["items"] / out["verify_s"], out["plain_items"] / out["plain_s"]
-    print(f"{n:>7} items x {item_bytes} B: fill {fill_s:.1f} s, snapshot {snap_s:.1f} s, restore {restore_s:.1f} s | "
-          f"verify {verify_rate:,.0f} items/s ({segments} segments, {'identical' if out['equal'] else 'DIFFERENT'}) | "
-          f"plain scan {plain_rate:,.0f} items/s | ratio {verify_rate / plain_rate:.2f} | verifier peak RSS {out['peak_rss_mb']:.0f} MB",
-          flush=True)
+    print(
+        f"{n:>7} items x {item_bytes} B: fill {fill_s:.1f} s, snapshot {snap_s:.1f} s, restore {restore_s:.1f} s | "
+        f"verify {verify_rate:,.0f} items/s ({segments} segments, {'identical' if out['equal'] else 'DIFFERENT'}) | "
+        f"plain scan {plain_rate:,.0f} items/s | ratio {verify_rate / plain_rate:.2f} | verifier peak RSS {out['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
     return {"items": n, "verify_rate": verify_rate, "plain_rate": plain_rate, "rss_mb": out["peak_rss_mb"]}
 
 
@@ -125,7 +168,12 @@ def main() -> None:
     """Serve SIT, then measure each size."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--segments", type=int, default=None, help="parallel scan segments (default: harness.data_verify.DEFAULT_SEGMENTS)")
+    parser.add_argument(
+        "--segments",
+        type=int,
+        default=None,
+        help="parallel scan segments (default: harness.data_verify.DEFAULT_SEGMENTS)",
+    )
     parser.add_argument("--item-bytes", type=int, default=1024)
     parser.add_argument("--verify-child", nargs=3, metavar=("TABLE", "SNAPSHOT", "SEGMENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -26,6 +26,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
 from harness.cli.serve import read_banner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,8 +85,14 @@ def clean_env() -> dict[str, str]:
 def served(inventory: str) -> Iterator[dict[str, str]]:
     """``harness serve --env sit --inventory X`` in a subprocess; yields the client environment for it."""
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--env", "sit", "--inventory", inventory],
-                            cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", "--env", "sit", "--inventory", inventory],
+        cwd=REPO,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     info = read_banner(proc.stdout)
     if "AWS_ENDPOINT_URL" not in info:
@@ -93,14 +100,21 @@ def served(inventory: str) -> Iterator[dict[str, str]]:
         raise SystemExit(f"harness serve failed: {proc.stderr.read() if proc.stderr else ''}")
     print(f"  served {inventory} in {time.perf_counter() - began:.1f}s (seeded in another process)")
     try:
-        yield {"AWS_ENDPOINT_URL": info["AWS_ENDPOINT_URL"], "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        yield {
+            "AWS_ENDPOINT_URL": info["AWS_ENDPOINT_URL"],
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
 
 
-def library_run(inventory: str, client_env: dict[str, str], repeat: int, serial: bool = False) -> tuple[int, float, float]:
+def library_run(
+    inventory: str, client_env: dict[str, str], repeat: int, serial: bool = False
+) -> tuple[int, float, float]:
     """(functions, API calls per function, median wall seconds) of ``rollback_all`` through the library."""
     os.environ.update(client_env)
     from harness.actions import Authority
@@ -125,14 +139,18 @@ def library_run(inventory: str, client_env: dict[str, str], repeat: int, serial:
         target.remove_call_listener(count)
         assert result.outcome == "COMPLETE", result.message
         per_function = sum(calls.values()) / len(names)
-        print(f"    rollback_all: {times[-1]:.2f}s, {sum(calls.values())} calls ({per_function:.2f}/function): {dict(sorted(calls.items()))}")
+        print(
+            f"    rollback_all: {times[-1]:.2f}s, {sum(calls.values())} calls ({per_function:.2f}/function): {dict(sorted(calls.items()))}"
+        )
         time.sleep(1)  # records carry second-resolution timestamps
         rollback_all(target, who, RollbackTo.each({fn: "3" for fn in names}))  # back to the seeded version (not timed)
         time.sleep(1)
     if serial:
         began = time.perf_counter()
         rollback_all(target, who, max_workers=1)
-        print(f"    rollback_all one function at a time (max_workers=1, for comparison): {time.perf_counter() - began:.2f}s")
+        print(
+            f"    rollback_all one function at a time (max_workers=1, for comparison): {time.perf_counter() - began:.2f}s"
+        )
         time.sleep(1)
         rollback_all(target, who, RollbackTo.each({fn: "3" for fn in names}))
         time.sleep(1)
@@ -156,15 +174,40 @@ def process_run(inventory: str, client_env: dict[str, str], repeat: int) -> floa
         env.update(client_env, PYTHONPYCACHEPREFIX=pycache)
         for i in range(repeat + 1):
             began = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "harness.cli", "rollback", "--all", "--env", "sit", "--inventory", inventory,
-                                   "--target", "aws", "--allow-mutation", "--reason", "benchmark", "--reports-dir", reports],
-                                  cwd=REPO, env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "harness.cli",
+                    "rollback",
+                    "--all",
+                    "--env",
+                    "sit",
+                    "--inventory",
+                    inventory,
+                    "--target",
+                    "aws",
+                    "--allow-mutation",
+                    "--reason",
+                    "benchmark",
+                    "--reports-dir",
+                    reports,
+                ],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if i:
                 times.append(time.perf_counter() - began)
             assert proc.returncode == 0, proc.stdout + proc.stderr
             target = AwsTarget(load_inventory(inventory).environment("sit")).start()
             time.sleep(1)
-            rollback_all(target, Authority(allow_mutation=True, reason="restore"), RollbackTo.each({f.name: "3" for f in target.env.functions}))
+            rollback_all(
+                target,
+                Authority(allow_mutation=True, reason="restore"),
+                RollbackTo.each({f.name: "3" for f in target.env.functions}),
+            )
             target.close()
             time.sleep(1)
     return statistics.median(times)
@@ -174,7 +217,9 @@ def main() -> None:
     """Print the figures and whether each goal is met."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--skip-100", action="store_true", help="leave out the 100-function inventory (its seeding takes a while)")
+    parser.add_argument(
+        "--skip-100", action="store_true", help="leave out the 100-function inventory (its seeding takes a while)"
+    )
     args = parser.parse_args()
     figures: dict[str, tuple[int, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,7 +243,9 @@ def main() -> None:
         ratio = figures["100 functions"][2] / figures["bbws (bundled SIT)"][2]
         print(f"  goal 100 functions < 5x the time of 7: {ratio:.1f}x -> {'met' if ratio < 5 else 'NOT met'}")
     if whole is not None:
-        print(f"  goal whole process on 3 functions < 0.5 s: {whole:.2f}s -> {'met' if whole < 0.5 else 'NOT met'} (000 §4.4 script: ~4.75 s)")
+        print(
+            f"  goal whole process on 3 functions < 0.5 s: {whole:.2f}s -> {'met' if whole < 0.5 else 'NOT met'} (000 §4.4 script: ~4.75 s)"
+        )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def main() -> None:
             times.append(target.seed_seconds)
             calls = target.seeded.calls
             target.close()
-        print(f"{inventory}/{env_name}: seed median {statistics.median(times):.2f}s max {max(times):.2f}s, {calls} calls")
+        print(
+            f"{inventory}/{env_name}: seed median {statistics.median(times):.2f}s max {max(times):.2f}s, {calls} calls"
+        )
     print(f"total {time.perf_counter() - began:.1f}s")
 
 

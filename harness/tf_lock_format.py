@@ -23,7 +23,7 @@ def parse_created(text: str) -> datetime | None:
     if "." in text:  # fromisoformat takes microseconds at most: trim the nanoseconds
         head, _, rest = text.partition(".")
         digits = "".join(ch for ch in rest if ch.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:

@@ -51,7 +51,10 @@ def state_problem(doc: dict[str, Any]) -> str | None:
 def state_fields(doc: dict[str, Any]) -> dict[str, Any]:
     """``version``, ``terraform_version``, ``serial``, ``lineage`` as stored, and how many resources it lists."""
     resources = doc.get("resources")
-    return {**{k: doc.get(k) for k in SUMMARY_FIELDS}, "resources": len(resources) if isinstance(resources, list) else 0}
+    return {
+        **{k: doc.get(k) for k in SUMMARY_FIELDS},
+        "resources": len(resources) if isinstance(resources, list) else 0,
+    }
 
 
 def resource_names(doc: dict[str, Any]) -> tuple[str, ...]:
@@ -61,5 +64,6 @@ def resource_names(doc: dict[str, Any]) -> tuple[str, ...]:
         return ()
     return tuple(
         ".".join(str(p) for p in (r.get("module"), f"{r.get('type')}.{r.get('name')}") if p)
-        for r in resources if isinstance(r, dict)
+        for r in resources
+        if isinstance(r, dict)
     )

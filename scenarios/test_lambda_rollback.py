@@ -22,7 +22,6 @@ from harness.drills.rows import function_resource, resources_for
 pytestmark = [pytest.mark.mutating]
 
 
-
 def function_under_test(env, target) -> str:
     """The API's backing function (000 §4.2's example, bbws-tenant-instance-management), else the first one the
     inventory names, else the first one its discovery prefixes find (002 §1 ListFunctions by prefix)."""
@@ -33,9 +32,10 @@ def function_under_test(env, target) -> str:
     found = lambda_versions.service_functions(env, None, target.client("lambda"))
     if not found:
         prefixes = ", ".join(f"{d.prefix}*" for d in env.discovery) or "none"
-        pytest.skip(f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: nothing to roll back")
+        pytest.skip(
+            f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: nothing to roll back"
+        )
     return found[0][0]
-
 
 
 def rule(name: str, target, fn: str) -> RollbackTo:
@@ -57,7 +57,14 @@ def test_rollback_one_function(how, env, target, authority, rollback, verify_che
     """Checkpoint alias, alias moved to the chosen version, verified, /health 200 through fn:alias, record COMPLETE."""
     require("lambda-invoke")
     fn = function_under_test(env, target)
-    before = verify_checklist("post-rollback", slugs=["error-rate"], resources=[function_resource(env, fn)], phase="decision input (before)", must_pass=False, record=False)
+    before = verify_checklist(
+        "post-rollback",
+        slugs=["error-rate"],
+        resources=[function_resource(env, fn)],
+        phase="decision input (before)",
+        must_pass=False,
+        record=False,
+    )
     rate = before[0].evidence.get("error_rate_pct") if before else None
     decisions = [error_rate_severity(rate, env.thresholds)] if isinstance(rate, (int, float)) else []
 
@@ -66,10 +73,16 @@ def test_rollback_one_function(how, env, target, authority, rollback, verify_che
     assert result.outcome == COMPLETE, result.message
     assert result.record is not None and result.record.status == COMPLETE
     child = result.children[0]
-    assert child.evidence["checkpoint"].startswith(env.incident_alias_prefix if env.protected else env.checkpoint_alias_prefix)
+    assert child.evidence["checkpoint"].startswith(
+        env.incident_alias_prefix if env.protected else env.checkpoint_alias_prefix
+    )
     assert child.evidence["health"]["problem"] is None, child.evidence["health"]
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, [fn]), expect_versions=expect)
+    rows = verify_checklist(
+        "post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, [fn]), expect_versions=expect
+    )
     assert rows, f"no post-rollback row verifies {fn}"
-    paths = action_reports(result, env, rows=rows, authority=authority, decisions=decisions, root_cause=f"rehearsal: rollback by {how}")
+    paths = action_reports(
+        result, env, rows=rows, authority=authority, decisions=decisions, root_cause=f"rehearsal: rollback by {how}"
+    )
     assert all(p.exists() for p in paths)

@@ -33,7 +33,14 @@ from harness.actions.base import COMPLETE
 from harness.actions.copy_back import copy_back
 from harness.actions.pitr import drop_table, pitr_status, restore_table, wait_restorable
 from harness.actions.table_switch import switch_table, tables_served
-from harness.data_verify import read_snapshot, readable_key, table_digests, verify_against_snapshot, verify_tables, write_snapshot
+from harness.data_verify import (
+    read_snapshot,
+    readable_key,
+    table_digests,
+    verify_against_snapshot,
+    verify_tables,
+    write_snapshot,
+)
 from harness.recovery_report import action_section, document
 
 pytestmark = [pytest.mark.mutating]
@@ -65,7 +72,9 @@ def _drill_keys(table, run: str) -> list[dict]:
     return keys
 
 
-def test_pitr_restore_verify_switch_copy_back(target, env, clock, table, authority, run_action, verify_checklist, write_report, require, tmp_path):
+def test_pitr_restore_verify_switch_copy_back(
+    target, env, clock, table, authority, run_action, verify_checklist, write_report, require, tmp_path
+):
     """Fault, restore, verify, switch and back, copy back, clean up; the table's checklist rows pass."""
     require("pitr-restore")
     ddb = target.client("dynamodb")
@@ -79,24 +88,30 @@ def test_pitr_restore_verify_switch_copy_back(target, env, clock, table, authori
     keys = _drill_keys(table, run)
     for key in keys:
         ddb.put_item(TableName=table.name, Item={**key, "status": {"S": "GOOD"}, "drill": {"S": run}})
-    snapshot_file = write_snapshot(table_digests(ddb, table.name, taken_at=clock.now()), tmp_path / f"{table.name}-before-fault.jsonl")
+    snapshot_file = write_snapshot(
+        table_digests(ddb, table.name, taken_at=clock.now()), tmp_path / f"{table.name}-before-fault.jsonl"
+    )
     snapshot = read_snapshot(snapshot_file)  # what a game day keeps: the file, written before the fault
     restore_point = clock.now()
     clock.sleep(1)  # the fault comes after the restore point
-    corrupted = keys[:UPDATED] + keys[UPDATED:UPDATED + DELETED]
+    corrupted = keys[:UPDATED] + keys[UPDATED : UPDATED + DELETED]
     for key in keys[:UPDATED]:
         ddb.put_item(TableName=table.name, Item={**key, "status": {"S": "CORRUPTED"}, "drill": {"S": run}})
-    for key in keys[UPDATED:UPDATED + DELETED]:
+    for key in keys[UPDATED : UPDATED + DELETED]:
         ddb.delete_item(TableName=table.name, Key=key)
-    sections.append(f"Fault: {UPDATED} drill item(s) overwritten, {DELETED} deleted after {restore_point.isoformat(timespec='seconds')}; "
-                    f"snapshot of {len(snapshot)} items before it (`{snapshot_file.name}`).\n")
+    sections.append(
+        f"Fault: {UPDATED} drill item(s) overwritten, {DELETED} deleted after {restore_point.isoformat(timespec='seconds')}; "
+        f"snapshot of {len(snapshot)} items before it (`{snapshot_file.name}`).\n"
+    )
 
     restored_name = None
     switched = False
     copied = None
     try:
         wait_restorable(target, table.name, restore_point, progress=say)
-        restored = run_action(lambda: restore_table(target, table.name, authority=authority, at=restore_point, reapply=True, progress=say))
+        restored = run_action(
+            lambda: restore_table(target, table.name, authority=authority, at=restore_point, reapply=True, progress=say)
+        )
         sections.append(action_section(restored))
         assert restored.outcome == COMPLETE, restored.message
         restored_name = restored.evidence["restored_table"]
@@ -104,10 +119,16 @@ def test_pitr_restore_verify_switch_copy_back(target, env, clock, table, authori
         # 000 §6.5: the restored table is the data as it was; the source differs in exactly the corrupted keys.
         good = verify_against_snapshot(ddb, restored_name, snapshot)
         against_source = verify_tables(ddb, restored_name, table.name)
-        sections += ["#### Restored table vs the snapshot before the fault\n", good.render(),
-                     "#### Restored table vs the corrupted source\n", against_source.render()]
+        sections += [
+            "#### Restored table vs the snapshot before the fault\n",
+            good.render(),
+            "#### Restored table vs the corrupted source\n",
+            against_source.render(),
+        ]
         assert good.equal, good.line()
-        assert against_source.differing_keys == {readable_key(_key_text(k, table)) for k in corrupted}, against_source.line()
+        assert against_source.differing_keys == {readable_key(_key_text(k, table)) for k in corrupted}, (
+            against_source.line()
+        )
 
         if table.functions:
             there = run_action(lambda: switch_table(target, table.name, restored_name, authority=authority))
@@ -115,8 +136,12 @@ def test_pitr_restore_verify_switch_copy_back(target, env, clock, table, authori
             assert there.outcome == COMPLETE, there.message
             switched = True
             assert all(tables_served(target)[fn] == restored_name for fn in table.functions)
-            verify_checklist("post-rollback", slugs=("lambda-alias-version", "health-endpoint"), resources=list(table.functions),
-                             phase="switched to the restored table")
+            verify_checklist(
+                "post-rollback",
+                slugs=("lambda-alias-version", "health-endpoint"),
+                resources=list(table.functions),
+                phase="switched to the restored table",
+            )
             back = run_action(lambda: switch_table(target, table.name, table.name, authority=authority))
             sections.append(action_section(back))
             assert back.outcome == COMPLETE, back.message
@@ -139,9 +164,16 @@ def test_pitr_restore_verify_switch_copy_back(target, env, clock, table, authori
             ddb.delete_item(TableName=table.name, Key=key)
         if copied is not None and copied.outcome == COMPLETE:
             _delete_backup(ddb, table.name, copied.plan.details["backup"])
-        write_report(f"pitr-restore-{env.name}-{clock.now().astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.md",
-                     document(f"DynamoDB PITR restore of {table.name} (000 §6, 004)", target, sections))
-    verify_checklist(None, slugs=("dynamodb-pitr", "dynamodb-reads", "dynamodb-table-active"), resources=[table.name], phase="after the recovery")
+        write_report(
+            f"pitr-restore-{env.name}-{clock.now().astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.md",
+            document(f"DynamoDB PITR restore of {table.name} (000 §6, 004)", target, sections),
+        )
+    verify_checklist(
+        None,
+        slugs=("dynamodb-pitr", "dynamodb-reads", "dynamodb-table-active"),
+        resources=[table.name],
+        phase="after the recovery",
+    )
 
 
 def _key_text(key: dict, table) -> str:

@@ -29,25 +29,39 @@ def destination(env, inventory, peer_target):
     if not env.promotes_to:
         pytest.skip(f"{env.inventory}/{env.name} promotes to no environment: nothing to promote (--env is the source)")
     if inventory.environment(env.promotes_to).protected:
-        pytest.skip(f"--env {env.name} promotes into {env.promotes_to}, a protected environment (001 §4): see test_promotion_sit_to_prod.py; "
-                    "this file promotes into an unprotected one (001 §3, e.g. --env dev)")
+        pytest.skip(
+            f"--env {env.name} promotes into {env.promotes_to}, a protected environment (001 §4): see test_promotion_sit_to_prod.py; "
+            "this file promotes into an unprotected one (001 §3, e.g. --env dev)"
+        )
     return peer_target(env.promotes_to)
 
 
-def test_promote_stack(env, target, destination, rehearsal_authority, run_action, verify_checklist, action_reports, require):
+def test_promote_stack(
+    env, target, destination, rehearsal_authority, run_action, verify_checklist, action_reports, require
+):
     """Gates green on the source, every service promoted in 001 §5.1 order, no trigger fired, rows pass on the destination."""
     require("lambda-invoke")
     gate_rows = verify_checklist("pre-promotion", phase="pre-promotion gates (source)", must_pass=False)
     failed = [r.message() for r in gate_rows if not r.ok]
     who = rehearsal_authority(f"{env.name}-to-{destination.env.name}", for_env=destination.env)
 
-    result = run_action(lambda: promote_stack(target, destination, who, gates=(not failed, "; ".join(failed) or f"{len(gate_rows)} gate rows passed")))
+    result = run_action(
+        lambda: promote_stack(
+            target, destination, who, gates=(not failed, "; ".join(failed) or f"{len(gate_rows)} gate rows passed")
+        )
+    )
 
     assert result.outcome == COMPLETE, result.message
     expect = final_versions(result)
     # Rows carry a function's name, or the discovery prefix that finds it (002 §1).
     resources = {function_resource(destination.env, fn) for fn in expect}
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources, expect_versions=expect,
-                            target=destination, phase=f"post-promotion ({destination.env.name})")
+    rows = verify_checklist(
+        "post-rollback",
+        slugs=result.plan.verified_by,
+        resources=resources,
+        expect_versions=expect,
+        target=destination,
+        phase=f"post-promotion ({destination.env.name})",
+    )
     assert {r.resource for r in rows} >= resources, "a promoted function's rows did not run"
     action_reports(result, destination.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)

@@ -24,8 +24,8 @@ import pytest
 from harness.actions import lambda_versions
 from harness.actions.base import COMPLETE, FAILED, REFUSED
 from harness.actions.promote import final_versions, next_window_start, promote, promote_service, stack_order
-from harness.drills.rows import function_resource
 from harness.clock import RehearsalClock
+from harness.drills.rows import function_resource
 
 pytestmark = [pytest.mark.mutating]
 
@@ -37,8 +37,10 @@ def prod(env, inventory, target, peer_target):
         pytest.skip(f"{env.inventory}/{env.name} promotes to no environment: nothing to promote (--env is the source)")
     dest_env = inventory.environment(env.promotes_to)
     if not dest_env.protected:
-        pytest.skip(f"--env {env.name} promotes into {dest_env.name}, which is not protected: see test_promotion_dev_to_sit.py; "
-                    "this file promotes into a protected environment (001 §4, e.g. --env sit)")
+        pytest.skip(
+            f"--env {env.name} promotes into {dest_env.name}, which is not protected: see test_promotion_dev_to_sit.py; "
+            "this file promotes into a protected environment (001 §4, e.g. --env sit)"
+        )
     clock = None
     if target.supports("clock-control"):
         opening = next_window_start(dest_env, target.clock.now())
@@ -59,7 +61,9 @@ def _skip_if_refused(result):
         pytest.skip(f"refused (nothing changed): {result.message}")
 
 
-def test_promote_first_service(env, target, prod, gates, rehearsal_authority, run_action, verify_checklist, action_reports, require):
+def test_promote_first_service(
+    env, target, prod, gates, rehearsal_authority, run_action, verify_checklist, action_reports, require
+):
     """The first service of 001 §5.1 promoted inside the window with two approvers; no 001 §6.3.1 trigger; PROD rows pass."""
     require("lambda-invoke")
     gate_rows, gate_result = gates
@@ -73,8 +77,14 @@ def test_promote_first_service(env, target, prod, gates, rehearsal_authority, ru
     expect = final_versions(result)
     # Rows carry a function's name, or the discovery prefix that finds it (002 §1).
     resources = {function_resource(prod.env, fn) for fn in expect}
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources, expect_versions=expect,
-                            target=prod, phase=f"post-promotion ({prod.env.name})")
+    rows = verify_checklist(
+        "post-rollback",
+        slugs=result.plan.verified_by,
+        resources=resources,
+        expect_versions=expect,
+        target=prod,
+        phase=f"post-promotion ({prod.env.name})",
+    )
     assert {r.resource for r in rows} >= resources, "a promoted function's rows did not run"
     action_reports(result, prod.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)
 
@@ -92,22 +102,29 @@ def bad_release(target, env, prod, gates, rehearsal_authority, require):
     service = stack_order(env)[-1]
     found = lambda_versions.service_functions(env, service, lam)
     if not found:
-        pytest.skip(f"service {service} of {env.inventory}/{env.name} has no function (named or found by its discovery prefix)")
+        pytest.skip(
+            f"service {service} of {env.inventory}/{env.name} has no function (named or found by its discovery prefix)"
+        )
     fn = found[0][0]
     who = rehearsal_authority(f"{env.name}-to-{prod.env.name}", for_env=prod.env)
     _skip_if_refused(promote(target, prod, who, function=fn, gates=gates[1], dry_run=True))
     served = lam.get_function_configuration(FunctionName=fn, Qualifier=env.alias)
     variables = dict((served.get("Environment") or {}).get("Variables") or {})
-    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {**variables, "HARNESS_FAULT": "raise"}})
+    lam.update_function_configuration(
+        FunctionName=fn, Environment={"Variables": {**variables, "HARNESS_FAULT": "raise"}}
+    )
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn, WaiterConfig=dict(target.waiter_config or {}))
-    version = lam.publish_version(FunctionName=fn, Description=f"{served.get('Description') or 'release'}-bad")["Version"]
+    version = lam.publish_version(FunctionName=fn, Description=f"{served.get('Description') or 'release'}-bad")[
+        "Version"
+    ]
     yield fn, version
     lam.delete_function(FunctionName=fn, Qualifier=version)
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables})
 
 
-def test_bad_release_rolls_back_automatically(env, target, prod, gates, bad_release, rehearsal_authority, run_action,
-                                              verify_checklist, action_reports, require):
+def test_bad_release_rolls_back_automatically(
+    env, target, prod, gates, bad_release, rehearsal_authority, run_action, verify_checklist, action_reports, require
+):
     """A release whose handler raises: the health trigger fires inside the monitor window and the alias returns to the backup."""
     require("lambda-invoke", "emulator-faults")
     gate_rows, gate_result = gates
@@ -124,7 +141,12 @@ def test_bad_release_rolls_back_automatically(env, target, prod, gates, bad_rele
     assert result.evidence["final_version"] == result.plan.details["dest_current"]
     assert result.record.status == FAILED and result.record.extra["auto_rollback_trigger"] == "health"
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=["lambda-alias-version", "health-endpoint"], resources=[function_resource(prod.env, dest_fn)],
-                            expect_versions=expect,
-                            target=prod, phase=f"after the automatic rollback ({prod.env.name})")
+    rows = verify_checklist(
+        "post-rollback",
+        slugs=["lambda-alias-version", "health-endpoint"],
+        resources=[function_resource(prod.env, dest_fn)],
+        expect_versions=expect,
+        target=prod,
+        phase=f"after the automatic rollback ({prod.env.name})",
+    )
     action_reports(result, prod.env, rows=rows, gate_rows=gate_rows, source_env=env, authority=who)

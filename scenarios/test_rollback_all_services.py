@@ -19,20 +19,29 @@ from harness.drills.rows import function_resource, resources_for
 pytestmark = [pytest.mark.mutating]
 
 
-
-
 def test_rollback_all_services(env, target, authority, rollback, verify_checklist, action_reports, require):
     """Every function with an earlier version is rolled back and healthy; the batch's one record is COMPLETE."""
     require("lambda-invoke")
     result = rollback()
     assert result.outcome == COMPLETE, result.message
     moved = [c for c in result.children if c.outcome != SKIPPED]
-    assert moved and all(c.outcome == COMPLETE for c in moved), [(c.plan.details["function"], c.message) for c in result.children]
+    assert moved and all(c.outcome == COMPLETE for c in moved), [
+        (c.plan.details["function"], c.message) for c in result.children
+    ]
     assert set(result.record.functions) == {c.plan.details["function"] for c in result.children}
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, list(expect)), expect_versions=expect)
-    assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, "a moved function's rows did not run"
-    action_reports(result, env, rows=rows, authority=authority, root_cause="rehearsal: rollback of all services (000 §4.4)")
+    rows = verify_checklist(
+        "post-rollback",
+        slugs=result.plan.verified_by,
+        resources=resources_for(env, list(expect)),
+        expect_versions=expect,
+    )
+    assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, (
+        "a moved function's rows did not run"
+    )
+    action_reports(
+        result, env, rows=rows, authority=authority, root_cause="rehearsal: rollback of all services (000 §4.4)"
+    )
 
 
 def test_rollback_one_service(env, target, authority, rollback, verify_checklist, action_reports, require):
@@ -44,6 +53,13 @@ def test_rollback_one_service(env, target, authority, rollback, verify_checklist
     mine = {fn for fn, _ in lambda_versions.service_functions(env, service, target.client("lambda"))}
     assert {c.plan.details["function"] for c in result.children} == mine
     expect = final_versions(result)
-    rows = verify_checklist("post-rollback", slugs=result.plan.verified_by, resources=resources_for(env, list(expect)), expect_versions=expect)
-    assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, "a moved function's rows did not run"
+    rows = verify_checklist(
+        "post-rollback",
+        slugs=result.plan.verified_by,
+        resources=resources_for(env, list(expect)),
+        expect_versions=expect,
+    )
+    assert {r.resource for r in rows} >= {function_resource(env, fn) for fn in expect}, (
+        "a moved function's rows did not run"
+    )
     action_reports(result, env, rows=rows, authority=authority, root_cause=f"rehearsal: rollback of service {service}")

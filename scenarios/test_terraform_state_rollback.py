@@ -27,12 +27,12 @@ from datetime import timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.checks.catalogue import rows_for
-from harness.checks.result import Verdict
-from harness.checks.runner import run_row
 from harness.actions.base import COMPLETE, REFUSED
 from harness.actions.terraform_locks import list_locks, unlock_state
 from harness.actions.terraform_state import read_digest, read_version, restore_state
+from harness.checks.catalogue import rows_for
+from harness.checks.result import Verdict
+from harness.checks.runner import run_row
 from harness.drills.terraform_state import run_state_drill
 from harness.recovery_report import action_section, document
 from harness.terraform import unavailable
@@ -62,15 +62,26 @@ def test_state_version_restore(target, env, clock, state_key, authority, run_act
     sections = [action_section(restored)]
     try:
         assert read_digest(target, state_key) in (None, restored.evidence["restored"]["md5"])
-        verify_checklist("post-rollback", slugs=restored.plan.verified_by, resources=[state_key], phase="after the state restore")
+        verify_checklist(
+            "post-rollback", slugs=restored.plan.verified_by, resources=[state_key], phase="after the state restore"
+        )
     finally:
         # Leave the state as the session found it: the original content as the latest version, Digest matching.
-        back = run_action(lambda: restore_state(target, state_key, authority=authority, version_id=restored.evidence["previous_version"]))
+        back = run_action(
+            lambda: restore_state(
+                target, state_key, authority=authority, version_id=restored.evidence["previous_version"]
+            )
+        )
         sections.append(action_section(back))
     assert back.outcome == COMPLETE, back.message
     assert read_version(target, state_key) == original
-    verify_checklist("post-rollback", slugs=("terraform-state",), resources=[state_key], phase="original state restored")
-    write_report(f"terraform-state-restore-{env.name}-{_stamp(clock)}.md", document("Terraform state restore (000 §5.2)", target, sections))
+    verify_checklist(
+        "post-rollback", slugs=("terraform-state",), resources=[state_key], phase="original state restored"
+    )
+    write_report(
+        f"terraform-state-restore-{env.name}-{_stamp(clock)}.md",
+        document("Terraform state restore (000 §5.2)", target, sections),
+    )
 
 
 def _leave_stuck_lock(target, key: str) -> str | None:
@@ -78,14 +89,28 @@ def _leave_stuck_lock(target, key: str) -> str | None:
     tf = target.env.terraform
     lock_id = str(uuid.uuid4())
     created = target.clock.now() - timedelta(minutes=tf.lock_max_age_minutes + 1)
-    info = json.dumps({"ID": lock_id, "Operation": "OperationTypeApply", "Info": "", "Who": "ci@crashed-runner", "Version": "1.15.5",
-                       "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "Path": f"{tf.state_bucket}/{key}"})
+    info = json.dumps(
+        {
+            "ID": lock_id,
+            "Operation": "OperationTypeApply",
+            "Info": "",
+            "Who": "ci@crashed-runner",
+            "Version": "1.15.5",
+            "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Path": f"{tf.state_bucket}/{key}",
+        }
+    )
     try:
         if tf.lock_table:
-            target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}},
-                                               ConditionExpression="attribute_not_exists(LockID)")
+            target.client("dynamodb").put_item(
+                TableName=tf.lock_table,
+                Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}},
+                ConditionExpression="attribute_not_exists(LockID)",
+            )
         else:
-            target.client("s3").put_object(Bucket=tf.state_bucket, Key=f"{key}.tflock", Body=info.encode(), IfNoneMatch="*")
+            target.client("s3").put_object(
+                Bucket=tf.state_bucket, Key=f"{key}.tflock", Body=info.encode(), IfNoneMatch="*"
+            )
     except ClientError:
         return None  # a real operation holds the lock: never touch it
     return lock_id
@@ -98,7 +123,9 @@ def _row(checklist_context, slug: str, resource: str):
     return run_row(ctx, planned)
 
 
-def test_stuck_lock_release(target, env, clock, state_key, authority, run_action, verify_checklist, checklist_context, write_report):
+def test_stuck_lock_release(
+    target, env, clock, state_key, authority, run_action, verify_checklist, checklist_context, write_report
+):
     """000 §5.3: a stuck lock is listed (age, owner, operation), refused without --force, released with --force, ID and reason."""
     lock_id = _leave_stuck_lock(target, state_key)
     if lock_id is None:
@@ -115,21 +142,32 @@ def test_stuck_lock_release(target, env, clock, state_key, authority, run_action
         refused = run_action(lambda: unlock_state(target, state_key, lock_id=lock_id, force=False, authority=authority))
         assert refused.outcome == REFUSED and "--force" in refused.message
         reason = authority.reason or "game day: release the crashed apply's lock (000 §5.3)"
-        released = run_action(lambda: unlock_state(target, state_key, lock_id=lock_id, force=True,
-                                                    authority=dataclasses.replace(authority, reason=reason)))
+        released = run_action(
+            lambda: unlock_state(
+                target, state_key, lock_id=lock_id, force=True, authority=dataclasses.replace(authority, reason=reason)
+            )
+        )
         assert released.outcome == COMPLETE, released.message
         assert released.record is not None and released.record.reason == reason
     finally:
         if released is None or released.outcome != COMPLETE:  # never leave the drill's lock behind
             tf = env.terraform
             if tf.lock_table:
-                target.client("dynamodb").delete_item(TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{state_key}"}})
+                target.client("dynamodb").delete_item(
+                    TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{state_key}"}}
+                )
             else:
                 target.client("s3").delete_object(Bucket=tf.state_bucket, Key=f"{state_key}.tflock")
     verify_checklist("post-rollback", slugs=("terraform-state",), resources=[state_key], phase="lock released")
-    sections = [f"Stuck lock: `{listed[0].line()}`\n\nDetected by `terraform-state`: {detected.verdict.value.upper()} — {detected.observed}\n",
-                action_section(refused), action_section(released)]
-    write_report(f"terraform-state-unlock-{env.name}-{_stamp(clock)}.md", document("Terraform state lock release (000 §5.3)", target, sections))
+    sections = [
+        f"Stuck lock: `{listed[0].line()}`\n\nDetected by `terraform-state`: {detected.verdict.value.upper()} — {detected.observed}\n",
+        action_section(refused),
+        action_section(released),
+    ]
+    write_report(
+        f"terraform-state-unlock-{env.name}-{_stamp(clock)}.md",
+        document("Terraform state lock release (000 §5.3)", target, sections),
+    )
 
 
 @pytest.mark.parametrize("mode", ["harness", "runbook"])
@@ -140,7 +178,10 @@ def test_terraform_drill(target, env, clock, state_key, authority, mode, write_r
     if missing:
         pytest.skip(missing)
     report = run_state_drill(target, authority=authority, mode=mode)
-    write_report(f"terraform-drill-{mode}-{env.name}-{_stamp(clock)}.md", document(f"Terraform state drill ({mode})", target, [report.render()]))
+    write_report(
+        f"terraform-drill-{mode}-{env.name}-{_stamp(clock)}.md",
+        document(f"Terraform state drill ({mode})", target, [report.render()]),
+    )
     assert report.ok, report.render()
     assert report.lockfile == (not env.terraform.lock_table), report.render()
     if mode == "runbook":

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli.serve import read_banner
 from harness.inventory import load_inventory
 from harness.targets.embedded import EmbeddedTarget
-from harness.cli.serve import read_banner
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_TIMEOUT_S = 300  # per test (pytest-timeout, test extra): a hung emulator call or subprocess fails, never stalls CI
@@ -65,7 +65,9 @@ def run_pytest(*args: str, env: dict[str, str] | None = None, timeout: float = 1
 
 
 @pytest.fixture
-def run_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., subprocess.CompletedProcess]:
+def run_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess]:
     """``run_here(*args, env={...})``: ``pytest.main(args)`` in this process, from the repository root,
     with no AWS_*/HARNESS_* variables but ``env``; returns exit code and output like ``run_pytest``.
 
@@ -98,8 +100,9 @@ def aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
-def serve(env_name: str, inventory: str = "bbws", extra_env: dict[str, str] | None = None,
-          stderr_path: Path | None = None) -> tuple[subprocess.Popen, dict[str, str]]:
+def serve(
+    env_name: str, inventory: str = "bbws", extra_env: dict[str, str] | None = None, stderr_path: Path | None = None
+) -> tuple[subprocess.Popen, dict[str, str]]:
     """Start ``harness serve`` in a subprocess; returns it and what it printed (AWS_ENDPOINT_URL=..., ...)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
     full_env.update(extra_env or {})
@@ -107,7 +110,11 @@ def serve(env_name: str, inventory: str = "bbws", extra_env: dict[str, str] | No
     errors = open(stderr_path, "w+") if stderr_path else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "serve", "--env", env_name, "--inventory", inventory],
-        cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=errors, text=True,
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
     )
     assert proc.stdout is not None
     info = read_banner(proc.stdout)
@@ -182,7 +189,11 @@ def _may_use_served_sit(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None) or not _may_use_served_sit(config):
+    if (
+        hasattr(config, "workerinput")
+        or not getattr(config.option, "numprocesses", None)
+        or not _may_use_served_sit(config)
+    ):
         return
     shared = SharedServe(Path(tempfile.mkdtemp(prefix="harness-served-sit-")) / "served.json")
     shared.thread.start()
@@ -216,8 +227,13 @@ def served_sit() -> Iterator[dict[str, str]]:
             yield result["info"]
             return
         log = path.with_name("serve.stderr")
-        why = result.get("error") or f"pid {result.get('pid')} stopped answering: {log.read_text()[-2000:] if log.exists() else ''}"
-        warnings.warn(pytest.PytestWarning(f"the shared harness serve is not usable ({why}); starting one for this worker"))
+        why = (
+            result.get("error")
+            or f"pid {result.get('pid')} stopped answering: {log.read_text()[-2000:] if log.exists() else ''}"
+        )
+        warnings.warn(
+            pytest.PytestWarning(f"the shared harness serve is not usable ({why}); starting one for this worker")
+        )
     proc, info = serve("sit")
     yield info
     stop(proc)

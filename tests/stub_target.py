@@ -15,8 +15,13 @@ class StubTarget(Target):
 
     name = "stub"
 
-    def __init__(self, env: Environment, clients: Mapping[str, Any] | None = None, missing: Mapping[str, str] | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        clients: Mapping[str, Any] | None = None,
+        missing: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(env, clock=clock or FixedClock(datetime.now(timezone.utc)))
         self._stub_clients = dict(clients or {})
         self._missing = dict(missing or {})

@@ -40,7 +40,9 @@ def _outcomes(junit: Path) -> dict[str, tuple[str, str]]:
 
 def _run(env_name: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
     reports = tmp_path / "reports"
-    proc = run_pytest(*SCENARIOS, "--inventory", "bbws-access", "--env", env_name, "--reports-dir", str(reports), "-q", "-rfEs")
+    proc = run_pytest(
+        *SCENARIOS, "--inventory", "bbws-access", "--env", env_name, "--reports-dir", str(reports), "-q", "-rfEs"
+    )
     outcomes = _outcomes(reports / "junit.xml")
     bad = {n: o for n, o in outcomes.items() if o[0] in ("failed", "error")}
     assert proc.returncode == 0 and not bad, f"{bad}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"

@@ -69,7 +69,9 @@ def test_other_account_stops_before_any_other_call(sit_server, monkeypatch: pyte
 def test_pytest_session_for_prod_stops_with_one_line_and_no_other_call(sit_server, tmp_path) -> None:
     target, log = sit_server
     before = len(log.services)
-    proc = run_pytest("scenarios/", "--env", "prod", "--target", "aws", "--reports-dir", str(tmp_path), env=aws_env(target.server.url))
+    proc = run_pytest(
+        "scenarios/", "--env", "prod", "--target", "aws", "--reports-dir", str(tmp_path), env=aws_env(target.server.url)
+    )
     assert proc.returncode != 0
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and "815856636111" in errors[0] and "093646564004" in errors[0], proc.stdout + proc.stderr
@@ -79,6 +81,15 @@ def test_pytest_session_for_prod_stops_with_one_line_and_no_other_call(sit_serve
 
 def test_pytest_session_for_sit_passes_the_guard_and_runs(sit_server, tmp_path) -> None:
     target, _ = sit_server
-    proc = run_pytest("scenarios/test_smoke.py", "--env", "sit", "--target", "aws", "--reports-dir", str(tmp_path), env=aws_env(target.server.url))
+    proc = run_pytest(
+        "scenarios/test_smoke.py",
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--reports-dir",
+        str(tmp_path),
+        env=aws_env(target.server.url),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "target=aws via AWS_ENDPOINT_URL=" in proc.stdout and " passed" in proc.stdout

@@ -26,7 +26,9 @@ def test_items_round_trip_with_numbers_as_numbers() -> None:
 
 
 def test_canonical_json_ignores_number_spelling_and_set_order() -> None:
-    assert aws.canonical_json({"n": {"N": "1.50"}, "s": {"SS": ["b", "a"]}}) == aws.canonical_json({"s": {"SS": ["a", "b"]}, "n": {"N": "1.5"}})
+    assert aws.canonical_json({"n": {"N": "1.50"}, "s": {"SS": ["b", "a"]}}) == aws.canonical_json(
+        {"s": {"SS": ["a", "b"]}, "n": {"N": "1.5"}}
+    )
 
 
 class Batches:
@@ -41,7 +43,7 @@ class Batches:
         left = requests[: self.hold]
         if not self.forever:
             self.hold = 0
-        self.stored += requests[len(left):]
+        self.stored += requests[len(left) :]
         return {"UnprocessedItems": {table: left} if left else {}}
 
 
@@ -71,21 +73,47 @@ def test_batch_get_resends_unprocessed_keys(monkeypatch: pytest.MonkeyPatch) -> 
             sent.append(keys)
             assert RequestItems["t"]["ConsistentRead"] is True
             done, left = keys[1:], keys[:1] if len(sent) == 1 else []
-            return {"Responses": {"t": done}, "UnprocessedKeys": {"t": {"Keys": left, "ConsistentRead": True}} if left else {}}
+            return {
+                "Responses": {"t": done},
+                "UnprocessedKeys": {"t": {"Keys": left, "ConsistentRead": True}} if left else {},
+            }
 
     keys = [{"id": {"S": f"k{i}"}} for i in range(3)]
-    assert sorted(i["id"]["S"] for i in aws.batch_get(Gets(), "t", keys)) == ["k1", "k2"]  # the fake drops the first of each round
+    assert sorted(i["id"]["S"] for i in aws.batch_get(Gets(), "t", keys)) == [
+        "k1",
+        "k2",
+    ]  # the fake drops the first of each round
     assert [len(k) for k in sent] == [3, 1]
 
 
-@pytest.mark.parametrize("inventory_name, env_name", [("bbws", "sit"), ("bbws-access", "sit")])  # 001 §6.3.2 flat, 002 §4 PK/SK
+@pytest.mark.parametrize(
+    "inventory_name, env_name", [("bbws", "sit"), ("bbws-access", "sit")]
+)  # 001 §6.3.2 flat, 002 §4 PK/SK
 def test_a_record_reads_back_as_written(inventory_name: str, env_name: str) -> None:
     table = load_inventory(inventory_name).environment(env_name).deployments_table
     at = datetime(2026, 11, 24, 10, 5, 3, 123000, tzinfo=timezone.utc)
-    record = DeploymentRecord("rb-42", "rollback", env_name, utc_stamp(at), from_version="3", to_version="2", status="COMPLETE",
-                              functions={"fn-a": FunctionChange("3", "2", "COMPLETE", "2")}, services=("svc",), actor="tests", reason="why")
+    record = DeploymentRecord(
+        "rb-42",
+        "rollback",
+        env_name,
+        utc_stamp(at),
+        from_version="3",
+        to_version="2",
+        status="COMPLETE",
+        functions={"fn-a": FunctionChange("3", "2", "COMPLETE", "2")},
+        services=("svc",),
+        actor="tests",
+        reason="why",
+    )
     back = from_item(table, to_item(table, record))
     assert back is not None
-    assert (back.record_id, back.action, back.status, back.to_version, back.actor, back.reason) == ("rb-42", "rollback", "COMPLETE", "2", "tests", "why")
+    assert (back.record_id, back.action, back.status, back.to_version, back.actor, back.reason) == (
+        "rb-42",
+        "rollback",
+        "COMPLETE",
+        "2",
+        "tests",
+        "why",
+    )
     assert back.change_for("fn-a") == FunctionChange("3", "2", "COMPLETE", "2")
     assert parse_stamp(back.timestamp) == at  # milliseconds kept: two actions in one second stay ordered

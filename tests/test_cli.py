@@ -14,7 +14,10 @@ from tests.conftest import REPO
 def test_serve_prints_endpoint_first_and_stops_on_sigterm() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "serve", "--env", "sit"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         first = proc.stdout.readline().strip()
@@ -34,7 +37,9 @@ def test_serve_prints_endpoint_first_and_stops_on_sigterm() -> None:
 
 
 def test_serve_unknown_env_is_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--env", "qa"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "serve", "--env", "qa"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("harness: ") and "valid: dev, sit, prod" in proc.stderr
     assert "Traceback" not in proc.stderr

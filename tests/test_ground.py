@@ -54,7 +54,9 @@ def test_pitr_window_lambda_logs_and_check_windows_follow_the_targets_clock(fixe
     fn = fixed_sit.env.functions[0].name
 
     clock.advance(hours=2)
-    pitr = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    pitr = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"
+    ]
     assert pitr["LatestRestorableDateTime"] == clock.now() - timedelta(minutes=5)
 
     lam.invoke(FunctionName=f"{fn}:{fixed_sit.env.alias}", Payload=b'{"path": "/health"}')
@@ -72,7 +74,11 @@ def test_pitr_window_lambda_logs_and_check_windows_follow_the_targets_clock(fixe
 def test_a_fresh_context_reads_current_state_after_a_change(fixed_sit) -> None:
     """A context caches (e.g. DescribeTable): after an action, only a fresh one sees the change."""
     table = fixed_sit.env.tables[0]
-    row = next(p for p in rows_for(fixed_sit.env, "post-deployment") if p.spec.slug == "dynamodb-table-active" and p.row.resource == table.name)
+    row = next(
+        p
+        for p in rows_for(fixed_sit.env, "post-deployment")
+        if p.spec.slug == "dynamodb-table-active" and p.row.resource == table.name
+    )
     ctx = CheckContext.for_target(fixed_sit)
     assert run_row(ctx, row).verdict is Verdict.PASS
     ddb = fixed_sit.client("dynamodb")
@@ -88,7 +94,9 @@ def test_a_fresh_context_reads_current_state_after_a_change(fixed_sit) -> None:
 
 
 def test_capabilities_are_one_vocabulary() -> None:
-    target = StubTarget(__import__("harness.inventory", fromlist=["load_inventory"]).load_inventory("bbws").environment("sit"))
+    target = StubTarget(
+        __import__("harness.inventory", fromlist=["load_inventory"]).load_inventory("bbws").environment("sit")
+    )
     assert all(target.supports(c) for c in CAPABILITIES)
     with pytest.raises(UnknownCapability):
         target.supports("ecs-tasks")  # a typo is a harness bug, never "not supported"
@@ -106,7 +114,9 @@ def test_localstack_shaped_target_skips_what_community_lacks(fixed_sit) -> None:
     p95 = [r for (slug, _), r in results.items() if slug == "latency-p95"]
     assert p95 and all(r.verdict is Verdict.SKIP for r in p95)
     assert all(r.verdict is Verdict.PASS for (slug, _), r in results.items() if slug == "dynamodb-pitr")
-    assert not target.supports("pitr-restore") and "RestoreTableToPointInTime" in target.unsupported_reason("pitr-restore")
+    assert not target.supports("pitr-restore") and "RestoreTableToPointInTime" in target.unsupported_reason(
+        "pitr-restore"
+    )
 
 
 def test_stub_target_without_ecs_skips_ecs_rows(fixed_sit) -> None:
@@ -116,7 +126,7 @@ def test_stub_target_without_ecs_skips_ecs_rows(fixed_sit) -> None:
     assert results and all(r.verdict is Verdict.SKIP and "no ECS here" in r.observed for r in results)
 
 
-CLOCK_CONFTEST = '''
+CLOCK_CONFTEST = """
 from datetime import datetime, timezone
 from harness.clock import FixedClock
 
@@ -124,24 +134,36 @@ AT = datetime(2026, 11, 24, 20, 30, tzinfo=timezone.utc)
 
 def pytest_harness_clock(config, env, target_name):
     return FixedClock(AT)
-'''
-CLOCK_SCENARIO = '''
+"""
+CLOCK_SCENARIO = """
 def test_clock_is_the_targets(clock, target):
     assert clock is target.clock
     assert clock.now().isoformat() == "2026-11-24T20:30:00+00:00"
-'''
+"""
 
 
 def test_a_conftest_starts_the_target_on_its_own_clock(tmp_path) -> None:
     (tmp_path / "conftest.py").write_text(CLOCK_CONFTEST)
     (tmp_path / "test_clock_hook.py").write_text(CLOCK_SCENARIO)
-    proc = run_pytest(str(tmp_path), "--env", "sit", "--rootdir", str(tmp_path), "--reports-dir", str(tmp_path / "reports"), "-q")
+    proc = run_pytest(
+        str(tmp_path), "--env", "sit", "--rootdir", str(tmp_path), "--reports-dir", str(tmp_path / "reports"), "-q"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_rehearsal_start_is_refused_on_a_real_account(tmp_path) -> None:
-    proc = run_pytest("scenarios/test_smoke.py", "--env", "sit", "--target", "aws", "--rehearsal-start", "2026-11-24T20:30:00Z",
-                      "--reports-dir", str(tmp_path), env=aws_env("http://127.0.0.1:9"))
+    proc = run_pytest(
+        "scenarios/test_smoke.py",
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--rehearsal-start",
+        "2026-11-24T20:30:00Z",
+        "--reports-dir",
+        str(tmp_path),
+        env=aws_env("http://127.0.0.1:9"),
+    )
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR:")]
     assert len(lines) == 1 and "clock-control" in lines[0] and "Traceback" not in proc.stderr

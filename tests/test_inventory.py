@@ -29,24 +29,37 @@ def test_bundled_names() -> None:
 def test_bbws_names_from_the_runbooks() -> None:
     sit = load_inventory("bbws").environment("sit")
     assert (sit.account, sit.region, sit.alias, sit.profile, sit.role) == (
-        "815856636111", "af-south-1", "latest-sit", "bbws-sit", "bbws-github-actions-role-sit"
+        "815856636111",
+        "af-south-1",
+        "latest-sit",
+        "bbws-sit",
+        "bbws-github-actions-role-sit",
     )
     assert {f.name for f in sit.functions} == {
-        "bbws-tenant-instance-management-sit", "bbws-site-management-sit", "sit-bbws-sites-service",
-        "sit-bbws-templates-service", "sit-bbws-plugins-service", "sit-bbws-async-processor", "bbws-ecs-event-handler-sit",
+        "bbws-tenant-instance-management-sit",
+        "bbws-site-management-sit",
+        "sit-bbws-sites-service",
+        "sit-bbws-templates-service",
+        "sit-bbws-plugins-service",
+        "sit-bbws-async-processor",
+        "bbws-ecs-event-handler-sit",
     }
     pitr = {t.name: t.pitr for t in sit.tables}
     assert pitr["sites-sit"] == "required" and pitr["bbws-deployments-sit"] == "recommended"
     assert sit.table("Site-Generation-State").hash_key.name == "SiteId"
     assert sit.terraform.state_keys == (
-        "tenants/tenant-001/terraform.tfstate", "tenants/tenant-002/terraform.tfstate", "tenant-instances-lambda/sit/terraform.tfstate"
+        "tenants/tenant-001/terraform.tfstate",
+        "tenants/tenant-002/terraform.tfstate",
+        "tenant-instances-lambda/sit/terraform.tfstate",
     )
     assert sit.ecs.services == ("tenant-001-wordpress", "tenant-002-wordpress")
     assert sit.sam_stacks == ("bbws-ecs-event-handler-sit",)
     assert [b.replication_destination for b in sit.buckets] == [None]
     prod = load_inventory("bbws").environment("prod")
     assert prod.protected and prod.failover_region == "eu-west-1"
-    assert [(b.replication_destination, b.replication_region) for b in prod.buckets] == [("bbws-prod-data-bucket-failover", "eu-west-1")]
+    assert [(b.replication_destination, b.replication_region) for b in prod.buckets] == [
+        ("bbws-prod-data-bucket-failover", "eu-west-1")
+    ]
     assert prod.approvals["sit-to-prod"].min_approvers == 2
 
 
@@ -65,8 +78,14 @@ def test_propie_values_from_environment_variables(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("PROPIE_AMPLIFY_APP_ID", raising=False)
     inv = load_inventory("propie")
     rehearsal = inv.environment("production")
-    assert rehearsal.account == "111122223333" and set(rehearsal.unresolved) == {"PROPIE_ACCOUNT_ID", "PROPIE_AMPLIFY_APP_ID"}
-    with pytest.raises(InventoryError, match=r"propie\.toml: environments\.production\.account: needs environment variable PROPIE_ACCOUNT_ID; amplify\.app_id: needs environment variable PROPIE_AMPLIFY_APP_ID"):
+    assert rehearsal.account == "111122223333" and set(rehearsal.unresolved) == {
+        "PROPIE_ACCOUNT_ID",
+        "PROPIE_AMPLIFY_APP_ID",
+    }
+    with pytest.raises(
+        InventoryError,
+        match=r"propie\.toml: environments\.production\.account: needs environment variable PROPIE_ACCOUNT_ID; amplify\.app_id: needs environment variable PROPIE_AMPLIFY_APP_ID",
+    ):
         inv.environment("production", strict_env_vars=True)
     monkeypatch.setenv("PROPIE_ACCOUNT_ID", "444455556666")
     monkeypatch.setenv("PROPIE_AMPLIFY_APP_ID", "d2abc")
@@ -85,11 +104,17 @@ BROKEN = {
         r"environments\.sit\.account: account must be 12 digits",
     ),
     "bad region": (
-        ('[environments.sit]\naccount = "815856636111"\nregion = "af-south-1"', '[environments.sit]\naccount = "815856636111"\nregion = "af-south"'),
+        (
+            '[environments.sit]\naccount = "815856636111"\nregion = "af-south-1"',
+            '[environments.sit]\naccount = "815856636111"\nregion = "af-south"',
+        ),
         r"environments\.sit\.region: not an AWS region name: 'af-south'",
     ),
     "unknown region": (
-        ('[environments.sit]\naccount = "815856636111"\nregion = "af-south-1"', '[environments.sit]\naccount = "815856636111"\nregion = "af-south-9"'),
+        (
+            '[environments.sit]\naccount = "815856636111"\nregion = "af-south-1"',
+            '[environments.sit]\naccount = "815856636111"\nregion = "af-south-9"',
+        ),
         r"environments\.sit\.region: unknown AWS region 'af-south-9'",
     ),
     "unknown key": (

@@ -74,7 +74,12 @@ def test_lower_layers_do_not_import_higher_ones(folder: str) -> None:
 
 
 def test_scenarios_import_no_plugin_internals() -> None:
-    bad = [f"{p.relative_to(REPO)} imports {n}" for p in _modules("scenarios") for n in _imports(p) if _matches(n, ("harness.pytest_plugin",))]
+    bad = [
+        f"{p.relative_to(REPO)} imports {n}"
+        for p in _modules("scenarios")
+        for n in _imports(p)
+        if _matches(n, ("harness.pytest_plugin",))
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -106,7 +111,7 @@ def test_no_import_cycles_at_import_time() -> None:
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = 2

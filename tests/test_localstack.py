@@ -16,8 +16,16 @@ from tests.conftest import REPO
 def test_compose_file_is_valid_compose_spec() -> None:
     # check-jsonschema is in the test extra; its compose-spec schema is vendored (works offline).
     proc = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(REPO / "docker-compose.localstack.yml")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(REPO / "docker-compose.localstack.yml"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -37,6 +45,8 @@ def test_localstack_target_uses_settings_and_account_key(monkeypatch: pytest.Mon
     target = make_target("localstack", env)
     client = target.client("lambda")
     assert client.meta.endpoint_url == "http://localhost:4566"
-    assert target.session.get_credentials().access_key == env.account, "LocalStack maps a 12-digit key id to the account"
+    assert target.session.get_credentials().access_key == env.account, (
+        "LocalStack maps a 12-digit key id to the account"
+    )
     assert "not a real account" in target.describe()
     assert set(NOT_REHEARSABLE) >= {"pitr-restore", "ecs"}

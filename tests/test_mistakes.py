@@ -27,20 +27,54 @@ FN = "bbws-tenant-instance-management-sit"
 
 MISTAKES = {
     "endpoint-without-scheme": (
-        ("--target", "aws"), {**aws_env("http://x"), "AWS_ENDPOINT_URL": "127.0.0.1:4566"},
+        ("--target", "aws"),
+        {**aws_env("http://x"), "AWS_ENDPOINT_URL": "127.0.0.1:4566"},
         "ERROR: AWS_ENDPOINT_URL='127.0.0.1:4566' is not an http(s) URL; did you mean http://127.0.0.1:4566?",
     ),
-    "harness-target-bogus": ((), {"HARNESS_TARGET": "bogus"}, "ERROR: HARNESS_TARGET='bogus': unknown target; valid: embedded, localstack, aws"),
-    "harness-target-wrong-case": ((), {"HARNESS_TARGET": "Embedded"}, "ERROR: HARNESS_TARGET='Embedded': unknown target; valid: embedded, localstack, aws; did you mean 'embedded'?"),
+    "harness-target-bogus": (
+        (),
+        {"HARNESS_TARGET": "bogus"},
+        "ERROR: HARNESS_TARGET='bogus': unknown target; valid: embedded, localstack, aws",
+    ),
+    "harness-target-wrong-case": (
+        (),
+        {"HARNESS_TARGET": "Embedded"},
+        "ERROR: HARNESS_TARGET='Embedded': unknown target; valid: embedded, localstack, aws; did you mean 'embedded'?",
+    ),
     "target-option-wrong-case": (("--target", "Embedded"), {}, "ERROR: --target='Embedded': unknown target"),
-    "reports-dir-not-writable": (("--reports-dir", "{file}/reports"), {}, "ERROR: --reports-dir {file}/reports: cannot write reports to"),
-    "api-base-url-no-scheme": (("--api-base-url", "localhost:8080/v1"), {}, "ERROR: --api-base-url 'localhost:8080/v1': not an http(s) URL; did you mean http://localhost:8080/v1?"),
-    "api-base-url-env-ftp": ((), {"HARNESS_API_BASE_URL": "ftp://example.com"}, "ERROR: HARNESS_API_BASE_URL 'ftp://example.com': not an http(s) URL"),
-    "expect-version-no-equals": (("--expect-version", "foo"), {}, "ERROR: --expect-version 'foo': expected FUNCTION=VERSION"),
-    "expect-version-no-version": (("--expect-version", f"{FN}="), {}, f"ERROR: --expect-version '{FN}=': expected FUNCTION=VERSION"),
-    "expect-version-no-function": (("--expect-version", "=3"), {}, "ERROR: --expect-version '=3': expected FUNCTION=VERSION"),
+    "reports-dir-not-writable": (
+        ("--reports-dir", "{file}/reports"),
+        {},
+        "ERROR: --reports-dir {file}/reports: cannot write reports to",
+    ),
+    "api-base-url-no-scheme": (
+        ("--api-base-url", "localhost:8080/v1"),
+        {},
+        "ERROR: --api-base-url 'localhost:8080/v1': not an http(s) URL; did you mean http://localhost:8080/v1?",
+    ),
+    "api-base-url-env-ftp": (
+        (),
+        {"HARNESS_API_BASE_URL": "ftp://example.com"},
+        "ERROR: HARNESS_API_BASE_URL 'ftp://example.com': not an http(s) URL",
+    ),
+    "expect-version-no-equals": (
+        ("--expect-version", "foo"),
+        {},
+        "ERROR: --expect-version 'foo': expected FUNCTION=VERSION",
+    ),
+    "expect-version-no-version": (
+        ("--expect-version", f"{FN}="),
+        {},
+        f"ERROR: --expect-version '{FN}=': expected FUNCTION=VERSION",
+    ),
+    "expect-version-no-function": (
+        ("--expect-version", "=3"),
+        {},
+        "ERROR: --expect-version '=3': expected FUNCTION=VERSION",
+    ),
     "expect-version-unknown-function": (
-        ("--expect-version", "bbws-tenant-instance-managment-sit=3"), {},
+        ("--expect-version", "bbws-tenant-instance-managment-sit=3"),
+        {},
         f"ERROR: --expect-version bbws-tenant-instance-managment-sit=3: no function 'bbws-tenant-instance-managment-sit' in bbws/sit; did you mean '{FN}'?",
     ),
     "keep-runs-not-a-number": (("--keep-runs", "ten"), {}, "ERROR: --keep-runs 'ten': expected a whole number"),
@@ -58,7 +92,9 @@ def _one_line(proc: subprocess.CompletedProcess) -> str:
 STARTED = "ERROR: a target started (recorded by the test)"
 
 
-def _main(run_here, args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, list[str]]:
+def _main(
+    run_here, args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, list[str]]:
     """``pytest.main(args)`` here with ``env``; every ``Target.start`` is recorded and stops the run."""
     started: list[str] = []
 
@@ -73,7 +109,9 @@ def _main(run_here, args: list[str], env: dict[str, str], monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("case", MISTAKES, ids=list(MISTAKES))
-def test_mistake_is_one_error_line_before_any_target_starts(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_here) -> None:
+def test_mistake_is_one_error_line_before_any_target_starts(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_here
+) -> None:
     args, env, expected = MISTAKES[case]
     file = tmp_path / "a-file"
     file.write_text("not a directory")
@@ -91,9 +129,20 @@ def test_mistake_is_one_error_line_before_any_target_starts(case: str, tmp_path:
     [("bbws", FN), ("bbws-access", "bbws-access-sit-lambda-team-service-v2")],
     ids=["inventory-function", "discovered-by-prefix"],
 )
-def test_expect_version_for_a_known_function_is_accepted(inventory_name: str, fn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         run_here) -> None:
-    args = [SMOKE, "--inventory", inventory_name, "--env", "sit", "--reports-dir", str(tmp_path), "--expect-version", f"{fn}=3"]
+def test_expect_version_for_a_known_function_is_accepted(
+    inventory_name: str, fn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_here
+) -> None:
+    args = [
+        SMOKE,
+        "--inventory",
+        inventory_name,
+        "--env",
+        "sit",
+        "--reports-dir",
+        str(tmp_path),
+        "--expect-version",
+        f"{fn}=3",
+    ]
     code, line, started = _main(run_here, args, {}, monkeypatch)
     assert line == STARTED and started == ["embedded"], "validation passed: the run went on to start its target"
 
@@ -101,16 +150,36 @@ def test_expect_version_for_a_known_function_is_accepted(inventory_name: str, fn
 def test_mistake_in_a_real_process_is_one_line(tmp_path: Path) -> None:
     """The same as above, end to end: stderr and the exit status of a real ``pytest`` process."""
     starts = tmp_path / "starts.log"
-    proc = run_pytest(SMOKE, "--env", "sit", "--reports-dir", str(tmp_path / "reports"), "--expect-version", "typo-fn=3",
-                      "-p", "tests.pause_plugin", env={"HARNESS_TEST_START_LOG": str(starts)})
+    proc = run_pytest(
+        SMOKE,
+        "--env",
+        "sit",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--expect-version",
+        "typo-fn=3",
+        "-p",
+        "tests.pause_plugin",
+        env={"HARNESS_TEST_START_LOG": str(starts)},
+    )
     assert _one_line(proc).startswith("ERROR: --expect-version typo-fn=3: no function 'typo-fn' in bbws/sit")
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR and not starts.exists()
 
 
 def test_missing_path_under_xdist_says_so(tmp_path: Path) -> None:
     starts = tmp_path / "starts.log"
-    proc = run_pytest("scenarios/test_no_such_file.py", "--env", "sit", "-n", "2", "--reports-dir", str(tmp_path),
-                      "-p", "tests.pause_plugin", env={"HARNESS_TEST_START_LOG": str(starts)})
+    proc = run_pytest(
+        "scenarios/test_no_such_file.py",
+        "--env",
+        "sit",
+        "-n",
+        "2",
+        "--reports-dir",
+        str(tmp_path),
+        "-p",
+        "tests.pause_plugin",
+        env={"HARNESS_TEST_START_LOG": str(starts)},
+    )
     assert _one_line(proc) == "ERROR: file or directory not found: scenarios/test_no_such_file.py"
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR and not starts.exists()
 
@@ -120,8 +189,26 @@ def test_sigint_during_seeding_is_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
     env["HARNESS_TEST_START_LOG"] = str(starts)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.pause_plugin", SMOKE, "--env", "sit", "--reports-dir", str(tmp_path / "r")],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.pause_plugin",
+            SMOKE,
+            "--env",
+            "sit",
+            "--reports-dir",
+            str(tmp_path / "r"),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -136,4 +223,7 @@ def test_sigint_during_seeding_is_one_line(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     line = _one_line(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     assert proc.returncode == pytest.ExitCode.INTERRUPTED
-    assert "stopped: interrupted while starting target embedded for inventory=bbws env=sit" in line and "no test ran" in line, line
+    assert (
+        "stopped: interrupted while starting target embedded for inventory=bbws env=sit" in line
+        and "no test ran" in line
+    ), line

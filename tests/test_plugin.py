@@ -22,7 +22,15 @@ from tests.conftest import REPO, aws_env, run_pytest
 def test_help_shows_the_option_group(run_here) -> None:
     out = run_here("--help").stdout
     assert "runbook harness (rollback / promotion / PITR scenarios):" in out
-    for option in ("--env", "--target={embedded,localstack,aws}", "--inventory", "--allow-mutation", "--approved-by", "--reason", "--keep-runs=N"):
+    for option in (
+        "--env",
+        "--target={embedded,localstack,aws}",
+        "--inventory",
+        "--allow-mutation",
+        "--approved-by",
+        "--reason",
+        "--keep-runs=N",
+    ):
         assert option in out, option
 
 
@@ -35,13 +43,26 @@ def test_markers_are_registered(run_here) -> None:
 def test_fixtures_are_documented(run_here) -> None:
     # Listing fixtures needs no --env and starts no target.
     out = run_here("--fixtures", "scenarios/test_smoke.py").stdout
-    for fixture in ("inventory [session scope]", "env [session scope]", "target [session scope]", "aws [session scope]"):
+    for fixture in (
+        "inventory [session scope]",
+        "env [session scope]",
+        "target [session scope]",
+        "aws [session scope]",
+    ):
         assert fixture in out, out[-2000:]
 
 
 def test_unreachable_target_is_one_line(run_here, tmp_path: Path) -> None:
-    proc = run_here("scenarios/", "--env", "sit", "--target", "localstack", "--reports-dir", str(tmp_path),
-                       env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    proc = run_here(
+        "scenarios/",
+        "--env",
+        "sit",
+        "--target",
+        "localstack",
+        "--reports-dir",
+        str(tmp_path),
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+    )
     assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
     assert "ERROR: cannot use target localstack for inventory=bbws env=sit" in proc.stderr, proc.stderr
     # refused before any test: recorded in its run directory, nothing copied to the reports root
@@ -57,7 +78,10 @@ def test_unknown_env_lists_the_valid_ones(run_here, tmp_path: Path) -> None:
 
 def test_missing_env_is_a_usage_error(run_here, tmp_path: Path) -> None:
     proc = run_here("scenarios/", "--reports-dir", str(tmp_path))
-    assert proc.returncode != 0 and "--env is required by these scenarios; valid for inventory bbws: dev, sit, prod" in proc.stderr
+    assert (
+        proc.returncode != 0
+        and "--env is required by these scenarios; valid for inventory bbws: dev, sit, prod" in proc.stderr
+    )
 
 
 def test_broken_inventory_is_one_line_before_any_call(run_here, tmp_path: Path) -> None:
@@ -69,13 +93,13 @@ def test_broken_inventory_is_one_line_before_any_call(run_here, tmp_path: Path) 
 
 
 MUTATING_SCENARIO = textwrap.dedent(
-    '''
+    """
     import pytest
 
     @pytest.mark.mutating
     def test_creates_canary(aws):
         aws("s3").create_bucket(Bucket="refusal-canary", CreateBucketConfiguration={"LocationConstraint": "af-south-1"})
-    '''
+    """
 )
 
 
@@ -103,22 +127,45 @@ def test_mutating_scenario_refused_on_real_account_without_flag_changes_nothing(
     scenario = tmp_path / "test_canary.py"
     scenario.write_text(MUTATING_SCENARIO)
     before = _buckets(sit_rehearsal)
-    common = (str(scenario), "--env", "sit", "--target", "aws", "--reports-dir", str(tmp_path / "r"), "--rootdir", str(REPO))
+    common = (
+        str(scenario),
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--reports-dir",
+        str(tmp_path / "r"),
+        "--rootdir",
+        str(REPO),
+    )
     refused = run_pytest(*common, "-rs", env=aws_env(sit_rehearsal.server.url))
     assert refused.returncode == 0 and "1 skipped" in refused.stdout
     assert "needs --allow-mutation" in refused.stdout
     assert _buckets(sit_rehearsal) == before
     allowed = run_pytest(*common, "--allow-mutation", env=aws_env(sit_rehearsal.server.url))
     assert allowed.returncode == 0 and "1 passed" in allowed.stdout, allowed.stdout[-2000:]
-    assert _buckets(sit_rehearsal) - before == {"refusal-canary"}, "the canary proves the refused run could have mutated"
+    assert _buckets(sit_rehearsal) - before == {"refusal-canary"}, (
+        "the canary proves the refused run could have mutated"
+    )
     sit_rehearsal.client("s3").delete_bucket(Bucket="refusal-canary")
 
 
 def test_protected_env_needs_the_runbooks_approvals(prod_rehearsal, tmp_path: Path) -> None:
     scenario = tmp_path / "test_canary.py"
     scenario.write_text(MUTATING_SCENARIO)
-    common = (str(scenario), "--env", "prod", "--target", "aws", "--allow-mutation", "--reports-dir", str(tmp_path / "r"),
-              "--rootdir", str(REPO), "-rs")
+    common = (
+        str(scenario),
+        "--env",
+        "prod",
+        "--target",
+        "aws",
+        "--allow-mutation",
+        "--reports-dir",
+        str(tmp_path / "r"),
+        "--rootdir",
+        str(REPO),
+        "-rs",
+    )
     env = aws_env(prod_rehearsal.server.url)
     one = run_pytest(*common, "--approved-by", "alice", "--approved-by", "alice", "--reason", "INC-1", env=env)
     assert "1 skipped" in one.stdout and "prod-rollback needs 2 distinct approvers" in one.stdout, one.stdout[-2000:]

@@ -23,7 +23,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from tests.conftest import REPO, serve, stop
 
 README = REPO / "README.md"
@@ -85,14 +84,19 @@ def runnable_blocks(text: str) -> list[Block]:
             continue
         assert lines[i + 1].startswith("```"), f"README.md:{i + 1}: a runnable marker must precede a fenced block"
         end = next(j for j in range(i + 2, len(lines)) if lines[j].startswith("```"))
-        blocks.append(Block(m.group("note") or "", "\n".join(lines[i + 2:end]), i + 1))
+        blocks.append(Block(m.group("note") or "", "\n".join(lines[i + 2 : end]), i + 1))
     return blocks
 
 
 # The Quickstart's scenarios: the smoke test and the read-only checklists. The drills in scenarios/ (rollback,
 # promotion, PITR, Terraform; tens of seconds) are run by their own tests (tests/actions, tests/data, ...);
 # here they would only repeat that cost.
-QUICKSTART_SCENARIOS = ("test_smoke.py", "test_post_rollback_verification.py", "test_post_deployment_validation.py", "test_pre_promotion.py")
+QUICKSTART_SCENARIOS = (
+    "test_smoke.py",
+    "test_post_rollback_verification.py",
+    "test_post_deployment_validation.py",
+    "test_pre_promotion.py",
+)
 
 
 def _checkout_copy(tmp_path: Path, scenarios: tuple[str, ...] = QUICKSTART_SCENARIOS) -> Path:
@@ -118,7 +122,9 @@ def run_block(block: str, cwd: Path, env: dict[str, str], timeout: float = 240) 
         '''
     )
     base = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
-    return subprocess.run(["bash", "-c", prelude + block], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", "-c", prelude + block], cwd=cwd, env={**base, **env}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_runnable_blocks_are_the_ones_this_test_knows() -> None:
@@ -145,7 +151,11 @@ def test_quickstart_is_two_commands_and_the_second_is_what_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     install = re.search(r"pip install -q (-e \S+)", ci).group(1)
     test = re.search(r"^(pytest tests/\S*(?: \S+)*)$", ci, re.M).group(1)
-    assert lines[1] == f"python3 -m venv .venv && . .venv/bin/activate && pip install {install} && {test}", (lines[1], install, test)
+    assert lines[1] == f"python3 -m venv .venv && . .venv/bin/activate && pip install {install} && {test}", (
+        lines[1],
+        install,
+        test,
+    )
 
 
 def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_path: Path) -> None:
@@ -158,14 +168,20 @@ def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_
 
     header = [line for line in proc.stdout.splitlines() if line.startswith("inventory=")]
     assert len(header) == 1
-    assert header[0].startswith("inventory=bbws env=sit account=815856636111 region=af-south-1 target=embedded (rehearsal on moto 5.2.")
+    assert header[0].startswith(
+        "inventory=bbws env=sit account=815856636111 region=af-south-1 target=embedded (rehearsal on moto 5.2."
+    )
     assert re.search(r" at 127\.0\.0\.1:\d+ — not a real account\)$", header[0]), header[0]
 
     # the paths the README promises
     reports = root / "reports"
     suite = ET.parse(reports / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) > 100 and suite.get("failures") == "0" and suite.get("errors") == "0"
-    probes = {case.get("name") for case in suite.iter("testcase") if case.get("classname", "").endswith("test_zz_handler_env_probe")}
+    probes = {
+        case.get("name")
+        for case in suite.iter("testcase")
+        if case.get("classname", "").endswith("test_zz_handler_env_probe")
+    }
     assert probes == {"test_no_user_aws_profile_in_the_run", "test_handler_environment_is_the_rehearsals"}, probes
     assert list((reports / "allure-results").glob("*-result.json"))
     (report,) = reports.glob("verification-bbws-sit-*.md")
@@ -178,7 +194,11 @@ def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_
 
 def test_serve_snippet_runs_as_written(served_sit: dict[str, str], tmp_path: Path) -> None:
     """After ``harness serve --env sit`` (the session's ``served_sit`` is that command), the second shell's block."""
-    (block,) = [b for b in runnable_blocks(README.read_text(encoding="utf-8")) if b.note.startswith("after harness serve --env sit")]
+    (block,) = [
+        b
+        for b in runnable_blocks(README.read_text(encoding="utf-8"))
+        if b.note.startswith("after harness serve --env sit")
+    ]
     printed = served_sit
     assert set(printed) >= {"AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID", "AWS_DEFAULT_REGION", "API_BASE_URL"}, printed
     text = block.text
@@ -199,10 +219,15 @@ def test_harness_serve_ignores_the_users_aws_profile() -> None:
 
 def test_readme_catalogue_is_the_catalogue() -> None:
     """The README's slug tables are generated from harness/checks/catalogue.py (``python -m harness.checks.catalogue_markdown``)."""
-    from harness.checks.catalogue_markdown import RUNS_ON, markdown
     from harness.checks.catalogue import CATALOGUE
+    from harness.checks.catalogue_markdown import RUNS_ON, markdown
 
     assert set(RUNS_ON) == {c.slug for c in CATALOGUE}
     text = README.read_text(encoding="utf-8")
-    start, end = text.index("<!-- catalogue:start -->\n") + len("<!-- catalogue:start -->\n"), text.index("<!-- catalogue:end -->")
-    assert text[start:end] == markdown(), "README catalogue is stale: paste `python -m harness.checks.catalogue_markdown` between the markers"
+    start, end = (
+        text.index("<!-- catalogue:start -->\n") + len("<!-- catalogue:start -->\n"),
+        text.index("<!-- catalogue:end -->"),
+    )
+    assert text[start:end] == markdown(), (
+        "README catalogue is stale: paste `python -m harness.checks.catalogue_markdown` between the markers"
+    )

@@ -30,8 +30,12 @@ PRE_PROMOTION = "scenarios/test_pre_promotion.py"
 POST_ROLLBACK = "scenarios/test_post_rollback_verification.py"
 
 
-def _run(served: dict[str, str], reports: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return run_pytest(*args, *sit_run_args(served), "--reports-dir", str(reports), env={**sit_run_env(served), **(env or {})})
+def _run(
+    served: dict[str, str], reports: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return run_pytest(
+        *args, *sit_run_args(served), "--reports-dir", str(reports), env={**sit_run_env(served), **(env or {})}
+    )
 
 
 def _report(folder: Path) -> str:
@@ -81,7 +85,9 @@ def test_a_refused_or_empty_run_keeps_the_last_good_runs_reports(served_sit, tmp
     assert any(name.endswith("-result.json") for name in before)
 
     # --env prod with SIT's credentials: refused by the account guard, one line, nothing published
-    refused = run_pytest(PRE_PROMOTION, "--env", "prod", "--target", "aws", "--reports-dir", str(reports), env=sit_run_env(served_sit))
+    refused = run_pytest(
+        PRE_PROMOTION, "--env", "prod", "--target", "aws", "--reports-dir", str(reports), env=sit_run_env(served_sit)
+    )
     errors = [line for line in (refused.stdout + refused.stderr).splitlines() if line.strip()]
     assert refused.returncode != 0 and len(errors) == 1 and errors[0].startswith("ERROR: refusing to run"), errors
     assert _snapshot(reports) == before
@@ -128,9 +134,23 @@ def test_sigint_after_the_first_rows_reads_incomplete(served_sit, tmp_path: Path
     reports, pause = tmp_path / "reports", tmp_path / "paused"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
     env.update(sit_run_env(served_sit), HARNESS_TEST_PAUSE_AFTER="2", HARNESS_TEST_PAUSE_FILE=str(pause))
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.pause_plugin", "scenarios/",
-            *sit_run_args(served_sit), "--reports-dir", str(reports), *(["-n", workers] if workers else [])]
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "tests.pause_plugin",
+        "scenarios/",
+        *sit_run_args(served_sit),
+        "--reports-dir",
+        str(reports),
+        *(["-n", workers] if workers else []),
+    ]
+    proc = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob("paused.*"))) < (int(workers) if workers else 1):
@@ -146,14 +166,20 @@ def test_sigint_after_the_first_rows_reads_incomplete(served_sit, tmp_path: Path
     planned = len(rows_for(SIT))
     report = _report(reports)
     run, result = _line(report, "run"), _line(report, "result")
-    assert run.startswith("- **run**: INCOMPLETE: ") and f"of {planned} planned rows ran" in run and "(interrupted)" in run, run
+    assert (
+        run.startswith("- **run**: INCOMPLETE: ") and f"of {planned} planned rows ran" in run and "(interrupted)" in run
+    ), run
     assert "PASS" not in result.split("(")[0] and "INCOMPLETE" in result, result
     assert "## Not run (" in report
     props = _props(reports / "allure-results")
     assert props["result"] == "INCOMPLETE" and props["checklist"].startswith("INCOMPLETE: "), props
     assert f"of {planned} planned rows ran" in out and "PASS;" not in out
     record = json.loads(((reports / "latest") / "run.json").read_text())
-    assert record["outcome"] == "interrupted" and record["checklist"]["complete"] is False and record["checklist"]["ran"] >= 2
+    assert (
+        record["outcome"] == "interrupted"
+        and record["checklist"]["complete"] is False
+        and record["checklist"]["ran"] >= 2
+    )
 
 
 def test_deselected_rows_make_the_run_incomplete(served_sit, tmp_path: Path) -> None:
@@ -163,7 +189,10 @@ def test_deselected_rows_make_the_run_incomplete(served_sit, tmp_path: Path) -> 
     report = _report(reports)
     gated = len(rows_for(SIT, "pre-promotion"))
     health = len(rows_for(SIT, "pre-promotion", ("source-health",)))
-    assert _line(report, "run") == f"- **run**: INCOMPLETE: {health} of {gated} planned rows ran, {gated - health} not run (deselected by -k/-m)"
+    assert (
+        _line(report, "run")
+        == f"- **run**: INCOMPLETE: {health} of {gated} planned rows ran, {gated - health} not run (deselected by -k/-m)"
+    )
     assert _line(report, "result").startswith("- **result**: INCOMPLETE (")
     assert report.count("| deselected (-k / -m) |") == gated - health
     assert _props(reports / "allure-results")["result"] == "INCOMPLETE"
@@ -181,7 +210,9 @@ def recommended_table_without_pitr(served_sit) -> Iterator[str]:
     spec = {"PointInTimeRecoveryEnabled": False}
     ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification=spec)
     yield table
-    ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    ddb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
 
 
 def _checklist_results(allure_dir: Path) -> list[dict]:
@@ -192,7 +223,9 @@ def _label(result: dict, name: str) -> list[str]:
     return [label["value"] for label in result.get("labels", []) if label["name"] == name]
 
 
-def test_fail_and_warn_rows_are_visible_and_history_ids_stable(served_sit, recommended_table_without_pitr: str, tmp_path: Path) -> None:
+def test_fail_and_warn_rows_are_visible_and_history_ids_stable(
+    served_sit, recommended_table_without_pitr: str, tmp_path: Path
+) -> None:
     fn = SIT.functions[0].name
     args = (POST_ROLLBACK, "-k", "dynamodb-pitr or lambda-alias-version", "--expect-version", f"{fn}=1")
     first = _run(served_sit, tmp_path / "one", *args)
@@ -204,7 +237,9 @@ def test_fail_and_warn_rows_are_visible_and_history_ids_stable(served_sit, recom
     assert f"WARN dynamodb-pitr {recommended_table_without_pitr}: PITR DISABLED" in first.stdout, first.stdout[-3000:]
     assert "checklist: 1 WARN" in first.stdout
     report = _report(tmp_path / "one")
-    assert _line(report, "result").startswith("- **result**: FAIL") and _line(report, "run").startswith("- **run**: INCOMPLETE")
+    assert _line(report, "result").startswith("- **result**: FAIL") and _line(report, "run").startswith(
+        "- **run**: INCOMPLETE"
+    )
     table = [line for line in report.splitlines() if line.startswith("| ") and not line.startswith(("| Check", "|---"))]
     assert "**FAIL**" in table[0] and fn in table[0] and "version 1" in table[0], "failing rows first"
 
@@ -224,7 +259,10 @@ def test_fail_and_warn_rows_are_visible_and_history_ids_stable(served_sit, recom
     # readable parameters, no object reprs; the same rows give the same history ids run after run
     for r in results:
         params = {p["name"]: p["value"] for p in r["parameters"]}
-        assert params["env"] == "'bbws/sit'" and params["row"] == f"'{_label(r, 'story')[0]} on {_label(r, 'resource')[0]}'", params
+        assert (
+            params["env"] == "'bbws/sit'"
+            and params["row"] == f"'{_label(r, 'story')[0]} on {_label(r, 'resource')[0]}'"
+        ), params
         assert "0x" not in json.dumps(r["parameters"])
     ids_one = {r["name"]: r["historyId"] for r in results}
     ids_two = {r["name"]: r["historyId"] for r in _checklist_results(tmp_path / "two" / "allure-results")}
@@ -244,7 +282,16 @@ def test_a_crashed_worker_makes_the_run_incomplete_and_names_the_row(served_sit,
     """An xdist worker that dies mid-row (OOM killer, segfault): its row is "not run" with the crash, the run
     INCOMPLETE, never PASS; the other rows still ran on the worker xdist starts in its place."""
     reports, fn = tmp_path / "reports", SIT.functions[0].name
-    proc = _run(served_sit, reports, POST_ROLLBACK, "-n", "2", "-p", "tests.crash_worker", env={"CRASH_NODE": f"lambda-alias-version-{fn}]"})
+    proc = _run(
+        served_sit,
+        reports,
+        POST_ROLLBACK,
+        "-n",
+        "2",
+        "-p",
+        "tests.crash_worker",
+        env={"CRASH_NODE": f"lambda-alias-version-{fn}]"},
+    )
     assert proc.returncode != 0, proc.stdout[-3000:]
     report = _report(reports)
     assert _line(report, "run").startswith("- **run**: INCOMPLETE"), _line(report, "run")

@@ -20,14 +20,14 @@ def utc(*args: int) -> datetime:
 @pytest.mark.parametrize(
     ("when", "inside"),
     [
-        (utc(2026, 11, 24, 20, 0), True),    # Tuesday 20:00 UTC: window opens
-        (utc(2026, 11, 24, 23, 59), True),   # Tuesday 23:59
-        (utc(2026, 11, 25, 0, 0), False),    # Wednesday 00:00: Tuesday's window has closed
+        (utc(2026, 11, 24, 20, 0), True),  # Tuesday 20:00 UTC: window opens
+        (utc(2026, 11, 24, 23, 59), True),  # Tuesday 23:59
+        (utc(2026, 11, 25, 0, 0), False),  # Wednesday 00:00: Tuesday's window has closed
         (utc(2026, 11, 24, 19, 59), False),  # Tuesday before the window
-        (utc(2026, 11, 26, 21, 30), True),   # Thursday
-        (utc(2026, 11, 28, 4, 0), True),     # Saturday 04:00
-        (utc(2026, 11, 28, 8, 0), False),    # Saturday 08:00: closed
-        (utc(2026, 11, 23, 21, 0), False),   # Monday
+        (utc(2026, 11, 26, 21, 30), True),  # Thursday
+        (utc(2026, 11, 28, 4, 0), True),  # Saturday 04:00
+        (utc(2026, 11, 28, 8, 0), False),  # Saturday 08:00: closed
+        (utc(2026, 11, 23, 21, 0), False),  # Monday
     ],
 )
 def test_maintenance_windows(when: datetime, inside: bool) -> None:
@@ -59,11 +59,26 @@ def test_approvals_need_distinct_people_and_a_reason() -> None:
 
 
 def test_mutation_refusals() -> None:
-    assert "needs --allow-mutation" in mutation_refusal(disposable=False, target="aws", env=SIT, allow_mutation=False, approvers=[], reason=None)
-    assert "needs --allow-mutation" in mutation_refusal(disposable=False, target="localstack", env=SIT, allow_mutation=False, approvers=[], reason=None)
-    assert mutation_refusal(disposable=False, target="aws", env=SIT, allow_mutation=True, approvers=[], reason=None) is None
-    assert mutation_refusal(disposable=True, target="embedded", env=SIT, allow_mutation=False, approvers=[], reason=None) is None
+    assert "needs --allow-mutation" in mutation_refusal(
+        disposable=False, target="aws", env=SIT, allow_mutation=False, approvers=[], reason=None
+    )
+    assert "needs --allow-mutation" in mutation_refusal(
+        disposable=False, target="localstack", env=SIT, allow_mutation=False, approvers=[], reason=None
+    )
+    assert (
+        mutation_refusal(disposable=False, target="aws", env=SIT, allow_mutation=True, approvers=[], reason=None)
+        is None
+    )
+    assert (
+        mutation_refusal(disposable=True, target="embedded", env=SIT, allow_mutation=False, approvers=[], reason=None)
+        is None
+    )
     assert "prod-rollback needs 2 distinct approvers" in mutation_refusal(
         disposable=True, target="embedded", env=PROD, allow_mutation=False, approvers=["ann"], reason="x"
     )
-    assert mutation_refusal(disposable=False, target="aws", env=PROD, allow_mutation=True, approvers=["ann", "bo"], reason="INC-7") is None
+    assert (
+        mutation_refusal(
+            disposable=False, target="aws", env=PROD, allow_mutation=True, approvers=["ann", "bo"], reason="INC-7"
+        )
+        is None
+    )

@@ -14,7 +14,10 @@ from harness.inventory.resources import Resource, inventory_resources
 from harness.targets.embedded.seed import release_label
 
 
-@pytest.mark.parametrize(("inventory_name", "env_name"), [("bbws", "sit"), ("bbws", "prod"), ("bbws-access", "dev"), ("propie", "production")])
+@pytest.mark.parametrize(
+    ("inventory_name", "env_name"),
+    [("bbws", "sit"), ("bbws", "prod"), ("bbws-access", "dev"), ("propie", "production")],
+)
 def test_walk_the_inventory_and_read_each_resource_back(make_embedded, inventory_name: str, env_name: str) -> None:
     target = make_embedded(inventory_name, env_name)
     resources = inventory_resources(target.env)
@@ -33,7 +36,11 @@ def test_seeded_sit_matches_the_runbooks(make_embedded) -> None:
     env, lam = t.env, t.client("lambda")
     n = env.rehearsal.versions_per_function
     for fn in env.functions:
-        versions = [v for p in lam.get_paginator("list_versions_by_function").paginate(FunctionName=fn.name) for v in p["Versions"]]
+        versions = [
+            v
+            for p in lam.get_paginator("list_versions_by_function").paginate(FunctionName=fn.name)
+            for v in p["Versions"]
+        ]
         published = [v for v in versions if v["Version"] != "$LATEST"]
         assert [v["Description"] for v in published] == [release_label(i) for i in range(1, n + 1)]
         assert len({v["CodeSha256"] for v in published}) == n, "each version has its own code"
@@ -79,7 +86,9 @@ def test_ecs_ssm_metrics_logs_alarms(make_embedded) -> None:
     t = make_embedded("bbws", "dev")
     ecs = t.env.ecs
     services = t.client("ecs").describe_services(cluster=ecs.cluster, services=list(ecs.services))["services"]
-    assert [(s["runningCount"], s["desiredCount"]) for s in services] == [(ecs.desired_count, ecs.desired_count)] * len(ecs.services)
+    assert [(s["runningCount"], s["desiredCount"]) for s in services] == [(ecs.desired_count, ecs.desired_count)] * len(
+        ecs.services
+    )
     fn = t.env.functions[0].name
     now = t.clock.now()
     resp = t.client("cloudwatch").get_metric_data(
@@ -87,7 +96,11 @@ def test_ecs_ssm_metrics_logs_alarms(make_embedded) -> None:
             {
                 "Id": "inv",
                 "MetricStat": {
-                    "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations", "Dimensions": [{"Name": "FunctionName", "Value": fn}]},
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Invocations",
+                        "Dimensions": [{"Name": "FunctionName", "Value": fn}],
+                    },
                     "Period": 86400,
                     "Stat": "Sum",
                 },
@@ -97,7 +110,9 @@ def test_ecs_ssm_metrics_logs_alarms(make_embedded) -> None:
         EndTime=now,
     )
     assert sum(resp["MetricDataResults"][0]["Values"]) == 20 * 288, "24 h of 5-minute healthy baseline"
-    groups = {g["logGroupName"] for g in t.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
+    groups = {
+        g["logGroupName"] for g in t.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
     assert {f"/aws/lambda/{f.name}" for f in t.env.functions} <= groups
     alarms = t.client("cloudwatch").describe_alarms(AlarmNamePrefix=t.env.alarm_prefix)["MetricAlarms"]
     assert len(alarms) == len(t.env.functions) and {a["StateValue"] for a in alarms} == {"OK"}
@@ -124,6 +139,8 @@ def test_presence_check_goes_red_naming_the_resource(make_embedded) -> None:
     t.client("lambda").delete_alias(FunctionName=fn, Name=t.env.alias)
     result = check_present(t, Resource("lambda-alias", t.env.alias, t.env.region, "000 §3.2", parent=fn))
     assert result.verdict is Verdict.FAIL
-    assert fn in result.message() and "expected exists" in result.message() and "missing or unreadable" in result.message()
+    assert (
+        fn in result.message() and "expected exists" in result.message() and "missing or unreadable" in result.message()
+    )
     ok = check_present(t, Resource("dynamodb-table", "tenants-dev", t.env.region, "000 §6.7"))
     assert ok.verdict is Verdict.PASS

@@ -8,4 +8,16 @@ plan time, so a refused or failed plan changes nothing.
 from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Change, Event, Plan, execute
 from harness.actions.guards import Authority
 
-__all__ = ["COMPLETE", "DRY_RUN", "FAILED", "REFUSED", "SKIPPED", "ActionResult", "Authority", "Change", "Event", "Plan", "execute"]
+__all__ = [
+    "COMPLETE",
+    "DRY_RUN",
+    "FAILED",
+    "REFUSED",
+    "SKIPPED",
+    "ActionResult",
+    "Authority",
+    "Change",
+    "Event",
+    "Plan",
+    "execute",
+]

@@ -62,7 +62,9 @@ def plan_switch_back(target: TargetLike, authority: Authority) -> Plan:
         return plan
     assoc = found["domainAssociation"]
     if assoc.get("domainStatus") == "UPDATING":
-        plan.refusal = f"domain {amp.domain} is UPDATING: Amplify refuses another update until it settles; run again later"
+        plan.refusal = (
+            f"domain {amp.domain} is UPDATING: Amplify refuses another update until it settles; run again later"
+        )
         return plan
     blue = client.get_branch(appId=amp.app_id, branchName=amp.branch)["branch"]
     if not blue.get("activeJobId"):
@@ -75,10 +77,24 @@ def plan_switch_back(target: TargetLike, authority: Authority) -> Plan:
     before = {s["prefix"]: s["branchName"] for s in current}
     for s in settings:
         if before.get(s["prefix"]) != s["branchName"]:
-            plan.changes.append(Change(f"amplify:{amp.app_id}:domain/{amp.domain}", f"{hostname(amp, s['prefix'])} branch",
-                                       before.get(s["prefix"]), s["branchName"], note="004 Command Line Rollback step 2"))
-    plan.details.update(app=amp.app_id, domain=amp.domain, branch=amp.branch, settings=settings, checkpoint=current,
-                        serving_before={p: b for p, b in before.items()}, blue_job=blue.get("activeJobId"))
+            plan.changes.append(
+                Change(
+                    f"amplify:{amp.app_id}:domain/{amp.domain}",
+                    f"{hostname(amp, s['prefix'])} branch",
+                    before.get(s["prefix"]),
+                    s["branchName"],
+                    note="004 Command Line Rollback step 2",
+                )
+            )
+    plan.details.update(
+        app=amp.app_id,
+        domain=amp.domain,
+        branch=amp.branch,
+        settings=settings,
+        checkpoint=current,
+        serving_before={p: b for p, b in before.items()},
+        blue_job=blue.get("activeJobId"),
+    )
     plan.notes.append(
         f"UpdateDomainAssociation replaces the whole sub-domain list: the harness sends all {len(settings)} prefixes "
         f"({', '.join(repr(s['prefix']) for s in settings)}); 004's '--sub-domain-settings prefix=,branchName={amp.branch}' alone would drop the others"
@@ -108,7 +124,13 @@ def apply_switch_back(target: TargetLike, plan: Plan) -> ActionResult:
         return result
     client = target.client("amplify")
     d = plan.details
-    with audit(target, plan, resource=f"amplify:{amp.app_id}/{amp.domain}", from_version=str(d["serving_before"]), to_version=amp.branch) as trail:
+    with audit(
+        target,
+        plan,
+        resource=f"amplify:{amp.app_id}/{amp.domain}",
+        from_version=str(d["serving_before"]),
+        to_version=amp.branch,
+    ) as trail:
         sent = ", ".join(f"{s['prefix']!r}->{s['branchName']}" for s in d["settings"])
         result.log(target.clock.now(), f"update-domain-association {amp.domain}: every prefix sent ({sent})")
         serving: dict[str, Any] | None = None
@@ -129,12 +151,16 @@ def apply_switch_back(target: TargetLike, plan: Plan) -> ActionResult:
     result.record = trail.record
     if result.outcome == COMPLETE and serving is not None:
         result.evidence["serving_job"] = serving
-        result.message = f"{amp.domain} back on {amp.branch}, serving job {serving['jobId']} (\"{serving.get('commitMessage', '')}\")"
+        result.message = (
+            f'{amp.domain} back on {amp.branch}, serving job {serving["jobId"]} ("{serving.get("commitMessage", "")}")'
+        )
     result.log(target.clock.now(), result.message)
     return result
 
 
-def _verify_switch(target: TargetLike, amp: Amplify, assoc: dict[str, Any], settings: list[dict[str, str]]) -> tuple[str | None, dict[str, Any] | None]:
+def _verify_switch(
+    target: TargetLike, amp: Amplify, assoc: dict[str, Any], settings: list[dict[str, str]]
+) -> tuple[str | None, dict[str, Any] | None]:
     """(what is wrong, the serving job): every prefix as sent, domain AVAILABLE, blue serving a build."""
     if assoc.get("domainStatus") != "AVAILABLE":
         return f"domain still {assoc.get('domainStatus')} after {DOMAIN_TIMEOUT_S:.0f} s", None
@@ -153,7 +179,9 @@ def _restore_domain(target: TargetLike, amp: Amplify, checkpoint: list[dict[str,
     """Put the domain's previous settings back (best effort: a domain still UPDATING refuses it)."""
     try:
         _wait_domain(target, amp)
-        target.client("amplify").update_domain_association(appId=amp.app_id, domainName=amp.domain, subDomainSettings=checkpoint)
+        target.client("amplify").update_domain_association(
+            appId=amp.app_id, domainName=amp.domain, subDomainSettings=checkpoint
+        )
         result.log(target.clock.now(), f"restored {amp.domain}'s previous settings")
     except ClientError as exc:
         result.log(target.clock.now(), f"could not restore {amp.domain}'s previous settings: {aws.error_message(exc)}")
@@ -177,7 +205,9 @@ def last_good_before(jobs: list[dict[str, Any]], serving: str) -> dict[str, Any]
     return next((j for j in jobs if j["status"] == "SUCCEED" and int(j["jobId"]) < int(serving)), None)
 
 
-def plan_redeploy_last_good(target: TargetLike, authority: Authority, *, branch: str | None = None, job_id: str | None = None) -> Plan:
+def plan_redeploy_last_good(
+    target: TargetLike, authority: Authority, *, branch: str | None = None, job_id: str | None = None
+) -> Plan:
     """Find the build before the one the branch serves (or the successful job ``job_id``) and how to redeploy it (reads only)."""
     amp = _amplify(target)
     branch = branch or amp.branch
@@ -195,7 +225,9 @@ def plan_redeploy_last_good(target: TargetLike, authority: Authority, *, branch:
         return plan
     running = [j for j in jobs if j["status"] not in FINAL and j["status"] != "CREATED"]
     if running:
-        plan.refusal = f"job {running[0]['jobId']} of {branch} is still {running[0]['status']}: wait for it (or stop it) first"
+        plan.refusal = (
+            f"job {running[0]['jobId']} of {branch} is still {running[0]['status']}: wait for it (or stop it) first"
+        )
         return plan
     if job_id is not None:
         good = next((j for j in jobs if j["jobId"] == job_id), None)
@@ -208,31 +240,66 @@ def plan_redeploy_last_good(target: TargetLike, authority: Authority, *, branch:
         plan.refusal = f"no successful job of {branch} before job {serving} (the one it serves): nothing to redeploy"
         return plan
     if job_id is None and jobs and jobs[0]["jobId"] != serving and jobs[0]["status"] == "FAILED":
-        plan.notes.append(f"the newest job {jobs[0]['jobId']} FAILED and never served: {branch} still serves job {serving}; this goes back to the "
-                          f"build before it (job {good['jobId']}). If job {serving} is good, redeploy it instead (job_id / --job-id {serving})")
+        plan.notes.append(
+            f"the newest job {jobs[0]['jobId']} FAILED and never served: {branch} still serves job {serving}; this goes back to the "
+            f"build before it (job {good['jobId']}). If job {serving} is good, redeploy it instead (job_id / --job-id {serving})"
+        )
     manual = not app.get("repository")
     if manual and not good.get("sourceUrl"):
-        plan.refusal = (f"{amp.app_id} is a manually deployed app and job {good['jobId']} has no sourceUrl: its artifact cannot be "
-                        "redeployed by the API; deploy that zip again with create-deployment/start-deployment")
+        plan.refusal = (
+            f"{amp.app_id} is a manually deployed app and job {good['jobId']} has no sourceUrl: its artifact cannot be "
+            "redeployed by the API; deploy that zip again with create-deployment/start-deployment"
+        )
         return plan
-    how = ("start-deployment", {"sourceUrl": good["sourceUrl"], "sourceUrlType": good.get("sourceUrlType") or "ZIP"}) if manual else (
-        "start-job", {"jobType": "RELEASE", "commitId": good["commitId"], "commitMessage": good.get("commitMessage", ""),
-                      "jobReason": f"harness rollback: redeploy job {good['jobId']} (004 Rollback Amplify Deployment)"})
-    plan.changes.append(Change(f"amplify:{amp.app_id}:branch/{branch}", "serving build", f"job {serving}",
-                               f"new job building job {good['jobId']}'s {'artifact' if manual else 'commit ' + good['commitId'][:8]}",
-                               kind="create", note="004 Rollback Amplify Deployment"))
-    plan.details.update(app=amp.app_id, branch=branch, serving=serving, good=good, method=how[0], call=how[1], manual=manual,
-                        runbook_pick=picked_by_runbook)
+    how = (
+        ("start-deployment", {"sourceUrl": good["sourceUrl"], "sourceUrlType": good.get("sourceUrlType") or "ZIP"})
+        if manual
+        else (
+            "start-job",
+            {
+                "jobType": "RELEASE",
+                "commitId": good["commitId"],
+                "commitMessage": good.get("commitMessage", ""),
+                "jobReason": f"harness rollback: redeploy job {good['jobId']} (004 Rollback Amplify Deployment)",
+            },
+        )
+    )
+    plan.changes.append(
+        Change(
+            f"amplify:{amp.app_id}:branch/{branch}",
+            "serving build",
+            f"job {serving}",
+            f"new job building job {good['jobId']}'s {'artifact' if manual else 'commit ' + good['commitId'][:8]}",
+            kind="create",
+            note="004 Rollback Amplify Deployment",
+        )
+    )
+    plan.details.update(
+        app=amp.app_id,
+        branch=branch,
+        serving=serving,
+        good=good,
+        method=how[0],
+        call=how[1],
+        manual=manual,
+        runbook_pick=picked_by_runbook,
+    )
     if picked_by_runbook and picked_by_runbook["jobId"] == serving:
-        plan.notes.append(f"004's query (newest SUCCEED job) picks job {serving}, the build serving now: redeploying it changes nothing "
-                          f"(seed defect 7); the harness takes job {good['jobId']}, the last good one before it")
+        plan.notes.append(
+            f"004's query (newest SUCCEED job) picks job {serving}, the build serving now: redeploying it changes nothing "
+            f"(seed defect 7); the harness takes job {good['jobId']}, the last good one before it"
+        )
     elif picked_by_runbook and picked_by_runbook["jobId"] != good["jobId"]:
-        plan.notes.append(f"004's query picks job {picked_by_runbook['jobId']}; the last good job before the serving one is {good['jobId']}")
+        plan.notes.append(
+            f"004's query picks job {picked_by_runbook['jobId']}; the last good job before the serving one is {good['jobId']}"
+        )
     if manual:
         plan.notes.append(f"{amp.app_id} is manually deployed: StartDeployment of job {good['jobId']}'s sourceUrl")
     else:
-        plan.notes.append(f"{amp.app_id} is connected to {app.get('repository')}: StartDeployment is only for manually deployed apps "
-                          f"(seed defect 7), so the harness starts a RELEASE job of commit {good['commitId'][:8]} (StartJob)")
+        plan.notes.append(
+            f"{amp.app_id} is connected to {app.get('repository')}: StartDeployment is only for manually deployed apps "
+            f"(seed defect 7), so the harness starts a RELEASE job of commit {good['commitId'][:8]} (StartJob)"
+        )
     return plan
 
 
@@ -253,13 +320,22 @@ def apply_redeploy_last_good(target: TargetLike, plan: Plan) -> ActionResult:
     client = target.client("amplify")
     result = ActionResult(plan, COMPLETE)
     good = d["good"]
-    with audit(target, plan, resource=f"amplify:{d['app']}/{d['branch']}", from_version=f"job {d['serving']}", to_version=f"job {good['jobId']}") as trail:
+    with audit(
+        target,
+        plan,
+        resource=f"amplify:{d['app']}/{d['branch']}",
+        from_version=f"job {d['serving']}",
+        to_version=f"job {good['jobId']}",
+    ) as trail:
         if d["method"] == "start-deployment":
             started = client.start_deployment(appId=d["app"], branchName=d["branch"], **d["call"])["jobSummary"]
         else:
             started = client.start_job(appId=d["app"], branchName=d["branch"], **d["call"])["jobSummary"]
         result.changed(target.clock.now(), plan.changes[0])
-        result.log(target.clock.now(), f"{d['method']} on {d['branch']}: job {started['jobId']} (building job {good['jobId']}'s source)")
+        result.log(
+            target.clock.now(),
+            f"{d['method']} on {d['branch']}: job {started['jobId']} (building job {good['jobId']}'s source)",
+        )
         summary = wait_job(target, d["app"], d["branch"], started["jobId"])
         result.log(target.clock.now(), f"get-job {started['jobId']}: {summary['status']}")
         active = client.get_branch(appId=d["app"], branchName=d["branch"])["branch"].get("activeJobId")
@@ -274,17 +350,29 @@ def apply_redeploy_last_good(target: TargetLike, plan: Plan) -> ActionResult:
         if problem:
             # Amplify replaces what a branch serves only when a job succeeds: after a failed redeploy the
             # serving build is still the one before it (the checkpoint), so there is nothing to restore.
-            result.outcome, result.message = FAILED, f"redeploy not verified: {problem}; branch {d['branch']} serves job {active}"
+            result.outcome, result.message = (
+                FAILED,
+                f"redeploy not verified: {problem}; branch {d['branch']} serves job {active}",
+            )
             trail.finish(FAILED)
     result.record = trail.record
     if result.outcome == COMPLETE:
-        result.message = f"branch {d['branch']} serves job {started['jobId']}, the build of job {good['jobId']} (\"{good.get('commitMessage', '')}\")"
+        result.message = f'branch {d["branch"]} serves job {started["jobId"]}, the build of job {good["jobId"]} ("{good.get("commitMessage", "")}")'
     result.log(target.clock.now(), result.message)
     return result
 
 
-def redeploy_last_good(target: TargetLike, authority: Authority, *, branch: str | None = None, job_id: str | None = None,
-                       dry_run: bool = False) -> ActionResult:
+def redeploy_last_good(
+    target: TargetLike,
+    authority: Authority,
+    *,
+    branch: str | None = None,
+    job_id: str | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and apply the redeploy of the last good build (004 Rollback Amplify Deployment, done right)."""
-    return execute(lambda: plan_redeploy_last_good(target, authority, branch=branch, job_id=job_id), lambda p: apply_redeploy_last_good(target, p),
-                   dry_run=dry_run)
+    return execute(
+        lambda: plan_redeploy_last_good(target, authority, branch=branch, job_id=job_id),
+        lambda p: apply_redeploy_last_good(target, p),
+        dry_run=dry_run,
+    )

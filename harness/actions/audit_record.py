@@ -26,10 +26,17 @@ def plan_authority(plan: Plan) -> dict[str, Any]:
 
 def authority_details(authority: Any) -> dict[str, Any]:
     """The parts of an ``Authority`` an apply records: actor, reason, approvers, incident."""
-    return {"actor": authority.who, "reason": authority.reason, "approvers": list(authority.approvers), "incident": authority.incident}
+    return {
+        "actor": authority.who,
+        "reason": authority.reason,
+        "approvers": list(authority.approvers),
+        "incident": authority.incident,
+    }
 
 
-def new_plan(action: str, target: TargetLike, authority: Any, verified_by: tuple[str, ...], now: datetime | None = None) -> Plan:
+def new_plan(
+    action: str, target: TargetLike, authority: Any, verified_by: tuple[str, ...], now: datetime | None = None
+) -> Plan:
     """An empty Plan for ``action`` on ``target``'s environment at its clock's now, carrying who asked (for the apply)."""
     env = target.env
     plan = Plan(action, env.inventory, env.name, target.name, now or target.clock.now(), verified_by=verified_by)
@@ -62,7 +69,15 @@ def audit(
         actor=who.get("actor") or None,
         reason=who.get("reason"),
         resource=resource,
-        extra={k: v for k, v in {**(extra or {}), "incident": who.get("incident"), "approvers": ",".join(who.get("approvers") or []) or None}.items() if v is not None},
+        extra={
+            k: v
+            for k, v in {
+                **(extra or {}),
+                "incident": who.get("incident"),
+                "approvers": ",".join(who.get("approvers") or []) or None,
+            }.items()
+            if v is not None
+        },
     )
     with audited(target.client("dynamodb"), target.env.deployments_table, record, target.clock) as trail:
         yield trail

@@ -156,6 +156,8 @@ def execute(plan: Plan | Planner, apply: Applier, *, dry_run: bool = False) -> A
 def summary_line(result: ActionResult, extra: Mapping[str, str] | None = None) -> str:
     """One line for the CLI and reports: action, env, outcome and message."""
     bits = " ".join(f"{k}={v}" for k, v in (extra or {}).items())
-    return f"{result.plan.action} {result.plan.inventory}/{result.plan.env}: {result.outcome}" + (f" {bits}" if bits else "") + (
-        f" — {result.message}" if result.message else ""
+    return (
+        f"{result.plan.action} {result.plan.inventory}/{result.plan.env}: {result.outcome}"
+        + (f" {bits}" if bits else "")
+        + (f" — {result.message}" if result.message else "")
     )

@@ -44,7 +44,13 @@ from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
 ROLLBACK_STATES = ("UPDATE_FAILED",)  # RollbackStack's own states, less CREATE_FAILED (below)
-UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
+UPDATABLE = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "IMPORT_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+)
 REFUSED = {
     "CREATE_FAILED": "a failed create has no previous version: RollbackStack would delete its resources (ROLLBACK_COMPLETE); delete and recreate it",
     "ROLLBACK_COMPLETE": "a failed create that rolled back holds no resources and cannot be updated; delete and recreate it",
@@ -84,7 +90,11 @@ def as_parameters(values: Any) -> list[dict[str, str]]:
     """Parameters as the CLI's JSON file has them (a list of ParameterKey/ParameterValue) or from a mapping."""
     if isinstance(values, dict):
         return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
-    return [{"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]} for p in values or [] if "ParameterValue" in p]
+    return [
+        {"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]}
+        for p in values or []
+        if "ParameterValue" in p
+    ]
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,9 @@ def from_files(template: str | Path, parameters: str | Path | None = None) -> Pr
     return PreviousTemplate(body, params, f"file://{template}" + (f" + file://{parameters}" if parameters else ""))
 
 
-def from_rehearsal(target: TargetLike, stack: str, current: dict[str, Any], current_params: list[dict[str, str]]) -> PreviousTemplate | None:
+def from_rehearsal(
+    target: TargetLike, stack: str, current: dict[str, Any], current_params: list[dict[str, str]]
+) -> PreviousTemplate | None:
     """On the embedded target: the newest template the stack ran that differs from what it runs now."""
     handle = getattr(getattr(target, "extensions", None), "cloudformation", None)
     if handle is None:
@@ -115,12 +127,17 @@ def from_rehearsal(target: TargetLike, stack: str, current: dict[str, Any], curr
     now = (current, {p["ParameterKey"]: p["ParameterValue"] for p in current_params})
     for entry in reversed(handle.template_history(stack)):
         if (parsed(entry["template"]), dict(entry["parameters"])) != now:
-            return PreviousTemplate(entry["template"], as_parameters(entry["parameters"]),
-                                    f"the rehearsal's record of the stack's templates (deployed {entry['at']:%Y-%m-%d %H:%M:%S} UTC; AWS keeps none)")
+            return PreviousTemplate(
+                entry["template"],
+                as_parameters(entry["parameters"]),
+                f"the rehearsal's record of the stack's templates (deployed {entry['at']:%Y-%m-%d %H:%M:%S} UTC; AWS keeps none)",
+            )
     return None
 
 
-def save_backup(folder: str | Path, stack: str, body: Any, parameters: list[dict[str, str]], at: datetime) -> tuple[Path, Path]:
+def save_backup(
+    folder: str | Path, stack: str, body: Any, parameters: list[dict[str, str]], at: datetime
+) -> tuple[Path, Path]:
     """The harness's record of what a stack runs before it changes it: a template and a parameters file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -139,8 +156,14 @@ def _stack(target: TargetLike, stack: str | None) -> str:
     return target.env.cfn_stacks[0]
 
 
-def _previous(target: TargetLike, stack: str, template_file: str | Path | None, parameters_file: str | Path | None,
-              current: dict[str, Any], params: list[dict[str, str]]) -> tuple[PreviousTemplate | None, str]:
+def _previous(
+    target: TargetLike,
+    stack: str,
+    template_file: str | Path | None,
+    parameters_file: str | Path | None,
+    current: dict[str, Any],
+    params: list[dict[str, str]],
+) -> tuple[PreviousTemplate | None, str]:
     """The previous template by the module's order of sources, and what was looked at."""
     if template_file:
         return from_files(template_file, parameters_file), ""
@@ -148,7 +171,11 @@ def _previous(target: TargetLike, stack: str, template_file: str | Path | None, 
     looked = []
     if env.cfn_previous_template:
         if Path(env.cfn_previous_template).is_file():
-            params_file = env.cfn_previous_parameters if env.cfn_previous_parameters and Path(env.cfn_previous_parameters).is_file() else None
+            params_file = (
+                env.cfn_previous_parameters
+                if env.cfn_previous_parameters and Path(env.cfn_previous_parameters).is_file()
+                else None
+            )
             return from_files(env.cfn_previous_template, params_file), ""
         looked.append(f"{env.cfn_previous_template} (not found)")
     found = from_rehearsal(target, stack, current, params)
@@ -158,8 +185,15 @@ def _previous(target: TargetLike, stack: str, template_file: str | Path | None, 
     return None, "; ".join(looked)
 
 
-def plan_stack_rollback(target: TargetLike, authority: Authority, stack: str | None = None, *, template_file: str | Path | None = None,
-                        parameters_file: str | Path | None = None, backup_dir: str | Path | None = None) -> Plan:
+def plan_stack_rollback(
+    target: TargetLike,
+    authority: Authority,
+    stack: str | None = None,
+    *,
+    template_file: str | Path | None = None,
+    parameters_file: str | Path | None = None,
+    backup_dir: str | Path | None = None,
+) -> Plan:
     """Read the stack's status and decide the path (and the previous template); reads only."""
     stack = _stack(target, stack)
     plan = new_plan("cloudformation-rollback", target, authority, ("cloudformation-stack-stable",))
@@ -175,15 +209,28 @@ def plan_stack_rollback(target: TargetLike, authority: Authority, stack: str | N
     status = found["Stacks"][0]["StackStatus"]
     params = as_parameters(found["Stacks"][0].get("Parameters") or [])
     body = cfn.get_template(StackName=stack)["TemplateBody"]
-    plan.details.update(status=status, checkpoint={"template": as_text(body), "parameters": params}, backup_dir=str(backup_dir) if backup_dir else None)
-    running = f"{status}, template \"{description(body)}\""
+    plan.details.update(
+        status=status,
+        checkpoint={"template": as_text(body), "parameters": params},
+        backup_dir=str(backup_dir) if backup_dir else None,
+    )
+    running = f'{status}, template "{description(body)}"'
     resource = f"cloudformation:{stack}"
     if status in ROLLBACK_STATES:
         plan.details["path"] = "rollback-stack"
-        plan.changes.append(Change(resource, "StackStatus", running, "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
-                                   note="004 Rollback Infrastructure Changes: rollback-stack"))
-        plan.notes.append(f"{stack} is {status}: a failed update that did not roll back, which is what RollbackStack is for "
-                          "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies")
+        plan.changes.append(
+            Change(
+                resource,
+                "StackStatus",
+                running,
+                "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
+                note="004 Rollback Infrastructure Changes: rollback-stack",
+            )
+        )
+        plan.notes.append(
+            f"{stack} is {status}: a failed update that did not roll back, which is what RollbackStack is for "
+            "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies"
+        )
         return plan
     if status.endswith("_IN_PROGRESS"):
         plan.refusal = f"stack {stack} is {status}: wait until it settles"
@@ -195,23 +242,39 @@ def plan_stack_rollback(target: TargetLike, authority: Authority, stack: str | N
         plan.refusal = f"stack {stack} is {status}: neither rollback-stack nor update-stack applies"
         return plan
     if status == "UPDATE_ROLLBACK_COMPLETE" and not template_file:
-        plan.notes.append(f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the previous "
-                          "template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or UPDATE_FAILED)")
+        plan.notes.append(
+            f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the previous "
+            "template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or UPDATE_FAILED)"
+        )
         return plan
     previous, looked = _previous(target, stack, template_file, parameters_file, parsed(body), params)
     if previous is None:
-        plan.refusal = (f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and there is no "
-                        f"previous template to update it with ({looked}): pass the backup files (004: --template-file backup/appsync-previous.yml "
-                        "--parameters-file backup/appsync-parameters-previous.json)")
+        plan.refusal = (
+            f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and there is no "
+            f"previous template to update it with ({looked}): pass the backup files (004: --template-file backup/appsync-previous.yml "
+            "--parameters-file backup/appsync-parameters-previous.json)"
+        )
         return plan
-    plan.details.update(path="update-stack", previous={"body": previous.body, "parameters": previous.parameters, "source": previous.source})
-    plan.changes.append(Change(resource, "template", running, f"\"{previous.description}\" with its parameters ({previous.source})",
-                               note="004 Rollback Infrastructure Changes: update-stack with the previous template"))
+    plan.details.update(
+        path="update-stack",
+        previous={"body": previous.body, "parameters": previous.parameters, "source": previous.source},
+    )
+    plan.changes.append(
+        Change(
+            resource,
+            "template",
+            running,
+            f'"{previous.description}" with its parameters ({previous.source})',
+            note="004 Rollback Infrastructure Changes: update-stack with the previous template",
+        )
+    )
     if previous.description:
         plan.expect_versions[stack] = previous.description
-    plan.notes.append(f"004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and {stack} is "
-                      f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the harness "
-                      f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} (seed defect 6)")
+    plan.notes.append(
+        f"004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and {stack} is "
+        f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the harness "
+        f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} (seed defect 6)"
+    )
     return plan
 
 
@@ -220,8 +283,15 @@ def stack_events(target: TargetLike, stack: str, since: datetime) -> list[dict[s
     events = aws.paginate(target.client("cloudformation"), "describe_stack_events", "StackEvents", StackName=stack)
     since = since - timedelta(seconds=1)  # event times come back to the millisecond
     chosen = [e for e in events if e["Timestamp"] >= since]
-    return [{"time": e["Timestamp"].isoformat(), "resource": e["LogicalResourceId"], "status": e["ResourceStatus"],
-             "reason": e.get("ResourceStatusReason") or ""} for e in reversed(chosen)]
+    return [
+        {
+            "time": e["Timestamp"].isoformat(),
+            "resource": e["LogicalResourceId"],
+            "status": e["ResourceStatus"],
+            "reason": e.get("ResourceStatusReason") or "",
+        }
+        for e in reversed(chosen)
+    ]
 
 
 def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
@@ -255,11 +325,13 @@ def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
             problem = f"{type(exc).__name__}: {aws.error_message(exc) if isinstance(exc, ClientError) else exc}"
         final = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
         running = description(cfn.get_template(StackName=stack)["TemplateBody"])
-        result.evidence.update(path=path, final_status=final, template_description=running, events=stack_events(target, stack, began))
-        result.log(target.clock.now(), f"{stack}: {final}, template \"{running}\"")
+        result.evidence.update(
+            path=path, final_status=final, template_description=running, events=stack_events(target, stack, began)
+        )
+        result.log(target.clock.now(), f'{stack}: {final}, template "{running}"')
         want = plan.expect_versions.get(stack)
         if problem is None and want and running != want:
-            problem = f"the stack runs \"{running}\", not \"{want}\""
+            problem = f'the stack runs "{running}", not "{want}"'
         if problem:
             # A failed update-stack is rolled back by CloudFormation itself (the checkpoint: what ran before);
             # a failed rollback-stack leaves UPDATE_ROLLBACK_FAILED for continue-update-rollback.
@@ -267,15 +339,30 @@ def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
             trail.finish(FAILED)
     result.record = trail.record
     if result.outcome == COMPLETE:
-        result.message = f"{path}: {stack} {d['status']} -> {final}, template \"{running}\""
+        result.message = f'{path}: {stack} {d["status"]} -> {final}, template "{running}"'
     return result
 
 
-def rollback_stack(target: TargetLike, authority: Authority, stack: str | None = None, *, template_file: str | Path | None = None,
-                   parameters_file: str | Path | None = None, backup_dir: str | Path | None = None, dry_run: bool = False) -> ActionResult:
+def rollback_stack(
+    target: TargetLike,
+    authority: Authority,
+    stack: str | None = None,
+    *,
+    template_file: str | Path | None = None,
+    parameters_file: str | Path | None = None,
+    backup_dir: str | Path | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and apply the stack rollback on the path its state allows (004 Rollback Infrastructure Changes)."""
     return execute(
-        lambda: plan_stack_rollback(target, authority, stack, template_file=template_file, parameters_file=parameters_file, backup_dir=backup_dir),
+        lambda: plan_stack_rollback(
+            target,
+            authority,
+            stack,
+            template_file=template_file,
+            parameters_file=parameters_file,
+            backup_dir=backup_dir,
+        ),
         lambda p: apply_stack_rollback(target, p),
         dry_run=dry_run,
     )

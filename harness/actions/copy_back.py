@@ -36,7 +36,9 @@ BACKUP_STAMP = "%Y%m%d-%H%M%S"
 FROZEN = 0  # 000 §6.6 "set Lambda concurrency to 0"
 
 
-def plan_copy_back(target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None) -> Plan:
+def plan_copy_back(
+    target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None
+) -> Plan:
     """Decide, reading only, the copy of ``source`` (a restored table) into inventory table ``table``."""
     env = target.env
     plan = new_plan("copy-back", target, authority, ("dynamodb-table-active", "dynamodb-reads"))
@@ -57,7 +59,9 @@ def plan_copy_back(target: TargetLike, table: str, *, source: str, authority: Au
     for name in (table, source):
         desc = aws.get_or_none(ddb.describe_table, TableName=name)
         if desc is None or desc["Table"]["TableStatus"] != "ACTIVE":
-            plan.refusal = f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
+            plan.refusal = (
+                f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
+            )
             return plan
     if key_names(ddb, table) != key_names(ddb, source):
         plan.refusal = f"key schemas differ: {table} {key_names(ddb, table)} vs {source} {key_names(ddb, source)}"
@@ -69,20 +73,52 @@ def plan_copy_back(target: TargetLike, table: str, *, source: str, authority: Au
         timeout = int(lam.get_function_configuration(FunctionName=fn).get("Timeout") or 0)
         freeze.append({"function": fn, "reserved": conc, "timeout": timeout})
     backup = f"{table}-before-copy-back-{now.strftime(BACKUP_STAMP)}"
-    plan.changes.append(Change(f"dynamodb:{table}", "backup", None, backup, "create", "checkpoint: the copy can be undone from it"))
+    plan.changes.append(
+        Change(f"dynamodb:{table}", "backup", None, backup, "create", "checkpoint: the copy can be undone from it")
+    )
     for f in freeze:
-        plan.changes.append(Change(f"lambda:{f['function']}", "ReservedConcurrentExecutions", _conc(f["reserved"]), str(FROZEN), "update",
-                                   "000 §6.6 option B step 1: stop all writes"))
-    plan.changes.append(Change(f"dynamodb:{table}", "items", "current items", f"the items of {source}", "write",
-                               "put what differs, delete what the restored table lacks (000 §6.6 option B, in place)"))
+        plan.changes.append(
+            Change(
+                f"lambda:{f['function']}",
+                "ReservedConcurrentExecutions",
+                _conc(f["reserved"]),
+                str(FROZEN),
+                "update",
+                "000 §6.6 option B step 1: stop all writes",
+            )
+        )
+    plan.changes.append(
+        Change(
+            f"dynamodb:{table}",
+            "items",
+            "current items",
+            f"the items of {source}",
+            "write",
+            "put what differs, delete what the restored table lacks (000 §6.6 option B, in place)",
+        )
+    )
     for f in freeze:
-        plan.changes.append(Change(f"lambda:{f['function']}", "ReservedConcurrentExecutions", str(FROZEN), _conc(f["reserved"]), "update",
-                                   "000 §6.6 option B step 4: resume writes (also on failure)"))
+        plan.changes.append(
+            Change(
+                f"lambda:{f['function']}",
+                "ReservedConcurrentExecutions",
+                str(FROZEN),
+                _conc(f["reserved"]),
+                "update",
+                "000 §6.6 option B step 4: resume writes (also on failure)",
+            )
+        )
     if not writers:
-        plan.notes.append(f"the inventory lists no functions for {table}: nothing is frozen, concurrent writes may race the copy")
-    plan.notes.append("000 §6.6 option B deletes and recreates the table; the harness copies in place and keeps its PITR history, "
-                      "streams, tags, alarms and ARN")
-    plan.details.update(table=table, source=source, freeze=freeze, backup=backup, drain_s=max([f["timeout"] for f in freeze] or [0]))
+        plan.notes.append(
+            f"the inventory lists no functions for {table}: nothing is frozen, concurrent writes may race the copy"
+        )
+    plan.notes.append(
+        "000 §6.6 option B deletes and recreates the table; the harness copies in place and keeps its PITR history, "
+        "streams, tags, alarms and ARN"
+    )
+    plan.details.update(
+        table=table, source=source, freeze=freeze, backup=backup, drain_s=max([f["timeout"] for f in freeze] or [0])
+    )
     return plan
 
 
@@ -97,14 +133,22 @@ def apply_copy_back(target: TargetLike, plan: Plan) -> ActionResult:
     ddb = target.client("dynamodb")
     result = ActionResult(plan, COMPLETE)
     changes = iter(plan.changes)
-    with audit(target, plan, resource=f"dynamodb:{table}", from_version=d["backup"], to_version=source,
-               extra={"writers": ",".join(f["function"] for f in d["freeze"]) or None}) as trail:
+    with audit(
+        target,
+        plan,
+        resource=f"dynamodb:{table}",
+        from_version=d["backup"],
+        to_version=source,
+        extra={"writers": ",".join(f["function"] for f in d["freeze"]) or None},
+    ) as trail:
         ddb.create_backup(TableName=table, BackupName=d["backup"])
         result.changed(target.clock.now(), next(changes))
         try:
             freeze(target, d["freeze"], result, changes)
             if d["drain_s"]:
-                result.log(target.clock.now(), f"waiting {d['drain_s']} s (the writers' longest timeout) for in-flight writes")
+                result.log(
+                    target.clock.now(), f"waiting {d['drain_s']} s (the writers' longest timeout) for in-flight writes"
+                )
                 target.clock.sleep(d["drain_s"])
             written, deleted = reconcile(target, table, source)
             result.changed(target.clock.now(), next(changes))
@@ -117,7 +161,7 @@ def apply_copy_back(target: TargetLike, plan: Plan) -> ActionResult:
         finally:
             unfreeze(target, d["freeze"], result)
         trail.update(extra={**trail.record.extra, "items_put": written, "items_deleted": deleted})
-    for c in plan.changes[len(plan.changes) - len(d["freeze"]):]:
+    for c in plan.changes[len(plan.changes) - len(d["freeze"]) :]:
         result.changed(target.clock.now(), c)
     result.record = trail.record
     result.message = f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers unfrozen; checkpoint backup {d['backup']}"
@@ -130,7 +174,9 @@ def freeze(target: TargetLike, writers: list[dict[str, Any]], result: ActionResu
     for f in writers:
         lam.put_function_concurrency(FunctionName=f["function"], ReservedConcurrentExecutions=FROZEN)
         result.changed(target.clock.now(), next(changes))
-        result.log(target.clock.now(), f"froze {f['function']} (reserved concurrency {FROZEN}, was {_conc(f['reserved'])})")
+        result.log(
+            target.clock.now(), f"froze {f['function']} (reserved concurrency {FROZEN}, was {_conc(f['reserved'])})"
+        )
 
 
 def unfreeze(target: TargetLike, writers: list[dict[str, Any]], result: ActionResult) -> None:
@@ -172,8 +218,18 @@ def reconcile(target: TargetLike, table: str, source: str, *, segments: int = DE
     return written, deleted
 
 
-def copy_back(target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None,
-              dry_run: bool = False) -> ActionResult:
+def copy_back(
+    target: TargetLike,
+    table: str,
+    *,
+    source: str,
+    authority: Authority,
+    functions: Iterable[str] | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and (unless refused or a dry run) copy ``source`` back into ``table``."""
-    return execute(lambda: plan_copy_back(target, table, source=source, authority=authority, functions=functions),
-                   lambda p: apply_copy_back(target, p), dry_run=dry_run)
+    return execute(
+        lambda: plan_copy_back(target, table, source=source, authority=authority, functions=functions),
+        lambda p: apply_copy_back(target, p),
+        dry_run=dry_run,
+    )

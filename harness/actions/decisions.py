@@ -51,22 +51,57 @@ def error_rate_severity(rate_pct: float, th: Thresholds) -> Decision:
     """000 §2.1: Warning 1-5 %, Critical 5-10 %, Emergency >10 %."""
     table, measured = "000 §2.1 Error Rate Thresholds", f"{rate_pct:.2f} %"
     if rate_pct > th.error_rate_emergency_pct:
-        return Decision(table, "Emergency", f">{_pct(th.error_rate_emergency_pct)}%", "Immediate rollback required", measured, "immediate")
+        return Decision(
+            table,
+            "Emergency",
+            f">{_pct(th.error_rate_emergency_pct)}%",
+            "Immediate rollback required",
+            measured,
+            "immediate",
+        )
     if rate_pct >= th.error_rate_critical_pct:
-        return Decision(table, "Critical", f"{_pct(th.error_rate_critical_pct)}-{_pct(th.error_rate_emergency_pct)}%",
-                        "Initiate rollback discussion", measured, "prepare")
+        return Decision(
+            table,
+            "Critical",
+            f"{_pct(th.error_rate_critical_pct)}-{_pct(th.error_rate_emergency_pct)}%",
+            "Initiate rollback discussion",
+            measured,
+            "prepare",
+        )
     if rate_pct >= th.error_rate_warning_pct:
-        return Decision(table, "Warning", f"{_pct(th.error_rate_warning_pct)}-{_pct(th.error_rate_critical_pct)}%",
-                        "Monitor closely, prepare rollback", measured, "monitor")
-    return Decision(table, "Below Warning", f"<{_pct(th.error_rate_warning_pct)}%", "No rollback criterion met", measured, "none")
+        return Decision(
+            table,
+            "Warning",
+            f"{_pct(th.error_rate_warning_pct)}-{_pct(th.error_rate_critical_pct)}%",
+            "Monitor closely, prepare rollback",
+            measured,
+            "monitor",
+        )
+    return Decision(
+        table, "Below Warning", f"<{_pct(th.error_rate_warning_pct)}%", "No rollback criterion met", measured, "none"
+    )
 
 
 # 000 §2.2: service -> (row label, warning, critical, unit, action when critical)
 def _latency_rows(th: Thresholds) -> dict[str, tuple[str, float, float, str, str, str]]:
     return {
-        "api": ("API Gateway", th.api_p95_warning_s, th.api_p95_critical_s, "s", "Rollback if persists >5 min", "rollback"),
+        "api": (
+            "API Gateway",
+            th.api_p95_warning_s,
+            th.api_p95_critical_s,
+            "s",
+            "Rollback if persists >5 min",
+            "rollback",
+        ),
         "lambda": ("Lambda", th.lambda_p95_warning_s, th.lambda_p95_critical_s, "s", "Immediate rollback", "immediate"),
-        "dynamodb": ("DynamoDB", th.dynamodb_p95_warning_ms, th.dynamodb_p95_critical_ms, "ms", "Investigate, rollback if writes fail", "prepare"),
+        "dynamodb": (
+            "DynamoDB",
+            th.dynamodb_p95_warning_ms,
+            th.dynamodb_p95_critical_ms,
+            "ms",
+            "Investigate, rollback if writes fail",
+            "prepare",
+        ),
     }
 
 
@@ -80,27 +115,61 @@ def latency_severity(service: str, p95: float, th: Thresholds) -> Decision:
     if p95 > crit:
         return Decision(table, f"{label} P95 Critical", f">{crit:g}{unit}", action, measured, weight)
     if p95 > warn:
-        return Decision(table, f"{label} P95 Warning", f">{warn:g}{unit}", f"Warning: watch ({action} once critical)", measured, "monitor")
-    return Decision(table, f"{label} P95 below Warning", f"<={warn:g}{unit}", "No rollback criterion met", measured, "none")
+        return Decision(
+            table,
+            f"{label} P95 Warning",
+            f">{warn:g}{unit}",
+            f"Warning: watch ({action} once critical)",
+            measured,
+            "monitor",
+        )
+    return Decision(
+        table, f"{label} P95 below Warning", f"<={warn:g}{unit}", "No rollback criterion met", measured, "none"
+    )
 
 
 def impact_decision(affected_users: int, revenue: str, th: Thresholds) -> Decision:
     """000 §2.4: the higher of the users row and the revenue row decides."""
     if revenue not in REVENUE_LEVELS:
         raise ValueError(f"000 §2.4 revenue impact is one of {', '.join(REVENUE_LEVELS)}; got {revenue!r}")
-    by_users = 3 if affected_users > th.impact_users_critical else 2 if affected_users >= th.impact_users_high else (
-        1 if affected_users >= th.impact_users_medium else 0)
+    by_users = (
+        3
+        if affected_users > th.impact_users_critical
+        else 2
+        if affected_users >= th.impact_users_high
+        else (1 if affected_users >= th.impact_users_medium else 0)
+    )
     level = max(by_users, REVENUE_LEVELS.index(revenue))
-    users = (f"<{th.impact_users_medium}", f"{th.impact_users_medium}-{th.impact_users_high}",
-             f"{th.impact_users_high}-{th.impact_users_critical}", f">{th.impact_users_critical}")[level]
-    action, weight = (("Monitor, fix forward", "none"), ("Prepare rollback, notify stakeholders", "prepare"),
-                      ("Initiate rollback", "rollback"), ("Immediate rollback, incident declared", "immediate"))[level]
-    return Decision("000 §2.4 Rollback Decision Matrix", IMPACT_LEVELS[level], f"{users} users, revenue {REVENUE_LEVELS[level]}", action,
-                    f"{affected_users} users, revenue {revenue}", weight)
+    users = (
+        f"<{th.impact_users_medium}",
+        f"{th.impact_users_medium}-{th.impact_users_high}",
+        f"{th.impact_users_high}-{th.impact_users_critical}",
+        f">{th.impact_users_critical}",
+    )[level]
+    action, weight = (
+        ("Monitor, fix forward", "none"),
+        ("Prepare rollback, notify stakeholders", "prepare"),
+        ("Initiate rollback", "rollback"),
+        ("Immediate rollback, incident declared", "immediate"),
+    )[level]
+    return Decision(
+        "000 §2.4 Rollback Decision Matrix",
+        IMPACT_LEVELS[level],
+        f"{users} users, revenue {REVENUE_LEVELS[level]}",
+        action,
+        f"{affected_users} users, revenue {revenue}",
+        weight,
+    )
 
 
-def trigger_decisions(ar: AutoRollbackSpec, *, error_rate_5xx_pct: float | None = None, latency_p99_ms: float | None = None,
-                      auth_failures: int | None = None, memory_pct: float | None = None) -> list[Decision]:
+def trigger_decisions(
+    ar: AutoRollbackSpec,
+    *,
+    error_rate_5xx_pct: float | None = None,
+    latency_p99_ms: float | None = None,
+    auth_failures: int | None = None,
+    memory_pct: float | None = None,
+) -> list[Decision]:
     """004 "Automated Rollback Triggers": each measured value over its inventory threshold, with its action.
 
     A metric the inventory gives no threshold for, or that was not measured, yields no row.

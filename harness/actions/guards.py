@@ -55,7 +55,9 @@ def refusal(target: TargetLike, authority: Authority, *, rule: str, env: Environ
     )
 
 
-def window_or_emergency_refusal(env: Environment, authority: Authority, when: datetime, *, emergency_rule: str = "emergency") -> str | None:
+def window_or_emergency_refusal(
+    env: Environment, authority: Authority, when: datetime, *, emergency_rule: str = "emergency"
+) -> str | None:
     """Outside the maintenance window (001 §4.1.2) only under the emergency rule: its approvers and an incident."""
     outside = window_refusal(env, when)
     if outside is None:

@@ -70,8 +70,12 @@ class HealthProbe:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "invoked": self.invoked, "at": self.at.isoformat(), "executed_version": self.executed_version,
-            "status_code": self.status_code, "function_error": self.function_error, "problem": self.problem,
+            "invoked": self.invoked,
+            "at": self.at.isoformat(),
+            "executed_version": self.executed_version,
+            "status_code": self.status_code,
+            "function_error": self.function_error,
+            "problem": self.problem,
             "payload": self.payload,
         }
 
@@ -87,7 +91,11 @@ def version_key(number: str) -> int:
 def published_versions(lam: Any, fn: str) -> list[Version]:
     """Every published version of ``fn`` (not $LATEST), in numeric order (000 §4.2.1)."""
     versions = aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=fn)
-    out = [Version(v["Version"], v.get("Description") or "", v.get("CodeSha256") or "") for v in versions if v["Version"] != LATEST]
+    out = [
+        Version(v["Version"], v.get("Description") or "", v.get("CodeSha256") or "")
+        for v in versions
+        if v["Version"] != LATEST
+    ]
     return sorted(out, key=lambda v: version_key(v.number))
 
 
@@ -254,12 +262,17 @@ def create_alias(lam: Any, fn: str, name: str, version: str, description: str) -
 def point_alias(lam: Any, fn: str, alias: str, version: str, description: str) -> dict[str, Any]:
     """Move ``alias`` to ``version`` with any weighted routing cleared (002 ``--routing-config '{}'``)."""
     return lam.update_alias(
-        FunctionName=fn, Name=alias, FunctionVersion=version, Description=description,
+        FunctionName=fn,
+        Name=alias,
+        FunctionVersion=version,
+        Description=description,
         RoutingConfig={"AdditionalVersionWeights": {}},
     )
 
 
-def invoke_health(lam: Any, fn: str, alias: str, payload: Mapping[str, Any], want_status: int, at: datetime) -> HealthProbe:
+def invoke_health(
+    lam: Any, fn: str, alias: str, payload: Mapping[str, Any], want_status: int, at: datetime
+) -> HealthProbe:
     """Invoke ``fn:alias`` with the runbook's /health payload and judge the answer (000 §4.2.5).
 
     ``fn:alias`` rather than ``Qualifier=``: moto server ignores the qualifier on Invoke, and the
@@ -271,7 +284,9 @@ def invoke_health(lam: Any, fn: str, alias: str, payload: Mapping[str, Any], wan
     problem = health_problem(resp.get("FunctionError"), None, raw, want_status)
     ok, doc = (True, json.loads(raw)) if raw.strip().startswith("{") else (False, None)
     status = doc.get("statusCode") if ok and isinstance(doc, dict) else None
-    return HealthProbe(qualified, at, resp.get("ExecutedVersion"), status, resp.get("FunctionError"), problem, raw[:PAYLOAD_EXCERPT])
+    return HealthProbe(
+        qualified, at, resp.get("ExecutedVersion"), status, resp.get("FunctionError"), problem, raw[:PAYLOAD_EXCERPT]
+    )
 
 
 def function_code(target: Any, fn: str, qualifier: str, location: str | None) -> bytes:

@@ -45,12 +45,19 @@ class Trigger:
 
     def quote(self) -> str:
         """The runbook's table row, and what fired it."""
-        return f"{REF}: \"{self.condition} | {self.threshold} | {self.action}\" — fired at {self.at:%H:%M:%S} UTC: {self.observed}"
+        return f'{REF}: "{self.condition} | {self.threshold} | {self.action}" — fired at {self.at:%H:%M:%S} UTC: {self.observed}'
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "at": self.at.isoformat(), "observed": self.observed, "condition": self.condition,
-                "threshold": self.threshold, "action": self.action, "quote": self.quote()}
+        return {
+            "name": self.name,
+            "at": self.at.isoformat(),
+            "observed": self.observed,
+            "condition": self.condition,
+            "threshold": self.threshold,
+            "action": self.action,
+            "quote": self.quote(),
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,9 @@ class MonitorResult:
         """One line for timelines and checklists."""
         span = f"{self.window_s:g} s, {len(self.samples)} polls"
         if self.fired:
-            return f"monitor {self.function}:{self.alias} ({span}): {self.fired.name} trigger fired: {self.fired.observed}"
+            return (
+                f"monitor {self.function}:{self.alias} ({span}): {self.fired.name} trigger fired: {self.fired.observed}"
+            )
         last = self.samples[-1] if self.samples else None
         counts = f"{last.errors:g} errors, {last.throttles:g} throttles" if last else "no poll"
         return f"monitor {self.function}:{self.alias} ({span}): no trigger fired ({counts}; health 200 on every poll)"
@@ -92,9 +101,16 @@ class MonitorResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "function": self.function, "alias": self.alias, "started": self.started.isoformat(), "ended": self.ended.isoformat(),
-            "window_s": self.window_s, "triggers": [t.to_dict() for t in self.triggers],
-            "samples": [{"at": s.at.isoformat(), "health": s.health.line(), "errors": s.errors, "throttles": s.throttles} for s in self.samples],
+            "function": self.function,
+            "alias": self.alias,
+            "started": self.started.isoformat(),
+            "ended": self.ended.isoformat(),
+            "window_s": self.window_s,
+            "triggers": [t.to_dict() for t in self.triggers],
+            "samples": [
+                {"at": s.at.isoformat(), "health": s.health.line(), "errors": s.errors, "throttles": s.throttles}
+                for s in self.samples
+            ],
         }
 
 
@@ -114,12 +130,21 @@ def spike(series: list[tuple[datetime, float]], window: timedelta, threshold: fl
     return None
 
 
-def read_counts(cw: Any, fn: str, alias: str, start: datetime, end: datetime) -> dict[str, list[tuple[datetime, float]]]:
+def read_counts(
+    cw: Any, fn: str, alias: str, start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
     """Errors and Throttles per minute through ``fn:alias`` (GetMetricData, exact dimensions)."""
     dims = [{"Name": "FunctionName", "Value": fn}, {"Name": "Resource", "Value": f"{fn}:{alias}"}]
     queries = [
-        {"Id": metric.lower(), "ReturnData": True,
-         "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims}, "Period": METRIC_PERIOD_S, "Stat": "Sum"}}
+        {
+            "Id": metric.lower(),
+            "ReturnData": True,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dims},
+                "Period": METRIC_PERIOD_S,
+                "Stat": "Sum",
+            },
+        }
         for metric in ("Errors", "Throttles")
     ]
     first = start.replace(second=0, microsecond=0)
@@ -127,8 +152,15 @@ def read_counts(cw: Any, fn: str, alias: str, start: datetime, end: datetime) ->
     out: dict[str, list[tuple[datetime, float]]] = {"errors": [], "throttles": []}
     # botocore's paginator follows NextToken and stops on a repeated one (a monitor must never hang
     # while the promotion's audit record is IN_PROGRESS).
-    for r in aws.paginate(cw, "get_metric_data", "MetricDataResults", MetricDataQueries=queries, StartTime=first, EndTime=last,
-                          ScanBy="TimestampAscending"):
+    for r in aws.paginate(
+        cw,
+        "get_metric_data",
+        "MetricDataResults",
+        MetricDataQueries=queries,
+        StartTime=first,
+        EndTime=last,
+        ScanBy="TimestampAscending",
+    ):
         out[r["Id"]] += list(zip(r.get("Timestamps", []), (float(v) for v in r.get("Values", []))))
     return out
 
@@ -157,7 +189,16 @@ def watch(target: TargetLike, fn: str, *, since: datetime, seconds: float | None
         throttles = sum(v for _, v in counts["throttles"])
         result.samples.append(Sample(now, probe, errors, throttles))
         if not probe.ok:
-            result.triggers.append(Trigger("health", now, probe.line(), "Health check failure", f"Status != {ar.health_status}", "Immediate rollback"))
+            result.triggers.append(
+                Trigger(
+                    "health",
+                    now,
+                    probe.line(),
+                    "Health check failure",
+                    f"Status != {ar.health_status}",
+                    "Immediate rollback",
+                )
+            )
             break
         for name, metric, limit, condition in (
             ("error-spike", "errors", ar.error_spike_count, "Error spike"),
@@ -166,10 +207,16 @@ def watch(target: TargetLike, fn: str, *, since: datetime, seconds: float | None
             hit = spike(counts[metric], spike_window, limit) if name not in seen else None
             if hit:
                 seen.add(name)
-                result.triggers.append(Trigger(
-                    name, now, f"{hit[1]:g} {metric} in the {ar.spike_window_minutes} minutes from {hit[0]:%H:%M} UTC",
-                    condition, f">{limit} {metric} in {ar.spike_window_minutes} minutes",
-                    f"Rollback after {window_s / 60:g}-min window"))
+                result.triggers.append(
+                    Trigger(
+                        name,
+                        now,
+                        f"{hit[1]:g} {metric} in the {ar.spike_window_minutes} minutes from {hit[0]:%H:%M} UTC",
+                        condition,
+                        f">{limit} {metric} in {ar.spike_window_minutes} minutes",
+                        f"Rollback after {window_s / 60:g}-min window",
+                    )
+                )
         if clock.now() >= deadline:
             break
         clock.sleep(min(interval, (deadline - clock.now()).total_seconds()))

@@ -65,14 +65,21 @@ class PitrStatus:
 
     def contains(self, at: datetime) -> bool:
         """True when ``at`` is inside [earliest, latest]."""
-        return self.enabled and self.earliest is not None and self.latest is not None and self.earliest <= at <= self.latest
+        return (
+            self.enabled
+            and self.earliest is not None
+            and self.latest is not None
+            and self.earliest <= at <= self.latest
+        )
 
     def line(self) -> str:
         """``tenants-sit: PITR ENABLED, restorable 2026-..Z .. 2026-..Z (35 days)``."""
         if not self.enabled:
             return f"{self.table}: PITR {self.status}"
         window = f"{_iso(self.earliest)} .. {_iso(self.latest)}"
-        return f"{self.table}: PITR ENABLED, restorable {window}" + (f" ({self.recovery_days} days)" if self.recovery_days else "")
+        return f"{self.table}: PITR ENABLED, restorable {window}" + (
+            f" ({self.recovery_days} days)" if self.recovery_days else ""
+        )
 
 
 def _iso(at: datetime | None) -> str:
@@ -88,8 +95,13 @@ def pitr_status(target: TargetLike, table: str) -> PitrStatus:
     desc = target.client("dynamodb").describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr = desc.get("PointInTimeRecoveryDescription") or {}
     earliest, latest = pitr.get("EarliestRestorableDateTime"), pitr.get("LatestRestorableDateTime")
-    return PitrStatus(table, pitr.get("PointInTimeRecoveryStatus", "DISABLED"), _utc(earliest) if earliest else None,
-                      _utc(latest) if latest else None, pitr.get("RecoveryPeriodInDays"))
+    return PitrStatus(
+        table,
+        pitr.get("PointInTimeRecoveryStatus", "DISABLED"),
+        _utc(earliest) if earliest else None,
+        _utc(latest) if latest else None,
+        pitr.get("RecoveryPeriodInDays"),
+    )
 
 
 def restored_name(spec: Table, now: datetime, suffix: str | None = None) -> str:
@@ -98,13 +110,23 @@ def restored_name(spec: Table, now: datetime, suffix: str | None = None) -> str:
     return f"{spec.name}{spec.restore_suffix if suffix is None else suffix}{stamp}"
 
 
-def _carried_off(target: TargetLike, source: str, source_arn: str, stream: dict[str, Any] | None) -> list[tuple[str, Any]]:
+def _carried_off(
+    target: TargetLike, source: str, source_arn: str, stream: dict[str, Any] | None
+) -> list[tuple[str, Any]]:
     """What a restore does not carry and the source has: (setting, value) for PITR, TTL, tags, streams."""
     ddb = target.client("dynamodb")
     out: list[tuple[str, Any]] = []
     status = pitr_status(target, source)
     if status.enabled:
-        out.append(("PointInTimeRecovery", {"PointInTimeRecoveryEnabled": True, **({"RecoveryPeriodInDays": status.recovery_days} if status.recovery_days else {})}))
+        out.append(
+            (
+                "PointInTimeRecovery",
+                {
+                    "PointInTimeRecoveryEnabled": True,
+                    **({"RecoveryPeriodInDays": status.recovery_days} if status.recovery_days else {}),
+                },
+            )
+        )
     ttl = ddb.describe_time_to_live(TableName=source).get("TimeToLiveDescription") or {}
     if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName"):
         out.append(("TimeToLive", {"Enabled": True, "AttributeName": ttl["AttributeName"]}))
@@ -159,8 +181,10 @@ def plan_pitr_restore(
     if at is not None:
         at = _utc(at)
         if not status.contains(at):
-            plan.refusal = (f"restore time {_iso(at)} is outside {table}'s restorable window {_iso(status.earliest)} .. {_iso(status.latest)} "
-                            "(000 §6.3; the latest restorable time trails now by about 5 minutes)")
+            plan.refusal = (
+                f"restore time {_iso(at)} is outside {table}'s restorable window {_iso(status.earliest)} .. {_iso(status.latest)} "
+                "(000 §6.3; the latest restorable time trails now by about 5 minutes)"
+            )
             return plan
     target_name = name or restored_name(spec, now, suffix)
     if aws.get_or_none(ddb.describe_table, TableName=target_name) is not None:
@@ -168,18 +192,48 @@ def plan_pitr_restore(
         return plan
     use_sse = spec.restore_sse if sse is None else sse
     when = _iso(at) if at else f"latest restorable time (now {_iso(status.latest)})"
-    plan.changes.append(Change(f"dynamodb:{target_name}", "table", None, f"{table} as of {when}" + (", SSE override Enabled" if use_sse else ""),
-                               "create", "000 §6.4 restore to a new table; 004 " + ("--use-latest-restorable-time" if at is None else "RestoreDateTime")))
+    plan.changes.append(
+        Change(
+            f"dynamodb:{target_name}",
+            "table",
+            None,
+            f"{table} as of {when}" + (", SSE override Enabled" if use_sse else ""),
+            "create",
+            "000 §6.4 restore to a new table; 004 "
+            + ("--use-latest-restorable-time" if at is None else "RestoreDateTime"),
+        )
+    )
     settings = _carried_off(target, table, source["Table"]["TableArn"], source["Table"].get("StreamSpecification"))
     if reapply:
         for setting, value in settings:
-            plan.changes.append(Change(f"dynamodb:{target_name}", setting, None, _short(value), "update", f"re-applied from {table}: a restore does not carry it"))
+            plan.changes.append(
+                Change(
+                    f"dynamodb:{target_name}",
+                    setting,
+                    None,
+                    _short(value),
+                    "update",
+                    f"re-applied from {table}: a restore does not carry it",
+                )
+            )
     elif settings:
-        plan.notes.append(f"{target_name} will lack {', '.join(s for s, _ in settings)} of {table} (a restore does not carry them); --reapply re-applies them")
-    plan.notes.append("not carried and not re-applied by the harness: autoscaling policies, CloudWatch alarms, IAM policies naming the table")
-    plan.details.update(table=table, target_name=target_name, at=at, sse=use_sse, reapply=reapply, settings=settings,
-                        window=(status.earliest, status.latest), wait_minutes=spec.restore_wait_minutes,
-                        item_count=source["Table"].get("ItemCount"))
+        plan.notes.append(
+            f"{target_name} will lack {', '.join(s for s, _ in settings)} of {table} (a restore does not carry them); --reapply re-applies them"
+        )
+    plan.notes.append(
+        "not carried and not re-applied by the harness: autoscaling policies, CloudWatch alarms, IAM policies naming the table"
+    )
+    plan.details.update(
+        table=table,
+        target_name=target_name,
+        at=at,
+        sse=use_sse,
+        reapply=reapply,
+        settings=settings,
+        window=(status.earliest, status.latest),
+        wait_minutes=spec.restore_wait_minutes,
+        item_count=source["Table"].get("ItemCount"),
+    )
     return plan
 
 
@@ -197,7 +251,9 @@ def wait_active(target: TargetLike, name: str, *, minutes: int, progress: Progre
     config = dict(target.waiter_config or {"Delay": 20})  # table_exists' documented delay on AWS
     config["MaxAttempts"] = WAIT_ROUNDS
     began = time.monotonic()
-    progress(f"waiting for {name} to become ACTIVE (table_exists waiter, every {config['Delay']} s, up to {minutes} min)")
+    progress(
+        f"waiting for {name} to become ACTIVE (table_exists waiter, every {config['Delay']} s, up to {minutes} min)"
+    )
     while True:
         try:
             aws.wait(ddb, "table_exists", config, TableName=name)
@@ -206,9 +262,15 @@ def wait_active(target: TargetLike, name: str, *, minutes: int, progress: Progre
             return waited
         except WaiterError:
             waited = time.monotonic() - began
-            state = (aws.get_or_none(ddb.describe_table, TableName=name) or {}).get("Table", {}).get("TableStatus", "absent")
+            state = (
+                (aws.get_or_none(ddb.describe_table, TableName=name) or {})
+                .get("Table", {})
+                .get("TableStatus", "absent")
+            )
             if waited > minutes * 60:
-                raise TimeoutError(f"{name} still {state} after {waited / 60:.0f} min (dynamodb.restore_wait_minutes {minutes})") from None
+                raise TimeoutError(
+                    f"{name} still {state} after {waited / 60:.0f} min (dynamodb.restore_wait_minutes {minutes})"
+                ) from None
             progress(f"{name} still {state} after {waited:.0f} s")
 
 
@@ -230,7 +292,10 @@ def apply_pitr_restore(target: TargetLike, plan: Plan, *, progress: Progress = _
         waited = wait_active(target, d["target_name"], minutes=d["wait_minutes"], progress=progress)
         desc = ddb.describe_table(TableName=d["target_name"])["Table"]
         restored_at = (desc.get("RestoreSummary") or {}).get("RestoreDateTime")
-        result.log(target.clock.now(), f"{d['target_name']} ACTIVE after {waited:.1f} s, restored as of {_iso(_utc(restored_at)) if restored_at else '?'}")
+        result.log(
+            target.clock.now(),
+            f"{d['target_name']} ACTIVE after {waited:.1f} s, restored as of {_iso(_utc(restored_at)) if restored_at else '?'}",
+        )
         if d["reapply"]:
             for (setting, value), change in zip(d["settings"], plan.changes[1:], strict=True):
                 _reapply(target, d["target_name"], desc["TableArn"], setting, value)
@@ -238,11 +303,19 @@ def apply_pitr_restore(target: TargetLike, plan: Plan, *, progress: Progress = _
                 result.log(target.clock.now(), f"re-applied {setting} on {d['target_name']}")
         trail.update(extra={**trail.record.extra, "restored_at": _iso(_utc(restored_at)) if restored_at else None})
     result.record = trail.record
-    result.message = (f"restored {d['table']} as of {_iso(_utc(restored_at)) if restored_at else extra['restore_time']} into {d['target_name']} "
-                      f"(ACTIVE after {waited:.1f} s)" + ("; settings re-applied" if d["reapply"] and d["settings"] else ""))
-    result.evidence.update(restored_table=d["target_name"], restored_at=_iso(_utc(restored_at)) if restored_at else None,
-                           wait_seconds=round(waited, 3), sse=bool(d["sse"]), settings=[s for s, _ in d["settings"]],
-                           reapplied=bool(d["reapply"]), window=[_iso(w) for w in d["window"]])
+    result.message = (
+        f"restored {d['table']} as of {_iso(_utc(restored_at)) if restored_at else extra['restore_time']} into {d['target_name']} "
+        f"(ACTIVE after {waited:.1f} s)" + ("; settings re-applied" if d["reapply"] and d["settings"] else "")
+    )
+    result.evidence.update(
+        restored_table=d["target_name"],
+        restored_at=_iso(_utc(restored_at)) if restored_at else None,
+        wait_seconds=round(waited, 3),
+        sse=bool(d["sse"]),
+        settings=[s for s, _ in d["settings"]],
+        reapplied=bool(d["reapply"]),
+        window=[_iso(w) for w in d["window"]],
+    )
     return result
 
 
@@ -261,15 +334,32 @@ def _reapply(target: TargetLike, name: str, arn: str, setting: str, value: Any) 
         raise ValueError(f"unknown setting {setting}")
 
 
-def restore_table(target: TargetLike, table: str, *, authority: Authority, at: datetime | None = None, name: str | None = None,
-                  suffix: str | None = None, sse: bool | None = None, reapply: bool = False, dry_run: bool = False,
-                  progress: Progress = _quiet) -> ActionResult:
+def restore_table(
+    target: TargetLike,
+    table: str,
+    *,
+    authority: Authority,
+    at: datetime | None = None,
+    name: str | None = None,
+    suffix: str | None = None,
+    sse: bool | None = None,
+    reapply: bool = False,
+    dry_run: bool = False,
+    progress: Progress = _quiet,
+) -> ActionResult:
     """Plan and (unless refused or a dry run) restore ``table`` to a new table."""
-    return execute(lambda: plan_pitr_restore(target, table, authority=authority, at=at, name=name, suffix=suffix, sse=sse, reapply=reapply),
-                   lambda p: apply_pitr_restore(target, p, progress=progress), dry_run=dry_run)
+    return execute(
+        lambda: plan_pitr_restore(
+            target, table, authority=authority, at=at, name=name, suffix=suffix, sse=sse, reapply=reapply
+        ),
+        lambda p: apply_pitr_restore(target, p, progress=progress),
+        dry_run=dry_run,
+    )
 
 
-def wait_restorable(target: TargetLike, table: str, at: datetime, *, progress: Progress = _quiet, rounds: int = 20) -> PitrStatus:
+def wait_restorable(
+    target: TargetLike, table: str, at: datetime, *, progress: Progress = _quiet, rounds: int = 20
+) -> PitrStatus:
     """Let time pass on the target's clock until ``at`` is restorable (LatestRestorableDateTime >= at)."""
     at = _utc(at)
     for _ in range(rounds):
@@ -283,7 +373,9 @@ def wait_restorable(target: TargetLike, table: str, at: datetime, *, progress: P
         # earliest restorable time the observed gap understates that lag, so wait at least the documented one.
         lag = max(now - (status.latest or now), TYPICAL_LAG)
         wait_s = max((at + lag - now).total_seconds(), 1.0)
-        progress(f"{table}: latest restorable time {_iso(status.latest)} is before {_iso(at)}: waiting {wait_s:.0f} s on the target's clock")
+        progress(
+            f"{table}: latest restorable time {_iso(status.latest)} is before {_iso(at)}: waiting {wait_s:.0f} s on the target's clock"
+        )
         target.clock.sleep(wait_s)
     return pitr_status(target, table)
 
@@ -295,7 +387,9 @@ def plan_drop_table(target: TargetLike, name: str, *, authority: Authority) -> P
     """Decide, reading only, whether ``name`` may be deleted: only a table a restore created, and no alias reads it."""
     env = target.env
     plan = new_plan("table-cleanup", target, authority, ("dynamodb-table-active",))
-    protected = {t.name for t in env.tables} | ({env.terraform.lock_table} if env.terraform and env.terraform.lock_table else set())
+    protected = {t.name for t in env.tables} | (
+        {env.terraform.lock_table} if env.terraform and env.terraform.lock_table else set()
+    )
     if name in protected:
         plan.refusal = f"{name} is an inventory table: the harness never deletes one"
         return plan
@@ -308,8 +402,12 @@ def plan_drop_table(target: TargetLike, name: str, *, authority: Authority) -> P
         plan.refusal = f"table {name} does not exist: nothing to drop"
         return plan
     table = desc["Table"]
-    if not (table.get("RestoreSummary") or {}).get("SourceTableArn") and not (table.get("RestoreSummary") or {}).get("SourceBackupArn"):
-        plan.refusal = f"{name} was not created by a restore (no RestoreSummary): the harness deletes only restored tables"
+    if not (table.get("RestoreSummary") or {}).get("SourceTableArn") and not (table.get("RestoreSummary") or {}).get(
+        "SourceBackupArn"
+    ):
+        plan.refusal = (
+            f"{name} was not created by a restore (no RestoreSummary): the harness deletes only restored tables"
+        )
         return plan
     if table.get("DeletionProtectionEnabled"):
         plan.refusal = f"{name} has deletion protection enabled: not dropped"
@@ -324,11 +422,37 @@ def plan_drop_table(target: TargetLike, name: str, *, authority: Authority) -> P
         return plan
     for fn, version, aliases in leftovers:
         for alias in aliases:
-            plan.changes.append(Change(f"lambda:{fn}:alias/{alias}", "FunctionVersion", version, None, "delete", "checkpoint of a switch to this table"))
-        plan.changes.append(Change(f"lambda:{fn}:{version}", "version", f"reads {name}", None, "delete",
-                                   "published by a table switch; left, it would serve a dropped table if promoted"))
-    plan.changes.append(Change(f"dynamodb:{name}", "table", f"{table.get('ItemCount', '?')} items, restored from "
-                               f"{(table.get('RestoreSummary') or {}).get('SourceTableArn', '?').split('/')[-1]}", None, "delete", "cleanup of a restored table"))
+            plan.changes.append(
+                Change(
+                    f"lambda:{fn}:alias/{alias}",
+                    "FunctionVersion",
+                    version,
+                    None,
+                    "delete",
+                    "checkpoint of a switch to this table",
+                )
+            )
+        plan.changes.append(
+            Change(
+                f"lambda:{fn}:{version}",
+                "version",
+                f"reads {name}",
+                None,
+                "delete",
+                "published by a table switch; left, it would serve a dropped table if promoted",
+            )
+        )
+    plan.changes.append(
+        Change(
+            f"dynamodb:{name}",
+            "table",
+            f"{table.get('ItemCount', '?')} items, restored from "
+            f"{(table.get('RestoreSummary') or {}).get('SourceTableArn', '?').split('/')[-1]}",
+            None,
+            "delete",
+            "cleanup of a restored table",
+        )
+    )
     plan.details.update(name=name, leftovers=leftovers)
     return plan
 
@@ -352,7 +476,10 @@ def switch_leftovers(target: TargetLike, name: str) -> tuple[list[tuple[str, str
                 on_it = [a["Name"] for a in aliases if a["FunctionVersion"] == v["Version"]]
                 other = [a for a in on_it if not a.startswith(prefix)]
                 if other:
-                    return [], f"{fn} version {v['Version']} reads it and alias {', '.join(other)} points there: not dropped"
+                    return (
+                        [],
+                        f"{fn} version {v['Version']} reads it and alias {', '.join(other)} points there: not dropped",
+                    )
                 out.append((fn, v["Version"], on_it))
     return out, None
 
@@ -376,20 +503,33 @@ def apply_drop_table(target: TargetLike, plan: Plan) -> ActionResult:
         result.changed(target.clock.now(), next(changes))
     result.record = trail.record
     removed = sum(1 for _ in plan.details["leftovers"])
-    result.message = f"dropped restored table {name}" + (f" and {removed} function version(s) published to read it" if removed else "")
+    result.message = f"dropped restored table {name}" + (
+        f" and {removed} function version(s) published to read it" if removed else ""
+    )
     return result
 
 
 def drop_table(target: TargetLike, name: str, *, authority: Authority, dry_run: bool = False) -> ActionResult:
     """Plan and (unless refused or a dry run) delete a restored table."""
-    return execute(lambda: plan_drop_table(target, name, authority=authority), lambda p: apply_drop_table(target, p), dry_run=dry_run)
+    return execute(
+        lambda: plan_drop_table(target, name, authority=authority),
+        lambda p: apply_drop_table(target, p),
+        dry_run=dry_run,
+    )
 
 
 # -- the source as it was at a time ------------------------------------------------------------
 
 
-def digests_at(target: TargetLike, table: str, at: datetime, *, authority: Authority, segments: int = DEFAULT_SEGMENTS,
-               progress: Progress = _quiet) -> Digests:
+def digests_at(
+    target: TargetLike,
+    table: str,
+    at: datetime,
+    *,
+    authority: Authority,
+    segments: int = DEFAULT_SEGMENTS,
+    progress: Progress = _quiet,
+) -> Digests:
     """Key -> digest of ``table`` as it was at ``at``: restore to a scratch table, scan it, drop it."""
     spec = target.env.table(table)
     name = restored_name(spec, target.clock.now()) + VERIFY_SUFFIX
@@ -397,7 +537,9 @@ def digests_at(target: TargetLike, table: str, at: datetime, *, authority: Autho
     if restored.outcome != COMPLETE:
         raise RuntimeError(f"cannot read {table} as of {_iso(_utc(at))}: {restored.outcome}: {restored.message}")
     try:
-        digests = table_digests(target.client("dynamodb"), name, segments=segments, taken_at=_utc(at), progress=progress)
+        digests = table_digests(
+            target.client("dynamodb"), name, segments=segments, taken_at=_utc(at), progress=progress
+        )
     finally:
         dropped = drop_table(target, name, authority=authority)
         if dropped.outcome != COMPLETE:
@@ -407,6 +549,16 @@ def digests_at(target: TargetLike, table: str, at: datetime, *, authority: Autho
 
 
 __all__ = [
-    "PitrStatus", "apply_drop_table", "apply_pitr_restore", "digests_at", "drop_table", "pitr_status", "plan_drop_table",
-    "plan_pitr_restore", "restore_table", "restored_name", "wait_active", "wait_restorable",
+    "PitrStatus",
+    "apply_drop_table",
+    "apply_pitr_restore",
+    "digests_at",
+    "drop_table",
+    "pitr_status",
+    "plan_drop_table",
+    "plan_pitr_restore",
+    "restore_table",
+    "restored_name",
+    "wait_active",
+    "wait_restorable",
 ]

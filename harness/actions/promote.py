@@ -28,7 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Union, Sequence
+from typing import Any, Callable, Sequence, Union
 
 from harness import aws
 from harness.actions import lambda_versions as lv
@@ -66,7 +66,7 @@ def counterpart(source: Environment, dest: Environment, fn: str) -> str:
     for d in source.discovery:
         if fn.startswith(d.prefix):
             other = next(x for x in dest.discovery if x.service == d.service)
-            return other.prefix + fn[len(d.prefix):]
+            return other.prefix + fn[len(d.prefix) :]
     raise KeyError(fn)
 
 
@@ -137,8 +137,15 @@ class _Source:
     variables: dict[str, str] = field(default_factory=dict)
 
 
-def plan_promote(source: TargetLike, dest: TargetLike, authority: Authority, *, function: str, gates: Gates,
-                 version: str | None = None) -> Plan:
+def plan_promote(
+    source: TargetLike,
+    dest: TargetLike,
+    authority: Authority,
+    *,
+    function: str,
+    gates: Gates,
+    version: str | None = None,
+) -> Plan:
     """Plan promoting ``function`` (a source function name) to the next environment; reads only."""
     src, dst = source.env, dest.env
     plan = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
@@ -176,16 +183,27 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
     got = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function, Qualifier=str(version))
     if got is None or version == lv.LATEST:
         exists = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function) is not None
-        listing = ", ".join(v.describe() for v in lv.published_versions(slam, function)) if exists else "function not found"
+        listing = (
+            ", ".join(v.describe() for v in lv.published_versions(slam, function)) if exists else "function not found"
+        )
         plan.refusal = f"{function}: version {version} is not a published version in {src.name} ({listing or 'none'})"
         return plan
     cfg = got["Configuration"]
-    s = _Source(function, str(version), cfg.get("Description") or f"{src.name} v{version}", cfg.get("CodeSha256") or "",
-                got.get("Code", {}).get("Location"), got.get("Code", {}).get("ImageUri"),
-                {k: cfg[k] for k in RELEASE_SETTINGS if k in cfg}, dict((cfg.get("Environment") or {}).get("Variables") or {}))
+    s = _Source(
+        function,
+        str(version),
+        cfg.get("Description") or f"{src.name} v{version}",
+        cfg.get("CodeSha256") or "",
+        got.get("Code", {}).get("Location"),
+        got.get("Code", {}).get("ImageUri"),
+        {k: cfg[k] for k in RELEASE_SETTINGS if k in cfg},
+        dict((cfg.get("Environment") or {}).get("Variables") or {}),
+    )
     alias = lv.get_alias(dlam, dst_fn, dst.alias)
     if alias is None:
-        plan.refusal = f"{dst_fn}: function or alias {dst.alias} not found in {dst.inventory}/{dst.name} (account {dst.account})"
+        plan.refusal = (
+            f"{dst_fn}: function or alias {dst.alias} not found in {dst.inventory}/{dst.name} (account {dst.account})"
+        )
         return plan
     current = alias["FunctionVersion"]
     dcfg = dlam.get_function_configuration(FunctionName=dst_fn, Qualifier=current)
@@ -195,10 +213,20 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
     backup = f"{dst.backup_alias_prefix}{lv.stamp(now)}"
     record_id = f"promote-{now.strftime(RECORD_STAMP)}-{uuid.uuid4().hex[:6]}"
     plan.details.update(
-        source_version=s.version, label=s.label, code_sha=s.code_sha, location=s.location, image=s.image,
-        settings=s.settings, variables={**dvars, **added}, added_variables=sorted(added), dest_current=current,
-        dest_current_label=dcfg.get("Description") or "", dest_code_sha=dcfg.get("CodeSha256") or "",
-        backup_alias=backup, record_id=record_id, monitor_seconds=monitor_seconds(dst),
+        source_version=s.version,
+        label=s.label,
+        code_sha=s.code_sha,
+        location=s.location,
+        image=s.image,
+        settings=s.settings,
+        variables={**dvars, **added},
+        added_variables=sorted(added),
+        dest_current=current,
+        dest_current_label=dcfg.get("Description") or "",
+        dest_code_sha=dcfg.get("CodeSha256") or "",
+        backup_alias=backup,
+        record_id=record_id,
+        monitor_seconds=monitor_seconds(dst),
     )
     if dcfg.get("CodeSha256") == s.code_sha and (dcfg.get("Description") or "") == s.label and not added:
         plan.details["skip"] = f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)"
@@ -206,19 +234,57 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
         return plan
     fn_res = f"lambda:{dst_fn}"
     plan.changes += [
-        Change(f"{fn_res}:alias/{backup}", "FunctionVersion", None, current, "create", "backup before promotion (001 §6.2.1)"),
-        Change(f"{fn_res}:$LATEST", "CodeSha256", dcfg.get("CodeSha256"), s.code_sha, "update",
-               f"package of {src.name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')"),
-        Change(f"{fn_res}:$LATEST", "Configuration", None, ", ".join(f"{k}={v}" for k, v in s.settings.items())
-               + (f"; +{', +'.join(sorted(added))}" if added else ""), "update", "release settings; new variables travel with the release"),
+        Change(
+            f"{fn_res}:alias/{backup}",
+            "FunctionVersion",
+            None,
+            current,
+            "create",
+            "backup before promotion (001 §6.2.1)",
+        ),
+        Change(
+            f"{fn_res}:$LATEST",
+            "CodeSha256",
+            dcfg.get("CodeSha256"),
+            s.code_sha,
+            "update",
+            f"package of {src.name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
+        ),
+        Change(
+            f"{fn_res}:$LATEST",
+            "Configuration",
+            None,
+            ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (f"; +{', +'.join(sorted(added))}" if added else ""),
+            "update",
+            "release settings; new variables travel with the release",
+        ),
         Change(f"{fn_res}:version", "Description", None, s.label, "create", "publish (001 §3.2.1)"),
-        Change(f"{fn_res}:alias/{dst.alias}", "FunctionVersion", current, f"(new version {s.label})", "update", "001 §3.2.1 'Update latest alias'"),
+        Change(
+            f"{fn_res}:alias/{dst.alias}",
+            "FunctionVersion",
+            current,
+            f"(new version {s.label})",
+            "update",
+            "001 §3.2.1 'Update latest alias'",
+        ),
     ]
     if dst.deployments_table is not None:
-        plan.changes.append(Change(f"dynamodb:{dst.deployments_table.name}", "record", None, record_id, "write",
-                                   "IN_PROGRESS, then COMPLETE or FAILED (001 §3.2.1 'Record deployment metadata')"))
+        plan.changes.append(
+            Change(
+                f"dynamodb:{dst.deployments_table.name}",
+                "record",
+                None,
+                record_id,
+                "write",
+                "IN_PROGRESS, then COMPLETE or FAILED (001 §3.2.1 'Record deployment metadata')",
+            )
+        )
     if dst.ssm_deployed_version:
-        plan.changes.append(Change(f"ssm:{dst.ssm_deployed_version}", "Value", None, s.label, "update", "after a complete promotion (002)"))
+        plan.changes.append(
+            Change(
+                f"ssm:{dst.ssm_deployed_version}", "Value", None, s.label, "update", "after a complete promotion (002)"
+            )
+        )
     plan.expect_versions[dst_fn] = s.label
     plan.notes += [
         f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} rolls back at once; "
@@ -245,15 +311,35 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
         return result
     lam, dst_fn = dest.client("lambda"), d["dest_function"]
     started = clock.now()
-    result.log(started, f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} initiated by {authority.who}")
+    result.log(
+        started,
+        f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} initiated by {authority.who}",
+    )
     record = DeploymentRecord(
-        record_id=d["record_id"], action="promote", environment=dst.name, timestamp=utc_stamp(started),
-        from_version=d["dest_current_label"] or d["dest_current"], to_version=d["label"], function=dst_fn,
-        functions={dst_fn: FunctionChange(d["dest_current"], None)}, services=(d["service"],) if d.get("service") else (),
-        actor=authority.who, reason=authority.reason,
-        extra={k: v for k, v in {"source_environment": d["source_env"], "source_function": d["function"], "source_version": d["source_version"],
-                                  "code_sha256": d["code_sha"], "incident": authority.incident,
-                                  "approved_by": ",".join(authority.approvers) or None, "gates": d.get("gates")}.items() if v},
+        record_id=d["record_id"],
+        action="promote",
+        environment=dst.name,
+        timestamp=utc_stamp(started),
+        from_version=d["dest_current_label"] or d["dest_current"],
+        to_version=d["label"],
+        function=dst_fn,
+        functions={dst_fn: FunctionChange(d["dest_current"], None)},
+        services=(d["service"],) if d.get("service") else (),
+        actor=authority.who,
+        reason=authority.reason,
+        extra={
+            k: v
+            for k, v in {
+                "source_environment": d["source_env"],
+                "source_function": d["function"],
+                "source_version": d["source_version"],
+                "code_sha256": d["code_sha"],
+                "incident": authority.incident,
+                "approved_by": ",".join(authority.approvers) or None,
+                "gates": d.get("gates"),
+            }.items()
+            if v
+        },
     )
     ddb = dest.client("dynamodb") if dst.deployments_table is not None else None
     moved = False
@@ -262,9 +348,21 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
         try:
             new = _deploy(source, dest, plan, result)
             at = clock.now()
-            lv.point_alias(lam, dst_fn, dst.alias, new, f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}")
+            lv.point_alias(
+                lam, dst_fn, dst.alias, new, f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}"
+            )
             moved = True
-            result.changed(at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", d["dest_current"], new, "update", "001 §3.2.1"))
+            result.changed(
+                at,
+                Change(
+                    f"lambda:{dst_fn}:alias/{dst.alias}",
+                    "FunctionVersion",
+                    d["dest_current"],
+                    new,
+                    "update",
+                    "001 §3.2.1",
+                ),
+            )
             result.log(at, f"{dst_fn}: alias {dst.alias} {d['dest_current']} -> {new}")
             got = lam.get_alias(FunctionName=dst_fn, Name=dst.alias)["FunctionVersion"]
             if got != new:
@@ -273,25 +371,37 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
             monitor = watch(dest, dst_fn, since=at, seconds=d["monitor_seconds"])
             result.evidence["monitor"] = monitor.to_dict()
             for s in monitor.samples:
-                result.log(s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles")
+                result.log(
+                    s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles"
+                )
             result.log(monitor.ended, monitor.summary())
         except Exception as exc:  # noqa: BLE001 - restore the backup version, record FAILED, say why
             result.outcome, result.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
             if not moved:
-                result.message += f" ($LATEST may hold the new package; alias {dst.alias} still serves {d['dest_current']})"
+                result.message += (
+                    f" ($LATEST may hold the new package; alias {dst.alias} still serves {d['dest_current']})"
+                )
             final = _rollback_to_backup(dest, plan, result, moved, f"promotion failed: {result.message}")
-            trail.update(functions={dst_fn: FunctionChange(d["dest_current"], record.functions[dst_fn].to_version, FAILED, final)})
+            trail.update(
+                functions={
+                    dst_fn: FunctionChange(d["dest_current"], record.functions[dst_fn].to_version, FAILED, final)
+                }
+            )
             result.evidence["final_version"] = final
             result.record = trail.finish(FAILED)
             return result
         if monitor.fired:
             trigger = monitor.fired
             result.evidence["trigger"] = trigger.to_dict()
-            final = _rollback_to_backup(dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)")
+            final = _rollback_to_backup(
+                dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)"
+            )
             result.outcome = FAILED
             result.message = f"automatic rollback to {d['backup_alias']} (version {d['dest_current']}): {trigger.name} trigger fired: {trigger.observed}"
-            trail.update(functions={dst_fn: FunctionChange(d["dest_current"], new, FAILED, final)},
-                         extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed})
+            trail.update(
+                functions={dst_fn: FunctionChange(d["dest_current"], new, FAILED, final)},
+                extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
+            )
             result.evidence["final_version"] = final
             result.record = trail.finish(FAILED)
             return result
@@ -313,10 +423,18 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
     d, clock = plan.details, dest.clock
     lam, dst_fn = dest.client("lambda"), d["dest_function"]
     at = clock.now()
-    backup = lv.create_alias(lam, dst_fn, d["backup_alias"], d["dest_current"],
-                             f"Backup before promotion of {d['label']} from {d['source_env']} (001 §6.2.1)")
+    backup = lv.create_alias(
+        lam,
+        dst_fn,
+        d["backup_alias"],
+        d["dest_current"],
+        f"Backup before promotion of {d['label']} from {d['source_env']} (001 §6.2.1)",
+    )
     d["backup_alias"] = backup
-    result.changed(at, Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d["dest_current"], "create", "001 §6.2.1"))
+    result.changed(
+        at,
+        Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d["dest_current"], "create", "001 §6.2.1"),
+    )
     result.log(at, f"{dst_fn}: backup alias {backup} on version {d['dest_current']}")
     if d.get("image"):
         lam.update_function_code(FunctionName=dst_fn, ImageUri=d["image"])
@@ -325,13 +443,20 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
         lam.update_function_code(FunctionName=dst_fn, ZipFile=code)
     aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
     at = clock.now()
-    result.changed(at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d["dest_code_sha"], d["code_sha"], "update", "001 §3.2.1"))
-    result.log(at, f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update complete)")
+    result.changed(
+        at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d["dest_code_sha"], d["code_sha"], "update", "001 §3.2.1")
+    )
+    result.log(
+        at,
+        f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update complete)",
+    )
     lam.update_function_configuration(FunctionName=dst_fn, Environment={"Variables": d["variables"]}, **d["settings"])
     aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
     new = lam.publish_version(FunctionName=dst_fn, Description=d["label"], CodeSha256=d["code_sha"])["Version"]
     at = clock.now()
-    result.changed(at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d["label"], "create", "001 §3.2.1"))
+    result.changed(
+        at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d["label"], "create", "001 §3.2.1")
+    )
     result.log(at, f"{dst_fn}: published version {new} ({d['label']})")
     return str(new)
 
@@ -345,7 +470,9 @@ def _rollback_to_backup(dest: TargetLike, plan: Plan, result: ActionResult, move
     try:
         at = clock.now()
         lv.point_alias(lam, dst_fn, dst.alias, d["dest_current"], f"Rollback to backup {d['backup_alias']}: {why}")
-        result.changed(at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d["dest_current"], "update", why))
+        result.changed(
+            at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d["dest_current"], "update", why)
+        )
         result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d['dest_current']} ({why})")
         return d["dest_current"]
     except Exception as exc:  # noqa: BLE001 - reported; the record says FAILED with no known final version
@@ -360,25 +487,48 @@ def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
         return
     at = dest.clock.now()
     try:
-        dest.client("ssm").put_parameter(Name=env.ssm_deployed_version, Value=plan.details["label"], Type="String", Overwrite=True)
+        dest.client("ssm").put_parameter(
+            Name=env.ssm_deployed_version, Value=plan.details["label"], Type="String", Overwrite=True
+        )
     except Exception as exc:  # noqa: BLE001
-        result.outcome, result.message = FAILED, f"promoted, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}"
+        result.outcome, result.message = (
+            FAILED,
+            f"promoted, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
+        )
         return
     result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", None, plan.details["label"], "update", "002"))
 
 
-def promote(source: TargetLike, dest: TargetLike, authority: Authority, *, function: str, gates: Gates,
-            version: str | None = None, dry_run: bool = False) -> ActionResult:
+def promote(
+    source: TargetLike,
+    dest: TargetLike,
+    authority: Authority,
+    *,
+    function: str,
+    gates: Gates,
+    version: str | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and apply one function's promotion: REFUSED, DRY_RUN, SKIPPED, COMPLETE or FAILED (auto-rolled back)."""
-    return execute(lambda: plan_promote(source, dest, authority, function=function, gates=gates, version=version),
-                   lambda plan: apply_promote(source, dest, plan, authority), dry_run=dry_run)
+    return execute(
+        lambda: plan_promote(source, dest, authority, function=function, gates=gates, version=version),
+        lambda plan: apply_promote(source, dest, plan, authority),
+        dry_run=dry_run,
+    )
 
 
 # -- services and the whole stack (001 §5) ----------------------------------------------------------
 
 
-def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates,
-                         functions: Sequence[str] | None = None) -> Plan:
+def plan_promote_service(
+    source: TargetLike,
+    dest: TargetLike,
+    authority: Authority,
+    service: str,
+    *,
+    gates: Gates,
+    functions: Sequence[str] | None = None,
+) -> Plan:
     """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is.
 
     ``functions``: the service's functions when the caller listed them already (the stack lists once).
@@ -393,7 +543,11 @@ def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Author
     if plan.refusal:
         return plan
     outcome = _gate_outcome(gates)
-    names = list(functions) if functions is not None else [fn for fn, _ in lv.service_functions(src, service, source.client("lambda"))]
+    names = (
+        list(functions)
+        if functions is not None
+        else [fn for fn, _ in lv.service_functions(src, service, source.client("lambda"))]
+    )
     if not names:
         plan.refusal = f"service {service} has no function in {src.name}"
         return plan
@@ -410,8 +564,14 @@ def plan_promote_service(source: TargetLike, dest: TargetLike, authority: Author
     return plan
 
 
-def apply_promote_service(source: TargetLike, dest: TargetLike, plan: Plan, authority: Authority | None = None,
-                          *, max_workers: int = MAX_WORKERS) -> ActionResult:
+def apply_promote_service(
+    source: TargetLike,
+    dest: TargetLike,
+    plan: Plan,
+    authority: Authority | None = None,
+    *,
+    max_workers: int = MAX_WORKERS,
+) -> ActionResult:
     """Promote the service's functions concurrently; FAILED when any of them failed."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
@@ -432,17 +592,25 @@ def _fold(plan: Plan, children: list[ActionResult], what: str) -> ActionResult:
     done = [c for c in children if c.outcome == COMPLETE]
     if failed:
         result.outcome = FAILED
-        result.message = f"{what}: " + "; ".join(f"{c.plan.details.get('dest_function') or c.plan.action}: {c.message}" for c in failed)
+        result.message = f"{what}: " + "; ".join(
+            f"{c.plan.details.get('dest_function') or c.plan.action}: {c.message}" for c in failed
+        )
     else:
-        result.message = f"{what}: {len(done)} promoted" + (f", {len(children) - len(done)} unchanged" if len(children) > len(done) else "")
+        result.message = f"{what}: {len(done)} promoted" + (
+            f", {len(children) - len(done)} unchanged" if len(children) > len(done) else ""
+        )
     return result
 
 
-def promote_service(source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates,
-                    dry_run: bool = False) -> ActionResult:
+def promote_service(
+    source: TargetLike, dest: TargetLike, authority: Authority, service: str, *, gates: Gates, dry_run: bool = False
+) -> ActionResult:
     """Plan and apply one service's promotion."""
-    return execute(lambda: plan_promote_service(source, dest, authority, service, gates=gates),
-                   lambda plan: apply_promote_service(source, dest, plan, authority), dry_run=dry_run)
+    return execute(
+        lambda: plan_promote_service(source, dest, authority, service, gates=gates),
+        lambda plan: apply_promote_service(source, dest, plan, authority),
+        dry_run=dry_run,
+    )
 
 
 def stack_order(env: Environment) -> list[str]:
@@ -465,8 +633,10 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
         plan.refusal = f"pre-promotion gates failed on {src.name} (001 §2.1): {outcome[1]}"
         return plan
     listed = lv.service_functions(src, None, source.client("lambda"))  # one ListFunctions for every service's prefix
-    phases = [plan_promote_service(source, dest, authority, s, gates=outcome, functions=[fn for fn, of in listed if of == s])
-              for s in plan.details["order"]]
+    phases = [
+        plan_promote_service(source, dest, authority, s, gates=outcome, functions=[fn for fn, of in listed if of == s])
+        for s in plan.details["order"]
+    ]
     plan.details["phases"] = phases
     refused = [p.refusal for p in phases if p.refused]
     if refused:
@@ -479,8 +649,14 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
     return plan
 
 
-def apply_promote_stack(source: TargetLike, dest: TargetLike, plan: Plan, authority: Authority | None = None,
-                        *, terraform_step: TerraformStep | None = None) -> ActionResult:
+def apply_promote_stack(
+    source: TargetLike,
+    dest: TargetLike,
+    plan: Plan,
+    authority: Authority | None = None,
+    *,
+    terraform_step: TerraformStep | None = None,
+) -> ActionResult:
     """Promote phase by phase; stop at the first failed phase, saying what was promoted (001 §5.1, §5.2.1)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
@@ -504,11 +680,21 @@ def apply_promote_stack(source: TargetLike, dest: TargetLike, plan: Plan, author
     return result
 
 
-def promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates,
-                  terraform_step: TerraformStep | None = None, dry_run: bool = False) -> ActionResult:
+def promote_stack(
+    source: TargetLike,
+    dest: TargetLike,
+    authority: Authority,
+    *,
+    gates: Gates,
+    terraform_step: TerraformStep | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and apply the full-stack promotion in 001 §5.1 order."""
-    return execute(lambda: plan_promote_stack(source, dest, authority, gates=gates),
-                   lambda plan: apply_promote_stack(source, dest, plan, authority, terraform_step=terraform_step), dry_run=dry_run)
+    return execute(
+        lambda: plan_promote_stack(source, dest, authority, gates=gates),
+        lambda plan: apply_promote_stack(source, dest, plan, authority, terraform_step=terraform_step),
+        dry_run=dry_run,
+    )
 
 
 def final_versions(result: ActionResult) -> dict[str, str]:
@@ -522,4 +708,3 @@ def final_versions(result: ActionResult) -> dict[str, str]:
             out[fn] = str(final)
         stack += r.children
     return out
-

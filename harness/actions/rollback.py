@@ -133,8 +133,12 @@ def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | N
     service = lv.service_of(env, fn)
     alias = lv.get_alias(lam, fn, env.alias)
     if alias is None:
-        return Move(fn, service, refuse=f"function {fn!r} or its alias {env.alias!r} not found in {env.inventory}/{env.name} "
-                                            f"(account {env.account}, {env.region})")
+        return Move(
+            fn,
+            service,
+            refuse=f"function {fn!r} or its alias {env.alias!r} not found in {env.inventory}/{env.name} "
+            f"(account {env.account}, {env.region})",
+        )
     current = alias["FunctionVersion"]
     routing = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     versions = lv.published_versions(lam, fn)
@@ -158,7 +162,11 @@ def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | N
             return replace(base, refuse=f"{fn}: no published version has Description {label!r} (versions: {listing})")
     elif to.kind == "backup":
         backups = lv.aliases_with_prefix(lam, fn, env.backup_alias_prefix)
-        pick = next((a for a in backups if a["Name"] == to.value), None) if to.value else (backups[-1] if backups else None)
+        pick = (
+            next((a for a in backups if a["Name"] == to.value), None)
+            if to.value
+            else (backups[-1] if backups else None)
+        )
         if pick is None:
             names = ", ".join(a["Name"] for a in backups) or "none"
             want = to.value or f"{env.backup_alias_prefix}*"
@@ -167,7 +175,12 @@ def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | N
     else:
         raise ValueError(f"unknown rollback rule {to.kind!r}")
     if chosen.number == current and not routing:
-        return replace(base, target=chosen.number, target_label=chosen.label, skip=f"alias {env.alias} already serves version {current}")
+        return replace(
+            base,
+            target=chosen.number,
+            target_label=chosen.label,
+            skip=f"alias {env.alias} already serves version {current}",
+        )
     return replace(base, target=chosen.number, target_label=chosen.label)
 
 
@@ -180,9 +193,24 @@ def _changes(env: Environment, d: Move, checkpoint: str) -> list[Change]:
     resource = f"lambda:{d.function}"
     routing = f"; weighted routing {dict(d.routing)} cleared (002)" if d.routing else ""
     return [
-        Change(f"{resource}:alias/{checkpoint}", "FunctionVersion", None, d.current, "create",
-               "checkpoint on the serving version (001 §6.3.2 step 4)" if env.protected else "checkpoint on the serving version (000 §4.2.4)"),
-        Change(f"{resource}:alias/{env.alias}", "FunctionVersion", d.current, d.target, "update", f"rollback (000 §4.2.4){routing}"),
+        Change(
+            f"{resource}:alias/{checkpoint}",
+            "FunctionVersion",
+            None,
+            d.current,
+            "create",
+            "checkpoint on the serving version (001 §6.3.2 step 4)"
+            if env.protected
+            else "checkpoint on the serving version (000 §4.2.4)",
+        ),
+        Change(
+            f"{resource}:alias/{env.alias}",
+            "FunctionVersion",
+            d.current,
+            d.target,
+            "update",
+            f"rollback (000 §4.2.4){routing}",
+        ),
     ]
 
 
@@ -192,8 +220,14 @@ def _ssm_label(decisions: list[Move]) -> str | None:
     return labels.pop() if len(labels) == 1 and "" not in labels else None
 
 
-def _plan(target: TargetLike, authority: Authority, to: RollbackTo, names: list[tuple[str, str | None]], action: str,
-          scope: str) -> Plan:
+def _plan(
+    target: TargetLike,
+    authority: Authority,
+    to: RollbackTo,
+    names: list[tuple[str, str | None]],
+    action: str,
+    scope: str,
+) -> Plan:
     env, now = target.env, target.clock.now()
     plan = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
     plan.details.update(rule=to.describe(), scope=scope, approval_rule=APPROVAL_RULE)
@@ -208,7 +242,9 @@ def _plan(target: TargetLike, authority: Authority, to: RollbackTo, names: list[
         plan.details["ssm_current"] = current_label
     if to.kind == "deployed-previous":
         if not env.ssm_deployed_version:
-            plan.refusal = f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
+            plan.refusal = (
+                f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
+            )
             return plan
         history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
         deployed = lv.previous_deployed(history, current_label)
@@ -232,24 +268,51 @@ def _plan(target: TargetLike, authority: Authority, to: RollbackTo, names: list[
     if env.api and any(d.function == env.api.function for d in moved):
         plan.verified_by = VERIFIED_BY + API_ROWS  # the API's backing function moved (000 §7.2)
     if moved and env.deployments_table is not None:
-        plan.changes.append(Change(f"dynamodb:{env.deployments_table.name}", "record", None, record_id, "write",
-                                   "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)"))
+        plan.changes.append(
+            Change(
+                f"dynamodb:{env.deployments_table.name}",
+                "record",
+                None,
+                record_id,
+                "write",
+                "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)",
+            )
+        )
     label = _ssm_label(decisions)
     if moved and env.ssm_deployed_version and label and label != current_label:
-        plan.changes.append(Change(f"ssm:{env.ssm_deployed_version}", "Value", current_label, label, "update", "after a complete rollback (002)"))
+        plan.changes.append(
+            Change(
+                f"ssm:{env.ssm_deployed_version}",
+                "Value",
+                current_label,
+                label,
+                "update",
+                "after a complete rollback (002)",
+            )
+        )
         plan.details["ssm_label"] = label
-    plan.details.update(functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id)
+    plan.details.update(
+        functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id
+    )
     skipped = [d for d in decisions if d.skip]
     plan.notes += [f"{d.function}: skipped: {d.skip}" for d in skipped]
     if to.kind == "previous":
-        plan.notes.append("target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed defect 4)")
+        plan.notes.append(
+            "target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed defect 4)"
+        )
     if to.kind == "deployed-previous":
-        plan.notes.append(f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] (002, seed defect 4)")
-    plan.notes.append("health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)")
+        plan.notes.append(
+            f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] (002, seed defect 4)"
+        )
+    plan.notes.append(
+        "health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)"
+    )
     return plan
 
 
-def _choose_all(target: TargetLike, to: RollbackTo, names: list[tuple[str, str | None]], deployed: str | None) -> list[Move]:
+def _choose_all(
+    target: TargetLike, to: RollbackTo, names: list[tuple[str, str | None]], deployed: str | None
+) -> list[Move]:
     """Every function's decision, read concurrently (reads are independent)."""
     if len(names) == 1:
         return [_choose(target, names[0][0], to, deployed)]
@@ -277,7 +340,9 @@ def plan_rollback(target: TargetLike, function: str, authority: Authority, to: R
     return made
 
 
-def plan_rollback_all(target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None) -> Plan:
+def plan_rollback_all(
+    target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None
+) -> Plan:
     """Plan the rollback of every function of the inventory, or of one service (000 §4.4, 002); reads only.
 
     A function with no earlier version (or already on the target) is skipped with its reason; a
@@ -298,7 +363,9 @@ def plan_rollback_all(target: TargetLike, authority: Authority, to: RollbackTo |
     if to.kind == "versions":
         unknown = [why for why in (_refusal_for_name(env, fn) for fn in to.versions) if why]
         if unknown:
-            plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+            plan = Plan(
+                "rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY
+            )
             plan.refusal = "; ".join(unknown)
             return plan
         names = [(fn, lv.service_of(env, fn)) for fn in to.versions]
@@ -345,8 +412,13 @@ def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) 
     changes = _changes(env, d, plan.details["checkpoint"])
     assert d.current is not None and d.target is not None
     at = clock.now()
-    out.checkpoint = lv.create_alias(lam, d.function, plan.details["checkpoint"], d.current,
-                                     f"Checkpoint before rollback by {actor} at {lv.stamp(at)}: {reason}")
+    out.checkpoint = lv.create_alias(
+        lam,
+        d.function,
+        plan.details["checkpoint"],
+        d.current,
+        f"Checkpoint before rollback by {actor} at {lv.stamp(at)}: {reason}",
+    )
     out.applied.append((at, replace(changes[0], resource=f"lambda:{d.function}:alias/{out.checkpoint}")))
     out.events.append(Event(at, f"{d.function}: checkpoint alias {out.checkpoint} on version {d.current}"))
     moved = False
@@ -358,7 +430,9 @@ def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) 
         out.events.append(Event(at, f"{d.function}: alias {env.alias} {d.current} -> {d.target}"))
         _verify_alias(lam, d.function, env.alias, d.target)
         out.events.append(Event(clock.now(), f"{d.function}: alias {env.alias} verified on version {d.target}"))
-        probe = lv.invoke_health(lam, d.function, env.alias, env.health_payload, env.auto_rollback.health_status, clock.now())
+        probe = lv.invoke_health(
+            lam, d.function, env.alias, env.health_payload, env.auto_rollback.health_status, clock.now()
+        )
         out.health = probe
         out.events.append(Event(probe.at, f"{d.function}: health {probe.line()}"))
         if probe.ok:
@@ -379,10 +453,29 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
     assert d.current is not None
     try:
         at = clock.now()
-        lv.point_alias(lam, d.function, env.alias, d.current, f"Restored checkpoint {out.checkpoint} after a failed rollback: {reason}")
-        out.applied.append((at, Change(f"lambda:{d.function}:alias/{env.alias}", "FunctionVersion", d.target, d.current, "update",
-                                       f"restore checkpoint {out.checkpoint}: {out.message}")))
-        out.events.append(Event(at, f"{d.function}: alias {env.alias} restored to checkpoint version {d.current} ({out.message})"))
+        lv.point_alias(
+            lam,
+            d.function,
+            env.alias,
+            d.current,
+            f"Restored checkpoint {out.checkpoint} after a failed rollback: {reason}",
+        )
+        out.applied.append(
+            (
+                at,
+                Change(
+                    f"lambda:{d.function}:alias/{env.alias}",
+                    "FunctionVersion",
+                    d.target,
+                    d.current,
+                    "update",
+                    f"restore checkpoint {out.checkpoint}: {out.message}",
+                ),
+            )
+        )
+        out.events.append(
+            Event(at, f"{d.function}: alias {env.alias} restored to checkpoint version {d.current} ({out.message})")
+        )
         out.final = d.current
     except Exception as exc:  # noqa: BLE001 - report it; the record says FAILED with no known final version
         out.final = None
@@ -393,19 +486,43 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
 def _child(plan: Plan, d: Move, moved: _Outcome | None) -> ActionResult:
     """A per-function result (the CLI prints one line per function)."""
     env = plan.env
-    child_plan = Plan("rollback", plan.inventory, env, plan.target, plan.planned_at, verified_by=plan.verified_by,
-                      details={"function": d.function, "service": d.service, "from": d.current, "to": d.target,
-                               "from_label": d.current_label, "to_label": d.target_label})
+    child_plan = Plan(
+        "rollback",
+        plan.inventory,
+        env,
+        plan.target,
+        plan.planned_at,
+        verified_by=plan.verified_by,
+        details={
+            "function": d.function,
+            "service": d.service,
+            "from": d.current,
+            "to": d.target,
+            "from_label": d.current_label,
+            "to_label": d.target_label,
+        },
+    )
     if d.target and d.skip is None:
         child_plan.expect_versions[d.function] = d.target
     if moved is None:
         return ActionResult(child_plan, SKIPPED, message=d.skip or "skipped", evidence={"final_version": d.current})
-    return ActionResult(child_plan, moved.outcome, message=moved.message, applied=moved.applied, timeline=moved.events,
-                        evidence={"final_version": moved.final, "checkpoint": moved.checkpoint,
-                                  "health": moved.health.to_dict() if moved.health else None})
+    return ActionResult(
+        child_plan,
+        moved.outcome,
+        message=moved.message,
+        applied=moved.applied,
+        timeline=moved.events,
+        evidence={
+            "final_version": moved.final,
+            "checkpoint": moved.checkpoint,
+            "health": moved.health.to_dict() if moved.health else None,
+        },
+    )
 
 
-def apply_rollback(target: TargetLike, plan: Plan, authority: Authority | None = None, *, max_workers: int = MAX_WORKERS) -> ActionResult:
+def apply_rollback(
+    target: TargetLike, plan: Plan, authority: Authority | None = None, *, max_workers: int = MAX_WORKERS
+) -> ActionResult:
     """Execute a rollback plan (one function or a batch); returns COMPLETE, or FAILED if any function failed."""
     authority = authority or Authority()
     env, clock = target.env, target.clock
@@ -423,15 +540,26 @@ def apply_rollback(target: TargetLike, plan: Plan, authority: Authority | None =
     single = plan.action == "rollback"
     first = to_move[0]
     record = DeploymentRecord(
-        record_id=plan.details["record_id"], action="rollback", environment=env.name, timestamp=utc_stamp(started),
+        record_id=plan.details["record_id"],
+        action="rollback",
+        environment=env.name,
+        timestamp=utc_stamp(started),
         from_version=(first.current if single else plan.details.get("ssm_current")),
         to_version=(first.target if single else plan.details.get("ssm_label")),
         function=first.function if single else None,
         functions={d.function: FunctionChange(d.current, d.target) for d in to_move},
         services=tuple(plan.details.get("services") or ()),
-        actor=authority.who, reason=authority.reason,
-        extra={k: v for k, v in {"incident": authority.incident, "approved_by": ",".join(authority.approvers) or None,
-                                  "method": "harness rollback"}.items() if v},
+        actor=authority.who,
+        reason=authority.reason,
+        extra={
+            k: v
+            for k, v in {
+                "incident": authority.incident,
+                "approved_by": ",".join(authority.approvers) or None,
+                "method": "harness rollback",
+            }.items()
+            if v
+        },
     )
     reason = authority.reason or "no reason given"
     ddb = target.client("dynamodb") if env.deployments_table is not None else None
@@ -440,8 +568,13 @@ def apply_rollback(target: TargetLike, plan: Plan, authority: Authority | None =
         result.log(clock.now(), f"audit record {record.record_id} IN_PROGRESS")
         moved = _run(target, plan, to_move, authority.who, reason, max_workers)
         by_fn = {m.decision.function: m for m in moved}
-        functions = {d.function: FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final) for d in to_move}
-        functions.update({d.function: FunctionChange(d.current, d.current, SKIPPED, d.current) for d in decisions if d.skip})
+        functions = {
+            d.function: FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final)
+            for d in to_move
+        }
+        functions.update(
+            {d.function: FunctionChange(d.current, d.current, SKIPPED, d.current) for d in decisions if d.skip}
+        )
         trail.update(functions=functions)
         failed = [m for m in moved if m.outcome == FAILED]
         for m in sorted(moved, key=lambda m: m.decision.function):
@@ -468,7 +601,9 @@ def apply_rollback(target: TargetLike, plan: Plan, authority: Authority | None =
     return result
 
 
-def _run(target: TargetLike, plan: Plan, to_move: list[Move], actor: str, reason: str, max_workers: int) -> list[_Outcome]:
+def _run(
+    target: TargetLike, plan: Plan, to_move: list[Move], actor: str, reason: str, max_workers: int
+) -> list[_Outcome]:
     """Each function independently; concurrently for a batch (boto3 clients are thread-safe)."""
     if len(to_move) == 1:
         return [_roll_one(target, plan, to_move[0], actor, reason)]
@@ -491,9 +626,14 @@ def _update_ssm(target: TargetLike, plan: Plan, result: ActionResult) -> None:
     try:
         target.client("ssm").put_parameter(Name=env.ssm_deployed_version, Value=label, Type="String", Overwrite=True)
     except Exception as exc:  # noqa: BLE001 - the aliases moved; the audit trail says what did not
-        result.outcome, result.message = FAILED, f"aliases rolled back, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}"
+        result.outcome, result.message = (
+            FAILED,
+            f"aliases rolled back, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
+        )
         return
-    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", plan.details.get("ssm_current"), label, "update", "002"))
+    result.changed(
+        at, Change(f"ssm:{env.ssm_deployed_version}", "Value", plan.details.get("ssm_current"), label, "update", "002")
+    )
     result.log(at, f"SSM {env.ssm_deployed_version} = {label}")
 
 
@@ -511,14 +651,29 @@ def final_versions(result: ActionResult) -> dict[str, str]:
 # -- one call -------------------------------------------------------------------------------------
 
 
-def rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None, *, dry_run: bool = False) -> ActionResult:
+def rollback(
+    target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None, *, dry_run: bool = False
+) -> ActionResult:
     """Plan and apply one function's rollback (000 §4.2): REFUSED, DRY_RUN, COMPLETE or FAILED."""
-    return execute(lambda: plan_rollback(target, function, authority, to), lambda p: apply_rollback(target, p, authority), dry_run=dry_run)
+    return execute(
+        lambda: plan_rollback(target, function, authority, to),
+        lambda p: apply_rollback(target, p, authority),
+        dry_run=dry_run,
+    )
 
 
-def rollback_all(target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None,
-                 dry_run: bool = False, max_workers: int = MAX_WORKERS) -> ActionResult:
+def rollback_all(
+    target: TargetLike,
+    authority: Authority,
+    to: RollbackTo | None = None,
+    *,
+    service: str | None = None,
+    dry_run: bool = False,
+    max_workers: int = MAX_WORKERS,
+) -> ActionResult:
     """Plan and apply the rollback of every function (or one service's), concurrently (000 §4.4, 002)."""
-    return execute(lambda: plan_rollback_all(target, authority, to, service=service),
-                   lambda p: apply_rollback(target, p, authority, max_workers=max_workers), dry_run=dry_run)
-
+    return execute(
+        lambda: plan_rollback_all(target, authority, to, service=service),
+        lambda p: apply_rollback(target, p, authority, max_workers=max_workers),
+        dry_run=dry_run,
+    )

@@ -44,7 +44,17 @@ from harness.targets.base import TargetLike
 RULE = "prod-rollback"
 CHECKPOINT_STAMP = "%Y%m%d-%H%M%S"  # 000 §4.2.4 TIMESTAMP=$(date +%Y%m%d-%H%M%S)
 # What must be equal between $LATEST and the served version for a publish to release the same function.
-SAME_FUNCTION = ("CodeSha256", "Handler", "Runtime", "MemorySize", "Timeout", "Role", "Layers", "Architectures", "PackageType")
+SAME_FUNCTION = (
+    "CodeSha256",
+    "Handler",
+    "Runtime",
+    "MemorySize",
+    "Timeout",
+    "Role",
+    "Layers",
+    "Architectures",
+    "PackageType",
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,18 @@ def table_of(state: lv.ServedState, env_var: str) -> ServedTable:
     differs = [k for k, v in _same(served).items() if _same(latest)[k] != v]
     if {k: v for k, v in latest_vars.items() if k != env_var} != {k: v for k, v in variables.items() if k != env_var}:
         differs.append("Environment")
-    return ServedTable(state.function, state.alias, state.version, variables.get(env_var), variables, served.get("Description") or "",
-                       served["CodeSha256"], state.weights, latest_vars, tuple(differs))
+    return ServedTable(
+        state.function,
+        state.alias,
+        state.version,
+        variables.get(env_var),
+        variables,
+        served.get("Description") or "",
+        served["CodeSha256"],
+        state.weights,
+        latest_vars,
+        tuple(differs),
+    )
 
 
 def _reusable(lam: Any, served: ServedTable, served_config: dict[str, Any], wanted: dict[str, str]) -> str | None:
@@ -108,11 +128,17 @@ def _checkpoint_name(target: TargetLike, function: str, taken: set[str]) -> str:
     return name
 
 
-def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authority: Authority,
-                      functions: Iterable[str] | None = None) -> Plan:
+def plan_table_switch(
+    target: TargetLike, table: str, to_table: str, *, authority: Authority, functions: Iterable[str] | None = None
+) -> Plan:
     """Decide, reading only, how each function's alias moves to a version reading ``to_table``."""
     env = target.env
-    plan = new_plan("table-switch", target, authority, ("lambda-alias-version", "health-endpoint", "dynamodb-table-active", "dynamodb-reads"))
+    plan = new_plan(
+        "table-switch",
+        target,
+        authority,
+        ("lambda-alias-version", "health-endpoint", "dynamodb-table-active", "dynamodb-reads"),
+    )
     try:
         spec = env.table(table)
     except KeyError as exc:
@@ -120,7 +146,9 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
         return plan
     names = tuple(functions) if functions is not None else spec.functions
     if not names:
-        plan.refusal = f"the inventory lists no functions for {table} (dynamodb.tables[].functions): nothing to switch (000 §6.6)"
+        plan.refusal = (
+            f"the inventory lists no functions for {table} (dynamodb.tables[].functions): nothing to switch (000 §6.6)"
+        )
         return plan
     why = refusal(target, authority, rule=RULE)
     if why:
@@ -134,10 +162,18 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
     if described["Table"]["TableStatus"] != "ACTIVE":
         plan.refusal = f"table {to_table} is {described['Table']['TableStatus']}, not ACTIVE: not switched to"
         return plan
-    pitr = ddb.describe_continuous_backups(TableName=to_table)["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
-    if to_table != table and pitr.get("PointInTimeRecoveryStatus") != "ENABLED" and spec.pitr in ("required", "recommended"):
-        plan.notes.append(f"{to_table} has PITR {pitr.get('PointInTimeRecoveryStatus', 'DISABLED')} (a restore does not carry it; "
-                          f"{table} is 'pitr {spec.pitr}', 000 §6.7): re-apply it (restore-table --reapply) before it serves for long")
+    pitr = ddb.describe_continuous_backups(TableName=to_table)["ContinuousBackupsDescription"].get(
+        "PointInTimeRecoveryDescription", {}
+    )
+    if (
+        to_table != table
+        and pitr.get("PointInTimeRecoveryStatus") != "ENABLED"
+        and spec.pitr in ("required", "recommended")
+    ):
+        plan.notes.append(
+            f"{to_table} has PITR {pitr.get('PointInTimeRecoveryStatus', 'DISABLED')} (a restore does not carry it; "
+            f"{table} is 'pitr {spec.pitr}', 000 §6.7): re-apply it (restore-table --reapply) before it serves for long"
+        )
     lam = target.client("lambda")
     moves: list[dict[str, Any]] = []
     for fn in names:
@@ -153,11 +189,15 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
         if served.weights:
             problem = f"alias {served.alias} routes by weight {served.weights}: finish or undo that deployment first"
         elif served.table is None:
-            problem = (f"version {served.version} has no {spec.env_var} variable: it does not read its table from it, "
-                       "so switching it changes nothing (inventory dynamodb.tables[].env_var?)")
+            problem = (
+                f"version {served.version} has no {spec.env_var} variable: it does not read its table from it, "
+                "so switching it changes nothing (inventory dynamodb.tables[].env_var?)"
+            )
         elif served.table != to_table and served.latest_differs:
-            problem = (f"$LATEST differs from version {served.version} that {served.alias} serves ({', '.join(served.latest_differs)}): "
-                       f"publishing would release other code or configuration; redeploy version {served.version} to $LATEST first")
+            problem = (
+                f"$LATEST differs from version {served.version} that {served.alias} serves ({', '.join(served.latest_differs)}): "
+                f"publishing would release other code or configuration; redeploy version {served.version} to $LATEST first"
+            )
         if problem:
             plan.refusal = f"{fn}: {problem}"
             return plan
@@ -165,20 +205,54 @@ def plan_table_switch(target: TargetLike, table: str, to_table: str, *, authorit
             plan.notes.append(f"{fn}: {served.alias} (version {served.version}) already reads {to_table}")
             continue
         wanted = {**served.variables, spec.env_var: to_table}
-        reuse = _reusable(lam, served, state.served, wanted)  # the served configuration as read above, not a second read
+        reuse = _reusable(
+            lam, served, state.served, wanted
+        )  # the served configuration as read above, not a second read
         taken = {a["Name"] for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)}
         checkpoint = _checkpoint_name(target, fn, taken)
         moves.append({"served": asdict(served), "wanted": wanted, "reuse": reuse, "checkpoint": checkpoint})
-        plan.changes.append(Change(f"lambda:{fn}:alias/{checkpoint}", "FunctionVersion", None, served.version, "create",
-                                   "checkpoint of the served version (000 §4.2.4)"))
+        plan.changes.append(
+            Change(
+                f"lambda:{fn}:alias/{checkpoint}",
+                "FunctionVersion",
+                None,
+                served.version,
+                "create",
+                "checkpoint of the served version (000 §4.2.4)",
+            )
+        )
         if served.latest_variables.get(spec.env_var) != to_table:
-            plan.changes.append(Change(f"lambda:{fn}:$LATEST", f"Environment.{spec.env_var}", served.latest_variables.get(spec.env_var), to_table,
-                                       "update", "000 §6.6 option A (alone it changes no served version)"))
+            plan.changes.append(
+                Change(
+                    f"lambda:{fn}:$LATEST",
+                    f"Environment.{spec.env_var}",
+                    served.latest_variables.get(spec.env_var),
+                    to_table,
+                    "update",
+                    "000 §6.6 option A (alone it changes no served version)",
+                )
+            )
         if reuse is None:
-            plan.changes.append(Change(f"lambda:{fn}", "version", None, f"new version: code of {served.version}, {spec.env_var}={to_table}",
-                                       "create", "a published version's configuration is immutable"))
-        plan.changes.append(Change(f"lambda:{fn}:alias/{served.alias}", "FunctionVersion", served.version,
-                                   reuse or "the new version", "update", f"traffic reads {to_table}"))
+            plan.changes.append(
+                Change(
+                    f"lambda:{fn}",
+                    "version",
+                    None,
+                    f"new version: code of {served.version}, {spec.env_var}={to_table}",
+                    "create",
+                    "a published version's configuration is immutable",
+                )
+            )
+        plan.changes.append(
+            Change(
+                f"lambda:{fn}:alias/{served.alias}",
+                "FunctionVersion",
+                served.version,
+                reuse or "the new version",
+                "update",
+                f"traffic reads {to_table}",
+            )
+        )
     plan.details.update(table=table, to_table=to_table, env_var=spec.env_var, moves=moves)
     if not moves:
         plan.notes.append("every function already reads the target table: no change")
@@ -198,8 +272,12 @@ def apply_table_switch(target: TargetLike, plan: Plan) -> ActionResult:
         try:
             for move in moves:
                 fn, served = move["served"]["function"], move["served"]
-                lam.create_alias(FunctionName=fn, Name=move["checkpoint"], FunctionVersion=served["version"],
-                                 Description=f"checkpoint before table switch to {to_table} (000 §4.2.4, §6.6)")
+                lam.create_alias(
+                    FunctionName=fn,
+                    Name=move["checkpoint"],
+                    FunctionVersion=served["version"],
+                    Description=f"checkpoint before table switch to {to_table} (000 §4.2.4, §6.6)",
+                )
                 done.append(move)
                 version = _publish_or_reuse(target, move, var)
                 lam.update_alias(FunctionName=fn, Name=served["alias"], FunctionVersion=version)
@@ -207,11 +285,16 @@ def apply_table_switch(target: TargetLike, plan: Plan) -> ActionResult:
                 move["to_version"] = version
                 changes[fn] = FunctionChange(served["version"], version, COMPLETE, version)
                 now = target.clock.now()
-                result.log(now, f"{fn}: {served['alias']} {served['version']} -> {version}, {var}={to_table} (verified from the configuration)")
+                result.log(
+                    now,
+                    f"{fn}: {served['alias']} {served['version']} -> {version}, {var}={to_table} (verified from the configuration)",
+                )
         except BaseException:
             for move in done:
                 fn = move["served"]["function"]
-                changes[fn] = FunctionChange(move["served"]["version"], move.get("to_version"), FAILED, move["served"]["version"])
+                changes[fn] = FunctionChange(
+                    move["served"]["version"], move.get("to_version"), FAILED, move["served"]["version"]
+                )
             trail.update(functions=dict(changes))
             _undo(target, done, var, result)
             raise
@@ -219,8 +302,12 @@ def apply_table_switch(target: TargetLike, plan: Plan) -> ActionResult:
     for c in plan.changes:
         result.changed(target.clock.now(), c)
     result.record = trail.record
-    result.message = f"{len(moves)} function(s) now read {to_table} through {target.env.alias}" if moves else "no change"
-    result.evidence["functions"] = {m["served"]["function"]: {"from": m["served"]["version"], "to": m.get("to_version")} for m in moves}
+    result.message = (
+        f"{len(moves)} function(s) now read {to_table} through {target.env.alias}" if moves else "no change"
+    )
+    result.evidence["functions"] = {
+        m["served"]["function"]: {"from": m["served"]["version"], "to": m.get("to_version")} for m in moves
+    }
     return result
 
 
@@ -241,9 +328,14 @@ def _publish_or_reuse(target: TargetLike, move: dict[str, Any], var: str) -> str
 def _verify(target: TargetLike, fn: str, alias: str, version: str, var: str, to_table: str) -> None:
     lam = target.client("lambda")
     now_serving = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
-    value = ((lam.get_function_configuration(FunctionName=fn, Qualifier=version).get("Environment") or {}).get("Variables") or {}).get(var)
+    value = (
+        (lam.get_function_configuration(FunctionName=fn, Qualifier=version).get("Environment") or {}).get("Variables")
+        or {}
+    ).get(var)
     if now_serving != version or value != to_table:
-        raise RuntimeError(f"{fn}: after the switch {alias} serves {now_serving} with {var}={value}, expected {version} with {to_table}")
+        raise RuntimeError(
+            f"{fn}: after the switch {alias} serves {now_serving} with {var}={value}, expected {version} with {to_table}"
+        )
 
 
 def _undo(target: TargetLike, done: list[dict[str, Any]], var: str, result: ActionResult) -> None:
@@ -258,11 +350,21 @@ def _undo(target: TargetLike, done: list[dict[str, Any]], var: str, result: Acti
         result.log(target.clock.now(), f"undone: {fn} {served['alias']} back on checkpoint version {served['version']}")
 
 
-def switch_table(target: TargetLike, table: str, to_table: str, *, authority: Authority, functions: Iterable[str] | None = None,
-                 dry_run: bool = False) -> ActionResult:
+def switch_table(
+    target: TargetLike,
+    table: str,
+    to_table: str,
+    *,
+    authority: Authority,
+    functions: Iterable[str] | None = None,
+    dry_run: bool = False,
+) -> ActionResult:
     """Plan and (unless refused or a dry run) switch the table's functions to ``to_table``."""
-    return execute(lambda: plan_table_switch(target, table, to_table, authority=authority, functions=functions),
-                   lambda p: apply_table_switch(target, p), dry_run=dry_run)
+    return execute(
+        lambda: plan_table_switch(target, table, to_table, authority=authority, functions=functions),
+        lambda p: apply_table_switch(target, p),
+        dry_run=dry_run,
+    )
 
 
 def tables_served(target: TargetLike) -> dict[str, str]:

@@ -76,14 +76,25 @@ class StateLock:
         return out
 
 
-def _lock(key: str, kind: str, where: str, info_text: str, fallback_created: datetime | None, now: datetime, limit: int) -> StateLock:
+def _lock(
+    key: str, kind: str, where: str, info_text: str, fallback_created: datetime | None, now: datetime, limit: int
+) -> StateLock:
     info = read_lock_info(info_text)
     created = parse_created(str(info.get("Created", ""))) or fallback_created
     age = None if created is None else (now - created).total_seconds() / 60.0
     return StateLock(
-        key=key, kind=kind, where=where, lock_id=info.get("ID"), who=info.get("Who"), operation=info.get("Operation"),
-        version=info.get("Version"), created=created, path=info.get("Path"), age_minutes=age,
-        stuck=age is not None and age > limit, info=info_text,
+        key=key,
+        kind=kind,
+        where=where,
+        lock_id=info.get("ID"),
+        who=info.get("Who"),
+        operation=info.get("Operation"),
+        version=info.get("Version"),
+        created=created,
+        path=info.get("Path"),
+        age_minutes=age,
+        stuck=age is not None and age > limit,
+        info=info_text,
     )
 
 
@@ -107,14 +118,18 @@ def list_locks(target: TargetLike) -> list[StateLock]:
             if not lock_id.startswith(prefix) or lock_id.endswith(DIGEST_SUFFIX):
                 continue  # another bucket's lock, or a Digest item
             info = item.get("Info", {}).get("S", "")
-            locks.append(_lock(lock_id[len(prefix):], "dynamodb", f"dynamodb:{tf.lock_table}:{lock_id}", info, None, now, limit))
+            locks.append(
+                _lock(lock_id[len(prefix) :], "dynamodb", f"dynamodb:{tf.lock_table}:{lock_id}", info, None, now, limit)
+            )
     s3 = target.client("s3")
     for obj in aws.paginate(s3, "list_objects_v2", "Contents", Bucket=tf.state_bucket):
         if not obj["Key"].endswith(LOCKFILE_SUFFIX):
             continue
         body = s3.get_object(Bucket=tf.state_bucket, Key=obj["Key"])["Body"].read().decode("utf-8", "replace")
         key = obj["Key"][: -len(LOCKFILE_SUFFIX)]
-        locks.append(_lock(key, "lockfile", f"s3://{tf.state_bucket}/{obj['Key']}", body, obj["LastModified"], now, limit))
+        locks.append(
+            _lock(key, "lockfile", f"s3://{tf.state_bucket}/{obj['Key']}", body, obj["LastModified"], now, limit)
+        )
     return sorted(locks, key=lambda lk: lk.key)
 
 
@@ -125,9 +140,21 @@ def lock_on(target: TargetLike, key: str) -> StateLock | None:
     if tf.lock_table:
         lock_id = f"{tf.state_bucket}/{key}"
         # ConsistentRead: a lock taken a moment ago must be seen (an eventually consistent read may miss it).
-        item = target.client("dynamodb").get_item(TableName=tf.lock_table, Key={"LockID": {"S": lock_id}}, ConsistentRead=True).get("Item")
+        item = (
+            target.client("dynamodb")
+            .get_item(TableName=tf.lock_table, Key={"LockID": {"S": lock_id}}, ConsistentRead=True)
+            .get("Item")
+        )
         if item:
-            return _lock(key, "dynamodb", f"dynamodb:{tf.lock_table}:{lock_id}", item.get("Info", {}).get("S", ""), None, now, limit)
+            return _lock(
+                key,
+                "dynamodb",
+                f"dynamodb:{tf.lock_table}:{lock_id}",
+                item.get("Info", {}).get("S", ""),
+                None,
+                now,
+                limit,
+            )
     lockfile = f"{key}{LOCKFILE_SUFFIX}"
     got = aws.get_or_none(target.client("s3").get_object, "NoSuchKey", "404", Bucket=tf.state_bucket, Key=lockfile)
     if got is None:
@@ -145,7 +172,9 @@ def state_plan(target: TargetLike, action: str, key: str, authority: Authority) 
     plan = new_plan(action, target, authority, ("terraform-state",))
     tf = env.terraform
     if tf is None:
-        plan.refusal = f"{env.inventory}/{env.name} has no [terraform] section: no state to {action.removeprefix('state-')}"
+        plan.refusal = (
+            f"{env.inventory}/{env.name} has no [terraform] section: no state to {action.removeprefix('state-')}"
+        )
     elif key not in tf.state_keys:
         plan.refusal = f"{key!r} is not a state key of {env.inventory}/{env.name}; known: {', '.join(tf.state_keys)}"
     else:
@@ -171,14 +200,24 @@ def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, forc
     elif not lock_id or lock_id != lock.lock_id:
         plan.refusal = f"{lock.line()}; give its ID (--lock-id {lock.lock_id}) as terraform force-unlock does (000 §5.3), got {lock_id!r}"
     elif lock.age_minutes is not None and not lock.stuck:
-        plan.refusal = (f"{lock.line()}: younger than terraform.lock_max_age_minutes ({tf.lock_max_age_minutes}), "
-                        "probably a running operation; not released")
+        plan.refusal = (
+            f"{lock.line()}: younger than terraform.lock_max_age_minutes ({tf.lock_max_age_minutes}), "
+            "probably a running operation; not released"
+        )
     if plan.refused:
         return plan
     if lock.age_minutes is None:
         plan.notes.append("the lock has no parseable Created time: its age is unknown (released on --force and the ID)")
-    plan.changes.append(Change(lock.where, "lock", f"{lock.lock_id} by {lock.who} ({lock.operation})", None, "delete",
-                               "000 §5.3 force-unlock; only if unchanged since this plan"))
+    plan.changes.append(
+        Change(
+            lock.where,
+            "lock",
+            f"{lock.lock_id} by {lock.who} ({lock.operation})",
+            None,
+            "delete",
+            "000 §5.3 force-unlock; only if unchanged since this plan",
+        )
+    )
     return plan
 
 
@@ -187,14 +226,23 @@ def apply_state_unlock(target: TargetLike, plan: Plan) -> ActionResult:
     tf = terraform_of(target)
     key, lock = plan.details["key"], plan.details["lock"]
     result = ActionResult(plan, COMPLETE)
-    extra = {"lock_id": lock["lock_id"], "lock_who": lock["who"], "lock_operation": lock["operation"],
-             "lock_created": lock["created"], "lock_age_minutes": None if lock["age_minutes"] is None else round(lock["age_minutes"], 1)}
-    with audit(target, plan, resource=f"s3://{tf.state_bucket}/{key}", from_version=lock["lock_id"], extra=extra) as trail:
+    extra = {
+        "lock_id": lock["lock_id"],
+        "lock_who": lock["who"],
+        "lock_operation": lock["operation"],
+        "lock_created": lock["created"],
+        "lock_age_minutes": None if lock["age_minutes"] is None else round(lock["age_minutes"], 1),
+    }
+    with audit(
+        target, plan, resource=f"s3://{tf.state_bucket}/{key}", from_version=lock["lock_id"], extra=extra
+    ) as trail:
         try:
             if lock["kind"] == "dynamodb":
                 target.client("dynamodb").delete_item(
-                    TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}},
-                    ConditionExpression="Info = :info", ExpressionAttributeValues={":info": {"S": lock["info"]}},
+                    TableName=tf.lock_table,
+                    Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}},
+                    ConditionExpression="Info = :info",
+                    ExpressionAttributeValues={":info": {"S": lock["info"]}},
                 )
             else:
                 _delete_lockfile(target, tf, key, lock["info"])
@@ -207,9 +255,13 @@ def apply_state_unlock(target: TargetLike, plan: Plan) -> ActionResult:
             return result
         now = target.clock.now()
         result.changed(now, plan.changes[0])
-        result.log(now, f"released {lock['kind']} lock {lock['lock_id']} on {key} (held by {lock['who']}, {lock['operation']})")
+        result.log(
+            now, f"released {lock['kind']} lock {lock['lock_id']} on {key} (held by {lock['who']}, {lock['operation']})"
+        )
     result.record = trail.record
-    result.message = f"released lock {lock['lock_id']} on {key} held by {lock['who']} ({lock['operation']}); reason recorded"
+    result.message = (
+        f"released lock {lock['lock_id']} on {key} held by {lock['who']} ({lock['operation']}); reason recorded"
+    )
     result.evidence["lock"] = lock
     return result
 
@@ -219,14 +271,21 @@ def _delete_lockfile(target: TargetLike, tf: Terraform, key: str, expected: str)
     lockfile = f"{key}{LOCKFILE_SUFFIX}"
     body = aws.get_or_none(s3.get_object, "NoSuchKey", "404", Bucket=tf.state_bucket, Key=lockfile)
     if body is None or body["Body"].read().decode("utf-8", "replace") != expected:
-        raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "lockfile changed"}}, "DeleteObject")
+        raise ClientError(
+            {"Error": {"Code": "ConditionalCheckFailedException", "Message": "lockfile changed"}}, "DeleteObject"
+        )
     s3.delete_object(Bucket=tf.state_bucket, Key=lockfile)
 
 
-def unlock_state(target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority, dry_run: bool = False) -> ActionResult:
+def unlock_state(
+    target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority, dry_run: bool = False
+) -> ActionResult:
     """Plan and (unless refused or a dry run) release the lock on ``key``."""
-    return execute(lambda: plan_state_unlock(target, key, lock_id=lock_id, force=force, authority=authority),
-                   lambda p: apply_state_unlock(target, p), dry_run=dry_run)
+    return execute(
+        lambda: plan_state_unlock(target, key, lock_id=lock_id, force=force, authority=authority),
+        lambda p: apply_state_unlock(target, p),
+        dry_run=dry_run,
+    )
 
 
 # -- the harness's own lock while it writes a state ---------------------------------------------
@@ -236,18 +295,27 @@ def lock_info(tf: Terraform, key: str, *, who: str, created: datetime, operation
     """A lock's JSON in Terraform's LockInfo shape (so ``terraform`` reports who holds it); ``who`` as given, verbatim."""
     from harness import __version__
 
-    return json.dumps({
-        "ID": str(uuid.uuid4()), "Operation": operation, "Info": "", "Who": who,
-        "Version": f"runbook-harness {__version__}", "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "Path": f"{tf.state_bucket}/{key}",
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "ID": str(uuid.uuid4()),
+            "Operation": operation,
+            "Info": "",
+            "Who": who,
+            "Version": f"runbook-harness {__version__}",
+            "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "Path": f"{tf.state_bucket}/{key}",
+        },
+        separators=(",", ":"),
+    )
 
 
 @contextmanager
 def holding_lock(target: TargetLike, key: str, who: str) -> Iterator[str]:
     """Hold Terraform's lock on ``key`` (conditional put, as Terraform takes it); LockHeld if taken; always released."""
     tf = terraform_of(target)
-    info = lock_info(tf, key, who=f"{who}@{socket.gethostname()}", created=target.clock.now())  # Terraform's Who is user@host
+    info = lock_info(
+        tf, key, who=f"{who}@{socket.gethostname()}", created=target.clock.now()
+    )  # Terraform's Who is user@host
     if tf.lock_table:
         ddb = target.client("dynamodb")
         item = {"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}}
@@ -255,21 +323,31 @@ def holding_lock(target: TargetLike, key: str, who: str) -> Iterator[str]:
             ddb.put_item(TableName=tf.lock_table, Item=item, ConditionExpression="attribute_not_exists(LockID)")
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
-                raise LockHeld(f"s3://{tf.state_bucket}/{key} is locked (another Terraform operation): not written") from None
+                raise LockHeld(
+                    f"s3://{tf.state_bucket}/{key} is locked (another Terraform operation): not written"
+                ) from None
             raise
         try:
             yield info
         finally:
-            ddb.delete_item(TableName=tf.lock_table, Key={"LockID": item["LockID"]},
-                            ConditionExpression="Info = :info", ExpressionAttributeValues={":info": item["Info"]})
+            ddb.delete_item(
+                TableName=tf.lock_table,
+                Key={"LockID": item["LockID"]},
+                ConditionExpression="Info = :info",
+                ExpressionAttributeValues={":info": item["Info"]},
+            )
         return
     s3 = target.client("s3")
     lockfile = f"{key}{LOCKFILE_SUFFIX}"
     try:
-        s3.put_object(Bucket=tf.state_bucket, Key=lockfile, Body=info.encode(), IfNoneMatch="*", ContentType="application/json")
+        s3.put_object(
+            Bucket=tf.state_bucket, Key=lockfile, Body=info.encode(), IfNoneMatch="*", ContentType="application/json"
+        )
     except ClientError as exc:
         if aws.error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
-            raise LockHeld(f"s3://{tf.state_bucket}/{lockfile} exists (another Terraform operation): not written") from None
+            raise LockHeld(
+                f"s3://{tf.state_bucket}/{lockfile} exists (another Terraform operation): not written"
+            ) from None
         raise
     try:
         yield info

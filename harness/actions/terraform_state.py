@@ -82,8 +82,16 @@ def summarize_state(body: bytes) -> StateSummary:
     doc, problem = parse_state(body)  # the terraform-state check's own rules (harness/tf_state_format.py)
     if doc is None:
         return StateSummary(md5, len(body), problem=problem)
-    return StateSummary(md5, len(body), doc.get("version"), doc.get("terraform_version"), doc.get("serial"), doc.get("lineage"),
-                        resource_names(doc), problem)
+    return StateSummary(
+        md5,
+        len(body),
+        doc.get("version"),
+        doc.get("terraform_version"),
+        doc.get("serial"),
+        doc.get("lineage"),
+        resource_names(doc),
+        problem,
+    )
 
 
 def list_versions(target: TargetLike, key: str) -> tuple[list[StateVersion], bool]:
@@ -94,7 +102,15 @@ def list_versions(target: TargetLike, key: str) -> tuple[list[StateVersion], boo
     for page in target.client("s3").get_paginator("list_object_versions").paginate(Bucket=tf.state_bucket, Prefix=key):
         for v in page.get("Versions", []) or []:
             if v["Key"] == key:  # the prefix also matches <key>.backup-* and <key>.tflock
-                versions.append(StateVersion(v["VersionId"], v["LastModified"], bool(v.get("IsLatest")), int(v.get("Size", 0)), v.get("ETag", "")))
+                versions.append(
+                    StateVersion(
+                        v["VersionId"],
+                        v["LastModified"],
+                        bool(v.get("IsLatest")),
+                        int(v.get("Size", 0)),
+                        v.get("ETag", ""),
+                    )
+                )
         for m in page.get("DeleteMarkers", []) or []:
             if m["Key"] == key and m.get("IsLatest"):
                 deleted = True
@@ -102,8 +118,9 @@ def list_versions(target: TargetLike, key: str) -> tuple[list[StateVersion], boo
     return versions, deleted
 
 
-def choose_version(versions: list[StateVersion], *, version_id: str | None = None, at: datetime | None = None,
-                   previous: bool = False) -> StateVersion:
+def choose_version(
+    versions: list[StateVersion], *, version_id: str | None = None, at: datetime | None = None, previous: bool = False
+) -> StateVersion:
     """The version to restore: by id, the newest at or before ``at``, or the one before the latest; ValueError says why not."""
     if sum(x is not None and x is not False for x in (version_id, at, previous)) != 1:
         raise ValueError("choose exactly one of a version id, a time, or 'previous'")
@@ -136,7 +153,9 @@ def read_digest(target: TargetLike, key: str) -> str | None:
     tf = terraform_of(target)
     if not tf.lock_table:
         return None
-    item = target.client("dynamodb").get_item(TableName=tf.lock_table, Key={"LockID": {"S": digest_item_id(tf, key)}}, ConsistentRead=True)
+    item = target.client("dynamodb").get_item(
+        TableName=tf.lock_table, Key={"LockID": {"S": digest_item_id(tf, key)}}, ConsistentRead=True
+    )
     return (item.get("Item") or {}).get("Digest", {}).get("S")
 
 
@@ -190,7 +209,9 @@ def plan_state_restore(
         return plan
     current = None if deleted else next((v for v in versions if v.is_latest), None)
     if current is not None and chosen.version_id == current.version_id:
-        plan.refusal = f"s3://{tf.state_bucket}/{key}: version {chosen.version_id} is already the latest: nothing to restore"
+        plan.refusal = (
+            f"s3://{tf.state_bucket}/{key}: version {chosen.version_id} is already the latest: nothing to restore"
+        )
         return plan
     body = read_version(target, key, chosen.version_id)
     restored = summarize_state(body)
@@ -199,8 +220,10 @@ def plan_state_restore(
         return plan
     now_summary = summarize_state(read_version(target, key, current.version_id)) if current else None
     if now_summary and not now_summary.problem and now_summary.lineage != restored.lineage:
-        plan.refusal = (f"version {chosen.version_id} has lineage {restored.lineage}, the current state {now_summary.lineage}: "
-                        "another state's history (Terraform refuses a lineage change); not restored")
+        plan.refusal = (
+            f"version {chosen.version_id} has lineage {restored.lineage}, the current state {now_summary.lineage}: "
+            "another state's history (Terraform refuses a lineage change); not restored"
+        )
         return plan
     lock = lock_on(target, key)
     if lock is not None:
@@ -208,23 +231,59 @@ def plan_state_restore(
         return plan
     digest = read_digest(target, key)
     bkey = backup_key(key, now) if current else None
-    read = _Read(key, asdict(current) if current else None, asdict(chosen), digest, bkey,
-                 {"restored": asdict(restored), "current": asdict(now_summary) if now_summary else None})
+    read = _Read(
+        key,
+        asdict(current) if current else None,
+        asdict(chosen),
+        digest,
+        bkey,
+        {"restored": asdict(restored), "current": asdict(now_summary) if now_summary else None},
+    )
     plan.details.update(restore=read, versions=[v.line() for v in versions])
     s3_url = f"s3://{tf.state_bucket}/{key}"
     if current:
-        plan.changes.append(Change(f"s3://{tf.state_bucket}/{bkey}", "object", None, f"copy of version {current.version_id}", "create",
-                                   "000 §5.2.2 backup of the current state"))
-    plan.changes.append(Change(s3_url, "latest version", current.version_id if current else "(deleted)",
-                               f"new version, byte copy of {chosen.version_id}", "create", "000 §5.2.2; no version is deleted"))
+        plan.changes.append(
+            Change(
+                f"s3://{tf.state_bucket}/{bkey}",
+                "object",
+                None,
+                f"copy of version {current.version_id}",
+                "create",
+                "000 §5.2.2 backup of the current state",
+            )
+        )
+    plan.changes.append(
+        Change(
+            s3_url,
+            "latest version",
+            current.version_id if current else "(deleted)",
+            f"new version, byte copy of {chosen.version_id}",
+            "create",
+            "000 §5.2.2; no version is deleted",
+        )
+    )
     if tf.lock_table:
-        plan.changes.append(Change(f"dynamodb:{tf.lock_table}:{digest_item_id(tf, key)}", "Digest", digest, restored.md5, "update",
-                                   "000 §5.2.2 forgets this (seed defect 2): Terraform checks it on every read"))
+        plan.changes.append(
+            Change(
+                f"dynamodb:{tf.lock_table}:{digest_item_id(tf, key)}",
+                "Digest",
+                digest,
+                restored.md5,
+                "update",
+                "000 §5.2.2 forgets this (seed defect 2): Terraform checks it on every read",
+            )
+        )
     plan.notes.append(f"restores {restored.line()}")
     if now_summary and not now_summary.problem:
         plan.notes.append(f"current: {now_summary.line()}")
-        if isinstance(now_summary.serial, int) and isinstance(restored.serial, int) and restored.serial < now_summary.serial:
-            plan.notes.append(f"serial goes back {now_summary.serial} -> {restored.serial}: the next apply writes serial {restored.serial + 1}")
+        if (
+            isinstance(now_summary.serial, int)
+            and isinstance(restored.serial, int)
+            and restored.serial < now_summary.serial
+        ):
+            plan.notes.append(
+                f"serial goes back {now_summary.serial} -> {restored.serial}: the next apply writes serial {restored.serial + 1}"
+            )
     if deleted:
         plan.notes.append("the latest version is a delete marker: there is no current state to back up")
     plan.notes.append("the state is locked (Terraform's own lock) while it is written")
@@ -243,30 +302,54 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
     s3 = target.client("s3")
     result = ActionResult(plan, COMPLETE)
     who = plan_authority(plan).get("actor") or "runbook-harness"
-    extra = {"backup_key": read.backup_key, "digest_before": read.digest_before, "digest_after": read.summaries["restored"]["md5"]}
-    with audit(target, plan, resource=f"s3://{tf.state_bucket}/{key}", from_version=current["version_id"] if current else None,
-               to_version=chosen["version_id"], extra=extra) as trail:
+    extra = {
+        "backup_key": read.backup_key,
+        "digest_before": read.digest_before,
+        "digest_after": read.summaries["restored"]["md5"],
+    }
+    with audit(
+        target,
+        plan,
+        resource=f"s3://{tf.state_bucket}/{key}",
+        from_version=current["version_id"] if current else None,
+        to_version=chosen["version_id"],
+        extra=extra,
+    ) as trail:
         with holding_lock(target, key, who):
             result.log(target.clock.now(), f"locked s3://{tf.state_bucket}/{key}")
             versions, deleted = list_versions(target, key)
             latest = None if deleted else next((v for v in versions if v.is_latest), None)
             if (latest.version_id if latest else None) != (current["version_id"] if current else None):
-                raise StateChanged(f"s3://{tf.state_bucket}/{key} changed since the plan (latest {latest.version_id if latest else 'deleted'}): not restored")
+                raise StateChanged(
+                    f"s3://{tf.state_bucket}/{key} changed since the plan (latest {latest.version_id if latest else 'deleted'}): not restored"
+                )
             changes = iter(plan.changes)
             if current:
-                s3.copy_object(Bucket=tf.state_bucket, Key=read.backup_key,
-                               CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]})
+                s3.copy_object(
+                    Bucket=tf.state_bucket,
+                    Key=read.backup_key,
+                    CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]},
+                )
                 result.changed(target.clock.now(), next(changes))
-            copied = s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": chosen["version_id"]})
+            copied = s3.copy_object(
+                Bucket=tf.state_bucket,
+                Key=key,
+                CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": chosen["version_id"]},
+            )
             new_version = copied.get("VersionId")
             result.changed(target.clock.now(), next(changes))
             try:
                 body = read_version(target, key, new_version)
                 restored = summarize_state(body)
                 if restored.md5 != read.summaries["restored"]["md5"]:
-                    raise StateChanged(f"the new latest version's md5 {restored.md5} is not version {chosen['version_id']}'s")
+                    raise StateChanged(
+                        f"the new latest version's md5 {restored.md5} is not version {chosen['version_id']}'s"
+                    )
                 if tf.lock_table:
-                    target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": digest_item_id(tf, key)}, "Digest": {"S": restored.md5}})
+                    target.client("dynamodb").put_item(
+                        TableName=tf.lock_table,
+                        Item={"LockID": {"S": digest_item_id(tf, key)}, "Digest": {"S": restored.md5}},
+                    )
                     result.changed(target.clock.now(), next(changes))
             except BaseException:
                 _undo(target, tf, key, current, result)
@@ -274,12 +357,22 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
         result.log(target.clock.now(), f"unlocked s3://{tf.state_bucket}/{key}")
         trail.update(extra={**trail.record.extra, "new_version": new_version})
     result.record = trail.record
-    digest_line = (f"Digest {digest_item_id(tf, key)} {read.digest_before} -> {restored.md5} (000 §5.2.2 forgets this step: seed defect 2)"
-                   if tf.lock_table else "no lock table: no Digest to update")
+    digest_line = (
+        f"Digest {digest_item_id(tf, key)} {read.digest_before} -> {restored.md5} (000 §5.2.2 forgets this step: seed defect 2)"
+        if tf.lock_table
+        else "no lock table: no Digest to update"
+    )
     result.message = f"restored s3://{tf.state_bucket}/{key} to version {chosen['version_id']} as new version {new_version}; {digest_line}"
-    result.evidence.update(new_version=new_version, previous_version=current["version_id"] if current else None, backup_key=read.backup_key, digest_before=read.digest_before,
-                           digest_after=restored.md5 if tf.lock_table else None, restored=asdict(restored),
-                           previous=read.summaries["current"], versions=plan.details.get("versions"))
+    result.evidence.update(
+        new_version=new_version,
+        previous_version=current["version_id"] if current else None,
+        backup_key=read.backup_key,
+        digest_before=read.digest_before,
+        digest_after=restored.md5 if tf.lock_table else None,
+        restored=asdict(restored),
+        previous=read.summaries["current"],
+        versions=plan.details.get("versions"),
+    )
     return result
 
 
@@ -287,8 +380,15 @@ def _undo(target: TargetLike, tf: Terraform, key: str, current: dict[str, Any] |
     """Put the pre-restore version back as the latest (a new copy: still no version deleted)."""
     if current is None:
         return
-    target.client("s3").copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]})
-    result.log(target.clock.now(), f"undone: version {current['version_id']} copied back as the latest (the Digest still matches it)")
+    target.client("s3").copy_object(
+        Bucket=tf.state_bucket,
+        Key=key,
+        CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]},
+    )
+    result.log(
+        target.clock.now(),
+        f"undone: version {current['version_id']} copied back as the latest (the Digest still matches it)",
+    )
 
 
 def restore_state(
@@ -302,5 +402,8 @@ def restore_state(
     dry_run: bool = False,
 ) -> ActionResult:
     """Plan and (unless refused or a dry run) apply a state version restore."""
-    return execute(lambda: plan_state_restore(target, key, authority=authority, version_id=version_id, at=at, previous=previous),
-                   lambda p: apply_state_restore(target, p), dry_run=dry_run)
+    return execute(
+        lambda: plan_state_restore(target, key, authority=authority, version_id=version_id, at=at, previous=previous),
+        lambda p: apply_state_restore(target, p),
+        dry_run=dry_run,
+    )

@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 from harness.inventory.model import Amplify
 
 IN_PROGRESS = ("CREATED", "PENDING", "PROVISIONING", "RUNNING", "CANCELLING")
@@ -39,7 +39,9 @@ def association(ctx: CheckContext) -> dict[str, Any] | None:
     amp = _amplify(ctx)
     key = f"amplify:domain:{amp.domain}"
     if key not in ctx.cache:
-        resp = aws.get_or_none(ctx.client("amplify").get_domain_association, "NotFoundException", appId=amp.app_id, domainName=amp.domain)
+        resp = aws.get_or_none(
+            ctx.client("amplify").get_domain_association, "NotFoundException", appId=amp.app_id, domainName=amp.domain
+        )
         ctx.cache[key] = resp["domainAssociation"] if resp else None
     return ctx.cache[key]
 
@@ -64,7 +66,7 @@ def serving_job(ctx: CheckContext, branch: str) -> dict[str, Any] | None:
 
 def describe_job(job: dict[str, Any]) -> str:
     """``job 5 SUCCEED (commit 16f18cd0, "release 1.0.3")``."""
-    return f"job {job['jobId']} {job['status']} (commit {str(job.get('commitId', ''))[:8]}, \"{job.get('commitMessage', '')}\")"
+    return f'job {job["jobId"]} {job["status"]} (commit {str(job.get("commitId", ""))[:8]}, "{job.get("commitMessage", "")}")'
 
 
 def check_domain_branch(ctx: CheckContext, row: Row) -> CheckResult:
@@ -74,11 +76,19 @@ def check_domain_branch(ctx: CheckContext, row: Row) -> CheckResult:
     expected = f"{hostname(amp, prefix)} -> branch {amp.branch} (domain AVAILABLE), serving a successful build"
     assoc = association(ctx)
     if assoc is None:
-        return row.result(expected, f"domain {amp.domain} is not associated with app {amp.app_id}", Verdict.FAIL, app=amp.app_id)
-    evidence: dict[str, Any] = {"app": amp.app_id, "domainStatus": assoc.get("domainStatus"), "subDomains": assoc.get("subDomains", [])}
+        return row.result(
+            expected, f"domain {amp.domain} is not associated with app {amp.app_id}", Verdict.FAIL, app=amp.app_id
+        )
+    evidence: dict[str, Any] = {
+        "app": amp.app_id,
+        "domainStatus": assoc.get("domainStatus"),
+        "subDomains": assoc.get("subDomains", []),
+    }
     branch = branch_of(assoc, prefix)
     if branch is None:
-        observed = f"prefix {prefix!r} is not in the association (UpdateDomainAssociation replaces the whole sub-domain list)"
+        observed = (
+            f"prefix {prefix!r} is not in the association (UpdateDomainAssociation replaces the whole sub-domain list)"
+        )
         return row.result(expected, observed, Verdict.FAIL, **evidence)
     if branch != amp.branch:
         return row.result(expected, f"{hostname(amp, prefix)} -> branch {branch}", Verdict.FAIL, **evidence)
@@ -88,7 +98,12 @@ def check_domain_branch(ctx: CheckContext, row: Row) -> CheckResult:
         return row.result(expected, f"branch {branch} serves no build (no successful job)", Verdict.FAIL, **evidence)
     observed = f"{hostname(amp, prefix)} -> branch {branch}, serving {describe_job(job)}"
     if assoc.get("domainStatus") != "AVAILABLE":
-        return row.result(expected, f"{observed}; domain {assoc.get('domainStatus')}: the switch is still propagating", Verdict.WARN, **evidence)
+        return row.result(
+            expected,
+            f"{observed}; domain {assoc.get('domainStatus')}: the switch is still propagating",
+            Verdict.WARN,
+            **evidence,
+        )
     return row.result(expected, observed, Verdict.PASS, **evidence)
 
 
@@ -103,8 +118,19 @@ def check_last_job(ctx: CheckContext, row: Row) -> CheckResult:
     except ClientError as exc:
         if not aws.is_not_found(exc, "NotFoundException"):
             raise
-        return row.result(expected, f"branch {branch} not found: {aws.error_message(exc)}", Verdict.FAIL, app=amp.app_id, branch=branch)
-    evidence: dict[str, Any] = {"app": amp.app_id, "branch": branch, "from_association": assoc is not None, "latest": jobs[0] if jobs else None}
+        return row.result(
+            expected,
+            f"branch {branch} not found: {aws.error_message(exc)}",
+            Verdict.FAIL,
+            app=amp.app_id,
+            branch=branch,
+        )
+    evidence: dict[str, Any] = {
+        "app": amp.app_id,
+        "branch": branch,
+        "from_association": assoc is not None,
+        "latest": jobs[0] if jobs else None,
+    }
     if not jobs:
         return row.result(expected, f"branch {branch} has no job", Verdict.FAIL, **evidence)
     latest = jobs[0]

@@ -54,13 +54,23 @@ def _get_json(ctx: CheckContext, row: Row, path: str, expected: str) -> CheckRes
         evidence["error"] = f"{type(exc).__name__}: {exc}"
         return row.result(expected, f"GET {url} failed: {type(exc).__name__}", Verdict.FAIL, **evidence)
     body = resp.text
-    evidence.update(status=resp.status_code, elapsed_s=resp.elapsed.total_seconds(), body=body[:BODY_EVIDENCE_CHARS], content_type=resp.headers.get("Content-Type"))
+    evidence.update(
+        status=resp.status_code,
+        elapsed_s=resp.elapsed.total_seconds(),
+        body=body[:BODY_EVIDENCE_CHARS],
+        content_type=resp.headers.get("Content-Type"),
+    )
     is_json, doc = parse_json(body)
     evidence["json"] = is_json
     if resp.status_code != OK_STATUS:
         return row.result(expected, f"HTTP {resp.status_code}: {body[:BODY_OBSERVED_CHARS]}", Verdict.FAIL, **evidence)
     if not is_json:
-        return row.result(expected, f"HTTP {resp.status_code}, body is not JSON: {body[:BODY_OBSERVED_CHARS]!r}", Verdict.FAIL, **evidence)
+        return row.result(
+            expected,
+            f"HTTP {resp.status_code}, body is not JSON: {body[:BODY_OBSERVED_CHARS]!r}",
+            Verdict.FAIL,
+            **evidence,
+        )
     return _Answer(resp.status_code, body, doc, evidence)
 
 

@@ -54,7 +54,12 @@ def markdown() -> str:
         specs = [c for c in CATALOGUE if c.procedure == procedure]
         if not specs:
             continue
-        out += [f"#### {procedure}: {RUNBOOKS[runbook]} {section}", "", "| slug | runbook ref | runs on | passes when |", "|---|---|---|---|"]
+        out += [
+            f"#### {procedure}: {RUNBOOKS[runbook]} {section}",
+            "",
+            "| slug | runbook ref | runs on | passes when |",
+            "|---|---|---|---|",
+        ]
         for c in specs:
             needs = f" (needs: {', '.join(c.needs)})" if c.needs else ""
             out.append(f"| `{c.slug}` | {_cell(c.ref)} | {_cell(RUNS_ON[c.slug])} | {_cell(c.passes_when)}{needs} |")

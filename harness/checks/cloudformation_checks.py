@@ -28,9 +28,9 @@ from typing import Any
 
 import yaml
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 
 STABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 ROLLED_BACK = ("UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
@@ -61,7 +61,14 @@ def names_release(description: str, release: str) -> bool:
 
 def last_rollback_event(events: list[dict[str, Any]], stack: str) -> dict[str, Any] | None:
     """The newest ``*ROLLBACK_IN_PROGRESS`` event of the stack itself (DescribeStackEvents lists newest first)."""
-    return next((e for e in events if e.get("LogicalResourceId") == stack and str(e.get("ResourceStatus", "")).endswith("ROLLBACK_IN_PROGRESS")), None)
+    return next(
+        (
+            e
+            for e in events
+            if e.get("LogicalResourceId") == stack and str(e.get("ResourceStatus", "")).endswith("ROLLBACK_IN_PROGRESS")
+        ),
+        None,
+    )
 
 
 def check_stack_stable(ctx: CheckContext, row: Row) -> CheckResult:
@@ -89,7 +96,7 @@ def check_stack_stable(ctx: CheckContext, row: Row) -> CheckResult:
         return row.result(expected, f"{status}: not a stable state", Verdict.FAIL, **evidence)
     description = template_description(cfn.get_template(StackName=stack).get("TemplateBody"))
     evidence["template_description"] = description
-    observed = f"{status}, template \"{description}\"" if description else status
+    observed = f'{status}, template "{description}"' if description else status
     if want and not names_release(description, want):
         return row.result(expected, f"{observed}: not release {want}", Verdict.FAIL, **evidence)
     return row.result(expected, observed, Verdict.PASS, **evidence)

@@ -21,7 +21,9 @@ def check_alarms(ctx: CheckContext, row: Row) -> CheckResult:
     prefix = ctx.env.alarm_prefix
     expected = f"no alarm named {prefix}* in ALARM"
     cw = ctx.client("cloudwatch")
-    pages = cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    pages = cw.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
     firing = []
     states: Counter[str] = Counter()
     for p in pages:
@@ -29,13 +31,24 @@ def check_alarms(ctx: CheckContext, row: Row) -> CheckResult:
             states[str(a.get("StateValue"))] += 1
             if a.get("StateValue") != "ALARM":
                 continue
-            firing.append({"name": a["AlarmName"], "reason": a.get("StateReason"), "since": str(a.get("StateUpdatedTimestamp"))})
-    evidence = {"prefix": prefix, "in_alarm": firing[:MAX_LISTED], "count": len(firing), "alarms_by_state": dict(states)}
+            firing.append(
+                {"name": a["AlarmName"], "reason": a.get("StateReason"), "since": str(a.get("StateUpdatedTimestamp"))}
+            )
+    evidence = {
+        "prefix": prefix,
+        "in_alarm": firing[:MAX_LISTED],
+        "count": len(firing),
+        "alarms_by_state": dict(states),
+    }
     if firing:
         names = ", ".join(a["name"] for a in firing[:5]) + (" ..." if len(firing) > 5 else "")
         return row.result(expected, f"{len(firing)} in ALARM: {names}", Verdict.FAIL, **evidence)
     if not states:
-        evidence["note"] = "DescribeAlarms lists no alarm with this prefix: nothing is watched, so 'none in ALARM' would say nothing"
-        return row.result(expected, f"no alarm named {prefix}* exists: nothing watched, not measurable", Verdict.WARN, **evidence)
+        evidence["note"] = (
+            "DescribeAlarms lists no alarm with this prefix: nothing is watched, so 'none in ALARM' would say nothing"
+        )
+        return row.result(
+            expected, f"no alarm named {prefix}* exists: nothing watched, not measurable", Verdict.WARN, **evidence
+        )
     summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
     return row.result(expected, f"none in ALARM ({summary})", Verdict.PASS, **evidence)

@@ -14,10 +14,10 @@ from typing import Any
 
 import requests
 
+from harness import aws
 from harness.checks.ecs_reader import EcsReader
 from harness.checks.metrics import MetricsReader
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 from harness.inventory.model import Environment
 from harness.targets.base import TargetLike
 

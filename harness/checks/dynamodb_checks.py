@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.write_read import Probe
-from harness import aws
 from harness.inventory.model import Table
 from harness.inventory.schema import KeyAttr
 
@@ -27,7 +27,9 @@ def _describe(ctx: CheckContext, table: Table) -> dict[str, Any] | None:
     """DescribeTable once per run (table-active, billing-mode and reads share it); None if missing."""
     key = f"describe-table:{table.name}"
     if key not in ctx.cache:
-        found = aws.get_or_none(ctx.client("dynamodb").describe_table, "ResourceNotFoundException", TableName=table.name)
+        found = aws.get_or_none(
+            ctx.client("dynamodb").describe_table, "ResourceNotFoundException", TableName=table.name
+        )
         ctx.cache[key] = found["Table"] if found else None
     return ctx.cache[key]
 
@@ -43,7 +45,12 @@ def check_reads(ctx: CheckContext, row: Row) -> CheckResult:
     scan = ddb.scan(TableName=table.name, Limit=1)
     items = scan.get("Items", [])
     if not items:
-        return row.result(expected, "table is readable but holds no item: no data accessible", Verdict.FAIL, scanned=scan.get("ScannedCount", 0))
+        return row.result(
+            expected,
+            "table is readable but holds no item: no data accessible",
+            Verdict.FAIL,
+            scanned=scan.get("ScannedCount", 0),
+        )
     keys = {k["KeyType"]: k["AttributeName"] for k in desc["KeySchema"]}
     names = {"#h": keys["HASH"]}
     values = {":h": items[0][keys["HASH"]]}
@@ -51,7 +58,12 @@ def check_reads(ctx: CheckContext, row: Row) -> CheckResult:
     if "RANGE" in keys:
         names["#r"], values[":r"] = keys["RANGE"], items[0][keys["RANGE"]]
         cond += " AND #r = :r"
-    q = ddb.query(TableName=table.name, KeyConditionExpression=cond, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    q = ddb.query(
+        TableName=table.name,
+        KeyConditionExpression=cond,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
     key = aws.from_item({k: items[0][k] for k in keys.values()})
     evidence = {"key_schema": desc["KeySchema"], "sample_key": key, "query_count": q.get("Count", 0)}
     if not q.get("Count"):
@@ -74,7 +86,9 @@ def check_pitr(ctx: CheckContext, row: Row) -> CheckResult:
     evidence = {k: str(v) for k, v in pitr.items()}
     if status == "ENABLED":
         return row.result(expected, f"PITR {status}", Verdict.PASS, **evidence)
-    return row.result(expected, f"PITR {status}", Verdict.FAIL if table.pitr == "required" else Verdict.WARN, **evidence)
+    return row.result(
+        expected, f"PITR {status}", Verdict.FAIL if table.pitr == "required" else Verdict.WARN, **evidence
+    )
 
 
 def check_table_active(ctx: CheckContext, row: Row) -> CheckResult:
@@ -85,7 +99,12 @@ def check_table_active(ctx: CheckContext, row: Row) -> CheckResult:
         return row.result("table exists, status ACTIVE", f"table {table.name} not found", Verdict.FAIL)
     status = desc.get("TableStatus")
     evidence = {"TableStatus": status, "KeySchema": desc.get("KeySchema"), "ItemCount": desc.get("ItemCount")}
-    return row.result("table exists, status ACTIVE", f"status {status}", Verdict.PASS if status == "ACTIVE" else Verdict.FAIL, **evidence)
+    return row.result(
+        "table exists, status ACTIVE",
+        f"status {status}",
+        Verdict.PASS if status == "ACTIVE" else Verdict.FAIL,
+        **evidence,
+    )
 
 
 def check_billing_mode(ctx: CheckContext, row: Row) -> CheckResult:
@@ -97,8 +116,13 @@ def check_billing_mode(ctx: CheckContext, row: Row) -> CheckResult:
         return row.result(expected, f"table {table.name} not found", Verdict.FAIL)
     # Tables created PROVISIONED never had the summary: absent means PROVISIONED.
     mode = (desc.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
-    evidence = {"BillingModeSummary": desc.get("BillingModeSummary"), "ProvisionedThroughput": desc.get("ProvisionedThroughput")}
-    return row.result(expected, f"BillingMode {mode}", Verdict.PASS if mode == table.billing_mode else Verdict.FAIL, **evidence)
+    evidence = {
+        "BillingModeSummary": desc.get("BillingModeSummary"),
+        "ProvisionedThroughput": desc.get("ProvisionedThroughput"),
+    }
+    return row.result(
+        expected, f"BillingMode {mode}", Verdict.PASS if mode == table.billing_mode else Verdict.FAIL, **evidence
+    )
 
 
 def _attr(attr: KeyAttr, uid: uuid.UUID) -> dict[str, Any]:

@@ -19,7 +19,13 @@ def check_ecs_tasks(ctx: CheckContext, row: Row) -> CheckResult:
     svc = ctx.ecs.service(name)
     if svc is None:
         failure = ctx.ecs.failures.get(name, {})
-        return row.result(expected, f"service {name} not found in {cluster}: {failure.get('reason', 'missing')}", Verdict.FAIL, cluster=cluster, failure=failure)
+        return row.result(
+            expected,
+            f"service {name} not found in {cluster}: {failure.get('reason', 'missing')}",
+            Verdict.FAIL,
+            cluster=cluster,
+            failure=failure,
+        )
     running, desired, status = svc.get("runningCount", 0), svc.get("desiredCount", 0), svc.get("status")
     evidence = {
         "cluster": cluster,
@@ -27,7 +33,10 @@ def check_ecs_tasks(ctx: CheckContext, row: Row) -> CheckResult:
         "runningCount": running,
         "desiredCount": desired,
         "pendingCount": svc.get("pendingCount"),
-        "deployments": [{k: d.get(k) for k in ("status", "runningCount", "desiredCount", "rolloutState")} for d in svc.get("deployments", [])],
+        "deployments": [
+            {k: d.get(k) for k in ("status", "runningCount", "desiredCount", "rolloutState")}
+            for d in svc.get("deployments", [])
+        ],
     }
     observed = f"{status}, running {running}/{desired}"
     ok = status == "ACTIVE" and desired > 0 and running == desired

@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.functions import for_each_function
 from harness.checks.health_body import declared_unhealthy, parse_json
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 from harness.records import DeploymentRecord, read_records
 
 NOT_FOUND = ("ResourceNotFoundException",)
@@ -102,7 +102,9 @@ def expected_version(ctx: CheckContext, fn: str) -> Expectation:
             return found
     if ctx.env.ssm_deployed_version:
         if "ssm-deployed" not in ctx.cache:
-            param = aws.get_or_none(ctx.client("ssm").get_parameter, "ParameterNotFound", Name=ctx.env.ssm_deployed_version)
+            param = aws.get_or_none(
+                ctx.client("ssm").get_parameter, "ParameterNotFound", Name=ctx.env.ssm_deployed_version
+            )
             ctx.cache["ssm-deployed"] = param["Parameter"]["Value"] if param else None
         if ctx.cache["ssm-deployed"]:
             return Expectation(ctx.cache["ssm-deployed"], f"SSM {ctx.env.ssm_deployed_version}")
@@ -115,7 +117,9 @@ def expected_version(ctx: CheckContext, fn: str) -> Expectation:
 def check_alias_version(ctx: CheckContext, row: Row) -> CheckResult:
     """The env alias points to a published version (not $LATEST), without weighted routing, and to
     the expected version when one is known (000 §7.4 "points to rollback version")."""
-    return for_each_function(ctx, row, _alias_version, f"alias {ctx.env.alias} on a published version, no weighted routing")
+    return for_each_function(
+        ctx, row, _alias_version, f"alias {ctx.env.alias} on a published version, no weighted routing"
+    )
 
 
 def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
@@ -135,8 +139,13 @@ def _alias_version(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     version = a["FunctionVersion"]
     weights = (a.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     evidence: dict[str, Any] = {
-        "function": fn, "alias": alias, "function_version": version, "routing": weights,
-        "expected_version": want, "expected_source": source, "record": expectation.record,
+        "function": fn,
+        "alias": alias,
+        "function_version": version,
+        "routing": weights,
+        "expected_version": want,
+        "expected_source": source,
+        "record": expectation.record,
     }
     problems = []
     description = None
@@ -187,24 +196,47 @@ def invoke_health(ctx: CheckContext, fn: str) -> dict[str, Any]:
     }
 
 
-def _health_outcome(ctx: CheckContext, row: Row, fn: str, expected: str, extra: dict[str, Any] | None = None) -> CheckResult:
+def _health_outcome(
+    ctx: CheckContext, row: Row, fn: str, expected: str, extra: dict[str, Any] | None = None
+) -> CheckResult:
     want = ctx.env.auto_rollback.health_status
     try:
         h = invoke_health(ctx, fn)
     except ClientError as exc:
         if aws.is_not_found(exc, *NOT_FOUND):
-            return row.result(expected, f"{fn}:{ctx.env.alias} not found", Verdict.FAIL, function=fn, error=str(exc), **(extra or {}))
+            return row.result(
+                expected, f"{fn}:{ctx.env.alias} not found", Verdict.FAIL, function=fn, error=str(exc), **(extra or {})
+            )
         raise
     evidence = {"function": fn, **h, **(extra or {})}
     if h["function_error"]:
-        return row.result(expected, f"{h['invoked']}: function error {h['function_error']}: {h['payload'][:200]}", Verdict.FAIL, **evidence)
+        return row.result(
+            expected,
+            f"{h['invoked']}: function error {h['function_error']}: {h['payload'][:200]}",
+            Verdict.FAIL,
+            **evidence,
+        )
     if h["status_code"] != want:
-        return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} (payload {h['payload'][:200]})", Verdict.FAIL, **evidence)
+        return row.result(
+            expected,
+            f"{h['invoked']}: statusCode {h['status_code']} (payload {h['payload'][:200]})",
+            Verdict.FAIL,
+            **evidence,
+        )
     if h["declared_unhealthy"]:
         # 000 §7.2 reads .status: a 200 whose body says "unhealthy" is a failing health check.
-        return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} but {h['declared_unhealthy']} (payload {h['payload'][:200]})",
-                          Verdict.FAIL, **evidence)
-    return row.result(expected, f"{h['invoked']}: statusCode {h['status_code']} (version {h['executed_version']})", Verdict.PASS, **evidence)
+        return row.result(
+            expected,
+            f"{h['invoked']}: statusCode {h['status_code']} but {h['declared_unhealthy']} (payload {h['payload'][:200]})",
+            Verdict.FAIL,
+            **evidence,
+        )
+    return row.result(
+        expected,
+        f"{h['invoked']}: statusCode {h['status_code']} (version {h['executed_version']})",
+        Verdict.PASS,
+        **evidence,
+    )
 
 
 def check_health_endpoint(ctx: CheckContext, row: Row) -> CheckResult:
@@ -228,7 +260,18 @@ def _source_health(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
         if aws.is_not_found(exc, *NOT_FOUND):
             return row.result(expected, f"{fn}:{ctx.env.alias} not found", Verdict.FAIL, function=fn, error=str(exc))
         raise
-    state = {"State": cfg.get("State"), "LastUpdateStatus": cfg.get("LastUpdateStatus"), "CodeSha256": cfg.get("CodeSha256"), "Version": cfg.get("Version")}
+    state = {
+        "State": cfg.get("State"),
+        "LastUpdateStatus": cfg.get("LastUpdateStatus"),
+        "CodeSha256": cfg.get("CodeSha256"),
+        "Version": cfg.get("Version"),
+    }
     if state["State"] != "Active" or state["LastUpdateStatus"] not in (None, "Successful"):
-        return row.result(expected, f"State {state['State']}, last update {state['LastUpdateStatus']}", Verdict.FAIL, function=fn, configuration=state)
+        return row.result(
+            expected,
+            f"State {state['State']}, last update {state['LastUpdateStatus']}",
+            Verdict.FAIL,
+            function=fn,
+            configuration=state,
+        )
     return _health_outcome(ctx, row, fn, expected, {"configuration": state})

@@ -25,11 +25,11 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.functions import for_each_function
 from harness.checks.metrics import MetricsUnavailable, window_query
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 from harness.targets.base import throttle_code
 
 # The term the runbook's services log failures with (the sample handler and Lambda's own
@@ -43,12 +43,19 @@ ERROR_QUERY = f'fields @timestamp, @log, @logStream, @message | filter @message 
 # GetQueryResults until the query is done: AWS answers Scheduled/Running first (a waiter, not a sleep loop).
 QUERY_WAITER = {
     "version": 2,
-    "waiters": {"QueryDone": {"operation": "GetQueryResults", "delay": 1, "maxAttempts": 120, "acceptors": [
-        {"matcher": "path", "argument": "status", "expected": "Complete", "state": "success"},
-        {"matcher": "path", "argument": "status", "expected": "Failed", "state": "failure"},
-        {"matcher": "path", "argument": "status", "expected": "Cancelled", "state": "failure"},
-        {"matcher": "path", "argument": "status", "expected": "Timeout", "state": "failure"},
-    ]}},
+    "waiters": {
+        "QueryDone": {
+            "operation": "GetQueryResults",
+            "delay": 1,
+            "maxAttempts": 120,
+            "acceptors": [
+                {"matcher": "path", "argument": "status", "expected": "Complete", "state": "success"},
+                {"matcher": "path", "argument": "status", "expected": "Failed", "state": "failure"},
+                {"matcher": "path", "argument": "status", "expected": "Cancelled", "state": "failure"},
+                {"matcher": "path", "argument": "status", "expected": "Timeout", "state": "failure"},
+            ],
+        }
+    },
 }
 
 
@@ -105,11 +112,13 @@ class ErrorLinesReader:
         try:
             # StartQuery takes whole seconds, both ends inclusive: the query covers the window rounded out
             # to the second, the events are cut back to [start, end) to the millisecond below.
-            query_id = client.start_query(logGroupNames=chunk, startTime=first_ms // 1000, endTime=(end_ms + 999) // 1000,
-                                          queryString=ERROR_QUERY)["queryId"]
+            query_id = client.start_query(
+                logGroupNames=chunk, startTime=first_ms // 1000, endTime=(end_ms + 999) // 1000, queryString=ERROR_QUERY
+            )["queryId"]
             waiter = self.ctx.target.waiter_config or {}
             create_waiter_with_client("QueryDone", WaiterModel(QUERY_WAITER), client).wait(
-                queryId=query_id, **({"WaiterConfig": dict(waiter)} if waiter else {}))
+                queryId=query_id, **({"WaiterConfig": dict(waiter)} if waiter else {})
+            )
             results = client.get_query_results(queryId=query_id)
         except ClientError as exc:
             if throttle_code(exc):
@@ -164,7 +173,9 @@ def error_lines(ctx: CheckContext) -> ErrorLinesReader:
 
 def check_log_errors(ctx: CheckContext, row: Row) -> CheckResult:
     """FilterLogEvents for ERROR in the function's log group over the window finds nothing (000 §7.4)."""
-    result = for_each_function(ctx, row, _log_errors, f"no {ERROR_TERM} lines in the last {ctx.env.thresholds.verification_window_minutes} min")
+    result = for_each_function(
+        ctx, row, _log_errors, f"no {ERROR_TERM} lines in the last {ctx.env.thresholds.verification_window_minutes} min"
+    )
     return replace(result, window=window_text(*ctx.window))
 
 
@@ -174,8 +185,12 @@ def _log_errors(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     expected = f"no {ERROR_TERM} lines in {group} in the last {minutes} min"
     start, end = ctx.window
     evidence = {
-        "log_group": group, "filter": ERROR_TERM, "start": start.isoformat(), "end": end.isoformat(),
-        "start_time_ms": _ms(start.timestamp()), "end_time_ms_inclusive": _ms(end.timestamp()) - 1,
+        "log_group": group,
+        "filter": ERROR_TERM,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "start_time_ms": _ms(start.timestamp()),
+        "end_time_ms_inclusive": _ms(end.timestamp()) - 1,
     }
     batched = error_lines(ctx).matches(group)
     if batched is not None:
@@ -199,10 +214,17 @@ def _filter_group(ctx: CheckContext, group: str, start: datetime, end: datetime)
     """(matches, first lines) of the term in ``group`` over [start, end), with FilterLogEvents."""
     lines: list[str] = []
     count = 0
-    pages = ctx.client("logs").get_paginator("filter_log_events").paginate(
-        # [start, end): half-open like the metrics' window, so a line logged at "now" by the
-        # verification's own health invoke belongs to the next window, not this one.
-        logGroupName=group, startTime=_ms(start.timestamp()), endTime=_ms(end.timestamp()) - 1, filterPattern=ERROR_TERM
+    pages = (
+        ctx.client("logs")
+        .get_paginator("filter_log_events")
+        .paginate(
+            # [start, end): half-open like the metrics' window, so a line logged at "now" by the
+            # verification's own health invoke belongs to the next window, not this one.
+            logGroupName=group,
+            startTime=_ms(start.timestamp()),
+            endTime=_ms(end.timestamp()) - 1,
+            filterPattern=ERROR_TERM,
+        )
     )
     for page in pages:
         for ev in page.get("events", []):
@@ -227,5 +249,9 @@ def _no_log_group(ctx: CheckContext, row: Row, fn: str, group: str, expected: st
         observed = f"log group {group} does not exist although {invocations:g} invocations ran in the window: their logs were not written"
         return row.result(expected, observed, Verdict.FAIL, **evidence)
     # Lambda creates the group on a function's first invocation: none means nothing was logged or read.
-    evidence["note"] = "Lambda creates the log group on a function's first invocation; no group and no invocations: nothing to read (not 'no errors')"
-    return row.result(expected, f"log group {group} does not exist: nothing logged, not measurable", Verdict.WARN, **evidence)
+    evidence["note"] = (
+        "Lambda creates the log group on a function's first invocation; no group and no invocations: nothing to read (not 'no errors')"
+    )
+    return row.result(
+        expected, f"log group {group} does not exist: nothing logged, not measurable", Verdict.WARN, **evidence
+    )

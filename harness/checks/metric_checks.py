@@ -85,14 +85,23 @@ def _error_rate(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     evidence: dict[str, Any] = {"function": fn, "invocations": inv.evidence(), "errors": err.evidence()}
     invocations = _invocations(inv)
     if err.has_data and err.total > 0 and invocations == 0:
-        observed = f"{err.total:g} errors but no invocations recorded in the last {_minutes(ctx)} min: evidence of failure"
+        observed = (
+            f"{err.total:g} errors but no invocations recorded in the last {_minutes(ctx)} min: evidence of failure"
+        )
         return row.result(expected, observed, Verdict.FAIL, **evidence)
     if invocations == 0:
         evidence["note"] = IDLE_NOTE
-        return row.result(expected, f"no invocations in the last {_minutes(ctx)} min: error rate not measurable", Verdict.WARN, **evidence)
+        return row.result(
+            expected,
+            f"no invocations in the last {_minutes(ctx)} min: error rate not measurable",
+            Verdict.WARN,
+            **evidence,
+        )
     if not err.has_data:
         evidence["note"] = MISSING_NOTE.format(metric="Errors")
-        observed = f"{invocations:g} invocations but no Errors datapoint in the last {_minutes(ctx)} min: error count unknown"
+        observed = (
+            f"{invocations:g} invocations but no Errors datapoint in the last {_minutes(ctx)} min: error count unknown"
+        )
         return row.result(expected, observed, Verdict.ERROR, **evidence)
     rate = 100.0 * err.total / invocations
     evidence["error_rate_pct"] = rate
@@ -125,13 +134,22 @@ def _latency_p95(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     if p95.has_data:
         seconds = p95.maximum / 1000.0  # Duration is in milliseconds
         evidence["p95_s"] = seconds
-        return row.result(expected, f"p95 {seconds:.3f} s", Verdict.PASS if seconds < limit else Verdict.FAIL, **evidence)
+        return row.result(
+            expected, f"p95 {seconds:.3f} s", Verdict.PASS if seconds < limit else Verdict.FAIL, **evidence
+        )
     invocations = _invocations(inv)
     if invocations == 0:
         evidence["note"] = IDLE_NOTE
-        return row.result(expected, f"no invocations and no Duration datapoints in the last {_minutes(ctx)} min: p95 not measurable", Verdict.WARN, **evidence)
+        return row.result(
+            expected,
+            f"no invocations and no Duration datapoints in the last {_minutes(ctx)} min: p95 not measurable",
+            Verdict.WARN,
+            **evidence,
+        )
     evidence["note"] = MISSING_NOTE.format(metric="Duration")
-    observed = f"{invocations:g} invocations but no Duration p95 datapoint in the last {_minutes(ctx)} min: latency unknown"
+    observed = (
+        f"{invocations:g} invocations but no Duration p95 datapoint in the last {_minutes(ctx)} min: latency unknown"
+    )
     return row.result(expected, observed, Verdict.ERROR, **evidence)
 
 
@@ -141,7 +159,9 @@ def _latency_p95(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
 def _gate(ctx: CheckContext, row: Row):  # type: ignore[no-untyped-def]
     gate = ctx.env.gates.get(ctx.env.name)
     if gate is None:
-        raise LookupError(f"inventory {ctx.env.inventory} has no [gates.{ctx.env.name}]: {ctx.env.name} is not a promotion source")
+        raise LookupError(
+            f"inventory {ctx.env.inventory} has no [gates.{ctx.env.name}]: {ctx.env.name} is not a promotion source"
+        )
     return gate
 
 
@@ -179,14 +199,31 @@ def _source_errors(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     if errors.has_data:
         n = errors.total
         if n > 0 and invocations == 0:
-            return row.result(expected, f"{n:g} errors but no invocations recorded in the last {gate.lookback_hours} h: evidence of failure", Verdict.FAIL, **evidence)
+            return row.result(
+                expected,
+                f"{n:g} errors but no invocations recorded in the last {gate.lookback_hours} h: evidence of failure",
+                Verdict.FAIL,
+                **evidence,
+            )
         ok = n < gate.max_errors if gate.errors_strictly_below else n <= gate.max_errors
-        return row.result(expected, f"{n:g} errors ({invocations:g} invocations)", Verdict.PASS if ok else Verdict.FAIL, **evidence)
+        return row.result(
+            expected, f"{n:g} errors ({invocations:g} invocations)", Verdict.PASS if ok else Verdict.FAIL, **evidence
+        )
     if invocations == 0:
         evidence["note"] = IDLE_NOTE
-        return row.result(expected, f"no invocations and no Errors datapoints in the last {gate.lookback_hours} h: not measurable", Verdict.WARN, **evidence)
+        return row.result(
+            expected,
+            f"no invocations and no Errors datapoints in the last {gate.lookback_hours} h: not measurable",
+            Verdict.WARN,
+            **evidence,
+        )
     evidence["note"] = MISSING_NOTE.format(metric="Errors")
-    return row.result(expected, f"{invocations:g} invocations but no Errors datapoint in the last {gate.lookback_hours} h: error count unknown", Verdict.ERROR, **evidence)
+    return row.result(
+        expected,
+        f"{invocations:g} invocations but no Errors datapoint in the last {gate.lookback_hours} h: error count unknown",
+        Verdict.ERROR,
+        **evidence,
+    )
 
 
 def _source_throttles(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
@@ -200,13 +237,24 @@ def _source_throttles(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
     evidence["gate"] = gate.model_dump()
     if throttles.has_data:
         n = throttles.total
-        return row.result(expected, f"{n:g} throttles", Verdict.PASS if n <= gate.max_throttles else Verdict.FAIL, **evidence)
+        return row.result(
+            expected, f"{n:g} throttles", Verdict.PASS if n <= gate.max_throttles else Verdict.FAIL, **evidence
+        )
     invocations = _invocations(inv)
     # Throttled requests are not Invocations, and Lambda may publish no Throttles datapoint for a
     # function that was never throttled: no datapoint is "not measured", never "0 throttles".
-    evidence["note"] = IDLE_NOTE if invocations == 0 else "no Throttles datapoint: the throttle count was not measured (not read as 0)."
+    evidence["note"] = (
+        IDLE_NOTE
+        if invocations == 0
+        else "no Throttles datapoint: the throttle count was not measured (not read as 0)."
+    )
     what = "no invocations and no" if invocations == 0 else f"{invocations:g} invocations but no"
-    return row.result(expected, f"{what} Throttles datapoints in the last {gate.lookback_hours} h: not measurable", Verdict.WARN, **evidence)
+    return row.result(
+        expected,
+        f"{what} Throttles datapoints in the last {gate.lookback_hours} h: not measurable",
+        Verdict.WARN,
+        **evidence,
+    )
 
 
 def check_source_errors(ctx: CheckContext, row: Row) -> CheckResult:

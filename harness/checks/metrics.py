@@ -61,7 +61,9 @@ class MetricsUnavailable(RuntimeError):
     (not a finding). ``status`` is the query's final StatusCode (or the API error), ``messages`` what
     CloudWatch said about it."""
 
-    def __init__(self, query: MetricQuery, status: str, detail: str = "", messages: tuple[dict[str, str], ...] = ()) -> None:
+    def __init__(
+        self, query: MetricQuery, status: str, detail: str = "", messages: tuple[dict[str, str], ...] = ()
+    ) -> None:
         self.query, self.status, self.detail, self.messages = query, status, detail, messages
         said = "; ".join(f"{m.get('Code')}: {m.get('Value')}" for m in messages)
         text = f"GetMetricData {status} for {query.describe()}"
@@ -73,7 +75,12 @@ class MetricsUnavailable(RuntimeError):
 
     def evidence(self, now: datetime) -> dict[str, Any]:
         """JSON-ready form: the query, its window and what CloudWatch said."""
-        return {**query_evidence(self.query, now), "status": self.status, "detail": self.detail, "messages": list(self.messages)}
+        return {
+            **query_evidence(self.query, now),
+            "status": self.status,
+            "detail": self.detail,
+            "messages": list(self.messages),
+        }
 
 
 def _iso(at: datetime) -> str:
@@ -207,7 +214,9 @@ class MetricsReader:
             if throttled:
                 # Still over the GetMetricData quota after botocore's retries: name it (ERROR, never 0).
                 for q in batch:
-                    self.errors[q] = MetricsUnavailable(q, f"throttled ({throttled})", "the API quota was exhausted after retries", ())
+                    self.errors[q] = MetricsUnavailable(
+                        q, f"throttled ({throttled})", "the API quota was exhausted after retries", ()
+                    )
                 return
             stats = {q.stat for q in batch}
             if len(stats) > 1:
@@ -227,7 +236,11 @@ class MetricsReader:
             {
                 "Id": qid,
                 "MetricStat": {
-                    "Metric": {"Namespace": NAMESPACE, "MetricName": q.metric, "Dimensions": [{"Name": "FunctionName", "Value": q.function}]},
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": q.metric,
+                        "Dimensions": [{"Name": "FunctionName", "Value": q.function}],
+                    },
                     "Period": q.period_s,
                     "Stat": q.stat,
                 },
@@ -242,7 +255,12 @@ class MetricsReader:
         messages: dict[str, list[dict[str, str]]] = {qid: [] for qid in ids}
         call_messages: list[dict[str, str]] = []
         seen_tokens: set[str] = set()
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
         endless = False
         while True:
             resp = cw.get_metric_data(**kwargs)
@@ -271,12 +289,19 @@ class MetricsReader:
             said = tuple(dict(m) for m in [*messages[qid], *call_messages])
             final = status.get(qid, "no result")
             if endless:
-                self.errors[q] = MetricsUnavailable(q, "PartialData", "GetMetricData repeated a NextToken: pagination never ended", said)
+                self.errors[q] = MetricsUnavailable(
+                    q, "PartialData", "GetMetricData repeated a NextToken: pagination never ended", said
+                )
             elif qid not in status:
-                self.errors[q] = MetricsUnavailable(q, "no result", "GetMetricData returned no MetricDataResult for this query", said)
+                self.errors[q] = MetricsUnavailable(
+                    q, "no result", "GetMetricData returned no MetricDataResult for this query", said
+                )
             elif final != COMPLETE:
-                detail = "no StatusCode in the result" if final is None else (
-                    "still PartialData after the last page (no NextToken left)" if final == "PartialData" else "")
+                detail = (
+                    "no StatusCode in the result"
+                    if final is None
+                    else ("still PartialData after the last page (no NextToken left)" if final == "PartialData" else "")
+                )
                 self.errors[q] = MetricsUnavailable(q, str(final or "no StatusCode"), detail, said)
             else:
                 self.results[q] = MetricValue(q, tuple(values[qid]), tuple(stamps[qid]), COMPLETE, said, now)

@@ -6,8 +6,8 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from harness.checks.result import CheckResult, Verdict
 from harness import aws
+from harness.checks.result import CheckResult, Verdict
 from harness.inventory.resources import Resource
 from harness.targets.base import TargetLike
 
@@ -99,4 +99,6 @@ def check_present(target: TargetLike, r: Resource) -> CheckResult:
         verdict = Verdict.PASS
     except (ClientError, LookupError) as exc:
         observed, verdict = f"missing or unreadable: {exc}", Verdict.FAIL
-    return CheckResult(SLUG, resource, "exists", observed, verdict, r.ref, evidence={"kind": r.kind, "region": r.region})
+    return CheckResult(
+        SLUG, resource, "exists", observed, verdict, r.ref, evidence={"kind": r.kind, "region": r.region}
+    )

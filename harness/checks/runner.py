@@ -16,7 +16,19 @@ from harness.checks.result import CheckResult, Verdict
 from harness.targets.base import throttle_code
 
 # Request parameters worth naming in a call's description (never bodies or payloads).
-NAMED_PARAMS = ("FunctionName", "Name", "Qualifier", "TableName", "Bucket", "Key", "VersionId", "logGroupName", "cluster", "AlarmNamePrefix", "StateValue")
+NAMED_PARAMS = (
+    "FunctionName",
+    "Name",
+    "Qualifier",
+    "TableName",
+    "Bucket",
+    "Key",
+    "VersionId",
+    "logGroupName",
+    "cluster",
+    "AlarmNamePrefix",
+    "StateValue",
+)
 
 
 def _api_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +69,9 @@ def unsupported(ctx: CheckContext, planned: PlannedRow) -> CheckResult | None:
     for need in planned.spec.needs:
         if not ctx.supports(need):
             reason = ctx.target.unsupported_reason(need) or f"{need} not rehearsable on this target"
-            return planned.row.result(planned.spec.passes_when, reason, Verdict.SKIP, capability=need, target=ctx.target.name)
+            return planned.row.result(
+                planned.spec.passes_when, reason, Verdict.SKIP, capability=need, target=ctx.target.name
+            )
     return None
 
 
@@ -68,8 +82,10 @@ def harness_error(exc: Exception) -> str:
     if code and isinstance(exc, ClientError):
         attempts = 1 + int((exc.response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
         message = (exc.response.get("Error") or {}).get("Message") or ""
-        return (f"harness error: {exc.operation_name} throttled ({code}: {message}) after {attempts} attempts: "
-                "the API quota was exhausted before the row could be read (not a finding)")
+        return (
+            f"harness error: {exc.operation_name} throttled ({code}: {message}) after {attempts} attempts: "
+            "the API quota was exhausted before the row could be read (not a finding)"
+        )
     return f"harness error: {type(exc).__name__}: {str(exc)[:300]}"
 
 
@@ -108,10 +124,14 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
         if watch is not None:
             target.remove_retry_listener(retried)
     if throttled:
-        result = replace(result, evidence={**result.evidence, "throttled_retries": len(throttled), "throttled_calls": throttled[:20]})
+        result = replace(
+            result, evidence={**result.evidence, "throttled_retries": len(throttled), "throttled_calls": throttled[:20]}
+        )
     return replace(result, calls=calls)
 
 
-def run_procedure(ctx: CheckContext, procedure: str | None = None, slugs: tuple[str, ...] | None = None) -> list[CheckResult]:
+def run_procedure(
+    ctx: CheckContext, procedure: str | None = None, slugs: tuple[str, ...] | None = None
+) -> list[CheckResult]:
     """Every row of ``procedure`` (all procedures when None), in catalogue order."""
     return [run_row(ctx, p) for p in rows_for(ctx.env, procedure, slugs)]

@@ -20,10 +20,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.write_read import Probe
-from harness import aws
 from harness.inventory.model import Bucket
 
 # 003 §7's comment names three flags; RestrictPublicBuckets is the fourth the block needs to be complete.
@@ -37,7 +37,9 @@ def check_versioning(ctx: CheckContext, row: Row) -> CheckResult:
     resp = ctx.client("s3").get_bucket_versioning(Bucket=b.name)
     status = resp.get("Status") or "never enabled"
     evidence = {"Status": resp.get("Status"), "MFADelete": resp.get("MFADelete")}
-    return row.result("versioning Enabled", f"versioning {status}", Verdict.PASS if status == "Enabled" else Verdict.FAIL, **evidence)
+    return row.result(
+        "versioning Enabled", f"versioning {status}", Verdict.PASS if status == "Enabled" else Verdict.FAIL, **evidence
+    )
 
 
 def check_public_access_block(ctx: CheckContext, row: Row) -> CheckResult:
@@ -67,7 +69,12 @@ def check_encryption(ctx: CheckContext, row: Row) -> CheckResult:
         raise
     algos = [r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules]
     ok = b.encryption in algos
-    return row.result(expected, f"default encryption {', '.join(str(a) for a in algos) or 'none'}", Verdict.PASS if ok else Verdict.FAIL, rules=rules)
+    return row.result(
+        expected,
+        f"default encryption {', '.join(str(a) for a in algos) or 'none'}",
+        Verdict.PASS if ok else Verdict.FAIL,
+        rules=rules,
+    )
 
 
 def check_write_read(ctx: CheckContext, row: Row) -> CheckResult:
@@ -151,9 +158,19 @@ def check_replication(ctx: CheckContext, row: Row) -> CheckResult:
         status = dest.get_bucket_versioning(Bucket=b.replication_destination).get("Status")
     except ClientError as exc:
         if aws.is_not_found(exc, "NoSuchBucket"):
-            return row.result(expected, f"rule {rule.get('ID')} Enabled, but destination bucket {b.replication_destination} does not exist", Verdict.FAIL, **evidence)
+            return row.result(
+                expected,
+                f"rule {rule.get('ID')} Enabled, but destination bucket {b.replication_destination} does not exist",
+                Verdict.FAIL,
+                **evidence,
+            )
         raise
     evidence["destination_versioning"] = status
     if status != "Enabled":
-        return row.result(expected, f"rule {rule.get('ID')} Enabled, but destination versioning {status or 'never enabled'}", Verdict.FAIL, **evidence)
+        return row.result(
+            expected,
+            f"rule {rule.get('ID')} Enabled, but destination versioning {status or 'never enabled'}",
+            Verdict.FAIL,
+            **evidence,
+        )
     return row.result(expected, f"rule {_describe_rule(rule)}, destination versioned", Verdict.PASS, **evidence)

@@ -33,9 +33,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
-from harness import aws
 from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 from harness.tf_state_format import parse_state, state_fields
 
@@ -86,7 +86,12 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             # Terraform compares the md5 only when a Digest is stored: its absence breaks no plan.
             evidence["digest_note"] = "no Digest stored for this key: Terraform checks the md5 only when one is"
         elif str(digest) != evidence["md5"]:
-            return row.result(expected, f"lock-table Digest {digest} != state md5 {evidence['md5']} (plan would fail: checksum mismatch)", Verdict.FAIL, **evidence)
+            return row.result(
+                expected,
+                f"lock-table Digest {digest} != state md5 {evidence['md5']} (plan would fail: checksum mismatch)",
+                Verdict.FAIL,
+                **evidence,
+            )
         if lock:
             info_text = lock.get("Info")
             info = read_lock_info(info_text)
@@ -103,7 +108,12 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without Created.
             text = got["Body"].read().decode("utf-8", "replace")
             info = read_lock_info(text)
-            lock = {"lockfile": lockfile, **info, "LastModified": str(got["LastModified"]), **({} if info else {"Info": text[:200]})}
+            lock = {
+                "lockfile": lockfile,
+                **info,
+                "LastModified": str(got["LastModified"]),
+                **({} if info else {"Info": text[:200]}),
+            }
             lock_created = parse_created(str(info.get("Created", ""))) or got["LastModified"]
     state_line = f"state v{summary['version']} serial {summary['serial']}, {summary['resources']} resource(s)"
     if lock:
@@ -114,9 +124,26 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
         held = Verdict.FAIL if forbidden else Verdict.WARN
         policy = " (terraform.forbid_lock_during_verification)" if forbidden else ""
         if age is None:
-            return row.result(expected, f"{state_line}; locked by {who}, lock age unknown (no parseable Created){policy}", held, **evidence)
+            return row.result(
+                expected,
+                f"{state_line}; locked by {who}, lock age unknown (no parseable Created){policy}",
+                held,
+                **evidence,
+            )
         if age > limit:
-            return row.result(expected, f"{state_line}; stuck lock by {who}, {age:.0f} min old (> {limit})", Verdict.FAIL, **evidence)
+            return row.result(
+                expected, f"{state_line}; stuck lock by {who}, {age:.0f} min old (> {limit})", Verdict.FAIL, **evidence
+            )
         # A fresh lock means a plan/apply is running now: verification results may change under it.
-        return row.result(expected, f"{state_line}; locked by {who} for {age:.0f} min (operation in progress){policy}", held, **evidence)
-    return row.result(expected, f"{state_line}; not locked" + ("; digest matches" if evidence.get("digest") else ""), Verdict.PASS, **evidence)
+        return row.result(
+            expected,
+            f"{state_line}; locked by {who} for {age:.0f} min (operation in progress){policy}",
+            held,
+            **evidence,
+        )
+    return row.result(
+        expected,
+        f"{state_line}; not locked" + ("; digest matches" if evidence.get("digest") else ""),
+        Verdict.PASS,
+        **evidence,
+    )

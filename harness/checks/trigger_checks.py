@@ -57,7 +57,11 @@ def read_triggers(ctx: CheckContext) -> dict[str, dict[str, Any]]:
             {
                 "Id": qid,
                 "MetricStat": {
-                    "Metric": {"Namespace": t.namespace, "MetricName": metric, "Dimensions": [{"Name": k, "Value": v} for k, v in t.dimensions]},
+                    "Metric": {
+                        "Namespace": t.namespace,
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in t.dimensions],
+                    },
                     "Period": minutes * 60,
                     "Stat": stat,
                 },
@@ -66,7 +70,12 @@ def read_triggers(ctx: CheckContext) -> dict[str, dict[str, Any]]:
             for t in triggers
             for qid, metric, stat in _queries(t)
         ]
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
         while True:
             resp = ctx.client("cloudwatch").get_metric_data(**kwargs)
             for r in resp.get("MetricDataResults", []):
@@ -99,15 +108,27 @@ def _trigger(ctx: CheckContext, row: Row) -> TriggerMetric:
 
 
 def _expected(trigger: TriggerMetric) -> str:
-    return (f"{trigger.metric} {trigger.statistic} <= {trigger.threshold:g}{UNITS.get(trigger.key, '')} over {trigger.window_minutes} min "
-            f"(004: above it, {ACTIONS[trigger.action]})")
+    return (
+        f"{trigger.metric} {trigger.statistic} <= {trigger.threshold:g}{UNITS.get(trigger.key, '')} over {trigger.window_minutes} min "
+        f"(004: above it, {ACTIONS[trigger.action]})"
+    )
 
 
 def _evidence(ctx: CheckContext, trigger: TriggerMetric, **more: Any) -> dict[str, Any]:
     start, end = _window(ctx, trigger)
-    return {"namespace": trigger.namespace, "metric": trigger.metric, "statistic": trigger.statistic, "dimensions": dict(trigger.dimensions),
-            "total_metric": trigger.total_metric, "start": start.isoformat(), "effective_start": cloudwatch_start(start, ctx.now).isoformat(),
-            "end": end.isoformat(), "threshold": trigger.threshold, "action": trigger.action, **more}
+    return {
+        "namespace": trigger.namespace,
+        "metric": trigger.metric,
+        "statistic": trigger.statistic,
+        "dimensions": dict(trigger.dimensions),
+        "total_metric": trigger.total_metric,
+        "start": start.isoformat(),
+        "effective_start": cloudwatch_start(start, ctx.now).isoformat(),
+        "end": end.isoformat(),
+        "threshold": trigger.threshold,
+        "action": trigger.action,
+        **more,
+    }
 
 
 def _breach(trigger: TriggerMetric) -> Verdict:
@@ -115,24 +136,32 @@ def _breach(trigger: TriggerMetric) -> Verdict:
     return Verdict.FAIL if trigger.action == "rollback" else Verdict.WARN
 
 
-def _judge(ctx: CheckContext, row: Row, trigger: TriggerMetric, value: float, observed: str, **evidence: Any) -> CheckResult:
+def _judge(
+    ctx: CheckContext, row: Row, trigger: TriggerMetric, value: float, observed: str, **evidence: Any
+) -> CheckResult:
     """PASS within the threshold, the trigger's breach verdict above it."""
     evidence = _evidence(ctx, trigger, value=value, **evidence)
     if value > trigger.threshold:
         above = f"above {trigger.threshold:g}{UNITS.get(trigger.key, '')}"
-        return row.result(_expected(trigger), f"{observed}: {above}, {ACTIONS[trigger.action]}", _breach(trigger), **evidence)
+        return row.result(
+            _expected(trigger), f"{observed}: {above}, {ACTIONS[trigger.action]}", _breach(trigger), **evidence
+        )
     return row.result(_expected(trigger), observed, Verdict.PASS, **evidence)
 
 
 def _not_measured(ctx: CheckContext, row: Row, trigger: TriggerMetric, what: str) -> CheckResult:
     """No datapoint in the window: nothing was measured (never read as healthy)."""
     observed = f"{what} in the last {trigger.window_minutes} min: not measurable"
-    return row.result(_expected(trigger), observed, Verdict.WARN, **_evidence(ctx, trigger, note="no datapoint is not 0"))
+    return row.result(
+        _expected(trigger), observed, Verdict.WARN, **_evidence(ctx, trigger, note="no datapoint is not 0")
+    )
 
 
 def _unknown(ctx: CheckContext, row: Row, trigger: TriggerMetric, why: str) -> CheckResult:
     """The harness cannot evaluate the row (incomplete answer, or a series missing next to its partner)."""
-    return row.result(_expected(trigger), f"{why}: not measurable, not read as 0", Verdict.ERROR, **_evidence(ctx, trigger))
+    return row.result(
+        _expected(trigger), f"{why}: not measurable, not read as 0", Verdict.ERROR, **_evidence(ctx, trigger)
+    )
 
 
 def _single(ctx: CheckContext, row: Row, describe: str) -> CheckResult:
@@ -146,7 +175,9 @@ def _single(ctx: CheckContext, row: Row, describe: str) -> CheckResult:
         return _not_measured(ctx, row, trigger, f"no {trigger.metric} datapoint")
     # A Sum over the window adds its periods; any other statistic is judged by its worst period.
     worst = sum(values) if trigger.statistic == "Sum" else max(values)
-    return _judge(ctx, row, trigger, worst, describe.format(value=worst, unit=UNITS.get(trigger.key, "")), values=values)
+    return _judge(
+        ctx, row, trigger, worst, describe.format(value=worst, unit=UNITS.get(trigger.key, "")), values=values
+    )
 
 
 def check_5xx_rate(ctx: CheckContext, row: Row) -> CheckResult:
@@ -162,7 +193,15 @@ def check_5xx_rate(ctx: CheckContext, row: Row) -> CheckResult:
     if n_req > 0 and not errors:
         return _unknown(ctx, row, trigger, f"{n_req:g} requests but no {trigger.metric} datapoint")
     rate = 100.0 * n_err / n_req if n_req else 100.0  # errors without requests: evidence of failure
-    return _judge(ctx, row, trigger, rate, f"{rate:.2f}% ({n_err:g} {trigger.metric} / {n_req:g} {trigger.total_metric})", errors=n_err, requests=n_req)
+    return _judge(
+        ctx,
+        row,
+        trigger,
+        rate,
+        f"{rate:.2f}% ({n_err:g} {trigger.metric} / {n_req:g} {trigger.total_metric})",
+        errors=n_err,
+        requests=n_req,
+    )
 
 
 def check_latency_p99(ctx: CheckContext, row: Row) -> CheckResult:

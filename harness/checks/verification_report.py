@@ -22,7 +22,9 @@ def _cell(text: Any) -> str:
 def sort_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Failing rows first (ERROR, FAIL, WARN, SKIP, PASS), then by slug and resource."""
     rank = {v: i for i, v in enumerate(ORDER)}
-    return sorted(rows, key=lambda r: (rank.get(str(r.get("verdict")), len(ORDER)), str(r.get("slug")), str(r.get("resource"))))
+    return sorted(
+        rows, key=lambda r: (rank.get(str(r.get("verdict")), len(ORDER)), str(r.get("slug")), str(r.get("resource")))
+    )
 
 
 def overall(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -33,7 +35,9 @@ def overall(rows: Iterable[Mapping[str, Any]]) -> str:
     return "WARN" if "warn" in seen else "PASS"
 
 
-def render(rows: list[Mapping[str, Any]], header: Mapping[str, str], procedures: Mapping[str, str] | None = None) -> str:
+def render(
+    rows: list[Mapping[str, Any]], header: Mapping[str, str], procedures: Mapping[str, str] | None = None
+) -> str:
     """Markdown: a header, a summary line and one table per procedure (Check, Resource, Expected, Observed, Result, Ref)."""
     counts = Counter(str(r.get("verdict")) for r in rows)
     lines = [f"# Verification report: {header.get('title', '')}".rstrip(": "), ""]
@@ -47,7 +51,12 @@ def render(rows: list[Mapping[str, Any]], header: Mapping[str, str], procedures:
         groups.setdefault(str(r.get("procedure") or "checks"), []).append(r)
     for proc, items in groups.items():
         title = (procedures or {}).get(proc, proc)
-        lines += [f"## {title}", "", "| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| Check | Resource | Expected | Observed | Result | Ref |",
+            "|---|---|---|---|---|---|",
+        ]
         windows = window_markers(items)
         for r in sort_rows(items):
             verdict = LABEL.get(str(r.get("verdict")), str(r.get("verdict")).upper())

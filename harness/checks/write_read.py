@@ -34,5 +34,7 @@ class Probe:
             return row.result(expected, passed, Verdict.PASS, **evidence)
         observed = "; ".join(self.problems)
         if self.throttled:
-            return row.result(expected, f"{observed} (throttled after retries: not measured)", Verdict.ERROR, **evidence)
+            return row.result(
+                expected, f"{observed} (throttled after retries: not measured)", Verdict.ERROR, **evidence
+            )
         return row.result(expected, observed, Verdict.FAIL, **evidence)

@@ -16,18 +16,24 @@ from harness.errors import HarnessError
 
 def _commands() -> list[ModuleType]:
     """The subcommand modules, in the order ``harness --help`` lists them."""
-    from harness.cli import serve, state, tables
-    from harness.cli import propie
-
-    from harness.cli import promote, rollback  # issue 10: on-call rollback and promotion
-    from harness.cli import inventory  # issue 14: synthetic inventories for platform-scale rehearsals
+    from harness.cli import (  # issue 10: on-call rollback and promotion
+        inventory,  # issue 14: synthetic inventories for platform-scale rehearsals
+        promote,
+        propie,
+        rollback,
+        serve,
+        state,
+        tables,
+    )
 
     return [serve, rollback, promote, state, tables, propie, inventory]
 
 
 def parser() -> argparse.ArgumentParser:
     """The ``harness`` argument parser with every subcommand registered."""
-    root = argparse.ArgumentParser(prog="harness", description="Runbook harness: rehearse, execute and verify runbook procedures.")
+    root = argparse.ArgumentParser(
+        prog="harness", description="Runbook harness: rehearse, execute and verify runbook procedures."
+    )
     sub = root.add_subparsers(dest="command", required=True)
     for module in _commands():
         module.add_parser(sub)

@@ -26,23 +26,43 @@ TARGET_ENV = "HARNESS_TARGET"
 def add_target_args(p: argparse.ArgumentParser, *, env_required: bool = True) -> None:
     """--env, --inventory, --target, --assume-role (as the pytest plugin names them)."""
     p.add_argument("--env", required=env_required, help="environment name from the inventory (dev, sit, prod for bbws)")
-    p.add_argument("--inventory", default=os.environ.get("HARNESS_INVENTORY", "bbws"), help=f"inventory path or bundled name ({', '.join(bundled_names())})")
+    p.add_argument(
+        "--inventory",
+        default=os.environ.get("HARNESS_INVENTORY", "bbws"),
+        help=f"inventory path or bundled name ({', '.join(bundled_names())})",
+    )
     p.add_argument(
         "--target",
         default=os.environ.get(TARGET_ENV, "embedded"),
         help=f"where calls go: {', '.join(TARGETS)} (default embedded: a seeded rehearsal in this process). Env: {TARGET_ENV}",
     )
-    p.add_argument("--assume-role", action="store_true", help="with --target aws: assume the environment's role from the inventory")
+    p.add_argument(
+        "--assume-role", action="store_true", help="with --target aws: assume the environment's role from the inventory"
+    )
 
 
 def add_authority_args(p: argparse.ArgumentParser) -> None:
     """--allow-mutation, --approved-by, --reason, --incident, --emergency, --actor, --dry-run."""
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop: nothing is changed")
-    p.add_argument("--allow-mutation", action="store_true", help="apply on a real account or LocalStack (without it: plan printed, nothing changed)")
-    p.add_argument("--approved-by", action="append", default=[], metavar="NAME", help="an approver; repeat per person (protected environments)")
+    p.add_argument(
+        "--allow-mutation",
+        action="store_true",
+        help="apply on a real account or LocalStack (without it: plan printed, nothing changed)",
+    )
+    p.add_argument(
+        "--approved-by",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an approver; repeat per person (protected environments)",
+    )
     p.add_argument("--reason", default=None, help="why (recorded; required on protected environments)")
-    p.add_argument("--incident", default=None, metavar="ID", help="incident ticket (recorded; the emergency rule needs one)")
-    p.add_argument("--emergency", action="store_true", help="promote outside the maintenance window under the emergency rule")
+    p.add_argument(
+        "--incident", default=None, metavar="ID", help="incident ticket (recorded; the emergency rule needs one)"
+    )
+    p.add_argument(
+        "--emergency", action="store_true", help="promote outside the maintenance window under the emergency rule"
+    )
     p.add_argument("--actor", default=None, help="who runs the action (default: the OS user)")
 
 
@@ -92,5 +112,10 @@ def print_result(result: ActionResult, out: TextIO | None = None) -> None:
     """One line per child (function), then the final verdict line (to ``out``, default stdout)."""
     out = out or sys.stdout
     for child in result.children:
-        print(f"  {child.plan.details.get('function', child.plan.action)}: {child.outcome} {child.message}".rstrip(), file=out)
-    print(f"{result.outcome}: {result.plan.action} {result.plan.inventory}/{result.plan.env} — {result.message}", file=out)
+        print(
+            f"  {child.plan.details.get('function', child.plan.action)}: {child.outcome} {child.message}".rstrip(),
+            file=out,
+        )
+    print(
+        f"{result.outcome}: {result.plan.action} {result.plan.inventory}/{result.plan.env} — {result.message}", file=out
+    )

@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the embedded target seeds it like any inventory: pytest scenarios/ --env sit --inventory FILE",
     )
     p.add_argument("--functions", type=int, required=True, metavar="N", help="Lambda functions per environment")
-    p.add_argument("--tables", type=int, required=True, metavar="M", help="DynamoDB tables (the first holds deployment records)")
+    p.add_argument(
+        "--tables", type=int, required=True, metavar="M", help="DynamoDB tables (the first holds deployment records)"
+    )
     p.add_argument("--services", type=int, required=True, metavar="K", help="ECS services (a multiple of --tenants)")
     p.add_argument("--tenants", type=int, default=None, metavar="T", help="tenants (default: K, one service each)")
     p.add_argument("--name", default=None, help="inventory name (default synth-N)")
@@ -33,6 +35,8 @@ def synth_cmd(args: argparse.Namespace) -> int:
     inventory = synthesize(size, args.output, args.name)
     env = inventory.environment("sit")
     ecs = len(env.ecs.services) if env.ecs else 0
-    print(f"{args.output}: inventory {inventory.name}: {len(env.functions)} functions, {len(env.tables)} tables, "
-          f"{ecs} ECS services, {len(env.tenants)} tenants per environment ({', '.join(inventory.env_names)})")
+    print(
+        f"{args.output}: inventory {inventory.name}: {len(env.functions)} functions, {len(env.tables)} tables, "
+        f"{ecs} ECS services, {len(env.tenants)} tenants per environment ({', '.join(inventory.env_names)})"
+    )
     return 0

@@ -37,18 +37,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--from", dest="source", required=True, help="the environment promoted from (dev, sit)")
     p.add_argument("--to", dest="dest", required=True, help="the environment promoted into (its promotes_to)")
-    p.add_argument("--inventory", default=os.environ.get("HARNESS_INVENTORY", "bbws"), help="inventory path or bundled name")
-    p.add_argument("--target", default=os.environ.get("HARNESS_TARGET", "embedded"), help="embedded (default: rehearsal), localstack, aws")
-    p.add_argument("--assume-role", action="store_true", help="with --target aws: assume each environment's role from the inventory")
+    p.add_argument(
+        "--inventory", default=os.environ.get("HARNESS_INVENTORY", "bbws"), help="inventory path or bundled name"
+    )
+    p.add_argument(
+        "--target",
+        default=os.environ.get("HARNESS_TARGET", "embedded"),
+        help="embedded (default: rehearsal), localstack, aws",
+    )
+    p.add_argument(
+        "--assume-role",
+        action="store_true",
+        help="with --target aws: assume each environment's role from the inventory",
+    )
     what = p.add_argument_group("what to promote (one of)")
     what.add_argument("--function", help="one source function")
     what.add_argument("--service", help="every function of one service")
     what.add_argument("--all", action="store_true", help="every service, in 001 §5.1 order")
     p.add_argument("--version", help="with --function: a source version other than the one its alias serves")
-    p.add_argument("--skip-gates", action="store_true", help="do not run the source gates (only with --emergency; 001 §3.2.1 'never skip unless emergency')")
-    p.add_argument("--rehearsal-start", metavar="ISO8601", help="embedded only: the destination's rehearsal clock starts here (e.g. in a window)")
+    p.add_argument(
+        "--skip-gates",
+        action="store_true",
+        help="do not run the source gates (only with --emergency; 001 §3.2.1 'never skip unless emergency')",
+    )
+    p.add_argument(
+        "--rehearsal-start",
+        metavar="ISO8601",
+        help="embedded only: the destination's rehearsal clock starts here (e.g. in a window)",
+    )
     add_authority_args(p)
-    p.add_argument("--reports-dir", default="reports", help="where the 001 §7.1/§7.2 checklist and the report go (default reports/)")
+    p.add_argument(
+        "--reports-dir",
+        default="reports",
+        help="where the 001 §7.1/§7.2 checklist and the report go (default reports/)",
+    )
     p.set_defaults(func=run)
 
 
@@ -101,7 +123,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise HarnessError("--version needs --function (one function's version)")
     auth = authority(args)
     if args.skip_gates and not (auth.emergency and auth.incident):
-        raise HarnessError("--skip-gates only under the emergency rule: add --emergency and --incident ID (001 §3.2.1, §4.1.2)")
+        raise HarnessError(
+            "--skip-gates only under the emergency rule: add --emergency and --incident ID (001 §3.2.1, §4.1.2)"
+        )
     args.env = args.source
     src_env = environment(args, args.source)
     with ExitStack() as stack:
@@ -109,7 +133,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         dest = _destination(args, source, stack)
         gate_rows: list[dict[str, Any]] = []
         # evaluated by the plan after the refusals that need no read (a wrong --to never runs the gates)
-        gates = (True, f"skipped under the emergency rule ({auth.incident})") if args.skip_gates else (lambda: _gates(source, out, gate_rows))
+        gates = (
+            (True, f"skipped under the emergency rule ({auth.incident})")
+            if args.skip_gates
+            else (lambda: _gates(source, out, gate_rows))
+        )
         applying = would_apply(dest, auth, args.dry_run)
         planning = auth if applying else replace(auth, allow_mutation=True)
         if args.function:
@@ -129,13 +157,22 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             result = pr.apply_promote_stack(source, dest, plan, auth)
         for child in leaves(result):
             print(function_line(child, dest.env.alias), file=out)
-        print(f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}", file=out)
+        print(
+            f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}",
+            file=out,
+        )
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         name = f"{plan.action}-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}-{stamp}"
         facts = incident_facts(result, dest.env, authority=auth, method=f"harness promote (CLI, target {dest.name})")
-        paths = write_reports(args.reports_dir, name, {
-            "checklist": promotion_checklist(result, src_env, dest.env, gate_rows=gate_rows, authority=auth),
-            "report": render_incident(replace(facts, title=f"Promotion Report ({src_env.name.upper()} -> {dest.env.name.upper()})")),
-        })
+        paths = write_reports(
+            args.reports_dir,
+            name,
+            {
+                "checklist": promotion_checklist(result, src_env, dest.env, gate_rows=gate_rows, authority=auth),
+                "report": render_incident(
+                    replace(facts, title=f"Promotion Report ({src_env.name.upper()} -> {dest.env.name.upper()})")
+                ),
+            },
+        )
         print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
         return exit_status(result)

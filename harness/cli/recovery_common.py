@@ -24,7 +24,9 @@ from harness.targets import Target
 OK, FAILED, REFUSED = 0, 1, 3
 
 
-def plan_then_apply(args: argparse.Namespace, target: Target, plan: Callable[[Authority], Plan], apply: Callable[[Plan], ActionResult]) -> int:
+def plan_then_apply(
+    args: argparse.Namespace, target: Target, plan: Callable[[Authority], Plan], apply: Callable[[Plan], ActionResult]
+) -> int:
     """Print the plan, then apply it unless refused, a dry run, or not allowed on this target."""
     auth = authority(args)
     # Plan as if mutation were allowed, so a kept target still shows every change; approvals are still checked.
@@ -36,7 +38,9 @@ def plan_then_apply(args: argparse.Namespace, target: Target, plan: Callable[[Au
         print("dry run: nothing changed")
         return OK
     if not would_apply(target, auth, args.dry_run):
-        print(f"not applied: changing {target.env.inventory}/{target.env.name} on target {target.name} needs --allow-mutation; nothing changed")
+        print(
+            f"not applied: changing {target.env.inventory}/{target.env.name} on target {target.name} needs --allow-mutation; nothing changed"
+        )
         return REFUSED
     result = apply(made)
     print_result(result, out=sys.stdout)  # common's default binds the sys.stdout of import time
@@ -83,7 +87,9 @@ def aws_errors(command: Command) -> Command:
             return command(args)
         except ClientError as exc:
             op = exc.operation_name or "AWS call"
-            raise HarnessError(f"{op}: {aws.error_code(exc)}: {aws.error_message(exc)} (nothing further was changed)") from None
+            raise HarnessError(
+                f"{op}: {aws.error_code(exc)}: {aws.error_message(exc)} (nothing further was changed)"
+            ) from None
         except BotoCoreError as exc:
             raise HarnessError(f"AWS: {exc}") from None
 

@@ -41,16 +41,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--function", help="one function (with --service: must belong to it)")
     what.add_argument("--service", help="every function of one inventory service (002 'services')")
     what.add_argument("--all", action="store_true", help="every function of the inventory (000 §4.4)")
-    to = p.add_argument_group("target version (default: the version before the one the alias serves)").add_mutually_exclusive_group()
+    to = p.add_argument_group(
+        "target version (default: the version before the one the alias serves)"
+    ).add_mutually_exclusive_group()
     to.add_argument("--to-version", metavar="N", help="an explicit published version (000 §4.2.4)")
     to.add_argument("--to-label", metavar="LABEL", help="the version whose Description is this release label (002)")
-    to.add_argument("--to-backup", nargs="?", const="", metavar="ALIAS", help="a backup-* alias's version; no value: the newest (001 §6.2.1)")
-    to.add_argument("--to-deployed-previous", action="store_true", help="the release deployed before the current one (SSM history, 002)")
+    to.add_argument(
+        "--to-backup",
+        nargs="?",
+        const="",
+        metavar="ALIAS",
+        help="a backup-* alias's version; no value: the newest (001 §6.2.1)",
+    )
+    to.add_argument(
+        "--to-deployed-previous",
+        action="store_true",
+        help="the release deployed before the current one (SSM history, 002)",
+    )
     add_authority_args(p)
-    p.add_argument("--reports-dir", default="reports", help="where the incident report and the 001 §7.3 checklist go (default reports/)")
-    p.add_argument("--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)")
-    p.add_argument("--api-base-url", default=os.environ.get("HARNESS_API_BASE_URL"), metavar="URL",
-                   help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: HARNESS_API_BASE_URL")
+    p.add_argument(
+        "--reports-dir",
+        default="reports",
+        help="where the incident report and the 001 §7.3 checklist go (default reports/)",
+    )
+    p.add_argument(
+        "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
+    )
+    p.add_argument(
+        "--api-base-url",
+        default=os.environ.get("HARNESS_API_BASE_URL"),
+        metavar="URL",
+        help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: HARNESS_API_BASE_URL",
+    )
     p.set_defaults(func=run)
 
 
@@ -109,7 +131,11 @@ def function_line(child: ActionResult, alias: str) -> str:
     if ev.get("trigger"):
         seen = f"trigger {ev['trigger']['name']}: {ev['trigger']['observed']}"
     elif health:
-        seen = f"health {health.get('status_code')}" if not health.get("problem") else f"health FAILED: {health.get('problem')}"
+        seen = (
+            f"health {health.get('status_code')}"
+            if not health.get("problem")
+            else f"health FAILED: {health.get('problem')}"
+        )
     elif ev.get("monitor"):
         seen = f"monitor {ev['monitor']['window_s']:g} s: no trigger"
     else:
@@ -137,8 +163,9 @@ def write_reports(folder: str, name: str, files: dict[str, str]) -> list[Path]:
     return paths
 
 
-def verify_rows(target: Any, slugs: Sequence[str], resources: Sequence[str], expect: dict[str, str],
-                api_base_url: str | None = None) -> list[dict[str, Any]]:
+def verify_rows(
+    target: Any, slugs: Sequence[str], resources: Sequence[str], expect: dict[str, str], api_base_url: str | None = None
+) -> list[dict[str, Any]]:
     """Run checklist rows on a fresh context (the CLI may import harness.checks; the library may not)."""
     from harness.checks.catalogue import rows_for
     from harness.checks.context import CheckContext
@@ -197,12 +224,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"{result.outcome}: {plan.action} {env.inventory}/{env.name} — {result.message}", file=out)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         name = f"{plan.action}-{env.inventory}-{env.name}-{stamp}"
-        facts = incident_facts(result, env, rows=rows, authority=auth, method=f"harness rollback (CLI, target {target.name})")
+        facts = incident_facts(
+            result, env, rows=rows, authority=auth, method=f"harness rollback (CLI, target {target.name})"
+        )
         incident = f"incident-{name}.md"
-        paths = write_reports(args.reports_dir, name, {
-            "incident": render_incident(facts),
-            "checklist": rollback_checklist(result, env, rows=rows, authority=auth, incident_report=incident),
-        })
+        paths = write_reports(
+            args.reports_dir,
+            name,
+            {
+                "incident": render_incident(facts),
+                "checklist": rollback_checklist(result, env, rows=rows, authority=auth, incident_report=incident),
+            },
+        )
         print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
         return exit_status(result)
-

@@ -33,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the environment's account. Stop with Ctrl-C or SIGTERM.",
     )
     serve_p.add_argument("--env", required=True, help="environment name from the inventory")
-    serve_p.add_argument("--inventory", default="bbws", help=f"inventory path or bundled name ({', '.join(bundled_names())})")
+    serve_p.add_argument(
+        "--inventory", default="bbws", help=f"inventory path or bundled name ({', '.join(bundled_names())})"
+    )
     serve_p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve_p.set_defaults(func=lambda args: serve(args.inventory, args.env, args.port))
 

@@ -21,38 +21,59 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_target_args(p)
     p.set_defaults(func=aws_errors(locks_cmd))
 
-    p = sub.add_parser("state-restore", help="restore a Terraform state version: backup, copy, md5 Digest (000 §5.2.2)",
-                       description="Back up the current state to <key>.backup-<ts>, copy the chosen version over the key "
-                       "(no version is deleted) and set the lock table's <bucket>/<key>-md5 Digest (000 §5.2.2 forgets it).")
+    p = sub.add_parser(
+        "state-restore",
+        help="restore a Terraform state version: backup, copy, md5 Digest (000 §5.2.2)",
+        description="Back up the current state to <key>.backup-<ts>, copy the chosen version over the key "
+        "(no version is deleted) and set the lock table's <bucket>/<key>-md5 Digest (000 §5.2.2 forgets it).",
+    )
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--key", required=True, help="the state key (one of the inventory's terraform.state_keys)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--version-id", default=None, help="the S3 version to restore")
-    which.add_argument("--at", default=None, metavar="ISO8601", help="restore the newest version written at or before this time")
+    which.add_argument(
+        "--at", default=None, metavar="ISO8601", help="restore the newest version written at or before this time"
+    )
     which.add_argument("--previous", action="store_true", help="restore the version before the current latest")
     p.set_defaults(func=aws_errors(restore_cmd))
 
-    p = sub.add_parser("state-unlock", help="release a stuck Terraform state lock: --force, its ID and a reason (000 §5.3)")
+    p = sub.add_parser(
+        "state-unlock", help="release a stuck Terraform state lock: --force, its ID and a reason (000 §5.3)"
+    )
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--key", required=True, help="the state key whose lock to release")
-    p.add_argument("--lock-id", default=None, help="the lock's ID (state-locks lists it), as terraform force-unlock takes it")
+    p.add_argument(
+        "--lock-id", default=None, help="the lock's ID (state-locks lists it), as terraform force-unlock takes it"
+    )
     p.add_argument("--force", action="store_true", help="really release it (a lock may belong to a running apply)")
     p.set_defaults(func=aws_errors(unlock_cmd))
 
-    p = sub.add_parser("state-drift", help="terraform plan -detailed-exitcode in a working directory (000 §7.3; needs the terraform extra)")
+    p = sub.add_parser(
+        "state-drift",
+        help="terraform plan -detailed-exitcode in a working directory (000 §7.3; needs the terraform extra)",
+    )
     p.add_argument("--workdir", required=True, help="an initialized Terraform working directory")
     p.add_argument("--init", action="store_true", help="run terraform init first")
     p.set_defaults(func=aws_errors(drift_cmd))
 
-    p = sub.add_parser("state-drill", help="the state-restore drill with real Terraform on a scratch key (needs the terraform extra)")
+    p = sub.add_parser(
+        "state-drill", help="the state-restore drill with real Terraform on a scratch key (needs the terraform extra)"
+    )
     add_target_args(p)
     add_authority_args(p)
-    p.add_argument("--mode", choices=("harness", "runbook"), default="harness", help="restore with the harness, or 000 §5.2.2's copy (stale Digest)")
-    p.add_argument("--lockfile", action="store_true", help="S3 lockfile locking (use_lockfile) instead of the DynamoDB lock table")
+    p.add_argument(
+        "--mode",
+        choices=("harness", "runbook"),
+        default="harness",
+        help="restore with the harness, or 000 §5.2.2's copy (stale Digest)",
+    )
+    p.add_argument(
+        "--lockfile", action="store_true", help="S3 lockfile locking (use_lockfile) instead of the DynamoDB lock table"
+    )
     p.add_argument("--report", default=None, metavar="FILE", help="write the drill report as markdown to FILE")
     p.set_defaults(func=aws_errors(drill_cmd))
 
@@ -62,7 +83,9 @@ def _terraform_keys(target: object, key: str | None) -> tuple[str, ...]:
     if tf is None:
         raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section")  # type: ignore[attr-defined]
     if key is not None and key not in tf.state_keys:
-        raise HarnessError(f"{key!r} is not a state key of {target.env.inventory}/{target.env.name}; known: {', '.join(tf.state_keys)}")  # type: ignore[attr-defined]
+        raise HarnessError(
+            f"{key!r} is not a state key of {target.env.inventory}/{target.env.name}; known: {', '.join(tf.state_keys)}"
+        )  # type: ignore[attr-defined]
     return (key,) if key else tuple(tf.state_keys)
 
 
@@ -75,9 +98,16 @@ def versions_cmd(args: argparse.Namespace) -> int:
             versions, deleted = list_versions(target, key)
             digest = read_digest(target, key)
             latest = None if deleted or not versions else summarize_state(read_version(target, key))
-            match = "" if digest is None or latest is None else (" (matches)" if digest == latest.md5 else f" (STALE: latest md5 {latest.md5})")
-            print(f"s3://{target.env.terraform.state_bucket}/{key}: {len(versions)} version(s)"
-                  + (", latest is a delete marker" if deleted else "") + (f"; Digest {digest}{match}" if digest else ""))
+            match = (
+                ""
+                if digest is None or latest is None
+                else (" (matches)" if digest == latest.md5 else f" (STALE: latest md5 {latest.md5})")
+            )
+            print(
+                f"s3://{target.env.terraform.state_bucket}/{key}: {len(versions)} version(s)"
+                + (", latest is a delete marker" if deleted else "")
+                + (f"; Digest {digest}{match}" if digest else "")
+            )
             for v in versions:
                 print(f"  {v.line()}")
     return OK
@@ -104,8 +134,11 @@ def restore_cmd(args: argparse.Namespace) -> int:
     at = parse_time(args.at)
     with started_target(args) as target:
         return plan_then_apply(
-            args, target,
-            lambda auth: plan_state_restore(target, args.key, authority=auth, version_id=args.version_id, at=at, previous=args.previous),
+            args,
+            target,
+            lambda auth: plan_state_restore(
+                target, args.key, authority=auth, version_id=args.version_id, at=at, previous=args.previous
+            ),
             lambda plan: apply_state_restore(target, plan),
         )
 
@@ -116,7 +149,8 @@ def unlock_cmd(args: argparse.Namespace) -> int:
 
     with started_target(args) as target:
         return plan_then_apply(
-            args, target,
+            args,
+            target,
             lambda auth: plan_state_unlock(target, args.key, lock_id=args.lock_id, force=args.force, authority=auth),
             lambda plan: apply_state_unlock(target, plan),
         )
@@ -146,7 +180,9 @@ def drill_cmd(args: argparse.Namespace) -> int:
     auth = authority(args)
     with started_target(args) as target:
         if not would_apply(target, auth, args.dry_run):
-            print(f"not run: the drill writes a scratch state key; on target {target.name} it needs --allow-mutation (and not --dry-run)")
+            print(
+                f"not run: the drill writes a scratch state key; on target {target.name} it needs --allow-mutation (and not --dry-run)"
+            )
             return REFUSED
         report = run_state_drill(target, authority=auth, mode=args.mode, use_lockfile=args.lockfile)
         text = report.render()

@@ -13,56 +13,104 @@ from harness.errors import HarnessError
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register pitr-status, restore-table, verify-table, snapshot-table, switch-table, copy-back, drop-table."""
-    p = sub.add_parser("pitr-status", help="PITR status and restorable window of the inventory's tables (000 §6.2, §6.3)")
+    p = sub.add_parser(
+        "pitr-status", help="PITR status and restorable window of the inventory's tables (000 §6.2, §6.3)"
+    )
     add_target_args(p)
-    p.add_argument("--table", action="append", default=None, help="a table (repeatable; default: every inventory table)")
+    p.add_argument(
+        "--table", action="append", default=None, help="a table (repeatable; default: every inventory table)"
+    )
     p.set_defaults(func=aws_errors(status_cmd))
 
-    p = sub.add_parser("restore-table", help="restore a table to a point in time into a new table (000 §6.4, 004)",
-                       description="RestoreTableToPointInTime into <table><suffix>[<UTC ts>] (inventory dynamodb.restore_*), "
-                       "wait for ACTIVE, optionally re-apply PITR, TTL, tags and streams.")
+    p = sub.add_parser(
+        "restore-table",
+        help="restore a table to a point in time into a new table (000 §6.4, 004)",
+        description="RestoreTableToPointInTime into <table><suffix>[<UTC ts>] (inventory dynamodb.restore_*), "
+        "wait for ACTIVE, optionally re-apply PITR, TTL, tags and streams.",
+    )
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the inventory table to restore")
     when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--at", default=None, metavar="ISO8601", help="restore as of this time (inside the restorable window)")
-    when.add_argument("--latest", action="store_true", help="the latest restorable time (004 --use-latest-restorable-time)")
-    p.add_argument("--name", default=None, help="the new table's name (default from the inventory: <table>-restored-<ts>)")
-    p.add_argument("--suffix", default=None, help="name suffix instead of the inventory's dynamodb.restore_suffix (e.g. -recovery, 004)")
+    when.add_argument(
+        "--at", default=None, metavar="ISO8601", help="restore as of this time (inside the restorable window)"
+    )
+    when.add_argument(
+        "--latest", action="store_true", help="the latest restorable time (004 --use-latest-restorable-time)"
+    )
+    p.add_argument(
+        "--name", default=None, help="the new table's name (default from the inventory: <table>-restored-<ts>)"
+    )
+    p.add_argument(
+        "--suffix",
+        default=None,
+        help="name suffix instead of the inventory's dynamodb.restore_suffix (e.g. -recovery, 004)",
+    )
     sse = p.add_mutually_exclusive_group()
-    sse.add_argument("--sse", dest="sse", action="store_true", default=None, help="--sse-specification-override Enabled=true (004)")
-    sse.add_argument("--no-sse", dest="sse", action="store_false", help="no SSE override (default: inventory dynamodb.restore_sse)")
-    p.add_argument("--reapply", action="store_true", help="re-apply the source's PITR, TTL, tags and streams (a restore does not carry them)")
+    sse.add_argument(
+        "--sse", dest="sse", action="store_true", default=None, help="--sse-specification-override Enabled=true (004)"
+    )
+    sse.add_argument(
+        "--no-sse", dest="sse", action="store_false", help="no SSE override (default: inventory dynamodb.restore_sse)"
+    )
+    p.add_argument(
+        "--reapply",
+        action="store_true",
+        help="re-apply the source's PITR, TTL, tags and streams (a restore does not carry them)",
+    )
     p.set_defaults(func=aws_errors(restore_cmd))
 
-    p = sub.add_parser("verify-table", help="compare a table with a snapshot, another table, or the source at a time (000 §6.5)")
+    p = sub.add_parser(
+        "verify-table", help="compare a table with a snapshot, another table, or the source at a time (000 §6.5)"
+    )
     add_target_args(p)
     add_authority_args(p)
     p.add_argument("--table", required=True, help="the table to verify (e.g. the restored one)")
     against = p.add_mutually_exclusive_group(required=True)
-    against.add_argument("--snapshot", default=None, metavar="FILE", help="a snapshot file (snapshot-table) taken before the fault")
+    against.add_argument(
+        "--snapshot", default=None, metavar="FILE", help="a snapshot file (snapshot-table) taken before the fault"
+    )
     against.add_argument("--against", default=None, metavar="TABLE", help="another table (e.g. the source)")
-    against.add_argument("--against-at", default=None, metavar="ISO8601",
-                         help="the source as it was at this time (a scratch PITR restore, dropped afterwards: needs mutation rights)")
-    p.add_argument("--source", default=None, help="with --against-at: the source table (default: the table --table was restored from)")
+    against.add_argument(
+        "--against-at",
+        default=None,
+        metavar="ISO8601",
+        help="the source as it was at this time (a scratch PITR restore, dropped afterwards: needs mutation rights)",
+    )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="with --against-at: the source table (default: the table --table was restored from)",
+    )
     p.add_argument("--segments", type=int, default=None, help="parallel scan segments (default 4)")
     p.add_argument("--report", default=None, metavar="FILE", help="also write the verification as markdown to FILE")
     p.set_defaults(func=aws_errors(verify_cmd))
 
-    p = sub.add_parser("snapshot-table", help="write a table's key -> digest snapshot (JSON lines) to compare with later")
+    p = sub.add_parser(
+        "snapshot-table", help="write a table's key -> digest snapshot (JSON lines) to compare with later"
+    )
     add_target_args(p)
     p.add_argument("--table", required=True)
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--segments", type=int, default=None, help="parallel scan segments (default 4)")
     p.set_defaults(func=aws_errors(snapshot_cmd))
 
-    p = sub.add_parser("switch-table", help="move the table's functions to another table: publish + alias (000 §6.6 option A)")
+    p = sub.add_parser(
+        "switch-table", help="move the table's functions to another table: publish + alias (000 §6.6 option A)"
+    )
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
-    p.add_argument("--table", required=True, help="the inventory table whose functions switch (dynamodb.tables[].functions)")
-    p.add_argument("--to", required=True, metavar="TABLE", help="the table they read afterwards (the restored one; the original to switch back)")
+    p.add_argument(
+        "--table", required=True, help="the inventory table whose functions switch (dynamodb.tables[].functions)"
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="TABLE",
+        help="the table they read afterwards (the restored one; the original to switch back)",
+    )
     p.set_defaults(func=aws_errors(switch_cmd))
 
     p = sub.add_parser("copy-back", help="copy a restored table into the original, writers frozen (000 §6.6 option B)")
@@ -99,9 +147,18 @@ def restore_cmd(args: argparse.Namespace) -> int:
     at = parse_time(args.at)
     with started_target(args) as target:
         return plan_then_apply(
-            args, target,
-            lambda auth: plan_pitr_restore(target, args.table, authority=auth, at=at, name=args.name, suffix=args.suffix, sse=args.sse,
-                                           reapply=args.reapply),
+            args,
+            target,
+            lambda auth: plan_pitr_restore(
+                target,
+                args.table,
+                authority=auth,
+                at=at,
+                name=args.name,
+                suffix=args.suffix,
+                sse=args.sse,
+                reapply=args.reapply,
+            ),
             lambda plan: apply_pitr_restore(target, plan, progress=progress),
         )
 
@@ -110,7 +167,14 @@ def verify_cmd(args: argparse.Namespace) -> int:
     """Compare and print counts and differences; exit 0 identical, 1 differences."""
     from harness.actions.pitr import digests_at
     from harness.cli.common import would_apply
-    from harness.data_verify import DEFAULT_SEGMENTS, compare, read_snapshot, table_digests, verify_against_snapshot, verify_tables
+    from harness.data_verify import (
+        DEFAULT_SEGMENTS,
+        compare,
+        read_snapshot,
+        table_digests,
+        verify_against_snapshot,
+        verify_tables,
+    )
 
     segments = args.segments or DEFAULT_SEGMENTS
     with started_target(args) as target:
@@ -126,9 +190,13 @@ def verify_cmd(args: argparse.Namespace) -> int:
         else:
             auth = authority(args)
             if not would_apply(target, auth, args.dry_run):
-                raise HarnessError("--against-at restores a scratch table: on this target it needs --allow-mutation (and not --dry-run)")
+                raise HarnessError(
+                    "--against-at restores a scratch table: on this target it needs --allow-mutation (and not --dry-run)"
+                )
             source = args.source or _restored_from(ddb, args.table)
-            expected = digests_at(target, source, parse_time(args.against_at), authority=auth, segments=segments, progress=progress)
+            expected = digests_at(
+                target, source, parse_time(args.against_at), authority=auth, segments=segments, progress=progress
+            )
             report = compare(expected, table_digests(ddb, args.table, segments=segments, progress=progress))
         print(report.render())
         if args.report:
@@ -149,10 +217,19 @@ def snapshot_cmd(args: argparse.Namespace) -> int:
     from harness.data_verify import DEFAULT_SEGMENTS, table_digests, write_snapshot
 
     with started_target(args) as target:
-        digests = table_digests(target.client("dynamodb"), args.table, segments=args.segments or DEFAULT_SEGMENTS,
-                                taken_at=target.clock.now(), progress=progress)
+        digests = table_digests(
+            target.client("dynamodb"),
+            args.table,
+            segments=args.segments or DEFAULT_SEGMENTS,
+            taken_at=target.clock.now(),
+            progress=progress,
+        )
         path = write_snapshot(digests, args.out)
-    print(json.dumps({"snapshot": str(path), "table": args.table, "items": len(digests), "seconds": round(digests.seconds, 3)}))
+    print(
+        json.dumps(
+            {"snapshot": str(path), "table": args.table, "items": len(digests), "seconds": round(digests.seconds, 3)}
+        )
+    )
     return OK
 
 
@@ -161,8 +238,12 @@ def switch_cmd(args: argparse.Namespace) -> int:
     from harness.actions.table_switch import apply_table_switch, plan_table_switch
 
     with started_target(args) as target:
-        return plan_then_apply(args, target, lambda auth: plan_table_switch(target, args.table, args.to, authority=auth),
-                               lambda plan: apply_table_switch(target, plan))
+        return plan_then_apply(
+            args,
+            target,
+            lambda auth: plan_table_switch(target, args.table, args.to, authority=auth),
+            lambda plan: apply_table_switch(target, plan),
+        )
 
 
 def copy_back_cmd(args: argparse.Namespace) -> int:
@@ -170,8 +251,12 @@ def copy_back_cmd(args: argparse.Namespace) -> int:
     from harness.actions.copy_back import apply_copy_back, plan_copy_back
 
     with started_target(args) as target:
-        return plan_then_apply(args, target, lambda auth: plan_copy_back(target, args.table, source=args.source, authority=auth),
-                               lambda plan: apply_copy_back(target, plan))
+        return plan_then_apply(
+            args,
+            target,
+            lambda auth: plan_copy_back(target, args.table, source=args.source, authority=auth),
+            lambda plan: apply_copy_back(target, plan),
+        )
 
 
 def drop_cmd(args: argparse.Namespace) -> int:
@@ -179,5 +264,9 @@ def drop_cmd(args: argparse.Namespace) -> int:
     from harness.actions.pitr import apply_drop_table, plan_drop_table
 
     with started_target(args) as target:
-        return plan_then_apply(args, target, lambda auth: plan_drop_table(target, args.table, authority=auth),
-                               lambda plan: apply_drop_table(target, plan))
+        return plan_then_apply(
+            args,
+            target,
+            lambda auth: plan_drop_table(target, args.table, authority=auth),
+            lambda plan: apply_drop_table(target, plan),
+        )

@@ -44,7 +44,11 @@ def _lambda(target: TargetLike) -> dict[str, Any]:
         out[fn] = {
             "alias": state.version,
             "routing": state.weights,
-            "served": {"code": served.get("CodeSha256"), "label": served.get("Description") or "", "variables": lv.env_variables(served)},
+            "served": {
+                "code": served.get("CodeSha256"),
+                "label": served.get("Description") or "",
+                "variables": lv.env_variables(served),
+            },
             "latest": {"code": latest.get("CodeSha256"), "variables": lv.env_variables(latest)},
         }
     return out
@@ -57,13 +61,20 @@ def _tables(target: TargetLike, items: bool) -> dict[str, Any]:
         if aws.get_or_none(ddb.describe_table, "ResourceNotFoundException", TableName=t.name) is None:
             out[t.name] = None
             continue
-        pitr = ddb.describe_continuous_backups(TableName=t.name)["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription") or {}
+        pitr = (
+            ddb.describe_continuous_backups(TableName=t.name)["ContinuousBackupsDescription"].get(
+                "PointInTimeRecoveryDescription"
+            )
+            or {}
+        )
         entry: dict[str, Any] = {"pitr": pitr.get("PointInTimeRecoveryStatus")}
         if t.purpose != "deployments" and items:
             found = table_digests(ddb, t.name, segments=1).items
             entry.update(count=len(found), items=_sha(found))
         out[t.name] = entry
-    known = {t.name for t in env.tables} | ({env.terraform.lock_table} if env.terraform and env.terraform.lock_table else set())
+    known = {t.name for t in env.tables} | (
+        {env.terraform.lock_table} if env.terraform and env.terraform.lock_table else set()
+    )
     out["(other tables)"] = sorted(n for n in aws.paginate(ddb, "list_tables", "TableNames") if n not in known)
     return out
 
@@ -98,7 +109,9 @@ def _terraform(target: TargetLike) -> dict[str, Any] | None:
     out["lockfiles"] = sorted(o["Key"] for o in keys if o["Key"].endswith(LOCKFILE_SUFFIX))
     if tf.lock_table:
         items = list(aws.scan_items(target.client("dynamodb"), tf.lock_table))
-        out["digests"] = {i["LockID"]["S"]: i.get("Digest", {}).get("S") for i in items if i["LockID"]["S"].endswith(DIGEST_SUFFIX)}
+        out["digests"] = {
+            i["LockID"]["S"]: i.get("Digest", {}).get("S") for i in items if i["LockID"]["S"].endswith(DIGEST_SUFFIX)
+        }
         out["locks"] = sorted(i["LockID"]["S"] for i in items if not i["LockID"]["S"].endswith(DIGEST_SUFFIX))
     return out
 
@@ -118,7 +131,12 @@ def _ecs(target: TargetLike) -> dict[str, Any] | None:
 
 def _alarms(target: TargetLike) -> dict[str, str]:
     prefix = target.env.alarm_prefix
-    found = aws.paginate(target.client("cloudwatch"), "describe_alarms", "MetricAlarms", **({"AlarmNamePrefix": prefix} if prefix else {}))
+    found = aws.paginate(
+        target.client("cloudwatch"),
+        "describe_alarms",
+        "MetricAlarms",
+        **({"AlarmNamePrefix": prefix} if prefix else {}),
+    )
     return {a["AlarmName"]: a.get("StateValue") for a in found}
 
 
@@ -137,8 +155,15 @@ def environment_digest(target: TargetLike, *, items: bool | None = None) -> dict
     per drill are nothing on a rehearsal and too much on a real account's tables, where the digest keeps the rest.
     """
     items = bool(getattr(target, "disposable", False)) if items is None else items
-    return {"lambda": _lambda(target), "dynamodb": _tables(target, items), "s3": _buckets(target), "terraform": _terraform(target),
-            "ecs": _ecs(target), "alarms": _alarms(target), "ssm": _ssm(target)}
+    return {
+        "lambda": _lambda(target),
+        "dynamodb": _tables(target, items),
+        "s3": _buckets(target),
+        "terraform": _terraform(target),
+        "ecs": _ecs(target),
+        "alarms": _alarms(target),
+        "ssm": _ssm(target),
+    }
 
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any], path: str = "") -> list[str]:

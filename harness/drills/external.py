@@ -40,16 +40,27 @@ def command_environment(target: TargetLike) -> tuple[dict[str, str], dict[str, s
     env = target.env
     emulator = bool(getattr(target, "disposable", False)) or target.name == "localstack"
     base = {k: v for k, v in os.environ.items() if not (emulator and k.startswith("AWS_"))}
-    mine: dict[str, str] = {"AWS_DEFAULT_REGION": env.region, "AWS_REGION": env.region, "AWS_ACCOUNT_ID": env.account,
-                            "HARNESS_ENV": env.name, "HARNESS_INVENTORY": env.inventory}
+    mine: dict[str, str] = {
+        "AWS_DEFAULT_REGION": env.region,
+        "AWS_REGION": env.region,
+        "AWS_ACCOUNT_ID": env.account,
+        "HARNESS_ENV": env.name,
+        "HARNESS_INVENTORY": env.inventory,
+    }
     if emulator:
         server = getattr(target, "server", None)
         if server is not None and getattr(server, "default_account", env.account) != env.account:
-            raise DrillSkipped(f"{env.inventory}/{env.name} is a peer on a server whose default account is {server.default_account}: "
-                               "a plain client would land in another account")
-        mine.update(AWS_ENDPOINT_URL=str(target.client("sts").meta.endpoint_url),
-                    AWS_ACCESS_KEY_ID=env.account if target.name == "localstack" else DUMMY_KEY,
-                    AWS_SECRET_ACCESS_KEY=DUMMY_KEY, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+            raise DrillSkipped(
+                f"{env.inventory}/{env.name} is a peer on a server whose default account is {server.default_account}: "
+                "a plain client would land in another account"
+            )
+        mine.update(
+            AWS_ENDPOINT_URL=str(target.client("sts").meta.endpoint_url),
+            AWS_ACCESS_KEY_ID=env.account if target.name == "localstack" else DUMMY_KEY,
+            AWS_SECRET_ACCESS_KEY=DUMMY_KEY,
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
     api = getattr(target, "api_base_url", None)
     if api:
         mine["API_BASE_URL"] = str(api)
@@ -61,13 +72,17 @@ def split(command: str | Sequence[str]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
-def run_command(command: str | Sequence[str], target: TargetLike, *, timeout_s: float | None = None, cwd: Path | None = None) -> CommandRun:
+def run_command(
+    command: str | Sequence[str], target: TargetLike, *, timeout_s: float | None = None, cwd: Path | None = None
+) -> CommandRun:
     """Run ``command`` against ``target``; its exit code, output and duration (a timeout is a failed run, not an exception)."""
     argv = split(command)
     child_env, shown = command_environment(target)
     began = time.perf_counter()
     try:
-        proc = subprocess.run(argv, env=child_env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s or DEFAULT_TIMEOUT_S)
+        proc = subprocess.run(
+            argv, env=child_env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s or DEFAULT_TIMEOUT_S
+        )
         return CommandRun(argv, shown, proc.returncode, time.perf_counter() - began, proc.stdout, proc.stderr)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -77,7 +92,9 @@ def run_command(command: str | Sequence[str], target: TargetLike, *, timeout_s: 
         return CommandRun(argv, shown, None, time.perf_counter() - began, "", f"{type(exc).__name__}: {exc}")
 
 
-def command_recovery(command: str | Sequence[str], target: TargetLike, *, timeout_s: float | None = None, cwd: Path | None = None) -> Recovery:
+def command_recovery(
+    command: str | Sequence[str], target: TargetLike, *, timeout_s: float | None = None, cwd: Path | None = None
+) -> Recovery:
     """Run the team's command as the recovery; ``ok`` is its exit status (the checklist judges the result)."""
     ran = run_command(command, target, timeout_s=timeout_s, cwd=cwd)
     shown = " ".join(shlex.quote(a) for a in ran.command)

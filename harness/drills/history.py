@@ -46,13 +46,24 @@ def history_line(result: DrillResult) -> dict[str, Any]:
     phases = {p.name: round(p.seconds, 3) for p in result.phases}
     return {
         # "at" is wall time (the drill's own clock may be a rehearsal clock in a maintenance window)
-        "format": FORMAT, "run": result.run_id, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "format": FORMAT,
+        "run": result.run_id,
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "drill_clock_started": result.started.isoformat() if result.started else None,
-        "inventory": result.inventory, "env": result.env, "target": result.target, "drill": result.name, "kind": result.kind,
-        "outcome": result.outcome, "rto_s": None if result.rto_s is None else round(result.rto_s, 3), "rto_clock": result.clock,
-        "rto_wall_s": None if result.rto_wall_s is None else round(result.rto_wall_s, 3), "rto_target_s": result.rto_target_s,
-        "phases_s": phases, "wall_s": round(result.wall_s, 3),
-        "recovery": result.recovery.method if result.recovery else None, "restored": result.restored,
+        "inventory": result.inventory,
+        "env": result.env,
+        "target": result.target,
+        "drill": result.name,
+        "kind": result.kind,
+        "outcome": result.outcome,
+        "rto_s": None if result.rto_s is None else round(result.rto_s, 3),
+        "rto_clock": result.clock,
+        "rto_wall_s": None if result.rto_wall_s is None else round(result.rto_wall_s, 3),
+        "rto_target_s": result.rto_target_s,
+        "phases_s": phases,
+        "wall_s": round(result.wall_s, 3),
+        "recovery": result.recovery.method if result.recovery else None,
+        "restored": result.restored,
         "failure": "; ".join(result.failures)[:500] or None,
     }
 

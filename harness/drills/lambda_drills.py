@@ -23,10 +23,26 @@ from __future__ import annotations
 from harness.actions.guards import Authority
 from harness.actions.rollback import final_versions, rollback, rollback_all
 from harness.drills.model import DETECTION, SETTLE, STEADY, VERIFICATION, Check, Detection, Probe, Recovery, Row, row
-from harness.drills.rows import API_ROWS, AUDIT, STATE_ROWS, WINDOW_ROWS, api_health_paths, function_resource, resources_for
+from harness.drills.rows import (
+    API_ROWS,
+    AUDIT,
+    STATE_ROWS,
+    WINDOW_ROWS,
+    api_health_paths,
+    function_resource,
+    resources_for,
+)
 from harness.drills.runner import DrillRun, DrillSpec
 from harness.drills.traffic import every_function, let_window_pass
-from harness.faults.deployment import RECORD_GAP_S, bad_deployment, deployment_records, describe_mode, expected_after, put_back, recorded_version
+from harness.faults.deployment import (
+    RECORD_GAP_S,
+    bad_deployment,
+    deployment_records,
+    describe_mode,
+    expected_after,
+    put_back,
+    recorded_version,
+)
 from harness.targets.base import TargetLike
 
 SINGLE, ALL = "lambda-bad-deployment", "all-services-bad-deployment"
@@ -46,8 +62,15 @@ def drilled_function(target: TargetLike) -> str:
     return names[0]
 
 
-def bad_deployment_drill(target: TargetLike, authority: Authority, probe: Probe, *, all_services: bool = False, mode: str = "error",
-                         newer_undeployed: int = 0) -> DrillSpec:
+def bad_deployment_drill(
+    target: TargetLike,
+    authority: Authority,
+    probe: Probe,
+    *,
+    all_services: bool = False,
+    mode: str = "error",
+    newer_undeployed: int = 0,
+) -> DrillSpec:
     """The drill spec: one function (``all_services=False``) or every function of the environment."""
     env = target.env
     functions = every_function(target) if all_services else [drilled_function(target)]
@@ -72,12 +95,20 @@ def bad_deployment_drill(target: TargetLike, authority: Authority, probe: Probe,
         target.clock.sleep(RECORD_GAP_S)  # the recovery's record must be newer than the fault's (stamps are to the ms)
         if all_services:
             result = rollback_all(target, authority)
-            method = "harness rollback --all: the version before the one each alias serves (000 §4.4, 002; not Versions[-2])"
+            method = (
+                "harness rollback --all: the version before the one each alias serves (000 §4.4, 002; not Versions[-2])"
+            )
         else:
             result = rollback(target, functions[0], authority)
             method = "harness rollback: the version before the one the alias serves, checkpoint alias, /health through fn:alias (000 §4.2)"
-        return Recovery(method, result.ok, f"{result.outcome}: {result.message}", actions=[result], events=list(result.timeline),
-                        expect_versions=final_versions(result))
+        return Recovery(
+            method,
+            result.ok,
+            f"{result.outcome}: {result.message}",
+            actions=[result],
+            events=list(result.timeline),
+            expect_versions=final_versions(result),
+        )
 
     def verify(run: DrillRun) -> list[Row]:
         rows = probe(Check(STATE_ROWS + api, resources, expect_versions=run.data["expect"]), VERIFICATION)
@@ -90,7 +121,11 @@ def bad_deployment_drill(target: TargetLike, authority: Authority, probe: Probe,
     def restore_aliases(run: DrillRun) -> list[str]:
         # Safety net for external scripts that move more than the drilled functions (000 §4.4 rolls back everything).
         steady_versions = run.data.get("steady_versions") or {}
-        return put_back(target, authority, steady_versions, f"game-day cleanup of {run.spec.name}") if steady_versions else []
+        return (
+            put_back(target, authority, steady_versions, f"game-day cleanup of {run.spec.name}")
+            if steady_versions
+            else []
+        )
 
     def clear_windows(run: DrillRun) -> list[str]:
         # A drill that stopped before its settle phase leaves the fault's errors in the verification window: undo the
@@ -103,20 +138,43 @@ def bad_deployment_drill(target: TargetLike, authority: Authority, probe: Probe,
 
     def remember(run: DrillRun) -> list[Row]:
         lam = target.client("lambda")
-        run.data["steady_versions"] = {fn: lam.get_alias(FunctionName=fn, Name=env.alias)["FunctionVersion"] for fn in every_function(target)}
+        run.data["steady_versions"] = {
+            fn: lam.get_alias(FunctionName=fn, Name=env.alias)["FunctionVersion"] for fn in every_function(target)
+        }
         return steady(run)
 
     return DrillSpec(
         name=ALL if all_services else SINGLE,
-        title=(f"Bad deployment of every service ({len(functions)} functions) -> rollback all" if all_services
-               else f"Bad Lambda deployment of {functions[0]} -> alias rollback"),
+        title=(
+            f"Bad deployment of every service ({len(functions)} functions) -> rollback all"
+            if all_services
+            else f"Bad Lambda deployment of {functions[0]} -> alias rollback"
+        ),
         kind=kind,
-        ref="000 §1.2, §4.4, §7.4; 002 rollback-lambda.yml, Rollback Scenarios" if all_services else "000 §1.2, §4.2, §7.4; 002 Rollback Scenarios",
-        target=target, steady=remember, inject=inject, detect=detect, must_detect=must, recover=recover, verify=verify, settle=settle,
-        cleanup=[restore_aliases, clear_windows], digest_of=(target,), severity=SEVERITY,
+        ref="000 §1.2, §4.4, §7.4; 002 rollback-lambda.yml, Rollback Scenarios"
+        if all_services
+        else "000 §1.2, §4.2, §7.4; 002 Rollback Scenarios",
+        target=target,
+        steady=remember,
+        inject=inject,
+        detect=detect,
+        must_detect=must,
+        recover=recover,
+        verify=verify,
+        settle=settle,
+        cleanup=[restore_aliases, clear_windows],
+        digest_of=(target,),
+        severity=SEVERITY,
         root_cause=f"game-day fault: a bad deployment of {', '.join(functions)}: the new version {describe_mode(mode)}",
-        notes=["recovery by the harness's rollback"] + ([f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest "
-                                         "version, where Versions[-2] picks the wrong target (000 §4.4, seed defect 4)"] if newer_undeployed else []),
+        notes=["recovery by the harness's rollback"]
+        + (
+            [
+                f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest "
+                "version, where Versions[-2] picks the wrong target (000 §4.4, seed defect 4)"
+            ]
+            if newer_undeployed
+            else []
+        ),
     )
 
 
@@ -134,7 +192,17 @@ def audit_rows(target: TargetLike, expect: dict[str, str]) -> list[Row]:
     for fn, version in sorted(expect.items()):
         on_record = recorded_version(target, fn, records)
         ok = on_record == version
-        observed = f"newest record names version {on_record}" + ("" if ok else f", not {version}: the recovery wrote no rollback record")
-        out.append(row(AUDIT, fn, f"the newest record in {env.deployments_table.name} names version {version}", observed,
-                       True if ok else "warn", "001 §6.3.2 step 7, 002 §4"))
+        observed = f"newest record names version {on_record}" + (
+            "" if ok else f", not {version}: the recovery wrote no rollback record"
+        )
+        out.append(
+            row(
+                AUDIT,
+                fn,
+                f"the newest record in {env.deployments_table.name} names version {version}",
+                observed,
+                True if ok else "warn",
+                "001 §6.3.2 step 7, 002 §4",
+            )
+        )
     return out

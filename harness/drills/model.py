@@ -22,7 +22,14 @@ PASS, FAIL, SKIPPED = "PASS", "FAIL", "SKIPPED"
 # Phase names, in the order a drill runs them (000 §8 timeline: issue detected, rollback initiated,
 # rollback completed, verification completed).
 STEADY, FAULT, DETECTION, RECOVERY, VERIFICATION, SETTLE, CLEANUP = (
-    "steady state", "fault", "detection", "recovery", "verification", "settle", "cleanup")
+    "steady state",
+    "fault",
+    "detection",
+    "recovery",
+    "verification",
+    "settle",
+    "cleanup",
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,15 @@ class Probe(Protocol):
 def row(slug: str, resource: str, expected: str, observed: str, ok: bool | str, ref: str, **evidence: Any) -> Row:
     """A drill's own row in the checklist rows' shape (``ok`` True/False, or a verdict such as ``"warn"``)."""
     verdict = ok if isinstance(ok, str) else ("pass" if ok else "fail")
-    return {"slug": slug, "resource": resource, "expected": expected, "observed": observed, "verdict": verdict, "ref": ref, "evidence": evidence}
+    return {
+        "slug": slug,
+        "resource": resource,
+        "expected": expected,
+        "observed": observed,
+        "verdict": verdict,
+        "ref": ref,
+        "evidence": evidence,
+    }
 
 
 def is_bad(r: Mapping[str, Any]) -> bool:
@@ -89,8 +104,15 @@ class CommandRun:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (output tails only)."""
-        return {"command": self.command, "environment": self.environment, "exit_code": self.exit_code, "seconds": round(self.seconds, 3),
-                "timed_out": self.timed_out, "stdout": self.stdout[-4000:], "stderr": self.stderr[-4000:]}
+        return {
+            "command": self.command,
+            "environment": self.environment,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 3),
+            "timed_out": self.timed_out,
+            "stdout": self.stdout[-4000:],
+            "stderr": self.stderr[-4000:],
+        }
 
 
 @dataclass
@@ -110,9 +132,18 @@ class Recovery:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "method": self.method, "ok": self.ok, "message": self.message,
-            "actions": [{"action": a.plan.action, "outcome": a.outcome, "message": a.message,
-                         "record": a.record.record_id if a.record else None} for a in self.actions],
+            "method": self.method,
+            "ok": self.ok,
+            "message": self.message,
+            "actions": [
+                {
+                    "action": a.plan.action,
+                    "outcome": a.outcome,
+                    "message": a.message,
+                    "record": a.record.record_id if a.record else None,
+                }
+                for a in self.actions
+            ],
             "command": self.command.to_dict() if self.command else None,
             "expect_versions": dict(self.expect_versions),
         }
@@ -137,8 +168,16 @@ class PhaseRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "started": self.started.isoformat(), "ended": self.ended.isoformat(), "seconds": round(self.seconds, 3),
-                "wall_s": round(self.wall_s, 3), "ok": self.ok, "detail": self.detail, "wall_offset_s": round(self.wall_offset_s, 3)}
+        return {
+            "name": self.name,
+            "started": self.started.isoformat(),
+            "ended": self.ended.isoformat(),
+            "seconds": round(self.seconds, 3),
+            "wall_s": round(self.wall_s, 3),
+            "ok": self.ok,
+            "detail": self.detail,
+            "wall_offset_s": round(self.wall_offset_s, 3),
+        }
 
     def wall_at(self, at: datetime) -> float:
         """Wall seconds since the drill began at drill-clock time ``at`` inside this phase (clamped to it).
@@ -215,16 +254,39 @@ class DrillResult:
         """JSON-ready form (the per-drill file the game-day summary is built from)."""
         iso = lambda t: t.isoformat() if t else None  # noqa: E731
         return {
-            "name": self.name, "title": self.title, "kind": self.kind, "ref": self.ref, "inventory": self.inventory, "env": self.env,
-            "target": self.target, "clock": self.clock, "outcome": self.outcome, "failures": list(self.failures),
-            "phases": [p.to_dict() for p in self.phases], "rows": self.rows, "fault": self.fault,
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "ref": self.ref,
+            "inventory": self.inventory,
+            "env": self.env,
+            "target": self.target,
+            "clock": self.clock,
+            "outcome": self.outcome,
+            "failures": list(self.failures),
+            "phases": [p.to_dict() for p in self.phases],
+            "rows": self.rows,
+            "fault": self.fault,
             "recovery": self.recovery.to_dict() if self.recovery else None,
             "timeline": [e.to_dict() for e in sorted(self.timeline, key=lambda e: e.at)],
-            "injected_at": iso(self.injected_at), "detected_at": iso(self.detected_at), "recovery_started": iso(self.recovery_started),
-            "recovered_at": iso(self.recovered_at), "verified_at": iso(self.verified_at), "rto_s": self.rto_s, "rto_wall_s": self.rto_wall_s,
-            "rto_target_s": self.rto_target_s, "rto_ref": self.rto_ref, "wall_s": round(self.wall_s, 3), "severity": self.severity,
-            "root_cause": self.root_cause, "notes": list(self.notes), "restored": self.restored, "differences": list(self.differences),
-            "started": iso(self.started), "ended": iso(self.ended), "run_id": self.run_id,
+            "injected_at": iso(self.injected_at),
+            "detected_at": iso(self.detected_at),
+            "recovery_started": iso(self.recovery_started),
+            "recovered_at": iso(self.recovered_at),
+            "verified_at": iso(self.verified_at),
+            "rto_s": self.rto_s,
+            "rto_wall_s": self.rto_wall_s,
+            "rto_target_s": self.rto_target_s,
+            "rto_ref": self.rto_ref,
+            "wall_s": round(self.wall_s, 3),
+            "severity": self.severity,
+            "root_cause": self.root_cause,
+            "notes": list(self.notes),
+            "restored": self.restored,
+            "differences": list(self.differences),
+            "started": iso(self.started),
+            "ended": iso(self.ended),
+            "run_id": self.run_id,
         }
 
 
@@ -236,4 +298,3 @@ def fmt_s(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes} min {rest} s"
-

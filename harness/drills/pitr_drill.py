@@ -32,8 +32,28 @@ from harness.actions.guards import Authority
 from harness.actions.pitr import drop_table, restore_table, wait_restorable
 from harness.actions.table_switch import switch_table, tables_served
 from harness.data_verify import compare, table_digests, write_snapshot
-from harness.drills.model import DETECTION, SETTLE, STEADY, VERIFICATION, Check, Detection, DrillSkipped, Probe, Recovery, Row, row
-from harness.drills.rows import INTEGRITY, STATE_ROWS, TABLE_ROWS, WINDOW_ROWS, function_resource, integrity_row, snapshot_path
+from harness.drills.model import (
+    DETECTION,
+    SETTLE,
+    STEADY,
+    VERIFICATION,
+    Check,
+    Detection,
+    DrillSkipped,
+    Probe,
+    Recovery,
+    Row,
+    row,
+)
+from harness.drills.rows import (
+    INTEGRITY,
+    STATE_ROWS,
+    TABLE_ROWS,
+    WINDOW_ROWS,
+    function_resource,
+    integrity_row,
+    snapshot_path,
+)
 from harness.drills.runner import DrillRun, DrillSpec
 from harness.drills.traffic import every_function, healthy_traffic
 from harness.faults.data import corrupt_items, delete_keys, write_items
@@ -74,8 +94,14 @@ def drill_keys(table: Table, run: str, count: int) -> list[dict[str, Any]]:
     return keys
 
 
-def data_corruption_drill(target: TargetLike, authority: Authority, probe: Probe, *, items: int = DEFAULT_ITEMS,
-                          snapshot_dir: Path | None = None) -> DrillSpec:
+def data_corruption_drill(
+    target: TargetLike,
+    authority: Authority,
+    probe: Probe,
+    *,
+    items: int = DEFAULT_ITEMS,
+    snapshot_dir: Path | None = None,
+) -> DrillSpec:
     """The drill spec (skips where the inventory has no such table or the target cannot restore PITR)."""
     env = target.env
     table = drill_table(target)
@@ -89,22 +115,38 @@ def data_corruption_drill(target: TargetLike, authority: Authority, probe: Probe
     ddb = target.client("dynamodb")
 
     def setup(run: DrillRun) -> None:
-        write_items(target, table.name, [{**{k: v for k, v in _plain(key).items()}, "status": "GOOD", "drill": run_id} for key in keys])
+        write_items(
+            target,
+            table.name,
+            [{**{k: v for k, v in _plain(key).items()}, "status": "GOOD", "drill": run_id} for key in keys],
+        )
         snapshot = table_digests(ddb, table.name, taken_at=target.clock.now())
         path = snapshot_path(snapshot_dir, table.name, f"{NAME}-{run_id}")
         if path is not None:
             write_snapshot(snapshot, path)
             snapshot.source = f"snapshot:{path}"
         run.data["snapshot"] = snapshot
-        run.log(f"setup: {items} drill items written to {table.name}; snapshot of {len(snapshot)} items" + (f" ({path.name})" if path else ""))
+        run.log(
+            f"setup: {items} drill items written to {table.name}; snapshot of {len(snapshot)} items"
+            + (f" ({path.name})" if path else "")
+        )
 
     def steady(run: DrillRun) -> list[Row]:
         rows = probe(Check(TABLE_ROWS, (table.name,)), STEADY)
         rows += probe(Check(STATE_ROWS, fn_resources), STEADY) if functions else []
         snapshot = run.data["snapshot"]
         # The snapshot was taken from this table a moment ago: it *is* the steady state (no second full scan).
-        return rows + [row(INTEGRITY, table.name, f"{table.name} as snapshotted before the fault", f"snapshot of {len(snapshot)} items taken "
-                           f"at {snapshot.taken_at.isoformat(timespec='seconds') if snapshot.taken_at else '?'}: the baseline", True, "000 §6.5")]
+        return rows + [
+            row(
+                INTEGRITY,
+                table.name,
+                f"{table.name} as snapshotted before the fault",
+                f"snapshot of {len(snapshot)} items taken "
+                f"at {snapshot.taken_at.isoformat(timespec='seconds') if snapshot.taken_at else '?'}: the baseline",
+                True,
+                "000 §6.5",
+            )
+        ]
 
     def inject(run: DrillRun):  # type: ignore[no-untyped-def]
         # RestoreDateTime may travel in whole seconds: the drill's writes end a second before the restore point
@@ -115,37 +157,61 @@ def data_corruption_drill(target: TargetLike, authority: Authority, probe: Probe
         return corrupt_items(target, table.name, keys, authority, update=update, delete=delete)
 
     def detect(run: DrillRun) -> Detection:
-        return Detection([integrity_row(target, table.name, run.data["snapshot"])] + probe(Check(("dynamodb-reads",), (table.name,)), DETECTION))
+        return Detection(
+            [integrity_row(target, table.name, run.data["snapshot"])]
+            + probe(Check(("dynamodb-reads",), (table.name,)), DETECTION)
+        )
 
     def recover(run: DrillRun) -> Recovery:
         point = run.data["restore_point"]
         progress: list[str] = []
         status = wait_restorable(target, table.name, point, progress=progress.append)
-        restored = restore_table(target, table.name, authority=authority, at=point, reapply=True, progress=progress.append)
+        restored = restore_table(
+            target, table.name, authority=authority, at=point, reapply=True, progress=progress.append
+        )
         actions = [restored]
         if restored.outcome != COMPLETE:
-            return Recovery("harness restore-table (000 §6.4)", False, f"{restored.outcome}: {restored.message}", actions=actions)
+            return Recovery(
+                "harness restore-table (000 §6.4)", False, f"{restored.outcome}: {restored.message}", actions=actions
+            )
         name = restored.evidence["restored_table"]
         run.data["restored"] = name
         check = compare(run.data["snapshot"], table_digests(ddb, name))  # 000 §6.5 before anything reads it
         run.log(f"restored table {name} vs the snapshot: {check.line()}")
         if not check.equal:
-            return Recovery("harness restore-table (000 §6.4, §6.5)", False, f"{name} differs from the snapshot: {check.line()}", actions=actions)
+            return Recovery(
+                "harness restore-table (000 §6.4, §6.5)",
+                False,
+                f"{name} differs from the snapshot: {check.line()}",
+                actions=actions,
+            )
         expect: dict[str, str] = {}
         if functions:
             target.clock.sleep(RECORD_GAP_S)
             switched = switch_table(target, table.name, name, authority=authority)
             actions.append(switched)
             if switched.outcome != COMPLETE:
-                return Recovery("harness restore-table + switch-table (000 §6.4-§6.6)", False, f"switch: {switched.outcome}: {switched.message}",
-                                actions=actions)
+                return Recovery(
+                    "harness restore-table + switch-table (000 §6.4-§6.6)",
+                    False,
+                    f"switch: {switched.outcome}: {switched.message}",
+                    actions=actions,
+                )
             run.data["switched"] = True
             expect = {fn: str(m["to"]) for fn, m in (switched.evidence.get("functions") or {}).items() if m.get("to")}
         events = [e for a in actions for e in a.timeline]
-        how = "restore to a new table at the restore point, verify against the snapshot" + (", switch its functions (option A)" if functions else "")
-        return Recovery(f"harness: {how} (000 §6.3-§6.6)", True, f"{table.name} as of {point.isoformat(timespec='seconds')} in {name}"
-                        f"{'; ' + '; '.join(progress[-1:]) if progress else ''}; window {status.line()}", actions=actions, events=events,
-                        expect_versions=expect)
+        how = "restore to a new table at the restore point, verify against the snapshot" + (
+            ", switch its functions (option A)" if functions else ""
+        )
+        return Recovery(
+            f"harness: {how} (000 §6.3-§6.6)",
+            True,
+            f"{table.name} as of {point.isoformat(timespec='seconds')} in {name}"
+            f"{'; ' + '; '.join(progress[-1:]) if progress else ''}; window {status.line()}",
+            actions=actions,
+            events=events,
+            expect_versions=expect,
+        )
 
     def verify(run: DrillRun) -> list[Row]:
         name = run.data.get("restored")
@@ -157,8 +223,16 @@ def data_corruption_drill(target: TargetLike, authority: Authority, probe: Probe
             served = tables_served(target)
             reading = served.get(functions[0]) or table.name
             for fn in functions:
-                rows.append(row("table-served", fn, f"{fn}:{env.alias} reads the restored table (000 §6.6 option A)",
-                                f"reads {served.get(fn)}", name is not None and served.get(fn) == name, "000 §6.6"))
+                rows.append(
+                    row(
+                        "table-served",
+                        fn,
+                        f"{fn}:{env.alias} reads the restored table (000 §6.6 option A)",
+                        f"reads {served.get(fn)}",
+                        name is not None and served.get(fn) == name,
+                        "000 §6.6",
+                    )
+                )
         # The data the application now reads (the restored table once switched) equals the snapshot (000 §6.5).
         return rows + [integrity_row(target, reading, run.data["snapshot"], label=table.name)]
 
@@ -193,15 +267,29 @@ def data_corruption_drill(target: TargetLike, authority: Authority, probe: Probe
         return [f"{delete_keys(target, table.name, keys)} drill item(s) deleted from {table.name}"]
 
     return DrillSpec(
-        name=NAME, title=f"Data corruption in {table.name} -> PITR restore, verified against the snapshot, switch", kind="database",
-        ref="000 §6.1-§6.6, §6.7; 004 DynamoDB Rollback; 002 Rollback Scenarios", target=target, setup=setup, steady=steady, inject=inject,
-        detect=detect, must_detect=(("data-integrity", table.name),), recover=recover, verify=verify, settle=settle,
-        cleanup=[switch_back, undo_corruption, drop_restored, delete_items], digest_of=(target,), severity=SEVERITY,
+        name=NAME,
+        title=f"Data corruption in {table.name} -> PITR restore, verified against the snapshot, switch",
+        kind="database",
+        ref="000 §6.1-§6.6, §6.7; 004 DynamoDB Rollback; 002 Rollback Scenarios",
+        target=target,
+        setup=setup,
+        steady=steady,
+        inject=inject,
+        detect=detect,
+        must_detect=(("data-integrity", table.name),),
+        recover=recover,
+        verify=verify,
+        settle=settle,
+        cleanup=[switch_back, undo_corruption, drop_restored, delete_items],
+        digest_of=(target,),
+        severity=SEVERITY,
         root_cause=f"game-day fault: {update} of the drill's {items} items in {table.name} overwritten and {delete} deleted (a bad bulk write)",
-        notes=["no 000 §7.4 row sees corrupted data (dynamodb-reads passes while an item is readable): the 000 §6.5 comparison with the "
-               "snapshot taken before the fault detects it",
-               "the switch publishes a version whose variable names the restored table and moves the alias (000 §6.6's "
-               "update-function-configuration changes only $LATEST, which no alias serves)"],
+        notes=[
+            "no 000 §7.4 row sees corrupted data (dynamodb-reads passes while an item is readable): the 000 §6.5 comparison with the "
+            "snapshot taken before the fault detects it",
+            "the switch publishes a version whose variable names the restored table and moves the alias (000 §6.6's "
+            "update-function-configuration changes only $LATEST, which no alias serves)",
+        ],
     )
 
 

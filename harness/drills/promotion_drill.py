@@ -59,7 +59,11 @@ def promoted_function(source: TargetLike) -> str:
 def _alias_moved_at(result: ActionResult, fn: str, alias: str, version: str):  # type: ignore[no-untyped-def]
     """When the promotion moved ``fn``'s alias to the new version (the bad release went live)."""
     for at, change in result.applied:
-        if change.resource == f"lambda:{fn}:alias/{alias}" and change.attribute == "FunctionVersion" and change.before == version:
+        if (
+            change.resource == f"lambda:{fn}:alias/{alias}"
+            and change.attribute == "FunctionVersion"
+            and change.before == version
+        ):
             return at
     return None
 
@@ -87,7 +91,11 @@ def _restore_latest(dest: TargetLike, fn: str, before: dict[str, Any], served: s
 def _delete_unserved(dest: TargetLike, fn: str, version: str) -> list[str]:
     """Delete the promotion's bad version unless an alias other than a checkpoint names it."""
     lam, env = dest.client("lambda"), dest.env
-    on_it = [a["Name"] for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn) if a["FunctionVersion"] == version]
+    on_it = [
+        a["Name"]
+        for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)
+        if a["FunctionVersion"] == version
+    ]
     kept = [n for n in on_it if not n.startswith((env.checkpoint_alias_prefix, env.incident_alias_prefix))]
     if kept:
         return [f"{env.name} {fn}: version {version} kept (alias {', '.join(kept)} names it)"]
@@ -97,12 +105,22 @@ def _delete_unserved(dest: TargetLike, fn: str, version: str) -> list[str]:
     return [f"{env.name} {fn}: the promoted bad version {version} deleted"]
 
 
-def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authority, probe: Probe, *, promote_as: Authority,
-                        rollback_as: Authority, mode: str = "error") -> DrillSpec:
+def bad_promotion_drill(
+    source: TargetLike,
+    dest: TargetLike,
+    authority: Authority,
+    probe: Probe,
+    *,
+    promote_as: Authority,
+    rollback_as: Authority,
+    mode: str = "error",
+) -> DrillSpec:
     """The drill spec: ``authority`` breaks the source, ``promote_as`` promotes, ``rollback_as`` may roll the destination back."""
     src, dst = source.env, dest.env
     if src.promotes_to != dst.name:
-        raise DrillSkipped(f"{src.inventory}/{src.name} promotes to {src.promotes_to or 'no environment'}, not {dst.name}")
+        raise DrillSkipped(
+            f"{src.inventory}/{src.name} promotes to {src.promotes_to or 'no environment'}, not {dst.name}"
+        )
     fn = promoted_function(source)
     try:
         dest_fn = counterpart(src, dst, fn)
@@ -114,9 +132,13 @@ def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authori
     def steady(run: DrillRun) -> list[Row]:
         rows = probe(Check(STATE_ROWS, (dest_res,), target=dest), STEADY)
         gates = probe(Check(GATE_ROWS, (src_res,)), STEADY) if gated else []
-        failed = [f"{r['slug']} {r['resource']}: {r['observed']}" for r in gates if str(r.get("verdict")) in ("fail", "error")]
+        failed = [
+            f"{r['slug']} {r['resource']}: {r['observed']}" for r in gates if str(r.get("verdict")) in ("fail", "error")
+        ]
         run.data["gates"] = (not failed, "; ".join(failed) or f"{len(gates)} gate rows passed")
-        run.data["dest_before"] = dest.client("lambda").get_alias(FunctionName=dest_fn, Name=dst.alias)["FunctionVersion"]
+        run.data["dest_before"] = dest.client("lambda").get_alias(FunctionName=dest_fn, Name=dst.alias)[
+            "FunctionVersion"
+        ]
         run.data["dest_latest"] = dest.client("lambda").get_function_configuration(FunctionName=dest_fn)
         return rows + gates
 
@@ -135,17 +157,29 @@ def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authori
             return done + release.revert(source.clock.now())
 
         # Registered before the promotion runs, so a promotion that fails half-way is undone by the cleanup too.
-        run.fault = fault = Fault("bad-promotion", f"lambda:{dest_fn}:alias/{dst.alias} ({dst.name})", release.ref,
-                                  before={dest_fn: {"version": before}, fn: release.before[fn]}, after={fn: release.after[fn]},
-                                  injected_at=release.injected_at, undo=undo, detected_by=("health-endpoint",), children=[release],
-                                  notes=[f"{src.name} {fn}:{version} {describe_mode(mode)}; promoted into {dst.name} by the harness (001 §4)"])
+        run.fault = fault = Fault(
+            "bad-promotion",
+            f"lambda:{dest_fn}:alias/{dst.alias} ({dst.name})",
+            release.ref,
+            before={dest_fn: {"version": before}, fn: release.before[fn]},
+            after={fn: release.after[fn]},
+            injected_at=release.injected_at,
+            undo=undo,
+            detected_by=("health-endpoint",),
+            children=[release],
+            notes=[
+                f"{src.name} {fn}:{version} {describe_mode(mode)}; promoted into {dst.name} by the harness (001 §4)"
+            ],
+        )
         result = promote(source, dest, promote_as, function=fn, version=version, gates=run.data["gates"])
         run.data["promotion"] = result
         if result.outcome == REFUSED:
             raise DrillSkipped(f"the promotion was refused (nothing changed in {dst.name}): {result.message}")
         made["new"] = _new_version(result, dest_fn)
         fault.after[dest_fn] = {"version": made["new"], "release": f"{src.name} {fn}:{version}"}
-        fault.injected_at = _alias_moved_at(result, dest_fn, dst.alias, before) or dest.clock.now()  # the bad release went live
+        fault.injected_at = (
+            _alias_moved_at(result, dest_fn, dst.alias, before) or dest.clock.now()
+        )  # the bad release went live
         return fault
 
     def detect(run: DrillRun) -> Detection:
@@ -153,11 +187,20 @@ def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authori
         trigger = result.evidence.get("trigger")
         monitor = result.evidence.get("monitor") or {}
         if trigger:
-            fired = row(TRIGGER, dest_res, "a 001 §6.3.1 trigger fires within the monitor window", trigger["quote"], False, "001 §6.3.1",
-                        trigger=trigger)
+            fired = row(
+                TRIGGER,
+                dest_res,
+                "a 001 §6.3.1 trigger fires within the monitor window",
+                trigger["quote"],
+                False,
+                "001 §6.3.1",
+                trigger=trigger,
+            )
             return Detection([fired], at=_at(trigger["at"]))
         seen = f"no trigger in {monitor.get('window_s', '?')} s ({len(monitor.get('samples') or [])} polls): the bad release stayed live"
-        return Detection([row(TRIGGER, dest_res, "a 001 §6.3.1 trigger fires within the monitor window", seen, True, "001 §6.3.1")])
+        return Detection(
+            [row(TRIGGER, dest_res, "a 001 §6.3.1 trigger fires within the monitor window", seen, True, "001 §6.3.1")]
+        )
 
     def recover(run: DrillRun) -> Recovery:
         result: ActionResult = run.data["promotion"]
@@ -165,12 +208,22 @@ def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authori
         back = next((e for e in result.timeline if "back on backup version" in e.what), None)
         final = result.evidence.get("final_version")
         ok = back is not None and final == run.data["dest_before"]
-        return Recovery("automatic rollback by the post-deployment monitor (001 §6.3.1), no operator", ok, result.message, actions=[result],
-                        started=_at(trigger["at"]) if trigger.get("at") else None, ended=back.at if back else None,
-                        events=list(result.timeline), expect_versions={dest_fn: str(final)} if final else {})
+        return Recovery(
+            "automatic rollback by the post-deployment monitor (001 §6.3.1), no operator",
+            ok,
+            result.message,
+            actions=[result],
+            started=_at(trigger["at"]) if trigger.get("at") else None,
+            ended=back.at if back else None,
+            events=list(result.timeline),
+            expect_versions={dest_fn: str(final)} if final else {},
+        )
 
     def verify(run: DrillRun) -> list[Row]:
-        return probe(Check(STATE_ROWS, (dest_res,), expect_versions={dest_fn: run.data["dest_before"]}, target=dest), VERIFICATION)
+        return probe(
+            Check(STATE_ROWS, (dest_res,), expect_versions={dest_fn: run.data["dest_before"]}, target=dest),
+            VERIFICATION,
+        )
 
     def settle(run: DrillRun) -> list[Row]:
         # The monitor's probes of the bad release logged ERROR lines in the destination: a window of healthy traffic
@@ -184,14 +237,31 @@ def bad_promotion_drill(source: TargetLike, dest: TargetLike, authority: Authori
             return []
         done = run.revert_fault()
         let_window_pass(dest)
-        return done + [f"a verification window of healthy traffic let pass in {dst.name} (the drill stopped before its settle phase)"]
+        return done + [
+            f"a verification window of healthy traffic let pass in {dst.name} (the drill stopped before its settle phase)"
+        ]
 
     return DrillSpec(
-        name=NAME, title=f"Bad promotion {src.name} -> {dst.name} of {fn} -> automatic rollback in the monitor window", kind="lambda_code",
-        ref="001 §4.3.1, §6.3.1, §6.2.1; 002 Rollback Scenarios", target=source, steady=steady, inject=inject, detect=detect,
-        must_detect=((TRIGGER, dest_res),), recover=recover, verify=verify, settle=settle, cleanup=[clear_windows], clock=dest.clock, digest_of=(source, dest), severity=SEVERITY,
+        name=NAME,
+        title=f"Bad promotion {src.name} -> {dst.name} of {fn} -> automatic rollback in the monitor window",
+        kind="lambda_code",
+        ref="001 §4.3.1, §6.3.1, §6.2.1; 002 Rollback Scenarios",
+        target=source,
+        steady=steady,
+        inject=inject,
+        detect=detect,
+        must_detect=((TRIGGER, dest_res),),
+        recover=recover,
+        verify=verify,
+        settle=settle,
+        cleanup=[clear_windows],
+        clock=dest.clock,
+        digest_of=(source, dest),
+        severity=SEVERITY,
         root_cause=f"game-day fault: release {fn} {describe_mode(mode)}; it passed the source's gates and was promoted into {dst.name}",
-        notes=[f"the destination {dst.name} runs on its own clock; the RTO starts when its alias moved to the bad version"],
+        notes=[
+            f"the destination {dst.name} runs on its own clock; the RTO starts when its alias moved to the bad version"
+        ],
     )
 
 
@@ -207,7 +277,9 @@ def _new_version(result: ActionResult, fn: str) -> str | None:
     if result.record is not None and fn in result.record.functions:
         return result.record.functions[fn].to_version
     for _, change in result.applied:
-        if change.resource == f"lambda:{fn}:version/{change.after}" or change.resource.startswith(f"lambda:{fn}:version/"):
+        if change.resource == f"lambda:{fn}:version/{change.after}" or change.resource.startswith(
+            f"lambda:{fn}:version/"
+        ):
             return change.resource.rsplit("/", 1)[-1]
     return None
 
@@ -216,4 +288,3 @@ def _at(text: str):  # type: ignore[no-untyped-def]
     from harness.clock import parse_utc
 
     return parse_utc(text)
-

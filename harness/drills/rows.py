@@ -24,7 +24,9 @@ WINDOW_ROWS = ("error-rate", "latency-p95", "log-errors")
 TABLE_ROWS = ("dynamodb-pitr", "dynamodb-reads", "dynamodb-table-active")
 STATE_KEY_ROWS = ("terraform-state",)
 INTEGRITY = "data-integrity"  # the drill's own row: a table against the snapshot taken before the fault (000 §6.5)
-AUDIT = "audit-record"  # the drill's own row: the deployments table names the version the alias serves (001 §6.3.2 step 7)
+AUDIT = (
+    "audit-record"  # the drill's own row: the deployments table names the version the alias serves (001 §6.3.2 step 7)
+)
 
 
 def function_resource(env: Environment, fn: str) -> str:
@@ -57,9 +59,17 @@ def integrity_row(target: TargetLike, table: str, snapshot: Digests, *, label: s
     its items equal the snapshot taken before the fault (000 §6.5), every key compared."""
     report = compare(snapshot, table_digests(target.client("dynamodb"), table))
     where = label or table
-    return row(INTEGRITY, where, f"{table} holds exactly the {report.expected_count} items of the snapshot taken before the fault",
-               report.line(), report.equal, "000 §6.5", report=report.to_dict(), table=table,
-               snapshot=str(snapshot.source).removeprefix("snapshot:"))
+    return row(
+        INTEGRITY,
+        where,
+        f"{table} holds exactly the {report.expected_count} items of the snapshot taken before the fault",
+        report.line(),
+        report.equal,
+        "000 §6.5",
+        report=report.to_dict(),
+        table=table,
+        snapshot=str(snapshot.source).removeprefix("snapshot:"),
+    )
 
 
 def snapshot_name(table: str, drill: str) -> str:

@@ -34,8 +34,25 @@ from typing import Any, Callable, Mapping, Sequence
 from harness.actions.base import Event
 from harness.clock import Clock, FixedClock, RehearsalClock
 from harness.drills.model import (
-    CLEANUP, DETECTION, FAULT, FAIL, PASS, RECOVERY, SETTLE, SKIPPED, STEADY, VERIFICATION,
-    Detection, DrillResult, DrillSkipped, PhaseRecord, Recovery, Row, fmt_s, is_bad, row_line,
+    CLEANUP,
+    DETECTION,
+    FAIL,
+    FAULT,
+    PASS,
+    RECOVERY,
+    SETTLE,
+    SKIPPED,
+    STEADY,
+    VERIFICATION,
+    Detection,
+    DrillResult,
+    DrillSkipped,
+    PhaseRecord,
+    Recovery,
+    Row,
+    fmt_s,
+    is_bad,
+    row_line,
 )
 from harness.faults.base import Fault, FaultRefused
 from harness.targets.base import TargetLike
@@ -141,8 +158,15 @@ class _Phase:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        record = PhaseRecord(self.name, self.started, self.run.clock.now(), time.perf_counter() - self.wall, ok=exc is None,
-                             detail="" if exc is None else f"{type(exc).__name__}: {exc}", wall_offset_s=self.wall - self.run.wall0)
+        record = PhaseRecord(
+            self.name,
+            self.started,
+            self.run.clock.now(),
+            time.perf_counter() - self.wall,
+            ok=exc is None,
+            detail="" if exc is None else f"{type(exc).__name__}: {exc}",
+            wall_offset_s=self.wall - self.run.wall0,
+        )
         self.run.result.phases.append(record)
         self.ctx.__exit__(exc_type, exc, tb)
         return False
@@ -161,17 +185,33 @@ def _missed(rows: list[Row], must: Sequence[tuple[str, str]]) -> list[str]:
         if not seen:
             out.append(f"{slug} on {resource} was not observed")
         elif not any(is_bad(r) for r in seen):
-            out.append(f"{slug} on {resource} stayed green ({str(seen[0].get('verdict')).upper()}: {str(seen[0].get('observed'))[:160]})")
+            out.append(
+                f"{slug} on {resource} stayed green ({str(seen[0].get('verdict')).upper()}: {str(seen[0].get('observed'))[:160]})"
+            )
     return out
 
 
-def run_drill(spec: DrillSpec, *, listener: Listener | None = None, digest: Digest | None = None, run_id: str = "") -> DrillResult:
+def run_drill(
+    spec: DrillSpec, *, listener: Listener | None = None, digest: Digest | None = None, run_id: str = ""
+) -> DrillResult:
     """Run every phase of ``spec``; always clean up; return the result (never raises for a failing drill)."""
     listener = listener or Listener()
     clock = spec.clock or spec.target.clock
     env = spec.target.env
-    result = DrillResult(spec.name, spec.title, spec.kind, spec.ref, env.inventory, env.name, spec.target.name, clock_label(clock),
-                         severity=spec.severity, root_cause=spec.root_cause, notes=list(spec.notes), run_id=run_id)
+    result = DrillResult(
+        spec.name,
+        spec.title,
+        spec.kind,
+        spec.ref,
+        env.inventory,
+        env.name,
+        spec.target.name,
+        clock_label(clock),
+        severity=spec.severity,
+        root_cause=spec.root_cause,
+        notes=list(spec.notes),
+        run_id=run_id,
+    )
     result.rto_target_s, result.rto_ref = rto_target_s(spec.target, spec.kind)
     run = DrillRun(spec, result, clock)
     wall0 = run.wall0 = time.perf_counter()
@@ -186,8 +226,10 @@ def run_drill(spec: DrillSpec, *, listener: Listener | None = None, digest: Dige
         with _Phase(run, STEADY, listener, f"{STEADY}: the checklist is green before the fault"):
             red = _judge_rows(run, STEADY, spec.steady(run))
         if red:
-            result.fail("steady state not green before the fault (the drill could not tell its fault from what is broken already): "
-                        + "; ".join(row_line(r) for r in red))
+            result.fail(
+                "steady state not green before the fault (the drill could not tell its fault from what is broken already): "
+                + "; ".join(row_line(r) for r in red)
+            )
             return result
         run.log(f"steady state: {len(result.rows[STEADY])} row(s) green")
         current = FAULT
@@ -219,7 +261,10 @@ def run_drill(spec: DrillSpec, *, listener: Listener | None = None, digest: Dige
         result.recovered_at = recovery.ended or result.phases[-1].ended
         run.log(f"recovery initiated: {recovery.method}", result.recovery_started)
         result.timeline += recovery.events
-        run.log(f"recovery completed: {recovery.message or ('ok' if recovery.ok else 'reported failure')}", result.recovered_at)
+        run.log(
+            f"recovery completed: {recovery.message or ('ok' if recovery.ok else 'reported failure')}",
+            result.recovered_at,
+        )
         current = VERIFICATION
         with _Phase(run, VERIFICATION, listener, f"{VERIFICATION}: the checklist is green again"):
             red = _judge_rows(run, VERIFICATION, spec.verify(run))
@@ -227,8 +272,13 @@ def run_drill(spec: DrillSpec, *, listener: Listener | None = None, digest: Dige
             result.fail(f"recovery reported failure ({recovery.method}): {recovery.message}")
         if red:
             must = {(s, r) for s, r in spec.must_detect}
-            result.fail("not recovered: " + "; ".join(
-                ("stayed red: " if (r.get("slug"), r.get("resource")) in must else "red: ") + row_line(r) for r in red))
+            result.fail(
+                "not recovered: "
+                + "; ".join(
+                    ("stayed red: " if (r.get("slug"), r.get("resource")) in must else "red: ") + row_line(r)
+                    for r in red
+                )
+            )
             run.log("verification FAILED: " + "; ".join(row_line(r) for r in red))
             return result
         result.verified_at = result.phases[-1].ended
@@ -261,8 +311,10 @@ def _rto(result: DrillResult) -> None:
     result.rto_s = (result.verified_at - result.injected_at).total_seconds()
     result.rto_wall_s = max(_wall_at(result, result.verified_at) - _wall_at(result, result.injected_at), 0.0)
     if result.rto_target_s is not None and result.rto_s > result.rto_target_s:
-        result.fail(f"RTO {fmt_s(result.rto_s)} ({result.clock}) exceeds the {result.kind} objective of {fmt_s(result.rto_target_s)} "
-                    f"({result.rto_ref})")
+        result.fail(
+            f"RTO {fmt_s(result.rto_s)} ({result.clock}) exceeds the {result.kind} objective of {fmt_s(result.rto_target_s)} "
+            f"({result.rto_ref})"
+        )
 
 
 def _wall_at(result: DrillResult, at: datetime) -> float:
@@ -307,7 +359,11 @@ def _compare(run: DrillRun, digest: Digest, before: Mapping[int, Mapping[str, An
     run.result.restored = not diffs
     run.result.differences = diffs
     if diffs:
-        run.result.fail("the environment is not as the drill found it: " + "; ".join(diffs[:10]) + (" ..." if len(diffs) > 10 else ""))
+        run.result.fail(
+            "the environment is not as the drill found it: "
+            + "; ".join(diffs[:10])
+            + (" ..." if len(diffs) > 10 else "")
+        )
 
 
 __all__ = ["DrillRun", "DrillSpec", "Listener", "PASS", "FAIL", "SKIPPED", "clock_label", "rto_target_s", "run_drill"]

@@ -54,40 +54,67 @@ def state_drill(target: TargetLike, authority: Authority, probe: Probe) -> Drill
         except Exception:
             parts[0].revert(target.clock.now())
             raise
-        return compound("bad-terraform-state", f"s3://{tf.state_bucket}/{key}", "000 §5.2, §5.3; 002 Rollback Scenarios (infrastructure issue)",
-                        parts, clock=target.clock)
+        return compound(
+            "bad-terraform-state",
+            f"s3://{tf.state_bucket}/{key}",
+            "000 §5.2, §5.3; 002 Rollback Scenarios (infrastructure issue)",
+            parts,
+            clock=target.clock,
+        )
 
     def recover(run: DrillRun) -> Recovery:
-        reason = authority.reason or "game day: release the crashed apply's lock and restore the last good state (000 §5.2, §5.3)"
+        reason = (
+            authority.reason
+            or "game day: release the crashed apply's lock and restore the last good state (000 §5.2, §5.3)"
+        )
         who = dataclasses.replace(authority, reason=reason)
         actions = []
         locks = [lk for lk in list_locks(target) if lk.key == key]
         for lock in locks:
             if not lock.stuck:
-                return Recovery("harness state-unlock + state-restore (000 §5.3, §5.2.2)", False,
-                                f"{lock.line()}: not stuck, probably a running apply: not released", actions=actions)
+                return Recovery(
+                    "harness state-unlock + state-restore (000 §5.3, §5.2.2)",
+                    False,
+                    f"{lock.line()}: not stuck, probably a running apply: not released",
+                    actions=actions,
+                )
             target.clock.sleep(RECORD_GAP_S)
             released = unlock_state(target, key, lock_id=lock.lock_id, force=True, authority=who)
             actions.append(released)
             if released.outcome != COMPLETE:
-                return Recovery("harness state-unlock (000 §5.3)", False, f"{released.outcome}: {released.message}", actions=actions)
+                return Recovery(
+                    "harness state-unlock (000 §5.3)", False, f"{released.outcome}: {released.message}", actions=actions
+                )
         target.clock.sleep(RECORD_GAP_S)
         restored = restore_state(target, key, authority=who, previous=True)
         actions.append(restored)
         ok = restored.outcome == COMPLETE
-        return Recovery("harness state-unlock --force (000 §5.3), then state-restore --previous with the Digest (000 §5.2.2)", ok,
-                        f"{len(locks)} lock(s) released; restore {restored.outcome}: {restored.message}", actions=actions,
-                        events=[e for a in actions for e in a.timeline])
+        return Recovery(
+            "harness state-unlock --force (000 §5.3), then state-restore --previous with the Digest (000 §5.2.2)",
+            ok,
+            f"{len(locks)} lock(s) released; restore {restored.outcome}: {restored.message}",
+            actions=actions,
+            events=[e for a in actions for e in a.timeline],
+        )
 
     return DrillSpec(
-        name=NAME, title=f"Bad Terraform state (corrupted version + stuck lock) on {key} -> unlock and restore", kind="infrastructure",
-        ref="000 §5.2, §5.3, §7.3; 002 Rollback Scenarios", target=target,
-        steady=lambda run: probe(check, STEADY), inject=inject, detect=lambda run: Detection(probe(check, DETECTION)),
-        must_detect=(("terraform-state", key),), recover=recover, verify=lambda run: probe(check, VERIFICATION),
-        digest_of=(target,), severity=SEVERITY,
+        name=NAME,
+        title=f"Bad Terraform state (corrupted version + stuck lock) on {key} -> unlock and restore",
+        kind="infrastructure",
+        ref="000 §5.2, §5.3, §7.3; 002 Rollback Scenarios",
+        target=target,
+        steady=lambda run: probe(check, STEADY),
+        inject=inject,
+        detect=lambda run: Detection(probe(check, DETECTION)),
+        must_detect=(("terraform-state", key),),
+        recover=recover,
+        verify=lambda run: probe(check, VERIFICATION),
+        digest_of=(target,),
+        severity=SEVERITY,
         root_cause=f"game-day fault: an interrupted upload left a truncated latest version of s3://{tf.state_bucket}/{key} (Digest stale) "
-                   f"and a crashed apply left its lock ({CRASHED_BY})",
-        notes=["000 §5.2.2 restores without updating the lock table's Digest (seed defect 2): the harness's restore sets it",
-               "a restore refuses while the state is locked: the stuck lock is released first (000 §5.3)"],
+        f"and a crashed apply left its lock ({CRASHED_BY})",
+        notes=[
+            "000 §5.2.2 restores without updating the lock table's Digest (seed defect 2): the harness's restore sets it",
+            "a restore refuses while the state is locked: the stuck lock is released first (000 §5.3)",
+        ],
     )
-

@@ -42,7 +42,16 @@ from harness.actions.terraform_state import backup_key, digest_item_id, list_ver
 from harness.faults.base import FaultRefused
 from harness.faults.terraform import crashed_lock
 from harness.targets.base import TargetLike
-from harness.terraform import PlanOutcome, Run, Workspace, backend_settings, hcl, isolated_env, target_credentials, unavailable
+from harness.terraform import (
+    PlanOutcome,
+    Run,
+    Workspace,
+    backend_settings,
+    hcl,
+    isolated_env,
+    target_credentials,
+    unavailable,
+)
 
 DRILL_PREFIX = "runbook-harness-drill"  # scratch keys: <prefix>/<uuid>/terraform.tfstate
 CONFIG = """terraform {{
@@ -96,16 +105,25 @@ class DrillReport:
     def render(self) -> str:
         """Markdown: one row per step, then the failing plans' Terraform errors."""
         if self.mode == "harness":
-            how = "the harness's state-restore" + (" (lockfile locking: no Digest to update)" if self.lockfile else " (Digest updated)")
+            how = "the harness's state-restore" + (
+                " (lockfile locking: no Digest to update)" if self.lockfile else " (Digest updated)"
+            )
         elif self.lockfile:
-            how = ("the runbook's 000 §5.2.2 copy. The backend locks with an S3 lockfile (use_lockfile) and has no DynamoDB "
-                   "lock table, so Terraform keeps no md5 Digest: the copy alone is enough and seed defect 2 (Digest left "
-                   "stale) does not apply here")
+            how = (
+                "the runbook's 000 §5.2.2 copy. The backend locks with an S3 lockfile (use_lockfile) and has no DynamoDB "
+                "lock table, so Terraform keeps no md5 Digest: the copy alone is enough and seed defect 2 (Digest left "
+                "stale) does not apply here"
+            )
         else:
             how = "the runbook's 000 §5.2.2 copy (Digest left stale: seed defect 2)"
-        lines = [f"### Terraform state drill ({self.mode}): {'as expected' if self.ok else 'NOT as expected'}", "",
-                 f"Terraform {self.terraform}, scratch key `{self.key}`, restore by {how}.", "",
-                 "| step | observed | as expected |", "|---|---|---|"]
+        lines = [
+            f"### Terraform state drill ({self.mode}): {'as expected' if self.ok else 'NOT as expected'}",
+            "",
+            f"Terraform {self.terraform}, scratch key `{self.key}`, restore by {how}.",
+            "",
+            "| step | observed | as expected |",
+            "|---|---|---|",
+        ]
         lines += [f"| {s.name} | {s.detail.replace('|', '/')} | {'yes' if s.ok else 'NO'} |" for s in self.steps]
         errors = [(n, p.error_line()) for n, p in self.plans.items() if p.exit_code == 1 and p.error_line()]
         if errors:
@@ -121,7 +139,9 @@ class _WithScratchKey:
         assert tf is not None
         self._target = target
         # A lockfile-only backend has no lock table: no DynamoDB lock, no Digest (the actions follow the backend).
-        scratch = dataclasses.replace(tf, state_keys=(*tf.state_keys, key), lock_table=None if use_lockfile else tf.lock_table)
+        scratch = dataclasses.replace(
+            tf, state_keys=(*tf.state_keys, key), lock_table=None if use_lockfile else tf.lock_table
+        )
         self.env = dataclasses.replace(target.env, terraform=scratch)
 
     def __getattr__(self, name: str) -> Any:
@@ -134,7 +154,11 @@ def runbook_restore(target: TargetLike, key: str, version_id: str) -> None:
     assert tf is not None
     s3 = target.client("s3")
     previous = read_version(target, key, version_id)
-    s3.copy_object(Bucket=tf.state_bucket, Key=backup_key(key, target.clock.now()), CopySource={"Bucket": tf.state_bucket, "Key": key})
+    s3.copy_object(
+        Bucket=tf.state_bucket,
+        Key=backup_key(key, target.clock.now()),
+        CopySource={"Bucket": tf.state_bucket, "Key": key},
+    )
     s3.put_object(Bucket=tf.state_bucket, Key=key, Body=previous)
 
 
@@ -153,8 +177,14 @@ def cleanup(target: TargetLike, key: str) -> None:
             ddb.delete_item(TableName=tf.lock_table, Key={"LockID": {"S": lock_id}})
 
 
-def run_state_drill(target: TargetLike, *, authority: Authority, mode: str = "harness", use_lockfile: bool = False,
-                    workdir: str | Path | None = None) -> DrillReport:
+def run_state_drill(
+    target: TargetLike,
+    *,
+    authority: Authority,
+    mode: str = "harness",
+    use_lockfile: bool = False,
+    workdir: str | Path | None = None,
+) -> DrillReport:
     """Apply good, apply bad, restore the good state version, plan both configurations; see the module docstring.
 
     ``use_lockfile``: S3-native locking even where the inventory names a lock table. Without a lock table
@@ -168,8 +198,12 @@ def run_state_drill(target: TargetLike, *, authority: Authority, mode: str = "ha
         raise ValueError(f"mode must be 'harness' or 'runbook', got {mode!r}")
     tf = target.env.terraform
     if tf is None:
-        raise ValueError(f"{target.env.inventory}/{target.env.name} has no [terraform] section: no state bucket to drill on")
-    use_lockfile = use_lockfile or not tf.lock_table  # what backend_settings configures: no lock table, lockfile locking
+        raise ValueError(
+            f"{target.env.inventory}/{target.env.name} has no [terraform] section: no state bucket to drill on"
+        )
+    use_lockfile = (
+        use_lockfile or not tf.lock_table
+    )  # what backend_settings configures: no lock table, lockfile locking
     key = f"{DRILL_PREFIX}/{uuid.uuid4().hex[:12]}/terraform.tfstate"
     scratch = _WithScratchKey(target, key, use_lockfile)
     own_dir = workdir is None
@@ -191,23 +225,40 @@ def _configure(ws: Workspace, release: str) -> None:
 
 
 def _ran(report: DrillReport, name: str, run: Run) -> bool:
-    return report.step(name, f"exit {run.exit_code}" + ("" if run.exit_code == 0 else f": {run.output[-200:]}"), run.exit_code == 0)
+    return report.step(
+        name, f"exit {run.exit_code}" + ("" if run.exit_code == 0 else f": {run.output[-200:]}"), run.exit_code == 0
+    )
 
 
-def _planned(report: DrillReport, ws: Workspace, name: str, release: str, want: int, *, checksum: bool = False, lock: bool = False) -> PlanOutcome:
+def _planned(
+    report: DrillReport,
+    ws: Workspace,
+    name: str,
+    release: str,
+    want: int,
+    *,
+    checksum: bool = False,
+    lock: bool = False,
+) -> PlanOutcome:
     _configure(ws, release)
     outcome = ws.plan()
     report.plans[name] = outcome
     ok = outcome.exit_code == want and (not checksum or outcome.checksum_mismatch) and (not lock or outcome.lock_error)
-    expect = f"exit {want}" + (" with the checksum error" if checksum else "") + (" with the lock error" if lock else "")
+    expect = (
+        f"exit {want}" + (" with the checksum error" if checksum else "") + (" with the lock error" if lock else "")
+    )
     report.step(name, f"{outcome.line()} (expected {expect})", ok)
     return outcome
 
 
-def _drill(target: Any, ws: Workspace, report: DrillReport, authority: Authority, mode: str, use_lockfile: bool) -> None:
+def _drill(
+    target: Any, ws: Workspace, report: DrillReport, authority: Authority, mode: str, use_lockfile: bool
+) -> None:
     key = report.key
     _configure(ws, GOOD)
-    if not _ran(report, "terraform init (S3 backend" + (", lockfile)" if use_lockfile else ", DynamoDB lock table)"), ws.init()):
+    if not _ran(
+        report, "terraform init (S3 backend" + (", lockfile)" if use_lockfile else ", DynamoDB lock table)"), ws.init()
+    ):
         return
     version = ws.terraform("version")
     report.terraform = version.stdout.split("\n", 1)[0].removeprefix("Terraform ").strip() or "?"
@@ -221,7 +272,11 @@ def _drill(target: Any, ws: Workspace, report: DrillReport, authority: Authority
     if mode == "harness":
         result = restore_state(target, key, authority=authority, version_id=good.version_id)
         report.restore = result
-        if not report.step("harness state-restore of the good version", f"{result.outcome}: {result.message}", result.outcome == COMPLETE):
+        if not report.step(
+            "harness state-restore of the good version",
+            f"{result.outcome}: {result.message}",
+            result.outcome == COMPLETE,
+        ):
             return
         _planned(report, ws, "plan good config after the restore", GOOD, 0)
         _planned(report, ws, "plan bad config after the restore", BAD, 2)
@@ -230,7 +285,11 @@ def _drill(target: Any, ws: Workspace, report: DrillReport, authority: Authority
         runbook_restore(target, key, good.version_id)
         same = read_version(target, key) == read_version(target, key, good.version_id)
         copied = "(lockfile locking: Terraform keeps no Digest)" if use_lockfile else "(Digest untouched)"
-        report.step(f"000 §5.2.2 copy of the good version {copied}", "latest equals the good version" if same else "copy differs", same)
+        report.step(
+            f"000 §5.2.2 copy of the good version {copied}",
+            "latest equals the good version" if same else "copy differs",
+            same,
+        )
         if use_lockfile:
             # No lock table, no Digest: the runbook's copy is enough there (seed defect 2 does not apply).
             _planned(report, ws, "plan good config after the runbook's restore", GOOD, 0)
@@ -250,8 +309,14 @@ def _stuck_lock_steps(target: Any, ws: Workspace, report: DrillReport, authority
     refused = unlock_state(target, key, lock_id=lock_id, force=False, authority=authority)
     report.step("state-unlock without --force", f"{refused.outcome}: {refused.message}", refused.outcome == REFUSED)
     reason = authority.reason or "drill: release the crashed apply's lock (000 §5.3)"
-    released = unlock_state(target, key, lock_id=lock_id, force=True, authority=dataclasses.replace(authority, reason=reason))
-    report.step("state-unlock --force --lock-id ID --reason", f"{released.outcome}: {released.message}", released.outcome == COMPLETE)
+    released = unlock_state(
+        target, key, lock_id=lock_id, force=True, authority=dataclasses.replace(authority, reason=reason)
+    )
+    report.step(
+        "state-unlock --force --lock-id ID --reason",
+        f"{released.outcome}: {released.message}",
+        released.outcome == COMPLETE,
+    )
     _planned(report, ws, "plan after the release", GOOD, 0)
 
 
@@ -259,7 +324,12 @@ def leftovers(target: TargetLike, key: str) -> list[str]:
     """What the drill left under its scratch key (empty after cleanup)."""
     tf = target.env.terraform
     assert tf is not None
-    found = [v["Key"] for v in aws.paginate(target.client("s3"), "list_object_versions", "Versions", Bucket=tf.state_bucket, Prefix=key)]
+    found = [
+        v["Key"]
+        for v in aws.paginate(
+            target.client("s3"), "list_object_versions", "Versions", Bucket=tf.state_bucket, Prefix=key
+        )
+    ]
     if tf.lock_table:
         for lock_id in (f"{tf.state_bucket}/{key}", digest_item_id(tf, key)):
             if target.client("dynamodb").get_item(TableName=tf.lock_table, Key={"LockID": {"S": lock_id}}).get("Item"):

@@ -30,7 +30,10 @@ def healthy_traffic(target: TargetLike, functions: Sequence[str]) -> list[lv.Hea
     env, lam = target.env, target.client("lambda")
     if not target.supports("lambda-invoke"):
         return []
-    return [lv.invoke_health(lam, fn, env.alias, env.health_payload, env.auto_rollback.health_status, target.clock.now()) for fn in functions]
+    return [
+        lv.invoke_health(lam, fn, env.alias, env.health_payload, env.auto_rollback.health_status, target.clock.now())
+        for fn in functions
+    ]
 
 
 def every_function(target: TargetLike) -> list[str]:

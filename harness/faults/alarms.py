@@ -30,7 +30,19 @@ def alarm_firing(target: TargetLike, authority: Authority, *, alarm: str | None 
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="game day over: state restored")
         return [f"alarm {name}: back to {state}"]
 
-    simulated = ("moto never evaluates alarms: the state is set by SetAlarmState, not reached from metrics"
-                 if not target.supports("alarm-evaluation") else "SetAlarmState: AWS re-evaluates the alarm at its next period")
-    return Fault("alarm-firing", f"cloudwatch:alarm/{name}", "003 §7 no alarms firing; 004 Alert Team (SNS)", before={"state": state},
-                 after={"state": "ALARM"}, injected_at=now, undo=undo, detected_by=("cloudwatch-alarms",), simulated=simulated)
+    simulated = (
+        "moto never evaluates alarms: the state is set by SetAlarmState, not reached from metrics"
+        if not target.supports("alarm-evaluation")
+        else "SetAlarmState: AWS re-evaluates the alarm at its next period"
+    )
+    return Fault(
+        "alarm-firing",
+        f"cloudwatch:alarm/{name}",
+        "003 §7 no alarms firing; 004 Alert Team (SNS)",
+        before={"state": state},
+        after={"state": "ALARM"},
+        injected_at=now,
+        undo=undo,
+        detected_by=("cloudwatch-alarms",),
+        simulated=simulated,
+    )

@@ -43,13 +43,17 @@ def guard(target: TargetLike, authority: Authority, *, needs: Iterable[str] = ()
     """
     env = target.env
     if env.protected:
-        raise FaultRefused(f"game-day faults never run on protected environment {env.inventory}/{env.name} (approvals do not change that)")
+        raise FaultRefused(
+            f"game-day faults never run on protected environment {env.inventory}/{env.name} (approvals do not change that)"
+        )
     why = refusal(target, authority, rule=RULE)
     if why:
         raise FaultRefused(why)
     for capability in needs:
         if not target.supports(capability):
-            raise FaultRefused(target.unsupported_reason(capability) or f"{capability} not rehearsable on {target.name}")
+            raise FaultRefused(
+                target.unsupported_reason(capability) or f"{capability} not rehearsable on {target.name}"
+            )
 
 
 def fault_id(name: str, at: datetime) -> str:
@@ -105,21 +109,43 @@ class Fault:
 
     def line(self) -> str:
         """``bad-lambda-version on lambda:fn:alias/latest-sit (000 §1.2): version 3 -> 4``."""
-        change = ", ".join(f"{k} {self.before.get(k)} -> {self.after.get(k)}" for k in self.after if self.before.get(k) != self.after.get(k))
+        change = ", ".join(
+            f"{k} {self.before.get(k)} -> {self.after.get(k)}"
+            for k in self.after
+            if self.before.get(k) != self.after.get(k)
+        )
         sim = f" [simulated: {self.simulated}]" if self.simulated else ""
         return f"{self.name} on {self.resource} ({self.ref}){': ' + change if change else ''}{sim}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready evidence: what changed, when, who should notice, what the undo did."""
         return {
-            "id": self.id, "name": self.name, "resource": self.resource, "ref": self.ref, "before": self.before, "after": self.after,
-            "injected_at": self.injected_at.isoformat(), "detected_by": list(self.detected_by), "simulated": self.simulated,
-            "notes": list(self.notes), "reverted_at": self.reverted_at.isoformat() if self.reverted_at else None,
-            "undo_log": list(self.undo_log), "undo_error": self.undo_error, "children": [c.to_dict() for c in self.children],
+            "id": self.id,
+            "name": self.name,
+            "resource": self.resource,
+            "ref": self.ref,
+            "before": self.before,
+            "after": self.after,
+            "injected_at": self.injected_at.isoformat(),
+            "detected_by": list(self.detected_by),
+            "simulated": self.simulated,
+            "notes": list(self.notes),
+            "reverted_at": self.reverted_at.isoformat() if self.reverted_at else None,
+            "undo_log": list(self.undo_log),
+            "undo_error": self.undo_error,
+            "children": [c.to_dict() for c in self.children],
         }
 
 
-def compound(name: str, resource: str, ref: str, faults: Sequence[Fault], *, notes: Iterable[str] = (), clock: Clock | None = None) -> Fault:
+def compound(
+    name: str,
+    resource: str,
+    ref: str,
+    faults: Sequence[Fault],
+    *,
+    notes: Iterable[str] = (),
+    clock: Clock | None = None,
+) -> Fault:
     """Several faults as one (a corrupted state plus its stuck lock); undone last-first, every part tried."""
 
     def undo() -> list[str]:
@@ -138,9 +164,15 @@ def compound(name: str, resource: str, ref: str, faults: Sequence[Fault], *, not
     if first is None:
         raise ValueError(f"{name}: a compound fault needs at least one fault")
     return Fault(
-        name=name, resource=resource, ref=ref,
-        before={f.resource: f.before for f in faults}, after={f.resource: f.after for f in faults},
-        injected_at=first, undo=undo, detected_by=tuple(dict.fromkeys(s for f in faults for s in f.detected_by)),
+        name=name,
+        resource=resource,
+        ref=ref,
+        before={f.resource: f.before for f in faults},
+        after={f.resource: f.after for f in faults},
+        injected_at=first,
+        undo=undo,
+        detected_by=tuple(dict.fromkeys(s for f in faults for s in f.detected_by)),
         simulated="; ".join(sorted({f.simulated for f in faults if f.simulated})) or None,
-        notes=list(notes) + [n for f in faults for n in f.notes], children=list(faults),
+        notes=list(notes) + [n for f in faults for n in f.notes],
+        children=list(faults),
     )

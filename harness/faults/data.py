@@ -24,8 +24,16 @@ Key = dict[str, dict[str, Any]]
 Item = dict[str, dict[str, Any]]
 
 
-def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority: Authority, *, update: int, delete: int,
-                  attribute: str = CORRUPT_ATTRIBUTE) -> Fault:
+def corrupt_items(
+    target: TargetLike,
+    table: str,
+    keys: Sequence[Key],
+    authority: Authority,
+    *,
+    update: int,
+    delete: int,
+    attribute: str = CORRUPT_ATTRIBUTE,
+) -> Fault:
     """Overwrite ``attribute`` of the first ``update`` keys and delete the next ``delete`` ones; the undo writes the before-images back."""
     guard(target, authority)
     env = target.env
@@ -34,7 +42,9 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
     except KeyError as exc:
         raise FaultRefused(str(exc.args[0])) from None
     if spec.purpose == "deployments":
-        raise FaultRefused(f"{table} is the deployments table (the audit log, 001 §6.3.2): a game day never corrupts it")
+        raise FaultRefused(
+            f"{table} is the deployments table (the audit log, 001 §6.3.2): a game day never corrupts it"
+        )
     if update < 0 or delete < 0 or update + delete > len(keys):
         raise ValueError(f"cannot update {update} and delete {delete} of {len(keys)} keys")
     ddb = target.client("dynamodb")
@@ -43,7 +53,9 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
     before = {key_text(i, names): i for i in aws.batch_get(ddb, table, chosen)}
     missing = [k for k in chosen if key_text(k, names) not in before]
     if missing:
-        raise FaultRefused(f"{table}: {len(missing)} of the keys to corrupt do not exist (e.g. {aws.from_item(missing[0])})")
+        raise FaultRefused(
+            f"{table}: {len(missing)} of the keys to corrupt do not exist (e.g. {aws.from_item(missing[0])})"
+        )
     now = target.clock.now()
     marker = f"CORRUPTED-{now:%Y%m%dT%H%M%S}"
     updated = [{**before[key_text(k, names)], attribute: {"S": marker}} for k in chosen[:update]]
@@ -53,16 +65,30 @@ def corrupt_items(target: TargetLike, table: str, keys: Sequence[Key], authority
     def undo() -> list[str]:
         images = [before[key_text(k, names)] for k in chosen]
         aws.batch_write(ddb, table, puts=images)
-        return [f"{table}: {len(images)} before-image(s) written back ({update} overwritten, {delete} deleted by the fault)"]
+        return [
+            f"{table}: {len(images)} before-image(s) written back ({update} overwritten, {delete} deleted by the fault)"
+        ]
 
     return Fault(
-        "data-corruption", f"dynamodb:{table}", "000 §1.2 (data corruption is detected); 000 §6.1 when to use PITR",
+        "data-corruption",
+        f"dynamodb:{table}",
+        "000 §1.2 (data corruption is detected); 000 §6.1 when to use PITR",
         before={"items": len(chosen), "sample": [aws.from_item(k) for k in chosen[:3]]},
-        after={"updated": update, "deleted": delete, "attribute": attribute, "value": marker,
-               "updated_keys": [key_text(k, names) for k in chosen[:update]], "deleted_keys": [key_text(k, names) for k in deleted]},
-        injected_at=now, undo=undo, detected_by=(),
-        notes=["no 000 §7.4 row can see corrupted data (dynamodb-reads passes while one item is readable): the 000 §6.5 comparison "
-               "against the snapshot taken before the fault detects it"],
+        after={
+            "updated": update,
+            "deleted": delete,
+            "attribute": attribute,
+            "value": marker,
+            "updated_keys": [key_text(k, names) for k in chosen[:update]],
+            "deleted_keys": [key_text(k, names) for k in deleted],
+        },
+        injected_at=now,
+        undo=undo,
+        detected_by=(),
+        notes=[
+            "no 000 §7.4 row can see corrupted data (dynamodb-reads passes while one item is readable): the 000 §6.5 comparison "
+            "against the snapshot taken before the fault detects it"
+        ],
     )
 
 

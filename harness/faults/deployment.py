@@ -43,7 +43,9 @@ REF = "000 §1.2 (critical functionality broken after deployment); 002 Rollback 
 # lambda-alias-version expects: a recorded step first lets this much pass on the target's clock, so a
 # FixedClock (tests) or two actions in one millisecond never tie.
 RECORD_GAP_S = 0.01
-DETECTED_BY = ("health-endpoint",)  # a handler that answers 500 is no Lambda Error: error-rate stays green (Lambda metrics)
+DETECTED_BY = (
+    "health-endpoint",
+)  # a handler that answers 500 is no Lambda Error: error-rate stays green (Lambda metrics)
 
 
 @dataclass
@@ -74,8 +76,13 @@ def read_served(target: TargetLike, fn: str) -> Served:
     """The alias, the version it serves and ``$LATEST`` of ``fn`` (reads only)."""
     state = lv.served_state(target.client("lambda"), fn, target.env.alias)
     return Served(
-        fn, state.version, state.served.get("Description") or "", state.weights, lv.env_variables(state.latest),
-        state.latest.get("CodeSha256") or "", lv.env_variables(state.served),
+        fn,
+        state.version,
+        state.served.get("Description") or "",
+        state.weights,
+        lv.env_variables(state.latest),
+        state.latest.get("CodeSha256") or "",
+        lv.env_variables(state.served),
     )
 
 
@@ -100,16 +107,26 @@ def publish_bad(target: TargetLike, s: Served, mode: str, package: bytes | None,
     return str(version)
 
 
-def _record(target: TargetLike, s: Served, version: str, authority: Authority, fault_id: str, *, status: str, what: str) -> str | None:
+def _record(
+    target: TargetLike, s: Served, version: str, authority: Authority, fault_id: str, *, status: str, what: str
+) -> str | None:
     """The deployment record a real deployment writes (001 §3.2.1, §6.3.2 step 7); None without a deployments table."""
     env = target.env
     if env.deployments_table is None:
         return None
     now = target.clock.now()
     record = DeploymentRecord(
-        record_id=f"deploy-{fault_id}-{s.function[-24:]}", action="deploy", environment=env.name, timestamp=utc_stamp(now),
-        from_version=s.version, to_version=version, status=status, function=s.function, actor=authority.who,
-        reason=f"game day: {what}", completed_at=utc_stamp(now) if status == COMPLETE else None,
+        record_id=f"deploy-{fault_id}-{s.function[-24:]}",
+        action="deploy",
+        environment=env.name,
+        timestamp=utc_stamp(now),
+        from_version=s.version,
+        to_version=version,
+        status=status,
+        function=s.function,
+        actor=authority.who,
+        reason=f"game day: {what}",
+        completed_at=utc_stamp(now) if status == COMPLETE else None,
         extra={"gameday_fault": fault_id, "method": "game-day fault injection"},
     )
     put_record(target.client("dynamodb"), env.deployments_table, record)
@@ -150,11 +167,19 @@ def put_back(target: TargetLike, authority: Authority, versions: dict[str, str],
     result = rollback_all(target, dataclasses.replace(authority, reason=why), RollbackTo.each(moved))
     if not result.ok:
         raise RuntimeError(f"putting {', '.join(sorted(moved))} back failed: {result.outcome}: {result.message}")
-    return [f"{fn}: alias {alias} back on version {v} (rollback record {result.record.record_id if result.record else '-'})" for fn, v in sorted(moved.items())]
+    return [
+        f"{fn}: alias {alias} back on version {v} (rollback record {result.record.record_id if result.record else '-'})"
+        for fn, v in sorted(moved.items())
+    ]
 
 
-def _close_record(target: TargetLike, s: Served, authority: Authority, fault_id: str,
-                  records: Sequence[DeploymentRecord] | None = None) -> list[str]:
+def _close_record(
+    target: TargetLike,
+    s: Served,
+    authority: Authority,
+    fault_id: str,
+    records: Sequence[DeploymentRecord] | None = None,
+) -> list[str]:
     """When the newest record still names a version the alias no longer serves, write one that names the served version."""
     if s.record_id is None:
         return []
@@ -165,12 +190,24 @@ def _close_record(target: TargetLike, s: Served, authority: Authority, fault_id:
     env = target.env
     now = target.clock.now()
     assert env.deployments_table is not None
-    put_record(target.client("dynamodb"), env.deployments_table, DeploymentRecord(
-        record_id=f"rollback-{fault_id}-undo-{s.function[-24:]}", action="rollback", environment=env.name, timestamp=utc_stamp(now),
-        from_version=on_record, to_version=s.version, status=COMPLETE, function=s.function, actor=authority.who,
-        reason="game-day cleanup: the recovery left no record of the version it restored (001 §6.3.2 step 7)",
-        completed_at=utc_stamp(now), extra={"gameday_fault": fault_id, "method": "game-day undo"},
-    ))
+    put_record(
+        target.client("dynamodb"),
+        env.deployments_table,
+        DeploymentRecord(
+            record_id=f"rollback-{fault_id}-undo-{s.function[-24:]}",
+            action="rollback",
+            environment=env.name,
+            timestamp=utc_stamp(now),
+            from_version=on_record,
+            to_version=s.version,
+            status=COMPLETE,
+            function=s.function,
+            actor=authority.who,
+            reason="game-day cleanup: the recovery left no record of the version it restored (001 §6.3.2 step 7)",
+            completed_at=utc_stamp(now),
+            extra={"gameday_fault": fault_id, "method": "game-day undo"},
+        ),
+    )
     return [f"{s.function}: the newest record said version {on_record}; closing record written for version {s.version}"]
 
 
@@ -183,7 +220,9 @@ def tidy(target: TargetLike, s: Served) -> list[str]:
         _set_latest(target, s.function, dict(s.latest_variables))
         done.append(f"{s.function}: $LATEST variables restored")
     if (latest.get("CodeSha256") or "") != s.latest_code_sha:
-        done.append(f"{s.function}: $LATEST code is {latest.get('CodeSha256')}, was {s.latest_code_sha} (a package fault: redeploy it)")
+        done.append(
+            f"{s.function}: $LATEST code is {latest.get('CodeSha256')}, was {s.latest_code_sha} (a package fault: redeploy it)"
+        )
     aliases = list(aws.paginate(lam, "list_aliases", "Aliases", FunctionName=s.function))
     # A recovery checkpoints the version it rolls back from (000 §4.2.4, 001 §6.3.2 step 4): the fault's own bad
     # version. Once the game day is over that checkpoint names nothing worth keeping, and a bad version left
@@ -208,8 +247,18 @@ def needs_for(package: bytes | None) -> tuple[str, ...]:
     return () if package is not None else ("emulator-faults",)
 
 
-def _inject(target: TargetLike, fn: str, authority: Authority, fault_id: str, *, mode: str, package: bytes | None, weight: float | None,
-            newer_undeployed: int, into: list[Served]) -> tuple[Served, str]:
+def _inject(
+    target: TargetLike,
+    fn: str,
+    authority: Authority,
+    fault_id: str,
+    *,
+    mode: str,
+    package: bytes | None,
+    weight: float | None,
+    newer_undeployed: int,
+    into: list[Served],
+) -> tuple[Served, str]:
     """Publish the bad version and route to it (alias or weight); optionally publish undeployed newer versions.
 
     ``into`` gets the function's state before anything changes, so a failure half-way is undone too.
@@ -219,26 +268,49 @@ def _inject(target: TargetLike, fn: str, authority: Authority, fault_id: str, *,
     into.append(s)
     bad = publish_bad(target, s, mode, package, fault_id)
     if weight is None:
-        lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=bad, RoutingConfig={"AdditionalVersionWeights": {}},
-                         Description=f"game day {fault_id}: bad deployment")
-        s.record_id = _record(target, s, bad, authority, fault_id, status=COMPLETE, what=f"bad deployment of {fn} ({describe_mode(mode)})")
+        lam.update_alias(
+            FunctionName=fn,
+            Name=alias,
+            FunctionVersion=bad,
+            RoutingConfig={"AdditionalVersionWeights": {}},
+            Description=f"game day {fault_id}: bad deployment",
+        )
+        s.record_id = _record(
+            target, s, bad, authority, fault_id, status=COMPLETE, what=f"bad deployment of {fn} ({describe_mode(mode)})"
+        )
     else:
-        lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=s.version, RoutingConfig={"AdditionalVersionWeights": {bad: weight}},
-                         Description=f"game day {fault_id}: canary {weight:.0%} to a bad version")
+        lam.update_alias(
+            FunctionName=fn,
+            Name=alias,
+            FunctionVersion=s.version,
+            RoutingConfig={"AdditionalVersionWeights": {bad: weight}},
+            Description=f"game day {fault_id}: canary {weight:.0%} to a bad version",
+        )
         # A canary still shifting traffic: its record is not settled (001 §6.3.2), so no version is "expected" yet.
-        s.record_id = _record(target, s, bad, authority, fault_id, status=IN_PROGRESS, what=f"canary {weight:.0%} to {bad} of {fn}")
+        s.record_id = _record(
+            target, s, bad, authority, fault_id, status=IN_PROGRESS, what=f"canary {weight:.0%} to {bad} of {fn}"
+        )
     if newer_undeployed:
         # A hotfix build published but not deployed when the incident hit: the alias is no longer on the
         # newest version, which is where "previous = Versions[-2]" goes wrong (000 §4.4, seed defect 4).
         _set_latest(target, fn, dict(s.latest_variables))
         for n in range(newer_undeployed):
-            hotfix = lam.publish_version(FunctionName=fn, Description=f"{s.label or 'v' + s.version}-hotfix-{n + 1}-not-deployed")["Version"]
+            hotfix = lam.publish_version(
+                FunctionName=fn, Description=f"{s.label or 'v' + s.version}-hotfix-{n + 1}-not-deployed"
+            )["Version"]
             s.published.append(str(hotfix))
     return s, bad
 
 
-def bad_deployment(target: TargetLike, functions: Sequence[str], authority: Authority, *, mode: str = "error", package: bytes | None = None,
-                   newer_undeployed: int = 0) -> Fault:
+def bad_deployment(
+    target: TargetLike,
+    functions: Sequence[str],
+    authority: Authority,
+    *,
+    mode: str = "error",
+    package: bytes | None = None,
+    newer_undeployed: int = 0,
+) -> Fault:
     """Every function of ``functions`` deployed a bad version (alias moved, deployment record written); one undo."""
     guard(target, authority, needs=needs_for(package))
     # Each function once: a second injection would record the first bad version as "served", and the undo (one
@@ -248,29 +320,56 @@ def bad_deployment(target: TargetLike, functions: Sequence[str], authority: Auth
         raise ValueError("bad_deployment needs at least one function")
     describe_mode(mode)
     now = target.clock.now()
-    fault = Fault("bad-deployment" if len(functions) > 1 else "bad-lambda-version",
-                  f"lambda:{functions[0]}:alias/{target.env.alias}" if len(functions) == 1 else f"lambda:{len(functions)} functions:alias/{target.env.alias}",
-                  REF, {}, {}, now, undo=lambda: [], detected_by=DETECTED_BY)
+    fault = Fault(
+        "bad-deployment" if len(functions) > 1 else "bad-lambda-version",
+        f"lambda:{functions[0]}:alias/{target.env.alias}"
+        if len(functions) == 1
+        else f"lambda:{len(functions)} functions:alias/{target.env.alias}",
+        REF,
+        {},
+        {},
+        now,
+        undo=lambda: [],
+        detected_by=DETECTED_BY,
+    )
     states: list[Served] = []
     try:
         for fn in functions:
-            s, bad = _inject(target, fn, authority, fault.id, mode=mode, package=package, weight=None, newer_undeployed=newer_undeployed,
-                             into=states)
+            s, bad = _inject(
+                target,
+                fn,
+                authority,
+                fault.id,
+                mode=mode,
+                package=package,
+                weight=None,
+                newer_undeployed=newer_undeployed,
+                into=states,
+            )
             fault.before[fn] = {"version": s.version, "label": s.label, "routing": s.routing}
             fault.after[fn] = {"version": bad, "mode": mode, "record": s.record_id, "undeployed_newer": s.published[1:]}
     except Exception:
         _undo_all(target, authority, states, fault.id)  # a half-made fault is taken back at once
         raise
     fault.undo = lambda: _undo_all(target, authority, states, fault.id)
-    fault.notes.append(f"the bad version {describe_mode(mode)}" + ("" if package else f" ({FAULT_VARIABLE}={mode}, the rehearsal app's switch)"))
+    fault.notes.append(
+        f"the bad version {describe_mode(mode)}"
+        + ("" if package else f" ({FAULT_VARIABLE}={mode}, the rehearsal app's switch)")
+    )
     if newer_undeployed:
-        fault.notes.append(f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest version (seed defect 4)")
+        fault.notes.append(
+            f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest version (seed defect 4)"
+        )
     return fault
 
 
 def expected_after(fault: Fault) -> dict[str, str]:
     """Where each alias must stand once the fault is recovered: the version it served before the fault."""
-    return {fn: str(before["version"]) for fn, before in fault.before.items() if isinstance(before, dict) and "version" in before}
+    return {
+        fn: str(before["version"])
+        for fn, before in fault.before.items()
+        if isinstance(before, dict) and "version" in before
+    }
 
 
 def _undo_all(target: TargetLike, authority: Authority, states: Sequence[Served], fault_id: str) -> list[str]:
@@ -284,34 +383,64 @@ def _undo_all(target: TargetLike, authority: Authority, states: Sequence[Served]
     return done
 
 
-def weighted_routing(target: TargetLike, fn: str, authority: Authority, *, weight: float, mode: str = "error", package: bytes | None = None) -> Fault:
+def weighted_routing(
+    target: TargetLike,
+    fn: str,
+    authority: Authority,
+    *,
+    weight: float,
+    mode: str = "error",
+    package: bytes | None = None,
+) -> Fault:
     """The alias splits traffic: ``weight`` to a bad version (a canary gone wrong); the record is IN_PROGRESS."""
     guard(target, authority, needs=needs_for(package) + ("lambda-weighted-routing",))
     if not 0 < weight < 1:
         raise ValueError(f"weight must be between 0 and 1, got {weight}")
     now = target.clock.now()
-    fault = Fault("weighted-routing", f"lambda:{fn}:alias/{target.env.alias}", REF + "; 002 --routing-config reset", {}, {}, now,
-                  undo=lambda: [], detected_by=("lambda-alias-version",))
+    fault = Fault(
+        "weighted-routing",
+        f"lambda:{fn}:alias/{target.env.alias}",
+        REF + "; 002 --routing-config reset",
+        {},
+        {},
+        now,
+        undo=lambda: [],
+        detected_by=("lambda-alias-version",),
+    )
     states: list[Served] = []
     try:
-        s, bad = _inject(target, fn, authority, fault.id, mode=mode, package=package, weight=weight, newer_undeployed=0, into=states)
+        s, bad = _inject(
+            target, fn, authority, fault.id, mode=mode, package=package, weight=weight, newer_undeployed=0, into=states
+        )
     except Exception:
         _undo_all(target, authority, states, fault.id)
         raise
     fault.before[fn] = {"version": s.version, "routing": s.routing}
     fault.after[fn] = {"version": s.version, "routing": {bad: weight}, "bad_version": bad, "record": s.record_id}
     fault.undo = lambda: _undo_all(target, authority, [s], fault.id)
-    fault.notes.append(f"{weight:.0%} of invocations run version {bad}, which {describe_mode(mode)}; health rows fail only when the draw hits it")
+    fault.notes.append(
+        f"{weight:.0%} of invocations run version {bad}, which {describe_mode(mode)}; health rows fail only when the draw hits it"
+    )
     return fault
 
 
-def bad_release(target: TargetLike, fn: str, authority: Authority, *, mode: str = "raise", package: bytes | None = None) -> Fault:
+def bad_release(
+    target: TargetLike, fn: str, authority: Authority, *, mode: str = "raise", package: bytes | None = None
+) -> Fault:
     """A bad release candidate published in ``fn``'s environment, not deployed there (a promotion carries it on)."""
     guard(target, authority, needs=needs_for(package))
     describe_mode(mode)
     now = target.clock.now()
-    fault = Fault("bad-release", f"lambda:{fn}", "001 §6.3.1 (automatic rollback after a bad promotion); 002 Lambda code bug", {}, {}, now,
-                  undo=lambda: [], detected_by=("health-endpoint",))
+    fault = Fault(
+        "bad-release",
+        f"lambda:{fn}",
+        "001 §6.3.1 (automatic rollback after a bad promotion); 002 Lambda code bug",
+        {},
+        {},
+        now,
+        undo=lambda: [],
+        detected_by=("health-endpoint",),
+    )
     s = read_served(target, fn)
     bad = publish_bad(target, s, mode, package, fault.id)
     fault.before[fn] = {"version": s.version, "label": s.label}

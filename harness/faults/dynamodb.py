@@ -27,17 +27,31 @@ def pitr_disabled(target: TargetLike, table: str, authority: Authority) -> Fault
         raise FaultRefused(f"{before.line()}: already off, nothing to break")
     ddb = target.client("dynamodb")
     now = target.clock.now()
-    ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    ddb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
 
     def undo() -> list[str]:
         spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
         if before.recovery_days:
             spec["RecoveryPeriodInDays"] = before.recovery_days
         ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification=spec)
-        return [f"dynamodb:{table}: PITR enabled again (the history before {target.clock.now():%H:%M:%S} UTC is gone, as on AWS)"]
+        return [
+            f"dynamodb:{table}: PITR enabled again (the history before {target.clock.now():%H:%M:%S} UTC is gone, as on AWS)"
+        ]
 
-    return Fault("pitr-disabled", f"dynamodb:{table}", "000 §6.2 prerequisites; 000 §6.7 tables requiring PITR",
-                 before={"pitr": before.status, "earliest": before.earliest.isoformat() if before.earliest else None,
-                         "recovery_days": before.recovery_days},
-                 after={"pitr": pitr_status(target, table).status}, injected_at=now, undo=undo, detected_by=("dynamodb-pitr",),
-                 notes=["switching PITR off discards the restorable history (AWS and the rehearsal alike)"])
+    return Fault(
+        "pitr-disabled",
+        f"dynamodb:{table}",
+        "000 §6.2 prerequisites; 000 §6.7 tables requiring PITR",
+        before={
+            "pitr": before.status,
+            "earliest": before.earliest.isoformat() if before.earliest else None,
+            "recovery_days": before.recovery_days,
+        },
+        after={"pitr": pitr_status(target, table).status},
+        injected_at=now,
+        undo=undo,
+        detected_by=("dynamodb-pitr",),
+        notes=["switching PITR off discards the restorable history (AWS and the rehearsal alike)"],
+    )

@@ -40,6 +40,14 @@ def tasks_down(target: TargetLike, service: str, authority: Authority, *, runnin
         handle.restore_running_count(ecs.cluster, service)
         return [f"ECS {ecs.cluster}/{service}: hold lifted, running {_counts(target, ecs.cluster, service)['running']}"]
 
-    return Fault("ecs-tasks-down", f"ecs:{ecs.cluster}/{service}", "000 §7.3 infrastructure verification (ECS tasks running)",
-                 before=before, after={**_counts(target, ecs.cluster, service), "stopped_tasks": len(stopped)}, injected_at=now,
-                 undo=undo, detected_by=("ecs-tasks",), simulated="tasks held down through the emulator's ECS handle")
+    return Fault(
+        "ecs-tasks-down",
+        f"ecs:{ecs.cluster}/{service}",
+        "000 §7.3 infrastructure verification (ECS tasks running)",
+        before=before,
+        after={**_counts(target, ecs.cluster, service), "stopped_tasks": len(stopped)},
+        injected_at=now,
+        undo=undo,
+        detected_by=("ecs-tasks",),
+        simulated="tasks held down through the emulator's ECS handle",
+    )

@@ -29,6 +29,13 @@ def public_access_removed(target: TargetLike, bucket: str, authority: Authority)
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=config)
         return [f"s3://{bucket}: public access block restored ({', '.join(k for k, v in config.items() if v)})"]
 
-    return Fault("public-access-removed", f"s3://{bucket}", "003 §7 S3 block public access; 003 §9 security breach",
-                 before={"public_access_block": config}, after={"public_access_block": None}, injected_at=now, undo=undo,
-                 detected_by=("s3-public-access-block",))
+    return Fault(
+        "public-access-removed",
+        f"s3://{bucket}",
+        "003 §7 S3 block public access; 003 §9 security breach",
+        before={"public_access_block": config},
+        after={"public_access_block": None},
+        injected_at=now,
+        undo=undo,
+        detected_by=("s3-public-access-block",),
+    )

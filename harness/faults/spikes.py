@@ -45,14 +45,24 @@ def _stamp(target: TargetLike):  # type: ignore[no-untyped-def]
     return target.clock.now().astimezone(timezone.utc)
 
 
-def error_spike(target: TargetLike, fn: str, authority: Authority, *, count: int | None = None, package: bytes | None = None) -> Fault:
+def error_spike(
+    target: TargetLike, fn: str, authority: Authority, *, count: int | None = None, package: bytes | None = None
+) -> Fault:
     """``count`` failing invocations of a bad version of ``fn`` (default: error_spike_count + 1, 001 §6.3.1)."""
     guard(target, authority, needs=("lambda-invoke",) + needs_for(package))
     ar = target.env.auto_rollback
     n = ar.error_spike_count + 1 if count is None else count
     now = target.clock.now()
-    fault = Fault("error-spike", f"lambda:{fn}", "000 §2.1 error rate thresholds; 001 §6.3.1 error spike", {}, {}, now, undo=lambda: [],
-                  detected_by=("error-rate", "log-errors"))
+    fault = Fault(
+        "error-spike",
+        f"lambda:{fn}",
+        "000 §2.1 error rate thresholds; 001 §6.3.1 error spike",
+        {},
+        {},
+        now,
+        undo=lambda: [],
+        detected_by=("error-rate", "log-errors"),
+    )
     s = read_served(target, fn)
     lam = target.client("lambda")
     try:
@@ -67,8 +77,12 @@ def error_spike(target: TargetLike, fn: str, authority: Authority, *, count: int
         raise
     fault.before[fn] = {"alias_version": s.version}
     fault.after[fn] = {"invocations": n, "errors": failed, "version": bad, "window_from": now.isoformat()}
-    fault.undo = lambda: tidy(target, s) + [f"{fn}: {failed} Errors datapoints stay in CloudWatch until they leave the windows"]
-    fault.notes.append(f"{n} invocations of {fn}:{bad} (raises) at {now:%H:%M:%S} UTC: {failed} errors; the alias still serves {s.version}")
+    fault.undo = lambda: (
+        tidy(target, s) + [f"{fn}: {failed} Errors datapoints stay in CloudWatch until they leave the windows"]
+    )
+    fault.notes.append(
+        f"{n} invocations of {fn}:{bad} (raises) at {now:%H:%M:%S} UTC: {failed} errors; the alias still serves {s.version}"
+    )
     return fault
 
 
@@ -77,17 +91,40 @@ def throttle_spike(target: TargetLike, fn: str, authority: Authority, *, count: 
     guard(target, authority, needs=("emulator-faults",))
     n = target.env.auto_rollback.throttle_spike_count + 1 if count is None else count
     now = target.clock.now()
-    target.client("cloudwatch").put_metric_data(Namespace=NAMESPACE, MetricData=[
-        {"MetricName": "Throttles", "Dimensions": _dims(fn), "Timestamp": _stamp(target), "Value": float(n), "Unit": "Count"}])
-    return Fault("throttle-spike", f"lambda:{fn}", "001 §2.1 (0 throttles); 001 §6.3.1 throttle spike", {fn: {"throttles": 0}},
-                 {fn: {"throttles": n, "at": now.isoformat()}}, now,
-                 undo=lambda: [f"{fn}: {n} Throttles stay in CloudWatch until they leave the windows (24 h gate lookback)"],
-                 detected_by=("source-throttles",),
-                 simulated="moto never throttles: Throttles datapoints published into AWS/Lambda (on AWS: reserved concurrency 0, then invoke)")
+    target.client("cloudwatch").put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "Throttles",
+                "Dimensions": _dims(fn),
+                "Timestamp": _stamp(target),
+                "Value": float(n),
+                "Unit": "Count",
+            }
+        ],
+    )
+    return Fault(
+        "throttle-spike",
+        f"lambda:{fn}",
+        "001 §2.1 (0 throttles); 001 §6.3.1 throttle spike",
+        {fn: {"throttles": 0}},
+        {fn: {"throttles": n, "at": now.isoformat()}},
+        now,
+        undo=lambda: [f"{fn}: {n} Throttles stay in CloudWatch until they leave the windows (24 h gate lookback)"],
+        detected_by=("source-throttles",),
+        simulated="moto never throttles: Throttles datapoints published into AWS/Lambda (on AWS: reserved concurrency 0, then invoke)",
+    )
 
 
-def latency_spike(target: TargetLike, fn: str, authority: Authority, *, seconds: float | None = None, count: int | None = None,
-                  mode: str | None = None) -> Fault:
+def latency_spike(
+    target: TargetLike,
+    fn: str,
+    authority: Authority,
+    *,
+    seconds: float | None = None,
+    count: int | None = None,
+    mode: str | None = None,
+) -> Fault:
     """p95 Duration of ``fn`` above the verification limit (000 §7.4 "< 3s"): published (emulator) or invoked (slow version)."""
     limit = target.env.thresholds.verification_latency_p95_max_s
     seconds = limit * SLOW_FACTOR if seconds is None else seconds
@@ -98,23 +135,53 @@ def latency_spike(target: TargetLike, fn: str, authority: Authority, *, seconds:
         n = SLOW_INVOCATIONS if count is None else count
         ms = seconds * 1000.0
         stamp = _stamp(target)
-        target.client("cloudwatch").put_metric_data(Namespace=NAMESPACE, MetricData=[
-            {"MetricName": "Invocations", "Dimensions": _dims(fn), "Timestamp": stamp, "Value": float(n), "Unit": "Count"},
-            {"MetricName": "Errors", "Dimensions": _dims(fn), "Timestamp": stamp, "Value": 0.0, "Unit": "Count"},
-            {"MetricName": "Duration", "Dimensions": _dims(fn), "Timestamp": stamp, "Values": [ms], "Counts": [float(n)], "Unit": "Milliseconds"},
-        ])
-        return Fault("latency-spike", f"lambda:{fn}", "000 §2.2 latency thresholds; 000 §7.4 latency p95", {fn: {"p95_limit_s": limit}},
-                     {fn: {"invocations": n, "duration_s": seconds, "at": now.isoformat()}}, now,
-                     undo=lambda: [f"{fn}: the slow Duration datapoints stay in CloudWatch until they leave the window"],
-                     detected_by=("latency-p95",),
-                     simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S real seconds each)")
+        target.client("cloudwatch").put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": "Invocations",
+                    "Dimensions": _dims(fn),
+                    "Timestamp": stamp,
+                    "Value": float(n),
+                    "Unit": "Count",
+                },
+                {"MetricName": "Errors", "Dimensions": _dims(fn), "Timestamp": stamp, "Value": 0.0, "Unit": "Count"},
+                {
+                    "MetricName": "Duration",
+                    "Dimensions": _dims(fn),
+                    "Timestamp": stamp,
+                    "Values": [ms],
+                    "Counts": [float(n)],
+                    "Unit": "Milliseconds",
+                },
+            ],
+        )
+        return Fault(
+            "latency-spike",
+            f"lambda:{fn}",
+            "000 §2.2 latency thresholds; 000 §7.4 latency p95",
+            {fn: {"p95_limit_s": limit}},
+            {fn: {"invocations": n, "duration_s": seconds, "at": now.isoformat()}},
+            now,
+            undo=lambda: [f"{fn}: the slow Duration datapoints stay in CloudWatch until they leave the window"],
+            detected_by=("latency-p95",),
+            simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S real seconds each)",
+        )
     if mode != "invoke":
         raise ValueError(f"latency spike mode {mode!r}: publish or invoke")
     guard(target, authority, needs=("lambda-invoke", "emulator-faults"))
     n = max(1, math.ceil(count if count is not None else 1))
     s = read_served(target, fn)
-    fault = Fault("latency-spike", f"lambda:{fn}", "000 §2.2 latency thresholds; 000 §7.4 latency p95", {fn: {"p95_limit_s": limit}}, {}, now,
-                  undo=lambda: [], detected_by=("latency-p95",))
+    fault = Fault(
+        "latency-spike",
+        f"lambda:{fn}",
+        "000 §2.2 latency thresholds; 000 §7.4 latency p95",
+        {fn: {"p95_limit_s": limit}},
+        {},
+        now,
+        undo=lambda: [],
+        detected_by=("latency-p95",),
+    )
     lam = target.client("lambda")
     try:
         slow = publish_bad(target, s, f"slow={seconds:g}", None, fault.id)

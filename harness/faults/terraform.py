@@ -62,15 +62,32 @@ def corrupted_state(target: TargetLike, key: str, authority: Authority) -> Fault
     def undo() -> list[str]:
         if _md5(read_version(target, key)) == _md5(body):
             return [f"s3://{tf.state_bucket}/{key}: the latest version already holds the pre-fault content"]
-        s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current.version_id})
-        return [f"s3://{tf.state_bucket}/{key}: version {current.version_id} copied back as the latest (its Digest still matches)"]
+        s3.copy_object(
+            Bucket=tf.state_bucket,
+            Key=key,
+            CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current.version_id},
+        )
+        return [
+            f"s3://{tf.state_bucket}/{key}: version {current.version_id} copied back as the latest (its Digest still matches)"
+        ]
 
     return Fault(
-        "corrupted-state", f"s3://{tf.state_bucket}/{key}", "000 §5.2 state file recovery; 002 Rollback Scenarios (infrastructure issue)",
+        "corrupted-state",
+        f"s3://{tf.state_bucket}/{key}",
+        "000 §5.2 state file recovery; 002 Rollback Scenarios (infrastructure issue)",
         before={"version": current.version_id, "md5": _md5(body), "size": len(body), "digest": digest},
-        after={"version": put.get("VersionId"), "md5": _md5(broken), "size": len(broken), "digest": read_digest(target, key)},
-        injected_at=now, undo=undo, detected_by=("terraform-state",),
-        notes=["the state object's newest version is a truncated copy (an interrupted upload); the lock table's Digest is stale"],
+        after={
+            "version": put.get("VersionId"),
+            "md5": _md5(broken),
+            "size": len(broken),
+            "digest": read_digest(target, key),
+        },
+        injected_at=now,
+        undo=undo,
+        detected_by=("terraform-state",),
+        notes=[
+            "the state object's newest version is a truncated copy (an interrupted upload); the lock table's Digest is stale"
+        ],
     )
 
 
@@ -99,11 +116,16 @@ def crashed_lock(target: TargetLike, key: str, who: str = CRASHED_BY) -> Crashed
     try:
         if tf.lock_table:
             where = f"dynamodb:{tf.lock_table}:{tf.state_bucket}/{key}"
-            target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}},
-                                               ConditionExpression="attribute_not_exists(LockID)")
+            target.client("dynamodb").put_item(
+                TableName=tf.lock_table,
+                Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": info}},
+                ConditionExpression="attribute_not_exists(LockID)",
+            )
         else:
             where = f"s3://{tf.state_bucket}/{key}{LOCKFILE_SUFFIX}"
-            target.client("s3").put_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=info.encode(), IfNoneMatch="*")
+            target.client("s3").put_object(
+                Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=info.encode(), IfNoneMatch="*"
+            )
     except ClientError as exc:
         # The conditional write lost to a lock taken after lock_on looked: that operation's lock stays as it is.
         raise FaultRefused(f"{key}: a lock appeared meanwhile ({aws.error_code(exc)}): not touched") from None
@@ -121,8 +143,12 @@ def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
     def undo() -> list[str]:
         if tf.lock_table:
             try:
-                target.client("dynamodb").delete_item(TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}},
-                                                      ConditionExpression="Info = :i", ExpressionAttributeValues={":i": {"S": info}})
+                target.client("dynamodb").delete_item(
+                    TableName=tf.lock_table,
+                    Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}},
+                    ConditionExpression="Info = :i",
+                    ExpressionAttributeValues={":i": {"S": info}},
+                )
             except ClientError as exc:
                 if aws.error_code(exc) != "ConditionalCheckFailedException":
                     raise
@@ -136,8 +162,15 @@ def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
         return [f"{where}: the fault's lock {lock_id} deleted"]
 
     return Fault(
-        "stuck-lock", where, "000 §5.3 state lock management", before={"lock": None},
+        "stuck-lock",
+        where,
+        "000 §5.3 state lock management",
+        before={"lock": None},
         after={"lock_id": lock_id, "who": CRASHED_BY, "operation": CRASHED_OPERATION, "created": created.isoformat()},
-        injected_at=now, undo=undo, detected_by=("terraform-state",),
-        notes=[f"lock {lock_id} by {CRASHED_BY}, {tf.lock_max_age_minutes + 1} min old: older than lock_max_age_minutes, so stuck (000 §5.3)"],
+        injected_at=now,
+        undo=undo,
+        detected_by=("terraform-state",),
+        notes=[
+            f"lock {lock_id} by {CRASHED_BY}, {tf.lock_max_age_minutes + 1} min old: older than lock_max_age_minutes, so stuck (000 §5.3)"
+        ],
     )

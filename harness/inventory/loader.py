@@ -74,9 +74,7 @@ class Inventory:
     def environment(self, name: str, *, strict_env_vars: bool = False) -> Environment:
         """Resolve environment ``name``; ``strict_env_vars`` fails on unset ${VAR}s (real accounts)."""
         if name not in self.spec.environments:
-            raise InventoryError(
-                f"{self.path}: unknown environment {name!r}; valid: {', '.join(self.env_names)}"
-            )
+            raise InventoryError(f"{self.path}: unknown environment {name!r}; valid: {', '.join(self.env_names)}")
         return _resolve(self, name, strict_env_vars)
 
 
@@ -174,7 +172,9 @@ class _Subst:
         if tenant is not None:
             out = out.replace("{tenant_id}", tenant)
         elif "{tenant_id}" in out:
-            raise InventoryError(f"{self.inv.path}: {where}: {{tenant_id}} is only allowed in lists expanded per tenant")
+            raise InventoryError(
+                f"{self.inv.path}: {where}: {{tenant_id}} is only allowed in lists expanded per tenant"
+            )
 
         def env_var(m: re.Match) -> str:
             var = m.group(1)
@@ -184,7 +184,9 @@ class _Subst:
                 self.missing.append(f"{where}: needs environment variable {var}")
                 return m.group(0)
             if var not in self.defaults:
-                raise InventoryError(f"{self.inv.path}: {where}: ${{{var}}} is not set and rehearsal.defaults has no {var}")
+                raise InventoryError(
+                    f"{self.inv.path}: {where}: ${{{var}}} is not set and rehearsal.defaults has no {var}"
+                )
             self.unresolved.append(var)
             return self.defaults[var]
 
@@ -224,7 +226,9 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
     services = [svc.name for svc in lam.services]
     for i, svc_name in enumerate(lam.promotion_order):
         if svc_name not in services:
-            raise InventoryError(f"{inv.path}: lambda.promotion_order[{i}]: {svc_name!r} is not a service ({', '.join(services)})")
+            raise InventoryError(
+                f"{inv.path}: lambda.promotion_order[{i}]: {svc_name!r} is not a service ({', '.join(services)})"
+            )
     discovery = tuple(
         FunctionDiscovery(service=svc.name, prefix=s(svc.discover_prefix, f"lambda.services[{i}].discover_prefix"))
         for i, svc in enumerate(lam.services)
@@ -240,13 +244,26 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         users = tuple(s(f, f"dynamodb.tables[{i}].functions[{j}]") for j, f in enumerate(t.functions))
         for j, fname in enumerate(users):
             if fname not in seen and not any(fname.startswith(d.prefix) for d in discovery):
-                raise InventoryError(f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's functions")
+                raise InventoryError(
+                    f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's functions"
+                )
         dyn = spec.dynamodb
         tables.append(
             Table(
-                tname, t.pitr, t.billing_mode, t.hash_key, t.range_key, tuple(t.indexes), t.purpose, t.ref,
-                functions=users, env_var=t.env_var or dyn.table_env_var, restore_suffix=dyn.restore_suffix,
-                restore_timestamp=dyn.restore_timestamp, restore_sse=dyn.restore_sse, restore_wait_minutes=dyn.restore_wait_minutes,
+                tname,
+                t.pitr,
+                t.billing_mode,
+                t.hash_key,
+                t.range_key,
+                tuple(t.indexes),
+                t.purpose,
+                t.ref,
+                functions=users,
+                env_var=t.env_var or dyn.table_env_var,
+                restore_suffix=dyn.restore_suffix,
+                restore_timestamp=dyn.restore_timestamp,
+                restore_sse=dyn.restore_sse,
+                restore_wait_minutes=dyn.restore_wait_minutes,
             )
         )
     buckets = []
@@ -260,7 +277,9 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
                 versioning=b.versioning,
                 public_access_block=b.public_access_block,
                 encryption=b.encryption,
-                replication_destination=s(repl.destination, f"s3.buckets[{i}].replication.destination") if repl else None,
+                replication_destination=s(repl.destination, f"s3.buckets[{i}].replication.destination")
+                if repl
+                else None,
                 replication_region=repl.region if repl else None,
                 ref=b.ref,
                 replication_prefix=s(repl.prefix, f"s3.buckets[{i}].replication.prefix") if repl else "",
@@ -322,7 +341,9 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
             namespace=src.namespace,
             metric=src.metric,
             statistic=src.statistic,
-            dimensions=tuple((k, s(v, f"auto_rollback.sources.{key}.dimensions.{k}")) for k, v in src.dimensions.items()),
+            dimensions=tuple(
+                (k, s(v, f"auto_rollback.sources.{key}.dimensions.{k}")) for k, v in src.dimensions.items()
+            ),
             total_metric=src.total_metric,
             window_minutes=src.window_minutes,
             threshold=float(getattr(spec.auto_rollback, TRIGGER_THRESHOLDS[key])),
@@ -349,13 +370,17 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         health_payload=dict(lam.health_payload),
         functions=tuple(functions),
         discovery=discovery,
-        sam_stacks=tuple(s(svc.sam_stack, f"lambda.services[{i}].sam_stack") for i, svc in enumerate(lam.services) if svc.sam_stack),
+        sam_stacks=tuple(
+            s(svc.sam_stack, f"lambda.services[{i}].sam_stack") for i, svc in enumerate(lam.services) if svc.sam_stack
+        ),
         tables=tuple(tables),
         buckets=tuple(buckets),
         terraform=terraform,
         ecs=ecs,
         api=api,
-        ssm_deployed_version=s(spec.ssm.deployed_version_parameter, "ssm.deployed_version_parameter") if spec.ssm else None,
+        ssm_deployed_version=s(spec.ssm.deployed_version_parameter, "ssm.deployed_version_parameter")
+        if spec.ssm
+        else None,
         alarm_prefix=s(spec.cloudwatch.alarm_prefix, "cloudwatch.alarm_prefix"),
         log_group_prefix=spec.cloudwatch.log_group_prefix,
         amplify=amplify,
@@ -369,8 +394,12 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         rehearsal=spec.rehearsal,
         unresolved=tuple(dict.fromkeys(s.unresolved)),
         triggers=triggers,
-        cfn_previous_template=s(cfn.previous_template, "cloudformation.previous_template") if cfn and cfn.previous_template else None,
-        cfn_previous_parameters=s(cfn.previous_parameters, "cloudformation.previous_parameters") if cfn and cfn.previous_parameters else None,
+        cfn_previous_template=s(cfn.previous_template, "cloudformation.previous_template")
+        if cfn and cfn.previous_template
+        else None,
+        cfn_previous_parameters=s(cfn.previous_parameters, "cloudformation.previous_parameters")
+        if cfn and cfn.previous_parameters
+        else None,
         promotion_order=tuple(lam.promotion_order),
         rto=spec.rto,
     )

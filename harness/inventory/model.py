@@ -93,7 +93,9 @@ class Amplify:
     ref: str
     green_branch: str | None = None  # 004 "Green Environment": where a release lands before the switch
     domain_prefix: str = ""  # 004 --sub-domain-settings prefix= (the apex)
-    other_prefixes: tuple[str, ...] = ()  # the domain's other prefixes (UpdateDomainAssociation replaces the whole list)
+    other_prefixes: tuple[
+        str, ...
+    ] = ()  # the domain's other prefixes (UpdateDomainAssociation replaces the whole list)
     repository: str | None = None  # rehearsal only: the seeded app's Git repository (None: manual deploys)
 
 
@@ -157,7 +159,9 @@ class Environment:
     maintenance_windows: tuple[WindowSpec, ...]
     rehearsal: RehearsalSpec
     unresolved: tuple[str, ...] = field(default=())  # ${VAR}s missing from the process environment
-    triggers: tuple[TriggerMetric, ...] = field(default=())  # 004 automated rollback triggers, with their metric sources
+    triggers: tuple[TriggerMetric, ...] = field(
+        default=()
+    )  # 004 automated rollback triggers, with their metric sources
     cfn_previous_template: str | None = None  # 004's backup of the previous stack template (a file path)
     cfn_previous_parameters: str | None = None  # and of its parameters
     promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)

@@ -102,19 +102,32 @@ class TableSpec(Strict):
     purpose: Literal["data", "deployments", "state"] = "data"
     envs: list[str] | None = None
     functions: list[str] = Field(
-        [], description="functions that read and write this table through env_var (000 §6.6: switched by option A, frozen by option B)"
+        [],
+        description="functions that read and write this table through env_var (000 §6.6: switched by option A, frozen by option B)",
     )
-    env_var: str | None = Field(None, description="the variable those functions read the table name from (default: dynamodb.table_env_var)")
+    env_var: str | None = Field(
+        None, description="the variable those functions read the table name from (default: dynamodb.table_env_var)"
+    )
     ref: str = ""
 
 
 class DynamoSpec(Strict):
     tables: list[TableSpec] = []
-    table_env_var: str = Field("DYNAMODB_TABLE", description="environment variable naming a function's table (000 §6.6)")
-    restore_suffix: str = Field("-restored-", description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)")
-    restore_timestamp: bool = Field(True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)")
-    restore_sse: bool = Field(False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)")
-    restore_wait_minutes: int = Field(240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)")
+    table_env_var: str = Field(
+        "DYNAMODB_TABLE", description="environment variable naming a function's table (000 §6.6)"
+    )
+    restore_suffix: str = Field(
+        "-restored-", description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)"
+    )
+    restore_timestamp: bool = Field(
+        True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)"
+    )
+    restore_sse: bool = Field(
+        False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)"
+    )
+    restore_wait_minutes: int = Field(
+        240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
+    )
     ref: str = ""
 
 
@@ -186,17 +199,28 @@ class AmplifySpec(Strict):
     app_id: str
     branch: str
     domain: str
-    green_branch: str | None = Field(None, description="the branch a blue/green release deploys to first (004 'Green Environment')")
+    green_branch: str | None = Field(
+        None, description="the branch a blue/green release deploys to first (004 'Green Environment')"
+    )
     domain_prefix: str = Field("", description="the sub-domain prefix users reach (004: prefix= , the apex)")
-    other_prefixes: list[str] = Field([], description="the domain's other sub-domain prefixes on the same branch (a switch must keep them)")
-    repository: str | None = Field(None, description="rehearsal only: the Git repository the seeded app is connected to (none: a manually deployed app)")
+    other_prefixes: list[str] = Field(
+        [], description="the domain's other sub-domain prefixes on the same branch (a switch must keep them)"
+    )
+    repository: str | None = Field(
+        None,
+        description="rehearsal only: the Git repository the seeded app is connected to (none: a manually deployed app)",
+    )
     ref: str = ""
 
 
 class CloudFormationSpec(Strict):
     stacks: list[str] = Field(min_length=1)
-    previous_template: str | None = Field(None, description="the backup of the previous template (004: backup/appsync-previous.yml)")
-    previous_parameters: str | None = Field(None, description="its parameters file (004: backup/appsync-parameters-previous.json)")
+    previous_template: str | None = Field(
+        None, description="the backup of the previous template (004: backup/appsync-previous.yml)"
+    )
+    previous_parameters: str | None = Field(
+        None, description="its parameters file (004: backup/appsync-parameters-previous.json)"
+    )
     ref: str = ""
 
 
@@ -245,10 +269,14 @@ class TriggerSourceSpec(Strict):
     namespace: str
     metric: str
     statistic: str = Field("Sum", description="Sum, Maximum, Average, SampleCount or pNN")
-    total_metric: str | None = Field(None, description="for a rate: the denominator metric (same namespace and dimensions)")
+    total_metric: str | None = Field(
+        None, description="for a rate: the denominator metric (same namespace and dimensions)"
+    )
     dimensions: dict[str, str] = {}
     window_minutes: int = Field(5, gt=0)
-    action: Literal["rollback", "alert"] = Field(description="004's Action column: automatic rollback (FAIL) or alert, manual decision (WARN)")
+    action: Literal["rollback", "alert"] = Field(
+        description="004's Action column: automatic rollback (FAIL) or alert, manual decision (WARN)"
+    )
     ref: str = ""
 
 
@@ -272,7 +300,9 @@ class AutoRollbackSpec(Strict):
     def _sources_have_thresholds(self) -> "AutoRollbackSpec":
         for key in self.sources:
             if key not in TRIGGER_THRESHOLDS:
-                raise ValueError(f"auto_rollback.sources: unknown trigger {key!r}; known: {', '.join(TRIGGER_THRESHOLDS)}")
+                raise ValueError(
+                    f"auto_rollback.sources: unknown trigger {key!r}; known: {', '.join(TRIGGER_THRESHOLDS)}"
+                )
             if getattr(self, TRIGGER_THRESHOLDS[key]) is None:
                 raise ValueError(f"auto_rollback.sources.{key} needs auto_rollback.{TRIGGER_THRESHOLDS[key]}")
         return self
@@ -300,7 +330,9 @@ class RtoSpec(Strict):
     lambda_code: float | None = Field(None, gt=0, description="Lambda code bug: alias update (002: < 5 min)")
     configuration: float | None = Field(None, gt=0, description="Configuration error: alias update (002: < 5 min)")
     infrastructure: float | None = Field(None, gt=0, description="Infrastructure issue: Terraform (002: < 15 min)")
-    full_deployment: float | None = Field(None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)")
+    full_deployment: float | None = Field(
+        None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)"
+    )
     database: float | None = Field(None, gt=0, description="Database issue: restore from PITR (002: < 60 min)")
     ref: str = ""
 

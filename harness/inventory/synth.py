@@ -39,14 +39,18 @@ class Size:
         if self.functions < 1:
             raise InventoryError(f"--functions {self.functions}: at least 1")
         if self.tables < 1:
-            raise InventoryError(f"--tables {self.tables}: at least 1 (the first holds the deployment records, 001 §6.3.2)")
+            raise InventoryError(
+                f"--tables {self.tables}: at least 1 (the first holds the deployment records, 001 §6.3.2)"
+            )
         if self.services < 1:
             raise InventoryError(f"--services {self.services}: at least 1")
         tenants = self.tenant_count
         if tenants < 1:
             raise InventoryError(f"--tenants {tenants}: at least 1")
         if self.services % tenants:
-            raise InventoryError(f"--services {self.services} is not a multiple of --tenants {tenants}: each tenant runs the same services")
+            raise InventoryError(
+                f"--services {self.services} is not a multiple of --tenants {tenants}: each tenant runs the same services"
+            )
 
     @property
     def tenant_count(self) -> int:
@@ -71,7 +75,12 @@ def function_names(size: Size) -> list[list[str]]:
     out: list[list[str]] = []
     for g in range(groups):
         first = g * FUNCTIONS_PER_SERVICE
-        out.append([f"synth-svc{g + 1:03d}-fn{i + 1:04d}-{{env}}" for i in range(first, min(first + FUNCTIONS_PER_SERVICE, size.functions))])
+        out.append(
+            [
+                f"synth-svc{g + 1:03d}-fn{i + 1:04d}-{{env}}"
+                for i in range(first, min(first + FUNCTIONS_PER_SERVICE, size.functions))
+            ]
+        )
     return out
 
 

@@ -24,14 +24,14 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import allure
 import pytest
 
-from harness.checks.catalogue import PlannedRow, rows_for
-from harness.checks.context import CheckContext
-from harness.checks.result import CheckResult, Verdict
-from harness.checks.runner import run_row
 from harness.actions import ActionResult, Authority, lambda_versions
 from harness.actions.decisions import Decision
 from harness.actions.rollback import RollbackTo, final_versions, rollback_all
 from harness.actions.rollback import rollback as rollback_one
+from harness.checks.catalogue import PlannedRow, rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import CheckResult, Verdict
+from harness.checks.runner import run_row
 from harness.clock import Clock
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
@@ -44,14 +44,21 @@ EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporti
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("runbook-harness")
-    group.addoption("--incident", default=None, metavar="ID", help="incident ticket (recorded; the emergency promotion rule needs one, 001 §4.1.2)")
+    group.addoption(
+        "--incident",
+        default=None,
+        metavar="ID",
+        help="incident ticket (recorded; the emergency promotion rule needs one, 001 §4.1.2)",
+    )
     group.addoption(
         "--emergency",
         action="store_true",
         default=False,
         help="promote outside the maintenance window under the emergency rule (its approvers and --incident, 001 §4.1.2)",
     )
-    group.addoption("--actor", default=None, help="who runs the action (recorded in audit records; default: the OS user)")
+    group.addoption(
+        "--actor", default=None, help="who runs the action (recorded in audit records; default: the OS user)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,16 +89,27 @@ def run_action(request: pytest.FixtureRequest) -> Callable[[Callable[[], ActionR
 def pytest_harness_action_applied(config: pytest.Config, result: ActionResult) -> None:
     """Evidence of every action in the current Allure test: the plan, then what was done."""
     allure.attach(result.plan.render(), name=f"plan: {result.plan.action}", attachment_type=allure.attachment_type.TEXT)
-    allure.attach(json.dumps(result.to_dict(), indent=2, default=str), name=f"{result.plan.action}: {result.outcome}",
-                  attachment_type=allure.attachment_type.JSON)
+    allure.attach(
+        json.dumps(result.to_dict(), indent=2, default=str),
+        name=f"{result.plan.action}: {result.outcome}",
+        attachment_type=allure.attachment_type.JSON,
+    )
 
 
 def _report_row(planned: PlannedRow, result: CheckResult, phase: str) -> dict[str, Any]:
     spec = planned.spec
     return {
-        "slug": spec.slug, "resource": planned.row.resource, "procedure": spec.procedure, "check": spec.title,
-        "ref": spec.ref, "severity": spec.severity, "expected": result.expected, "observed": result.observed,
-        "verdict": result.verdict.value, "phase": phase, "calls": len(result.calls),
+        "slug": spec.slug,
+        "resource": planned.row.resource,
+        "procedure": spec.procedure,
+        "check": spec.title,
+        "ref": spec.ref,
+        "severity": spec.severity,
+        "expected": result.expected,
+        "observed": result.observed,
+        "verdict": result.verdict.value,
+        "phase": phase,
+        "calls": len(result.calls),
     }
 
 
@@ -120,20 +138,32 @@ class ChecklistVerifier:
         expected failures belong in its own report, not in the run's verdict).
         """
         if target is not None and target is not self.base.target:
-            ctx = CheckContext.for_target(target, expect_versions=expect_versions, api_base_url=getattr(target, "api_base_url", None))
+            ctx = CheckContext.for_target(
+                target, expect_versions=expect_versions, api_base_url=getattr(target, "api_base_url", None)
+            )
         else:
             ctx = self.base.fresh(expect_versions={**self.base.expect_versions, **(expect_versions or {})})
         wanted = set(resources) if resources is not None else None
-        planned = [p for p in rows_for(ctx.env, procedure, tuple(slugs) if slugs else None) if wanted is None or p.row.resource in wanted]
+        planned = [
+            p
+            for p in rows_for(ctx.env, procedure, tuple(slugs) if slugs else None)
+            if wanted is None or p.row.resource in wanted
+        ]
         results: list[CheckResult] = []
         rows: list[dict[str, Any]] = []
-        with allure.step(f"{phase}: {len(planned)} checklist row(s) on a fresh context at {ctx.now.isoformat(timespec='seconds')}"):
+        with allure.step(
+            f"{phase}: {len(planned)} checklist row(s) on a fresh context at {ctx.now.isoformat(timespec='seconds')}"
+        ):
             for p in planned:
                 result = run_row(ctx, p)
                 results.append(result)
                 rows.append(_report_row(p, result, phase))
                 with allure.step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}"):
-                    allure.attach(json.dumps(result.to_dict(), indent=2, default=str), name="observed", attachment_type=allure.attachment_type.JSON)
+                    allure.attach(
+                        json.dumps(result.to_dict(), indent=2, default=str),
+                        name="observed",
+                        attachment_type=allure.attachment_type.JSON,
+                    )
         if record:
             self.node.user_properties.append((EXTRA_ROWS_PROP, json.dumps(rows, default=str)))
         bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
@@ -204,9 +234,17 @@ def rehearsal_authority(authority: Authority, target: Target, env: Environment) 
         rule = (for_env or env).approvals.get(rule_name)
         roles = list(rule.roles) if rule else []
         needed = rule.min_approvers if rule else 0
-        approvers = tuple(f"rehearsal {roles[i % len(roles)]}{'' if i < len(roles) else f' {i + 1}'}" for i in range(needed)) if roles else ()
-        return replace(authority, approvers=approvers, reason=authority.reason or f"rehearsal of the {rule_name} procedure",
-                       actor=authority.actor or "runbook-harness rehearsal")
+        approvers = (
+            tuple(f"rehearsal {roles[i % len(roles)]}{'' if i < len(roles) else f' {i + 1}'}" for i in range(needed))
+            if roles
+            else ()
+        )
+        return replace(
+            authority,
+            approvers=approvers,
+            reason=authority.reason or f"rehearsal of the {rule_name} procedure",
+            actor=authority.actor or "runbook-harness rehearsal",
+        )
 
     return make
 
@@ -237,7 +275,9 @@ class Peers:
         except HarnessError as exc:
             pytest.skip(f"{other.inventory}/{name} is not reachable on target {self.target.name}: {exc}")
         except Exception as exc:  # noqa: BLE001 - no credentials for the other account, endpoint down, ...
-            pytest.skip(f"{other.inventory}/{name} is not reachable on target {self.target.name}: {type(exc).__name__}: {exc}")
+            pytest.skip(
+                f"{other.inventory}/{name} is not reachable on target {self.target.name}: {type(exc).__name__}: {exc}"
+            )
         self.started[name] = peer
         return peer
 
@@ -280,8 +320,11 @@ def restore_aliases(target: Target, authority: Authority, versions: dict[str, st
     try:
         return put_back(target, authority, versions, f"restore after a rehearsal: {authority.reason or 'scenario'}")
     except RuntimeError as exc:
-        pytest.fail(f"rollback fixture teardown: {exc} (aliases {target.env.alias} of {target.env.inventory}/{target.env.name} "
-                    "are not where the test found them)", pytrace=False)
+        pytest.fail(
+            f"rollback fixture teardown: {exc} (aliases {target.env.alias} of {target.env.inventory}/{target.env.name} "
+            "are not where the test found them)",
+            pytrace=False,
+        )
     finally:
         # The restore's record is stamped to the ms (harness/records.py utc_stamp): whatever the session records
         # next must be newer, on a FixedClock too, for lambda-alias-version to read the restore's (001 §6.3.2 step 7).
@@ -291,13 +334,22 @@ def restore_aliases(target: Target, authority: Authority, versions: dict[str, st
 class Rollbacks:
     """The ``rollback`` fixture: runs rollbacks and remembers where each alias stood before the first one moved it."""
 
-    def __init__(self, target: Target, authority: Authority, run_action: Callable[[Callable[[], ActionResult]], ActionResult]) -> None:
+    def __init__(
+        self, target: Target, authority: Authority, run_action: Callable[[Callable[[], ActionResult]], ActionResult]
+    ) -> None:
         self.target, self.authority, self.run_action = target, authority, run_action
         self.originals: dict[str, str] = {}
         self.used: list[tuple[Target, Authority]] = []
 
-    def __call__(self, functions: str | Sequence[str] | None = None, to: RollbackTo | None = None, *, service: str | None = None,
-                 on: Target | None = None, as_: Authority | None = None) -> ActionResult:
+    def __call__(
+        self,
+        functions: str | Sequence[str] | None = None,
+        to: RollbackTo | None = None,
+        *,
+        service: str | None = None,
+        on: Target | None = None,
+        as_: Authority | None = None,
+    ) -> ActionResult:
         """Roll back one function, a list, a service or all (``on=`` another target, ``as_=`` another authority)."""
         where, who = on or self.target, as_ or self.authority
         names = [functions] if isinstance(functions, str) else list(functions or [])
@@ -320,7 +372,9 @@ class Rollbacks:
 
 
 @pytest.fixture
-def rollback(request: pytest.FixtureRequest, target: Target, authority: Authority, run_action: Callable[..., ActionResult]) -> Callable[..., ActionResult]:
+def rollback(
+    request: pytest.FixtureRequest, target: Target, authority: Authority, run_action: Callable[..., ActionResult]
+) -> Callable[..., ActionResult]:
     """``rollback(fns, to=RollbackTo.previous(), service=None)``: run a rollback (one function, a list, or all)
     through ``run_action``; afterwards the aliases are put back where they were (a later read-only checklist
     in this session sees the seeded state, and the newest record agrees)."""
@@ -330,23 +384,48 @@ def rollback(request: pytest.FixtureRequest, target: Target, authority: Authorit
 
 
 @pytest.fixture
-def action_reports(request: pytest.FixtureRequest, write_report: Callable[[str, str], Path]) -> Callable[..., list[Path]]:
+def action_reports(
+    request: pytest.FixtureRequest, write_report: Callable[[str, str], Path]
+) -> Callable[..., list[Path]]:
     """``action_reports(result, env, rows=..., decisions=...)``: write the 000 §8 incident report and the 001 §7
     checklist (§7.3 rollback, §7.1 / §7.2 promotion) to this run's reports and Allure; returns the paths."""
 
-    def write(result: ActionResult, env: Environment, *, rows: Sequence[CheckResult] = (), authority: Authority | None = None,
-              decisions: Sequence[Decision] = (), source_env: Environment | None = None, gate_rows: Sequence[CheckResult] = (),
-              root_cause: str = "") -> list[Path]:
+    def write(
+        result: ActionResult,
+        env: Environment,
+        *,
+        rows: Sequence[CheckResult] = (),
+        authority: Authority | None = None,
+        decisions: Sequence[Decision] = (),
+        source_env: Environment | None = None,
+        gate_rows: Sequence[CheckResult] = (),
+        root_cause: str = "",
+    ) -> list[Path]:
         row_dicts, gate_dicts = rows_as_dicts(rows), rows_as_dicts(gate_rows)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        base = f"{result.plan.action}-{env.inventory}-{env.name}-{request.node.name}-{stamp}".replace("/", "_").replace("[", "-").replace("]", "")
-        facts = incident_facts(result, env, rows=row_dicts, decisions=decisions, authority=authority, method=f"pytest {request.node.nodeid}",
-                               root_cause=root_cause)
+        base = (
+            f"{result.plan.action}-{env.inventory}-{env.name}-{request.node.name}-{stamp}".replace("/", "_")
+            .replace("[", "-")
+            .replace("]", "")
+        )
+        facts = incident_facts(
+            result,
+            env,
+            rows=row_dicts,
+            decisions=decisions,
+            authority=authority,
+            method=f"pytest {request.node.nodeid}",
+            root_cause=root_cause,
+        )
         incident = write_report(f"incident-{base}.md", render_incident(facts))
         if source_env is not None:
-            checklist = promotion_checklist(result, source_env, env, gate_rows=gate_dicts, rows=row_dicts, authority=authority)
+            checklist = promotion_checklist(
+                result, source_env, env, gate_rows=gate_dicts, rows=row_dicts, authority=authority
+            )
         else:
-            checklist = rollback_checklist(result, env, rows=row_dicts, authority=authority, incident_report=incident.name)
+            checklist = rollback_checklist(
+                result, env, rows=row_dicts, authority=authority, incident_report=incident.name
+            )
         return [incident, write_report(f"checklist-{base}.md", checklist)]
 
     return write
@@ -357,4 +436,3 @@ def expected_after(result: ActionResult) -> dict[str, str]:
     from harness.actions.promote import final_versions as promoted
 
     return {**final_versions(result), **promoted(result)}
-

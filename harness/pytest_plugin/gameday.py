@@ -37,10 +37,10 @@ from urllib.parse import urlparse
 import allure
 import pytest
 
+from harness.actions import Authority
 from harness.checks.catalogue import rows_for
 from harness.checks.context import CheckContext
 from harness.checks.runner import run_row
-from harness.actions import Authority
 from harness.drills import history
 from harness.drills.digest import environment_digest
 from harness.drills.external import with_command
@@ -70,14 +70,32 @@ DEFAULT_ACTOR = "runbook-harness game day"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("runbook-harness")
-    group.addoption("--recovery-cmd", action="append", default=[], metavar="[DRILL=]CMD",
-                    help="game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with AWS_ENDPOINT_URL "
-                         f"and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces {' and '.join(COMMAND_DRILLS)}")
-    group.addoption("--notify-slack-webhook", default=os.environ.get("HARNESS_SLACK_WEBHOOK") or os.environ.get("SLACK_WEBHOOK_URL"),
-                    metavar="URL", help="game days: post each drill's result to this Slack incoming webhook (002). Env: HARNESS_SLACK_WEBHOOK")
-    group.addoption("--notify-sns-topic", default=os.environ.get("HARNESS_SNS_TOPIC"), metavar="ARN",
-                    help="game days: publish each drill's result to this SNS topic on the target (004). Env: HARNESS_SNS_TOPIC")
-    group.addoption("--gameday-items", default=str(DEFAULT_ITEMS), metavar="N", help=f"game days: items the PITR drill writes (default {DEFAULT_ITEMS})")
+    group.addoption(
+        "--recovery-cmd",
+        action="append",
+        default=[],
+        metavar="[DRILL=]CMD",
+        help="game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with AWS_ENDPOINT_URL "
+        f"and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces {' and '.join(COMMAND_DRILLS)}",
+    )
+    group.addoption(
+        "--notify-slack-webhook",
+        default=os.environ.get("HARNESS_SLACK_WEBHOOK") or os.environ.get("SLACK_WEBHOOK_URL"),
+        metavar="URL",
+        help="game days: post each drill's result to this Slack incoming webhook (002). Env: HARNESS_SLACK_WEBHOOK",
+    )
+    group.addoption(
+        "--notify-sns-topic",
+        default=os.environ.get("HARNESS_SNS_TOPIC"),
+        metavar="ARN",
+        help="game days: publish each drill's result to this SNS topic on the target (004). Env: HARNESS_SNS_TOPIC",
+    )
+    group.addoption(
+        "--gameday-items",
+        default=str(DEFAULT_ITEMS),
+        metavar="N",
+        help=f"game days: items the PITR drill writes (default {DEFAULT_ITEMS})",
+    )
 
 
 def recovery_commands(config: pytest.Config) -> dict[str, str]:
@@ -102,8 +120,10 @@ def pytest_harness_validate_options(config: pytest.Config, env: Environment, tar
         if sep and "-" in name and name == name.lower() and name.replace("-", "").isalnum() and name not in DRILLS:
             raise pytest.UsageError(f"--recovery-cmd {raw!r}: unknown drill {name!r}; drills: {', '.join(DRILLS)}")
         if sep and name == PROMOTION:
-            raise pytest.UsageError(f"--recovery-cmd {raw!r}: {PROMOTION}'s recovery is the monitor's automatic rollback (001 §6.3.1), "
-                                    "not a command")
+            raise pytest.UsageError(
+                f"--recovery-cmd {raw!r}: {PROMOTION}'s recovery is the monitor's automatic rollback (001 §6.3.1), "
+                "not a command"
+            )
         if not command.strip():
             raise pytest.UsageError(f"--recovery-cmd {raw!r}: no command")
     url = config.getoption("--notify-slack-webhook")
@@ -127,8 +147,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     env = harness_state(config).env
     if env is None or not env.protected:
         return
-    reason = (f"game-day drills never run on protected environment {env.inventory}/{env.name}, even with approvals: "
-              "rehearse on a non-protected environment (e.g. --env sit)")
+    reason = (
+        f"game-day drills never run on protected environment {env.inventory}/{env.name}, even with approvals: "
+        "rehearse on a non-protected environment (e.g. --env sit)"
+    )
     for item in items:
         if item.get_closest_marker("gameday"):
             item.add_marker(pytest.mark.skip(reason=reason), append=False)
@@ -148,7 +170,9 @@ class RowsProbe:
         """Every row of ``check.slugs`` on ``check.resources`` (any procedure), judged now."""
         where = check.target or self.target
         api = self.api_base_url if where is self.target else None
-        ctx = CheckContext.for_target(where, expect_versions=dict(check.expect_versions), api_base_url=api or getattr(where, "api_base_url", None))
+        ctx = CheckContext.for_target(
+            where, expect_versions=dict(check.expect_versions), api_base_url=api or getattr(where, "api_base_url", None)
+        )
         wanted = set(check.resources)
         return [run_row(ctx, p).to_dict() for p in rows_for(ctx.env, None, check.slugs) if p.row.resource in wanted]
 
@@ -160,8 +184,16 @@ class ChecklistProbe:
         self.verify = verify
 
     def __call__(self, check: Check, phase: str) -> list[Row]:
-        results = self.verify(None, slugs=check.slugs, resources=check.resources, expect_versions=dict(check.expect_versions), phase=phase,
-                              must_pass=False, target=check.target, record=phase in RECORDED_PHASES)
+        results = self.verify(
+            None,
+            slugs=check.slugs,
+            resources=check.resources,
+            expect_versions=dict(check.expect_versions),
+            phase=phase,
+            must_pass=False,
+            target=check.target,
+            record=phase in RECORDED_PHASES,
+        )
         return [r.to_dict() for r in results]
 
 
@@ -175,7 +207,11 @@ class AllureListener(Listener):
         return allure.step(title)
 
     def fault_injected(self, fault: Fault) -> None:
-        allure.attach(json.dumps(fault.to_dict(), indent=2, default=str), name=f"fault: {fault.name}", attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            json.dumps(fault.to_dict(), indent=2, default=str),
+            name=f"fault: {fault.name}",
+            attachment_type=allure.attachment_type.JSON,
+        )
         self.config.hook.pytest_harness_fault_injected(config=self.config, fault=fault)
 
     def fault_reverted(self, fault: Fault) -> None:
@@ -238,10 +274,17 @@ class Gameday:
             result = run_drill(made, listener=AllureListener(self.config), digest=environment_digest, run_id=run_id)
         self._attach(result)
         for action in result.recovery.actions if result.recovery else []:
-            self.config.hook.pytest_harness_action_applied(config=self.config, result=action)  # plan and result in Allure
+            self.config.hook.pytest_harness_action_applied(
+                config=self.config, result=action
+            )  # plan and result in Allure
         if result.outcome != SKIPPED:
-            sent = notify(result, NotifyConfig(self.config.getoption("--notify-slack-webhook"), self.config.getoption("--notify-sns-topic")),
-                          lambda region: self.target.client("sns", region=region))
+            sent = notify(
+                result,
+                NotifyConfig(
+                    self.config.getoption("--notify-slack-webhook"), self.config.getoption("--notify-sns-topic")
+                ),
+                lambda region: self.target.client("sns", region=region),
+            )
             result.notes += [f"notification: {line}" for line in sent]
             self._write(result)
         if result.outcome == SKIPPED:
@@ -251,14 +294,19 @@ class Gameday:
         return result
 
     def _attach(self, result: DrillResult) -> None:
-        with allure.step(f"timeline on the {result.clock}: RTO {result.rto_s if result.rto_s is None else round(result.rto_s, 1)} s, "
-                         f"wall {result.rto_wall_s if result.rto_wall_s is None else round(result.rto_wall_s, 2)} s"):
+        with allure.step(
+            f"timeline on the {result.clock}: RTO {result.rto_s if result.rto_s is None else round(result.rto_s, 1)} s, "
+            f"wall {result.rto_wall_s if result.rto_wall_s is None else round(result.rto_wall_s, 2)} s"
+        ):
             for event in timeline_events(result):
                 since = (event.at - result.injected_at).total_seconds() if result.injected_at else 0.0
                 with allure.step(f"{event.what}: {event.at:%H:%M:%S} UTC (+{since:.1f} s)"):
                     pass
-        allure.attach(json.dumps(result.to_dict(), indent=2, default=str), name=f"drill {result.name}: {result.outcome}",
-                      attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            json.dumps(result.to_dict(), indent=2, default=str),
+            name=f"drill {result.name}: {result.outcome}",
+            attachment_type=allure.attachment_type.JSON,
+        )
 
     def _write(self, result: DrillResult) -> None:
         stamp = _stamp()
@@ -268,21 +316,40 @@ class Gameday:
         if self.reports_dir is not None:
             folder = self.reports_dir / RESULTS_DIR
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{base}.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+            (folder / f"{base}.json").write_text(
+                json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8"
+            )
         if self.reports_root is not None:
             history.append(self.reports_root / history.HISTORY_NAME, history.history_line(result))
 
 
 @pytest.fixture
-def gameday(request: pytest.FixtureRequest, target: Target, env: Environment, authority: Authority, verify_checklist: Callable[..., Any],
-            write_report: Callable[[str, str], Path]) -> Gameday:
+def gameday(
+    request: pytest.FixtureRequest,
+    target: Target,
+    env: Environment,
+    authority: Authority,
+    verify_checklist: Callable[..., Any],
+    write_report: Callable[[str, str], Path],
+) -> Gameday:
     """``gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe))``: a drill, reported and judged."""
     from harness.pytest_plugin.harness_plugin import harness_state
 
     state = harness_state(request.config)
-    who = dataclasses.replace(authority, reason=authority.reason or DEFAULT_REASON, actor=authority.actor or DEFAULT_ACTOR)
-    return Gameday(request.config, request.node, target, env, who, ChecklistProbe(verify_checklist), write_report, state.reports_dir,
-                   state.reports_root)
+    who = dataclasses.replace(
+        authority, reason=authority.reason or DEFAULT_REASON, actor=authority.actor or DEFAULT_ACTOR
+    )
+    return Gameday(
+        request.config,
+        request.node,
+        target,
+        env,
+        who,
+        ChecklistProbe(verify_checklist),
+        write_report,
+        state.reports_dir,
+        state.reports_root,
+    )
 
 
 # -- the run's summary ---------------------------------------------------------------------------------
@@ -310,14 +377,20 @@ def write_summary(reports_dir: Path, reports_root: Path, env: Environment) -> tu
     svg = rto_chart(past, title=f"RTO per drill across runs: {env.inventory}/{env.name} (drill clock, log scale)")
     chart = reports_dir / CHART
     chart.write_text(svg, encoding="utf-8")
-    shown = os.path.relpath(history_path, reports_root.parent) if history_path.is_relative_to(reports_root.parent) else str(history_path)
+    shown = (
+        os.path.relpath(history_path, reports_root.parent)
+        if history_path.is_relative_to(reports_root.parent)
+        else str(history_path)
+    )
     text = render_summary(results, past, title=f"{env.inventory}/{env.name}", chart=CHART, history_path=shown)
     path = reports_dir / f"gameday-summary-{env.inventory}-{env.name}-{reports_dir.name.split('-')[0]}.md"
     path.write_text(text, encoding="utf-8")
     return path, chart, text
 
 
-def attach_summary(allure_dir: Path, text: str, svg: str, results: list[dict[str, Any]], env: Environment, started: datetime) -> None:
+def attach_summary(
+    allure_dir: Path, text: str, svg: str, results: list[dict[str, Any]], env: Environment, started: datetime
+) -> None:
     """One Allure result, "Game-day summary", carrying the markdown and the chart (failed when a drill failed)."""
     from allure_commons.logger import AllureFileLogger
     from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
@@ -329,15 +402,32 @@ def attach_summary(allure_dir: Path, text: str, svg: str, results: list[dict[str
     logger.report_attached_data(body=svg, file_name=chart)
     failed = [r for r in results if r.get("outcome") == "FAIL"]
     name = f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) not failed"
-    logger.report_result(TestResult(
-        uuid=uuid4(), historyId=f"gameday-summary-{env.inventory}-{env.name}", testCaseId=f"gameday-summary-{env.inventory}-{env.name}",
-        name=name, fullName=name, status=Status.FAILED if failed else Status.PASSED,
-        statusDetails=StatusDetails(message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed)) if failed else None,
-        start=int(started.timestamp() * 1000), stop=int(datetime.now(timezone.utc).timestamp() * 1000),
-        labels=[Label(name="epic", value="Game day"), Label(name="feature", value=f"{env.inventory}/{env.name}"), Label(name="severity", value="normal")],
-        attachments=[Attachment(name="game-day summary (markdown)", source=md, type="text/markdown"),
-                     Attachment(name="RTO per drill across runs (SVG)", source=chart, type="image/svg+xml")],
-    ))
+    logger.report_result(
+        TestResult(
+            uuid=uuid4(),
+            historyId=f"gameday-summary-{env.inventory}-{env.name}",
+            testCaseId=f"gameday-summary-{env.inventory}-{env.name}",
+            name=name,
+            fullName=name,
+            status=Status.FAILED if failed else Status.PASSED,
+            statusDetails=StatusDetails(
+                message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed)
+            )
+            if failed
+            else None,
+            start=int(started.timestamp() * 1000),
+            stop=int(datetime.now(timezone.utc).timestamp() * 1000),
+            labels=[
+                Label(name="epic", value="Game day"),
+                Label(name="feature", value=f"{env.inventory}/{env.name}"),
+                Label(name="severity", value="normal"),
+            ],
+            attachments=[
+                Attachment(name="game-day summary (markdown)", source=md, type="text/markdown"),
+                Attachment(name="RTO per drill across runs (SVG)", source=chart, type="image/svg+xml"),
+            ],
+        )
+    )
 
 
 class SummaryWriter:
@@ -352,7 +442,12 @@ class SummaryWriter:
         from harness.pytest_plugin.harness_plugin import harness_state
 
         state = harness_state(self.config)
-        if state.env is None or state.reports_dir is None or state.reports_root is None or not state.reports_dir.is_dir():
+        if (
+            state.env is None
+            or state.reports_dir is None
+            or state.reports_root is None
+            or not state.reports_dir.is_dir()
+        ):
             return
         self.written = write_summary(state.reports_dir, state.reports_root, state.env)
         if self.written is None:
@@ -360,8 +455,14 @@ class SummaryWriter:
         self.results = drill_results(state.reports_dir)
         allure_dir = getattr(self.config.option, "allure_report_dir", None)
         if allure_dir:
-            attach_summary(Path(allure_dir), self.written[2], self.written[1].read_text(encoding="utf-8"), self.results, state.env,
-                           state.started or datetime.now(timezone.utc))
+            attach_summary(
+                Path(allure_dir),
+                self.written[2],
+                self.written[1].read_text(encoding="utf-8"),
+                self.results,
+                state.env,
+                state.started or datetime.now(timezone.utc),
+            )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.written is None:

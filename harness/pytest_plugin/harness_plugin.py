@@ -23,10 +23,10 @@ from harness.errors import HarnessError
 from harness.inventory import Environment, Inventory, load_inventory
 from harness.inventory.loader import bundled_names
 from harness.inventory.resources import inventory_resources
-from harness.safety import mutation_refusal
-from harness.targets.base import forget_user_aws_profile
-from harness.targets import TARGETS, Target, make_target
 from harness.pytest_plugin import run_dirs
+from harness.safety import mutation_refusal
+from harness.targets import TARGETS, Target, make_target
+from harness.targets.base import forget_user_aws_profile
 
 # Checklist reporting (Allure evidence, verification report) rides along wherever the harness loads.
 pytest_plugins = ["harness.pytest_plugin.reporting"]
@@ -82,7 +82,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("runbook-harness", "runbook harness (rollback / promotion / PITR scenarios)")
-    group.addoption("--env", default=None, help="environment from the inventory (e.g. dev, sit, prod); required by scenarios")
+    group.addoption(
+        "--env", default=None, help="environment from the inventory (e.g. dev, sit, prod); required by scenarios"
+    )
     group.addoption(
         "--target",
         default=os.environ.get("HARNESS_TARGET", "embedded"),
@@ -94,10 +96,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("HARNESS_INVENTORY", "bbws"),
         help=f"inventory file path or bundled name ({', '.join(bundled_names())}); default bbws. Env: HARNESS_INVENTORY",
     )
-    group.addoption("--allow-mutation", action="store_true", default=False, help="allow mutating scenarios on a target that is not disposable (aws, localstack)")
-    group.addoption("--approved-by", action="append", default=[], metavar="NAME", help="an approver (repeat for each; protected envs need the runbook's count)")
-    group.addoption("--reason", default=None, help="why this mutation is being done (recorded; required on protected envs)")
-    group.addoption("--assume-role", action="store_true", default=False, help="with --target aws: assume the env's role from the inventory")
+    group.addoption(
+        "--allow-mutation",
+        action="store_true",
+        default=False,
+        help="allow mutating scenarios on a target that is not disposable (aws, localstack)",
+    )
+    group.addoption(
+        "--approved-by",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an approver (repeat for each; protected envs need the runbook's count)",
+    )
+    group.addoption(
+        "--reason", default=None, help="why this mutation is being done (recorded; required on protected envs)"
+    )
+    group.addoption(
+        "--assume-role",
+        action="store_true",
+        default=False,
+        help="with --target aws: assume the env's role from the inventory",
+    )
     group.addoption(
         "--reports-dir",
         default="reports",
@@ -133,7 +153,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
+    return (
+        not hasattr(config, "workerinput")
+        and bool(getattr(config.option, "numprocesses", None))
+        and getattr(config.option, "dist", "no") != "no"
+    )
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -176,8 +200,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if shared is not None and _is_worker(config):
         from harness.targets.embedded.target import SharedEmbeddedTarget
 
-        target: Target = SharedEmbeddedTarget(state.env, url=shared["url"], api_base_url=shared.get("api_base_url"),
-                                              quotas=bool(options.get("quotas")))
+        target: Target = SharedEmbeddedTarget(
+            state.env, url=shared["url"], api_base_url=shared.get("api_base_url"), quotas=bool(options.get("quotas"))
+        )
     else:
         if shared is not None:
             options["quota_share"] = 1.0  # one emulator for every worker: the whole quota, shared as on AWS
@@ -207,7 +232,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _refuse(state, f"cannot use target {state.target_name} for {state.env.describe()}: {exc}")
     except KeyboardInterrupt:
         target.close()
-        message = f"stopped: interrupted while starting target {state.target_name} for {state.env.describe()}; no test ran"
+        message = (
+            f"stopped: interrupted while starting target {state.target_name} for {state.env.describe()}; no test ran"
+        )
         _record(state, outcome="interrupted", error=message)
         pytest.exit(message, returncode=pytest.ExitCode.INTERRUPTED)
 
@@ -221,7 +248,9 @@ def _shared_emulator(config: pytest.Config, state: HarnessState) -> dict[str, An
     if not config.getoption("--shared-emulator"):
         return None
     if state.target_name != "embedded":
-        raise pytest.UsageError(f"--shared-emulator: only the embedded target runs an emulator to share (not {state.target_name})")
+        raise pytest.UsageError(
+            f"--shared-emulator: only the embedded target runs an emulator to share (not {state.target_name})"
+        )
     return {} if _is_xdist_controller(config) else None  # without -n there is one process, one emulator anyway
 
 
@@ -231,7 +260,9 @@ def _quota_options(config: pytest.Config, target_name: str) -> dict[str, Any]:
     if not config.getoption("--rehearse-quotas"):
         return {}
     if target_name != "embedded":
-        raise pytest.UsageError(f"--rehearse-quotas: only the embedded target rehearses API quotas (on {target_name}, the service enforces its own)")
+        raise pytest.UsageError(
+            f"--rehearse-quotas: only the embedded target rehearses API quotas (on {target_name}, the service enforces its own)"
+        )
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1) or 1)
     return {"quotas": True, "quota_share": 1.0 / workers}
 
@@ -269,7 +300,9 @@ def _check_reports_root(config: pytest.Config) -> None:
     try:
         run_dirs.check_writable(root)
     except OSError as exc:
-        raise pytest.UsageError(f"--reports-dir {config.getoption('--reports-dir')}: cannot write reports to {root}: {exc.strerror or exc}") from None
+        raise pytest.UsageError(
+            f"--reports-dir {config.getoption('--reports-dir')}: cannot write reports to {root}: {exc.strerror or exc}"
+        ) from None
 
 
 def _endpoint_url_problem() -> str | None:
@@ -315,7 +348,9 @@ def _session_clock(config: pytest.Config, state: HarnessState, target: Target) -
 
 
 def _listing_only(config: pytest.Config) -> bool:
-    return any(config.getoption(name, False) for name in ("showfixtures", "show_fixtures_per_test", "collectonly", "help"))
+    return any(
+        config.getoption(name, False) for name in ("showfixtures", "show_fixtures_per_test", "collectonly", "help")
+    )
 
 
 # -- the run directory --------------------------------------------------------------------------
@@ -385,7 +420,9 @@ def pytest_configure_node(node: Any) -> None:
     state = harness_state(node.config)
     if state.target is not None and getattr(state.target, "in_process", False) and hasattr(state.target, "server"):
         # --shared-emulator: the workers reach the controller's seeded server (and its HTTP API front).
-        node.workerinput[SHARED_EMULATOR_INPUT] = json.dumps({"url": state.target.server.url, "api_base_url": state.target.api_base_url})
+        node.workerinput[SHARED_EMULATOR_INPUT] = json.dumps(
+            {"url": state.target.server.url, "api_base_url": state.target.api_base_url}
+        )
     if state.reports_dir is not None and state.reports_root is not None and state.started is not None:
         node.workerinput[RUN_DIR_INPUT] = str(state.reports_dir)
         node.workerinput[REPORTS_ROOT_INPUT] = str(state.reports_root)
@@ -400,7 +437,11 @@ class RunTracker:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count tests that reached an outcome (an xdist crash report counts: the test started)."""
-        if report.when == "call" or (report.when == "setup" and not report.passed) or report.when not in ("setup", "call", "teardown"):
+        if (
+            report.when == "call"
+            or (report.when == "setup" and not report.passed)
+            or report.when not in ("setup", "call", "teardown")
+        ):
             self.state.tests_ran += 1
 
     @pytest.hookimpl(wrapper=True)
@@ -446,7 +487,9 @@ class RunTracker:
             listed = ", ".join(main) + (f" and {others} more report{'s' if others > 1 else ''}" if others else "")
             terminalreporter.write_line(f"reports: {run} (copied to {_display(state.reports_root)}/: {listed})")
         else:
-            terminalreporter.write_line(f"reports: {run} (no test ran: {_display(state.reports_root)}/ keeps the previous run's files)")
+            terminalreporter.write_line(
+                f"reports: {run} (no test ran: {_display(state.reports_root)}/ keeps the previous run's files)"
+            )
 
 
 def _display(path: Path) -> str:

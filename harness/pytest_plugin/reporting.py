@@ -32,8 +32,8 @@ from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.runner import run_row
 from harness.inventory.model import Environment
-from harness.targets.base import Target
 from harness.pytest_plugin.harness_plugin import harness_state
+from harness.targets.base import Target
 
 ROW_PROP = "checklist_row"
 RESULT_PROP = "checklist_result"
@@ -92,7 +92,9 @@ def expect_versions(config: pytest.Config) -> dict[str, str]:
     for text in config.getoption("--expect-version") or []:
         fn, sep, ver = text.partition("=")
         if not sep or not fn.strip() or not ver.strip():
-            raise pytest.UsageError(f"--expect-version {text!r}: expected FUNCTION=VERSION (e.g. bbws-tenant-instance-management-sit=7)")
+            raise pytest.UsageError(
+                f"--expect-version {text!r}: expected FUNCTION=VERSION (e.g. bbws-tenant-instance-management-sit=7)"
+            )
         out[fn.strip()] = ver.strip()
     return out
 
@@ -112,7 +114,9 @@ def check_expect_versions(config: pytest.Config, env: Environment) -> dict[str, 
         close = difflib.get_close_matches(fn, names + prefixes, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         known = ", ".join(names + [f"{p}*" for p in prefixes]) or "none"
-        raise pytest.UsageError(f"--expect-version {fn}={ver}: no function {fn!r} in {env.inventory}/{env.name}{hint} (known: {known})")
+        raise pytest.UsageError(
+            f"--expect-version {fn}={ver}: no function {fn!r} in {env.inventory}/{env.name}{hint} (known: {known})"
+        )
     return wanted
 
 
@@ -171,13 +175,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     procedure = marker.args[0] if marker.args else marker.kwargs.get("procedure")
     if procedure not in PROCEDURES:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: checklist marker needs one of {', '.join(PROCEDURES)}, got {procedure!r}")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: checklist marker needs one of {', '.join(PROCEDURES)}, got {procedure!r}"
+        )
     env = harness_state(metafunc.config).env
     rows = rows_for(env, procedure) if env is not None else []
     _plan(metafunc.config)["definitions"][metafunc.definition.nodeid] = procedure
     if env is not None and not rows:  # e.g. a propie checklist with --inventory bbws: say so, not "empty parameter set"
         why = f"no {procedure} rows for {env.inventory}/{env.name}: the inventory names none of what this checklist checks"
-        metafunc.parametrize("row", [pytest.param(None, marks=pytest.mark.skip(reason=why))], ids=["no-rows"], indirect=True)
+        metafunc.parametrize(
+            "row", [pytest.param(None, marks=pytest.mark.skip(reason=why))], ids=["no-rows"], indirect=True
+        )
         return
     metafunc.parametrize("row", [RowKey(r) for r in rows], ids=[r.id for r in rows], indirect=True)
 
@@ -248,7 +256,9 @@ def checklist_context(pytestconfig: pytest.Config, target: Target) -> CheckConte
     After an action or a fault, verify with ``checklist_context.fresh()``: current state, "now" read
     again from the target's clock.
     """
-    return CheckContext.for_target(target, expect_versions=expect_versions(pytestconfig), api_base_url=api_base_url(pytestconfig, target))
+    return CheckContext.for_target(
+        target, expect_versions=expect_versions(pytestconfig), api_base_url=api_base_url(pytestconfig, target)
+    )
 
 
 @pytest.fixture
@@ -304,21 +314,29 @@ class Checklist:
                         pass
                 url = result.evidence.get("url")
                 if url:
-                    with allure.step(f"http.GET {url} -> {result.evidence.get('status', result.evidence.get('error'))}"):
+                    with allure.step(
+                        f"http.GET {url} -> {result.evidence.get('status', result.evidence.get('error'))}"
+                    ):
                         pass
                 raised = _verdict_exception(result)
                 if raised is not None:
                     raise raised
         except (RowFailed, RowBroken, pytest.skip.Exception):
             pass
-        allure.attach(json.dumps(result.to_dict(), indent=2, default=str), name="observed", attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            json.dumps(result.to_dict(), indent=2, default=str),
+            name="observed",
+            attachment_type=allure.attachment_type.JSON,
+        )
         self.node.user_properties.append((RESULT_PROP, json.dumps(_result_fields(result), default=str)))
 
         if result.verdict is Verdict.FAIL:
             pytest.fail(result.message(), pytrace=False)
         if result.verdict is Verdict.ERROR:
             if result.evidence.get("traceback"):
-                allure.attach(result.evidence["traceback"], name="traceback", attachment_type=allure.attachment_type.TEXT)
+                allure.attach(
+                    result.evidence["traceback"], name="traceback", attachment_type=allure.attachment_type.TEXT
+                )
             raise CheckHarnessError(result.message())
         if result.verdict is Verdict.SKIP:
             pytest.skip(result.message())
@@ -414,13 +432,18 @@ class ReportCollector:
         props = dict(report.user_properties)
         self._merge_plan(props.get(PLAN_PROP))
         if EXTRA_ROWS_PROP in props:
-            self.extra[report.nodeid] = [r for text in (v for k, v in report.user_properties if k == EXTRA_ROWS_PROP) for r in json.loads(text)]
+            self.extra[report.nodeid] = [
+                r for text in (v for k, v in report.user_properties if k == EXTRA_ROWS_PROP) for r in json.loads(text)
+            ]
         if ROW_PROP not in props:
             if report.nodeid in self.rows and report.when not in ("setup", "call", "teardown") and report.failed:
                 # xdist: the worker died while running this row; no verdict came back
                 self.rows[report.nodeid]["observed"] = f"not run: {report.longreprtext.strip() or 'worker crashed'}"
             return
-        row = self.rows.setdefault(report.nodeid, {**json.loads(props[ROW_PROP]), "verdict": NOT_RUN, "observed": "not run", "nodeid": report.nodeid})
+        row = self.rows.setdefault(
+            report.nodeid,
+            {**json.loads(props[ROW_PROP]), "verdict": NOT_RUN, "observed": "not run", "nodeid": report.nodeid},
+        )
         if RESULT_PROP in props:
             row.update(json.loads(props[RESULT_PROP]))
         elif report.when in ("setup", "call") and report.failed:
@@ -438,20 +461,31 @@ class ReportCollector:
         for definition, procedure in (self.definitions or self.collected).items():
             for p in rows_for(env, procedure):
                 nodeid = f"{definition}[{p.id}]"
-                planned[(definition, p.spec.slug, p.row.resource)] = {**_row_meta(p), "verdict": NOT_RUN, "observed": "not run", "nodeid": nodeid}
+                planned[(definition, p.spec.slug, p.row.resource)] = {
+                    **_row_meta(p),
+                    "verdict": NOT_RUN,
+                    "observed": "not run",
+                    "nodeid": nodeid,
+                }
         for row in self.rows.values():  # whatever ran is planned too (e.g. a function with another parametrization)
             planned.setdefault((_definition(row["nodeid"]), row["slug"], row["resource"]), row)
         return planned
 
     def _why_stopped(self, session: pytest.Session | None, exitstatus: int) -> str:
         if exitstatus == pytest.ExitCode.INTERRUPTED:
-            return f"interrupted: {self.interrupted}" if self.interrupted and self.interrupted != "Ctrl-C" else "interrupted"
+            return (
+                f"interrupted: {self.interrupted}"
+                if self.interrupted and self.interrupted != "Ctrl-C"
+                else "interrupted"
+            )
         shouldfail = getattr(session, "shouldfail", False)
         if shouldfail:
             return f"{shouldfail} (-x/--maxfail)" if isinstance(shouldfail, str) else "stopped early (-x/--maxfail)"
         return "not reached: the session stopped early or a worker crashed"
 
-    def outcome(self, env: Environment, exitstatus: int, session: pytest.Session | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    def outcome(
+        self, env: Environment, exitstatus: int, session: pytest.Session | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         """(checklist rows that ran, planned rows that did not, summary: planned/ran/not run/result/run line).
 
         Rows verified inside a test after an action (``self.extra``) count towards the result, not
@@ -484,8 +518,16 @@ class ReportCollector:
             else:
                 counts += f", {len(not_run)} not run ({', '.join(f'{n} {why}' for n, why in reasons)})"
         result = verdict if complete or verdict == "FAIL" else "INCOMPLETE"
-        summary = {"planned": len(planned), "ran": len(ran), "not_run": len(not_run), "complete": complete, "result": result,
-                   "counts": counts, "run": f"{'COMPLETE' if complete else 'INCOMPLETE'}: {counts}", "after_actions": len(extra)}
+        summary = {
+            "planned": len(planned),
+            "ran": len(ran),
+            "not_run": len(not_run),
+            "complete": complete,
+            "result": result,
+            "counts": counts,
+            "run": f"{'COMPLETE' if complete else 'INCOMPLETE'}: {counts}",
+            "after_actions": len(extra),
+        }
         return ran, not_run, summary
 
     @pytest.hookimpl(trylast=True)
@@ -507,10 +549,14 @@ class ReportCollector:
             write_allure_environment(Path(allure_dir), env_props)
         if not has_rows:
             return
-        header = {"title": f"{state.env.inventory}/{state.env.name}", **environment_properties(self.config),
-                  "started": (state.started or self.started).isoformat(timespec="seconds"),
-                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "run": summary["run"],
-                  "throttled and retried": throttled_text(rows + [r for rs in self.extra.values() for r in rs])}
+        header = {
+            "title": f"{state.env.inventory}/{state.env.name}",
+            **environment_properties(self.config),
+            "started": (state.started or self.started).isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run": summary["run"],
+            "throttled and retried": throttled_text(rows + [r for rs in self.extra.values() for r in rs]),
+        }
         titles = {k: f"{RUNBOOKS[r]} {s}" for k, (r, s) in PROCEDURES.items()}
         markdown = render_report(rows, not_run, header, titles, summary, self.extra)
         started = state.started or self.started
@@ -528,7 +574,9 @@ class ReportCollector:
         warned = [r for r in self.rows.values() if r.get("verdict") == "warn"]
         warned += [r for rows in self.extra.values() for r in rows if r.get("verdict") == "warn"]
         if warned:
-            terminalreporter.write_sep("=", f"checklist: {len(warned)} WARN (passed, not measurable or worth a look)", yellow=True)
+            terminalreporter.write_sep(
+                "=", f"checklist: {len(warned)} WARN (passed, not measurable or worth a look)", yellow=True
+            )
             for r in sorted(warned, key=lambda r: (r["slug"], r["resource"])):
                 terminalreporter.write_line(f"WARN {r['slug']} {r['resource']}: {r.get('observed', '')}")
         s = self.summary
@@ -538,18 +586,28 @@ class ReportCollector:
             where = str(self.report_path)
         outcome = s["run"] if s["result"] == "INCOMPLETE" else f"{s['result']}; {s['run']}"
         line = f"verification report: {where} ({outcome})"
-        terminalreporter.write_line(line, red=s["result"] in ("FAIL", "INCOMPLETE"), yellow=s["result"] == "WARN", green=s["result"] == "PASS")
+        terminalreporter.write_line(
+            line, red=s["result"] in ("FAIL", "INCOMPLETE"), yellow=s["result"] == "WARN", green=s["result"] == "PASS"
+        )
 
 
 def throttled_text(rows: Iterable[dict[str, Any]]) -> str:
     """The header line on API quotas: how many throttled calls botocore retried, and in how many rows."""
     counts = [int(r.get("throttled_retries") or 0) for r in rows]
     total, affected = sum(counts), sum(1 for c in counts if c)
-    return f"{total} calls" + (f" in {affected} rows (adaptive retries; none failed a row unless it is ERROR)" if total else "")
+    return f"{total} calls" + (
+        f" in {affected} rows (adaptive retries; none failed a row unless it is ERROR)" if total else ""
+    )
 
 
-def render_report(rows: list[dict[str, Any]], not_run: list[dict[str, Any]], header: dict[str, Any], titles: dict[str, str],
-                  summary: dict[str, Any], after_actions: dict[str, list[dict[str, Any]]] | None = None) -> str:
+def render_report(
+    rows: list[dict[str, Any]],
+    not_run: list[dict[str, Any]],
+    header: dict[str, Any],
+    titles: dict[str, str],
+    summary: dict[str, Any],
+    after_actions: dict[str, list[dict[str, Any]]] | None = None,
+) -> str:
     """The verification report: the checklist tables (``checks.verification_report.render``), then the rows
     not run and the rows verified after actions. The result line covers all of them: an incomplete run
     says INCOMPLETE (never PASS), a failed row after an action makes it FAIL."""
@@ -561,8 +619,14 @@ def render_report(rows: list[dict[str, Any]], not_run: list[dict[str, Any]], hea
     extra = [r for v in after_actions.values() for r in v]
 
     def counts(of: list[dict[str, Any]]) -> str:
-        return ", ".join(f"{sum(1 for r in of if r.get('verdict') == v)} {label[v]}" for v in verification_report.ORDER
-                         if any(r.get("verdict") == v for r in of)) or "none"
+        return (
+            ", ".join(
+                f"{sum(1 for r in of if r.get('verdict') == v)} {label[v]}"
+                for v in verification_report.ORDER
+                if any(r.get("verdict") == v for r in of)
+            )
+            or "none"
+        )
 
     detail = f"{summary['counts']}: {counts(rows)}"
     if extra:
@@ -577,19 +641,33 @@ def render_report(rows: list[dict[str, Any]], not_run: list[dict[str, Any]], hea
         at = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
         lines[at:at] = [result_line, ""]
     if not_run:
-        lines += [f"## Not run ({len(not_run)} of {summary['planned']} planned rows)", "", "| Check | Resource | Why |", "|---|---|---|"]
+        lines += [
+            f"## Not run ({len(not_run)} of {summary['planned']} planned rows)",
+            "",
+            "| Check | Resource | Why |",
+            "|---|---|---|",
+        ]
         for r in sorted(not_run, key=lambda r: (str(r.get("procedure")), str(r.get("slug")), str(r.get("resource")))):
-            lines.append(f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | {_cell(r.get('observed'))} |")
+            lines.append(
+                f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | {_cell(r.get('observed'))} |"
+            )
         lines.append("")
     if after_actions:
         lines += [f"## Verified after actions ({len(extra)} rows in {len(after_actions)} tests)", ""]
         for nodeid, verified in after_actions.items():
             phases = sorted({str(r.get("phase") or "verification") for r in verified})
-            lines += [f"### `{nodeid}` ({', '.join(phases)})", "", "| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
+            lines += [
+                f"### `{nodeid}` ({', '.join(phases)})",
+                "",
+                "| Check | Resource | Expected | Observed | Result | Ref |",
+                "|---|---|---|---|---|---|",
+            ]
             for r in verification_report.sort_rows(verified):
                 verdict = label.get(str(r.get("verdict")), str(r.get("verdict")).upper())
-                lines.append(f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | "
-                             f"{_cell(r.get('expected'))} | {_cell(r.get('observed'))} | **{verdict}** | {_cell(r.get('ref'))} |")
+                lines.append(
+                    f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | "
+                    f"{_cell(r.get('expected'))} | {_cell(r.get('observed'))} | **{verdict}** | {_cell(r.get('ref'))} |"
+                )
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -633,8 +711,14 @@ def write_allure_environment(allure_dir: Path, props: dict[str, str]) -> None:
     (allure_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
 
 
-def attach_report_to_allure(allure_dir: Path, markdown: str, rows: Iterable[dict[str, Any]], env: Environment, started: datetime,
-                            summary: dict[str, Any] | None = None) -> None:
+def attach_report_to_allure(
+    allure_dir: Path,
+    markdown: str,
+    rows: Iterable[dict[str, Any]],
+    env: Environment,
+    started: datetime,
+    summary: dict[str, Any] | None = None,
+) -> None:
     """One Allure result, "Verification report", carrying the markdown report as an attachment.
 
     Failed when a row failed or errored; "unknown" (category "Incomplete runs") when the run did not run
@@ -664,8 +748,12 @@ def attach_report_to_allure(allure_dir: Path, markdown: str, rows: Iterable[dict
         statusDetails=StatusDetails(message="\n".join(messages)) if messages else None,
         start=int(started.timestamp() * 1000),
         stop=int(datetime.now(timezone.utc).timestamp() * 1000),
-        labels=[Label(name="epic", value="Verification report"), Label(name="feature", value=f"{env.inventory}/{env.name}"),
-                Label(name="severity", value="normal"), Label(name="verdict", value=summary["result"].lower())],
+        labels=[
+            Label(name="epic", value="Verification report"),
+            Label(name="feature", value=f"{env.inventory}/{env.name}"),
+            Label(name="severity", value="normal"),
+            Label(name="verdict", value=summary["result"].lower()),
+        ],
         attachments=[Attachment(name="verification report (markdown)", source=source, type="text/markdown")],
     )
     logger.report_result(result)

@@ -161,6 +161,8 @@ def publish(root: Path, run_dir: Path) -> list[str]:
         if stale.exists() or stale.is_symlink():
             _remove(stale)
     tmp = root / f"{MANIFEST}.{os.getpid()}"
-    tmp.write_text(json.dumps({"run": os.path.relpath(run_dir, root), "files": names}, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"run": os.path.relpath(run_dir, root), "files": names}, indent=2) + "\n", encoding="utf-8"
+    )
     os.replace(tmp, manifest)
     return names

@@ -16,5 +16,15 @@ from harness.report.incident import IncidentFacts, incident_facts, render_incide
 from harness.report.svg_chart import rto_chart
 from harness.report.timeline import render_timeline
 
-__all__ = ["IncidentFacts", "incident_facts", "promotion_checklist", "render_drill", "render_drill_incident", "render_incident", "render_summary",
-           "render_timeline", "rollback_checklist", "rto_chart"]
+__all__ = [
+    "IncidentFacts",
+    "incident_facts",
+    "promotion_checklist",
+    "render_drill",
+    "render_drill_incident",
+    "render_incident",
+    "render_summary",
+    "render_timeline",
+    "rollback_checklist",
+    "rto_chart",
+]

@@ -58,20 +58,35 @@ def _approved(env: Environment, authority: Authority, rule: str) -> str:
     return f"not required ({env.name} is not protected)" if not env.protected else "none given"
 
 
-def rollback_checklist(result: ActionResult, env: Environment, *, rows: Rows = (), authority: Authority | None = None,
-                       incident_report: str | None = None) -> str:
+def rollback_checklist(
+    result: ActionResult,
+    env: Environment,
+    *,
+    rows: Rows = (),
+    authority: Authority | None = None,
+    incident_report: str | None = None,
+) -> str:
     """001 §7.3 for a rollback (one function or a batch)."""
     authority = authority or Authority()
     leaves, moved = _leaves(result), _moved(result)
     fns = [str(leaf.plan.details.get("function")) for leaf in moved]
     first = result.timeline[0].at if result.timeline else result.plan.planned_at
     current = ", ".join(f"{leaf.plan.details.get('function')}: {leaf.plan.details.get('from')}" for leaf in leaves)
-    targets = ", ".join(f"{leaf.plan.details.get('function')}: {leaf.plan.details.get('to')}" for leaf in leaves if leaf.plan.details.get("to"))
+    targets = ", ".join(
+        f"{leaf.plan.details.get('function')}: {leaf.plan.details.get('to')}"
+        for leaf in leaves
+        if leaf.plan.details.get("to")
+    )
     checkpoints = sorted({str(leaf.evidence.get("checkpoint")) for leaf in moved if leaf.evidence.get("checkpoint")})
-    healthy = [leaf for leaf in moved if (leaf.evidence.get("health") or {}).get("problem") is None and leaf.evidence.get("health")]
+    healthy = [
+        leaf
+        for leaf in moved
+        if (leaf.evidence.get("health") or {}).get("problem") is None and leaf.evidence.get("health")
+    ]
     record = result.record
     lines = [
-        "## Rollback Checklist", "",
+        "## Rollback Checklist",
+        "",
         f"**Date/Time**: {utc(first, '%Y-%m-%d %H:%M:%S')} UTC",
         f"**Environment**: {env.name.upper()}",
         f"**Service**: {', '.join(result.plan.details.get('services') or []) or result.plan.details.get('scope') or result.plan.details.get('function')}",
@@ -79,32 +94,69 @@ def rollback_checklist(result: ActionResult, env: Environment, *, rows: Rows = (
         f"**Rollback Target Version**: {targets or '-'} ({result.plan.details.get('rule', '')})",
         f"**Incident Ticket**: {authority.incident or '-'}",
         f"**Outcome**: {result.outcome}" + (f" — {result.message}" if result.message else ""),
-        "", "### Pre-Rollback", "",
-        box(True if incident_report else None, "Incident documented", f"000 §8 report: {incident_report}" if incident_report else ""),
-        box(bool(checkpoints) if moved else None, "Current state backed up (incident alias created)", ", ".join(checkpoints) or "no function moved"),
+        "",
+        "### Pre-Rollback",
+        "",
+        box(
+            True if incident_report else None,
+            "Incident documented",
+            f"000 §8 report: {incident_report}" if incident_report else "",
+        ),
+        box(
+            bool(checkpoints) if moved else None,
+            "Current state backed up (incident alias created)",
+            ", ".join(checkpoints) or "no function moved",
+        ),
         box(bool(targets) or None, "Rollback target version identified", targets),
         box(True, "Rollback approved by", _approved(env, authority, "prod-rollback")),
-        "", "### Rollback Execution", "",
+        "",
+        "### Rollback Execution",
+        "",
         box(True if moved else None, "Rollback command executed", f"{result.plan.action} ({len(moved)} function(s))"),
-        box(all(leaf.outcome == COMPLETE for leaf in moved) if moved else None, "Lambda alias updated",
-            "; ".join(f"{leaf.plan.details.get('function')}: {env.alias} -> {leaf.evidence.get('final_version')}" for leaf in moved)),
-        box(len(healthy) == len(moved) if moved else None, "Health check verified",
-            "; ".join(f"{(leaf.evidence.get('health') or {}).get('invoked')}: "
-                      f"{(leaf.evidence.get('health') or {}).get('problem') or (leaf.evidence.get('health') or {}).get('status_code')}" for leaf in moved)),
-        "", "### Post-Rollback Verification", "",
+        box(
+            all(leaf.outcome == COMPLETE for leaf in moved) if moved else None,
+            "Lambda alias updated",
+            "; ".join(
+                f"{leaf.plan.details.get('function')}: {env.alias} -> {leaf.evidence.get('final_version')}"
+                for leaf in moved
+            ),
+        ),
+        box(
+            len(healthy) == len(moved) if moved else None,
+            "Health check verified",
+            "; ".join(
+                f"{(leaf.evidence.get('health') or {}).get('invoked')}: "
+                f"{(leaf.evidence.get('health') or {}).get('problem') or (leaf.evidence.get('health') or {}).get('status_code')}"
+                for leaf in moved
+            ),
+        ),
+        "",
+        "### Post-Rollback Verification",
+        "",
         _row_box(rows, "Health endpoint returns 200", ["health-endpoint"], fns),
         _row_box(rows, "No new errors in CloudWatch", ["error-rate", "log-errors"], fns),
         _row_box(rows, "API responses correct", ["api-health", "api-responses"], None),
-        box(_settled(record), "DynamoDB rollback record created",
-            f"{record.record_id} in {env.deployments_table.name if env.deployments_table else '-'}: {record.status}" if record else
-            "no deployments table in the inventory"),
-        "", "### Post-Mortem", "",
-        box(None, "Root cause identified"), box(None, "Fix developed and tested in DEV"),
-        box(None, "Post-mortem document created"), box(None, "Prevention measures documented"),
-        "", "### Sign-off", "",
+        box(
+            _settled(record),
+            "DynamoDB rollback record created",
+            f"{record.record_id} in {env.deployments_table.name if env.deployments_table else '-'}: {record.status}"
+            if record
+            else "no deployments table in the inventory",
+        ),
+        "",
+        "### Post-Mortem",
+        "",
+        box(None, "Root cause identified"),
+        box(None, "Fix developed and tested in DEV"),
+        box(None, "Post-mortem document created"),
+        box(None, "Prevention measures documented"),
+        "",
+        "### Sign-off",
+        "",
         f"**Rollback Executor**: {authority.who}",
         f"**Approver**: {', '.join(authority.approvers) or '-'}",
-        f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", "",
+        f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC",
+        "",
     ]
     return "\n".join(lines)
 
@@ -120,15 +172,30 @@ def _row_box(rows: Rows, text: str, slugs: list[str], resources: list[str] | Non
     return box(done, text, evidence)
 
 
-def promotion_checklist(result: ActionResult, source: Environment, dest: Environment, *, gate_rows: Rows = (), rows: Rows = (),
-                        authority: Authority | None = None) -> str:
+def promotion_checklist(
+    result: ActionResult,
+    source: Environment,
+    dest: Environment,
+    *,
+    gate_rows: Rows = (),
+    rows: Rows = (),
+    authority: Authority | None = None,
+) -> str:
     """001 §7.2 when the destination is protected (SIT -> PROD), else 001 §7.1 (DEV -> SIT)."""
     authority = authority or Authority()
     leaves = _leaves(result)
     promoted = [leaf for leaf in leaves if leaf.plan.action == "promote"]
     fns = [str(leaf.plan.details.get("dest_function")) for leaf in promoted]
-    versions = ", ".join(sorted({f"{leaf.plan.details.get('function')}:{leaf.plan.details.get('source_version')} "
-                                 f"({leaf.plan.details.get('label')})" for leaf in promoted if leaf.plan.details.get("source_version")}))
+    versions = ", ".join(
+        sorted(
+            {
+                f"{leaf.plan.details.get('function')}:{leaf.plan.details.get('source_version')} "
+                f"({leaf.plan.details.get('label')})"
+                for leaf in promoted
+                if leaf.plan.details.get("source_version")
+            }
+        )
+    )
     first = result.timeline[0].at if result.timeline else result.plan.planned_at
     rule = f"{source.name}-to-{dest.name}"
     monitors = [leaf.evidence.get("monitor") for leaf in promoted if leaf.evidence.get("monitor")]
@@ -136,12 +203,26 @@ def promotion_checklist(result: ActionResult, source: Environment, dest: Environ
     records = [leaf.record for leaf in promoted if leaf.record]
     backups = sorted({str(leaf.plan.details.get("backup_alias")) for leaf in promoted if leaf.applied})
     applied = [leaf for leaf in promoted if leaf.applied]
-    deployed = all(any(c.attribute == "FunctionVersion" and c.resource.endswith(f"alias/{dest.alias}") for _, c in leaf.applied) for leaf in applied) if applied else None
+    deployed = (
+        all(
+            any(
+                c.attribute == "FunctionVersion" and c.resource.endswith(f"alias/{dest.alias}") for _, c in leaf.applied
+            )
+            for leaf in applied
+        )
+        if applied
+        else None
+    )
     services = sorted({str(leaf.plan.details.get("service")) for leaf in promoted})
     prod = dest.protected
-    head = [f"## {source.name.upper()} to {dest.name.upper()} Promotion Checklist", "",
-            f"**Date**: {utc(first, '%Y-%m-%d %H:%M:%S')} UTC", f"**Promoter**: {authority.who}",
-            f"**Service(s)**: {', '.join(services) or '-'}", f"**{source.name.upper()} Version**: {versions or '-'}"]
+    head = [
+        f"## {source.name.upper()} to {dest.name.upper()} Promotion Checklist",
+        "",
+        f"**Date**: {utc(first, '%Y-%m-%d %H:%M:%S')} UTC",
+        f"**Promoter**: {authority.who}",
+        f"**Service(s)**: {', '.join(services) or '-'}",
+        f"**{source.name.upper()} Version**: {versions or '-'}",
+    ]
     if prod:
         head.append(f"**Change Request Ticket**: {authority.incident or '-'}")
     head.append(f"**Outcome**: {result.outcome}" + (f" — {result.message}" if result.message else ""))
@@ -152,49 +233,111 @@ def promotion_checklist(result: ActionResult, source: Environment, dest: Environ
     pre = ["", "### Pre-Promotion Checks", ""]
     if prod:
         window = next((str(leaf.plan.details["window"]) for leaf in promoted if leaf.plan.details.get("window")), "")
-        pre += [box(gate_errors[0], f"{source.name.upper()} stable for {lookback}", gate_errors[1]),
-                box(gate_errors[0], f"{source.name.upper()} error count within the gate in the last {lookback}", gate_errors[1]),
-                box(gate_throttles[0], f"{source.name.upper()} throttle count = 0 in the last {lookback}", gate_throttles[1]),
-                box(None, f"All integration tests pass in {source.name.upper()}"), box(None, "Security scan re-run passed"),
-                box(bool(window) or None, "Maintenance window confirmed", window),
-                box(True, "Rollback plan documented", "automatic rollback to the backup alias on a 001 §6.3.1 trigger"),
-                box(None, "Change request approved"),
-                "", "### Approvals", "",
-                *[box(True, f"{role} approval", name) for role, name in zip(dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers)]]
+        pre += [
+            box(gate_errors[0], f"{source.name.upper()} stable for {lookback}", gate_errors[1]),
+            box(
+                gate_errors[0],
+                f"{source.name.upper()} error count within the gate in the last {lookback}",
+                gate_errors[1],
+            ),
+            box(
+                gate_throttles[0], f"{source.name.upper()} throttle count = 0 in the last {lookback}", gate_throttles[1]
+            ),
+            box(None, f"All integration tests pass in {source.name.upper()}"),
+            box(None, "Security scan re-run passed"),
+            box(bool(window) or None, "Maintenance window confirmed", window),
+            box(True, "Rollback plan documented", "automatic rollback to the backup alias on a 001 §6.3.1 trigger"),
+            box(None, "Change request approved"),
+            "",
+            "### Approvals",
+            "",
+            *[
+                box(True, f"{role} approval", name)
+                for role, name in zip(
+                    dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers
+                )
+            ],
+        ]
     else:
-        pre += [box(None, "All unit tests pass (80%+ coverage)"), box(None, "Code linting passed (ruff, black)"),
-                box(None, "Type checking passed (mypy)"), box(None, "Security scan passed (bandit)"),
-                box(None, f"Integration tests pass in {source.name.upper()}"),
-                box(gate_errors[0], f"{source.name.upper()} error rate within the gate ({lookback})", gate_errors[1]),
-                box(gate_throttles[0], f"{source.name.upper()} throttle rate = 0", gate_throttles[1]),
-                box(gate_health[0], f"{source.name.upper()} Lambda health check returns 200", gate_health[1]),
-                box(None, "Release notes documented"),
-                box(bool(authority.approvers) or None, "Dev Lead approval obtained", _approved(dest, authority, rule))]
+        pre += [
+            box(None, "All unit tests pass (80%+ coverage)"),
+            box(None, "Code linting passed (ruff, black)"),
+            box(None, "Type checking passed (mypy)"),
+            box(None, "Security scan passed (bandit)"),
+            box(None, f"Integration tests pass in {source.name.upper()}"),
+            box(gate_errors[0], f"{source.name.upper()} error rate within the gate ({lookback})", gate_errors[1]),
+            box(gate_throttles[0], f"{source.name.upper()} throttle rate = 0", gate_throttles[1]),
+            box(gate_health[0], f"{source.name.upper()} Lambda health check returns 200", gate_health[1]),
+            box(None, "Release notes documented"),
+            box(bool(authority.approvers) or None, "Dev Lead approval obtained", _approved(dest, authority, rule)),
+        ]
     monitor_ok = (not fired) if monitors else None
-    monitor_text = "; ".join(leaf.message for leaf in fired) if fired else f"{len(monitors)} monitor(s), no 001 §6.3.1 trigger fired"
-    execution = ["", "### Promotion Execution", "",
-                 box(True, "Promotion run", f"harness {result.plan.action} ({len(promoted)} function(s))"),
-                 box(not result.plan.refused, "Pre-flight checks passed", result.plan.details.get("gates") or "gates passed by the caller")]
+    monitor_text = (
+        "; ".join(leaf.message for leaf in fired)
+        if fired
+        else f"{len(monitors)} monitor(s), no 001 §6.3.1 trigger fired"
+    )
+    execution = [
+        "",
+        "### Promotion Execution",
+        "",
+        box(True, "Promotion run", f"harness {result.plan.action} ({len(promoted)} function(s))"),
+        box(
+            not result.plan.refused,
+            "Pre-flight checks passed",
+            result.plan.details.get("gates") or "gates passed by the caller",
+        ),
+    ]
     if prod:
         execution += [box(bool(backups) or None, "Backup alias created", ", ".join(backups))]
-    execution += [box(deployed, "Deployment completed successfully",
-                      "; ".join(f"{leaf.plan.details.get('dest_function')}: {dest.alias} -> {c.after}" for leaf in applied for _, c in leaf.applied
-                                if c.attribute == "FunctionVersion" and c.resource.endswith(f"alias/{dest.alias}") and c.before is not None)),
-                  box(monitor_ok, f"{'5-minute error monitoring passed' if prod else 'Post-deployment verification passed'}", monitor_text)]
-    post = ["", "### Post-Promotion Verification", "",
-            _row_box(rows, f"{dest.name.upper()} Lambda health check returns 200", ["health-endpoint"], fns),
-            box(None, f"{dest.name.upper()} smoke tests pass"),
-            _row_box(rows, "No errors in CloudWatch (5-min window)", ["error-rate", "log-errors"], fns),
-            _row_box(rows, "API Gateway returns expected responses", ["api-health", "api-responses"], None),
-            box(all(_settled(r) for r in records) if records else None, "DynamoDB deployment record created",
-                ", ".join(f"{r.record_id}: {r.status}" for r in records) or "no record written")]
+    execution += [
+        box(
+            deployed,
+            "Deployment completed successfully",
+            "; ".join(
+                f"{leaf.plan.details.get('dest_function')}: {dest.alias} -> {c.after}"
+                for leaf in applied
+                for _, c in leaf.applied
+                if c.attribute == "FunctionVersion"
+                and c.resource.endswith(f"alias/{dest.alias}")
+                and c.before is not None
+            ),
+        ),
+        box(
+            monitor_ok,
+            f"{'5-minute error monitoring passed' if prod else 'Post-deployment verification passed'}",
+            monitor_text,
+        ),
+    ]
+    post = [
+        "",
+        "### Post-Promotion Verification",
+        "",
+        _row_box(rows, f"{dest.name.upper()} Lambda health check returns 200", ["health-endpoint"], fns),
+        box(None, f"{dest.name.upper()} smoke tests pass"),
+        _row_box(rows, "No errors in CloudWatch (5-min window)", ["error-rate", "log-errors"], fns),
+        _row_box(rows, "API Gateway returns expected responses", ["api-health", "api-responses"], None),
+        box(
+            all(_settled(r) for r in records) if records else None,
+            "DynamoDB deployment record created",
+            ", ".join(f"{r.record_id}: {r.status}" for r in records) or "no record written",
+        ),
+    ]
     if prod:
         post.insert(4, box(None, "CloudFront distribution healthy"))
         post.append(_row_box(rows, "CloudWatch alarms not triggered", ["cloudwatch-alarms"], None))
-        post += ["", "### Post-Promotion Monitoring (24h)", "", *(box(None, f"{h} check: No errors") for h in ("1-hour", "4-hour", "12-hour", "24-hour")),
-                 box(None, "Customer feedback: No issues reported")]
+        post += [
+            "",
+            "### Post-Promotion Monitoring (24h)",
+            "",
+            *(box(None, f"{h} check: No errors") for h in ("1-hour", "4-hour", "12-hour", "24-hour")),
+            box(None, "Customer feedback: No issues reported"),
+        ]
     sign = ["", "### Sign-off", "", f"**Promoter Signature**: {authority.who}"]
     if prod:
-        sign += [f"**{role} Signature**: {name}" for role, name in zip(dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers)]
+        sign += [
+            f"**{role} Signature**: {name}"
+            for role, name in zip(dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers)
+        ]
     sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]
     return "\n".join(head + pre + execution + post + sign)

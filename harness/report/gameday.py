@@ -18,8 +18,13 @@ from harness.report.incident import IncidentFacts, incident_facts, render_incide
 from harness.report.timeline import cell, render_timeline
 
 ROW_ORDER = ("steady state", "detection", "verification", "settle")
-MILESTONES = (("fault injected", "injected_at"), ("issue detected", "detected_at"), ("recovery initiated", "recovery_started"),
-              ("recovery completed", "recovered_at"), ("verification completed", "verified_at"))
+MILESTONES = (
+    ("fault injected", "injected_at"),
+    ("issue detected", "detected_at"),
+    ("recovery initiated", "recovery_started"),
+    ("recovery completed", "recovered_at"),
+    ("verification completed", "verified_at"),
+)
 
 
 def _iso(at: Any) -> str:
@@ -30,57 +35,109 @@ def _iso(at: Any) -> str:
 
 def _rows_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out = ["| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
-    out += [f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(str(r.get('observed'))[:300])} | "
-            f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |" for r in rows]
+    out += [
+        f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(str(r.get('observed'))[:300])} | "
+        f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
+        for r in rows
+    ]
     return out
 
 
 def render_drill(result: DrillResult) -> str:
     """The drill's own report: verdict, RTO against the objective, milestones and phases on both clocks, rows, evidence."""
-    lines = [f"# Game day: {result.title}", "",
-             f"- **drill**: `{result.name}` ({result.ref})",
-             f"- **environment**: {result.inventory}/{result.env} on target {result.target}",
-             f"- **outcome**: **{result.outcome}**" + (f" — {'; '.join(result.failures)}" if result.failures else ""),
-             f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; {fmt_s(result.rto_wall_s)} wall clock",
-             "- **objective**: " + (f"{fmt_s(result.rto_target_s)} for {result.kind} ({result.rto_ref})" if result.rto_target_s else
-                                     f"none in the inventory for {result.kind}"),
-             f"- **whole drill**: {fmt_s(result.wall_s)} wall clock (setup and cleanup included)",
-             "- **environment after cleanup**: " + ("as before the drill (digest equal)" if result.restored else
-                                                     "not compared" if result.restored is None else
-                                                     "DIFFERENT: " + "; ".join(result.differences[:10])),
-             ""]
+    lines = [
+        f"# Game day: {result.title}",
+        "",
+        f"- **drill**: `{result.name}` ({result.ref})",
+        f"- **environment**: {result.inventory}/{result.env} on target {result.target}",
+        f"- **outcome**: **{result.outcome}**" + (f" — {'; '.join(result.failures)}" if result.failures else ""),
+        f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; {fmt_s(result.rto_wall_s)} wall clock",
+        "- **objective**: "
+        + (
+            f"{fmt_s(result.rto_target_s)} for {result.kind} ({result.rto_ref})"
+            if result.rto_target_s
+            else f"none in the inventory for {result.kind}"
+        ),
+        f"- **whole drill**: {fmt_s(result.wall_s)} wall clock (setup and cleanup included)",
+        "- **environment after cleanup**: "
+        + (
+            "as before the drill (digest equal)"
+            if result.restored
+            else "not compared"
+            if result.restored is None
+            else "DIFFERENT: " + "; ".join(result.differences[:10])
+        ),
+        "",
+    ]
     if result.clock == "rehearsal clock":
-        lines += ["The rehearsal clock moves with the wall clock and jumps when the drill waits (a PITR restorable time, a "
-                  "monitor window, a verification window): its RTO is what the same steps would take on AWS, without waiting "
-                  "for AWS; the wall-clock RTO is what the rehearsal itself took.", ""]
+        lines += [
+            "The rehearsal clock moves with the wall clock and jumps when the drill waits (a PITR restorable time, a "
+            "monitor window, a verification window): its RTO is what the same steps would take on AWS, without waiting "
+            "for AWS; the wall-clock RTO is what the rehearsal itself took.",
+            "",
+        ]
     lines += ["## Milestones", "", "| Milestone | Time (UTC) | Since the fault |", "|---|---|---|"]
     for label, attr in MILESTONES:
         at = getattr(result, attr)
         since = fmt_s((at - result.injected_at).total_seconds()) if at and result.injected_at else "-"
         lines.append(f"| {label} | {_iso(at)} | {since} |")
     lines += ["", "## Phases", "", f"| Phase | {result.clock} | wall clock | ok | detail |", "|---|---|---|---|---|"]
-    lines += [f"| {p.name} | {fmt_s(p.seconds)} | {fmt_s(p.wall_s)} | {'yes' if p.ok else 'no'} | {cell(p.detail)} |" for p in result.phases]
+    lines += [
+        f"| {p.name} | {fmt_s(p.seconds)} | {fmt_s(p.wall_s)} | {'yes' if p.ok else 'no'} | {cell(p.detail)} |"
+        for p in result.phases
+    ]
     lines += ["", "## Timeline", "", render_timeline(result.timeline), ""]
     for phase in ROW_ORDER:
         rows = result.rows.get(phase)
         if rows:
             lines += [f"## Rows: {phase}", "", *_rows_table(rows), ""]
     if result.fault:
-        lines += ["## Fault", "", f"`{result.fault.get('name')}` on `{result.fault.get('resource')}` ({result.fault.get('ref')})"
-                  + (f" — simulated: {result.fault['simulated']}" if result.fault.get("simulated") else ""), "",
-                  "```json", json.dumps({k: result.fault.get(k) for k in ("before", "after", "detected_by", "undo_log", "undo_error")},
-                                        indent=2, default=str)[:6000], "```", ""]
+        lines += [
+            "## Fault",
+            "",
+            f"`{result.fault.get('name')}` on `{result.fault.get('resource')}` ({result.fault.get('ref')})"
+            + (f" — simulated: {result.fault['simulated']}" if result.fault.get("simulated") else ""),
+            "",
+            "```json",
+            json.dumps(
+                {k: result.fault.get(k) for k in ("before", "after", "detected_by", "undo_log", "undo_error")},
+                indent=2,
+                default=str,
+            )[:6000],
+            "```",
+            "",
+        ]
     if result.recovery is not None:
         rec = result.recovery
         lines += ["## Recovery", "", f"{rec.method}: {'ok' if rec.ok else 'reported FAILURE'} — {rec.message}", ""]
         for a in rec.actions:
-            lines.append(f"- `{a.plan.action}` {a.outcome}: {a.message}" + (f" (record `{a.record.record_id}` {a.record.status})" if a.record else ""))
+            lines.append(
+                f"- `{a.plan.action}` {a.outcome}: {a.message}"
+                + (f" (record `{a.record.record_id}` {a.record.status})" if a.record else "")
+            )
         if rec.command is not None:
             c = rec.command
-            lines += ["", f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after {c.seconds:.1f} s, "
-                      "environment set by the harness:", "", "```", *[f"{k}={v}" for k, v in sorted(c.environment.items())], "```", "",
-                      "stdout (tail):", "", "```", c.stdout[-3000:].rstrip() or "(none)", "```", "", "stderr (tail):", "", "```",
-                      c.stderr[-3000:].rstrip() or "(none)", "```"]
+            lines += [
+                "",
+                f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after {c.seconds:.1f} s, "
+                "environment set by the harness:",
+                "",
+                "```",
+                *[f"{k}={v}" for k, v in sorted(c.environment.items())],
+                "```",
+                "",
+                "stdout (tail):",
+                "",
+                "```",
+                c.stdout[-3000:].rstrip() or "(none)",
+                "```",
+                "",
+                "stderr (tail):",
+                "",
+                "```",
+                c.stderr[-3000:].rstrip() or "(none)",
+                "```",
+            ]
         lines.append("")
     if result.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in result.notes], ""]
@@ -95,20 +152,35 @@ def drill_incident(result: DrillResult, env: Environment) -> IncidentFacts:
         changes += incident_facts(action, env).changes
     fault = result.fault or {}
     if not changes:
-        changes = [{"function": key, "from": json.dumps((fault.get("after") or {}).get(key), default=str),
-                    "to": json.dumps((fault.get("before") or {}).get(key), default=str), "final": "-", "health": "-", "outcome": result.outcome}
-                   for key in (fault.get("before") or {})]
+        changes = [
+            {
+                "function": key,
+                "from": json.dumps((fault.get("after") or {}).get(key), default=str),
+                "to": json.dumps((fault.get("before") or {}).get(key), default=str),
+                "final": "-",
+                "health": "-",
+                "outcome": result.outcome,
+            }
+            for key in (fault.get("before") or {})
+        ]
     started = result.injected_at or result.started or datetime.now(timezone.utc)
     ended = result.verified_at or result.ended or started
     affected = [(str(k), True) for k in (fault.get("before") or {})] or [(str(fault.get("resource", "-")), True)]
     return IncidentFacts(
-        incident_id=f"GAMEDAY-{started:%Y%m%d}-{result.name}", started=started, ended=ended, environment=result.env,
+        incident_id=f"GAMEDAY-{started:%Y%m%d}-{result.name}",
+        started=started,
+        ended=ended,
+        environment=result.env,
         severity=f"{result.severity or 'not rated'} — a game-day drill: a rehearsed fault, not a production incident",
-        affected=affected, timeline=sorted(result.timeline, key=lambda e: e.at), root_cause=result.root_cause,
-        method=result.recovery.method if result.recovery else "no recovery ran", changes=changes, verification=rows,
+        affected=affected,
+        timeline=sorted(result.timeline, key=lambda e: e.at),
+        root_cause=result.root_cause,
+        method=result.recovery.method if result.recovery else "no recovery ran",
+        changes=changes,
+        verification=rows,
         outcome=f"{result.outcome}: RTO {fmt_s(result.rto_s)} ({result.clock}), {fmt_s(result.rto_wall_s)} wall"
-                + (f"; objective {fmt_s(result.rto_target_s)} ({result.rto_ref})" if result.rto_target_s else "")
-                + (f"; {'; '.join(result.failures)}" if result.failures else ""),
+        + (f"; objective {fmt_s(result.rto_target_s)} ({result.rto_ref})" if result.rto_target_s else "")
+        + (f"; {'; '.join(result.failures)}" if result.failures else ""),
         notes=list(result.notes) + ([f"fault simulated: {fault['simulated']}"] if fault.get("simulated") else []),
         title=f"Rollback Incident Report (game day: {result.title})",
     )
@@ -119,34 +191,54 @@ def render_drill_incident(result: DrillResult, env: Environment) -> str:
     return render_incident(drill_incident(result, env))
 
 
-def render_summary(results: Sequence[Mapping[str, Any]], history: Sequence[Mapping[str, Any]], *, title: str, chart: str | None = None,
-                   history_path: str = "") -> str:
+def render_summary(
+    results: Sequence[Mapping[str, Any]],
+    history: Sequence[Mapping[str, Any]],
+    *,
+    title: str,
+    chart: str | None = None,
+    history_path: str = "",
+) -> str:
     """The run's game-day summary: a row per drill (verdict, RTO on both clocks, objective, recovery, restored), failures, history."""
     passed = sum(1 for r in results if r.get("outcome") == "PASS")
     failed = [r for r in results if r.get("outcome") == "FAIL"]
     skipped = [r for r in results if r.get("outcome") == "SKIPPED"]
     verdict = "FAIL" if failed else ("PASS" if passed else "NOTHING RAN")
-    lines = [f"# Game-day summary: {title}", "",
-             f"- **result**: {verdict} ({passed} passed, {len(failed)} failed, {len(skipped)} skipped)",
-             f"- **history**: {len(history)} drill run(s) in `{history_path}`" if history_path else f"- **history**: {len(history)} drill run(s)",
-             "", "| Drill | Kind | Outcome | RTO (drill clock) | RTO (wall) | Objective | Recovery | Environment restored |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Game-day summary: {title}",
+        "",
+        f"- **result**: {verdict} ({passed} passed, {len(failed)} failed, {len(skipped)} skipped)",
+        f"- **history**: {len(history)} drill run(s) in `{history_path}`"
+        if history_path
+        else f"- **history**: {len(history)} drill run(s)",
+        "",
+        "| Drill | Kind | Outcome | RTO (drill clock) | RTO (wall) | Objective | Recovery | Environment restored |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(results, key=lambda r: str(r.get("name"))):
         restored = {True: "yes", False: "NO", None: "-"}[r.get("restored")]
-        lines.append(f"| {cell(r.get('title'))} (`{cell(r.get('name'))}`) | {cell(r.get('kind'))} | **{cell(r.get('outcome'))}** | "
-                     f"{fmt_s(r.get('rto_s'))} ({cell(r.get('clock'))}) | {fmt_s(r.get('rto_wall_s'))} | {fmt_s(r.get('rto_target_s'))} | "
-                     f"{cell((r.get('recovery') or {}).get('method'))} | {restored} |")
+        lines.append(
+            f"| {cell(r.get('title'))} (`{cell(r.get('name'))}`) | {cell(r.get('kind'))} | **{cell(r.get('outcome'))}** | "
+            f"{fmt_s(r.get('rto_s'))} ({cell(r.get('clock'))}) | {fmt_s(r.get('rto_wall_s'))} | {fmt_s(r.get('rto_target_s'))} | "
+            f"{cell((r.get('recovery') or {}).get('method'))} | {restored} |"
+        )
     if failed or skipped:
         lines += ["", "## Not passed", ""]
-        lines += [f"- `{r.get('name')}` {r.get('outcome')}: {'; '.join(r.get('failures') or [])}" for r in failed + skipped]
+        lines += [
+            f"- `{r.get('name')}` {r.get('outcome')}: {'; '.join(r.get('failures') or [])}" for r in failed + skipped
+        ]
     phases = _phase_table(results)
     if phases:
         lines += ["", "## Phase durations (drill clock / wall clock)", "", *phases]
     if chart:
         lines += ["", "## RTO per drill across runs", "", f"![RTO per drill across runs]({chart})"]
-    lines += ["", "RTO is measured from the fault's injection to the end of the verification phase (the checklist green again), on the "
-              "target's clock; 000 §7.4's windowed rows (error rate, latency, log errors) are verified after one verification window of "
-              "healthy traffic (the settle phase), which the RTO does not include.", ""]
+    lines += [
+        "",
+        "RTO is measured from the fault's injection to the end of the verification phase (the checklist green again), on the "
+        "target's clock; 000 §7.4's windowed rows (error rate, latency, log errors) are verified after one verification window of "
+        "healthy traffic (the settle phase), which the RTO does not include.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -157,8 +249,11 @@ def _phase_table(results: Iterable[Mapping[str, Any]]) -> list[str]:
         by = {p["name"]: p for p in r.get("phases") or []}
         if not by:
             continue
-        rows.append(f"| `{cell(r.get('name'))}` | " + " | ".join(
-            f"{fmt_s(by[n]['seconds'])} / {fmt_s(by[n]['wall_s'])}" if n in by else "-" for n in names) + " |")
+        rows.append(
+            f"| `{cell(r.get('name'))}` | "
+            + " | ".join(f"{fmt_s(by[n]['seconds'])} / {fmt_s(by[n]['wall_s'])}" if n in by else "-" for n in names)
+            + " |"
+        )
     if not rows:
         return []
     return ["| Drill | " + " | ".join(names) + " |", "|---|" + "---|" * len(names), *rows]

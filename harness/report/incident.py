@@ -20,7 +20,14 @@ from harness.inventory.model import Environment
 from harness.report.timeline import cell, duration, render_timeline, utc
 
 # 001 §6.1: severity -> response (Critical P1 automatic rollback, High P2 manual within 15 min, ...)
-SEVERITY_BY_WEIGHT = {"immediate": "P1", "rollback": "P2", "prepare": "P3", "alert": "P3", "monitor": "P4", "none": "P4"}
+SEVERITY_BY_WEIGHT = {
+    "immediate": "P1",
+    "rollback": "P2",
+    "prepare": "P3",
+    "alert": "P3",
+    "monitor": "P4",
+    "none": "P4",
+}
 PLACEHOLDER = "_not measured by the harness: fill in_"
 
 
@@ -38,7 +45,9 @@ class IncidentFacts:
     root_cause: str
     method: str
     changes: list[Mapping[str, Any]]  # function, from, to, final, health, outcome
-    verification: list[Mapping[str, Any]] = field(default_factory=list)  # checklist rows (slug, resource, verdict, observed, ...)
+    verification: list[Mapping[str, Any]] = field(
+        default_factory=list
+    )  # checklist rows (slug, resource, verdict, observed, ...)
     decisions: list[str] = field(default_factory=list)  # quoted decision-table rows
     approvers: list[str] = field(default_factory=list)
     workflow_run: str = ""
@@ -66,33 +75,68 @@ def _error_rate(rows: Iterable[Mapping[str, Any]]) -> str | None:
     rates = [r.get("evidence", {}).get("error_rate_pct") for r in chosen if isinstance(r.get("evidence"), Mapping)]
     rates = [x for x in rates if isinstance(x, (int, float))]
     verdict = _verdicts(chosen, ["error-rate"])
-    return f"{max(rates):.2f}% (max over {len(chosen)} function(s), {verdict})" if rates else f"{verdict} ({chosen[0].get('observed', '')})"
+    return (
+        f"{max(rates):.2f}% (max over {len(chosen)} function(s), {verdict})"
+        if rates
+        else f"{verdict} ({chosen[0].get('observed', '')})"
+    )
 
 
 def render_incident(f: IncidentFacts) -> str:
     """The 000 §8 template, filled in."""
-    out = [f"# {f.title}", "", "## Incident Summary",
-           f"- **Incident ID**: {f.incident_id}",
-           f"- **Date/Time**: {utc(f.started, '%Y-%m-%d %H:%M')} UTC",
-           f"- **Environment**: {f.environment.upper()}",
-           f"- **Severity**: {f.severity}",
-           f"- **Duration**: {duration(f.started, f.ended)}"]
+    out = [
+        f"# {f.title}",
+        "",
+        "## Incident Summary",
+        f"- **Incident ID**: {f.incident_id}",
+        f"- **Date/Time**: {utc(f.started, '%Y-%m-%d %H:%M')} UTC",
+        f"- **Environment**: {f.environment.upper()}",
+        f"- **Severity**: {f.severity}",
+        f"- **Duration**: {duration(f.started, f.ended)}",
+    ]
     if f.outcome:
         out.append(f"- **Outcome**: {f.outcome}")
     out += ["", "## Affected Services"] + [f"- [{'x' if hit else ' '}] {name}" for name, hit in f.affected]
-    out += ["", "## Timeline", render_timeline(f.timeline), "", "## Root Cause", f.root_cause or "[Describe what caused the issue requiring rollback]"]
-    out += ["", "## Impact", f"- **Users Affected**: {PLACEHOLDER}", f"- **Transactions Affected**: {PLACEHOLDER}",
-            f"- **Revenue Impact**: {PLACEHOLDER}", f"- **Data Impact**: {PLACEHOLDER}"]
-    froms = sorted({str(c.get('from')) for c in f.changes if c.get("from")})
-    tos = sorted({str(c.get('final') or c.get('to')) for c in f.changes if c.get("final") or c.get("to")})
-    out += ["", "## Rollback Details", f"- **Method Used**: {f.method}",
-            f"- **Rolled Back From**: Version {', '.join(froms) or '-'}", f"- **Rolled Back To**: Version {', '.join(tos) or '-'}",
-            f"- **Workflow Run**: {f.workflow_run or '-'}", "",
-            "| Function | From | To | Final | Health | Outcome |", "|----------|------|----|-------|--------|---------|"]
-    out += [f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | {cell(c.get('health'))} | "
-            f"{cell(c.get('outcome'))} |" for c in f.changes]
+    out += [
+        "",
+        "## Timeline",
+        render_timeline(f.timeline),
+        "",
+        "## Root Cause",
+        f.root_cause or "[Describe what caused the issue requiring rollback]",
+    ]
+    out += [
+        "",
+        "## Impact",
+        f"- **Users Affected**: {PLACEHOLDER}",
+        f"- **Transactions Affected**: {PLACEHOLDER}",
+        f"- **Revenue Impact**: {PLACEHOLDER}",
+        f"- **Data Impact**: {PLACEHOLDER}",
+    ]
+    froms = sorted({str(c.get("from")) for c in f.changes if c.get("from")})
+    tos = sorted({str(c.get("final") or c.get("to")) for c in f.changes if c.get("final") or c.get("to")})
+    out += [
+        "",
+        "## Rollback Details",
+        f"- **Method Used**: {f.method}",
+        f"- **Rolled Back From**: Version {', '.join(froms) or '-'}",
+        f"- **Rolled Back To**: Version {', '.join(tos) or '-'}",
+        f"- **Workflow Run**: {f.workflow_run or '-'}",
+        "",
+        "| Function | From | To | Final | Health | Outcome |",
+        "|----------|------|----|-------|--------|---------|",
+    ]
+    out += [
+        f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | {cell(c.get('health'))} | "
+        f"{cell(c.get('outcome'))} |"
+        for c in f.changes
+    ]
     summary = [
-        ("Lambda health", _verdicts(f.verification, ["health-endpoint", "source-health"]) or _verdicts(f.verification, [ACTION_HEALTH, ACTION_MONITOR])),
+        (
+            "Lambda health",
+            _verdicts(f.verification, ["health-endpoint", "source-health"])
+            or _verdicts(f.verification, [ACTION_HEALTH, ACTION_MONITOR]),
+        ),
         ("API endpoints", _verdicts(f.verification, ["api-health", "api-responses"])),
         ("Error rate", _error_rate(f.verification)),
         ("Data integrity", _verdicts(f.verification, ["dynamodb-reads", "dynamodb-pitr"])),
@@ -100,20 +144,40 @@ def render_incident(f: IncidentFacts) -> str:
     out += ["", "## Verification Results", "| Check | Result |", "|-------|--------|"]
     out += [f"| {name} | {value or 'not verified in this run'} |" for name, value in summary]
     if f.verification:
-        out += ["", "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the checklist rows "
-                "(000 §7.4) verified on a fresh context after it:", "",
-                "| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
-        out += [f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(r.get('observed'))} | "
-                f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |" for r in f.verification]
+        out += [
+            "",
+            "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the checklist rows "
+            "(000 §7.4) verified on a fresh context after it:",
+            "",
+            "| Check | Resource | Expected | Observed | Result | Ref |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(r.get('observed'))} | "
+            f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
+            for r in f.verification
+        ]
     if f.decisions:
         out += ["", "## Decision Criteria", *[f"> {d}" for d in f.decisions]]
     if f.notes:
         out += ["", "## Notes", *[f"- {n}" for n in f.notes]]
-    out += ["", "## Lessons Learned", "1. [What could have prevented this?]", "2. [What can be improved?]", "",
-            "## Action Items", "| Action | Owner | Due Date | Status |", "|--------|-------|----------|--------|",
-            "| [Action item] | [Name] | YYYY-MM-DD | Open |", "",
-            "## Approvals", f"- **Rollback Approved By**: {', '.join(f.approvers) or 'not required for this environment'}",
-            "- **Incident Closed By**: [Name]", "- **Post-Mortem Completed**: No", ""]
+    out += [
+        "",
+        "## Lessons Learned",
+        "1. [What could have prevented this?]",
+        "2. [What can be improved?]",
+        "",
+        "## Action Items",
+        "| Action | Owner | Due Date | Status |",
+        "|--------|-------|----------|--------|",
+        "| [Action item] | [Name] | YYYY-MM-DD | Open |",
+        "",
+        "## Approvals",
+        f"- **Rollback Approved By**: {', '.join(f.approvers) or 'not required for this environment'}",
+        "- **Incident Closed By**: [Name]",
+        "- **Post-Mortem Completed**: No",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -127,14 +191,31 @@ def action_rows(result: ActionResult) -> list[dict[str, Any]]:
         fn = leaf.plan.details.get("dest_function") or leaf.plan.details.get("function")
         health, monitor = leaf.evidence.get("health"), leaf.evidence.get("monitor")
         if isinstance(health, Mapping) and health:
-            rows.append({"slug": ACTION_HEALTH, "resource": fn, "expected": f"invoke {health.get('invoked')}: healthy answer",
-                         "observed": health.get("problem") or f"statusCode {health.get('status_code')} (version {health.get('executed_version')})",
-                         "verdict": "fail" if health.get("problem") else "pass", "ref": "000 §4.2.5"})
+            rows.append(
+                {
+                    "slug": ACTION_HEALTH,
+                    "resource": fn,
+                    "expected": f"invoke {health.get('invoked')}: healthy answer",
+                    "observed": health.get("problem")
+                    or f"statusCode {health.get('status_code')} (version {health.get('executed_version')})",
+                    "verdict": "fail" if health.get("problem") else "pass",
+                    "ref": "000 §4.2.5",
+                }
+            )
         if isinstance(monitor, Mapping) and monitor:
             fired = monitor.get("triggers") or []
-            rows.append({"slug": ACTION_MONITOR, "resource": fn, "expected": f"no 001 §6.3.1 trigger in {monitor.get('window_s'):g} s",
-                         "observed": fired[0]["quote"] if fired else f"{len(monitor.get('samples') or [])} polls, no trigger",
-                         "verdict": "fail" if fired else "pass", "ref": "001 §6.3.1"})
+            rows.append(
+                {
+                    "slug": ACTION_MONITOR,
+                    "resource": fn,
+                    "expected": f"no 001 §6.3.1 trigger in {monitor.get('window_s'):g} s",
+                    "observed": fired[0]["quote"]
+                    if fired
+                    else f"{len(monitor.get('samples') or [])} polls, no trigger",
+                    "verdict": "fail" if fired else "pass",
+                    "ref": "001 §6.3.1",
+                }
+            )
     return rows
 
 
@@ -152,7 +233,11 @@ def _change_row(r: ActionResult) -> dict[str, Any]:
     to = d.get("to") or ev.get("new_version") or (f"(new) {d.get('label')}" if d.get("label") else None)
     health = ev.get("health") or {}
     if isinstance(health, Mapping) and health:
-        seen = f"{health.get('status_code')} ({health.get('invoked')})" if not health.get("problem") else f"{health.get('problem')}"
+        seen = (
+            f"{health.get('status_code')} ({health.get('invoked')})"
+            if not health.get("problem")
+            else f"{health.get('problem')}"
+        )
     elif ev.get("trigger"):
         seen = f"trigger {ev['trigger'].get('name')}: {ev['trigger'].get('observed')}"
     elif ev.get("monitor"):
@@ -160,13 +245,27 @@ def _change_row(r: ActionResult) -> dict[str, Any]:
     else:
         seen = "-"
     label = lambda v, lab: f"{v} ({lab})" if v and lab else v  # noqa: E731
-    return {"function": fn, "from": label(frm, d.get("from_label") or d.get("dest_current_label")), "to": label(to, d.get("to_label")),
-            "final": ev.get("final_version"), "health": seen, "outcome": r.outcome + (f": {r.message}" if r.message and r.outcome != COMPLETE else "")}
+    return {
+        "function": fn,
+        "from": label(frm, d.get("from_label") or d.get("dest_current_label")),
+        "to": label(to, d.get("to_label")),
+        "final": ev.get("final_version"),
+        "health": seen,
+        "outcome": r.outcome + (f": {r.message}" if r.message and r.outcome != COMPLETE else ""),
+    }
 
 
-def incident_facts(result: ActionResult, env: Environment, *, rows: Iterable[Mapping[str, Any]] = (),
-                   decisions: Iterable[Decision] = (), authority: Authority | None = None, method: str = "harness",
-                   root_cause: str = "", extra_decisions: Iterable[str] = ()) -> IncidentFacts:
+def incident_facts(
+    result: ActionResult,
+    env: Environment,
+    *,
+    rows: Iterable[Mapping[str, Any]] = (),
+    decisions: Iterable[Decision] = (),
+    authority: Authority | None = None,
+    method: str = "harness",
+    root_cause: str = "",
+    extra_decisions: Iterable[str] = (),
+) -> IncidentFacts:
     """000 §8 facts from an action result: timeline, versions, the checklist rows run after it, the decision rows."""
     authority = authority or Authority()
     leaves = _leaves(result)
@@ -176,7 +275,11 @@ def incident_facts(result: ActionResult, env: Environment, *, rows: Iterable[Map
     started, ended = min(e.at for e in events), max(e.at for e in events)
     decided = list(decisions)
     best = recommended(decided)
-    severity = f"{SEVERITY_BY_WEIGHT[best.weight]} ({best.level}, 001 §6.1)" if best else "not assessed (no decision-table input)"
+    severity = (
+        f"{SEVERITY_BY_WEIGHT[best.weight]} ({best.level}, 001 §6.1)"
+        if best
+        else "not assessed (no decision-table input)"
+    )
     quotes = [d.quote() for d in decided] + list(extra_decisions)
     trigger = next((r.evidence["trigger"] for r in leaves if r.evidence.get("trigger")), None)
     if trigger:
@@ -186,13 +289,26 @@ def incident_facts(result: ActionResult, env: Environment, *, rows: Iterable[Map
     run = ""
     if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY"):
         run = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
-    incident = authority.incident or f"INC-{started:%Y%m%d}-{(result.record.record_id if result.record else result.plan.action)}"
+    incident = (
+        authority.incident
+        or f"INC-{started:%Y%m%d}-{(result.record.record_id if result.record else result.plan.action)}"
+    )
     return IncidentFacts(
-        incident_id=incident, started=started, ended=ended, environment=env.name, severity=severity,
+        incident_id=incident,
+        started=started,
+        ended=ended,
+        environment=env.name,
+        severity=severity,
         affected=[(n, n in touched) for n in names] + [("Terraform infrastructure", False), ("DynamoDB tables", False)],
-        timeline=events, root_cause=root_cause or authority.reason or "", method=method,
-        changes=[_change_row(r) for r in leaves], verification=action_rows(result) + list(rows), decisions=quotes,
-        approvers=list(authority.approvers), workflow_run=run,
+        timeline=events,
+        root_cause=root_cause or authority.reason or "",
+        method=method,
+        changes=[_change_row(r) for r in leaves],
+        verification=action_rows(result) + list(rows),
+        decisions=quotes,
+        approvers=list(authority.approvers),
+        workflow_run=run,
         outcome=f"{result.outcome}: {result.message}" if result.message else result.outcome,
-        notes=list(result.plan.notes) + ([f"audit record {result.record.record_id}: {result.record.status}"] if result.record else []),
+        notes=list(result.plan.notes)
+        + ([f"audit record {result.record.record_id}: {result.record.status}"] if result.record else []),
     )

@@ -37,8 +37,15 @@ def _runs(history: Sequence[Mapping[str, Any]], last: int) -> list[str]:
     return order[-last:]
 
 
-def rto_chart(history: Sequence[Mapping[str, Any]], *, title: str = "RTO per drill across runs", value: str = "rto_s",
-              width: int = 760, height: int = 380, last_runs: int = 30) -> str:
+def rto_chart(
+    history: Sequence[Mapping[str, Any]],
+    *,
+    title: str = "RTO per drill across runs",
+    value: str = "rto_s",
+    width: int = 760,
+    height: int = 380,
+    last_runs: int = 30,
+) -> str:
     """The chart as SVG text (valid XML); an empty history draws the axes and says so."""
     left, right, top, bottom = 70, 230, 40, 50
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -68,13 +75,15 @@ def rto_chart(history: Sequence[Mapping[str, Any]], *, title: str = "RTO per dri
     def x(i: int) -> float:
         return left + (plot_w / 2 if len(runs) <= 1 else i * plot_w / (len(runs) - 1))
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<title>{escape(title)}</title>',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{left}" y="22" font-size="14" font-weight="bold">{escape(title)}</text>',
-           f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
-           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="22" font-size="14" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+    ]
     for t in TICKS_S:
         if lo <= t <= hi:
             out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + plot_w}" y2="{y(t):.1f}" stroke="#eee"/>')
@@ -82,12 +91,18 @@ def rto_chart(history: Sequence[Mapping[str, Any]], *, title: str = "RTO per dri
     for i, run in enumerate(runs):
         if len(runs) <= 12 or i % max(1, len(runs) // 12) == 0 or i == len(runs) - 1:
             out.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{i + 1}</text>')
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 12}" text-anchor="middle">run (oldest left; {len(runs)} shown)</text>')
+    out.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 12}" text-anchor="middle">run (oldest left; {len(runs)} shown)</text>'
+    )
     for target, kinds in sorted(objectives.items()):
         if lo <= target <= hi:
-            out.append(f'<line x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" stroke="#999" stroke-dasharray="6,4"/>')
+            out.append(
+                f'<line x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" stroke="#999" stroke-dasharray="6,4"/>'
+            )
             label = f"objective {_tick_label(target)} ({', '.join(sorted(k for k in kinds if k))})"
-            out.append(f'<text x="{left + plot_w - 4}" y="{y(target) - 4:.1f}" text-anchor="end" fill="#666">{escape(label)}</text>')
+            out.append(
+                f'<text x="{left + plot_w - 4}" y="{y(target) - 4:.1f}" text-anchor="end" fill="#666">{escape(label)}</text>'
+            )
     for n, (drill, pts) in enumerate(sorted(points.items())):
         color = PALETTE[n % len(PALETTE)]
         pts.sort()
@@ -95,13 +110,17 @@ def rto_chart(history: Sequence[Mapping[str, Any]], *, title: str = "RTO per dri
             path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v, _ in pts)
             out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         for i, v, ok in pts:
-            out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{color if ok else FAILED}" stroke="{color}">'
-                       f'<title>{escape(drill)}: {v:.1f} s{"" if ok else " (FAILED)"}</title></circle>')
+            out.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{color if ok else FAILED}" stroke="{color}">'
+                f"<title>{escape(drill)}: {v:.1f} s{'' if ok else ' (FAILED)'}</title></circle>"
+            )
         ly = top + 14 + n * 18
         out.append(f'<rect x="{left + plot_w + 14}" y="{ly - 9}" width="12" height="12" fill="{color}"/>')
         out.append(f'<text x="{left + plot_w + 32}" y="{ly + 1}">{escape(drill)}</text>')
     if not points:
-        out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#666">no drill history yet</text>')
+        out.append(
+            f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#666">no drill history yet</text>'
+        )
     out.append(f'<text x="{left + plot_w + 14}" y="{top + plot_h}" fill="{FAILED}">● failed run</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -17,7 +17,9 @@ class AwsTarget(Target):
     name = "aws"
     is_real_account = True
 
-    def __init__(self, env: Environment, *, assume_role: bool = False, profile: str | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, env: Environment, *, assume_role: bool = False, profile: str | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__(env, clock=clock)
         self.assume_role = assume_role
         self.profile = profile
@@ -43,7 +45,10 @@ class AwsTarget(Target):
 
     def not_rehearsable(self) -> dict[str, str]:
         """Real AWS rehearses everything but moving its clock."""
-        return {"clock-control": "real AWS runs on the wall clock (SigV4 signs with it)", "emulator-faults": "real AWS has no emulator state"}
+        return {
+            "clock-control": "real AWS runs on the wall clock (SigV4 signs with it)",
+            "emulator-faults": "real AWS has no emulator state",
+        }
 
     def emulator(self) -> str:
         """``endpoint <url>`` when AWS_ENDPOINT_URL redirects the SDK, else real AWS."""

@@ -15,16 +15,30 @@ from harness.inventory.model import Environment
 from harness.targets.capabilities import validate
 
 CallListener = Callable[[str, str, dict], None]  # (service, operation, params)
-RetryListener = Callable[[str, str, str], None]  # (service, operation, throttling error code) of a throttled call being retried
+RetryListener = Callable[
+    [str, str, str], None
+]  # (service, operation, throttling error code) of a throttled call being retried
 
 # What botocore's retry handlers treat as throttling (botocore/retries/standard.py ThrottledRetryableChecker,
 # data/_retry.json "throttling*"): each service's code for "over quota", plus any HTTP 429.
-THROTTLE_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
-    "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
-    "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-    "EC2ThrottledException",
-})
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
 TOO_MANY_REQUESTS = 429
 
 
@@ -209,7 +223,9 @@ class Target:
         # needs-retry sees every response; remember a throttle until the next send shows it was retried.
         parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
         code = throttle_code(parsed) if parsed is not None else None
-        self._pending_throttle.value = (operation.service_model.service_name, operation.name, code) if code and operation else None
+        self._pending_throttle.value = (
+            (operation.service_model.service_name, operation.name, code) if code and operation else None
+        )
 
     def _note_retry(self, **_: Any) -> None:
         pending = getattr(self._pending_throttle, "value", None)
@@ -270,4 +286,6 @@ def isolated_session(access_key: str, secret_key: str, region: str) -> boto3.Ses
             "credentials_file": (None, None, os.devnull, None),
         }
     )
-    return boto3.Session(botocore_session=core, aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
+    return boto3.Session(
+        botocore_session=core, aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+    )

@@ -19,5 +19,7 @@ pytestmark = [pytest.mark.gameday, pytest.mark.mutating]
 def test_bad_deployment_of_every_service_is_rolled_back(gameday, target, require):
     """Fault on every function -> every health row red -> rollback all -> checklist green again within the full-deployment RTO."""
     require("lambda-invoke")
-    result = gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe, all_services=True, newer_undeployed=1))
+    result = gameday.run(
+        lambda: bad_deployment_drill(target, gameday.authority, gameday.probe, all_services=True, newer_undeployed=1)
+    )
     assert result.restored is True, result.differences

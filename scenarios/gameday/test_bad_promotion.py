@@ -36,8 +36,14 @@ def test_bad_promotion_rolls_back_automatically(gameday, target, env, destinatio
     """Bad release promoted -> the monitor's trigger fires -> automatic rollback -> destination green within the Lambda RTO."""
     require("lambda-invoke", "emulator-faults")
     dest_env = destination.env
-    result = gameday.run(lambda: bad_promotion_drill(
-        target, destination, gameday.authority, gameday.probe,
-        promote_as=rehearsal_authority(f"{env.name}-to-{dest_env.name}", for_env=dest_env),
-        rollback_as=rehearsal_authority("prod-rollback", for_env=dest_env)))
+    result = gameday.run(
+        lambda: bad_promotion_drill(
+            target,
+            destination,
+            gameday.authority,
+            gameday.probe,
+            promote_as=rehearsal_authority(f"{env.name}-to-{dest_env.name}", for_env=dest_env),
+            rollback_as=rehearsal_authority("prod-rollback", for_env=dest_env),
+        )
+    )
     assert result.restored is True, result.differences

@@ -18,6 +18,9 @@ pytestmark = [pytest.mark.gameday, pytest.mark.mutating]
 def test_corrupted_table_is_restored_from_pitr(gameday, target, require):
     """Snapshot -> corruption -> data-integrity red -> restore, verify, switch -> green within the database RTO."""
     require("pitr-restore")
-    result = gameday.run(lambda: data_corruption_drill(target, gameday.authority, gameday.probe, items=gameday.items,
-                                                       snapshot_dir=gameday.reports_dir))
+    result = gameday.run(
+        lambda: data_corruption_drill(
+            target, gameday.authority, gameday.probe, items=gameday.items, snapshot_dir=gameday.reports_dir
+        )
+    )
     assert result.restored is True, result.differences

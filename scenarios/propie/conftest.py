@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from harness.checks.result import CheckResult
 from harness.actions import ActionResult, Authority
 from harness.actions.base import Event
+from harness.checks.result import CheckResult
 from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
 from harness.report.incident import IncidentFacts, render_incident
@@ -57,7 +57,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if not has_004(env):
         for item in mine:
-            item.add_marker(pytest.mark.skip(reason=f"004 (PropIE) scenarios: {env.inventory}/{env.name} has no [amplify], [cloudformation] and triggers"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"004 (PropIE) scenarios: {env.inventory}/{env.name} has no [amplify], [cloudformation] and triggers"
+                )
+            )
         return
     for item in mine:
         if item.get_closest_marker("mutating") is not None:
@@ -79,29 +83,63 @@ def rehearsal(target: Any, require: Callable[..., None]) -> Any:
 
 def rows(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """Checklist results as the incident report's rows."""
-    return [{"slug": r.slug, "resource": r.resource, "expected": r.expected, "observed": r.observed, "verdict": r.verdict.value, "ref": r.ref,
-             "evidence": r.evidence} for r in results]
+    return [
+        {
+            "slug": r.slug,
+            "resource": r.resource,
+            "expected": r.expected,
+            "observed": r.observed,
+            "verdict": r.verdict.value,
+            "ref": r.ref,
+            "evidence": r.evidence,
+        }
+        for r in results
+    ]
 
 
 @pytest.fixture
-def incident_report(env: Environment, write_report: Callable[[str, str], Any], propie_authority: Authority) -> Callable[..., Any]:
+def incident_report(
+    env: Environment, write_report: Callable[[str, str], Any], propie_authority: Authority
+) -> Callable[..., Any]:
     """``incident_report(name, result, fault=[...events], verified=[rows], detection=[rows], root_cause=..., detected=at)``:
     the 000 §8 report (harness/report/incident.py) of a 004 rollback, with RTO, written to the run's reports. The
     detection rows (FAIL by design) are kept out of the run's verification report (``record=False``) and quoted here."""
 
-    def make(name: str, result: ActionResult, *, fault: Sequence[Event], verified: Sequence[CheckResult], root_cause: str,
-             detected: datetime, affected: Sequence[tuple[str, bool]], changes: Sequence[dict[str, Any]], detection: Sequence[CheckResult] = (),
-             extra: Sequence[str] = ()) -> str:
+    def make(
+        name: str,
+        result: ActionResult,
+        *,
+        fault: Sequence[Event],
+        verified: Sequence[CheckResult],
+        root_cause: str,
+        detected: datetime,
+        affected: Sequence[tuple[str, bool]],
+        changes: Sequence[dict[str, Any]],
+        detection: Sequence[CheckResult] = (),
+        extra: Sequence[str] = (),
+    ) -> str:
         timeline = sorted([*fault, *result.timeline], key=lambda e: e.at)
         recovered = max(e.at for e in timeline)
         facts = IncidentFacts(
-            incident_id=f"INC-{detected:%Y%m%d}-{name}", started=min(e.at for e in timeline), ended=recovered, environment=env.name,
-            severity="P1 (004 Automated Rollback Triggers: 5XX rate above 5 % triggers an automatic rollback)", affected=list(affected),
-            timeline=timeline, root_cause=root_cause, method=f"runbook-harness: {result.plan.action} (004)", changes=list(changes),
-            verification=rows(verified), approvers=list(propie_authority.approvers),
+            incident_id=f"INC-{detected:%Y%m%d}-{name}",
+            started=min(e.at for e in timeline),
+            ended=recovered,
+            environment=env.name,
+            severity="P1 (004 Automated Rollback Triggers: 5XX rate above 5 % triggers an automatic rollback)",
+            affected=list(affected),
+            timeline=timeline,
+            root_cause=root_cause,
+            method=f"runbook-harness: {result.plan.action} (004)",
+            changes=list(changes),
+            verification=rows(verified),
+            approvers=list(propie_authority.approvers),
             outcome=f"{result.outcome}: {result.message}",
-            notes=[f"RTO (detection to verified recovery): {duration(detected, recovered)} on the target's clock",
-                   *(f"detection: {r.message()}" for r in detection), *result.plan.notes, *extra],
+            notes=[
+                f"RTO (detection to verified recovery): {duration(detected, recovered)} on the target's clock",
+                *(f"detection: {r.message()}" for r in detection),
+                *result.plan.notes,
+                *extra,
+            ],
             title=f"Rollback Incident Report (004, {name})",
         )
         text = render_incident(facts)

@@ -13,33 +13,45 @@ app), waits for the job on the target's clock and verifies the branch serves it.
 import jmespath
 import pytest
 
-from harness.checks.result import Verdict
 from harness.actions.amplify import apply_redeploy_last_good, plan_redeploy_last_good
 from harness.actions.base import COMPLETE, Event, execute
+from harness.checks.result import Verdict
 
 pytestmark = [pytest.mark.mutating, pytest.mark.filterwarnings("ignore:deprecated string literal syntax")]
 SLUGS = ("amplify-last-job", "amplify-domain-branch", "trigger-5xx-rate")
 RUNBOOK_QUERY = "jobSummaries[?status==`SUCCEED`].jobId | [0]"  # 004, verbatim
 
 
-def test_redeploy_last_good_build(env, target, clock, rehearsal, propie_authority, run_action, verify_checklist, incident_report):
+def test_redeploy_last_good_build(
+    env, target, clock, rehearsal, propie_authority, run_action, verify_checklist, incident_report
+):
     """A bad release serving on production -> the 5XX trigger fails -> redeploy the build before it -> rows pass."""
     amp, window = env.amplify, max(t.window_minutes for t in env.triggers)
     client = target.client("amplify")
     bad = rehearsal.amplify.release(amp.branch, "2.1.0", bad_release=True)
-    fault = [Event(clock.now(), f"production build: job {bad['jobId']} {bad['status']} (a release that builds and answers 5XX)")]
+    fault = [
+        Event(
+            clock.now(), f"production build: job {bad['jobId']} {bad['status']} (a release that builds and answers 5XX)"
+        )
+    ]
     rehearsal.amplify.run_traffic(window)
 
     detected = verify_checklist("propie-rollback", slugs=SLUGS, phase="detection", must_pass=False, record=False)
     assert {r.verdict for r in detected if r.slug == "trigger-5xx-rate"} == {Verdict.FAIL}
     assert {r.verdict for r in detected if r.slug == "amplify-last-job"} == {Verdict.PASS}  # the bad build succeeded
     detected_at = clock.now()
-    fault.append(Event(detected_at, "detected: " + "; ".join(r.observed for r in detected if r.verdict is Verdict.FAIL)))
+    fault.append(
+        Event(detected_at, "detected: " + "; ".join(r.observed for r in detected if r.verdict is Verdict.FAIL))
+    )
     picked = jmespath.search(RUNBOOK_QUERY, client.list_jobs(appId=amp.app_id, branchName=amp.branch, maxResults=10))
     assert picked == bad["jobId"]
     fault.append(Event(clock.now(), f"004's query picks job {picked}: the bad release itself"))
 
-    result = run_action(lambda: execute(lambda: plan_redeploy_last_good(target, propie_authority), lambda p: apply_redeploy_last_good(target, p)))
+    result = run_action(
+        lambda: execute(
+            lambda: plan_redeploy_last_good(target, propie_authority), lambda p: apply_redeploy_last_good(target, p)
+        )
+    )
     assert result.outcome == COMPLETE, result.message
     assert result.plan.details["good"]["jobId"] != picked
 
@@ -47,10 +59,27 @@ def test_redeploy_last_good_build(env, target, clock, rehearsal, propie_authorit
     verified = verify_checklist("propie-rollback", slugs=SLUGS, phase="verification")
     good, job = result.plan.details["good"], result.evidence["job"]
     incident_report(
-        "amplify-redeploy", result, fault=fault, verified=verified, detected=detected_at, detection=detected,
+        "amplify-redeploy",
+        result,
+        fault=fault,
+        verified=verified,
+        detected=detected_at,
+        detection=detected,
         root_cause=f"production release job {bad['jobId']} answered 5XX (rehearsal fault)",
-        affected=[(f"Amplify {amp.domain}", True), (f"CloudFormation {env.cfn_stacks[0]}", False), (f"DynamoDB {env.tables[0].name}", False)],
-        changes=[{"function": f"{amp.app_id}/{amp.branch}", "from": f"job {bad['jobId']}", "to": f"job {good['jobId']} ({good['commitMessage']})",
-                  "final": f"job {job['jobId']} {job['status']}", "health": "-", "outcome": result.outcome}],
+        affected=[
+            (f"Amplify {amp.domain}", True),
+            (f"CloudFormation {env.cfn_stacks[0]}", False),
+            (f"DynamoDB {env.tables[0].name}", False),
+        ],
+        changes=[
+            {
+                "function": f"{amp.app_id}/{amp.branch}",
+                "from": f"job {bad['jobId']}",
+                "to": f"job {good['jobId']} ({good['commitMessage']})",
+                "final": f"job {job['jobId']} {job['status']}",
+                "health": "-",
+                "outcome": result.outcome,
+            }
+        ],
         extra=[f"004's query `{RUNBOOK_QUERY}` picked job {picked}, the bad release (seed defect 7)"],
     )

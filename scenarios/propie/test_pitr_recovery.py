@@ -15,18 +15,19 @@ import uuid
 
 import pytest
 
-from harness.checks.result import Verdict
 from harness.actions.base import COMPLETE, Event
 from harness.actions.pitr import drop_table, restore_table, wait_restorable
 from harness.actions.table_switch import switch_table, tables_served
+from harness.checks.result import Verdict
 from harness.data_verify import table_digests, verify_against_snapshot, verify_tables
 
 pytestmark = [pytest.mark.mutating]
 ITEMS, DAMAGED = 6, 3
 
 
-def test_restore_latest_to_recovery_table_verify_and_swap(env, target, clock, require, propie_authority, run_action, verify_checklist,
-                                                          incident_report):
+def test_restore_latest_to_recovery_table_verify_and_swap(
+    env, target, clock, require, propie_authority, run_action, verify_checklist, incident_report
+):
     """Good data, then damage younger than the restore lag -> restore latest into -recovery (SSE) -> verified -> swap -> back."""
     require("pitr-restore", "lambda-invoke")
     table = next(t for t in env.tables if t.pitr == "required" and t.functions)
@@ -46,7 +47,9 @@ def test_restore_latest_to_recovery_table_verify_and_swap(env, target, clock, re
 
     recovery = switched = None
     try:
-        restored = run_action(lambda: restore_table(target, table.name, authority=propie_authority))  # no time: the latest restorable
+        restored = run_action(
+            lambda: restore_table(target, table.name, authority=propie_authority)
+        )  # no time: the latest restorable
         assert restored.outcome == COMPLETE, restored.message
         recovery = restored.evidence["restored_table"]
         assert recovery == f"{table.name}{table.restore_suffix}" and restored.evidence["sse"] is True
@@ -55,15 +58,22 @@ def test_restore_latest_to_recovery_table_verify_and_swap(env, target, clock, re
         assert good.equal, good.line()
         against = verify_tables(ddb, recovery, table.name)
         assert len(against.differing_keys) == DAMAGED, against.line()
-        timeline += [*restored.timeline, Event(clock.now(), f"verified: {recovery} equals the data before the damage ({good.line()})")]
+        timeline += [
+            *restored.timeline,
+            Event(clock.now(), f"verified: {recovery} equals the data before the damage ({good.line()})"),
+        ]
 
         swap = run_action(lambda: switch_table(target, table.name, recovery, authority=propie_authority))
         assert swap.outcome == COMPLETE, swap.message
         switched = True
         assert all(tables_served(target)[fn] == recovery for fn in table.functions)
         timeline += swap.timeline
-        verified = verify_checklist("post-rollback", slugs=("lambda-alias-version", "health-endpoint"), resources=list(table.functions),
-                                    phase="application on the recovery table")
+        verified = verify_checklist(
+            "post-rollback",
+            slugs=("lambda-alias-version", "health-endpoint"),
+            resources=list(table.functions),
+            phase="application on the recovery table",
+        )
         assert all(r.verdict is not Verdict.FAIL for r in verified)
     finally:
         if switched:
@@ -74,12 +84,31 @@ def test_restore_latest_to_recovery_table_verify_and_swap(env, target, clock, re
         for key in keys:
             ddb.delete_item(TableName=table.name, Key=key)
     incident_report(
-        "dynamodb-recovery", swap, fault=timeline, verified=verified, detected=detected_at,
+        "dynamodb-recovery",
+        swap,
+        fault=timeline,
+        verified=verified,
+        detected=detected_at,
         root_cause=f"{DAMAGED} items of {table.name} overwritten (rehearsal fault)",
-        affected=[(f"DynamoDB {table.name}", True), (f"Amplify {env.amplify.domain}", False), (f"CloudFormation {env.cfn_stacks[0]}", False)],
-        changes=[{"function": fn, "from": table.name, "to": recovery, "final": f"{recovery} (then switched back and dropped: rehearsal cleanup)",
-                  "health": "-", "outcome": swap.outcome} for fn in table.functions],
-        extra=["004 restores --use-latest-restorable-time: that is the point before the damage only when the damage is younger than the "
-               "restore lag (about 5 minutes); for older damage restore at the rollback point (harness restore-table --at)",
-               *restored.plan.notes],
+        affected=[
+            (f"DynamoDB {table.name}", True),
+            (f"Amplify {env.amplify.domain}", False),
+            (f"CloudFormation {env.cfn_stacks[0]}", False),
+        ],
+        changes=[
+            {
+                "function": fn,
+                "from": table.name,
+                "to": recovery,
+                "final": f"{recovery} (then switched back and dropped: rehearsal cleanup)",
+                "health": "-",
+                "outcome": swap.outcome,
+            }
+            for fn in table.functions
+        ],
+        extra=[
+            "004 restores --use-latest-restorable-time: that is the point before the damage only when the damage is younger than the "
+            "restore lag (about 5 minutes); for older damage restore at the rollback point (harness restore-table --at)",
+            *restored.plan.notes,
+        ],
     )

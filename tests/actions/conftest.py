@@ -30,7 +30,9 @@ def lean(environment: Environment) -> Environment:
     Buckets, Terraform state, ECS, stacks and data tables cost seeding time and no action here touches them.
     """
     deployments = tuple(t for t in environment.tables if t.purpose == "deployments")
-    return dataclasses.replace(environment, tables=deployments, buckets=(), terraform=None, ecs=None, sam_stacks=(), cfn_stacks=())
+    return dataclasses.replace(
+        environment, tables=deployments, buckets=(), terraform=None, ecs=None, sam_stacks=(), cfn_stacks=()
+    )
 
 
 def start(inventory: str, env: str, **kwargs: Any) -> EmbeddedTarget:
@@ -47,7 +49,9 @@ def in_window(env_name: str = "prod") -> datetime:
     """A moment one minute into a maintenance window of bbws/prod (001 §4.1.2)."""
     from harness.actions.promote import next_window_start
 
-    return next_window_start(load_inventory("bbws").environment(env_name), datetime.now(timezone.utc)) + timedelta(minutes=1)
+    return next_window_start(load_inventory("bbws").environment(env_name), datetime.now(timezone.utc)) + timedelta(
+        minutes=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +96,10 @@ def snapshot(target: Any) -> dict[str, Any]:
     names = [n for n, _ in lv.service_functions(env, None, lam)]
     state: dict[str, Any] = {"aliases": {}, "versions": {}, "latest": {}}
     for fn in names:
-        state["aliases"][fn] = sorted((a["Name"], a["FunctionVersion"], str(a.get("RoutingConfig"))) for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn))
+        state["aliases"][fn] = sorted(
+            (a["Name"], a["FunctionVersion"], str(a.get("RoutingConfig")))
+            for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)
+        )
         state["versions"][fn] = [(v.number, v.label, v.code_sha) for v in lv.published_versions(lam, fn)]
         cfg = lam.get_function_configuration(FunctionName=fn)
         state["latest"][fn] = (cfg.get("CodeSha256"), str(cfg.get("Environment")))
@@ -124,4 +131,3 @@ def alias_version(target: Any, fn: str) -> str:
 def tick(target: Any) -> None:
     """One second on: records carry second-resolution timestamps (001 §6.3.2), so actions stay ordered."""
     target.clock.sleep(1)
-

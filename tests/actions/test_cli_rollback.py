@@ -42,13 +42,29 @@ def harness(served: dict[str, str], *args: str, check_no_moto: bool = False) -> 
     code = "import sys; from harness.cli import main; rc = main(sys.argv[1:]); "
     code += "assert 'moto' not in sys.modules, 'moto imported for --target aws'; " if check_no_moto else ""
     code += "sys.exit(rc)"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_dry_run_prints_the_plan_changes_nothing_and_never_imports_moto(served, observer, tmp_path: Path) -> None:
     before = snapshot(observer)
-    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--function", FN, "--reason", "test", "--dry-run",
-                   "--reports-dir", str(tmp_path), check_no_moto=True)
+    proc = harness(
+        served,
+        "rollback",
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--function",
+        FN,
+        "--reason",
+        "test",
+        "--dry-run",
+        "--reports-dir",
+        str(tmp_path),
+        check_no_moto=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("plan: rollback on bbws/sit (target aws)")
     assert f"update lambda:{FN}:alias/latest-sit FunctionVersion 3 -> 2" in proc.stdout
@@ -60,14 +76,30 @@ def test_real_account_without_allow_mutation_prints_plan_and_changes_nothing(ser
     before = snapshot(observer)
     proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--all", "--reason", "test")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "plan: rollback-all on bbws/sit" in proc.stdout and "plan only (no --allow-mutation on target aws): nothing changed" in proc.stdout
+    assert (
+        "plan: rollback-all on bbws/sit" in proc.stdout
+        and "plan only (no --allow-mutation on target aws): nothing changed" in proc.stdout
+    )
     assert snapshot(observer) == before
 
 
 def test_refusal_exits_3_and_changes_nothing(served, observer) -> None:
     before = snapshot(observer)
-    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--service", "tenant-instance-management", "--to-version", "99",
-                   "--reason", "test", "--allow-mutation")
+    proc = harness(
+        served,
+        "rollback",
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--service",
+        "tenant-instance-management",
+        "--to-version",
+        "99",
+        "--reason",
+        "test",
+        "--allow-mutation",
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "REFUSED: " in proc.stdout and "version 99 is not a published version" in proc.stdout
     assert snapshot(observer) == before
@@ -75,12 +107,31 @@ def test_refusal_exits_3_and_changes_nothing(served, observer) -> None:
 
 def test_usage_mistake_is_one_line(served) -> None:
     proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--reason", "x")
-    assert proc.returncode == 2 and proc.stderr.strip() == "harness: say what to roll back: --function NAME, --service NAME or --all"
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == "harness: say what to roll back: --function NAME, --service NAME or --all"
+    )
 
 
 def test_apply_moves_the_alias_and_prints_plan_outcome_reports(served, observer, tmp_path: Path) -> None:
-    proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--service", "tenant-instance-management", "--reason", "5xx after 1.0.3",
-                   "--allow-mutation", "--reports-dir", str(tmp_path), "--verify", "--api-base-url", served["API_BASE_URL"])
+    proc = harness(
+        served,
+        "rollback",
+        "--env",
+        "sit",
+        "--target",
+        "aws",
+        "--service",
+        "tenant-instance-management",
+        "--reason",
+        "5xx after 1.0.3",
+        "--allow-mutation",
+        "--reports-dir",
+        str(tmp_path),
+        "--verify",
+        "--api-base-url",
+        served["API_BASE_URL"],
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert out.index("plan: rollback-all on bbws/sit") < out.index(f"  {FN}: 3 -> 2, health 200, COMPLETE")
@@ -98,8 +149,27 @@ def test_promote_on_an_embedded_rehearsal(tmp_path: Path, capsys: pytest.Capture
     """``harness promote --from sit --to prod``: gates, plan, a PROD peer inside a window, the 5-minute monitor, reports."""
     from harness.cli import main
 
-    rc = main(["promote", "--from", "sit", "--to", "prod", "--function", "bbws-ecs-event-handler-sit", "--approved-by", "Tech Lead",
-               "--approved-by", "Operations Lead", "--reason", "CR-9", "--rehearsal-start", in_window().isoformat(), "--reports-dir", str(tmp_path)])
+    rc = main(
+        [
+            "promote",
+            "--from",
+            "sit",
+            "--to",
+            "prod",
+            "--function",
+            "bbws-ecs-event-handler-sit",
+            "--approved-by",
+            "Tech Lead",
+            "--approved-by",
+            "Operations Lead",
+            "--reason",
+            "CR-9",
+            "--rehearsal-start",
+            in_window().isoformat(),
+            "--reports-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "gate [PASS] source-errors" in out and "plan: promote on bbws/prod (target embedded)" in out

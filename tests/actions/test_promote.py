@@ -49,7 +49,9 @@ def test_dev_to_sit_copies_publishes_moves_monitors_30s(envs: dict[str, Embedded
     published = lv.find_version(lv.published_versions(lam, dst), new)
     assert alias_version(sit, dst) == new and published.label == "1.0.2" and published.code_sha == source_sha
     backup = lam.get_alias(FunctionName=dst, Name=result.plan.details["backup_alias"])
-    assert backup["FunctionVersion"] == before and result.plan.details["backup_alias"].startswith(sit.env.backup_alias_prefix)
+    assert backup["FunctionVersion"] == before and result.plan.details["backup_alias"].startswith(
+        sit.env.backup_alias_prefix
+    )
     variables = lam.get_function_configuration(FunctionName=dst, Qualifier=new)["Environment"]["Variables"]
     assert variables["HARNESS_ENV"] == sit.env.name  # the destination's own settings stay (DEV's would point at DEV)
     assert result.evidence["monitor"]["window_s"] == 30 and not result.evidence["monitor"]["triggers"]  # 001 §3.2.1
@@ -58,7 +60,10 @@ def test_dev_to_sit_copies_publishes_moves_monitors_30s(envs: dict[str, Embedded
     rows = verify(sit, result.plan.verified_by, [dst], pr.final_versions(result))
     assert rows and all(r.ok for r in rows), [r.message() for r in rows if not r.ok]
     checklist = promotion_checklist(result, dev.env, sit.env, authority=DEV_LEAD)
-    assert checklist.startswith("## DEV to SIT Promotion Checklist") and "- [x] Dev Lead approval obtained — Dev Lead" in checklist
+    assert (
+        checklist.startswith("## DEV to SIT Promotion Checklist")
+        and "- [x] Dev Lead approval obtained — Dev Lead" in checklist
+    )
 
 
 def test_sit_to_prod_bad_version_rolls_back_automatically(envs: dict[str, EmbeddedTarget]) -> None:
@@ -74,19 +79,28 @@ def test_sit_to_prod_bad_version_rolls_back_automatically(envs: dict[str, Embedd
     assert trigger["name"] == "health" and "Immediate rollback" in trigger["quote"]
     monitor = result.evidence["monitor"]
     fired_at = datetime.fromisoformat(trigger["at"])
-    assert fired_at < datetime.fromisoformat(monitor["started"]) + timedelta(seconds=monitor["window_s"])  # inside the window
+    assert fired_at < datetime.fromisoformat(monitor["started"]) + timedelta(
+        seconds=monitor["window_s"]
+    )  # inside the window
     assert alias_version(prod, dst) == before == result.evidence["final_version"]
-    record = next(r for r in read_records(prod.client("dynamodb"), prod.env) if r.action == "promote" and r.function == dst)
-    assert record.status == FAILED and record.extra["auto_rollback_trigger"] == "health" and record.change_for(dst).final_version == before
+    record = next(
+        r for r in read_records(prod.client("dynamodb"), prod.env) if r.action == "promote" and r.function == dst
+    )
+    assert (
+        record.status == FAILED
+        and record.extra["auto_rollback_trigger"] == "health"
+        and record.change_for(dst).final_version == before
+    )
     report = render_incident(incident_facts(result, prod.env, authority=LEADS))
-    assert "001 §6.3.1: \"Health check failure | Status != 200 | Immediate rollback\"" in report and "P1" in report
+    assert '001 §6.3.1: "Health check failure | Status != 200 | Immediate rollback"' in report and "P1" in report
     rows = verify(prod, ("lambda-alias-version", "health-endpoint"), [dst], pr.final_versions(result))
     assert all(r.ok for r in rows), [r.message() for r in rows]
 
 
 @pytest.mark.parametrize("metric, count, trigger", [("Errors", 3, "error-spike"), ("Throttles", 6, "throttle-spike")])
-def test_spike_triggers_roll_back_after_the_window(metric: str, count: int, trigger: str, envs: dict[str, EmbeddedTarget],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spike_triggers_roll_back_after_the_window(
+    metric: str, count: int, trigger: str, envs: dict[str, EmbeddedTarget], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Traffic through the alias errs (or is throttled) while /health stays 200: the spike trigger fires (001 §6.3.1)."""
     sit, prod = envs["sit"], envs["prod"]
     fn = "bbws-tenant-instance-management-sit" if trigger == "error-spike" else "sit-bbws-templates-service"
@@ -95,8 +109,18 @@ def test_spike_triggers_roll_back_after_the_window(metric: str, count: int, trig
 
     def probe_with_traffic(lam: Any, name: str, alias: str, *args: Any) -> Any:
         dims = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:{alias}"}]
-        prod.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
-            {"MetricName": metric, "Dimensions": dims, "Timestamp": prod.clock.now(), "Value": float(count), "Unit": "Count"}])
+        prod.client("cloudwatch").put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": dims,
+                    "Timestamp": prod.clock.now(),
+                    "Value": float(count),
+                    "Unit": "Count",
+                }
+            ],
+        )
         return probe(lam, name, alias, *args)
 
     monkeypatch.setattr(mon.lv, "invoke_health", probe_with_traffic)
@@ -116,8 +140,20 @@ def test_spike_triggers_roll_back_after_the_window(metric: str, count: int, trig
 FN = "bbws-tenant-instance-management-sit"
 
 
-@pytest.mark.parametrize("case", ["one-approver", "no-reason", "outside-window", "gates-failed", "not-next-env", "no-mutation-permission",
-                                  "unknown-version", "unknown-function", "emergency-without-incident"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "one-approver",
+        "no-reason",
+        "outside-window",
+        "gates-failed",
+        "not-next-env",
+        "no-mutation-permission",
+        "unknown-version",
+        "unknown-function",
+        "emergency-without-incident",
+    ],
+)
 def test_refusal_changes_nothing(case: str, envs: dict[str, EmbeddedTarget]) -> None:
     dev, sit, prod = envs["dev"], envs["sit"], envs["prod"]
     clock: FixedClock = prod.clock  # type: ignore[assignment]
@@ -172,7 +208,9 @@ def test_emergency_rule_outside_the_window(envs: dict[str, EmbeddedTarget]) -> N
 
 def test_gate_callable_is_evaluated_at_plan_time(envs: dict[str, EmbeddedTarget]) -> None:
     calls: list[int] = []
-    plan = pr.plan_promote(envs["sit"], envs["prod"], LEADS, function=FN, gates=lambda: calls.append(1) or (False, "source-health FAIL"))
+    plan = pr.plan_promote(
+        envs["sit"], envs["prod"], LEADS, function=FN, gates=lambda: calls.append(1) or (False, "source-health FAIL")
+    )
     assert calls == [1] and plan.refused and "gates failed on sit (001 §2.1): source-health FAIL" in plan.refusal
 
 
@@ -182,7 +220,11 @@ def test_gate_callable_is_evaluated_at_plan_time(envs: dict[str, EmbeddedTarget]
 def test_stack_follows_the_order_and_stops_at_the_first_failed_phase(envs: dict[str, EmbeddedTarget]) -> None:
     dev, sit = envs["dev"], envs["sit"]
     order = pr.stack_order(dev.env)
-    assert order[:3] == ["tenant-instance-management", "ecs-event-handler", "site-management"]  # 001 §5.1, from the inventory
+    assert order[:3] == [
+        "tenant-instance-management",
+        "ecs-event-handler",
+        "site-management",
+    ]  # 001 §5.1, from the inventory
     second = next(f.name for f in dev.env.functions if f.service == order[1])
     lam = dev.client("lambda")
     served = alias_version(dev, second)
@@ -197,11 +239,29 @@ def test_stack_follows_the_order_and_stops_at_the_first_failed_phase(envs: dict[
     assert result.outcome == FAILED
     assert [c.plan.details["service"] for c in result.children] == order[:2]  # phase 3 never ran
     assert result.children[0].outcome == COMPLETE and result.children[1].outcome == FAILED
-    assert hook_calls == [] and "stopped at phase 2 (ecs-event-handler)" in result.message and order[0] in result.message
+    assert (
+        hook_calls == [] and "stopped at phase 2 (ecs-event-handler)" in result.message and order[0] in result.message
+    )
 
     tick(sit)
-    done = pr.promote_stack(dev, sit, DEV_LEAD, gates=True, terraform_step=lambda: (hook_calls.append("terraform"), pr.ActionResult(pr.Plan(  # type: ignore[func-returns-value]
-        "terraform", "bbws", "sit", "embedded", sit.clock.now()), COMPLETE))[1])
+    done = pr.promote_stack(
+        dev,
+        sit,
+        DEV_LEAD,
+        gates=True,
+        terraform_step=lambda: (
+            hook_calls.append("terraform"),
+            pr.ActionResult(
+                pr.Plan(  # type: ignore[func-returns-value]
+                    "terraform", "bbws", "sit", "embedded", sit.clock.now()
+                ),
+                COMPLETE,
+            ),
+        )[1],
+    )
     assert done.outcome == COMPLETE, done.message
-    assert [c.plan.details.get("service", c.plan.action) for c in done.children] == [*order, "terraform"] and hook_calls == ["terraform"]
+    assert [c.plan.details.get("service", c.plan.action) for c in done.children] == [
+        *order,
+        "terraform",
+    ] and hook_calls == ["terraform"]
     assert all(leaf.outcome in (COMPLETE, SKIPPED) for c in done.children[:-1] for leaf in c.children)

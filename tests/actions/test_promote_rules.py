@@ -26,16 +26,19 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@pytest.mark.parametrize("frozen, inside", [
-    ("2026-11-24 20:00:00", True),   # Tuesday 20:00 UTC opens the window (22:00 SAST)
-    ("2026-11-24 19:59:59", False),
-    ("2026-11-24 23:59:59", True),
-    ("2026-11-25 00:00:00", False),  # the window ends at midnight (exclusive)
-    ("2026-11-26 21:30:00", True),   # Thursday
-    ("2026-11-28 04:00:00", True),   # Saturday 04:00-08:00
-    ("2026-11-28 08:00:00", False),
-    ("2026-11-23 21:00:00", False),  # Monday evening: no window
-])
+@pytest.mark.parametrize(
+    "frozen, inside",
+    [
+        ("2026-11-24 20:00:00", True),  # Tuesday 20:00 UTC opens the window (22:00 SAST)
+        ("2026-11-24 19:59:59", False),
+        ("2026-11-24 23:59:59", True),
+        ("2026-11-25 00:00:00", False),  # the window ends at midnight (exclusive)
+        ("2026-11-26 21:30:00", True),  # Thursday
+        ("2026-11-28 04:00:00", True),  # Saturday 04:00-08:00
+        ("2026-11-28 08:00:00", False),
+        ("2026-11-23 21:00:00", False),  # Monday evening: no window
+    ],
+)
 def test_maintenance_window_edges(frozen: str, inside: bool) -> None:
     with freeze_time(frozen):
         assert (window_refusal(PROD, now()) is None) is inside
@@ -49,22 +52,36 @@ def test_unprotected_environments_have_no_window() -> None:
 @freeze_time("2026-11-23 12:00:00")
 def test_emergency_rule_needs_its_approvers_and_an_incident() -> None:
     outside = now()
-    assert "outside the maintenance windows" in window_or_emergency_refusal(PROD, Authority(approvers=("a", "b"), reason="r"), outside)
-    missing = window_or_emergency_refusal(PROD, Authority(approvers=("Tech Lead", "CTO"), reason="r", emergency=True), outside)
+    assert "outside the maintenance windows" in window_or_emergency_refusal(
+        PROD, Authority(approvers=("a", "b"), reason="r"), outside
+    )
+    missing = window_or_emergency_refusal(
+        PROD, Authority(approvers=("Tech Lead", "CTO"), reason="r", emergency=True), outside
+    )
     assert missing and "incident ticket" in missing
-    one = window_or_emergency_refusal(PROD, Authority(approvers=("CTO",), reason="r", emergency=True, incident="INC-1"), outside)
+    one = window_or_emergency_refusal(
+        PROD, Authority(approvers=("CTO",), reason="r", emergency=True, incident="INC-1"), outside
+    )
     assert one and "2 distinct approvers" in one
-    assert window_or_emergency_refusal(PROD, Authority(approvers=("Tech Lead", "CTO"), reason="r", emergency=True, incident="INC-1"), outside) is None
+    assert (
+        window_or_emergency_refusal(
+            PROD, Authority(approvers=("Tech Lead", "CTO"), reason="r", emergency=True, incident="INC-1"), outside
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize("approvers, reason, ok", [
-    (("Tech Lead", "Operations Lead"), "CR-1", True),
-    (("Tech Lead", "Tech Lead"), "CR-1", False),      # distinct approvers (001 §2.2)
-    (("Tech Lead", " tech lead "), "CR-1", True),     # distinct by name as given; blanks trimmed
-    (("Tech Lead", "  "), "CR-1", False),
-    (("Tech Lead", "Operations Lead"), "", False),     # a reason is required
-    ((), "CR-1", False),
-])
+@pytest.mark.parametrize(
+    "approvers, reason, ok",
+    [
+        (("Tech Lead", "Operations Lead"), "CR-1", True),
+        (("Tech Lead", "Tech Lead"), "CR-1", False),  # distinct approvers (001 §2.2)
+        (("Tech Lead", " tech lead "), "CR-1", True),  # distinct by name as given; blanks trimmed
+        (("Tech Lead", "  "), "CR-1", False),
+        (("Tech Lead", "Operations Lead"), "", False),  # a reason is required
+        ((), "CR-1", False),
+    ],
+)
 def test_approval_edges(approvers: tuple[str, ...], reason: str, ok: bool) -> None:
     rule = PROD.approvals["sit-to-prod"]
     assert (approval_refusal(rule, "sit-to-prod", list(approvers), reason) is None) is ok
@@ -76,8 +93,18 @@ def test_next_window_start_is_the_next_opening() -> None:
     assert next_window_start(SIT, now()) is None
 
 
-@pytest.mark.parametrize("rate, level", [(0.0, "Below Warning"), (0.99, "Below Warning"), (1.0, "Warning"), (4.99, "Warning"),
-                                         (5.0, "Critical"), (10.0, "Critical"), (10.01, "Emergency")])
+@pytest.mark.parametrize(
+    "rate, level",
+    [
+        (0.0, "Below Warning"),
+        (0.99, "Below Warning"),
+        (1.0, "Warning"),
+        (4.99, "Warning"),
+        (5.0, "Critical"),
+        (10.0, "Critical"),
+        (10.01, "Emergency"),
+    ],
+)
 def test_error_rate_severity_000_2_1(rate: float, level: str) -> None:
     d = dec.error_rate_severity(rate, SIT.thresholds)
     assert d.level == level and d.table.startswith("000 §2.1")
@@ -95,13 +122,16 @@ def test_latency_per_service_000_2_2() -> None:
         dec.latency_severity("sqs", 1, th)
 
 
-@pytest.mark.parametrize("users, revenue, level, action", [
-    (5, "None", "Low", "Monitor, fix forward"),
-    (50, "None", "Medium", "Prepare rollback, notify stakeholders"),
-    (5, "Moderate", "High", "Initiate rollback"),        # the revenue row can decide
-    (500, "Minimal", "High", "Initiate rollback"),
-    (5000, "None", "Critical", "Immediate rollback, incident declared"),
-])
+@pytest.mark.parametrize(
+    "users, revenue, level, action",
+    [
+        (5, "None", "Low", "Monitor, fix forward"),
+        (50, "None", "Medium", "Prepare rollback, notify stakeholders"),
+        (5, "Moderate", "High", "Initiate rollback"),  # the revenue row can decide
+        (500, "Minimal", "High", "Initiate rollback"),
+        (5000, "None", "Critical", "Immediate rollback, incident declared"),
+    ],
+)
 def test_impact_matrix_000_2_4(users: int, revenue: str, level: str, action: str) -> None:
     d = dec.impact_decision(users, revenue, SIT.thresholds)
     assert (d.level, d.action) == (level, action)
@@ -110,7 +140,10 @@ def test_impact_matrix_000_2_4(users: int, revenue: str, level: str, action: str
 def test_004_triggers_from_the_propie_inventory() -> None:
     ar = load_inventory("propie").environment("production").auto_rollback
     rows = dec.trigger_decisions(ar, error_rate_5xx_pct=6.0, latency_p99_ms=2500, auth_failures=21, memory_pct=85)
-    assert [(d.level, d.action) for d in rows] == [("5XX Error Rate", "Automatic rollback"), ("Authentication Failures", "Alert, manual decision")]
+    assert [(d.level, d.action) for d in rows] == [
+        ("5XX Error Rate", "Automatic rollback"),
+        ("Authentication Failures", "Alert, manual decision"),
+    ]
     assert dec.recommended(rows).action == "Automatic rollback"
     assert dec.trigger_decisions(SIT.auto_rollback, error_rate_5xx_pct=50) == []  # bbws gives no 004 thresholds
 

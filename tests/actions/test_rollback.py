@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from harness.checks.catalogue import rows_for
-from harness.checks.context import CheckContext
-from harness.checks.result import Verdict
-from harness.checks.runner import run_row
 from harness.actions import COMPLETE, FAILED, REFUSED, Authority
 from harness.actions import lambda_versions as lv
 from harness.actions import rollback as rb
 from harness.actions.rollback import RollbackTo, rollback
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.result import Verdict
+from harness.checks.runner import run_row
+from harness.pytest_plugin.actions import Rollbacks, restore_aliases
 from harness.records import IN_PROGRESS, read_records
 from harness.report import incident_facts, render_incident, rollback_checklist
 from harness.targets.embedded import EmbeddedTarget
-from harness.pytest_plugin.actions import Rollbacks, restore_aliases
 from tests.actions.conftest import REHEARSAL, KeptTarget, alias_version, make_bad_version, peer, snapshot, tick
 
 
@@ -31,7 +31,11 @@ def verify(target: Any, slugs: tuple[str, ...], resources: list[str], expect: di
 
 def newest_record(target: Any, fn: str):
     """The newest record naming ``fn``."""
-    return next(r for r in read_records(target.client("dynamodb"), target.env) if r.change_for(fn) is not None and r.action == "rollback")
+    return next(
+        r
+        for r in read_records(target.client("dynamodb"), target.env)
+        if r.change_for(fn) is not None and r.action == "rollback"
+    )
 
 
 RULES = {
@@ -54,11 +58,24 @@ def test_rule_moves_alias_checkpoint_record_health_rows(rule: str, sit: Embedded
     assert alias_version(sit, fn) == want
     child = result.children[0]
     checkpoint = sit.client("lambda").get_alias(FunctionName=fn, Name=child.evidence["checkpoint"])
-    assert child.evidence["checkpoint"].startswith(sit.env.checkpoint_alias_prefix) and checkpoint["FunctionVersion"] == before
+    assert (
+        child.evidence["checkpoint"].startswith(sit.env.checkpoint_alias_prefix)
+        and checkpoint["FunctionVersion"] == before
+    )
     record = newest_record(sit, fn)
     assert record.status == COMPLETE and record.change_for(fn).final_version == want
-    assert child.evidence["health"]["status_code"] == sit.env.auto_rollback.health_status and child.evidence["health"]["invoked"] == f"{fn}:{sit.env.alias}"
-    probe = lv.invoke_health(sit.client("lambda"), fn, sit.env.alias, sit.env.health_payload, sit.env.auto_rollback.health_status, sit.clock.now())
+    assert (
+        child.evidence["health"]["status_code"] == sit.env.auto_rollback.health_status
+        and child.evidence["health"]["invoked"] == f"{fn}:{sit.env.alias}"
+    )
+    probe = lv.invoke_health(
+        sit.client("lambda"),
+        fn,
+        sit.env.alias,
+        sit.env.health_payload,
+        sit.env.auto_rollback.health_status,
+        sit.clock.now(),
+    )
     assert probe.ok and probe.executed_version == want
     api = list(sit.env.api.paths) if sit.env.api else []
     rows = verify(sit, result.plan.verified_by, [fn, *api], rb.final_versions(result))
@@ -70,7 +87,9 @@ def test_previous_is_the_version_before_the_serving_one_not_second_to_last(sit: 
     """Seed defect 4: with a newer version published but not deployed, and after an earlier rollback."""
     fn = "sit-bbws-plugins-service"
     lam = sit.client("lambda")
-    newer = make_bad_version(sit, fn, fault="error")  # published, never deployed: versions[-2] is now the serving version
+    newer = make_bad_version(
+        sit, fn, fault="error"
+    )  # published, never deployed: versions[-2] is now the serving version
     assert [v.number for v in lv.published_versions(lam, fn)][-2] == alias_version(sit, fn) == "3"
     tick(sit)
     first = rollback(sit, fn, REHEARSAL)
@@ -112,7 +131,9 @@ def interrupt(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BaseException]]:
     yield raised
 
 
-def test_exception_after_alias_update_leaves_record_failed_and_checkpoint_restored(sit: EmbeddedTarget, interrupt: list) -> None:
+def test_exception_after_alias_update_leaves_record_failed_and_checkpoint_restored(
+    sit: EmbeddedTarget, interrupt: list
+) -> None:
     fn = "bbws-ecs-event-handler-sit"
     before = alias_version(sit, fn)
     interrupt.append(RuntimeError("injected between alias update and record completion"))
@@ -149,8 +170,16 @@ FN = "bbws-tenant-instance-management-sit"
 
 @pytest.mark.parametrize(
     "case",
-    ["no-mutation-permission", "missing-approvers", "unknown-version", "unknown-label", "unknown-function", "unknown-backup", "all-unknown-version",
-     "unknown-service"],
+    [
+        "no-mutation-permission",
+        "missing-approvers",
+        "unknown-version",
+        "unknown-label",
+        "unknown-function",
+        "unknown-backup",
+        "all-unknown-version",
+        "unknown-service",
+    ],
 )
 def test_refusal_changes_nothing(case: str, sit: EmbeddedTarget, prod: EmbeddedTarget) -> None:
     where: Any = sit
@@ -159,7 +188,9 @@ def test_refusal_changes_nothing(case: str, sit: EmbeddedTarget, prod: EmbeddedT
         where = KeptTarget(sit)
     elif case == "missing-approvers":
         where = prod
-        call = lambda: rollback(prod, "bbws-tenant-instance-management-prod", Authority(reason="x", approvers=("only one",)))  # noqa: E731
+        call = lambda: rollback(
+            prod, "bbws-tenant-instance-management-prod", Authority(reason="x", approvers=("only one",))
+        )  # noqa: E731
     elif case == "unknown-version":
         call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.version("99"))  # noqa: E731
     elif case == "unknown-label":
@@ -181,7 +212,9 @@ def test_refusal_changes_nothing(case: str, sit: EmbeddedTarget, prod: EmbeddedT
 
 def test_refusal_messages_say_what_is_wrong(sit: EmbeddedTarget, prod: EmbeddedTarget) -> None:
     assert "needs --allow-mutation" in rollback(KeptTarget(sit), FN, REHEARSAL).message
-    assert "2 distinct approvers" in rollback(prod, "bbws-tenant-instance-management-prod", Authority(reason="x")).message
+    assert (
+        "2 distinct approvers" in rollback(prod, "bbws-tenant-instance-management-prod", Authority(reason="x")).message
+    )
     assert "version 99 is not a published version" in rollback(sit, FN, REHEARSAL, RollbackTo.version("99")).message
     assert "unknown function 'nope'" in rollback(sit, "nope", REHEARSAL).message
 
@@ -193,7 +226,10 @@ def test_protected_rollback_with_approvals_uses_incident_alias(prod: EmbeddedTar
     result = rollback(prod, fn, who)
     assert result.outcome == COMPLETE, result.message
     assert result.children[0].evidence["checkpoint"].startswith(prod.env.incident_alias_prefix)  # 001 §6.3.2 step 4
-    assert result.record.extra["incident"] == "INC-1" and result.record.extra["approved_by"] == "Engineering Lead,Product Owner"
+    assert (
+        result.record.extra["incident"] == "INC-1"
+        and result.record.extra["approved_by"] == "Engineering Lead,Product Owner"
+    )
 
 
 def test_dry_run_changes_nothing(sit: EmbeddedTarget) -> None:
@@ -221,12 +257,16 @@ def test_rollback_fixture_teardown_restores_an_alias_left_with_weighted_routing(
     moved = runs(FN)
     assert moved.outcome == COMPLETE and alias_version(sit, FN) != before
     left = alias_version(sit, FN)
-    lam.update_alias(FunctionName=FN, Name=alias, FunctionVersion=before, RoutingConfig={"AdditionalVersionWeights": {left: 0.2}})
+    lam.update_alias(
+        FunctionName=FN, Name=alias, FunctionVersion=before, RoutingConfig={"AdditionalVersionWeights": {left: 0.2}}
+    )
 
     done = runs.restore()
 
     current = lam.get_alias(FunctionName=FN, Name=alias)
-    assert current["FunctionVersion"] == before and not (current.get("RoutingConfig") or {}).get("AdditionalVersionWeights"), current
+    assert current["FunctionVersion"] == before and not (current.get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"
+    ), current
     assert done and f"back on version {before}" in done[0]
     assert newest_record(sit, FN).change_for(FN).final_version == before  # the newest record agrees
     rows = verify(sit, ("lambda-alias-version",), [FN], {})

@@ -35,6 +35,7 @@ def test_all_functions_concurrently_one_record_rows_pass(monkeypatch: pytest.Mon
     try:
         names = [f.name for f in target.env.functions]
         calls: Counter = Counter()
+
         def count(service: str, op: str, params: dict) -> None:
             calls.update([op])
 
@@ -95,7 +96,13 @@ def test_no_earlier_version_is_skipped_with_its_reason(access: EmbeddedTarget) -
     role = lam.get_function(FunctionName=f"{prefix}")["Configuration"]["Role"]
     from harness.targets.embedded.seed import function_zip
 
-    lam.create_function(FunctionName=fresh, Runtime="python3.11", Role=role, Handler="handler.handler", Code={"ZipFile": function_zip("1.0.1")})
+    lam.create_function(
+        FunctionName=fresh,
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": function_zip("1.0.1")},
+    )
     only = lam.publish_version(FunctionName=fresh, Description="1.0.1")["Version"]
     lam.create_alias(FunctionName=fresh, Name=access.env.alias, FunctionVersion=only)
     service = lv.service_of(access.env, fresh)
@@ -117,15 +124,27 @@ def test_deployed_previous_uses_ssm_history_and_updates_it(access: EmbeddedTarge
     assert name and lv.ssm_history(ssm, name)[:3] == ["1.0.1", "1.0.2", "1.0.3"]  # as seeded
     fns = [fn for fn, _ in lv.service_functions(access.env, service, access.client("lambda"))]
     tick(access)
-    rollback_all(access, REHEARSAL, RollbackTo.each({fn: "3" for fn in fns if alias_version(access, fn) != "3"}))  # other tests moved them
-    ssm.put_parameter(Name=name, Value="1.0.3", Type="String", Overwrite=True)  # deployed: 1.0.3 (first seen third in the history)
+    rollback_all(
+        access, REHEARSAL, RollbackTo.each({fn: "3" for fn in fns if alias_version(access, fn) != "3"})
+    )  # other tests moved them
+    ssm.put_parameter(
+        Name=name, Value="1.0.3", Type="String", Overwrite=True
+    )  # deployed: 1.0.3 (first seen third in the history)
     tick(access)
     first = rollback_all(access, REHEARSAL, RollbackTo.deployed_previous(), service=service)
     assert first.outcome == COMPLETE, first.message
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "1.0.2"
     assert all(c.evidence["final_version"] == "2" for c in first.children)
-    item = next(i for i in aws.scan_items(access.client("dynamodb"), access.env.deployments_table.name) if i["PK"]["S"] == f"ROLLBACK#{first.record.record_id}")
-    assert item["SK"]["S"] == "METADATA" and item["status"]["S"] == COMPLETE and item["GSI1PK"]["S"] == f"ENV#{access.env.name}"
+    item = next(
+        i
+        for i in aws.scan_items(access.client("dynamodb"), access.env.deployments_table.name)
+        if i["PK"]["S"] == f"ROLLBACK#{first.record.record_id}"
+    )
+    assert (
+        item["SK"]["S"] == "METADATA"
+        and item["status"]["S"] == COMPLETE
+        and item["GSI1PK"]["S"] == f"ENV#{access.env.name}"
+    )
     tick(access)
     second = rollback_all(access, REHEARSAL, RollbackTo.deployed_previous(), service=service)
     # the history now ends 1.0.3, 1.0.2: Parameters[-2] (002) would pick 1.0.3, the release just rolled back from

@@ -53,7 +53,9 @@ def access_prod() -> Iterator[EmbeddedTarget]:
 
 
 @pytest.mark.parametrize("case", ["missing-approvers", "no-mutation-permission", "deployed-previous-without-approvers"])
-def test_refusal_on_bbws_access_leaves_aliases_records_and_ssm_unchanged(case: str, access_prod: EmbeddedTarget) -> None:
+def test_refusal_on_bbws_access_leaves_aliases_records_and_ssm_unchanged(
+    case: str, access_prod: EmbeddedTarget
+) -> None:
     """002's environment keeps its deployed-version history in SSM: a refused rollback changes none of it."""
     assert access_prod.env.ssm_deployed_version, "bbws-access names an SSM deployed-version parameter (002)"
     where: Any = access_prod
@@ -71,8 +73,9 @@ def test_refusal_on_bbws_access_leaves_aliases_records_and_ssm_unchanged(case: s
     assert snapshot(where) == before
 
 
-def test_cli_exits_1_when_a_function_fails(sit: EmbeddedTarget, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exits_1_when_a_function_fails(
+    sit: EmbeddedTarget, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`harness rollback` exit status: 1 when a function's rollback FAILED (the line names it)."""
     from harness.cli import main
 
@@ -80,25 +83,38 @@ def test_cli_exits_1_when_a_function_fails(sit: EmbeddedTarget, monkeypatch: pyt
         raise RuntimeError("injected: alias verification failed")
 
     monkeypatch.setattr(rb, "_verify_alias", broken)
-    code = main(["rollback", "--env", "sit", "--function", FN, "--reason", "exit status test", "--reports-dir", str(tmp_path)])
+    code = main(
+        ["rollback", "--env", "sit", "--function", FN, "--reason", "exit status test", "--reports-dir", str(tmp_path)]
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     assert f"{FN}:" in out and "FAILED" in out
 
 
-def test_keyboard_interrupt_during_the_monitor_ends_the_promotion_record_failed(sit: EmbeddedTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyboard_interrupt_during_the_monitor_ends_the_promotion_record_failed(
+    sit: EmbeddedTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ctrl-C while the monitor watches the new version: the record in SIT's table is FAILED, never IN_PROGRESS."""
     dev = peer(sit, "bbws", "dev")
     try:
+
         def interrupted(*_: Any, **__: Any) -> Any:
             raise KeyboardInterrupt
 
         monkeypatch.setattr(pr, "watch", interrupted)
         tick(sit)
         with pytest.raises(KeyboardInterrupt):
-            pr.promote(dev, sit, Authority(approvers=("Dev Lead",), reason="release", actor="tests"), function="dev-bbws-sites-service",
-                       version="2", gates=(True, "rows passed"))
+            pr.promote(
+                dev,
+                sit,
+                Authority(approvers=("Dev Lead",), reason="release", actor="tests"),
+                function="dev-bbws-sites-service",
+                version="2",
+                gates=(True, "rows passed"),
+            )
         records = [r for r in read_records(sit.client("dynamodb"), sit.env) if r.action == "promote"]
-        assert records and records[0].status == FAILED and all(r.status != IN_PROGRESS for r in records), [(r.record_id, r.status) for r in records]
+        assert records and records[0].status == FAILED and all(r.status != IN_PROGRESS for r in records), [
+            (r.record_id, r.status) for r in records
+        ]
     finally:
         dev.close()

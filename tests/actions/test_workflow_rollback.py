@@ -15,8 +15,11 @@ WORKFLOW = REPO / ".github" / "workflows" / "rollback.yml"
 
 def test_workflow_is_valid_github_workflow() -> None:
     # check-jsonschema (test extra) ships GitHub's workflow schema: validated without the network.
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -33,6 +36,6 @@ def test_workflow_inputs_oidc_cli_and_checklist() -> None:
     runs = "\n".join(str(s.get("run", "")) for s in steps)
     assert "load_inventory" in runs and "env.role" in runs
     assert "harness rollback --all" in runs and "--target aws" in runs and "--allow-mutation" in runs
-    assert "pytest scenarios/test_post_rollback_verification.py --env \"$ENV_NAME\" --target aws" in runs
+    assert 'pytest scenarios/test_post_rollback_verification.py --env "$ENV_NAME" --target aws' in runs
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "reports/" and upload["if"] == "always()"

@@ -38,7 +38,12 @@ def bucket_governance_lock(account: str, bucket: str) -> Iterator[None]:
     denied; moto only allows this on an empty bucket, AWS on any versioned one."""
     model: Any = s3_backends[account]["aws"].buckets[bucket]
     saved = (model.object_lock_enabled, model.default_lock_mode, model.default_lock_days, model.default_lock_years)
-    model.object_lock_enabled, model.default_lock_mode, model.default_lock_days, model.default_lock_years = True, "GOVERNANCE", 1, 0
+    model.object_lock_enabled, model.default_lock_mode, model.default_lock_days, model.default_lock_years = (
+        True,
+        "GOVERNANCE",
+        1,
+        0,
+    )
     try:
         yield
     finally:

@@ -20,11 +20,20 @@ def row_with(*records: DeploymentRecord):  # type: ignore[no-untyped-def]
 
 
 def rollback_to(version: str, at: str, record_id: str = "rb-1") -> DeploymentRecord:
-    return DeploymentRecord(record_id, "rollback", "sit", at, status="COMPLETE", functions={FN: FunctionChange("4", version, "COMPLETE", version)})
+    return DeploymentRecord(
+        record_id,
+        "rollback",
+        "sit",
+        at,
+        status="COMPLETE",
+        functions={FN: FunctionChange("4", version, "COMPLETE", version)},
+    )
 
 
 def deploy(version: str, at: str, record_id: str = "dep-1") -> DeploymentRecord:
-    return DeploymentRecord(record_id, "deploy", "sit", at, from_version="2", to_version=version, status="COMPLETE", function=FN)
+    return DeploymentRecord(
+        record_id, "deploy", "sit", at, from_version="2", to_version=version, status="COMPLETE", function=FN
+    )
 
 
 def test_a_deployment_after_a_rollback_supersedes_it() -> None:
@@ -33,7 +42,9 @@ def test_a_deployment_after_a_rollback_supersedes_it() -> None:
     assert ok.verdict is Verdict.PASS and "version 3 (from deploy record dep-1" in ok.expected, ok.message()
     assert ok.evidence["record"]["id"] == "dep-1"
     newer = row_with(deploy("4", "2026-11-24T10:10:00.000Z", "dep-2"), deploy("3", "2026-11-24T10:05:00.000Z"))
-    assert newer.verdict is Verdict.FAIL and "expected version 4 (deploy record dep-2" in newer.observed, newer.message()
+    assert newer.verdict is Verdict.FAIL and "expected version 4 (deploy record dep-2" in newer.observed, (
+        newer.message()
+    )
 
 
 def test_a_rollback_after_a_deployment_decides_with_its_final_version() -> None:
@@ -44,7 +55,15 @@ def test_a_rollback_after_a_deployment_decides_with_its_final_version() -> None:
 
 def test_records_about_other_functions_are_passed_over() -> None:
     """A newer record naming only another function does not apply: the older one for FN decides (and FAILs here)."""
-    other = DeploymentRecord("dep-other", "deploy", "sit", "2026-11-24T10:10:00.000Z", to_version="9", status="COMPLETE", function="another-function")
+    other = DeploymentRecord(
+        "dep-other",
+        "deploy",
+        "sit",
+        "2026-11-24T10:10:00.000Z",
+        to_version="9",
+        status="COMPLETE",
+        function="another-function",
+    )
     res = row_with(other, deploy("5", "2026-11-24T10:05:00.000Z"))
     assert res.verdict is Verdict.FAIL and "expected version 5 (deploy record dep-1" in res.observed, res.message()
 
@@ -55,18 +74,32 @@ def test_a_newest_bare_version_record_never_falls_through_to_an_older_one() -> N
     bare = DeploymentRecord("bare-1", "deploy", "sit", "2026-11-24T10:10:00.000Z", to_version="7", status="COMPLETE")
     res = row_with(bare, deploy("5", "2026-11-24T10:05:00.000Z"))
     assert res.verdict is Verdict.PASS, res.message()
-    assert "expected version unknown" in res.observed and "version 7 without a function name" in res.observed, res.observed
+    assert "expected version unknown" in res.observed and "version 7 without a function name" in res.observed, (
+        res.observed
+    )
     assert res.evidence["record"]["id"] == "bare-1"
 
 
 def test_nothing_applies_says_expected_version_unknown() -> None:
     res = row_with()
-    assert res.verdict is Verdict.PASS and res.observed == "version 3; expected version unknown (no --expect-version, record or SSM parameter applies)"
+    assert (
+        res.verdict is Verdict.PASS
+        and res.observed == "version 3; expected version unknown (no --expect-version, record or SSM parameter applies)"
+    )
     assert "(expected version unknown)" in res.expected
 
 
 def test_an_unsettled_newest_record_makes_the_expectation_unknown() -> None:
     """A rollback still IN_PROGRESS is the newest that applies: no older record stands in for it."""
-    running = DeploymentRecord("rb-run", "rollback", "sit", "2026-11-24T10:10:00.000Z", status="IN_PROGRESS", functions={FN: FunctionChange("3", "2")})
+    running = DeploymentRecord(
+        "rb-run",
+        "rollback",
+        "sit",
+        "2026-11-24T10:10:00.000Z",
+        status="IN_PROGRESS",
+        functions={FN: FunctionChange("3", "2")},
+    )
     res = row_with(running, deploy("5", "2026-11-24T10:05:00.000Z"))
-    assert "the newest record that applies is not settled" in res.observed and res.verdict is Verdict.PASS, res.message()
+    assert "the newest record that applies is not settled" in res.observed and res.verdict is Verdict.PASS, (
+        res.message()
+    )

@@ -6,17 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from harness.inventory import load_inventory
 from harness.checks.catalogue import CATALOGUE, rows_for
 from harness.checks.context import CheckContext
-from tests.stub_target import StubTarget
 from harness.checks.metrics import MAX_QUERIES_PER_CALL, MetricsReader, window_query
 from harness.checks.result import Verdict
 from harness.checks.runner import run_procedure
 from harness.clock import FixedClock
+from harness.inventory import load_inventory
 from tests.checks.conftest import Rehearsal, describe, fidelity_installed, local_api_url
 from tests.checks.verdicts import covers, covers_all
-
+from tests.stub_target import StubTarget
 
 SIT_SLUGS = {c.slug for c in CATALOGUE if c.rows(load_inventory("bbws").environment("sit"))}
 
@@ -55,13 +54,19 @@ def test_replication_passes_on_healthy_prod(prod: Rehearsal) -> None:
     assert len(repl) == 1 and repl[0].verdict is Verdict.PASS, repl
 
 
-@covers_all(["error-rate", "latency-p95", "source-errors", "source-throttles"], Verdict.WARN, "idle window: no datapoints at all")
+@covers_all(
+    ["error-rate", "latency-p95", "source-errors", "source-throttles"],
+    Verdict.WARN,
+    "idle window: no datapoints at all",
+)
 def test_no_datapoints_is_a_warning_not_a_pass(sit: Rehearsal) -> None:
     """Three days before the seeded metrics there is no datapoint: the metric rows say so (WARN)."""
     past = FixedClock(sit.clock.now() - timedelta(days=3))
     ctx = CheckContext.for_target(sit.target, now=past.now())
     results = {(r.slug, r.resource): r for r in run_procedure(ctx, "post-rollback", ("error-rate", "latency-p95"))}
-    results.update({(r.slug, r.resource): r for r in run_procedure(ctx, "pre-promotion", ("source-errors", "source-throttles"))})
+    results.update(
+        {(r.slug, r.resource): r for r in run_procedure(ctx, "pre-promotion", ("source-errors", "source-throttles"))}
+    )
     assert results and all(r.verdict is Verdict.WARN for r in results.values()), describe(results)
     assert all(("not measurable" in r.observed or "not shown" in r.observed) for r in results.values())
 
@@ -96,8 +101,12 @@ class _FakeCloudWatch:
 
     def get_metric_data(self, **kwargs: Any) -> dict:
         self.calls.append(len(kwargs["MetricDataQueries"]))
-        return {"MetricDataResults": [{"Id": q["Id"], "Values": [1.0], "Timestamps": [kwargs["StartTime"]], "StatusCode": "Complete"}
-                                      for q in kwargs["MetricDataQueries"]]}
+        return {
+            "MetricDataResults": [
+                {"Id": q["Id"], "Values": [1.0], "Timestamps": [kwargs["StartTime"]], "StatusCode": "Complete"}
+                for q in kwargs["MetricDataQueries"]
+            ]
+        }
 
 
 def test_metric_queries_are_batched_500_per_call(sit: Rehearsal) -> None:

@@ -23,13 +23,18 @@ CHECKLISTS = [
     "scenarios/test_pre_promotion.py",
 ]
 READ_VERBS = ("Get", "Describe", "List", "Scan", "Query", "Head", "Filter")
-READ_ONLY_EXTRA = {"lambda.Invoke", "logs.StartQuery"}  # the /health invoke (000 §7.1 step 2); a Logs Insights query reads
+READ_ONLY_EXTRA = {
+    "lambda.Invoke",
+    "logs.StartQuery",
+}  # the /health invoke (000 §7.1 step 2); a Logs Insights query reads
 WRITE_READ_OPS = {"s3.PutObject", "s3.DeleteObject", "dynamodb.PutItem", "dynamodb.DeleteItem"}
 
 
 def _report_rows(reports: Path) -> list[str]:
     (report,) = reports.glob("verification-bbws-sit-*.md")
-    return [line for line in report.read_text().splitlines() if line.startswith("| ") and not line.startswith("| Check")]
+    return [
+        line for line in report.read_text().splitlines() if line.startswith("| ") and not line.startswith("| Check")
+    ]
 
 
 def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_path: Path) -> None:
@@ -39,13 +44,31 @@ def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_
     healthy = {p: (200, json.dumps({"status": "ok"})) for p in sit.api.paths}
     with api_front(healthy) as stub:
         api = served_sit.get("API_BASE_URL") or stub  # the emulator's front when it has one
-        proc = run_pytest("scenarios/", "--env", "sit", "--target", "aws", "-m", "readonly",
-                          "-p", "tests.checks.op_recorder", "--reports-dir", str(tmp_path / "reports"), "--api-base-url", api, env=env)
+        proc = run_pytest(
+            "scenarios/",
+            "--env",
+            "sit",
+            "--target",
+            "aws",
+            "-m",
+            "readonly",
+            "-p",
+            "tests.checks.op_recorder",
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--api-base-url",
+            api,
+            env=env,
+        )
     ops = Counter(log.read_text().split())
     assert ops, proc.stdout[-3000:] + proc.stderr[-3000:]
     if fidelity_installed():
         assert proc.returncode == 0, proc.stdout[-3000:]
-    mutating = {op for op in ops if op.split(".", 1)[1].startswith(READ_VERBS) is False and op not in READ_ONLY_EXTRA | {"sts.GetCallerIdentity"}}
+    mutating = {
+        op
+        for op in ops
+        if op.split(".", 1)[1].startswith(READ_VERBS) is False and op not in READ_ONLY_EXTRA | {"sts.GetCallerIdentity"}
+    }
     assert mutating <= WRITE_READ_OPS, sorted(mutating - WRITE_READ_OPS)
     # one GetMetricData per window: the §7 verification window and the gate's 24 h lookback
     assert ops["cloudwatch.GetMetricData"] == 2, ops

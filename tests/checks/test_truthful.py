@@ -86,7 +86,9 @@ class FakeCloudWatch:
     """GetMetricData from ``series`` ((metric, stat) -> values; absent: no datapoint) and ``status``
     ((metric, stat) -> StatusCode, default Complete), for every function and window."""
 
-    def __init__(self, series: dict[tuple[str, str], list[float]] | None = None, status: dict[tuple[str, str], str] | None = None) -> None:
+    def __init__(
+        self, series: dict[tuple[str, str], list[float]] | None = None, status: dict[tuple[str, str], str] | None = None
+    ) -> None:
         self.series, self.status = dict(series or {}), dict(status or {})
         self.calls: list[dict[str, Any]] = []
 
@@ -96,14 +98,28 @@ class FakeCloudWatch:
         for q in kwargs["MetricDataQueries"]:
             key = (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"])
             values = self.series.get(key, [])
-            out.append({"Id": q["Id"], "Values": values, "Timestamps": [kwargs["StartTime"]] * len(values), "StatusCode": self.status.get(key, "Complete")})
+            out.append(
+                {
+                    "Id": q["Id"],
+                    "Values": values,
+                    "Timestamps": [kwargs["StartTime"]] * len(values),
+                    "StatusCode": self.status.get(key, "Complete"),
+                }
+            )
         return {"MetricDataResults": out, "Messages": []}
 
 
-HEALTHY = {("Invocations", "Sum"): [100.0], ("Errors", "Sum"): [0.0], ("Duration", "p95"): [120.0], ("Throttles", "Sum"): [0.0]}
+HEALTHY = {
+    ("Invocations", "Sum"): [100.0],
+    ("Errors", "Sum"): [0.0],
+    ("Duration", "p95"): [120.0],
+    ("Throttles", "Sum"): [0.0],
+}
 
 
-def metric_row(slug: str, series: dict[tuple[str, str], list[float]], status: dict[tuple[str, str], str] | None = None) -> CheckResult:
+def metric_row(
+    slug: str, series: dict[tuple[str, str], list[float]], status: dict[tuple[str, str], str] | None = None
+) -> CheckResult:
     return run_slug(stub_ctx(cloudwatch=FakeCloudWatch(series, status)), slug, FN)
 
 
@@ -115,8 +131,16 @@ def _stubbed() -> tuple[Any, Stubber]:
     return client, Stubber(client)
 
 
-def _result(qid: str, values: list[float], status: str = "Complete", messages: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    r: dict[str, Any] = {"Id": qid, "Label": qid, "Values": values, "Timestamps": [NOW - timedelta(minutes=5)] * len(values), "StatusCode": status}
+def _result(
+    qid: str, values: list[float], status: str = "Complete", messages: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "Id": qid,
+        "Label": qid,
+        "Values": values,
+        "Timestamps": [NOW - timedelta(minutes=5)] * len(values),
+        "StatusCode": status,
+    }
     if messages:
         r["Messages"] = messages
     return r
@@ -128,10 +152,23 @@ PAGE_PARAMS = {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "Scan
 @covers("error-rate", Verdict.PASS, "PartialData followed by NextToken: the values of all pages count")
 def test_partial_data_pages_are_followed_and_summed() -> None:
     client, stub = _stubbed()
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [10.0], "PartialData"), _result("m1", [0.0], "PartialData"),
-                                                                 _result("m2", [100.0], "PartialData")], "NextToken": "t1"}, PAGE_PARAMS)
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [5.0]), _result("m1", [0.0]), _result("m2", [120.0])]},
-                      {**PAGE_PARAMS, "NextToken": "t1"})
+    stub.add_response(
+        "get_metric_data",
+        {
+            "MetricDataResults": [
+                _result("m0", [10.0], "PartialData"),
+                _result("m1", [0.0], "PartialData"),
+                _result("m2", [100.0], "PartialData"),
+            ],
+            "NextToken": "t1",
+        },
+        PAGE_PARAMS,
+    )
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [_result("m0", [5.0]), _result("m1", [0.0]), _result("m2", [120.0])]},
+        {**PAGE_PARAMS, "NextToken": "t1"},
+    )
     with stub:
         ctx = stub_ctx(cloudwatch=client)
         res = run_slug(ctx, "error-rate", FN)
@@ -146,15 +183,30 @@ def test_partial_data_pages_are_followed_and_summed() -> None:
 def test_final_page_status_counts_internal_error_is_error() -> None:
     """Complete on page 1 but InternalError on the last page: the final status counts."""
     client, stub = _stubbed()
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [10.0]), _result("m1", [0.0]), _result("m2", [100.0])], "NextToken": "t1"}, PAGE_PARAMS)
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", []), _result("m1", [], "InternalError", [{"Code": "InternalError", "Value": "try again later"}]),
-                                                                 _result("m2", [])]}, {**PAGE_PARAMS, "NextToken": "t1"})
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [_result("m0", [10.0]), _result("m1", [0.0]), _result("m2", [100.0])], "NextToken": "t1"},
+        PAGE_PARAMS,
+    )
+    stub.add_response(
+        "get_metric_data",
+        {
+            "MetricDataResults": [
+                _result("m0", []),
+                _result("m1", [], "InternalError", [{"Code": "InternalError", "Value": "try again later"}]),
+                _result("m2", []),
+            ]
+        },
+        {**PAGE_PARAMS, "NextToken": "t1"},
+    )
     with stub:
         ctx = stub_ctx(cloudwatch=client)
         res = run_slug(ctx, "error-rate", FN)
         lat = run_slug(ctx, "latency-p95", FN)
     assert res.verdict is Verdict.ERROR, res.message()
-    assert f"Errors Sum of {FN}" in res.observed and "InternalError" in res.observed and "try again later" in res.observed
+    assert (
+        f"Errors Sum of {FN}" in res.observed and "InternalError" in res.observed and "try again later" in res.observed
+    )
     assert res.evidence["metrics_error"]["status"] == "InternalError"
     assert res.evidence["metrics_error"]["messages"] == [{"Code": "InternalError", "Value": "try again later"}]
     assert lat.verdict is Verdict.PASS, lat.message()  # rows that do not use the query are unaffected
@@ -163,23 +215,35 @@ def test_final_page_status_counts_internal_error_is_error() -> None:
 @covers("latency-p95", Verdict.ERROR, "PartialData on the last page (no NextToken left)")
 def test_partial_data_without_next_token_is_error() -> None:
     client, stub = _stubbed()
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [10.0]), _result("m1", [0.0]), _result("m2", [100.0], "PartialData")]}, PAGE_PARAMS)
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [_result("m0", [10.0]), _result("m1", [0.0]), _result("m2", [100.0], "PartialData")]},
+        PAGE_PARAMS,
+    )
     with stub:
         ctx = stub_ctx(cloudwatch=client)
         lat = run_slug(ctx, "latency-p95", FN)
         res = run_slug(ctx, "error-rate", FN)
-    assert lat.verdict is Verdict.ERROR and f"Duration p95 of {FN}" in lat.observed and "PartialData" in lat.observed, lat.message()
+    assert lat.verdict is Verdict.ERROR and f"Duration p95 of {FN}" in lat.observed and "PartialData" in lat.observed, (
+        lat.message()
+    )
     assert res.verdict is Verdict.PASS, res.message()
 
 
 def test_forbidden_invocations_errors_every_row_that_uses_it() -> None:
     client, stub = _stubbed()
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [], "Forbidden"), _result("m1", [0.0]), _result("m2", [100.0])]}, PAGE_PARAMS)
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [_result("m0", [], "Forbidden"), _result("m1", [0.0]), _result("m2", [100.0])]},
+        PAGE_PARAMS,
+    )
     with stub:
         ctx = stub_ctx(cloudwatch=client)
         rows = [run_slug(ctx, "error-rate", FN), run_slug(ctx, "latency-p95", FN)]
     for r in rows:
-        assert r.verdict is Verdict.ERROR and f"Invocations Sum of {FN}" in r.observed and "Forbidden" in r.observed, r.message()
+        assert r.verdict is Verdict.ERROR and f"Invocations Sum of {FN}" in r.observed and "Forbidden" in r.observed, (
+            r.message()
+        )
 
 
 def test_query_without_result_or_status_is_error_not_zero() -> None:
@@ -189,13 +253,22 @@ def test_query_without_result_or_status_is_error_not_zero() -> None:
     with stub:
         ctx = stub_ctx(cloudwatch=client)
         res, lat = run_slug(ctx, "error-rate", FN), run_slug(ctx, "latency-p95", FN)
-    assert res.verdict is Verdict.ERROR and "no result" in res.observed and f"Errors Sum of {FN}" in res.observed, res.message()
+    assert res.verdict is Verdict.ERROR and "no result" in res.observed and f"Errors Sum of {FN}" in res.observed, (
+        res.message()
+    )
     assert lat.verdict is Verdict.ERROR and "no StatusCode" in lat.observed, lat.message()
 
 
 def test_repeated_next_token_does_not_hang() -> None:
     client, stub = _stubbed()
-    page = {"MetricDataResults": [_result("m0", [1.0], "PartialData"), _result("m1", [0.0], "PartialData"), _result("m2", [1.0], "PartialData")], "NextToken": "same"}
+    page = {
+        "MetricDataResults": [
+            _result("m0", [1.0], "PartialData"),
+            _result("m1", [0.0], "PartialData"),
+            _result("m2", [1.0], "PartialData"),
+        ],
+        "NextToken": "same",
+    }
     stub.add_response("get_metric_data", page, PAGE_PARAMS)
     stub.add_response("get_metric_data", page, {**PAGE_PARAMS, "NextToken": "same"})
     with stub:
@@ -212,24 +285,34 @@ def test_api_error_names_the_code_on_every_row() -> None:
         ctx = stub_ctx(cloudwatch=client)
         rows = [run_slug(ctx, "error-rate", FN), run_slug(ctx, "latency-p95", FN)]
     for r in rows:
-        assert r.verdict is Verdict.ERROR and "AccessDenied" in r.observed and "not authorized" in r.observed, r.message()
+        assert r.verdict is Verdict.ERROR and "AccessDenied" in r.observed and "not authorized" in r.observed, (
+            r.message()
+        )
     gate_client, gate_stub = _stubbed()
     gate_stub.add_client_error("get_metric_data", "AccessDenied", "denied")
     with gate_stub:
         thr = run_slug(stub_ctx(cloudwatch=gate_client), "source-throttles", FN)
-    assert thr.verdict is Verdict.ERROR and f"Throttles Sum of {FN}" in thr.observed and "AccessDenied" in thr.observed, thr.message()
+    assert (
+        thr.verdict is Verdict.ERROR and f"Throttles Sum of {FN}" in thr.observed and "AccessDenied" in thr.observed
+    ), thr.message()
 
 
 @covers("source-errors", Verdict.ERROR, "a non-Complete status on the gate's Errors query")
 def test_gate_row_with_internal_error_is_error() -> None:
     res = metric_row("source-errors", HEALTHY, {("Errors", "Sum"): "InternalError"})
-    assert res.verdict is Verdict.ERROR and f"Errors Sum of {FN}" in res.observed and "InternalError" in res.observed, res.message()
+    assert res.verdict is Verdict.ERROR and f"Errors Sum of {FN}" in res.observed and "InternalError" in res.observed, (
+        res.message()
+    )
 
 
 def test_message_of_a_complete_result_is_kept_as_evidence() -> None:
     client, stub = _stubbed()
     note = [{"Code": "Info", "Value": "Maximum number of allowed metrics exceeded"}]
-    stub.add_response("get_metric_data", {"MetricDataResults": [_result("m0", [10.0], messages=note), _result("m1", [0.0]), _result("m2", [1.0])]}, PAGE_PARAMS)
+    stub.add_response(
+        "get_metric_data",
+        {"MetricDataResults": [_result("m0", [10.0], messages=note), _result("m1", [0.0]), _result("m2", [1.0])]},
+        PAGE_PARAMS,
+    )
     with stub:
         res = run_slug(stub_ctx(cloudwatch=client), "error-rate", FN)
     assert res.verdict is Verdict.PASS and res.evidence["invocations"]["messages"] == note
@@ -282,7 +365,11 @@ def test_invocations_without_duration_is_error() -> None:
 @covers("latency-p95", Verdict.WARN, "idle function: no datapoints (fake client)")
 def test_latency_idle_function_warns() -> None:
     res = metric_row("latency-p95", {})
-    assert res.verdict is Verdict.WARN and "not measurable" in res.observed and "only for invocations" in res.evidence["note"]
+    assert (
+        res.verdict is Verdict.WARN
+        and "not measurable" in res.observed
+        and "only for invocations" in res.evidence["note"]
+    )
 
 
 @covers("source-errors", Verdict.FAIL, "errors with no invocations in the gate's lookback")
@@ -302,7 +389,11 @@ def test_source_errors_judgement() -> None:
 @covers("source-errors", Verdict.ERROR, "Invocations in the lookback without an Errors datapoint")
 def test_source_errors_missing_data() -> None:
     idle = metric_row("source-errors", {})
-    assert idle.verdict is Verdict.WARN and "not measurable" in idle.observed and "only for invocations" in idle.evidence["note"]
+    assert (
+        idle.verdict is Verdict.WARN
+        and "not measurable" in idle.observed
+        and "only for invocations" in idle.evidence["note"]
+    )
     missing = metric_row("source-errors", {("Invocations", "Sum"): [50.0]})
     assert missing.verdict is Verdict.ERROR and "no Errors datapoint" in missing.observed, missing.message()
 
@@ -316,14 +407,21 @@ def test_source_throttles_judgement() -> None:
     res = metric_row("source-throttles", {("Throttles", "Sum"): [3.0]})
     assert res.verdict is Verdict.FAIL and "3 throttles" in res.observed
     unmeasured = metric_row("source-throttles", {("Invocations", "Sum"): [50.0]})
-    assert unmeasured.verdict is Verdict.WARN and "not measurable" in unmeasured.observed and "not read as 0" in unmeasured.evidence["note"]
+    assert (
+        unmeasured.verdict is Verdict.WARN
+        and "not measurable" in unmeasured.observed
+        and "not read as 0" in unmeasured.evidence["note"]
+    )
 
 
 # -- 1c. the same on the embedded rehearsal ----------------------------------------------------------
 
 
 def _put(r: Rehearsal, fn: str, at: datetime, **values: float) -> None:
-    data = [{"MetricName": k, "Dimensions": [{"Name": "FunctionName", "Value": fn}], "Timestamp": at, "Value": v} for k, v in values.items()]
+    data = [
+        {"MetricName": k, "Dimensions": [{"Name": "FunctionName", "Value": fn}], "Timestamp": at, "Value": v}
+        for k, v in values.items()
+    ]
     r.target.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
 
@@ -342,7 +440,9 @@ def test_errors_without_invocations_fail_on_embedded(sit: Rehearsal) -> None:
     assert rate[fn].verdict is Verdict.FAIL and "2 errors but no invocations" in rate[fn].observed, rate[fn].message()
     assert gate[fn].verdict is Verdict.FAIL and "no invocations" in gate[fn].observed, gate[fn].message()
     others = {k: v for k, v in rate.items() if k != fn}
-    assert all(v.verdict is Verdict.WARN for v in others.values()), describe({("error-rate", k): v for k, v in others.items()})
+    assert all(v.verdict is Verdict.WARN for v in others.values()), describe(
+        {("error-rate", k): v for k, v in others.items()}
+    )
 
 
 @contextmanager
@@ -351,10 +451,16 @@ def metric_status(r: Rehearsal, fn: str, metric: str, status: str, message: str)
     backend: Any = cloudwatch_backends[r.env.account][r.env.region]
     original = backend.get_metric_data
 
-    def get_metric_data(queries: list[dict], start_time: datetime, end_time: datetime, scan_by: str = "TimestampAscending") -> list[dict]:
+    def get_metric_data(
+        queries: list[dict], start_time: datetime, end_time: datetime, scan_by: str = "TimestampAscending"
+    ) -> list[dict]:
         results = original(queries=queries, start_time=start_time, end_time=end_time, scan_by=scan_by)
-        hit = {q["Id"] for q in queries if q.get("MetricStat", {}).get("Metric", {}).get("MetricName") == metric
-               and any(d.get("Value") == fn for d in q["MetricStat"]["Metric"].get("Dimensions") or [])}
+        hit = {
+            q["Id"]
+            for q in queries
+            if q.get("MetricStat", {}).get("Metric", {}).get("MetricName") == metric
+            and any(d.get("Value") == fn for d in q["MetricStat"]["Metric"].get("Dimensions") or [])
+        }
         for res in results:
             if res.get("id") in hit:
                 res["status_code"] = status
@@ -375,8 +481,14 @@ def test_internal_error_on_embedded_errors_only_the_rows_that_use_it(sit: Rehear
         rate = only(sit, "error-rate")
         lat = only(sit, "latency-p95")
     assert rate[fn].verdict is Verdict.ERROR, rate[fn].message()
-    assert f"Errors Sum of {fn}" in rate[fn].observed and "InternalError" in rate[fn].observed and "internal error" in rate[fn].observed
-    assert all(v.verdict is Verdict.PASS for k, v in rate.items() if k != fn), describe({("error-rate", k): v for k, v in rate.items()})
+    assert (
+        f"Errors Sum of {fn}" in rate[fn].observed
+        and "InternalError" in rate[fn].observed
+        and "internal error" in rate[fn].observed
+    )
+    assert all(v.verdict is Verdict.PASS for k, v in rate.items() if k != fn), describe(
+        {("error-rate", k): v for k, v in rate.items()}
+    )
     assert lat[fn].verdict is Verdict.PASS, lat[fn].message()
     with metric_status(sit, fn, "Invocations", "PartialData", "more data available"):
         lat = only(sit, "latency-p95")
@@ -398,9 +510,16 @@ def test_metric_and_log_rows_state_their_windows(sit: Rehearsal) -> None:
     for r in rows:
         assert r.window, r.message()
         if r.slug == "log-errors":
-            assert r.window.startswith("logs [") and f"{start_s}.000Z" in r.window and f"endTime {int(now.timestamp() * 1000) - 1}" in r.window, r.window
+            assert (
+                r.window.startswith("logs [")
+                and f"{start_s}.000Z" in r.window
+                and f"endTime {int(now.timestamp() * 1000) - 1}" in r.window
+            ), r.window
         else:
-            assert r.window.startswith(f"metrics [{start.strftime('%Y-%m-%dT%H:%M')}:00Z") and f"period {minutes * 60} s" in r.window, r.window
+            assert (
+                r.window.startswith(f"metrics [{start.strftime('%Y-%m-%dT%H:%M')}:00Z")
+                and f"period {minutes * 60} s" in r.window
+            ), r.window
             assert f"StartTime {start.strftime('%Y-%m-%dT%H:%M:%S')}Z rounded down" in r.window, r.window
     ev = next(r for r in rows if r.slug == "error-rate").evidence["invocations"]
     assert ev["effective_start"] == cloudwatch_start(start, now).isoformat() and ev["start"] == start.isoformat()
@@ -420,37 +539,80 @@ def test_window_travels_in_the_result_and_the_report() -> None:
     res = CheckResult("error-rate", FN, "e", "o", Verdict.PASS, "000 §7.4", window="metrics [x, y), period 300 s")
     assert res.to_dict()["window"] == "metrics [x, y), period 300 s"
     rows = [
-        {"slug": "error-rate", "resource": "a", "verdict": "pass", "observed": "0.00%", "procedure": "post-rollback", "window": "metrics [12:30, 12:35), period 300 s"},
-        {"slug": "latency-p95", "resource": "a", "verdict": "pass", "observed": "p95 0.1 s", "procedure": "post-rollback", "window": "metrics [12:30, 12:35), period 300 s"},
-        {"slug": "log-errors", "resource": "a", "verdict": "fail", "observed": "1 ERROR line", "procedure": "post-rollback", "window": "logs [12:30:27, 12:35:27)"},
+        {
+            "slug": "error-rate",
+            "resource": "a",
+            "verdict": "pass",
+            "observed": "0.00%",
+            "procedure": "post-rollback",
+            "window": "metrics [12:30, 12:35), period 300 s",
+        },
+        {
+            "slug": "latency-p95",
+            "resource": "a",
+            "verdict": "pass",
+            "observed": "p95 0.1 s",
+            "procedure": "post-rollback",
+            "window": "metrics [12:30, 12:35), period 300 s",
+        },
+        {
+            "slug": "log-errors",
+            "resource": "a",
+            "verdict": "fail",
+            "observed": "1 ERROR line",
+            "procedure": "post-rollback",
+            "window": "logs [12:30:27, 12:35:27)",
+        },
         {"slug": "ecs-tasks", "resource": "s", "verdict": "pass", "observed": "ACTIVE", "procedure": "post-rollback"},
     ]
     md = verification_report.render(rows, {"title": "t"})
     assert "| 1 ERROR line [W1] |" in md and "| 0.00% [W2] |" in md and "| ACTIVE |" in md
     assert "- [W1] logs [12:30:27, 12:35:27) (log-errors)" in md
     assert "- [W2] metrics [12:30, 12:35), period 300 s (error-rate, latency-p95)" in md
-    assert len([line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Check")]) == len(rows)
+    assert len([line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Check")]) == len(
+        rows
+    )
     assert q.period_s == 300
 
 
 # -- 2. health bodies ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    {"status": "unhealthy"}, {"status": "DOWN"}, {"status": " Fail "}, {"status": "error", "version": "1.0.3"},
-    '{"status": "Unhealthy"}', b'{"status": "down"}',
-    {"statusCode": 200, "body": json.dumps({"status": "unhealthy"})},  # a Lambda proxy payload
-    json.dumps({"statusCode": 200, "body": json.dumps({"status": "ERROR"})}),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "unhealthy"},
+        {"status": "DOWN"},
+        {"status": " Fail "},
+        {"status": "error", "version": "1.0.3"},
+        '{"status": "Unhealthy"}',
+        b'{"status": "down"}',
+        {"statusCode": 200, "body": json.dumps({"status": "unhealthy"})},  # a Lambda proxy payload
+        json.dumps({"statusCode": 200, "body": json.dumps({"status": "ERROR"})}),
+    ],
+)
 def test_declared_unhealthy(body: Any) -> None:
     found = declared_unhealthy(body)
     assert found and any(s in found.lower() for s in FAILING_STATUSES), found
 
 
-@pytest.mark.parametrize("body", [
-    {"status": "healthy"}, {"status": "ok"}, {"status": 500}, {"healthy": False}, [{"status": "down"}], None, "null",
-    "not json", b"\xff", "", {"statusCode": 500, "body": "plain text"}, {"statusCode": 200, "body": "null"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "healthy"},
+        {"status": "ok"},
+        {"status": 500},
+        {"healthy": False},
+        [{"status": "down"}],
+        None,
+        "null",
+        "not json",
+        b"\xff",
+        "",
+        {"statusCode": 500, "body": "plain text"},
+        {"statusCode": 200, "body": "null"},
+    ],
+)
 def test_not_declared_unhealthy(body: Any) -> None:
     assert declared_unhealthy(body) is None
 
@@ -472,7 +634,9 @@ HEALTH, OTHER = "/v1/health", "/v1/tenants"
 def test_api_health_200_but_unhealthy_fails() -> None:
     with api_front({HEALTH: (200, json.dumps({"status": "unhealthy", "db": "down"}))}) as url:
         res = run_slug(_api(url), "api-health", HEALTH)
-    assert res.verdict is Verdict.FAIL and 'status "unhealthy"' in res.observed and '"db": "down"' in res.observed, res.message()
+    assert res.verdict is Verdict.FAIL and 'status "unhealthy"' in res.observed and '"db": "down"' in res.observed, (
+        res.message()
+    )
     assert res.evidence["status"] == 200
 
 
@@ -506,7 +670,9 @@ def test_api_unreachable_fails() -> None:
 @covers("api-health", Verdict.FAIL, "HTTP 200, body not JSON")
 @covers("api-responses", Verdict.FAIL, "HTTP 503")
 def test_api_status_and_json_failures() -> None:
-    with api_front({HEALTH: (200, "<html>ok</html>"), OTHER: (503, json.dumps({"message": "Service Unavailable"}))}) as url:
+    with api_front(
+        {HEALTH: (200, "<html>ok</html>"), OTHER: (503, json.dumps({"message": "Service Unavailable"}))}
+    ) as url:
         health, other = run_slug(_api(url), "api-health", HEALTH), run_slug(_api(url), "api-responses", OTHER)
     assert health.verdict is Verdict.FAIL and "not JSON" in health.observed
     assert other.verdict is Verdict.FAIL and "HTTP 503" in other.observed
@@ -520,8 +686,14 @@ def _repl_bucket(r: Rehearsal) -> Any:
 
 
 def _rule(dest: str, **extra: Any) -> dict[str, Any]:
-    rule: dict[str, Any] = {"ID": "failover", "Status": "Enabled", "Priority": 1, "Filter": {"Prefix": ""},
-                            "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {"Bucket": f"arn:aws:s3:::{dest}"}}
+    rule: dict[str, Any] = {
+        "ID": "failover",
+        "Status": "Enabled",
+        "Priority": 1,
+        "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Disabled"},
+        "Destination": {"Bucket": f"arn:aws:s3:::{dest}"},
+    }
     rule.update(extra)
     return {k: v for k, v in rule.items() if v is not None}
 
@@ -551,20 +723,30 @@ def _replication_read(rules: list[dict[str, Any]], bucket: Any = PROD_BUCKET) ->
     """s3-replication on a canned configuration: moto 5.2 answers every rule's Filter as
     ``{"Prefix": ""}`` whatever was put (responses.get_bucket_replication), so the emulator cannot
     hold a filtered rule; a fake client returns the configuration as AWS does."""
-    s3 = FakeClient(get_bucket_replication={"ReplicationConfiguration": {"Role": "arn:aws:iam::1:role/r", "Rules": rules}},
-                    get_bucket_versioning={"Status": "Enabled"})
+    s3 = FakeClient(
+        get_bucket_replication={"ReplicationConfiguration": {"Role": "arn:aws:iam::1:role/r", "Rules": rules}},
+        get_bucket_versioning={"Status": "Enabled"},
+    )
     ctx = CheckContext(target=StubTarget(PROD, {"s3": s3}), now=NOW)
     return run_slug(ctx, "s3-replication", bucket.name, item=bucket)
 
 
-@covers("s3-replication", Verdict.FAIL, "the only rule is filtered to another prefix (Filter.Prefix, Filter.And.Prefix, legacy Prefix) or to tags")
-@pytest.mark.parametrize("scope", [
-    {"Filter": {"Prefix": "logs/"}},
-    {"Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "replicate", "Value": "yes"}]}}},
-    {"Filter": {"And": {"Prefix": "", "Tags": [{"Key": "replicate", "Value": "yes"}]}}},
-    {**LEGACY, "Prefix": "logs/"},
-    {"Filter": {"Tag": {"Key": "replicate", "Value": "yes"}}},
-], ids=["filter-prefix", "filter-and-prefix", "filter-and-tags", "legacy-prefix", "tag-only"])
+@covers(
+    "s3-replication",
+    Verdict.FAIL,
+    "the only rule is filtered to another prefix (Filter.Prefix, Filter.And.Prefix, legacy Prefix) or to tags",
+)
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"Filter": {"Prefix": "logs/"}},
+        {"Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "replicate", "Value": "yes"}]}}},
+        {"Filter": {"And": {"Prefix": "", "Tags": [{"Key": "replicate", "Value": "yes"}]}}},
+        {**LEGACY, "Prefix": "logs/"},
+        {"Filter": {"Tag": {"Key": "replicate", "Value": "yes"}}},
+    ],
+    ids=["filter-prefix", "filter-and-prefix", "filter-and-tags", "legacy-prefix", "tag-only"],
+)
 def test_replication_rule_for_another_key_space_fails(scope: dict[str, Any]) -> None:
     res = _replication_read([_rule(PROD_BUCKET.replication_destination, **scope)])
     assert res.verdict is Verdict.FAIL and "covers the whole bucket" in res.observed, res.message()
@@ -573,7 +755,11 @@ def test_replication_rule_for_another_key_space_fails(scope: dict[str, Any]) -> 
 
 def test_one_covering_rule_among_others_passes() -> None:
     dest = PROD_BUCKET.replication_destination
-    rules = [_rule(dest, ID="logs", Filter={"Prefix": "logs/"}), _rule("elsewhere", ID="other"), _rule(dest, ID="all", Priority=2)]
+    rules = [
+        _rule(dest, ID="logs", Filter={"Prefix": "logs/"}),
+        _rule("elsewhere", ID="other"),
+        _rule(dest, ID="all", Priority=2),
+    ]
     res = _replication_read(rules)
     assert res.verdict is Verdict.PASS and "all: Enabled" in res.observed, res.message()
 
@@ -583,17 +769,24 @@ def test_disabled_replication_rule_fails(prod: Rehearsal) -> None:
     b = _repl_bucket(prod)
     with replication_rules(prod, _rule(b.replication_destination, Status="Disabled")):
         res = _replication(prod)
-    assert res.verdict is Verdict.FAIL and "no Enabled rule" in res.observed and "Disabled" in res.observed, res.message()
+    assert res.verdict is Verdict.FAIL and "no Enabled rule" in res.observed and "Disabled" in res.observed, (
+        res.message()
+    )
 
 
 def test_replication_of_the_inventory_prefix() -> None:
     """An inventory that names a prefix accepts a rule for that prefix (or a broader one) only."""
     b = replace(PROD_BUCKET, replication_prefix="sites/")
     dest = b.replication_destination
-    for scope, verdict in (({"Filter": {"Prefix": "sites/"}}, Verdict.PASS), ({"Filter": {"Prefix": "sit"}}, Verdict.PASS),
-                           ({"Filter": {"Prefix": ""}}, Verdict.PASS), ({**LEGACY, "Prefix": "sites/"}, Verdict.PASS),
-                           ({"Filter": {"And": {"Prefix": "sites/"}}}, Verdict.PASS),
-                           ({"Filter": {"Prefix": "sites/eu/"}}, Verdict.FAIL), ({"Filter": {"Prefix": "logs/"}}, Verdict.FAIL)):
+    for scope, verdict in (
+        ({"Filter": {"Prefix": "sites/"}}, Verdict.PASS),
+        ({"Filter": {"Prefix": "sit"}}, Verdict.PASS),
+        ({"Filter": {"Prefix": ""}}, Verdict.PASS),
+        ({**LEGACY, "Prefix": "sites/"}, Verdict.PASS),
+        ({"Filter": {"And": {"Prefix": "sites/"}}}, Verdict.PASS),
+        ({"Filter": {"Prefix": "sites/eu/"}}, Verdict.FAIL),
+        ({"Filter": {"Prefix": "logs/"}}, Verdict.FAIL),
+    ):
         res = _replication_read([_rule(dest, **scope)], b)
         assert res.verdict is verdict, (scope, res.message())
     assert "keys under 'sites/'" in res.expected
@@ -656,20 +849,44 @@ def state_document(r: Rehearsal, key: str, change: dict[str, Any]) -> Iterator[N
 
 
 @covers("terraform-state", Verdict.FAIL, "version/serial booleans, empty or non-string lineage")
-@pytest.mark.parametrize("change, named", [
-    ({"serial": True}, "serial=true"), ({"version": True}, "version=true"), ({"serial": 3.0}, "serial=3.0"),
-    ({"lineage": ""}, 'lineage=""'), ({"lineage": 42}, "lineage=42"), ({"version": "4"}, 'version="4"'), ({"version": None}, "version=null"),
-], ids=["serial-true", "version-true", "serial-float", "lineage-empty", "lineage-number", "version-string", "version-null"])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"serial": True}, "serial=true"),
+        ({"version": True}, "version=true"),
+        ({"serial": 3.0}, "serial=3.0"),
+        ({"lineage": ""}, 'lineage=""'),
+        ({"lineage": 42}, "lineage=42"),
+        ({"version": "4"}, 'version="4"'),
+        ({"version": None}, "version=null"),
+    ],
+    ids=[
+        "serial-true",
+        "version-true",
+        "serial-float",
+        "lineage-empty",
+        "lineage-number",
+        "version-string",
+        "version-null",
+    ],
+)
 def test_state_with_mistyped_fields_fails(sit: Rehearsal, change: dict[str, Any], named: str) -> None:
     key = sit.env.terraform.state_keys[0]
     with state_document(sit, key, change):
         res = only(sit, "terraform-state")[key]
-    assert res.verdict is Verdict.FAIL and named in res.observed and "not a Terraform state" in res.observed, res.message()
+    assert res.verdict is Verdict.FAIL and named in res.observed and "not a Terraform state" in res.observed, (
+        res.message()
+    )
 
 
 @covers("terraform-state", Verdict.FAIL, "the state object does not exist")
 def test_missing_state_object_fails(sit: Rehearsal) -> None:
-    res = run_slug(sit.context(), "terraform-state", sit.env.terraform.state_keys[0], item="tenants/no-such-tenant/terraform.tfstate")
+    res = run_slug(
+        sit.context(),
+        "terraform-state",
+        sit.env.terraform.state_keys[0],
+        item="tenants/no-such-tenant/terraform.tfstate",
+    )
     assert res.verdict is Verdict.FAIL and "not found" in res.observed
 
 
@@ -678,7 +895,9 @@ def lock_item(r: Rehearsal, key: str, info: Any) -> Iterator[None]:
     tf = r.env.terraform
     ddb = r.target.client("dynamodb")
     lock_id = {"LockID": {"S": f"{tf.state_bucket}/{key}"}}
-    ddb.put_item(TableName=tf.lock_table, Item={**lock_id, "Info": {"S": info if isinstance(info, str) else json.dumps(info)}})
+    ddb.put_item(
+        TableName=tf.lock_table, Item={**lock_id, "Info": {"S": info if isinstance(info, str) else json.dumps(info)}}
+    )
     try:
         yield
     finally:
@@ -692,21 +911,34 @@ def _forbidding(r: Rehearsal) -> CheckContext:
 
 @covers("terraform-state", Verdict.WARN, "a lock without a parseable Created: age unknown (locks allowed)")
 @covers("terraform-state", Verdict.FAIL, "a lock of unknown age when the inventory forbids locks during verification")
-@pytest.mark.parametrize("info", [{"ID": "x1", "Who": "ci@runner", "Operation": "OperationTypeApply"}, {"ID": "x2", "Who": "ci@runner", "Created": "yesterday"},
-                                  "not json"], ids=["no-created", "bad-created", "info-not-json"])
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"ID": "x1", "Who": "ci@runner", "Operation": "OperationTypeApply"},
+        {"ID": "x2", "Who": "ci@runner", "Created": "yesterday"},
+        "not json",
+    ],
+    ids=["no-created", "bad-created", "info-not-json"],
+)
 def test_lock_of_unknown_age(sit: Rehearsal, info: Any) -> None:
     key = sit.env.terraform.state_keys[1]
     with lock_item(sit, key, info):
         warned = only(sit, "terraform-state")[key]
         failed = only(sit, "terraform-state", _forbidding(sit))[key]
     assert warned.verdict is Verdict.WARN and "lock age unknown" in warned.observed, warned.message()
-    assert failed.verdict is Verdict.FAIL and "lock age unknown" in failed.observed and "forbid_lock_during_verification" in failed.observed, failed.message()
+    assert (
+        failed.verdict is Verdict.FAIL
+        and "lock age unknown" in failed.observed
+        and "forbid_lock_during_verification" in failed.observed
+    ), failed.message()
 
 
 @covers("terraform-state", Verdict.FAIL, "a fresh lock when the inventory forbids locks during verification")
 def test_fresh_lock_fails_when_inventory_forbids_locks(sit: Rehearsal) -> None:
     key = sit.env.terraform.state_keys[1]
-    with lock_item(sit, key, {"ID": "x3", "Who": "dev@laptop", "Created": (sit.clock.now() - timedelta(minutes=2)).isoformat()}):
+    with lock_item(
+        sit, key, {"ID": "x3", "Who": "dev@laptop", "Created": (sit.clock.now() - timedelta(minutes=2)).isoformat()}
+    ):
         assert only(sit, "terraform-state")[key].verdict is Verdict.WARN
         res = only(sit, "terraform-state", _forbidding(sit))[key]
     assert res.verdict is Verdict.FAIL and "operation in progress" in res.observed, res.message()
@@ -728,12 +960,23 @@ def lockfile(r: Rehearsal, key: str, body: str | bytes) -> Iterator[CheckContext
 
 def _lock_json(r: Rehearsal, key: str, created: datetime, who: str = "ci@crashed-runner") -> str:
     """The LockInfo JSON Terraform 1.15.5 writes into ``<key>.tflock`` (the same shape as a lock item's Info)."""
-    return json.dumps({"ID": "6f1c2d3e-0000-4000-8000-000000000001", "Operation": "OperationTypeApply", "Info": "", "Who": who,
-                       "Version": "1.15.5", "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z"),
-                       "Path": f"{r.env.terraform.state_bucket}/{key}"}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "ID": "6f1c2d3e-0000-4000-8000-000000000001",
+            "Operation": "OperationTypeApply",
+            "Info": "",
+            "Who": who,
+            "Version": "1.15.5",
+            "Created": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z"),
+            "Path": f"{r.env.terraform.state_bucket}/{key}",
+        },
+        separators=(",", ":"),
+    )
 
 
-@covers("terraform-state", Verdict.FAIL, "a .tflock lockfile whose body's Created is older than the limit (use_lockfile)")
+@covers(
+    "terraform-state", Verdict.FAIL, "a .tflock lockfile whose body's Created is older than the limit (use_lockfile)"
+)
 @covers("terraform-state", Verdict.WARN, "a .tflock lockfile whose body's Created is fresh: operation in progress")
 def test_lockfile_is_aged_by_the_created_in_its_body(sit: Rehearsal) -> None:
     """The lockfile's age is its body's Created on the row's clock, not the object's LastModified (the emulator's
@@ -743,25 +986,40 @@ def test_lockfile_is_aged_by_the_created_in_its_body(sit: Rehearsal) -> None:
     limit = sit.env.terraform.lock_max_age_minutes
     with lockfile(sit, key, _lock_json(sit, key, sit.clock.now() - timedelta(minutes=limit + 30))) as ctx:
         stuck = run_slug(ctx, "terraform-state", key)
-    assert stuck.verdict is Verdict.FAIL and f"stuck lock by ci@crashed-runner, {limit + 30} min old" in stuck.observed, stuck.message()
-    assert stuck.evidence["lock"]["ID"] == "6f1c2d3e-0000-4000-8000-000000000001" and stuck.evidence["lock"]["lockfile"] == f"{key}.tflock"
+    assert (
+        stuck.verdict is Verdict.FAIL and f"stuck lock by ci@crashed-runner, {limit + 30} min old" in stuck.observed
+    ), stuck.message()
+    assert (
+        stuck.evidence["lock"]["ID"] == "6f1c2d3e-0000-4000-8000-000000000001"
+        and stuck.evidence["lock"]["lockfile"] == f"{key}.tflock"
+    )
     with lockfile(sit, key, _lock_json(sit, key, sit.clock.now() - timedelta(minutes=2), who="dev@laptop")) as ctx:
         fresh = run_slug(ctx, "terraform-state", key)
         # The same fresh lock, seen from a "now" far past the object's LastModified: still its body's 2 minutes.
         later = run_slug(ctx.fresh(now=sit.clock.now() + timedelta(hours=3)), "terraform-state", key)
-    assert fresh.verdict is Verdict.WARN and "locked by dev@laptop for 2 min (operation in progress)" in fresh.observed, fresh.message()
+    assert (
+        fresh.verdict is Verdict.WARN and "locked by dev@laptop for 2 min (operation in progress)" in fresh.observed
+    ), fresh.message()
     assert later.verdict is Verdict.FAIL and "stuck lock by dev@laptop, 182 min old" in later.observed, later.message()
 
 
-@covers("terraform-state", Verdict.FAIL, "a .tflock lockfile without Created in its body, older than the limit by LastModified")
+@covers(
+    "terraform-state",
+    Verdict.FAIL,
+    "a .tflock lockfile without Created in its body, older than the limit by LastModified",
+)
 def test_lockfile_without_created_is_aged_by_last_modified(sit: Rehearsal) -> None:
     """A lockfile body that is not Terraform's LockInfo JSON: aged by the object's LastModified (never "not locked")."""
     key = sit.env.terraform.state_keys[1]
     with lockfile(sit, key, "not json") as ctx:
-        written = ctx.client("s3").head_object(Bucket=sit.env.terraform.state_bucket, Key=f"{key}.tflock")["LastModified"]
+        written = ctx.client("s3").head_object(Bucket=sit.env.terraform.state_bucket, Key=f"{key}.tflock")[
+            "LastModified"
+        ]
         limit = sit.env.terraform.lock_max_age_minutes
         res = run_slug(ctx.fresh(now=written + timedelta(minutes=limit + 5)), "terraform-state", key)
-    assert res.verdict is Verdict.FAIL and f"stuck lock by {key}.tflock, {limit + 5} min old" in res.observed, res.message()
+    assert res.verdict is Verdict.FAIL and f"stuck lock by {key}.tflock, {limit + 5} min old" in res.observed, (
+        res.message()
+    )
     assert res.evidence["lock"]["Info"] == "not json"
 
 
@@ -797,7 +1055,11 @@ def test_missing_log_group(sit: Rehearsal) -> None:
     res = now_rows[fn]
     assert res.verdict is Verdict.FAIL and group in res.observed and "invocations ran" in res.observed, res.message()
     idle = idle_rows[fn]
-    assert idle.verdict is Verdict.WARN and "not measurable" in idle.observed and "first invocation" in idle.evidence["note"], idle.message()
+    assert (
+        idle.verdict is Verdict.WARN
+        and "not measurable" in idle.observed
+        and "first invocation" in idle.evidence["note"]
+    ), idle.message()
 
 
 # -- the other verdict paths (fake clients where the emulator cannot hold the state) -----------------
@@ -841,10 +1103,17 @@ def test_missing_table_fails_every_table_row(sit: Rehearsal) -> None:
 @covers("dynamodb-reads", Verdict.FAIL, "the sampled item's key query returns nothing")
 def test_reads_key_query_returning_nothing_fails() -> None:
     key = TABLE.hash_key.name
-    ddb = FakeClient(describe_table={"Table": {"TableStatus": "ACTIVE", "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}},
-                     scan={"Items": [{key: {"S": "t-1"}}], "ScannedCount": 1}, query={"Count": 0, "Items": []})
+    ddb = FakeClient(
+        describe_table={"Table": {"TableStatus": "ACTIVE", "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}},
+        scan={"Items": [{key: {"S": "t-1"}}], "ScannedCount": 1},
+        query={"Count": 0, "Items": []},
+    )
     res = run_slug(stub_ctx(dynamodb=ddb), "dynamodb-reads", TABLE.name)
-    assert res.verdict is Verdict.FAIL and "returned nothing" in res.observed and res.evidence["sample_key"] == {key: "t-1"}, res.message()
+    assert (
+        res.verdict is Verdict.FAIL
+        and "returned nothing" in res.observed
+        and res.evidence["sample_key"] == {key: "t-1"}
+    ), res.message()
 
 
 WRITE_TABLE = next(t for t in SIT.tables if t.purpose != "deployments")
@@ -855,11 +1124,24 @@ WRITE_TABLE = next(t for t in SIT.tables if t.purpose != "deployments")
 def test_dynamodb_write_read_failures() -> None:
     other = FakeClient(put_item={}, get_item={"Item": {"harness_write_read": {"S": "someone else's"}}}, delete_item={})
     res = run_slug(stub_ctx(dynamodb=other), "dynamodb-write-read", WRITE_TABLE.name)
-    assert res.verdict is Verdict.FAIL and "instead of the written marker" in res.observed and res.evidence["deleted"] is True, res.message()
-    stuck = FakeClient(put_item={}, get_item=lambda **kw: {"Item": kw["Key"] | {"harness_write_read": stuck.calls[0][1]["Item"]["harness_write_read"]}},
-                       delete_item=client_error("AccessDeniedException", "no dynamodb:DeleteItem"))
+    assert (
+        res.verdict is Verdict.FAIL
+        and "instead of the written marker" in res.observed
+        and res.evidence["deleted"] is True
+    ), res.message()
+    stuck = FakeClient(
+        put_item={},
+        get_item=lambda **kw: {
+            "Item": kw["Key"] | {"harness_write_read": stuck.calls[0][1]["Item"]["harness_write_read"]}
+        },
+        delete_item=client_error("AccessDeniedException", "no dynamodb:DeleteItem"),
+    )
     res = run_slug(stub_ctx(dynamodb=stuck), "dynamodb-write-read", WRITE_TABLE.name)
-    assert res.verdict is Verdict.FAIL and "could not be deleted: AccessDeniedException" in res.observed and res.evidence["deleted"] is False, res.message()
+    assert (
+        res.verdict is Verdict.FAIL
+        and "could not be deleted: AccessDeniedException" in res.observed
+        and res.evidence["deleted"] is False
+    ), res.message()
 
 
 BUCKET = SIT.buckets[0]
@@ -888,12 +1170,23 @@ def test_throttled_write_read_is_error_not_fail() -> None:
     never FAIL; a test item already written is still deleted, and a refusal that is not a throttle stays FAIL."""
     throttled_put = FakeClient(put_object=client_error("SlowDown", "Please reduce your request rate."))
     res = run_slug(stub_ctx(s3=throttled_put), "s3-write-read", BUCKET.name)
-    assert res.verdict is Verdict.ERROR and "write failed: SlowDown" in res.observed and "throttled after retries" in res.observed, res.message()
+    assert (
+        res.verdict is Verdict.ERROR
+        and "write failed: SlowDown" in res.observed
+        and "throttled after retries" in res.observed
+    ), res.message()
     assert [c[0] for c in throttled_put.calls] == ["put_object"]
-    throttled_get = FakeClient(put_item={}, get_item=client_error("ThrottlingException", "Rate of requests exceeds the allowed throughput."),
-                               delete_item={})
+    throttled_get = FakeClient(
+        put_item={},
+        get_item=client_error("ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+        delete_item={},
+    )
     res = run_slug(stub_ctx(dynamodb=throttled_get), "dynamodb-write-read", WRITE_TABLE.name)
-    assert res.verdict is Verdict.ERROR and "read failed: ThrottlingException" in res.observed and res.evidence["deleted"] is True, res.message()
+    assert (
+        res.verdict is Verdict.ERROR
+        and "read failed: ThrottlingException" in res.observed
+        and res.evidence["deleted"] is True
+    ), res.message()
     assert [c[0] for c in throttled_get.calls] == ["put_item", "get_item", "delete_item"]
     denied = FakeClient(put_item=client_error("AccessDeniedException", "no dynamodb:PutItem"))
     assert run_slug(stub_ctx(dynamodb=denied), "dynamodb-write-read", WRITE_TABLE.name).verdict is Verdict.FAIL
@@ -904,7 +1197,11 @@ class _NoSuchFunctions:
 
     def get_paginator(self, operation: str) -> Any:
         assert operation == "list_functions", operation
-        return type("Pages", (), {"paginate": lambda self, **kw: iter([{"Functions": [{"FunctionName": "someone-elses-function"}]}])})()
+        return type(
+            "Pages",
+            (),
+            {"paginate": lambda self, **kw: iter([{"Functions": [{"FunctionName": "someone-elses-function"}]}])},
+        )()
 
 
 @covers("health-endpoint", Verdict.FAIL, "a discovery prefix (002 §1) that finds no function")
@@ -917,17 +1214,27 @@ def test_a_discovery_prefix_that_finds_nothing_fails() -> None:
     prefix = access.discovery[0].prefix
     ctx = CheckContext(target=StubTarget(access, {"lambda": _NoSuchFunctions()}), now=NOW)
     for slug in ("health-endpoint", "log-errors", "source-health"):
-        planned = next(p for p in rows_for(SIT, slugs=(slug,)))  # bbws-access has no source rows: the row shape, on a prefix
+        planned = next(
+            p for p in rows_for(SIT, slugs=(slug,))
+        )  # bbws-access has no source rows: the row shape, on a prefix
         planned = replace(planned, row=replace(planned.row, resource=prefix, item=prefix))
         res = run_row(ctx, planned)
-        assert res.verdict is Verdict.FAIL and res.observed == f"no function whose name starts with {prefix}", (slug, res.message())
+        assert res.verdict is Verdict.FAIL and res.observed == f"no function whose name starts with {prefix}", (
+            slug,
+            res.message(),
+        )
 
 
 @covers("s3-encryption", Verdict.FAIL, "default encryption with another algorithm")
 def test_encryption_with_another_algorithm_fails(sit: Rehearsal) -> None:
     s3, b = sit.target.client("s3"), BUCKET.name
     saved = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]
-    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+    s3.put_bucket_encryption(
+        Bucket=b,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
     try:
         res = only(sit, "s3-encryption")[b]
     finally:
@@ -949,7 +1256,17 @@ def test_no_alarm_with_the_prefix_warns(sit: Rehearsal) -> None:
 @covers("ecs-tasks", Verdict.FAIL, "the service is missing from the cluster")
 def test_missing_ecs_service_fails() -> None:
     service = SIT.ecs.services[0]
-    ecs = FakeClient(describe_services={"services": [], "failures": [{"arn": f"arn:aws:ecs:{SIT.region}:{SIT.account}:service/{SIT.ecs.cluster}/{service}", "reason": "MISSING"}]})
+    ecs = FakeClient(
+        describe_services={
+            "services": [],
+            "failures": [
+                {
+                    "arn": f"arn:aws:ecs:{SIT.region}:{SIT.account}:service/{SIT.ecs.cluster}/{service}",
+                    "reason": "MISSING",
+                }
+            ],
+        }
+    )
     res = run_slug(stub_ctx(ecs=ecs), "ecs-tasks", service)
     assert res.verdict is Verdict.FAIL and "not found" in res.observed and "MISSING" in res.observed, res.message()
 
@@ -979,8 +1296,13 @@ def _lambda(get_alias: Any = None, get_function: Any = None, invoke: Any = None)
         invoke = {"ExecutedVersion": "3", **invoke, "Payload": _Payload(invoke.get("Payload"))}
     client = FakeClient(
         get_alias=get_alias or {"FunctionVersion": "3"},
-        get_function=get_function or {"Configuration": {"State": "Active", "LastUpdateStatus": "Successful", "Version": "3"}},
-        invoke=invoke or {"ExecutedVersion": "3", "Payload": _Payload({"statusCode": 200, "body": json.dumps({"status": "healthy"})})},
+        get_function=get_function
+        or {"Configuration": {"State": "Active", "LastUpdateStatus": "Successful", "Version": "3"}},
+        invoke=invoke
+        or {
+            "ExecutedVersion": "3",
+            "Payload": _Payload({"statusCode": 200, "body": json.dumps({"status": "healthy"})}),
+        },
         get_paginator=lambda op: _Pages({"Versions": [{"Version": "3", "Description": "1.0.3"}]}),
     )
     return client
@@ -1035,14 +1357,21 @@ def test_source_health_configuration_failures() -> None:
     assert res.verdict is Verdict.FAIL and "last update Failed" in res.observed, res.message()
 
 
-@pytest.mark.parametrize("slug, env_name, clients", [
-    ("s3-versioning", "sit", {"s3": FakeClient(get_bucket_versioning=client_error("AccessDenied"))}),
-    ("s3-replication", "prod", {"s3": FakeClient(get_bucket_replication=client_error("AccessDenied"))}),
-    ("dynamodb-pitr", "sit", {"dynamodb": FakeClient(describe_continuous_backups=client_error("AccessDeniedException"))}),
-    ("cloudwatch-alarms", "sit", {"cloudwatch": FakeClient(get_paginator=client_error("AccessDenied"))}),
-    ("log-errors", "sit", {"logs": FakeClient(get_paginator=client_error("AccessDeniedException"))}),
-    ("terraform-state", "sit", {"s3": FakeClient(get_object=client_error("AccessDenied"))}),
-])
+@pytest.mark.parametrize(
+    "slug, env_name, clients",
+    [
+        ("s3-versioning", "sit", {"s3": FakeClient(get_bucket_versioning=client_error("AccessDenied"))}),
+        ("s3-replication", "prod", {"s3": FakeClient(get_bucket_replication=client_error("AccessDenied"))}),
+        (
+            "dynamodb-pitr",
+            "sit",
+            {"dynamodb": FakeClient(describe_continuous_backups=client_error("AccessDeniedException"))},
+        ),
+        ("cloudwatch-alarms", "sit", {"cloudwatch": FakeClient(get_paginator=client_error("AccessDenied"))}),
+        ("log-errors", "sit", {"logs": FakeClient(get_paginator=client_error("AccessDeniedException"))}),
+        ("terraform-state", "sit", {"s3": FakeClient(get_object=client_error("AccessDenied"))}),
+    ],
+)
 def test_permission_errors_are_error_rows_never_pass_or_fail(slug: str, env_name: str, clients: dict[str, Any]) -> None:
     """A refused read is the harness not knowing (ERROR), not a finding and not a pass."""
     env = load_inventory("bbws").environment(env_name)
@@ -1072,7 +1401,11 @@ def test_every_verdict_path_has_a_test() -> None:
     for (slug, verdict), where in sorted(sites.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
         shown = sorted(set(COVERED.get((slug, verdict), [])))
         if len(shown) < len(where):
-            missing.append(f"{slug} {verdict.name}: {len(where)} return site(s) {sorted(where)}; {len(shown)} test path(s) {shown}")
-    assert not missing, "verdict paths without a test (add a test with @covers(slug, Verdict.X, 'why')):\n" + "\n".join(missing)
+            missing.append(
+                f"{slug} {verdict.name}: {len(where)} return site(s) {sorted(where)}; {len(shown)} test path(s) {shown}"
+            )
+    assert not missing, "verdict paths without a test (add a test with @covers(slug, Verdict.X, 'why')):\n" + "\n".join(
+        missing
+    )
     phantom = sorted(f"{s} {v.name}" for s, v in COVERED if (s, v) not in sites)
     assert not phantom, f"tests registered for verdicts the checks cannot return: {phantom}"

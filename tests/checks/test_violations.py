@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
 from harness.checks.catalogue import CATALOGUE
 from harness.checks.result import CheckResult, Verdict
 from harness.targets.embedded.seed import Seeded, _seed_table
@@ -21,10 +20,16 @@ from tests.checks.emulator_state import bucket_governance_lock, metrics_restored
 from tests.checks.verdicts import covers
 
 
-def only_this_fails(r: Rehearsal, procedure: str, slug: str, resource: str, verdict: Verdict = Verdict.FAIL, **kwargs: object) -> CheckResult:
+def only_this_fails(
+    r: Rehearsal, procedure: str, slug: str, resource: str, verdict: Verdict = Verdict.FAIL, **kwargs: object
+) -> CheckResult:
     """Run ``procedure``; the one failing row is (slug, resource) and its message says what and why."""
     results = r.run(procedure, **kwargs)
-    bad = not_ok(results) if verdict is Verdict.FAIL else {k: v for k, v in results.items() if v.verdict is not Verdict.PASS and v.verdict is not Verdict.SKIP}
+    bad = (
+        not_ok(results)
+        if verdict is Verdict.FAIL
+        else {k: v for k, v in results.items() if v.verdict is not Verdict.PASS and v.verdict is not Verdict.SKIP}
+    )
     assert set(bad) == {(slug, resource)}, describe(bad)
     result = bad[(slug, resource)]
     assert result.verdict is verdict, result.message()
@@ -86,8 +91,17 @@ def test_alias_checked_against_latest_rollback_record(sit: Rehearsal) -> None:
     ddb = sit.target.client("dynamodb")
     key = {table.hash_key.name: {"S": "rollback-harness-test"}}
     ts = (sit.clock.now() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after the seeded deployments
-    ddb.put_item(TableName=table.name, Item={**key, "action": {"S": "rollback"}, "environment": {"S": sit.env.name},
-                                             "function": {"S": fn}, "to_version": {"S": "2"}, "timestamp": {"S": ts}})
+    ddb.put_item(
+        TableName=table.name,
+        Item={
+            **key,
+            "action": {"S": "rollback"},
+            "environment": {"S": sit.env.name},
+            "function": {"S": fn},
+            "to_version": {"S": "2"},
+            "timestamp": {"S": ts},
+        },
+    )
     try:
         res = only_this_fails(sit, "post-rollback", "lambda-alias-version", fn)
         assert "rollback record rollback-harness-test" in res.expected
@@ -104,7 +118,9 @@ def faulty_alias(r: Rehearsal, fn: str) -> Iterator[str]:
     cfg = lam.get_function_configuration(FunctionName=fn)
     good = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
     variables = cfg["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {**variables, "HARNESS_FAULT": "error"}})
+    lam.update_function_configuration(
+        FunctionName=fn, Environment={"Variables": {**variables, "HARNESS_FAULT": "error"}}
+    )
     bad = lam.publish_version(FunctionName=fn, Description="faulty release")["Version"]
     lam.update_alias(FunctionName=fn, Name=alias, FunctionVersion=bad)
     try:
@@ -158,7 +174,9 @@ def test_new_error_line_in_logs_fails(sit: Rehearsal) -> None:
     logs, group, stream = sit.target.client("logs"), f"{sit.env.log_group_prefix}{fn}", "harness-violation"
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     at = int((sit.clock.now() - timedelta(minutes=1)).timestamp() * 1000)
-    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": at, "message": "ERROR boom in handler"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": at, "message": "ERROR boom in handler"}]
+    )
     try:
         res = only_this_fails(sit, "post-rollback", "log-errors", fn)
         assert "ERROR boom" in res.observed
@@ -198,8 +216,17 @@ def test_ecs_service_below_desired_fails(sit: Rehearsal) -> None:
 def test_stale_terraform_lock_fails(sit: Rehearsal) -> None:
     tf = sit.env.terraform
     key = tf.state_keys[0]
-    created = (sit.clock.now() - timedelta(minutes=tf.lock_max_age_minutes + 30)).strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
-    info = {"ID": "b0e5", "Operation": "OperationTypeApply", "Who": "ci@runner", "Version": "1.15.5", "Created": created, "Path": f"{tf.state_bucket}/{key}"}
+    created = (sit.clock.now() - timedelta(minutes=tf.lock_max_age_minutes + 30)).strftime(
+        "%Y-%m-%dT%H:%M:%S.123456789Z"
+    )
+    info = {
+        "ID": "b0e5",
+        "Operation": "OperationTypeApply",
+        "Who": "ci@runner",
+        "Version": "1.15.5",
+        "Created": created,
+        "Path": f"{tf.state_bucket}/{key}",
+    }
     ddb = sit.target.client("dynamodb")
     lock_id = {"LockID": {"S": f"{tf.state_bucket}/{key}"}}
     ddb.put_item(TableName=tf.lock_table, Item={**lock_id, "Info": {"S": json.dumps(info)}})
@@ -245,9 +272,17 @@ def test_state_digest_mismatch_fails(sit: Rehearsal) -> None:
     key = tf.state_keys[0]
     s3 = sit.target.client("s3")
     good = s3.get_object(Bucket=tf.state_bucket, Key=key)["Body"].read()
-    versions = [v["VersionId"] for v in s3.list_object_versions(Bucket=tf.state_bucket, Prefix=key)["Versions"] if v["Key"] == key]
-    older = next(v for v in versions if s3.get_object(Bucket=tf.state_bucket, Key=key, VersionId=v)["Body"].read() != good)
-    s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": older})
+    versions = [
+        v["VersionId"]
+        for v in s3.list_object_versions(Bucket=tf.state_bucket, Prefix=key)["Versions"]
+        if v["Key"] == key
+    ]
+    older = next(
+        v for v in versions if s3.get_object(Bucket=tf.state_bucket, Key=key, VersionId=v)["Body"].read() != good
+    )
+    s3.copy_object(
+        Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": older}
+    )
     try:
         res = only_this_fails(sit, "post-rollback", "terraform-state", key)
         assert "checksum mismatch" in res.observed
@@ -259,23 +294,31 @@ def test_state_digest_mismatch_fails(sit: Rehearsal) -> None:
 def test_pitr_disabled_on_required_table_fails(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.pitr == "required")
     ddb = sit.target.client("dynamodb")
-    ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    ddb.update_continuous_backups(
+        TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
     try:
         only_this_fails(sit, "post-rollback", "dynamodb-pitr", table.name)
     finally:
-        ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.update_continuous_backups(
+            TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
 
 
 @covers("dynamodb-pitr", Verdict.WARN, "PITR disabled on a recommended table")
 def test_pitr_disabled_on_recommended_table_warns(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.pitr == "recommended")
     ddb = sit.target.client("dynamodb")
-    ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    ddb.update_continuous_backups(
+        TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
     try:
         res = only_this_fails(sit, "post-rollback", "dynamodb-pitr", table.name, verdict=Verdict.WARN)
         assert res.ok
     finally:
-        ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.update_continuous_backups(
+            TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -417,7 +460,11 @@ def test_table_not_active_fails(sit: Rehearsal) -> None:
 def test_provisioned_billing_fails(sit: Rehearsal) -> None:
     table = next(t for t in sit.env.tables if t.billing_mode == "PAY_PER_REQUEST").name
     ddb = sit.target.client("dynamodb")
-    ddb.update_table(TableName=table, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+    ddb.update_table(
+        TableName=table,
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
     try:
         res = only_this_fails(sit, "post-deployment", "dynamodb-billing-mode", table)
         assert "PROVISIONED" in res.observed
@@ -431,8 +478,12 @@ def test_write_read_on_table_with_wrong_key_schema_fails(sit: Rehearsal) -> None
     table = next(t for t in sit.env.tables if t.pitr == "none" and t.purpose == "data")
     ddb = sit.target.client("dynamodb")
     ddb.delete_table(TableName=table.name)
-    ddb.create_table(TableName=table.name, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "other_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "other_id", "AttributeType": "S"}])
+    ddb.create_table(
+        TableName=table.name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "other_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "other_id", "AttributeType": "S"}],
+    )
     ddb.put_item(TableName=table.name, Item={"other_id": {"S": "sample"}})
     try:
         res = only_this_fails(sit, "post-deployment", "dynamodb-write-read", table.name)

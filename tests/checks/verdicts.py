@@ -71,7 +71,12 @@ def verdict_sites() -> dict[tuple[str, Verdict], list[str]]:
         """(defining checks module, name) of ``name`` as ``module_name`` sees it; None outside ``checks``."""
         obj = getattr(sys.modules[module_name], name, None)
         home = getattr(obj, "__module__", None)
-        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not home or not home.startswith("harness.checks.") or home == "harness.checks.result":
+        if (
+            not (inspect.isfunction(obj) or inspect.isclass(obj))
+            or not home
+            or not home.startswith("harness.checks.")
+            or home == "harness.checks.result"
+        ):
             return None
         if home not in trees:
             trees[home] = _definitions(home)
@@ -89,6 +94,10 @@ def verdict_sites() -> dict[tuple[str, Verdict], list[str]]:
                 for node in ast.walk(fn):
                     if isinstance(node, ast.Name) and node.id != name:
                         todo.append(resolve(home, node.id))
-                    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Verdict":
+                    elif (
+                        isinstance(node, ast.Attribute)
+                        and isinstance(node.value, ast.Name)
+                        and node.value.id == "Verdict"
+                    ):
                         out[(spec.slug, Verdict[node.attr])].append(f"{home}.{name}:{node.lineno}")
     return dict(out)

@@ -33,7 +33,9 @@ def world(target: Any) -> dict[str, Any]:
     env = target.env
     out: dict[str, Any] = {"tables": {}}
     for name in aws.paginate(ddb, "list_tables", "TableNames"):
-        pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"][
+            "PointInTimeRecoveryDescription"
+        ]
         out["tables"][name] = (table_digests(ddb, name, segments=1).items, pitr.get("PointInTimeRecoveryStatus"))
     out["backups"] = sorted(b["BackupName"] for b in aws.paginate(ddb, "list_backups", "BackupSummaries"))
     if env.terraform:
@@ -42,7 +44,9 @@ def world(target: Any) -> dict[str, Any]:
     functions = {fn for t in env.tables for fn in t.functions} | {f.name for f in env.functions}
     out["functions"] = {
         fn: (
-            sorted((a["Name"], a["FunctionVersion"]) for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)),
+            sorted(
+                (a["Name"], a["FunctionVersion"]) for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)
+            ),
             sorted(v["Version"] for v in aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=fn)),
             lam.get_function_configuration(FunctionName=fn).get("Environment"),
             lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions"),
@@ -64,7 +68,15 @@ def start_lean(*, functions: bool = False, clock: Any = None) -> Any:
     readers = {fn for t in env.tables for fn in t.functions}
     tables = env.tables if functions else tuple(dataclasses.replace(t, functions=()) for t in env.tables)
     env = dataclasses.replace(
-        env, tables=tables, functions=tuple(f for f in env.functions if functions and f.name in readers), discovery=(), buckets=(), ecs=None,
-        sam_stacks=(), cfn_stacks=(), api=None, ssm_deployed_version=None,
+        env,
+        tables=tables,
+        functions=tuple(f for f in env.functions if functions and f.name in readers),
+        discovery=(),
+        buckets=(),
+        ecs=None,
+        sam_stacks=(),
+        cfn_stacks=(),
+        api=None,
+        ssm_deployed_version=None,
     )
     return EmbeddedTarget(env, clock=clock or FixedClock()).start()

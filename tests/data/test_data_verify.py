@@ -9,7 +9,16 @@ import pytest
 
 from harness.actions.copy_back import reconcile
 from harness.data_verify import (
-    Digests, compare, item_digest, key_text, read_snapshot, readable_key, table_digests, typed_key, verify_tables, write_snapshot,
+    Digests,
+    compare,
+    item_digest,
+    key_text,
+    read_snapshot,
+    readable_key,
+    table_digests,
+    typed_key,
+    verify_tables,
+    write_snapshot,
 )
 from tests.data.conftest import start_lean
 
@@ -22,10 +31,18 @@ def rehearsal():
     t = start_lean()
     ddb = t.client("dynamodb")
     for name in ("nb-a", "nb-b"):
-        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "n", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "n", "AttributeType": "N"}, {"AttributeName": "b", "AttributeType": "B"}])
-    items = [{"n": {"N": str(i)}, "b": {"B": bytes([i % 7])}, "pad": {"S": "x" * 50}, "v": {"N": "1.50"}} for i in range(300)]
+        ddb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "n", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "n", "AttributeType": "N"},
+                {"AttributeName": "b", "AttributeType": "B"},
+            ],
+        )
+    items = [
+        {"n": {"N": str(i)}, "b": {"B": bytes([i % 7])}, "pad": {"S": "x" * 50}, "v": {"N": "1.50"}} for i in range(300)
+    ]
     for start in range(0, len(items), 25):
         ddb.batch_write_item(RequestItems={"nb-a": [{"PutRequest": {"Item": it}} for it in items[start : start + 25]]})
     yield t
@@ -34,8 +51,18 @@ def rehearsal():
 
 def test_digest_is_stable_and_sensitive() -> None:
     """Attribute order, number spelling and set order do not change the digest; any value does."""
-    a = {"id": {"S": "k"}, "n": {"N": "1.50"}, "ss": {"SS": ["b", "a"]}, "m": {"M": {"x": {"N": "10"}, "y": {"BOOL": True}}}}
-    b = {"m": {"M": {"y": {"BOOL": True}, "x": {"N": "1E+1"}}}, "ss": {"SS": ["a", "b"]}, "n": {"N": "1.5"}, "id": {"S": "k"}}
+    a = {
+        "id": {"S": "k"},
+        "n": {"N": "1.50"},
+        "ss": {"SS": ["b", "a"]},
+        "m": {"M": {"x": {"N": "10"}, "y": {"BOOL": True}}},
+    }
+    b = {
+        "m": {"M": {"y": {"BOOL": True}, "x": {"N": "1E+1"}}},
+        "ss": {"SS": ["a", "b"]},
+        "n": {"N": "1.5"},
+        "id": {"S": "k"},
+    }
     assert item_digest(a) == item_digest(b)
     assert item_digest(a) != item_digest({**a, "n": {"N": "1.51"}})
     assert item_digest(a) != item_digest({**a, "extra": {"NULL": True}})
@@ -76,13 +103,21 @@ def test_snapshot_file_round_trip_and_errors(rehearsal, tmp_path: Path) -> None:
 
 def test_compare_reports_added_removed_changed() -> None:
     """Counts and every differing key, sorted; a few samples rendered."""
-    expected = Digests("snapshot:x", ("id",), {'{"id":["S","a"]}': "1", '{"id":["S","b"]}': "2", '{"id":["S","c"]}': "3"})
+    expected = Digests(
+        "snapshot:x", ("id",), {'{"id":["S","a"]}': "1", '{"id":["S","b"]}': "2", '{"id":["S","c"]}': "3"}
+    )
     actual = Digests("dynamodb:t", ("id",), {'{"id":["S","a"]}': "1", '{"id":["S","b"]}': "X", '{"id":["S","d"]}': "4"})
     report = compare(expected, actual)
-    assert (report.added, report.removed, report.changed) == (['{"id":["S","d"]}'], ['{"id":["S","c"]}'], ['{"id":["S","b"]}'])
+    assert (report.added, report.removed, report.changed) == (
+        ['{"id":["S","d"]}'],
+        ['{"id":["S","c"]}'],
+        ['{"id":["S","b"]}'],
+    )
     assert report.differences == 3 and not report.equal and report.differing_keys == {"id=b", "id=c", "id=d"}
     text = report.render()
-    assert "| added | 1 | `id=d` |" in text and "| removed | 1 | `id=c` |" in text and "| changed | 1 | `id=b` |" in text
+    assert (
+        "| added | 1 | `id=d` |" in text and "| removed | 1 | `id=c` |" in text and "| changed | 1 | `id=b` |" in text
+    )
     with pytest.raises(ValueError, match="key schemas differ"):
         compare(expected, Digests("t", ("pk",), {}))
 
@@ -92,7 +127,9 @@ def test_number_and_binary_keys_reconcile(rehearsal) -> None:
     target = rehearsal
     ddb = target.client("dynamodb")
     ddb.put_item(TableName="nb-b", Item={"n": {"N": "9999"}, "b": {"B": b"\x01"}})  # only in the destination: deleted
-    ddb.put_item(TableName="nb-b", Item={"n": {"N": "1"}, "b": {"B": bytes([1])}, "pad": {"S": "other"}})  # differs: put
+    ddb.put_item(
+        TableName="nb-b", Item={"n": {"N": "1"}, "b": {"B": bytes([1])}, "pad": {"S": "other"}}
+    )  # differs: put
     written, deleted = reconcile(target, "nb-b", "nb-a")
     assert (written, deleted) == (300, 1)
     assert verify_tables(ddb, "nb-b", "nb-a").equal

@@ -10,7 +10,14 @@ import pytest
 from harness.actions.base import COMPLETE, REFUSED
 from harness.actions.pitr import digests_at, drop_table, pitr_status, restore_table, restored_name
 from harness.clock import FixedClock
-from harness.data_verify import compare, read_snapshot, table_digests, verify_against_snapshot, verify_tables, write_snapshot
+from harness.data_verify import (
+    compare,
+    read_snapshot,
+    table_digests,
+    verify_against_snapshot,
+    verify_tables,
+    write_snapshot,
+)
 from harness.inventory import load_inventory
 from harness.records import read_records
 from harness.targets.embedded import EmbeddedTarget
@@ -51,8 +58,13 @@ def history(rehearsal, tmp_path_factory) -> History:
     path = write_snapshot(table_digests(ddb, TABLE, taken_at=t0), tmp_path_factory.mktemp("snap") / "users.jsonl")
     t1 = clock.advance(minutes=1)
     for i in range(3):
-        ddb.update_item(TableName=TABLE, Key={"id": {"S": f"u-{i:03d}"}}, UpdateExpression="SET #s = :v",
-                        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":v": {"S": "CORRUPTED"}})
+        ddb.update_item(
+            TableName=TABLE,
+            Key={"id": {"S": f"u-{i:03d}"}},
+            UpdateExpression="SET #s = :v",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":v": {"S": "CORRUPTED"}},
+        )
     ddb.put_item(TableName=TABLE, Item={"id": {"S": "u-003"}, "status": {"S": "OVERWRITTEN"}})
     ddb.delete_item(TableName=TABLE, Key={"id": {"S": "u-004"}})
     ddb.delete_item(TableName=TABLE, Key={"id": {"S": "sample-001"}})
@@ -101,7 +113,9 @@ def test_latest_restorable_time_sse_and_reapply(rehearsal, history) -> None:
     arn = ddb.describe_table(TableName=TABLE)["Table"]["TableArn"]
     ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "owner", "Value": "bbws"}])
-    ddb.update_table(TableName=TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    ddb.update_table(
+        TableName=TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    )
     plain = restore_table(target, TABLE, authority=ALLOW, name=f"{TABLE}-plain")
     full = restore_table(target, TABLE, authority=ALLOW, name=f"{TABLE}-full", sse=True, reapply=True)
     try:
@@ -112,7 +126,9 @@ def test_latest_restorable_time_sse_and_reapply(rehearsal, history) -> None:
         desc = ddb.describe_table(TableName=f"{TABLE}-full")["Table"]
         assert desc["SSEDescription"]["Status"] == "ENABLED"
         assert desc["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-        assert ddb.describe_time_to_live(TableName=f"{TABLE}-full")["TimeToLiveDescription"]["AttributeName"] == "expires"
+        assert (
+            ddb.describe_time_to_live(TableName=f"{TABLE}-full")["TimeToLiveDescription"]["AttributeName"] == "expires"
+        )
         assert ddb.list_tags_of_resource(ResourceArn=desc["TableArn"])["Tags"] == [{"Key": "owner", "Value": "bbws"}]
         assert sorted(full.evidence["settings"]) == ["PointInTimeRecovery", "StreamSpecification", "Tags", "TimeToLive"]
     finally:
@@ -134,7 +150,10 @@ def test_refusals_are_one_line_and_create_nothing(rehearsal, history) -> None:
     }
     for expected, kwargs in cases.items():
         result = restore_table(target, authority=ALLOW, **kwargs)
-        assert result.outcome == REFUSED and expected in result.message and "\n" not in result.message, (expected, result.message)
+        assert result.outcome == REFUSED and expected in result.message and "\n" not in result.message, (
+            expected,
+            result.message,
+        )
     kept = restore_table(Kept(target), TABLE, authority=ALLOW)
     assert kept.outcome == REFUSED and "--allow-mutation" in kept.message
     for name, expected in (("tenants-sit", "inventory table"), ("nope", "does not exist")):
@@ -159,7 +178,10 @@ def test_without_the_capability_the_restore_is_refused_with_the_targets_reason()
 def test_restored_table_names_follow_the_inventory() -> None:
     """000 §6.4 <table>-restored-<UTC ts>; 004 <table>-recovery (propie inventory)."""
     at = datetime(2026, 1, 25, 10, 0, 5, tzinfo=timezone.utc)
-    assert restored_name(load_inventory("bbws").environment("sit").table("tenants-sit"), at) == "tenants-sit-restored-20260125100005"
+    assert (
+        restored_name(load_inventory("bbws").environment("sit").table("tenants-sit"), at)
+        == "tenants-sit-restored-20260125100005"
+    )
     propie = load_inventory("propie").environment("production").table("prop-ie-production-data")
     assert restored_name(propie, at) == "prop-ie-production-data-recovery" and propie.restore_sse
 
@@ -183,7 +205,13 @@ def test_inventory_table_functions_must_be_the_inventorys(tmp_path) -> None:
     from harness.errors import InventoryError
     from harness.inventory.loader import inventory_path
 
-    text = inventory_path("bbws").read_text().replace('"bbws-site-management-{env}"]   # 000 §6.6', '"bbws-site-managment-{env}"]   # 000 §6.6')
+    text = (
+        inventory_path("bbws")
+        .read_text()
+        .replace('"bbws-site-management-{env}"]   # 000 §6.6', '"bbws-site-managment-{env}"]   # 000 §6.6')
+    )
     (tmp_path / "typo.toml").write_text(text)
-    with pytest.raises(InventoryError, match=r"dynamodb\.tables\[0\]\.functions\[1\]: 'bbws-site-managment-dev' is not one of"):
+    with pytest.raises(
+        InventoryError, match=r"dynamodb\.tables\[0\]\.functions\[1\]: 'bbws-site-managment-dev' is not one of"
+    ):
         load_inventory(tmp_path / "typo.toml")

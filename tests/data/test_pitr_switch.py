@@ -63,7 +63,9 @@ def test_switch_moves_every_function_and_back(rehearsal, restored) -> None:
     back = switch_table(target, TABLE, TABLE, authority=ALLOW)
     assert back.outcome == COMPLETE, back.message
     assert _serving(target) == before
-    assert {fn: len(lam.list_versions_by_function(FunctionName=fn)["Versions"]) for fn in after} == versions  # nothing published
+    assert {
+        fn: len(lam.list_versions_by_function(FunctionName=fn)["Versions"]) for fn in after
+    } == versions  # nothing published
     assert "new version" not in back.plan.render()
 
 
@@ -89,7 +91,9 @@ def test_the_plan_reads_each_function_once(rehearsal, restored) -> None:
     assert plan.refusal is None and len(plan.details["moves"]) == len(serving) == 2
     for fn, (version, _table) in serving.items():
         reads = sorted((op, q) for op, f, q in calls if f == fn)
-        assert reads == [("GetAlias", ""), ("GetFunctionConfiguration", ""), ("GetFunctionConfiguration", version)], reads
+        assert reads == [("GetAlias", ""), ("GetFunctionConfiguration", ""), ("GetFunctionConfiguration", version)], (
+            reads
+        )
 
 
 def test_switch_refusals_change_nothing(rehearsal, restored) -> None:
@@ -109,7 +113,9 @@ def test_switch_refusals_change_nothing(rehearsal, restored) -> None:
     assert world(target) == before
 
     timeout = lam.get_function_configuration(FunctionName=fn)["Timeout"]
-    lam.update_function_configuration(FunctionName=fn, Timeout=timeout + 1)  # $LATEST is no longer what the alias serves
+    lam.update_function_configuration(
+        FunctionName=fn, Timeout=timeout + 1
+    )  # $LATEST is no longer what the alias serves
     try:
         changed = world(target)
         result = switch_table(target, TABLE, restored, authority=ALLOW)
@@ -119,7 +125,9 @@ def test_switch_refusals_change_nothing(rehearsal, restored) -> None:
         lam.update_function_configuration(FunctionName=fn, Timeout=timeout)
     alias = target.env.alias
     served = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
-    lam.update_alias(FunctionName=fn, Name=alias, RoutingConfig={"AdditionalVersionWeights": {str(int(served) - 1): 0.1}})
+    lam.update_alias(
+        FunctionName=fn, Name=alias, RoutingConfig={"AdditionalVersionWeights": {str(int(served) - 1): 0.1}}
+    )
     try:
         result = switch_table(target, TABLE, restored, authority=ALLOW)
         assert result.outcome == REFUSED and "routes by weight" in result.message
@@ -149,7 +157,11 @@ def test_a_failure_mid_switch_puts_every_function_back(rehearsal, restored) -> N
     assert _serving(target) == before
     for fn in before:
         assert lam.get_function_configuration(FunctionName=fn)["Environment"]["Variables"]["DYNAMODB_TABLE"] == TABLE
-    failed = [r for r in read_records(target.client("dynamodb"), target.env) if r.action == "table-switch" and r.status == FAILED]
+    failed = [
+        r
+        for r in read_records(target.client("dynamodb"), target.env)
+        if r.action == "table-switch" and r.status == FAILED
+    ]
     assert failed and all(c.final_version == before[fn][0] for fn, c in failed[0].functions.items())
 
 
@@ -175,7 +187,9 @@ def test_copy_back_restores_the_data_and_the_writers(rehearsal, restored) -> Non
     assert lam.get_function_concurrency(FunctionName=first)["ReservedConcurrentExecutions"] == 7
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=second)
     assert result.record.extra["items_put"] == 2 and result.record.extra["items_deleted"] == 1
-    assert result.plan.details["backup"] in [b["BackupName"] for b in ddb.list_backups(TableName=TABLE)["BackupSummaries"]]
+    assert result.plan.details["backup"] in [
+        b["BackupName"] for b in ddb.list_backups(TableName=TABLE)["BackupSummaries"]
+    ]
 
 
 def test_copy_back_refusals_change_nothing(rehearsal, restored) -> None:
@@ -207,7 +221,9 @@ def test_an_exception_during_copy_back_still_unfreezes_the_writers(rehearsal, re
     monkeypatch.setattr("harness.actions.copy_back.reconcile", broken)
     with pytest.raises(KeyboardInterrupt):
         copy_back(target, TABLE, source=restored, authority=ALLOW)
-    assert {fn: lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions") for fn in functions} == before
+    assert {
+        fn: lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions") for fn in functions
+    } == before
     assert table_digests(target.client("dynamodb"), TABLE).items == data
     records = [r for r in read_records(target.client("dynamodb"), target.env) if r.action == "copy-back"]
     assert any(r.status == FAILED for r in records) and all(r.status != "IN_PROGRESS" for r in records)
@@ -225,5 +241,7 @@ def test_cleanup_refuses_while_read_then_removes_the_switch_versions(rehearsal, 
     assert dropped.outcome == COMPLETE, dropped.message
     for fn in target.env.table(TABLE).functions:
         for v in lam.list_versions_by_function(FunctionName=fn)["Versions"]:
-            assert (v.get("Environment") or {}).get("Variables", {}).get("DYNAMODB_TABLE") != restored or v["Version"] == "$LATEST"
+            assert (v.get("Environment") or {}).get("Variables", {}).get("DYNAMODB_TABLE") != restored or v[
+                "Version"
+            ] == "$LATEST"
     assert restored not in target.client("dynamodb").list_tables()["TableNames"]

@@ -8,14 +8,21 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from harness.checks.catalogue import rows_for
-from harness.checks.context import CheckContext
-from harness.checks.runner import run_row
 from harness.actions import Authority
 from harness.actions.base import COMPLETE, FAILED, REFUSED
 from harness.actions.terraform_state import (
-    backup_key, choose_version, list_versions, plan_state_restore, read_digest, read_version, restore_state, summarize_state,
+    backup_key,
+    choose_version,
+    list_versions,
+    plan_state_restore,
+    read_digest,
+    read_version,
+    restore_state,
+    summarize_state,
 )
+from harness.checks.catalogue import rows_for
+from harness.checks.context import CheckContext
+from harness.checks.runner import run_row
 from harness.clock import FixedClock
 from harness.records import read_records
 from harness.tf_state_format import parse_state
@@ -69,8 +76,11 @@ def test_choose_previous_and_by_time() -> None:
     from harness.actions.terraform_state import StateVersion
 
     t0 = datetime(2026, 1, 25, 10, tzinfo=timezone.utc)
-    vs = [StateVersion("c", t0 + timedelta(minutes=2), True, 1, ""), StateVersion("b", t0 + timedelta(minutes=1), False, 1, ""),
-          StateVersion("a", t0, False, 1, "")]
+    vs = [
+        StateVersion("c", t0 + timedelta(minutes=2), True, 1, ""),
+        StateVersion("b", t0 + timedelta(minutes=1), False, 1, ""),
+        StateVersion("a", t0, False, 1, ""),
+    ]
     assert choose_version(vs, previous=True).version_id == "b"
     assert choose_version(vs, at=t0 + timedelta(seconds=90)).version_id == "b"
     assert choose_version(vs, version_id="a").version_id == "a"
@@ -84,19 +94,25 @@ def test_state_summary_lists_what_is_wrong() -> None:
     """The restored state is validated: parses, serial, lineage, resources."""
     assert summarize_state(b"{not json").problem.startswith("not JSON")
     assert "serial" in summarize_state(b'{"version": 4, "serial": true, "lineage": "x", "resources": []}').problem
-    ok = summarize_state(b'{"version": 4, "serial": 7, "lineage": "l", "resources": [{"type": "t", "name": "n", "module": "module.m"}]}')
+    ok = summarize_state(
+        b'{"version": 4, "serial": 7, "lineage": "l", "resources": [{"type": "t", "name": "n", "module": "module.m"}]}'
+    )
     assert ok.problem is None and ok.serial == 7 and ok.resources == ("module.m.t.n",)
 
 
-@pytest.mark.parametrize("body, named", [
-    (b'{"version": "4", "serial": 1, "lineage": "l", "resources": []}', 'version="4"'),
-    (b'{"version": null, "serial": 1, "lineage": "l", "resources": []}', "version=null"),
-    (b'{"version": 4, "serial": 1, "lineage": "l"}', "format 4 state without a resources list"),
-    (b'{"version": 4, "serial": 1, "lineage": "l", "resources": 5}', "format 4 state without a resources list"),
-    (b'{"version": 3, "serial": 1, "lineage": "l", "resources": 5}', None),  # format 3 needs no resources list
-    (b"\x80\xff not text", "not JSON"),
-    (b"[1, 2]", "JSON list, not a state document"),
-], ids=["version-string", "version-null", "no-resources", "resources-number", "format-3", "not-utf8", "json-list"])
+@pytest.mark.parametrize(
+    "body, named",
+    [
+        (b'{"version": "4", "serial": 1, "lineage": "l", "resources": []}', 'version="4"'),
+        (b'{"version": null, "serial": 1, "lineage": "l", "resources": []}', "version=null"),
+        (b'{"version": 4, "serial": 1, "lineage": "l"}', "format 4 state without a resources list"),
+        (b'{"version": 4, "serial": 1, "lineage": "l", "resources": 5}', "format 4 state without a resources list"),
+        (b'{"version": 3, "serial": 1, "lineage": "l", "resources": 5}', None),  # format 3 needs no resources list
+        (b"\x80\xff not text", "not JSON"),
+        (b"[1, 2]", "JSON list, not a state document"),
+    ],
+    ids=["version-string", "version-null", "no-resources", "resources-number", "format-3", "not-utf8", "json-list"],
+)
 def test_the_action_and_the_check_share_one_validator(body: bytes, named: str | None) -> None:
     """summarize_state never raises on a state's content and names exactly the terraform-state check's problem."""
     summary = summarize_state(body)
@@ -120,9 +136,18 @@ def test_refusals_change_nothing(rehearsal) -> None:
     foreign = b'{"version": 4, "serial": 1, "lineage": "someone-else", "resources": []}'
     s3.put_object(Bucket=tf.state_bucket, Key=key, Body=foreign)
     other = list_versions(target, key)[0][0].version_id
-    s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": versions[0].version_id})
-    target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}-md5"},
-                                                                   "Digest": {"S": hashlib.md5(read_version(target, key)).hexdigest()}})
+    s3.copy_object(
+        Bucket=tf.state_bucket,
+        Key=key,
+        CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": versions[0].version_id},
+    )
+    target.client("dynamodb").put_item(
+        TableName=tf.lock_table,
+        Item={
+            "LockID": {"S": f"{tf.state_bucket}/{key}-md5"},
+            "Digest": {"S": hashlib.md5(read_version(target, key)).hexdigest()},
+        },
+    )
     latest = list_versions(target, key)[0][0].version_id
     before = world(target)
     cases = {
@@ -154,9 +179,18 @@ def test_a_mistyped_format_version_is_refused_not_a_crash(rehearsal, version, na
     s3.put_object(Bucket=tf.state_bucket, Key=key, Body=json.dumps({**current, "version": version}).encode())
     mistyped = list_versions(target, key)[0][0].version_id
     # hidden again below a byte copy of the previous latest; the Digest follows, so only the chosen version is wrong
-    s3.copy_object(Bucket=tf.state_bucket, Key=key, CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": latest.version_id})
-    target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}-md5"},
-                                                                   "Digest": {"S": hashlib.md5(read_version(target, key)).hexdigest()}})
+    s3.copy_object(
+        Bucket=tf.state_bucket,
+        Key=key,
+        CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": latest.version_id},
+    )
+    target.client("dynamodb").put_item(
+        TableName=tf.lock_table,
+        Item={
+            "LockID": {"S": f"{tf.state_bucket}/{key}-md5"},
+            "Digest": {"S": hashlib.md5(read_version(target, key)).hexdigest()},
+        },
+    )
     before = world(target)
 
     plan = plan_state_restore(target, key, authority=ALLOW, version_id=mistyped)

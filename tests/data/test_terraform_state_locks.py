@@ -35,14 +35,25 @@ def rehearsal():
 def _info(target, key: str, lock_id: str, minutes_old: float) -> str:
     tf = target.env.terraform
     created = target.clock.now() - timedelta(minutes=minutes_old)
-    return json.dumps({"ID": lock_id, "Operation": "OperationTypeApply", "Info": "", "Who": "alice@ci-runner-7", "Version": "1.15.5",
-                       "Created": created.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"), "Path": f"{tf.state_bucket}/{key}"})
+    return json.dumps(
+        {
+            "ID": lock_id,
+            "Operation": "OperationTypeApply",
+            "Info": "",
+            "Who": "alice@ci-runner-7",
+            "Version": "1.15.5",
+            "Created": created.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"),
+            "Path": f"{tf.state_bucket}/{key}",
+        }
+    )
 
 
 def _lock_item(target, key: str, lock_id: str, minutes_old: float) -> None:
     tf = target.env.terraform
-    target.client("dynamodb").put_item(TableName=tf.lock_table, Item={"LockID": {"S": f"{tf.state_bucket}/{key}"},
-                                                                   "Info": {"S": _info(target, key, lock_id, minutes_old)}})
+    target.client("dynamodb").put_item(
+        TableName=tf.lock_table,
+        Item={"LockID": {"S": f"{tf.state_bucket}/{key}"}, "Info": {"S": _info(target, key, lock_id, minutes_old)}},
+    )
 
 
 def test_stuck_lock_is_reported_and_never_released_without_the_flag(rehearsal) -> None:
@@ -51,7 +62,12 @@ def test_stuck_lock_is_reported_and_never_released_without_the_flag(rehearsal) -
     key = target.env.terraform.state_keys[0]
     _lock_item(target, key, "lock-1", 90)
     [lock] = [lk for lk in list_locks(target) if lk.key == key]
-    assert (lock.kind, lock.lock_id, lock.who, lock.operation) == ("dynamodb", "lock-1", "alice@ci-runner-7", "OperationTypeApply")
+    assert (lock.kind, lock.lock_id, lock.who, lock.operation) == (
+        "dynamodb",
+        "lock-1",
+        "alice@ci-runner-7",
+        "OperationTypeApply",
+    )
     assert lock.stuck and round(lock.age_minutes) == 90 and "STUCK" in lock.line() and "90 min old" in lock.line()
     before = world(target)
     refusals = {
@@ -88,7 +104,9 @@ def test_a_fresh_lock_is_a_running_operation(rehearsal) -> None:
         assert result.outcome == REFUSED and "probably a running operation" in result.message
     finally:
         tf = target.env.terraform
-        target.client("dynamodb").delete_item(TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}})
+        target.client("dynamodb").delete_item(
+            TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}}
+        )
 
 
 def test_lockfile_locks_are_listed_and_released(rehearsal) -> None:
@@ -96,7 +114,9 @@ def test_lockfile_locks_are_listed_and_released(rehearsal) -> None:
     target = rehearsal
     tf = target.env.terraform
     key = tf.state_keys[2]
-    target.client("s3").put_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=_info(target, key, "lock-3", 120).encode())
+    target.client("s3").put_object(
+        Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}", Body=_info(target, key, "lock-3", 120).encode()
+    )
     [lock] = [lk for lk in list_locks(target) if lk.key == key]
     assert (lock.kind, lock.lock_id, lock.who, lock.stuck) == ("lockfile", "lock-3", "alice@ci-runner-7", True)
     assert unlock_state(target, key, lock_id="lock-3", force=False, authority=REASON).outcome == REFUSED
@@ -135,7 +155,11 @@ def test_lock_on_reads_one_item_and_one_lockfile(rehearsal) -> None:
         assert lock_on(target, key) is None
     assert [(s, op) for s, op, _ in calls] == [("dynamodb", "GetItem"), ("s3", "GetObject")]
     get_item = json.loads(calls[0][2]["body"])  # the listener sees the serialized request
-    assert get_item == {"TableName": tf.lock_table, "Key": {"LockID": {"S": f"{tf.state_bucket}/{key}"}}, "ConsistentRead": True}
+    assert get_item == {
+        "TableName": tf.lock_table,
+        "Key": {"LockID": {"S": f"{tf.state_bucket}/{key}"}},
+        "ConsistentRead": True,
+    }
     assert calls[1][2]["url"].endswith(f"/{lockfile}") and tf.state_bucket in calls[1][2]["url"]
 
     s3 = target.client("s3")
@@ -143,16 +167,28 @@ def test_lock_on_reads_one_item_and_one_lockfile(rehearsal) -> None:
     try:
         lock = lock_on(target, key)
         assert lock == next(lk for lk in list_locks(target) if lk.key == key)
-        assert (lock.kind, lock.lock_id, lock.stuck, lock.where) == ("lockfile", "lock-file", True, f"s3://{tf.state_bucket}/{lockfile}")
+        assert (lock.kind, lock.lock_id, lock.stuck, lock.where) == (
+            "lockfile",
+            "lock-file",
+            True,
+            f"s3://{tf.state_bucket}/{lockfile}",
+        )
         _lock_item(target, key, "lock-item", 90)
         with _api_calls(target) as calls:
             lock = lock_on(target, key)
         assert [op for _, op, _ in calls] == ["GetItem"]  # the item answers: the lockfile is not read
         assert lock == [lk for lk in list_locks(target) if lk.key == key][0]
-        assert (lock.kind, lock.lock_id, lock.who, round(lock.age_minutes)) == ("dynamodb", "lock-item", "alice@ci-runner-7", 90)
+        assert (lock.kind, lock.lock_id, lock.who, round(lock.age_minutes)) == (
+            "dynamodb",
+            "lock-item",
+            "alice@ci-runner-7",
+            90,
+        )
     finally:
         s3.delete_object(Bucket=tf.state_bucket, Key=lockfile)
-        target.client("dynamodb").delete_item(TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}})
+        target.client("dynamodb").delete_item(
+            TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}}
+        )
     assert lock_on(target, key) is None
 
 
@@ -160,17 +196,30 @@ def test_lock_on_reads_one_item_and_one_lockfile(rehearsal) -> None:
 def test_a_crashed_lock_is_terraform_lock_info_and_never_overwrites(rehearsal, lockfile: bool) -> None:
     """crashed_lock (the stuck-lock fault's and the state drill's writer): Terraform's LockInfo from lock_info, Who
     verbatim, one minute past lock_max_age_minutes; a second one is refused and the first lock stays as it was."""
-    target = rehearsal if not lockfile else Kept(rehearsal, terraform=dataclasses.replace(rehearsal.env.terraform, lock_table=None))
+    target = (
+        rehearsal
+        if not lockfile
+        else Kept(rehearsal, terraform=dataclasses.replace(rehearsal.env.terraform, lock_table=None))
+    )
     tf = target.env.terraform
     key = tf.state_keys[2]
     written = crashed_lock(target, key, who="ci@crashed-runner")
     try:
         info = json.loads(written.info)
         assert set(info) == {"ID", "Operation", "Info", "Who", "Version", "Created", "Path"}
-        assert (info["ID"], info["Who"], info["Operation"], info["Path"]) == (written.lock_id, "ci@crashed-runner", "OperationTypeApply",
-                                                                            f"{tf.state_bucket}/{key}")
+        assert (info["ID"], info["Who"], info["Operation"], info["Path"]) == (
+            written.lock_id,
+            "ci@crashed-runner",
+            "OperationTypeApply",
+            f"{tf.state_bucket}/{key}",
+        )
         lock = lock_on(target, key)
-        assert (lock.kind, lock.lock_id, lock.who, lock.info) == ("lockfile" if lockfile else "dynamodb", written.lock_id, "ci@crashed-runner", written.info)
+        assert (lock.kind, lock.lock_id, lock.who, lock.info) == (
+            "lockfile" if lockfile else "dynamodb",
+            written.lock_id,
+            "ci@crashed-runner",
+            written.info,
+        )
         assert lock.stuck and round(lock.age_minutes) == tf.lock_max_age_minutes + 1 and lock.where == written.where
         with pytest.raises(FaultRefused, match="a lock is held already"):
             crashed_lock(target, key)
@@ -179,5 +228,7 @@ def test_a_crashed_lock_is_terraform_lock_info_and_never_overwrites(rehearsal, l
         if lockfile:
             target.client("s3").delete_object(Bucket=tf.state_bucket, Key=f"{key}{LOCKFILE_SUFFIX}")
         else:
-            target.client("dynamodb").delete_item(TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}})
+            target.client("dynamodb").delete_item(
+                TableName=tf.lock_table, Key={"LockID": {"S": f"{tf.state_bucket}/{key}"}}
+            )
     assert lock_on(target, key) is None

@@ -20,7 +20,9 @@ REPO = "https://github.com/example/site"
 
 @pytest.fixture(scope="module")
 def amp_target() -> Iterator[EmbeddedTarget]:
-    target = start_target("propie", "production", seed=False, clock=FixedClock(datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)))
+    target = start_target(
+        "propie", "production", seed=False, clock=FixedClock(datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc))
+    )
     yield target
     target.close()
     reset_account(target.env.account)
@@ -77,11 +79,15 @@ def test_apps_and_branches(amp_target, client) -> None:
 
 def test_jobs_run_pending_running_succeed_on_the_clock(amp_target, client) -> None:
     app_id = new_app(client, "jobs")
-    job = client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="c1", commitMessage="first")["jobSummary"]
+    job = client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="c1", commitMessage="first")[
+        "jobSummary"
+    ]
     assert (job["jobId"], job["status"], job["jobType"], job["commitId"]) == ("1", "PENDING", "RELEASE", "c1")
     amp_target.clock.advance(seconds=amplify_model.PENDING_S)
     assert client.get_job(appId=app_id, branchName="main", jobId="1")["job"]["summary"]["status"] == "RUNNING"
-    assert client.get_branch(appId=app_id, branchName="main")["branch"]["activeJobId"] == ""  # nothing served while it builds
+    assert (
+        client.get_branch(appId=app_id, branchName="main")["branch"]["activeJobId"] == ""
+    )  # nothing served while it builds
     finish(amp_target)
     done = client.get_job(appId=app_id, branchName="main", jobId="1")["job"]
     assert done["summary"]["status"] == "SUCCEED" and done["summary"]["endTime"] > done["summary"]["startTime"]
@@ -95,7 +101,13 @@ def test_a_failed_build_never_replaces_what_is_served_and_retry_rebuilds_it(amp_
     app_id = new_app(client, "failing")
     client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="good", commitMessage="ok")
     finish(amp_target)
-    client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="bad", commitMessage=f"oops {amplify_model.BUILD_FAILS}")
+    client.start_job(
+        appId=app_id,
+        branchName="main",
+        jobType="RELEASE",
+        commitId="bad",
+        commitMessage=f"oops {amplify_model.BUILD_FAILS}",
+    )
     finish(amp_target)
     jobs = client.list_jobs(appId=app_id, branchName="main")["jobSummaries"]
     assert [(j["jobId"], j["status"]) for j in jobs] == [("2", "FAILED"), ("1", "SUCCEED")]  # newest first
@@ -113,10 +125,19 @@ def test_a_bad_release_builds_fine_and_is_served(amp_target, client) -> None:
     app_id = new_app(client, "badrelease")
     client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="v1", commitMessage="v1")
     finish(amp_target)
-    client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="v2", commitMessage=f"v2 {amplify_model.BAD_RELEASE}")
+    client.start_job(
+        appId=app_id,
+        branchName="main",
+        jobType="RELEASE",
+        commitId="v2",
+        commitMessage=f"v2 {amplify_model.BAD_RELEASE}",
+    )
     finish(amp_target)
     newest = client.list_jobs(appId=app_id, branchName="main", maxResults=1)["jobSummaries"][0]
-    assert newest["status"] == "SUCCEED" and client.get_branch(appId=app_id, branchName="main")["branch"]["activeJobId"] == newest["jobId"]
+    assert (
+        newest["status"] == "SUCCEED"
+        and client.get_branch(appId=app_id, branchName="main")["branch"]["activeJobId"] == newest["jobId"]
+    )
     # a RELEASE of the good commit builds it again (a redeploy of the last good build)
     again = client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="v1")["jobSummary"]
     assert again["commitMessage"] == "v1"
@@ -136,8 +157,10 @@ def test_stop_job(amp_target, client) -> None:
 
 def test_start_deployment_only_for_create_deployment_jobs_of_manual_apps(amp_target, client) -> None:
     repo_app = new_app(client, "repo")
-    for call in (lambda: client.create_deployment(appId=repo_app, branchName="main"),
-                 lambda: client.start_deployment(appId=repo_app, branchName="main", jobId="1")):
+    for call in (
+        lambda: client.create_deployment(appId=repo_app, branchName="main"),
+        lambda: client.start_deployment(appId=repo_app, branchName="main", jobId="1"),
+    ):
         with pytest.raises(ClientError) as exc:
             call()
         assert error(exc)[:2] == ("BadRequestException", 400) and "manually deployed" in error(exc)[2]
@@ -145,29 +168,43 @@ def test_start_deployment_only_for_create_deployment_jobs_of_manual_apps(amp_tar
     with pytest.raises(ClientError) as exc:
         client.start_job(appId=manual, branchName="main", jobType="RELEASE")
     assert error(exc)[:2] == ("BadRequestException", 400) and "connected to a repository" in error(exc)[2]
-    created = client.create_deployment(appId=manual, branchName="main", fileMap={"index.html": "d41d8cd98f00b204e9800998ecf8427e"})
+    created = client.create_deployment(
+        appId=manual, branchName="main", fileMap={"index.html": "d41d8cd98f00b204e9800998ecf8427e"}
+    )
     assert created["zipUploadUrl"] and set(created["fileUploadUrls"]) == {"index.html"}
-    assert client.get_job(appId=manual, branchName="main", jobId=created["jobId"])["job"]["summary"]["status"] == "CREATED"
+    assert (
+        client.get_job(appId=manual, branchName="main", jobId=created["jobId"])["job"]["summary"]["status"] == "CREATED"
+    )
     started = client.start_deployment(appId=manual, branchName="main", jobId=created["jobId"])["jobSummary"]
     assert (started["jobId"], started["jobType"], started["status"]) == (created["jobId"], "MANUAL", "PENDING")
     with pytest.raises(ClientError) as exc:  # not twice
         client.start_deployment(appId=manual, branchName="main", jobId=created["jobId"])
     assert error(exc)[:2] == ("BadRequestException", 400)
-    by_url = client.start_deployment(appId=manual, branchName="main", sourceUrl="s3://artifacts/site/1.0.1/", sourceUrlType="BUCKET_PREFIX")["jobSummary"]
+    by_url = client.start_deployment(
+        appId=manual, branchName="main", sourceUrl="s3://artifacts/site/1.0.1/", sourceUrlType="BUCKET_PREFIX"
+    )["jobSummary"]
     assert by_url["sourceUrl"] == "s3://artifacts/site/1.0.1/"
 
 
 def test_domain_associations_map_prefixes_and_update_replaces_the_list(amp_target, client) -> None:
     app_id = new_app(client, "domains", branches=("blue", "green"))
     with pytest.raises(ClientError) as exc:
-        client.create_domain_association(appId=app_id, domainName="x.example", subDomainSettings=[{"prefix": "", "branchName": "nope"}])
+        client.create_domain_association(
+            appId=app_id, domainName="x.example", subDomainSettings=[{"prefix": "", "branchName": "nope"}]
+        )
     assert error(exc)[:2] == ("NotFoundException", 404)
     settings = [{"prefix": "", "branchName": "blue"}, {"prefix": "www", "branchName": "blue"}]
-    made = client.create_domain_association(appId=app_id, domainName="site.example", subDomainSettings=settings)["domainAssociation"]
+    made = client.create_domain_association(appId=app_id, domainName="site.example", subDomainSettings=settings)[
+        "domainAssociation"
+    ]
     assert made["domainStatus"] == "AVAILABLE" and [s["subDomainSetting"] for s in made["subDomains"]] == settings
-    assert [d["domainName"] for d in client.list_domain_associations(appId=app_id)["domainAssociations"]] == ["site.example"]
+    assert [d["domainName"] for d in client.list_domain_associations(appId=app_id)["domainAssociations"]] == [
+        "site.example"
+    ]
     # 004's command: one prefix only -> the others are gone (the call replaces the whole list)
-    updated = client.update_domain_association(appId=app_id, domainName="site.example", subDomainSettings=[{"prefix": "", "branchName": "green"}])
+    updated = client.update_domain_association(
+        appId=app_id, domainName="site.example", subDomainSettings=[{"prefix": "", "branchName": "green"}]
+    )
     assert updated["domainAssociation"]["domainStatus"] == "UPDATING"
     with pytest.raises(ClientError) as exc:
         client.update_domain_association(appId=app_id, domainName="site.example", subDomainSettings=settings)
@@ -187,7 +224,11 @@ def test_list_jobs_pages_newest_first(amp_target, client) -> None:
         client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId=f"p{i}", commitMessage=str(i))
     first = client.list_jobs(appId=app_id, branchName="main", maxResults=2)
     assert [j["jobId"] for j in first["jobSummaries"]] == ["5", "4"] and first["nextToken"]
-    rest = list(amp_target.client("amplify").get_paginator("list_jobs").paginate(appId=app_id, branchName="main", PaginationConfig={"PageSize": 2}))
+    rest = list(
+        amp_target.client("amplify")
+        .get_paginator("list_jobs")
+        .paginate(appId=app_id, branchName="main", PaginationConfig={"PageSize": 2})
+    )
     assert [j["jobId"] for p in rest for j in p["jobSummaries"]] == ["5", "4", "3", "2", "1"]
 
 
@@ -210,6 +251,12 @@ def test_traffic_follows_what_the_domain_serves(make_target) -> None:
     rate = env.trigger("error_rate_5xx")
     start = played[0][0].replace(second=0)
     stats = target.client("cloudwatch").get_metric_statistics(
-        Namespace=rate.namespace, MetricName=rate.metric, Dimensions=[{"Name": k, "Value": v} for k, v in rate.dimensions],
-        StartTime=start, EndTime=played[-1][0], Period=60, Statistics=["Sum"])
+        Namespace=rate.namespace,
+        MetricName=rate.metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in rate.dimensions],
+        StartTime=start,
+        EndTime=played[-1][0],
+        Period=60,
+        Statistics=["Sum"],
+    )
     assert sum(d["Sum"] for d in stats["Datapoints"]) > 0

@@ -49,7 +49,10 @@ def status(cfn, stack: str) -> str:
 
 def events(cfn, stack: str) -> list[tuple[str, str, str]]:
     """(resource, status, reason), oldest first."""
-    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or "") for e in reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"])]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason") or "")
+        for e in reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"])
+    ]
 
 
 def description(cfn, stack: str) -> str:
@@ -62,14 +65,18 @@ def test_plain_moto_never_fails_an_update_and_has_no_rollback_stack(make_target)
     cfn.create_stack(StackName="plain", TemplateBody=template("1"))
     cfn.update_stack(StackName="plain", TemplateBody=template("2", fails_with="boom"), DisableRollback=True)
     assert status(cfn, "plain") == "UPDATE_COMPLETE"  # what a rehearsal without the extension would show
-    with pytest.raises(ResponseParserError, match="500 Internal Server Error"):  # moto: "rollback_stack action has not been implemented"
+    with pytest.raises(
+        ResponseParserError, match="500 Internal Server Error"
+    ):  # moto: "rollback_stack action has not been implemented"
         cfn.rollback_stack(StackName="plain")
     assert not plain.supports("cloudformation-states")
 
 
 def test_a_failed_update_rolls_back_automatically(cfn_target, cfn) -> None:
     cfn.create_stack(StackName="auto", TemplateBody=template("1"))
-    cfn.update_stack(StackName="auto", TemplateBody=template("2", fails_with="Resource handler returned message: invalid schema"))
+    cfn.update_stack(
+        StackName="auto", TemplateBody=template("2", fails_with="Resource handler returned message: invalid schema")
+    )
     assert status(cfn, "auto") == "UPDATE_ROLLBACK_COMPLETE" and description(cfn, "auto") == "release 1"
     assert events(cfn, "auto")[2:] == [
         ("auto", "UPDATE_IN_PROGRESS", "User Initiated"),
@@ -88,11 +95,19 @@ def test_disable_rollback_stops_in_update_failed_and_rollback_stack_restores(cfn
     cfn.create_stack(StackName="paused", TemplateBody=template("1"), Parameters=[])
     cfn.update_stack(StackName="paused", TemplateBody=template("2", fails_with="boom"), DisableRollback=True)
     assert status(cfn, "paused") == "UPDATE_FAILED"
-    assert events(cfn, "paused")[-1] == ("paused", "UPDATE_FAILED", "The following resource(s) failed to update: [Topic]. ")
+    assert events(cfn, "paused")[-1] == (
+        "paused",
+        "UPDATE_FAILED",
+        "The following resource(s) failed to update: [Topic]. ",
+    )
     assert cfn.rollback_stack(StackName="paused")["StackId"].startswith("arn:aws:cloudformation:")
     aws.wait(cfn, "stack_rollback_complete", cfn_target.waiter_config, StackName="paused")
     assert status(cfn, "paused") == "UPDATE_ROLLBACK_COMPLETE" and description(cfn, "paused") == "release 1"
-    assert [e[1] for e in events(cfn, "paused")[-3:]] == ["UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"]
+    assert [e[1] for e in events(cfn, "paused")[-3:]] == [
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]
     assert events(cfn, "paused")[-3][2] == "User Initiated"
 
 
@@ -119,7 +134,13 @@ def test_rollback_stack_is_refused_outside_create_failed_and_update_failed(cfn, 
 def test_failed_creates_roll_back_stop_or_delete(cfn) -> None:
     cfn.create_stack(StackName="c-rollback", TemplateBody=template("1", fails_with="boom"))
     assert status(cfn, "c-rollback") == "ROLLBACK_COMPLETE"
-    assert [e[1] for e in events(cfn, "c-rollback")] == ["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+    assert [e[1] for e in events(cfn, "c-rollback")] == [
+        "CREATE_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+        "CREATE_FAILED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_COMPLETE",
+    ]
     cfn.create_stack(StackName="c-paused", TemplateBody=template("1", fails_with="boom"), DisableRollback=True)
     assert status(cfn, "c-paused") == "CREATE_FAILED"
     assert cfn.describe_stacks(StackName="c-paused")["Stacks"][0]["DisableRollback"] is True

@@ -26,11 +26,20 @@ def put_values(cw, metric: str, values: list[float], counts: list[float] | None,
 
 
 def gms(cw, metric: str, start, end, period: int, dims=None, **kwargs) -> list[dict]:
-    return cw.get_metric_statistics(Namespace=NS, MetricName=metric, Dimensions=dims or [], StartTime=start, EndTime=end, Period=period, **kwargs)["Datapoints"]
+    return cw.get_metric_statistics(
+        Namespace=NS, MetricName=metric, Dimensions=dims or [], StartTime=start, EndTime=end, Period=period, **kwargs
+    )["Datapoints"]
 
 
 def gmd(cw, namespace: str, metric: str, stat: str, start, end, period: int, dims=None) -> list[float]:
-    query = {"Id": "q", "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims or []}, "Period": period, "Stat": stat}}
+    query = {
+        "Id": "q",
+        "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims or []},
+            "Period": period,
+            "Stat": stat,
+        },
+    }
     return cw.get_metric_data(MetricDataQueries=[query], StartTime=start, EndTime=end)["MetricDataResults"][0]["Values"]
 
 
@@ -39,7 +48,15 @@ def test_p95_of_100_known_values_is_the_nearest_rank(seeded_sit):
     values = [float(v) for v in range(1, 101)]
     random.Random(4).shuffle(values)
     put_values(cw, "Hundred", values, None, now - timedelta(minutes=30))
-    [point] = gms(cw, "Hundred", now - timedelta(hours=1), now, 3600, ExtendedStatistics=["p50", "p90", "p95", "p99"], Statistics=["SampleCount"])
+    [point] = gms(
+        cw,
+        "Hundred",
+        now - timedelta(hours=1),
+        now,
+        3600,
+        ExtendedStatistics=["p50", "p90", "p95", "p99"],
+        Statistics=["SampleCount"],
+    )
     expected = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}  # nearest rank: ceil(p/100 * 100)-th value
     assert point["SampleCount"] == 100
     for stat, value in expected.items():
@@ -70,13 +87,27 @@ def test_latency_fault_pushes_p95_above_three_seconds(seeded_sit):
     target, now = seeded_sit, seeded_sit.clock.now()
     version = publish(target, FAULT_FN, sample_zip("9.9.9"), {"APP_VERSION": "9.9.9", "HARNESS_FAULT": "slow=3.1"})
     target.client("lambda").update_alias(FunctionName=FAULT_FN, Name=target.env.alias, FunctionVersion=version)
-    callers = [threading.Thread(target=target.client("lambda").invoke, kwargs={"FunctionName": f"{FAULT_FN}:{target.env.alias}"}) for _ in range(3)]
+    callers = [
+        threading.Thread(
+            target=target.client("lambda").invoke, kwargs={"FunctionName": f"{FAULT_FN}:{target.env.alias}"}
+        )
+        for _ in range(3)
+    ]
     for caller in callers:
         caller.start()
     for caller in callers:
         caller.join()
     dims = [{"Name": "FunctionName", "Value": FAULT_FN}]
-    [p95] = gmd(target.client("cloudwatch"), "AWS/Lambda", "Duration", "p95", now - timedelta(minutes=1), now + timedelta(minutes=4), 300, dims)
+    [p95] = gmd(
+        target.client("cloudwatch"),
+        "AWS/Lambda",
+        "Duration",
+        "p95",
+        now - timedelta(minutes=1),
+        now + timedelta(minutes=4),
+        300,
+        dims,
+    )
     assert p95 > THREE_SECONDS_MS
 
 
@@ -96,7 +127,16 @@ def test_percentiles_need_raw_non_negative_values(seeded_sit):
     at, start = now - timedelta(minutes=10), now - timedelta(hours=1)
     stat_set = {"SampleCount": 10, "Sum": 100, "Minimum": 1, "Maximum": 30}
     cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "Set", "Timestamp": at, "StatisticValues": stat_set}])
-    cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "Single", "Timestamp": at, "StatisticValues": {"SampleCount": 1, "Sum": 7, "Minimum": 7, "Maximum": 7}}])
+    cw.put_metric_data(
+        Namespace=NS,
+        MetricData=[
+            {
+                "MetricName": "Single",
+                "Timestamp": at,
+                "StatisticValues": {"SampleCount": 1, "Sum": 7, "Minimum": 7, "Maximum": 7},
+            }
+        ],
+    )
     put_values(cw, "Negative", [-1.0, 4.0], None, at)
     assert "ExtendedStatistics" not in gms(cw, "Set", start, now, 3600, ExtendedStatistics=["p95"])[0]
     assert gms(cw, "Single", start, now, 3600, ExtendedStatistics=["p95"])[0]["ExtendedStatistics"] == {"p95": 7.0}

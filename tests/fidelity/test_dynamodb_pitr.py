@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.models import dynamodb_backends
 
 from harness.clock import FixedClock
 from harness.targets.embedded.fidelity import dynamodb_pitr
-from moto.dynamodb.models import dynamodb_backends
 from tests.fidelity.conftest import start_target
 
 _names = itertools.count()
@@ -27,6 +27,7 @@ class History:
     table: str
     times: tuple  # (T0, T1, T2)
 
+
 MINUTE = timedelta(minutes=1)
 
 
@@ -34,15 +35,26 @@ def create_table(ddb, name: str, pitr: bool = True) -> None:
     ddb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "status", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by-status", "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}], "Projection": {"ProjectionType": "ALL"}}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-status",
+                "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         Tags=[{"Key": "owner", "Value": "bbws"}],
     )
     ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
     if pitr:
-        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
 
 
 def item(key: str, status: str) -> dict:
@@ -70,10 +82,17 @@ def history(pitr_target) -> History:
     table = f"t-{next(_names)}"
     create_table(ddb, table)
     t0 = clock.now()
-    ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item(k, "ACTIVE")}} for k in ("a", "b", "c", "d")]})
+    ddb.batch_write_item(
+        RequestItems={table: [{"PutRequest": {"Item": item(k, "ACTIVE")}} for k in ("a", "b", "c", "d")]}
+    )
     t1 = clock.advance(minutes=10)
-    ddb.update_item(TableName=table, Key={"id": {"S": "a"}}, UpdateExpression="SET #s = :v",
-                    ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":v": {"S": "CORRUPTED"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"id": {"S": "a"}},
+        UpdateExpression="SET #s = :v",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":v": {"S": "CORRUPTED"}},
+    )
     ddb.put_item(TableName=table, Item=item("b", "OVERWRITTEN"))
     ddb.delete_item(TableName=table, Key={"id": {"S": "c"}})
     ddb.transact_write_items(TransactItems=[{"Delete": {"TableName": table, "Key": {"id": {"S": "d"}}}}])
@@ -87,7 +106,9 @@ def history(pitr_target) -> History:
 def test_restore_between_t0_and_t1_holds_exactly_the_t0_items(history):
     ddb, table = history.ddb, history.table
     t0, t1, _ = history.times
-    ddb.restore_table_to_point_in_time(SourceTableName=table, TargetTableName=f"{table}-r0", RestoreDateTime=t0 + 5 * MINUTE)
+    ddb.restore_table_to_point_in_time(
+        SourceTableName=table, TargetTableName=f"{table}-r0", RestoreDateTime=t0 + 5 * MINUTE
+    )
     assert contents(ddb, f"{table}-r0") == {"a": "ACTIVE", "b": "ACTIVE", "c": "ACTIVE", "d": "ACTIVE"}
     assert contents(ddb, table) == {"a": "CORRUPTED", "b": "OVERWRITTEN", "e": "NEW", "f": "NEW"}
 
@@ -96,9 +117,13 @@ def test_restore_between_t1_and_t2_and_to_the_latest_time(history):
     ddb, table = history.ddb, history.table
     _, t1, t2 = history.times
     clock = history.clock
-    ddb.restore_table_to_point_in_time(SourceTableName=table, TargetTableName=f"{table}-r1", RestoreDateTime=t1 + MINUTE)
+    ddb.restore_table_to_point_in_time(
+        SourceTableName=table, TargetTableName=f"{table}-r1", RestoreDateTime=t1 + MINUTE
+    )
     assert contents(ddb, f"{table}-r1") == {"a": "CORRUPTED", "b": "OVERWRITTEN"}
-    ddb.restore_table_to_point_in_time(SourceTableName=table, TargetTableName=f"{table}-rl", UseLatestRestorableTime=True)
+    ddb.restore_table_to_point_in_time(
+        SourceTableName=table, TargetTableName=f"{table}-rl", UseLatestRestorableTime=True
+    )
     restored = ddb.describe_table(TableName=f"{table}-rl")["Table"]
     assert contents(ddb, f"{table}-rl") == contents(ddb, table)  # latest = now - 5 min, after T2
     assert restored["RestoreSummary"]["RestoreDateTime"] == clock.now() - timedelta(minutes=5)
@@ -108,7 +133,9 @@ def test_restored_table_keeps_schema_but_not_pitr_ttl_tags_or_streams(history):
     ddb, table = history.ddb, history.table
     t0, _, _ = history.times
     arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
-    desc = ddb.restore_table_to_point_in_time(SourceTableArn=arn, TargetTableName=f"{table}-rs", RestoreDateTime=t0)["TableDescription"]
+    desc = ddb.restore_table_to_point_in_time(SourceTableArn=arn, TargetTableName=f"{table}-rs", RestoreDateTime=t0)[
+        "TableDescription"
+    ]
     assert desc["RestoreSummary"]["SourceTableArn"] == arn and desc["RestoreSummary"]["RestoreDateTime"] == t0
     assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [i["IndexName"] for i in desc["GlobalSecondaryIndexes"]] == ["by-status"]
@@ -123,9 +150,13 @@ def test_latest_restorable_time_moves_with_the_clock(history):
     ddb, table = history.ddb, history.table
     t0, _, _ = history.times
     clock = history.clock
-    first = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    first = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"
+    ]
     clock.advance(minutes=7)
-    second = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    second = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"
+    ]
     assert first["EarliestRestorableDateTime"] == second["EarliestRestorableDateTime"] == t0
     assert second["LatestRestorableDateTime"] - first["LatestRestorableDateTime"] == timedelta(minutes=7)
     assert second["LatestRestorableDateTime"] == clock.now() - timedelta(minutes=5)  # "typically 5 minutes before"
@@ -147,9 +178,17 @@ def test_aws_errors(history, case, code):
     clock = history.clock
     create_table(ddb, f"{table}-no-pitr", pitr=False)
     kwargs = {
-        "pitr-disabled": {"SourceTableName": f"{table}-no-pitr", "TargetTableName": f"{table}-x", "UseLatestRestorableTime": True},
+        "pitr-disabled": {
+            "SourceTableName": f"{table}-no-pitr",
+            "TargetTableName": f"{table}-x",
+            "UseLatestRestorableTime": True,
+        },
         "before-earliest": {"SourceTableName": table, "TargetTableName": f"{table}-x", "RestoreDateTime": t0 - MINUTE},
-        "after-latest": {"SourceTableName": table, "TargetTableName": f"{table}-x", "RestoreDateTime": clock.now() - MINUTE},
+        "after-latest": {
+            "SourceTableName": table,
+            "TargetTableName": f"{table}-x",
+            "RestoreDateTime": clock.now() - MINUTE,
+        },
         "target-exists": {"SourceTableName": table, "TargetTableName": f"{table}-no-pitr", "RestoreDateTime": t0},
         "source-missing": {"SourceTableName": "missing", "TargetTableName": f"{table}-x", "RestoreDateTime": t0},
     }[case]
@@ -166,7 +205,9 @@ def test_history_grows_with_writes_and_goes_with_pitr(history):
     assert len(hist.writes) == 10  # 4 batch puts, update, put, delete, transact delete, put, PartiQL insert
     ddb.scan(TableName=table)
     assert len(hist.writes) == 10  # reads cost nothing
-    ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    ddb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
     assert dynamodb_pitr.history(model) is None  # disabling PITR discards the continuous backups
 
 
@@ -175,10 +216,18 @@ def test_a_failed_transaction_leaves_no_history(history):
     backend = dynamodb_backends[target.env.account][target.env.region]
     before = len(dynamodb_pitr.history(backend.tables[table]).writes)
     with pytest.raises(ClientError):
-        ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": item("g", "NEW")}},
-            {"Put": {"TableName": table, "Item": item("a", "X"), "ConditionExpression": "attribute_not_exists(id)"}},
-        ])
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": item("g", "NEW")}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": item("a", "X"),
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                },
+            ]
+        )
     assert len(dynamodb_pitr.history(backend.tables[table]).writes) == before and "g" not in contents(ddb, table)
 
 
@@ -187,5 +236,7 @@ def test_seeded_tables_have_pitr_as_the_inventory_says(seeded_sit):
     for table in seeded_sit.env.tables:
         if table.name.startswith("bbws-terraform"):
             continue
-        status = ddb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        status = ddb.describe_continuous_backups(TableName=table.name)["ContinuousBackupsDescription"][
+            "PointInTimeRecoveryDescription"
+        ]
         assert (status["PointInTimeRecoveryStatus"] == "ENABLED") == (table.pitr in ("required", "recommended"))

@@ -19,7 +19,8 @@ def create_service(target, name: str, desired: int) -> None:
     ecs = target.client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
     td = ecs.register_task_definition(
-        family=name, containerDefinitions=[{"name": "web", "image": "wordpress:latest", "memory": 256, "essential": True}]
+        family=name,
+        containerDefinitions=[{"name": "web", "image": "wordpress:latest", "memory": 256, "essential": True}],
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=td, desiredCount=desired)
 
@@ -49,9 +50,18 @@ def test_a_new_service_runs_its_desired_tasks_stably(ecs_target):
     create_service(ecs_target, "web-a", 2)
     for _ in range(3):  # moto's own tasks drift towards STOPPED each time they are described
         state = observed(ecs_target, "web-a")
-    assert state | {"arns": None} == {"running": 2, "pending": 0, "deployment_running": 2, "listed": 2, "statuses": ["RUNNING"], "arns": None}
+    assert state | {"arns": None} == {
+        "running": 2,
+        "pending": 0,
+        "deployment_running": 2,
+        "listed": 2,
+        "statuses": ["RUNNING"],
+        "arns": None,
+    }
     tasks = ecs_target.client("ecs").describe_tasks(cluster=CLUSTER, tasks=state["arns"])["tasks"]
-    assert {t["group"] for t in tasks} == {"service:web-a"} and all(t["startedBy"].startswith("ecs-svc/") for t in tasks)
+    assert {t["group"] for t in tasks} == {"service:web-a"} and all(
+        t["startedBy"].startswith("ecs-svc/") for t in tasks
+    )
 
 
 def test_lower_and_restore_running_count(ecs_target):
@@ -63,12 +73,21 @@ def test_lower_and_restore_running_count(ecs_target):
 
     assert sorted(stopped) == sorted(before)
     assert observed(ecs_target, "web-b") | {"arns": None} == {
-        "running": 0, "pending": 2, "deployment_running": 0, "listed": 0, "statuses": [], "arns": None,
+        "running": 0,
+        "pending": 2,
+        "deployment_running": 0,
+        "listed": 0,
+        "statuses": [],
+        "arns": None,
     }
     ecs = ecs_target.client("ecs")
     gone = ecs.describe_tasks(cluster=CLUSTER, tasks=before)["tasks"]
-    assert {(t["lastStatus"], t["desiredStatus"], t["stoppedReason"]) for t in gone} == {("STOPPED", "STOPPED", "Essential container in task exited")}
-    assert sorted(ecs.list_tasks(cluster=CLUSTER, serviceName="web-b", desiredStatus="STOPPED")["taskArns"]) == sorted(before)
+    assert {(t["lastStatus"], t["desiredStatus"], t["stoppedReason"]) for t in gone} == {
+        ("STOPPED", "STOPPED", "Essential container in task exited")
+    }
+    assert sorted(ecs.list_tasks(cluster=CLUSTER, serviceName="web-b", desiredStatus="STOPPED")["taskArns"]) == sorted(
+        before
+    )
 
     ecs.update_service(cluster=CLUSTER, service="web-b", desiredCount=3)  # scaling out does not cure the fault
     assert observed(ecs_target, "web-b")["running"] == 0
@@ -77,7 +96,14 @@ def test_lower_and_restore_running_count(ecs_target):
     assert ecs_handle.restore_running_count(CLUSTER, "web-b") is True
 
     after = observed(ecs_target, "web-b")
-    assert after | {"arns": None} == {"running": 3, "pending": 0, "deployment_running": 3, "listed": 3, "statuses": ["RUNNING"], "arns": None}
+    assert after | {"arns": None} == {
+        "running": 3,
+        "pending": 0,
+        "deployment_running": 3,
+        "listed": 3,
+        "statuses": ["RUNNING"],
+        "arns": None,
+    }
     assert not set(after["arns"]) & set(before)
     assert ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]["runningTasksCount"] == 3
 
@@ -155,7 +181,9 @@ def test_a_hold_belongs_to_the_target_that_placed_it():
 
         state = observed(a, "web-f")
         assert (state["running"], state["listed"]) == (2, 2)
-        assert {t["startedAt"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=state["arns"])["tasks"]} == {clock_a.now()}
+        assert {t["startedAt"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=state["arns"])["tasks"]} == {
+            clock_a.now()
+        }
     finally:
         b.close()
         a.close()

@@ -52,7 +52,10 @@ def test_the_embedded_api_base_url_replaces_the_inventorys(api_target, make_targ
 def test_request_becomes_a_proxy_event_and_the_result_the_response(api_target):
     deploy(api_target, ECHO)
     resp = requests.post(
-        f"{api_target.api_base_url}/v1/tenants/t-42?x=1&x=2", data='{"name": "acme"}', headers={"X-Trace": "abc"}, timeout=10
+        f"{api_target.api_base_url}/v1/tenants/t-42?x=1&x=2",
+        data='{"name": "acme"}',
+        headers={"X-Trace": "abc"},
+        timeout=10,
     )
     assert resp.status_code == 201
     assert resp.headers["X-Echo"] == "yes" and resp.headers["Content-Type"] == "application/json"

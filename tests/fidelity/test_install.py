@@ -73,14 +73,19 @@ def test_a_failed_install_is_one_line_and_undoes_its_patches(monkeypatch):
     # All or nothing: lambda_invoke and Table.put_item were patched before the failure, and are back.
     assert registry.patched() == [] and not fidelity._installed
     after = _patch_points()
-    assert {k: v for k, v in after.items() if k[1] != "update_item"} == {k: v for k, v in before.items() if k[1] != "update_item"}
+    assert {k: v for k, v in after.items() if k[1] != "update_item"} == {
+        k: v for k, v in before.items() if k[1] != "update_item"
+    }
 
 
 @pytest.mark.parametrize(
     ("error", "detail"),
     [
         (KeyError("invoke"), "KeyError: 'invoke'"),
-        (ImportError("cannot import name 'LambdaBackend' from 'moto.awslambda.models'"), "cannot import name 'LambdaBackend' from 'moto.awslambda.models'"),
+        (
+            ImportError("cannot import name 'LambdaBackend' from 'moto.awslambda.models'"),
+            "cannot import name 'LambdaBackend' from 'moto.awslambda.models'",
+        ),
         (RuntimeError("line one\nline two"), "RuntimeError: line one line two"),
     ],
 )
@@ -94,7 +99,10 @@ def test_any_install_error_becomes_one_target_error_line(monkeypatch, error, det
     with pytest.raises(TargetError) as failed:
         fidelity.install_patches()
     message = str(failed.value)
-    assert message == f"fidelity extension lambda_invoke failed to install on moto {moto.__version__}: {detail} (the embedded target needs moto {fidelity.MOTO_REQUIREMENT})"
+    assert (
+        message
+        == f"fidelity extension lambda_invoke failed to install on moto {moto.__version__}: {detail} (the embedded target needs moto {fidelity.MOTO_REQUIREMENT})"
+    )
     assert "\n" not in message
 
 
@@ -104,7 +112,10 @@ def test_a_target_whose_extension_breaks_does_not_start(make_target, monkeypatch
     monkeypatch.setattr(registry, "_originals", {})
     monkeypatch.setattr(fidelity, "_installed", False)
     monkeypatch.delattr(EC2ContainerServiceBackend, "stop_task")
-    with pytest.raises(TargetError, match=r"^fidelity extension ecs_tasks failed to install on moto \S+: EC2ContainerServiceBackend has no attribute 'stop_task'"):
+    with pytest.raises(
+        TargetError,
+        match=r"^fidelity extension ecs_tasks failed to install on moto \S+: EC2ContainerServiceBackend has no attribute 'stop_task'",
+    ):
         make_target(seed=False)
     assert registry.patched() == []
 
@@ -122,7 +133,14 @@ def test_broken_extension_stops_the_run_with_one_line(tmp_path, xdist):
     """Also under xdist: the controller installs the patches first (Target.preflight), so no worker crashes."""
     (tmp_path / "break_moto.py").write_text(BREAK_MOTO)
     proc = run_pytest(
-        "-p", "break_moto", "scenarios/test_smoke.py", "--env", "sit", "--reports-dir", str(tmp_path / "reports"), *xdist,
+        "-p",
+        "break_moto",
+        "scenarios/test_smoke.py",
+        "--env",
+        "sit",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        *xdist,
         env={"PYTHONPATH": str(tmp_path)},
     )
     output = proc.stdout + proc.stderr

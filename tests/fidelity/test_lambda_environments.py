@@ -40,7 +40,11 @@ def test_module_state_persists_in_a_versions_environment_and_resets_with_a_new_o
     target = make_target(seed=False)
     v1 = publish(target, "warm-fn", handler_zip(COUNTER), {"COLOR": "blue"})
     first, second = _call(target, f"warm-fn:{v1}"), _call(target, f"warm-fn:{v1}")
-    assert (first["count"], second["count"]) == (1, 2) and first["pid"] == second["pid"] and first["stream"] == second["stream"]
+    assert (
+        (first["count"], second["count"]) == (1, 2)
+        and first["pid"] == second["pid"]
+        and first["stream"] == second["stream"]
+    )
     v2 = publish(target, "warm-fn", handler_zip(COUNTER), {"COLOR": "green"})  # a new configuration and version
     fresh = _call(target, f"warm-fn:{v2}")
     assert fresh["count"] == 1 and fresh["color"] == "green" and fresh["pid"] != first["pid"]
@@ -57,7 +61,12 @@ def test_a_runtime_exit_discards_the_environment(make_target) -> None:
 
 def test_concurrent_invocations_get_their_own_environments(make_target) -> None:
     target = make_target(seed=False)
-    version = publish(target, "busy-fn", handler_zip(COUNTER.replace("COUNT += 1", "COUNT += 1\n    __import__('time').sleep(0.3)")), {})
+    version = publish(
+        target,
+        "busy-fn",
+        handler_zip(COUNTER.replace("COUNT += 1", "COUNT += 1\n    __import__('time').sleep(0.3)")),
+        {},
+    )
     results: list[dict] = []
     callers = [threading.Thread(target=lambda: results.append(_call(target, f"busy-fn:{version}"))) for _ in range(3)]
     for caller in callers:

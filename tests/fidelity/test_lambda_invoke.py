@@ -103,8 +103,13 @@ def _sums(target, clock, function: str, extra: list[tuple[str, str]]) -> dict[st
     out = {}
     for metric in ("Invocations", "Errors"):
         points = target.client("cloudwatch").get_metric_statistics(
-            Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims, Statistics=["Sum"], Period=60,
-            StartTime=clock.now() - timedelta(minutes=1), EndTime=clock.now() + timedelta(minutes=1),
+            Namespace="AWS/Lambda",
+            MetricName=metric,
+            Dimensions=dims,
+            Statistics=["Sum"],
+            Period=60,
+            StartTime=clock.now() - timedelta(minutes=1),
+            EndTime=clock.now() + timedelta(minutes=1),
         )["Datapoints"]
         out[metric] = sum(p["Sum"] for p in points)
     return out

@@ -46,7 +46,9 @@ def handler(event, context):
 
 def _events(target, function: str) -> list[str]:
     """Every message in the function's log group, oldest first."""
-    return [e["message"] for e in target.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]]
+    return [
+        e["message"] for e in target.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    ]
 
 
 def _invoke(target, function: str) -> tuple[dict, dict]:
@@ -60,8 +62,13 @@ def _request_id(events: list[str]) -> str:
 
 def _errors(target, clock: FixedClock, function: str) -> float:
     points = target.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/Lambda", MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": function}],
-        Statistics=["Sum"], Period=60, StartTime=clock.now() - timedelta(minutes=1), EndTime=clock.now() + timedelta(minutes=1),
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        Statistics=["Sum"],
+        Period=60,
+        StartTime=clock.now() - timedelta(minutes=1),
+        EndTime=clock.now() + timedelta(minutes=1),
     )["Datapoints"]
     return sum(p["Sum"] for p in points)
 
@@ -87,7 +94,9 @@ def test_logging_error_is_an_aws_error_line_the_log_errors_check_finds(clocked):
     assert not any("not shown" in m or "never shown" in m for m in events)
 
     clock.advance(minutes=1)  # the invocation is inside the verification window that ends now
-    [row] = [r for r in run_procedure(CheckContext.for_target(target), "post-rollback", ("log-errors",)) if r.resource == FN]
+    [row] = [
+        r for r in run_procedure(CheckContext.for_target(target), "post-rollback", ("log-errors",)) if r.resource == FN
+    ]
     assert row.verdict is Verdict.FAIL and "payment store unreachable" in row.observed, row.message()
 
 
@@ -107,18 +116,41 @@ def test_info_appears_once_the_code_sets_it_and_the_log_level_variable_is_honour
 
 def _create(target, name: str, source: str, handler: str = "handler.handler") -> None:
     target.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.11", Role=role_arn(target), Handler=handler, Code={"ZipFile": handler_zip(source)}
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role_arn(target),
+        Handler=handler,
+        Code={"ZipFile": handler_zip(source)},
     )
 
 
 @pytest.mark.parametrize(
     ("source", "handler", "error_type", "message"),
     [
-        ("import not_a_module_xyz\n", "handler.handler", "Runtime.ImportModuleError",
-         "Unable to import module 'handler': No module named 'not_a_module_xyz'"),
-        ("def other(event, context):\n    return 1\n", "handler.nope", "Runtime.HandlerNotFound", "Handler 'nope' missing on module 'handler'"),
-        ("raise ValueError('settings missing at import')\n", "handler.handler", "ValueError", "settings missing at import"),
-        ("def handler(event, context)\n", "handler.handler", "Runtime.UserCodeSyntaxError", "Syntax error in module 'handler': "),
+        (
+            "import not_a_module_xyz\n",
+            "handler.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'handler': No module named 'not_a_module_xyz'",
+        ),
+        (
+            "def other(event, context):\n    return 1\n",
+            "handler.nope",
+            "Runtime.HandlerNotFound",
+            "Handler 'nope' missing on module 'handler'",
+        ),
+        (
+            "raise ValueError('settings missing at import')\n",
+            "handler.handler",
+            "ValueError",
+            "settings missing at import",
+        ),
+        (
+            "def handler(event, context)\n",
+            "handler.handler",
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module 'handler': ",
+        ),
     ],
     ids=["import-module-error", "handler-not-found", "exception-at-import", "syntax-error"],
 )
@@ -131,14 +163,20 @@ def test_init_failures_log_an_error_line_and_count_as_errors(clocked, source, ha
     assert payload["errorType"] == error_type and payload["errorMessage"].startswith(message), payload
     events = _events(target, "broken-init")
     [error] = [m for m in events if m.startswith("[ERROR]")]
-    assert error.startswith(f"[ERROR] {error_type}: {message}") and "\nTraceback (most recent call last):" in error, events
+    assert error.startswith(f"[ERROR] {error_type}: {message}") and "\nTraceback (most recent call last):" in error, (
+        events
+    )
     assert any(m.startswith("[WARNING]\t") and "LAMBDA_WARNING: Unhandled exception." in m for m in events), events
     assert _errors(target, clock, "broken-init") == 1.0
 
 
 def test_a_handler_exception_is_one_error_event_with_its_traceback(clocked):
     target, _ = clocked
-    _create(target, "raiser", "def handler(event, context):\n    return helper()\n\ndef helper():\n    raise KeyError('tenant')\n")
+    _create(
+        target,
+        "raiser",
+        "def handler(event, context):\n    return helper()\n\ndef helper():\n    raise KeyError('tenant')\n",
+    )
     _, payload = _invoke(target, "raiser")
     assert payload["errorType"] == "KeyError" and all("lambda_runtime.py" not in line for line in payload["stackTrace"])
     [error] = [m for m in _events(target, "raiser") if m.startswith("[ERROR]")]

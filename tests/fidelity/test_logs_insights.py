@@ -22,16 +22,23 @@ def _groups(target, n: int, message: str) -> list[str]:
         name = f"/insights/test-{i:02d}"
         logs.create_log_group(logGroupName=name)
         logs.create_log_stream(logGroupName=name, logStreamName="s")
-        logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=[
-            {"timestamp": at, "message": f"{message} {i}"}, {"timestamp": at + 1, "message": "INFO fine"}])
+        logs.put_log_events(
+            logGroupName=name,
+            logStreamName="s",
+            logEvents=[{"timestamp": at, "message": f"{message} {i}"}, {"timestamp": at + 1, "message": "INFO fine"}],
+        )
         names.append(name)
     return names
 
 
 def _run(target, names: list[str], query: str) -> dict:
     logs, now = target.client("logs"), target.clock.now()
-    qid = logs.start_query(logGroupNames=names, startTime=int((now - timedelta(minutes=5)).timestamp()), endTime=int(now.timestamp()),
-                           queryString=query)["queryId"]
+    qid = logs.start_query(
+        logGroupNames=names,
+        startTime=int((now - timedelta(minutes=5)).timestamp()),
+        endTime=int(now.timestamp()),
+        queryString=query,
+    )["queryId"]
     return logs.get_query_results(queryId=qid)
 
 
@@ -77,7 +84,9 @@ def test_the_log_rows_read_all_groups_in_one_query_and_still_find_an_error_line(
     logs, group = target.client("logs"), f"{target.env.log_group_prefix}{fn}"
     logs.create_log_stream(logGroupName=group, logStreamName="insights-row")
     at = int((target.clock.now() - timedelta(minutes=1)).timestamp() * 1000)
-    logs.put_log_events(logGroupName=group, logStreamName="insights-row", logEvents=[{"timestamp": at, "message": "ERROR batched"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName="insights-row", logEvents=[{"timestamp": at, "message": "ERROR batched"}]
+    )
     calls: list[str] = []
 
     def record(service: str, operation: str, params: dict) -> None:

@@ -42,15 +42,37 @@ class Pin:
     keywords: tuple[str, ...] = ()  # passed by keyword: must exist anywhere in the signature
 
 
-LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = "lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "lambda_telemetry", "server.py"
-CFN = "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
-INSIGHTS, SEED = "logs_insights", "seed.py"  # (api_quotas imports nothing of moto's either: a middleware in front of it)
+LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = (
+    "lambda_invoke",
+    "dynamodb_pitr",
+    "cloudwatch_percentiles",
+    "ecs_tasks",
+    "lambda_telemetry",
+    "server.py",
+)
+CFN = (
+    "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
+)
+INSIGHTS, SEED = (
+    "logs_insights",
+    "seed.py",
+)  # (api_quotas imports nothing of moto's either: a middleware in front of it)
 
 PINS = (
     # lambda_invoke: Invoke paths (patched) and the resolution of fn[:qualifier]
-    Pin("moto.awslambda.models:LambdaBackend.invoke", LAMBDA, ("self", "function_name", "qualifier", "body", "headers", "response_headers"), exact=True),
+    Pin(
+        "moto.awslambda.models:LambdaBackend.invoke",
+        LAMBDA,
+        ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+        exact=True,
+    ),
     Pin("moto.awslambda.responses:LambdaResponse.invoke", LAMBDA, ("self",), exact=True),
-    Pin("moto.awslambda.models:LambdaFunction.invoke", LAMBDA, ("self", "body", "request_headers", "response_headers"), exact=True),
+    Pin(
+        "moto.awslambda.models:LambdaFunction.invoke",
+        LAMBDA,
+        ("self", "body", "request_headers", "response_headers"),
+        exact=True,
+    ),
     Pin("moto.awslambda.models:LambdaBackend.get_function", LAMBDA, ("self", "function_name_or_arn", "qualifier")),
     Pin("moto.awslambda.models:LambdaStorage._get_function_aliases", LAMBDA, ("self", "function_name")),
     Pin("moto.awslambda.models:lambda_backends", LAMBDA),
@@ -59,12 +81,24 @@ PINS = (
     Pin("moto.dynamodb.models.table:Table.delete_item", PITR, ("self", "hash_key", "range_key"), exact=True),
     Pin("moto.dynamodb.models.table:Table.get_item", PITR, ("self", "hash_key", "range_key")),
     Pin("moto.dynamodb.models.table:Table.all_items", PITR, ("self",)),
-    Pin("moto.dynamodb.models.table:Table.__init__", PITR, ("self", "table_name"), keywords=("account_id", "region", "schema", "attr", "throughput")),
-    Pin("moto.dynamodb.models.table:RestoredPITTable.__init__", PITR, ("self", "name", "account_id", "region", "source")),
+    Pin(
+        "moto.dynamodb.models.table:Table.__init__",
+        PITR,
+        ("self", "table_name"),
+        keywords=("account_id", "region", "schema", "attr", "throughput"),
+    ),
+    Pin(
+        "moto.dynamodb.models.table:RestoredPITTable.__init__", PITR, ("self", "name", "account_id", "region", "source")
+    ),
     Pin("moto.dynamodb.models.table:GlobalSecondaryIndex.create", PITR, ("dct", "table_key_attrs")),
     Pin("moto.dynamodb.models.table:LocalSecondaryIndex.create", PITR, ("dct", "table_key_attrs")),
     Pin("moto.dynamodb.models:DynamoDBBackend.update_item", PITR, ("self", "table_name", "key")),
-    Pin("moto.dynamodb.models:DynamoDBBackend.update_continuous_backups", PITR, ("self", "table_name", "point_in_time_spec"), exact=True),
+    Pin(
+        "moto.dynamodb.models:DynamoDBBackend.update_continuous_backups",
+        PITR,
+        ("self", "table_name", "point_in_time_spec"),
+        exact=True,
+    ),
     Pin("moto.dynamodb.models:DynamoDBBackend.describe_continuous_backups", PITR, ("self", "table_name"), exact=True),
     Pin("moto.dynamodb.models:DynamoDBBackend.get_table", PITR, ("self", "table_name")),
     Pin("moto.dynamodb.responses:DynamoHandler.restore_table_to_point_in_time", PITR, ("self",), exact=True),
@@ -80,8 +114,15 @@ PINS = (
     # cloudwatch_percentiles: statistics paths (patched), stored data, metric math
     Pin("moto.cloudwatch.responses:CloudWatchResponse.get_metric_statistics", CW, ("self",), exact=True),
     Pin("moto.cloudwatch.responses:CloudWatchResponse._get_param", CW, ("self", "param_name")),
-    Pin("moto.cloudwatch.models:CloudWatchBackend.get_metric_data", CW, ("self", "queries", "start_time", "end_time", "scan_by"), exact=True),
-    Pin("moto.cloudwatch.models:CloudWatchBackend.aws_metric_data", CW),  # a property: datapoints computed per request (S3 sizes)
+    Pin(
+        "moto.cloudwatch.models:CloudWatchBackend.get_metric_data",
+        CW,
+        ("self", "queries", "start_time", "end_time", "scan_by"),
+        exact=True,
+    ),
+    Pin(
+        "moto.cloudwatch.models:CloudWatchBackend.aws_metric_data", CW
+    ),  # a property: datapoints computed per request (S3 sizes)
     Pin("moto.cloudwatch.models:MetricDatum", CW),
     Pin("moto.cloudwatch.models:MetricAggregatedDatum", CW),
     Pin("moto.cloudwatch.models:MetricDatumBase", CW),
@@ -91,22 +132,49 @@ PINS = (
     Pin("moto.cloudwatch.exceptions:InvalidParameterValue", CW),
     Pin("moto.cloudwatch.exceptions:ValidationError", CW),
     # ecs_tasks / ecs_model / ecs_faults: service and task paths (patched), the task model
-    Pin("moto.ecs.models:EC2ContainerServiceBackend.create_service", ECS, ("self", "cluster_str", "service_name", "desired_count", "task_definition_str")),
-    Pin("moto.ecs.models:EC2ContainerServiceBackend.update_service", ECS, ("self", "service_properties"), exact=True),
-    Pin("moto.ecs.models:EC2ContainerServiceBackend.stop_task", ECS, ("self", "cluster_str", "task_str", "reason"), exact=True),
     Pin(
-        "moto.ecs.models:EC2ContainerServiceBackend.list_tasks", ECS,
-        ("self", "cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus"), exact=True,
+        "moto.ecs.models:EC2ContainerServiceBackend.create_service",
+        ECS,
+        ("self", "cluster_str", "service_name", "desired_count", "task_definition_str"),
+    ),
+    Pin("moto.ecs.models:EC2ContainerServiceBackend.update_service", ECS, ("self", "service_properties"), exact=True),
+    Pin(
+        "moto.ecs.models:EC2ContainerServiceBackend.stop_task",
+        ECS,
+        ("self", "cluster_str", "task_str", "reason"),
+        exact=True,
+    ),
+    Pin(
+        "moto.ecs.models:EC2ContainerServiceBackend.list_tasks",
+        ECS,
+        ("self", "cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus"),
+        exact=True,
     ),
     Pin("moto.ecs.models:EC2ContainerServiceBackend._get_service", ECS, ("self", "cluster_str", "service_str")),
     Pin("moto.ecs.models:EC2ContainerServiceBackend._get_cluster", ECS, ("self", "name")),
-    Pin("moto.ecs.models:EC2ContainerServiceBackend.update_cluster_resources", ECS, ("self", "cluster", "task_num", "task_state")),
+    Pin(
+        "moto.ecs.models:EC2ContainerServiceBackend.update_cluster_resources",
+        ECS,
+        ("self", "cluster", "task_num", "task_state"),
+    ),
     Pin("moto.ecs.models:EC2ContainerServiceBackend.describe_task_definition", ECS, ("self", "task_definition_str")),
     Pin("moto.ecs.models:EC2ContainerServiceBackend._calculate_task_resource_requirements", ECS, ("task_definition",)),
     Pin(
-        "moto.ecs.models:Task.__init__", ECS, ("self",),
-        keywords=("cluster", "task_definition", "container_instance_arn", "resource_requirements", "backend", "group",
-                  "launch_type", "started_by", "networking_configuration", "platform_version"),
+        "moto.ecs.models:Task.__init__",
+        ECS,
+        ("self",),
+        keywords=(
+            "cluster",
+            "task_definition",
+            "container_instance_arn",
+            "resource_requirements",
+            "backend",
+            "group",
+            "launch_type",
+            "started_by",
+            "networking_configuration",
+            "platform_version",
+        ),
     ),
     Pin("moto.ecs.models:Task.status", ECS),  # ServiceTask overrides the ManagedState property (reads _status)
     Pin("moto.ecs.models:Task.last_status", ECS),
@@ -126,28 +194,71 @@ PINS = (
     Pin("moto.cloudformation.responses:CloudFormationResponse.update_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse.create_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse._validate_status", CFN, ("self", "stack")),
-    Pin("moto.cloudformation.models:Stack._add_stack_event", CFN, ("self", "resource_status", "resource_status_reason", "resource_properties"), exact=True),
+    Pin(
+        "moto.cloudformation.models:Stack._add_stack_event",
+        CFN,
+        ("self", "resource_status", "resource_status_reason", "resource_properties"),
+        exact=True,
+    ),
     Pin("moto.cloudformation.models:Stack.parse_template", CFN, ("template",)),
     Pin(
-        "moto.cloudformation.models:Event.__init__", CFN,
-        ("self", "stack_id", "stack_name", "logical_resource_id", "physical_resource_id", "resource_type", "resource_status",
-         "resource_status_reason", "resource_properties"), exact=True,
+        "moto.cloudformation.models:Event.__init__",
+        CFN,
+        (
+            "self",
+            "stack_id",
+            "stack_name",
+            "logical_resource_id",
+            "physical_resource_id",
+            "resource_type",
+            "resource_status",
+            "resource_status_reason",
+            "resource_properties",
+        ),
+        exact=True,
     ),
     Pin("moto.cloudformation.models:CloudFormationBackend.get_stack", CFN, ("self", "name_or_stack_id")),
     Pin("moto.cloudformation.models:CloudFormationBackend.delete_stack", CFN, ("self", "name_or_stack_id")),
     Pin("moto.cloudformation.models:cloudformation_backends", CFN),
     Pin("moto.cloudformation.parsing:ResourceMap.delete", CFN, ("self",)),
     Pin("moto.cloudformation.exceptions:ValidationError.__init__", CFN, ("self", "name_or_id", "message")),
-    Pin("moto.core.responses:BaseResponse.call_action", CFN, ("self",)),  # dispatches to a method named after the action
+    Pin(
+        "moto.core.responses:BaseResponse.call_action", CFN, ("self",)
+    ),  # dispatches to a method named after the action
     Pin("moto.core.utils:method_names_from_class", CFN, ("clazz",)),
     # logs_insights: StartQuery (patched) over moto's log model, its query record and errors
-    Pin("moto.logs.models:LogsBackend.start_query", INSIGHTS, ("self", "log_group_names", "start_time", "end_time", "query_string"), exact=True),
+    Pin(
+        "moto.logs.models:LogsBackend.start_query",
+        INSIGHTS,
+        ("self", "log_group_names", "start_time", "end_time", "query_string"),
+        exact=True,
+    ),
     Pin("moto.logs.exceptions:InvalidParameterException.__init__", INSIGHTS, ("self", "msg")),
     Pin("moto.logs.exceptions:LogsClientError", INSIGHTS),
     # seed.py: the healthy metric baseline written into moto's CloudWatch model in-process
-    Pin("moto.cloudwatch.models:MetricDatum.__init__", SEED, ("self", "namespace", "name", "value", "dimensions", "timestamp", "unit"), exact=True),
-    Pin("moto.cloudwatch.models:MetricAggregatedDatum.__init__", SEED,
-        ("self", "namespace", "name", "min_stat", "max_stat", "sample_count", "sum_stat", "dimensions", "timestamp", "unit"), exact=True),
+    Pin(
+        "moto.cloudwatch.models:MetricDatum.__init__",
+        SEED,
+        ("self", "namespace", "name", "value", "dimensions", "timestamp", "unit"),
+        exact=True,
+    ),
+    Pin(
+        "moto.cloudwatch.models:MetricAggregatedDatum.__init__",
+        SEED,
+        (
+            "self",
+            "namespace",
+            "name",
+            "min_stat",
+            "max_stat",
+            "sample_count",
+            "sum_stat",
+            "dimensions",
+            "timestamp",
+            "unit",
+        ),
+        exact=True,
+    ),
     Pin("moto.cloudwatch.models:Dimension.__init__", SEED, ("self", "name", "value"), exact=True),
     Pin("moto.core.common_models:BaseModel.__new__", SEED, ("cls",)),
     # server.py (and the HTTP API front's threaded server)
@@ -165,12 +276,18 @@ def _resolve(symbol: str) -> Any:
     for part in qualname.split("."):
         owner, obj = obj, getattr(obj, part)
     if isinstance(owner, type):
-        obj = registry.original(owner, qualname.rsplit(".", 1)[-1]) or inspect.getattr_static(owner, qualname.rsplit(".", 1)[-1])
+        obj = registry.original(owner, qualname.rsplit(".", 1)[-1]) or inspect.getattr_static(
+            owner, qualname.rsplit(".", 1)[-1]
+        )
     return obj.__func__ if isinstance(obj, (staticmethod, classmethod)) else obj
 
 
 def _where(pin: Pin) -> str:
-    module = f"harness/targets/embedded/{pin.extension}" if pin.extension in (SERVER_EXT, SEED) else f"harness/targets/embedded/fidelity/{pin.extension}.py"
+    module = (
+        f"harness/targets/embedded/{pin.extension}"
+        if pin.extension in (SERVER_EXT, SEED)
+        else f"harness/targets/embedded/fidelity/{pin.extension}.py"
+    )
     return f"re-check {module} before widening the moto pin {fidelity.MOTO_REQUIREMENT}"
 
 
@@ -189,7 +306,9 @@ def test_moto_internal_is_unchanged(pin: Pin) -> None:
         f"{'' if pin.exact else 'starting with '}{pin.params}, found {params}; {_where(pin)}"
     )
     missing = [k for k in pin.keywords if k not in params]
-    assert not missing, f"moto {moto.__version__}: {pin.symbol} (used by {pin.extension}) lost parameters {missing}; {_where(pin)}"
+    assert not missing, (
+        f"moto {moto.__version__}: {pin.symbol} (used by {pin.extension}) lost parameters {missing}; {_where(pin)}"
+    )
 
 
 def test_datapoint_attributes_are_what_the_seed_and_index_set() -> None:
@@ -201,7 +320,9 @@ def test_datapoint_attributes_are_what_the_seed_and_index_set() -> None:
 
     dims = [{"Name": "FunctionName", "Value": "f"}]
     single = MetricDatum("AWS/Lambda", "Errors", 0.0, dims, datetime(2026, 1, 1), "Count")
-    stats = MetricAggregatedDatum("AWS/Lambda", "Duration", 1.0, 1.0, 2.0, 2.0, dims, datetime(2026, 1, 1), "Milliseconds")
+    stats = MetricAggregatedDatum(
+        "AWS/Lambda", "Duration", 1.0, 1.0, 2.0, 2.0, dims, datetime(2026, 1, 1), "Milliseconds"
+    )
     base = {"namespace", "name", "timestamp", "dimensions", "unit"}
     assert set(vars(single)) == base | {"value"}, vars(single)
     assert set(vars(stats)) == base | {"min", "max", "sample_count", "sum"}, vars(stats)
@@ -227,14 +348,20 @@ def test_log_model_attributes_the_insights_extension_reads() -> None:
 def test_task_status_is_the_managed_state_property() -> None:
     from moto.ecs.models import Task
 
-    assert isinstance(inspect.getattr_static(Task, "status"), property), "moto's Task.status is no longer a property: ServiceTask cannot pin it"
-    assert "_status" in inspect.getsource(inspect.getattr_static(Task, "status").fget), "moto's Task.status no longer keeps _status"
+    assert isinstance(inspect.getattr_static(Task, "status"), property), (
+        "moto's Task.status is no longer a property: ServiceTask cannot pin it"
+    )
+    assert "_status" in inspect.getsource(inspect.getattr_static(Task, "status").fget), (
+        "moto's Task.status no longer keeps _status"
+    )
 
 
 def test_motos_request_handler_is_werkzeugs() -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    assert issubclass(MotoRequestHandler, WSGIRequestHandler), "MotoRequestHandler is no longer a werkzeug WSGIRequestHandler (server.py subclasses it)"
+    assert issubclass(MotoRequestHandler, WSGIRequestHandler), (
+        "MotoRequestHandler is no longer a werkzeug WSGIRequestHandler (server.py subclasses it)"
+    )
 
 
 def test_moto_has_no_rollback_stack_of_its_own() -> None:
@@ -244,16 +371,25 @@ def test_moto_has_no_rollback_stack_of_its_own() -> None:
     from harness.targets.embedded.fidelity import cloudformation_states
 
     for owner, name, fn in cloudformation_states.ADDED:
-        assert owner.__dict__.get(name, fn) is fn, f"moto {moto.__version__} defines {owner.__qualname__}.{name} itself; re-check cloudformation_states"
-    assert "rollback_stack" in cloudformation_states.ADDED[0][1] and CloudFormationResponse is cloudformation_states.ADDED[0][0]
+        assert owner.__dict__.get(name, fn) is fn, (
+            f"moto {moto.__version__} defines {owner.__qualname__}.{name} itself; re-check cloudformation_states"
+        )
+    assert (
+        "rollback_stack" in cloudformation_states.ADDED[0][1]
+        and CloudFormationResponse is cloudformation_states.ADDED[0][0]
+    )
 
 
 def test_every_patched_attribute_is_pinned_and_defined_on_its_class() -> None:
     pinned = {p.symbol.split(":")[1] for p in PINS}
     for extension in fidelity.EXTENSIONS:
         for owner, name, _ in fidelity.load(extension).PATCHES:
-            assert f"{owner.__qualname__}.{name}" in pinned, f"{extension} patches {owner.__qualname__}.{name} but the contract does not pin it"
-            assert name in owner.__dict__, f"moto {moto.__version__}: {owner.__qualname__}.{name} is no longer defined on the class ({extension} patches it)"
+            assert f"{owner.__qualname__}.{name}" in pinned, (
+                f"{extension} patches {owner.__qualname__}.{name} but the contract does not pin it"
+            )
+            assert name in owner.__dict__, (
+                f"moto {moto.__version__}: {owner.__qualname__}.{name} is no longer defined on the class ({extension} patches it)"
+            )
 
 
 def _moto_imports(path: Path) -> set[str]:
@@ -272,7 +408,9 @@ def test_every_moto_symbol_imported_is_pinned() -> None:
     for path in [*sorted(FIDELITY_DIR.glob("*.py")), SERVER]:
         for imported in _moto_imports(path):
             covered = imported in symbols or any(s.startswith(imported + ".") for s in symbols)
-            assert covered, f"{path.relative_to(REPO)} imports {imported}, which tests/fidelity/test_moto_contract.py does not pin"
+            assert covered, (
+                f"{path.relative_to(REPO)} imports {imported}, which tests/fidelity/test_moto_contract.py does not pin"
+            )
 
 
 def test_installed_moto_is_in_the_pinned_range() -> None:
@@ -280,4 +418,6 @@ def test_installed_moto_is_in_the_pinned_range() -> None:
         f"moto {moto.__version__} is outside {fidelity.MOTO_REQUIREMENT}, the range the fidelity extensions are written against"
     )
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert f"moto[server]{fidelity.MOTO_REQUIREMENT}" in dependencies, "pyproject.toml's moto pin differs from fidelity.MOTO_REQUIREMENT"
+    assert f"moto[server]{fidelity.MOTO_REQUIREMENT}" in dependencies, (
+        "pyproject.toml's moto pin differs from fidelity.MOTO_REQUIREMENT"
+    )

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.actions import Authority
-from harness.targets.embedded import EmbeddedTarget
 from harness.pytest_plugin.gameday import RowsProbe
+from harness.targets.embedded import EmbeddedTarget
 from tests.conftest import REPO
 from tests.fidelity.conftest import start_target
 

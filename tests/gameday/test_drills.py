@@ -29,7 +29,9 @@ from harness.targets.embedded.peer import start_peer
 from tests.fidelity.conftest import fresh_account, isolated
 from tests.gameday.conftest import ALLOW
 
-APPROVED = Authority(approvers=("rehearsal Tech Lead", "rehearsal Operations Lead"), reason="tests/gameday", actor="tests/gameday")
+APPROVED = Authority(
+    approvers=("rehearsal Tech Lead", "rehearsal Operations Lead"), reason="tests/gameday", actor="tests/gameday"
+)
 PITR_ITEMS = 40  # enough to corrupt some and keep most (the drill's 1-in-10 / 1-in-20 shares)
 
 
@@ -55,7 +57,9 @@ def _drills(rehearsal, probe, prod) -> dict[str, Callable[[], DrillSpec]]:
         "all-services": lambda: bad_deployment_drill(rehearsal, ALLOW, probe, all_services=True, newer_undeployed=1),
         "pitr": lambda: data_corruption_drill(rehearsal, ALLOW, probe, items=PITR_ITEMS),
         "state": lambda: state_drill(rehearsal, ALLOW, probe),
-        "promotion": lambda: bad_promotion_drill(rehearsal, prod(), ALLOW, probe, promote_as=APPROVED, rollback_as=APPROVED),
+        "promotion": lambda: bad_promotion_drill(
+            rehearsal, prod(), ALLOW, probe, promote_as=APPROVED, rollback_as=APPROVED
+        ),
     }
 
 
@@ -77,8 +81,10 @@ def test_drill_passes_within_its_rto_and_restores(name, drills) -> None:
     assert result.restored is True and not result.differences
     assert result.rto_s is not None and result.rto_target_s is not None and result.rto_s <= result.rto_target_s
     assert result.rto_wall_s is not None and result.rto_wall_s >= 0
-    assert [p.name for p in result.phases][:5] in (["steady state", "fault", "detection", "recovery", "verification"],
-                                                  ["setup", "steady state", "fault", "detection", "recovery"])
+    assert [p.name for p in result.phases][:5] in (
+        ["steady state", "fault", "detection", "recovery", "verification"],
+        ["setup", "steady state", "fault", "detection", "recovery"],
+    )
     assert result.rows[DETECTION] and any(r["verdict"] == "fail" for r in result.rows[DETECTION])
     assert result.fault is not None and result.fault["reverted_at"]
 
@@ -171,7 +177,10 @@ def test_promotion_drill_fails_when_the_automatic_rollback_does_not_happen(how, 
 
 def test_a_red_steady_state_stops_before_any_fault(drills, probe) -> None:
     spec = drills["state"]()
-    red = lambda run_: [dict(r, verdict="fail") for r in probe(Check(("terraform-state",), tuple(r for _, r in spec.must_detect)), "steady")]  # noqa: E731
+    red = lambda run_: [
+        dict(r, verdict="fail")
+        for r in probe(Check(("terraform-state",), tuple(r for _, r in spec.must_detect)), "steady")
+    ]  # noqa: E731
     result = run(dataclasses.replace(spec, steady=red))
     assert result.outcome == FAIL and "steady state not green" in result.message()
     assert result.fault is None and [p.name for p in result.phases] == ["steady state", "cleanup"]

@@ -57,7 +57,11 @@ def test_the_command_points_at_the_rehearsal_with_dummy_credentials(rehearsal, m
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-looking-secret")
     child, shown = command_environment(rehearsal)
     assert child["AWS_ENDPOINT_URL"] == rehearsal.server.url and child["AWS_ACCESS_KEY_ID"] == "testing"
-    assert "AWS_PROFILE" not in child and child["AWS_SECRET_ACCESS_KEY"] == "testing" and "AWS_SECRET_ACCESS_KEY" not in shown
+    assert (
+        "AWS_PROFILE" not in child
+        and child["AWS_SECRET_ACCESS_KEY"] == "testing"
+        and "AWS_SECRET_ACCESS_KEY" not in shown
+    )
     assert shown["AWS_DEFAULT_REGION"] == rehearsal.env.region and shown["HARNESS_ENV"] == "sit"
     code = "import boto3; print(boto3.client('sts').get_caller_identity()['Account'])"
     ran = run_command([sys.executable, "-c", code], rehearsal, timeout_s=60)

@@ -14,10 +14,9 @@ from harness.drills.digest import differences, environment_digest
 from harness.drills.lambda_drills import audit_rows
 from harness.drills.model import Check
 from harness.drills.traffic import let_window_pass
-from harness.faults import FaultRefused, compound
+from harness.faults import FaultRefused, compound, deployment
 from harness.faults.alarms import alarm_firing
 from harness.faults.data import corrupt_items, delete_keys, write_items
-from harness.faults import deployment
 from harness.faults.deployment import bad_deployment, bad_release, weighted_routing
 from harness.faults.dynamodb import pitr_disabled
 from harness.faults.ecs import tasks_down
@@ -46,11 +45,15 @@ def test_bad_version_turns_health_red_and_the_undo_restores_alias_latest_and_rec
     fault = bad_deployment(rehearsal, [fn], ALLOW)
     assert fault.before[fn]["version"] != fault.after[fn]["version"] and fault.detected_by == ("health-endpoint",)
     assert verdicts(probe, "health-endpoint", fn) == ["fail"]
-    assert verdicts(probe, "lambda-alias-version", fn) == ["pass"]  # the deployment record says the bad version is deployed
+    assert verdicts(probe, "lambda-alias-version", fn) == [
+        "pass"
+    ]  # the deployment record says the bad version is deployed
     done = fault.revert(rehearsal.clock.now())
     assert any("back on version" in line for line in done) and any("deleted" in line for line in done)
     assert fault.revert() == []  # once
-    assert verdicts(probe, "health-endpoint", fn) == ["pass"] and verdicts(probe, "lambda-alias-version", fn) == ["pass"]
+    assert verdicts(probe, "health-endpoint", fn) == ["pass"] and verdicts(probe, "lambda-alias-version", fn) == [
+        "pass"
+    ]
 
 
 def test_weighted_routing_fails_the_alias_row(rehearsal, probe, fn) -> None:
@@ -130,7 +133,13 @@ def test_data_corruption_and_its_undo(rehearsal) -> None:
 
 def test_corrupted_state_and_stuck_lock(rehearsal, probe) -> None:
     key = rehearsal.env.terraform.state_keys[0]
-    fault = compound("bad-state", key, "000 §5.2", [corrupted_state(rehearsal, key, ALLOW), stuck_lock(rehearsal, key, ALLOW)], clock=rehearsal.clock)
+    fault = compound(
+        "bad-state",
+        key,
+        "000 §5.2",
+        [corrupted_state(rehearsal, key, ALLOW), stuck_lock(rehearsal, key, ALLOW)],
+        clock=rehearsal.clock,
+    )
     assert verdicts(probe, "terraform-state", key) == ["fail"]
     with pytest.raises(FaultRefused, match="a lock is held already"):
         stuck_lock(rehearsal, key, ALLOW)  # a held lock is never touched
@@ -144,7 +153,11 @@ def test_infrastructure_faults_turn_their_row_red_and_back(which, rehearsal, pro
     env = rehearsal.env
     fault, slug, resource = {
         "ecs": lambda: (tasks_down(rehearsal, env.ecs.services[0], ALLOW), "ecs-tasks", env.ecs.services[0]),
-        "s3": lambda: (public_access_removed(rehearsal, env.buckets[0].name, ALLOW), "s3-public-access-block", env.buckets[0].name),
+        "s3": lambda: (
+            public_access_removed(rehearsal, env.buckets[0].name, ALLOW),
+            "s3-public-access-block",
+            env.buckets[0].name,
+        ),
         "pitr": lambda: (pitr_disabled(rehearsal, env.tables[0].name, ALLOW), "dynamodb-pitr", env.tables[0].name),
         "alarm": lambda: (alarm_firing(rehearsal, ALLOW), "cloudwatch-alarms", f"{env.alarm_prefix}*"),
     }[which]()
@@ -159,7 +172,9 @@ def test_infrastructure_faults_turn_their_row_red_and_back(which, rehearsal, pro
 class Kept:
     """The rehearsal as a kept target (a real account): not disposable; optionally protected or lacking capabilities."""
 
-    def __init__(self, target: Any, *, protected: bool = False, missing: tuple[str, ...] = (), disposable: bool = False) -> None:
+    def __init__(
+        self, target: Any, *, protected: bool = False, missing: tuple[str, ...] = (), disposable: bool = False
+    ) -> None:
         self._target, self._missing, self.disposable = target, missing, disposable
         self.env = dataclasses.replace(target.env, protected=protected)
         self.name = "aws"
@@ -182,7 +197,9 @@ def test_faults_refuse_before_changing_anything(rehearsal, fn) -> None:
     with pytest.raises(FaultRefused, match="needs --allow-mutation"):
         public_access_removed(Kept(rehearsal), rehearsal.env.buckets[0].name, ALLOW)
     with pytest.raises(FaultRefused, match="emulator-faults not rehearsable"):
-        bad_deployment(Kept(rehearsal, missing=("emulator-faults",)), [fn], allowed)  # HARNESS_FAULT is the rehearsal app's switch
+        bad_deployment(
+            Kept(rehearsal, missing=("emulator-faults",)), [fn], allowed
+        )  # HARNESS_FAULT is the rehearsal app's switch
     with pytest.raises(FaultRefused, match="deployments table"):
         corrupt_items(rehearsal, rehearsal.env.deployments_table.name, [], ALLOW, update=0, delete=0)
     assert differences(before, environment_digest(rehearsal)) == []

@@ -45,8 +45,22 @@ def receiver() -> Iterator[str]:
 
 def result(ok: bool = True) -> DrillResult:
     now = datetime(2026, 1, 25, 22, 0, tzinfo=timezone.utc)
-    r = DrillResult("lambda-bad-deployment", "Bad Lambda deployment -> alias rollback", "lambda_code", "000 §4.2", "bbws", "sit", "embedded",
-                    "rehearsal clock", rto_s=4.2, rto_wall_s=0.5, rto_target_s=300.0, rto_ref="002 RTO table", started=now, ended=now)
+    r = DrillResult(
+        "lambda-bad-deployment",
+        "Bad Lambda deployment -> alias rollback",
+        "lambda_code",
+        "000 §4.2",
+        "bbws",
+        "sit",
+        "embedded",
+        "rehearsal clock",
+        rto_s=4.2,
+        rto_wall_s=0.5,
+        rto_target_s=300.0,
+        rto_ref="002 RTO table",
+        started=now,
+        ended=now,
+    )
     r.phases.append(PhaseRecord("verification", now, now, 0.1))
     r.rows["verification"] = [row("health-endpoint", "fn", "200", "200", ok, "000 §4.2.5")]
     if not ok:

@@ -16,16 +16,34 @@ from harness.drills.history import HISTORY_NAME
 from tests.conftest import REPO, run_pytest
 from tests.gameday.test_notify import Receiver
 
-DRILLS = {"lambda-bad-deployment", "all-services-bad-deployment", "data-corruption-pitr", "terraform-state-corruption", "bad-promotion-auto-rollback"}
+DRILLS = {
+    "lambda-bad-deployment",
+    "all-services-bad-deployment",
+    "data-corruption-pitr",
+    "terraform-state-corruption",
+    "bad-promotion-auto-rollback",
+}
 
 
 def _run_dir(root: Path) -> Path:
     return sorted((root / "runs").iterdir())[-1]
 
 
-PREVIOUS_RUN = {"format": "runbook-harness-gameday-history/1", "run": "20260101T000000Z-bbws-sit", "at": "2026-01-01T00:00:00+00:00",
-                "inventory": "bbws", "env": "sit", "target": "embedded", "drill": "lambda-bad-deployment", "kind": "lambda_code",
-                "outcome": "PASS", "rto_s": 1.2, "rto_clock": "rehearsal clock", "rto_wall_s": 0.2, "rto_target_s": 300.0}
+PREVIOUS_RUN = {
+    "format": "runbook-harness-gameday-history/1",
+    "run": "20260101T000000Z-bbws-sit",
+    "at": "2026-01-01T00:00:00+00:00",
+    "inventory": "bbws",
+    "env": "sit",
+    "target": "embedded",
+    "drill": "lambda-bad-deployment",
+    "kind": "lambda_code",
+    "outcome": "PASS",
+    "rto_s": 1.2,
+    "rto_clock": "rehearsal clock",
+    "rto_wall_s": 0.2,
+    "rto_target_s": 300.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +61,31 @@ def suite_run(tmp_path_factory) -> dict:
     hooks = root / "hooks.log"
     script = f"{sys.executable} tests/gameday/fixtures/rollback_all_services.py sit 'game day' --previous alias"
     try:
-        proc = run_pytest("scenarios/gameday", "--env", "sit", "-n", "2", "--reports-dir", str(root),
-                          "--notify-slack-webhook", f"http://127.0.0.1:{server.server_address[1]}/hook",
-                          "--recovery-cmd", f"all-services-bad-deployment={script}", "-p", "tests.gameday.hook_recorder",
-                          env={"GAMEDAY_HOOK_LOG": str(hooks)}, timeout=300)
+        proc = run_pytest(
+            "scenarios/gameday",
+            "--env",
+            "sit",
+            "-n",
+            "2",
+            "--reports-dir",
+            str(root),
+            "--notify-slack-webhook",
+            f"http://127.0.0.1:{server.server_address[1]}/hook",
+            "--recovery-cmd",
+            f"all-services-bad-deployment={script}",
+            "-p",
+            "tests.gameday.hook_recorder",
+            env={"GAMEDAY_HOOK_LOG": str(hooks)},
+            timeout=300,
+        )
     finally:
         server.shutdown()
-    return {"proc": proc, "root": root, "slack": list(Receiver.received), "hooks": hooks.read_text().splitlines() if hooks.exists() else []}
+    return {
+        "proc": proc,
+        "root": root,
+        "slack": list(Receiver.received),
+        "hooks": hooks.read_text().splitlines() if hooks.exists() else [],
+    }
 
 
 def test_the_suite_passes_under_xdist(suite_run) -> None:
@@ -61,7 +97,9 @@ def test_the_suite_passes_under_xdist(suite_run) -> None:
 def test_faults_are_announced_through_the_hooks(suite_run) -> None:
     hooks = suite_run["hooks"]
     assert sorted(h.split()[0] for h in hooks) == ["injected"] * 5 + ["reverted"] * 5
-    assert all(h.endswith("active") for h in hooks if h.startswith("injected")) and all(h.endswith("reverted") for h in hooks if h.startswith("reverted"))
+    assert all(h.endswith("active") for h in hooks if h.startswith("injected")) and all(
+        h.endswith("reverted") for h in hooks if h.startswith("reverted")
+    )
 
 
 def test_every_drill_left_its_environment_as_it_found_it(suite_run) -> None:
@@ -76,16 +114,23 @@ def test_reports_summary_chart_allure_and_notifications(suite_run) -> None:
     run = _run_dir(suite_run["root"])
     names = [p.name for p in run.iterdir()]
     for drill in DRILLS:
-        assert any(n.startswith(f"gameday-{drill}-bbws-sit-") for n in names) and any(n.startswith(f"incident-gameday-{drill}-") for n in names)
+        assert any(n.startswith(f"gameday-{drill}-bbws-sit-") for n in names) and any(
+            n.startswith(f"incident-gameday-{drill}-") for n in names
+        )
     summary = next(run.glob("gameday-summary-bbws-sit-*.md")).read_text()
-    assert "- **result**: PASS (5 passed, 0 failed, 0 skipped)" in summary and "![RTO per drill across runs](gameday-rto.svg)" in summary
+    assert (
+        "- **result**: PASS (5 passed, 0 failed, 0 skipped)" in summary
+        and "![RTO per drill across runs](gameday-rto.svg)" in summary
+    )
     assert ET.fromstring((run / "gameday-rto.svg").read_text()).tag.endswith("svg")
     allure = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
     summary_result = [a for a in allure if a["name"].startswith("Game-day summary bbws/sit")]
     assert summary_result and summary_result[0]["status"] == "passed"
     assert {a["type"] for a in summary_result[0]["attachments"]} == {"text/markdown", "image/svg+xml"}
     assert (suite_run["root"] / "gameday-rto.svg").exists()  # published with the newest run
-    assert len(suite_run["slack"]) == 5 and all(m["json"]["text"].startswith(":white_check_mark: GAME DAY") for m in suite_run["slack"])
+    assert len(suite_run["slack"]) == 5 and all(
+        m["json"]["text"].startswith(":white_check_mark: GAME DAY") for m in suite_run["slack"]
+    )
 
 
 def test_history_accumulates_across_runs_and_records_the_team_script(suite_run) -> None:
@@ -112,11 +157,29 @@ class Collected:
 def test_prod_drills_skip_as_protected_even_with_approvals(monkeypatch) -> None:
     monkeypatch.chdir(REPO)
     seen = Collected()
-    code = pytest.main(["-p", "no:cacheprovider", "--collect-only", "-q", "scenarios/gameday", "--env", "prod",
-                        "--approved-by", "A", "--approved-by", "B", "--reason", "r"], plugins=[seen])
+    code = pytest.main(
+        [
+            "-p",
+            "no:cacheprovider",
+            "--collect-only",
+            "-q",
+            "scenarios/gameday",
+            "--env",
+            "prod",
+            "--approved-by",
+            "A",
+            "--approved-by",
+            "B",
+            "--reason",
+            "r",
+        ],
+        plugins=[seen],
+    )
     assert code == 0 and len(seen.reasons) == 5
     for reasons in seen.reasons.values():
-        assert reasons[0].startswith("game-day drills never run on protected environment bbws/prod, even with approvals")
+        assert reasons[0].startswith(
+            "game-day drills never run on protected environment bbws/prod, even with approvals"
+        )
 
 
 def test_option_mistakes_are_one_line(run_here) -> None:

@@ -18,8 +18,11 @@ WORKFLOW = REPO / ".github" / "workflows" / "gameday.yml"
 
 
 def test_workflow_is_a_valid_github_workflow() -> None:
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -60,6 +63,17 @@ def test_drills_and_faults_import_no_front_end() -> None:
     for folder in ("harness/drills", "harness/faults"):
         for path in sorted((REPO / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-                bad += [f"{path.name} imports {n}" for n in names if n.split(".")[0] in ("pytest", "allure") or n.startswith(("harness.cli", "harness.checks", "harness.pytest_plugin"))]
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                bad += [
+                    f"{path.name} imports {n}"
+                    for n in names
+                    if n.split(".")[0] in ("pytest", "allure")
+                    or n.startswith(("harness.cli", "harness.checks", "harness.pytest_plugin"))
+                ]
     assert not bad, bad

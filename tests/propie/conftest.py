@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from harness.actions import Authority
 from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.runner import run_procedure
-from harness.actions import Authority
 from harness.clock import FixedClock
 from harness.inventory.model import Environment
 from harness.targets.embedded import EmbeddedTarget
@@ -65,7 +65,10 @@ class Propie:
         past the seeded baseline; the rows about something else must not turn WARN for want of data)."""
         minutes = max(t.window_minutes for t in self.env.triggers)
         for k in range(1, minutes + 1):
-            amplify_traffic.publish(self.target.client("cloudwatch"), amplify_traffic.minute(self.env, self.clock.now() - timedelta(minutes=k)))
+            amplify_traffic.publish(
+                self.target.client("cloudwatch"),
+                amplify_traffic.minute(self.env, self.clock.now() - timedelta(minutes=k)),
+            )
 
     def traffic(self) -> None:
         """A trigger window's worth of users' traffic on whatever the domain serves (the clock moves on)."""

@@ -10,10 +10,10 @@ import jmespath
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.checks.result import Verdict
 from harness.actions import Authority
 from harness.actions import amplify as amplify_actions
 from harness.actions import cloudformation as cfn_actions
+from harness.checks.result import Verdict
 from harness.targets.embedded.fidelity import amplify_model
 from harness.targets.embedded.seed_propie import appsync_parameters, appsync_template
 from tests.propie.conftest import Propie, bad, describe, variant
@@ -31,7 +31,9 @@ def snapshot(p: Propie) -> dict[str, Any]:
     """What a refused action must leave as it was: domain settings, jobs, stack status and template."""
     amp, client, cfn = p.env.amplify, p.target.client("amplify"), p.target.client("cloudformation")
     return {
-        "domain": client.get_domain_association(appId=amp.app_id, domainName=amp.domain)["domainAssociation"]["subDomains"],
+        "domain": client.get_domain_association(appId=amp.app_id, domainName=amp.domain)["domainAssociation"][
+            "subDomains"
+        ],
         "jobs": [j["jobId"] for j in client.list_jobs(appId=amp.app_id, branchName=amp.branch)["jobSummaries"]],
         "stack": cfn.describe_stacks(StackName=p.stack)["Stacks"][0]["StackStatus"],
         "template": cfn.get_template(StackName=p.stack)["TemplateBody"],
@@ -47,11 +49,18 @@ def test_switch_back_from_a_bad_green_release(propie: Propie, approved: Authorit
     assert before == {"amplify-domain-branch": {Verdict.FAIL}, TRIGGER: {Verdict.FAIL}}
     result = amplify_actions.switch_back(propie.target, approved)
     assert result.outcome == "COMPLETE", result.message
-    assert {c.after for c in result.plan.changes} == {amp.branch} and len(result.plan.changes) == 1 + len(amp.other_prefixes)
+    assert {c.after for c in result.plan.changes} == {amp.branch} and len(result.plan.changes) == 1 + len(
+        amp.other_prefixes
+    )
     assert any("replaces the whole sub-domain list" in n for n in result.plan.notes)
     assert result.evidence["serving_job"]["status"] == "SUCCEED" and f"back on {amp.branch}" in result.message
-    assert [e.what.split(":")[0] for e in result.timeline][:2] == [f"update-domain-association {amp.domain}", "get-domain-association"]
-    record = result.record  # 004's inventory has no deployments table: the record travels with the result and the reports
+    assert [e.what.split(":")[0] for e in result.timeline][:2] == [
+        f"update-domain-association {amp.domain}",
+        "get-domain-association",
+    ]
+    record = (
+        result.record
+    )  # 004's inventory has no deployments table: the record travels with the result and the reports
     assert record is not None and record.status == "COMPLETE" and record.action == "amplify-switch-back", record
     assert record.resource == f"amplify:{amp.app_id}/{amp.domain}" and record.to_version == amp.branch
     propie.traffic()
@@ -64,11 +73,17 @@ def test_refusals_and_dry_runs_change_nothing(propie: Propie, approved: Authorit
     propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.6")
     before = snapshot(propie)
     nobody = Authority(actor="tests")
-    for result in (amplify_actions.switch_back(propie.target, nobody), amplify_actions.redeploy_last_good(propie.target, nobody),
-                   cfn_actions.rollback_stack(propie.target, nobody)):
+    for result in (
+        amplify_actions.switch_back(propie.target, nobody),
+        amplify_actions.redeploy_last_good(propie.target, nobody),
+        cfn_actions.rollback_stack(propie.target, nobody),
+    ):
         assert result.outcome == "REFUSED" and "prod-rollback needs 1 distinct approver (" in result.message
-    for result in (amplify_actions.switch_back(propie.target, approved, dry_run=True), amplify_actions.redeploy_last_good(propie.target, approved, dry_run=True),
-                   cfn_actions.rollback_stack(propie.target, approved, dry_run=True)):
+    for result in (
+        amplify_actions.switch_back(propie.target, approved, dry_run=True),
+        amplify_actions.redeploy_last_good(propie.target, approved, dry_run=True),
+        cfn_actions.rollback_stack(propie.target, approved, dry_run=True),
+    ):
         assert result.outcome == "DRY_RUN" and result.plan.changes
     assert snapshot(propie) == before
     assert amplify_actions.switch_back(propie.target, approved).outcome == "COMPLETE"  # and with approvals it does
@@ -78,7 +93,9 @@ def test_refusals_and_dry_runs_change_nothing(propie: Propie, approved: Authorit
 def test_switch_back_is_refused_while_the_domain_updates(propie: Propie, approved: Authority) -> None:
     amp, client = propie.env.amplify, propie.target.client("amplify")
     settings = client.get_domain_association(appId=amp.app_id, domainName=amp.domain)["domainAssociation"]["subDomains"]
-    client.update_domain_association(appId=amp.app_id, domainName=amp.domain, subDomainSettings=[s["subDomainSetting"] for s in settings])
+    client.update_domain_association(
+        appId=amp.app_id, domainName=amp.domain, subDomainSettings=[s["subDomainSetting"] for s in settings]
+    )
     before = snapshot(propie)
     result = amplify_actions.switch_back(propie.target, approved)
     assert result.outcome == "REFUSED" and "UPDATING" in result.message
@@ -93,15 +110,22 @@ def test_redeploy_takes_the_last_good_build_before_the_one_serving(propie: Propi
     bad_job = propie.amplify.release(amp.branch, "2.1.0", bad_release=True)
     assert bad_job["status"] == "SUCCEED"  # a bad release builds fine
     propie.traffic()
-    assert verdicts(propie, "amplify-last-job", TRIGGER) == {"amplify-last-job": {Verdict.PASS}, TRIGGER: {Verdict.FAIL}}
+    assert verdicts(propie, "amplify-last-job", TRIGGER) == {
+        "amplify-last-job": {Verdict.PASS},
+        TRIGGER: {Verdict.FAIL},
+    }
     plan = amplify_actions.plan_redeploy_last_good(propie.target, approved)
-    assert plan.details["runbook_pick"]["jobId"] == bad_job["jobId"] == plan.details["serving"]  # 004's query: the bad build
+    assert (
+        plan.details["runbook_pick"]["jobId"] == bad_job["jobId"] == plan.details["serving"]
+    )  # 004's query: the bad build
     assert plan.details["good"]["jobId"] == good and plan.details["method"] == "start-job"
     assert any("seed defect 7" in n and f"picks job {bad_job['jobId']}" in n for n in plan.notes)
     result = amplify_actions.apply_redeploy_last_good(propie.target, plan)
     assert result.outcome == "COMPLETE", result.message
     new = result.evidence["job"]
-    assert new["status"] == "SUCCEED" and new["commitId"] == good_commit and result.evidence["active_job"] == new["jobId"]
+    assert (
+        new["status"] == "SUCCEED" and new["commitId"] == good_commit and result.evidence["active_job"] == new["jobId"]
+    )
     assert [e.what.split(" ")[0] for e in result.timeline][:2] == ["start-job", "get-job"]
     propie.traffic()
     assert not bad(propie.run()), describe(bad(propie.run()))
@@ -132,19 +156,36 @@ def test_a_manually_deployed_app_is_redeployed_with_start_deployment(propie: Pro
     manual = variant(propie, amplify=type(propie.env.amplify)(app_id, "main", "manual.example", "test"))
     result = amplify_actions.redeploy_last_good(manual, approved)
     assert result.outcome == "COMPLETE", result.message
-    assert result.plan.details["method"] == "start-deployment" and result.evidence["job"]["sourceUrl"] == "s3://artifacts/site/1.0.0/"
+    assert (
+        result.plan.details["method"] == "start-deployment"
+        and result.evidence["job"]["sourceUrl"] == "s3://artifacts/site/1.0.0/"
+    )
     assert any("manually deployed" in n for n in result.plan.notes)
 
 
 def test_stack_rollback_of_a_failed_update_takes_rollback_stack(propie: Propie, approved: Authority) -> None:
-    assert propie.target.extensions.cloudformation.deploy(propie.stack, "1.1.0", fails_with="invalid schema", disable_rollback=True) == "UPDATE_FAILED"
+    assert (
+        propie.target.extensions.cloudformation.deploy(
+            propie.stack, "1.1.0", fails_with="invalid schema", disable_rollback=True
+        )
+        == "UPDATE_FAILED"
+    )
     assert verdicts(propie, "cloudformation-stack-stable") == {"cloudformation-stack-stable": {Verdict.FAIL}}
     result = cfn_actions.rollback_stack(propie.target, approved)
     assert result.outcome == "COMPLETE", result.message
-    assert result.record is not None and result.record.status == "COMPLETE" and result.record.resource == f"cloudformation:{propie.stack}"
-    assert result.plan.details["path"] == "rollback-stack" and any("what RollbackStack is for" in n for n in result.plan.notes)
+    assert (
+        result.record is not None
+        and result.record.status == "COMPLETE"
+        and result.record.resource == f"cloudformation:{propie.stack}"
+    )
+    assert result.plan.details["path"] == "rollback-stack" and any(
+        "what RollbackStack is for" in n for n in result.plan.notes
+    )
     statuses = [(e["resource"], e["status"]) for e in result.evidence["events"]]
-    assert (propie.stack, "UPDATE_ROLLBACK_COMPLETE") == statuses[-1] and (propie.stack, "UPDATE_ROLLBACK_IN_PROGRESS") in statuses
+    assert (propie.stack, "UPDATE_ROLLBACK_COMPLETE") == statuses[-1] and (
+        propie.stack,
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+    ) in statuses
     propie.refill()
     assert verdicts(propie, "cloudformation-stack-stable") == {"cloudformation-stack-stable": {Verdict.PASS}}
 
@@ -153,7 +194,9 @@ def test_stack_rollback_of_a_completed_update_takes_update_stack(propie: Propie,
     cfn = propie.target.client("cloudformation")
     before = cfn.get_template(StackName=propie.stack)["TemplateBody"]["Description"]
     propie.target.extensions.cloudformation.deploy(propie.stack, "1.2.0")  # bad, and it completes (the usual case)
-    assert verdicts(propie, "cloudformation-stack-stable", expect_versions={propie.stack: before}) == {"cloudformation-stack-stable": {Verdict.FAIL}}
+    assert verdicts(propie, "cloudformation-stack-stable", expect_versions={propie.stack: before}) == {
+        "cloudformation-stack-stable": {Verdict.FAIL}
+    }
     result = cfn_actions.rollback_stack(propie.target, approved)
     assert result.outcome == "COMPLETE", result.message
     assert result.plan.details["path"] == "update-stack" and result.plan.expect_versions == {propie.stack: before}
@@ -161,7 +204,9 @@ def test_stack_rollback_of_a_completed_update_takes_update_stack(propie: Propie,
     assert "rehearsal's record" in result.plan.details["previous"]["source"]
     assert [e["status"] for e in result.evidence["events"]][-2:] == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
     propie.refill()
-    assert verdicts(propie, "cloudformation-stack-stable", expect_versions=result.plan.expect_versions) == {"cloudformation-stack-stable": {Verdict.PASS}}
+    assert verdicts(propie, "cloudformation-stack-stable", expect_versions=result.plan.expect_versions) == {
+        "cloudformation-stack-stable": {Verdict.PASS}
+    }
 
 
 def test_stack_rollback_from_the_runbooks_backup_files(propie: Propie, approved: Authority, tmp_path) -> None:
@@ -173,23 +218,38 @@ def test_stack_rollback_from_the_runbooks_backup_files(propie: Propie, approved:
     (backup / "appsync-previous.yml").write_text(appsync_template(propie.stack, release))
     (backup / "appsync-parameters-previous.json").write_text(json.dumps(appsync_parameters(env, release)))
     propie.target.extensions.cloudformation.deploy(propie.stack, "1.3.0")
-    result = cfn_actions.rollback_stack(propie.target, approved, template_file=backup / "appsync-previous.yml",
-                                        parameters_file=backup / "appsync-parameters-previous.json", backup_dir=tmp_path / "checkpoints")
+    result = cfn_actions.rollback_stack(
+        propie.target,
+        approved,
+        template_file=backup / "appsync-previous.yml",
+        parameters_file=backup / "appsync-parameters-previous.json",
+        backup_dir=tmp_path / "checkpoints",
+    )
     assert result.outcome == "COMPLETE", result.message
     assert result.plan.details["previous"]["source"].startswith("file://")
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert len(saved) == 2 and "1.3.0" in (tmp_path / "checkpoints" / saved[1 if saved[0].endswith(".json") else 0]).read_text()
+    assert (
+        len(saved) == 2
+        and "1.3.0" in (tmp_path / "checkpoints" / saved[1 if saved[0].endswith(".json") else 0]).read_text()
+    )
     assert cfn.get_template(StackName=propie.stack)["TemplateBody"]["Description"].endswith(release)
 
 
-def test_no_previous_template_refuses_and_an_automatic_rollback_needs_nothing(propie: Propie, approved: Authority) -> None:
+def test_no_previous_template_refuses_and_an_automatic_rollback_needs_nothing(
+    propie: Propie, approved: Authority
+) -> None:
     no_record = variant(propie)
     no_record.extensions = None  # a target that offers no template history (AWS, LocalStack)
     propie.target.extensions.cloudformation.deploy(propie.stack, "1.4.0")
     before = snapshot(propie)
     refused = cfn_actions.rollback_stack(no_record, approved)
-    assert refused.outcome == "REFUSED" and "backup/appsync-previous.yml" in refused.message and snapshot(propie) == before
-    assert propie.target.extensions.cloudformation.deploy(propie.stack, "1.5.0", fails_with="boom") == "UPDATE_ROLLBACK_COMPLETE"
+    assert (
+        refused.outcome == "REFUSED" and "backup/appsync-previous.yml" in refused.message and snapshot(propie) == before
+    )
+    assert (
+        propie.target.extensions.cloudformation.deploy(propie.stack, "1.5.0", fails_with="boom")
+        == "UPDATE_ROLLBACK_COMPLETE"
+    )
     nothing = cfn_actions.rollback_stack(propie.target, approved)
     assert nothing.outcome == "COMPLETE" and not nothing.plan.changes and "already rolled" in nothing.message
 
@@ -207,11 +267,17 @@ def test_the_runbooks_last_successful_job_is_the_bad_release(propie: Propie, app
     # aws amplify start-deployment --app-id ... --branch-name production --job-id $LAST_SUCCESSFUL_JOB
     with pytest.raises(ClientError) as exc:
         client.start_deployment(appId=amp.app_id, branchName=amp.branch, jobId=picked)
-    assert exc.value.response["Error"]["Code"] == "BadRequestException" and "manually deployed" in exc.value.response["Error"]["Message"]
+    assert (
+        exc.value.response["Error"]["Code"] == "BadRequestException"
+        and "manually deployed" in exc.value.response["Error"]["Message"]
+    )
     plan = amplify_actions.plan_redeploy_last_good(propie.target, approved)
     assert plan.details["good"]["jobId"] != picked
     said = " ".join(plan.notes)
-    assert f"004's query (newest SUCCEED job) picks job {picked}" in said and "StartDeployment is only for manually deployed apps" in said
+    assert (
+        f"004's query (newest SUCCEED job) picks job {picked}" in said
+        and "StartDeployment is only for manually deployed apps" in said
+    )
     assert amplify_actions.apply_redeploy_last_good(propie.target, plan).outcome == "COMPLETE"
 
 
@@ -226,4 +292,7 @@ def test_the_runbooks_rollback_stack_is_refused_after_an_update_that_completed(p
     assert "is in UPDATE_COMPLETE state and can not be rolled back" in exc.value.response["Error"]["Message"]
     result = cfn_actions.rollback_stack(propie.target, approved)
     assert result.outcome == "COMPLETE" and result.plan.details["path"] == "update-stack"
-    assert any("004 runs rollback-stack first" in n and "'is in UPDATE_COMPLETE state and can not be rolled back'" in n for n in result.plan.notes)
+    assert any(
+        "004 runs rollback-stack first" in n and "'is in UPDATE_COMPLETE state and can not be rolled back'" in n
+        for n in result.plan.notes
+    )

@@ -29,9 +29,19 @@ def put(p: Propie, key: str, minutes_ago: float = 2, **values: Any) -> None:
     if "value" in values:
         data.append({"MetricName": t.metric, "Dimensions": dims, "Timestamp": at, "Value": float(values["value"])})
     if "total" in values:
-        data.append({"MetricName": t.total_metric, "Dimensions": dims, "Timestamp": at, "Value": float(values["total"])})
+        data.append(
+            {"MetricName": t.total_metric, "Dimensions": dims, "Timestamp": at, "Value": float(values["total"])}
+        )
     if "Values" in values:
-        data.append({"MetricName": t.metric, "Dimensions": dims, "Timestamp": at, "Values": values["Values"], "Counts": values["Counts"]})
+        data.append(
+            {
+                "MetricName": t.metric,
+                "Dimensions": dims,
+                "Timestamp": at,
+                "Values": values["Values"],
+                "Counts": values["Counts"],
+            }
+        )
     p.target.client("cloudwatch").put_metric_data(Namespace=t.namespace, MetricData=data)
 
 
@@ -81,7 +91,9 @@ def test_alert_triggers_warn_above_threshold(propie: Propie) -> None:
         results = propie.run()
         off = bad(results)
         assert {s for s, _ in off} == {"trigger-latency-p99", "trigger-auth-failures", "trigger-memory"}, describe(off)
-        assert all(r.verdict is Verdict.WARN and "alert, manual decision" in r.observed for r in off.values()), describe(off)
+        assert all(r.verdict is Verdict.WARN and "alert, manual decision" in r.observed for r in off.values()), (
+            describe(off)
+        )
 
 
 @covers("trigger-5xx-rate", Verdict.WARN, "an inventory that makes the 5XX trigger an alert")
@@ -89,7 +101,9 @@ def test_alert_triggers_warn_above_threshold(propie: Propie) -> None:
 @covers("trigger-auth-failures", Verdict.FAIL, "an inventory that makes auth failures trigger a rollback")
 @covers("trigger-memory", Verdict.FAIL, "an inventory that makes memory trigger a rollback")
 def test_the_inventorys_action_column_decides_fail_or_warn(propie: Propie) -> None:
-    flipped = tuple(dataclasses.replace(t, action="alert" if t.action == "rollback" else "rollback") for t in propie.env.triggers)
+    flipped = tuple(
+        dataclasses.replace(t, action="alert" if t.action == "rollback" else "rollback") for t in propie.env.triggers
+    )
     target = variant(propie, triggers=flipped)
     with metrics_restored(propie.env.account, propie.env.region):
         put(propie, "error_rate_5xx", value=120, total=600)
@@ -97,7 +111,12 @@ def test_the_inventorys_action_column_decides_fail_or_warn(propie: Propie) -> No
         put(propie, "auth_failures", value=25)
         put(propie, "memory", value=91)
         got = {s: r.verdict for (s, _), r in bad(propie.run(target)).items()}
-    assert got == {"trigger-5xx-rate": Verdict.WARN, "trigger-latency-p99": Verdict.FAIL, "trigger-auth-failures": Verdict.FAIL, "trigger-memory": Verdict.FAIL}
+    assert got == {
+        "trigger-5xx-rate": Verdict.WARN,
+        "trigger-latency-p99": Verdict.FAIL,
+        "trigger-auth-failures": Verdict.FAIL,
+        "trigger-memory": Verdict.FAIL,
+    }
 
 
 @covers_all(TRIGGERS, Verdict.WARN, "no datapoint in the window: not measurable")
@@ -118,8 +137,17 @@ class _Cloudwatch:
         self.status, self.drop = status, drop
 
     def get_metric_data(self, MetricDataQueries: list[dict], **_: Any) -> dict:
-        results = [{"Id": q["Id"], "Values": [1.0], "Timestamps": [], "StatusCode": self.status, "Messages": [{"Code": "X", "Value": "y"}]}
-                   for q in MetricDataQueries if q["Id"] != self.drop]
+        results = [
+            {
+                "Id": q["Id"],
+                "Values": [1.0],
+                "Timestamps": [],
+                "StatusCode": self.status,
+                "Messages": [{"Code": "X", "Value": "y"}],
+            }
+            for q in MetricDataQueries
+            if q["Id"] != self.drop
+        ]
         return {"MetricDataResults": results}
 
 
@@ -166,20 +194,29 @@ def test_domain_on_green_fails_and_a_propagating_switch_warns(propie: Propie) ->
 @covers("amplify-domain-branch", Verdict.FAIL, "004's one-prefix update dropped www")
 def test_the_runbooks_one_prefix_update_drops_the_other_prefixes(propie: Propie) -> None:
     amp, client = propie.env.amplify, propie.target.client("amplify")
-    client.update_domain_association(appId=amp.app_id, domainName=amp.domain, subDomainSettings=[{"prefix": amp.domain_prefix, "branchName": amp.branch}])
+    client.update_domain_association(
+        appId=amp.app_id,
+        domainName=amp.domain,
+        subDomainSettings=[{"prefix": amp.domain_prefix, "branchName": amp.branch}],
+    )
     propie.clock.advance(minutes=2)
     rows = only(propie, "amplify-domain-branch", Verdict.FAIL)
     assert set(rows) == {f"{p}.{amp.domain}" for p in amp.other_prefixes}
     assert "replaces the whole sub-domain list" in next(iter(rows.values())).observed
-    client.update_domain_association(appId=amp.app_id, domainName=amp.domain,
-                                     subDomainSettings=[{"prefix": p, "branchName": amp.branch} for p in (amp.domain_prefix, *amp.other_prefixes)])
+    client.update_domain_association(
+        appId=amp.app_id,
+        domainName=amp.domain,
+        subDomainSettings=[{"prefix": p, "branchName": amp.branch} for p in (amp.domain_prefix, *amp.other_prefixes)],
+    )
     propie.clock.advance(minutes=2)
 
 
 @covers("amplify-domain-branch", Verdict.FAIL, "the domain is not associated")
 @covers("amplify-last-job", Verdict.FAIL, "the branch does not exist")
 def test_an_unassociated_domain_and_unknown_branch_fail(propie: Propie) -> None:
-    amp = dataclasses.replace(propie.env.amplify, domain="elsewhere.example", branch="no-such-branch", other_prefixes=())
+    amp = dataclasses.replace(
+        propie.env.amplify, domain="elsewhere.example", branch="no-such-branch", other_prefixes=()
+    )
     rows = propie.run(variant(propie, amplify=amp))
     assert rows[("amplify-domain-branch", "elsewhere.example")].verdict is Verdict.FAIL
     assert "not associated" in rows[("amplify-domain-branch", "elsewhere.example")].observed
@@ -192,8 +229,12 @@ def test_an_unassociated_domain_and_unknown_branch_fail(propie: Propie) -> None:
 def test_a_branch_without_builds_fails_both_rows(propie: Propie) -> None:
     amp, client = propie.env.amplify, propie.target.client("amplify")
     client.create_branch(appId=amp.app_id, branchName="empty")
-    client.create_domain_association(appId=amp.app_id, domainName="empty.example", subDomainSettings=[{"prefix": "", "branchName": "empty"}])
-    rows = propie.run(variant(propie, amplify=dataclasses.replace(amp, domain="empty.example", branch="empty", other_prefixes=())))
+    client.create_domain_association(
+        appId=amp.app_id, domainName="empty.example", subDomainSettings=[{"prefix": "", "branchName": "empty"}]
+    )
+    rows = propie.run(
+        variant(propie, amplify=dataclasses.replace(amp, domain="empty.example", branch="empty", other_prefixes=()))
+    )
     assert rows[("amplify-domain-branch", "empty.example")].verdict is Verdict.FAIL
     assert "serves no build" in rows[("amplify-domain-branch", "empty.example")].observed
     assert rows[("amplify-last-job", "empty.example")].verdict is Verdict.FAIL
@@ -222,7 +263,12 @@ def test_latest_job_running_warns_and_failed_fails(propie: Propie) -> None:
 def test_update_failed_fails(propie: Propie, approved) -> None:
     from harness.actions.cloudformation import rollback_stack
 
-    assert propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.8", fails_with="invalid schema", disable_rollback=True) == "UPDATE_FAILED"
+    assert (
+        propie.target.extensions.cloudformation.deploy(
+            propie.stack, "1.0.8", fails_with="invalid schema", disable_rollback=True
+        )
+        == "UPDATE_FAILED"
+    )
     row = only(propie, "cloudformation-stack-stable", Verdict.FAIL).popitem()[1]
     assert "UPDATE_FAILED" in row.observed
     assert rollback_stack(propie.target, approved).outcome == "COMPLETE"
@@ -232,17 +278,25 @@ def test_update_failed_fails(propie: Propie, approved) -> None:
 
 @covers("cloudformation-stack-stable", Verdict.WARN, "CloudFormation rolled a failed update back by itself")
 def test_an_automatic_rollback_warns(propie: Propie) -> None:
-    assert propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.8", fails_with="invalid schema") == "UPDATE_ROLLBACK_COMPLETE"
+    assert (
+        propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.8", fails_with="invalid schema")
+        == "UPDATE_ROLLBACK_COMPLETE"
+    )
     row = only(propie, "cloudformation-stack-stable", Verdict.WARN).popitem()[1]
     assert "failed to update" in row.observed and "did not land" in row.observed
-    assert propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.4") == "UPDATE_COMPLETE"  # the fixed release lands
+    assert (
+        propie.target.extensions.cloudformation.deploy(propie.stack, "1.0.4") == "UPDATE_COMPLETE"
+    )  # the fixed release lands
 
 
 @covers("cloudformation-stack-stable", Verdict.FAIL, "stable, but not the expected template")
 def test_a_completed_update_to_another_template_fails_when_the_release_is_known(propie: Propie) -> None:
     described = propie.slug("cloudformation-stack-stable").popitem()[1].evidence["template_description"]
     running = described.rsplit(" ", 1)[-1]
-    assert propie.slug("cloudformation-stack-stable", expect_versions={propie.stack: running}).popitem()[1].verdict in (Verdict.PASS, Verdict.WARN)
+    assert propie.slug("cloudformation-stack-stable", expect_versions={propie.stack: running}).popitem()[1].verdict in (
+        Verdict.PASS,
+        Verdict.WARN,
+    )
     row = propie.slug("cloudformation-stack-stable", expect_versions={propie.stack: "1.0.1"}).popitem()[1]
     assert row.verdict is Verdict.FAIL and "not release 1.0.1" in row.observed
 
@@ -267,10 +321,19 @@ def test_an_operation_in_progress_warns(propie: Propie) -> None:
 
 
 def test_localstack_like_targets_skip_with_the_reason(propie: Propie) -> None:
-    missing = {"amplify": "LocalStack community has no Amplify", "cloudformation-states": "no RollbackStack", "percentiles": "no percentiles"}
+    missing = {
+        "amplify": "LocalStack community has no Amplify",
+        "cloudformation-states": "no RollbackStack",
+        "percentiles": "no percentiles",
+    }
     rows = propie.run(StubTarget(propie.env, {"cloudwatch": _Cloudwatch(status="Complete")}, missing=missing))
     skipped = {s: r.observed for (s, _), r in rows.items() if r.verdict is Verdict.SKIP}
-    assert set(skipped) == {"amplify-domain-branch", "amplify-last-job", "cloudformation-stack-stable", "trigger-latency-p99"}
+    assert set(skipped) == {
+        "amplify-domain-branch",
+        "amplify-last-job",
+        "cloudformation-stack-stable",
+        "trigger-latency-p99",
+    }
     assert "LocalStack community has no Amplify" in skipped["amplify-domain-branch"]
 
 

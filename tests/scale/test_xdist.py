@@ -15,7 +15,13 @@ from harness.inventory import load_inventory
 from tests.conftest import run_pytest
 
 POST_ROLLBACK = "scenarios/test_post_rollback_verification.py"
-BATCHED = ("cloudwatch.GetMetricData", "logs.StartQuery", "logs.GetQueryResults", "ecs.DescribeServices", "dynamodb.Scan")
+BATCHED = (
+    "cloudwatch.GetMetricData",
+    "logs.StartQuery",
+    "logs.GetQueryResults",
+    "ecs.DescribeServices",
+    "dynamodb.Scan",
+)
 
 
 def _rows_and_calls(allure: Path) -> tuple[Counter[str], Counter[str]]:
@@ -29,7 +35,11 @@ def _rows_and_calls(allure: Path) -> tuple[Counter[str], Counter[str]]:
             continue
         rows[row] += 1
         for step in result.get("steps", []):
-            calls.update(s["name"] for s in step.get("steps", []) if not s["name"].startswith(BATCHED) and "." in s["name"].split(" ")[0])
+            calls.update(
+                s["name"]
+                for s in step.get("steps", [])
+                if not s["name"].startswith(BATCHED) and "." in s["name"].split(" ")[0]
+            )
     return rows, calls
 
 
@@ -44,10 +54,15 @@ def test_checklist_rows_run_once_across_workers_and_the_report_is_complete(tmp_p
     assert set(rows) == {f"{p.spec.slug} on {p.row.resource}" for p in planned} and set(rows.values()) == {1}
     twice = {call: n for call, n in calls.items() if n > 1}
     assert not twice, f"per-row calls made more than once: {twice}"
-    assert sum(1 for c in calls if c.startswith("lambda.Invoke")) == len([p for p in planned if p.spec.slug == "health-endpoint"])
+    assert sum(1 for c in calls if c.startswith("lambda.Invoke")) == len(
+        [p for p in planned if p.spec.slug == "health-endpoint"]
+    )
     (report,) = reports.glob("verification-bbws-sit-*.md")
     text = report.read_text()
-    assert f"COMPLETE: {len(planned)} of {len(planned)} planned rows ran" in text and "- **throttled and retried**: 0 calls" in text
+    assert (
+        f"COMPLETE: {len(planned)} of {len(planned)} planned rows ran" in text
+        and "- **throttled and retried**: 0 calls" in text
+    )
 
 
 @pytest.mark.timeout(240)
@@ -55,11 +70,25 @@ def test_shared_emulator_serves_every_worker_and_skips_mutating_tests(tmp_path: 
     """--shared-emulator: the controller seeds one emulator, the workers read it; a drill would change
     what another worker verifies, so mutating tests are skipped with the reason."""
     reports = tmp_path / "reports"
-    proc = run_pytest(POST_ROLLBACK, "scenarios/test_lambda_rollback.py", "--env", "sit", "-n", "2", "--shared-emulator", "-rs",
-                      "--reports-dir", str(reports), timeout=200)
+    proc = run_pytest(
+        POST_ROLLBACK,
+        "scenarios/test_lambda_rollback.py",
+        "--env",
+        "sit",
+        "-n",
+        "2",
+        "--shared-emulator",
+        "-rs",
+        "--reports-dir",
+        str(reports),
+        timeout=200,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "shared by the xdist workers (--shared-emulator)" in proc.stdout
-    assert "SKIPPED" in proc.stdout and "--shared-emulator: one emulator account shared by every xdist worker" in proc.stdout
+    assert (
+        "SKIPPED" in proc.stdout
+        and "--shared-emulator: one emulator account shared by every xdist worker" in proc.stdout
+    )
     planned = rows_for(load_inventory("bbws").environment("sit"), "post-rollback")
     (report,) = reports.glob("verification-bbws-sit-*.md")
     assert f"COMPLETE: {len(planned)} of {len(planned)} planned rows ran" in report.read_text()

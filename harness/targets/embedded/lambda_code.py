@@ -23,5 +23,7 @@ def function_code(account: str, region: str, name: str, qualifier: str | None) -
         raise HarnessError(f"no code for {name}:{qualifier or '$LATEST'} in account {account}: {exc}") from None
     code = getattr(fn, "code_bytes", None)
     if not code:
-        raise HarnessError(f"{name}:{qualifier or '$LATEST'} in account {account} has no zip package (an image function?)")
+        raise HarnessError(
+            f"{name}:{qualifier or '$LATEST'} in account {account} has no zip package (an image function?)"
+        )
     return bytes(code)

@@ -13,7 +13,9 @@ from harness.inventory.model import Environment
 from harness.targets.embedded.target import EmbeddedTarget
 
 
-def start_peer(target: EmbeddedTarget, env: Environment, *, clock: Clock | None = None, seed: bool = True) -> EmbeddedTarget:
+def start_peer(
+    target: EmbeddedTarget, env: Environment, *, clock: Clock | None = None, seed: bool = True
+) -> EmbeddedTarget:
     """``env`` seeded on ``target``'s server in its own account (wiped first when seeding); started."""
     peer = EmbeddedTarget(env, server=target.server, clock=clock, fidelity=target.fidelity_enabled, seed=seed)
     return peer.start()

@@ -20,8 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import records
-from harness import aws
+from harness import aws, records
 from harness.clock import Clock
 from harness.inventory.model import Bucket, Environment, Table
 from harness.records import COMPLETE, DeploymentRecord, utc_stamp
@@ -36,9 +35,7 @@ BASELINE_INVOCATIONS = 20  # per 5-minute period and function
 BASELINE_DURATION_MS = ([80.0, 150.0, 250.0, 400.0], [6.0, 8.0, 5.0, 1.0])
 LAMBDA_NAMESPACE = "AWS/Lambda"
 PUT_METRIC_DATA_MAX = 1000  # PutMetricData: up to 1,000 metrics per request (CloudWatch API reference)
-STACK_TEMPLATE = json.dumps(
-    {"Resources": {"RehearsalMarker": {"Type": "AWS::SNS::Topic"}}}
-)
+STACK_TEMPLATE = json.dumps({"Resources": {"RehearsalMarker": {"Type": "AWS::SNS::Topic"}}})
 
 
 @dataclass
@@ -107,7 +104,9 @@ def seed_environment(target: Any, *, clock: Clock) -> Seeded:
     for stack in (*env.sam_stacks, *env.cfn_stacks):
         target.client("cloudformation").create_stack(StackName=stack, TemplateBody=STACK_TEMPLATE)
         out.stacks.append(stack)
-    seed_propie.seed(target, env, now)  # 004: Amplify app, branches, builds and domain; stack template history; trigger baseline
+    seed_propie.seed(
+        target, env, now
+    )  # 004: Amplify app, branches, builds and domain; stack template history; trigger baseline
     out.calls = counter.stop()
     return out
 
@@ -166,8 +165,18 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
                 lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
             versions.append(lam.publish_version(FunctionName=name, Description=label)["Version"])
         backup = f"{env.backup_alias_prefix}{stamp}"
-        lam.create_alias(FunctionName=name, Name=env.alias, FunctionVersion=versions[-1], Description=f"release {release_label(n_versions)}")
-        lam.create_alias(FunctionName=name, Name=backup, FunctionVersion=versions[-2], Description="backup before last promotion (001 §6.2.1)")
+        lam.create_alias(
+            FunctionName=name,
+            Name=env.alias,
+            FunctionVersion=versions[-1],
+            Description=f"release {release_label(n_versions)}",
+        )
+        lam.create_alias(
+            FunctionName=name,
+            Name=backup,
+            FunctionVersion=versions[-2],
+            Description="backup before last promotion (001 §6.2.1)",
+        )
         out.functions[name] = versions
         out.aliases[name] = {env.alias: versions[-1], backup: versions[-2]}
         group = f"{env.log_group_prefix}{name}"
@@ -176,7 +185,11 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
 
 
 def _key_value(attr_type: str, text: str) -> dict:
-    return {"N": str(abs(hash(text)) % 100000)} if attr_type == "N" else {attr_type: text if attr_type == "S" else text.encode()}
+    return (
+        {"N": str(abs(hash(text)) % 100000)}
+        if attr_type == "N"
+        else {attr_type: text if attr_type == "S" else text.encode()}
+    )
 
 
 def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
@@ -274,7 +287,9 @@ def _harden_bucket(s3: Any, name: str, versioning: bool, pab: bool, encryption: 
     if encryption:
         s3.put_bucket_encryption(
             Bucket=name,
-            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": encryption}}]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": encryption}}]
+            },
         )
 
 
@@ -374,7 +389,9 @@ def _seed_ecs(target: Any, env: Environment, out: Seeded) -> None:
             family=service,
             containerDefinitions=[{"name": "wordpress", "image": "wordpress:latest", "memory": 512, "essential": True}],
         )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(cluster=ecs_cfg.cluster, serviceName=service, taskDefinition=td, desiredCount=ecs_cfg.desired_count)
+        ecs.create_service(
+            cluster=ecs_cfg.cluster, serviceName=service, taskDefinition=td, desiredCount=ecs_cfg.desired_count
+        )
         out.ecs_services.append(service)
     # Running counts go through the target's own ECS handle (its clock stamps the tasks). Without the
     # fidelity extensions (EmbeddedTarget(fidelity=False)) plain moto stays plain: its services start
@@ -417,12 +434,28 @@ def baseline_metrics(env: Environment, now: datetime) -> list[dict[str, Any]]:
     for name, _service in seeded_function_names(env):
         dims = [{"Name": "FunctionName", "Value": name}]
         for ts in _baseline_points(now):
-            data.append({"MetricName": "Invocations", "Dimensions": dims, "Timestamp": ts, "Value": float(BASELINE_INVOCATIONS), "Unit": "Count"})
+            data.append(
+                {
+                    "MetricName": "Invocations",
+                    "Dimensions": dims,
+                    "Timestamp": ts,
+                    "Value": float(BASELINE_INVOCATIONS),
+                    "Unit": "Count",
+                }
+            )
             data.append({"MetricName": "Errors", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
             data.append({"MetricName": "Throttles", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
             for value, count in zip(values, counts):
                 stats = {"SampleCount": count, "Sum": value * count, "Minimum": value, "Maximum": value}
-                data.append({"MetricName": "Duration", "Dimensions": dims, "Timestamp": ts, "StatisticValues": stats, "Unit": "Milliseconds"})
+                data.append(
+                    {
+                        "MetricName": "Duration",
+                        "Dimensions": dims,
+                        "Timestamp": ts,
+                        "StatisticValues": stats,
+                        "Unit": "Milliseconds",
+                    }
+                )
     return data
 
 
@@ -475,7 +508,19 @@ def put_baseline_in_process(env: Environment, now: datetime) -> int:
             stored.append(datum(MetricDatum, dims, "Errors", ts, "Count", value=0.0))
             stored.append(datum(MetricDatum, dims, "Throttles", ts, "Count", value=0.0))
             for value, count in zip(values, counts):
-                stored.append(datum(MetricAggregatedDatum, dims, "Duration", ts, "Milliseconds", min=value, max=value, sample_count=count, sum=value * count))
+                stored.append(
+                    datum(
+                        MetricAggregatedDatum,
+                        dims,
+                        "Duration",
+                        ts,
+                        "Milliseconds",
+                        min=value,
+                        max=value,
+                        sample_count=count,
+                        sum=value * count,
+                    )
+                )
     cloudwatch_backends[env.account][env.region].metric_data.extend(stored)
     return len(stored)
 

@@ -62,7 +62,10 @@ def appsync_template(stack: str, release: str, *, fails_with: str | None = None)
 
 def appsync_parameters(env: Environment, release: str) -> list[dict[str, str]]:
     """The stand-in's parameters for ``release`` (004's backup/appsync-parameters-previous.json format)."""
-    return [{"ParameterKey": "Environment", "ParameterValue": env.name}, {"ParameterKey": "SchemaVersion", "ParameterValue": release}]
+    return [
+        {"ParameterKey": "Environment", "ParameterValue": env.name},
+        {"ParameterKey": "SchemaVersion", "ParameterValue": release},
+    ]
 
 
 def seed(target: Any, env: Environment, now: datetime) -> None:
@@ -84,7 +87,9 @@ def seed_amplify(target: Any, env: Environment, now: datetime) -> None:
     from harness.targets.embedded.fidelity.amplify_model import BUILD_FAILS  # the extensions are installed: importable
 
     with handle.store.lock:  # the API cannot choose an app id; the rehearsal uses the inventory's
-        handle.store.create_app(env.inventory, now, app_id=amp.app_id, repository=amp.repository or "", description=amp.ref)
+        handle.store.create_app(
+            env.inventory, now, app_id=amp.app_id, repository=amp.repository or "", description=amp.ref
+        )
     client = target.client("amplify")
     client.create_branch(appId=amp.app_id, branchName=amp.branch, stage="PRODUCTION", description="blue (004)")
     n = env.rehearsal.versions_per_function
@@ -97,7 +102,9 @@ def seed_amplify(target: Any, env: Environment, now: datetime) -> None:
         _history(handle, amp.app_id, amp.green_branch, [(n, ""), (n + 1, "")], now)
     prefixes = [amp.domain_prefix, *amp.other_prefixes]
     client.create_domain_association(
-        appId=amp.app_id, domainName=amp.domain, subDomainSettings=[{"prefix": p, "branchName": amp.branch} for p in prefixes]
+        appId=amp.app_id,
+        domainName=amp.domain,
+        subDomainSettings=[{"prefix": p, "branchName": amp.branch} for p in prefixes],
     )
 
 
@@ -106,7 +113,11 @@ def _history(handle: Any, app_id: str, branch: str, builds: list[tuple[int, str]
         started = now - HISTORY_SPACING * (len(builds) - k)
         attempt = sum(1 for m, _ in builds[:k] if m == n)
         handle.history_job(
-            app_id, branch, commit_id=commit_id(branch, 2 * n + attempt), message=f"release {release_label(n)}{mark}", started=started
+            app_id,
+            branch,
+            commit_id=commit_id(branch, 2 * n + attempt),
+            message=f"release {release_label(n)}{mark}",
+            started=started,
         )
 
 
@@ -115,7 +126,9 @@ def seed_stack_history(target: Any, env: Environment, stack: str) -> None:
     cfn = target.client("cloudformation")
     for n in range(1, env.rehearsal.versions_per_function + 1):
         release = release_label(n)
-        cfn.update_stack(StackName=stack, TemplateBody=appsync_template(stack, release), Parameters=appsync_parameters(env, release))
+        cfn.update_stack(
+            StackName=stack, TemplateBody=appsync_template(stack, release), Parameters=appsync_parameters(env, release)
+        )
 
 
 def bad_release_message(n: int) -> str:
@@ -127,7 +140,9 @@ def bad_release_message(n: int) -> str:
 
 def seed_trigger_baseline(target: Any, env: Environment, now: datetime) -> None:
     """``METRIC_HOURS`` of healthy trigger datapoints at 5-minute resolution, newest at ``now``."""
-    from harness.targets.embedded.fidelity import amplify_traffic  # the traffic shape only: plain-moto targets get the baseline too
+    from harness.targets.embedded.fidelity import (
+        amplify_traffic,
+    )  # the traffic shape only: plain-moto targets get the baseline too
 
     end = now.replace(microsecond=0)
     points = int(timedelta(hours=METRIC_HOURS) / METRIC_PERIOD)

@@ -87,7 +87,9 @@ class EmbeddedTarget(Target):
         if quotas and not fidelity:
             from harness.errors import TargetError
 
-            raise TargetError("EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them")
+            raise TargetError(
+                "EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them"
+            )
         self.quotas_enabled = quotas
         self.quota_share = quota_share  # this emulator's share of the account's quotas (1/workers under xdist)
         if quotas:
@@ -214,7 +216,9 @@ class SharedEmbeddedTarget(Target):
     max_attempts = EmbeddedTarget.max_attempts
     waiter_config = EmbeddedTarget.waiter_config
 
-    def __init__(self, env: Environment, *, url: str, api_base_url: str | None, quotas: bool = False, clock: Clock | None = None) -> None:
+    def __init__(
+        self, env: Environment, *, url: str, api_base_url: str | None, quotas: bool = False, clock: Clock | None = None
+    ) -> None:
         super().__init__(env, clock=clock)
         self.url, self._api_base_url, self.quotas_enabled = url, api_base_url, quotas
         if quotas:
@@ -225,8 +229,12 @@ class SharedEmbeddedTarget(Target):
         missing = dict(ALWAYS_MISSING)
         if not self.quotas_enabled:
             missing.update(QUOTAS_OFF)
-        missing["clock-control"] = "the shared emulator runs on the xdist controller's clock (run without --shared-emulator)"
-        missing["emulator-faults"] = "fault handles live in the xdist controller's process (run without --shared-emulator)"
+        missing["clock-control"] = (
+            "the shared emulator runs on the xdist controller's clock (run without --shared-emulator)"
+        )
+        missing["emulator-faults"] = (
+            "fault handles live in the xdist controller's process (run without --shared-emulator)"
+        )
         return missing
 
     def emulator(self) -> str:

@@ -56,8 +56,17 @@ if TYPE_CHECKING:
 # range (tests/fidelity/test_moto_contract.py checks both and every internal the extensions use).
 MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 # Installed in this order; each module has a ``PATCHES`` table and ``install()``.
-EXTENSIONS = ("lambda_invoke", "dynamodb_pitr", "cloudwatch_percentiles", "ecs_tasks", "http_api", "amplify", "cloudformation_states",
-              "api_quotas", "logs_insights")
+EXTENSIONS = (
+    "lambda_invoke",
+    "dynamodb_pitr",
+    "cloudwatch_percentiles",
+    "ecs_tasks",
+    "http_api",
+    "amplify",
+    "cloudformation_states",
+    "api_quotas",
+    "logs_insights",
+)
 
 _install_lock = threading.Lock()
 _installed = False
@@ -158,7 +167,9 @@ def install(target: Any) -> Extensions:
             if not server.running:  # a peer on a running server is answered by its owner's middleware
                 server.middlewares.append(amplify.middleware(server.default_account))
         with installing("cloudformation_states"):
-            extensions.cloudformation = load("cloudformation_states").CloudFormationHandle(ctx, target.env, target.client)
+            extensions.cloudformation = load("cloudformation_states").CloudFormationHandle(
+                ctx, target.env, target.client
+            )
         with installing("api_quotas"):
             if not server.running:  # outermost: a throttled request is answered before Amplify or moto sees it
                 server.middlewares.append(load("api_quotas").middleware(server.default_account))

@@ -49,7 +49,9 @@ class AmplifyHandle:
         with self.store.lock:
             return self.store.history_job(app_id, branch, commit_id=commit_id, message=message, started=started)
 
-    def serving(self, app_id: str | None = None, domain: str | None = None, prefix: str | None = None) -> tuple[Branch, Job | None] | None:
+    def serving(
+        self, app_id: str | None = None, domain: str | None = None, prefix: str | None = None
+    ) -> tuple[Branch, Job | None] | None:
         """The branch the inventory's domain prefix maps to and the job whose build it serves."""
         amp = self.env.amplify
         assert amp is not None or (app_id and domain and prefix is not None), "no [amplify] in the inventory"
@@ -61,15 +63,25 @@ class AmplifyHandle:
                 self.ctx.clock.now(),
             )
 
-    def release(self, branch: str, release: str, *, bad_release: bool = False, build_fails: bool = False, wait: bool = True) -> dict[str, Any]:
+    def release(
+        self, branch: str, release: str, *, bad_release: bool = False, build_fails: bool = False, wait: bool = True
+    ) -> dict[str, Any]:
         """A rehearsal fault or deployment: a RELEASE job of a new commit on ``branch`` (a release that builds
         but serves 5XX, or one that fails to build), waited for on the target's clock; returns its summary."""
         amp = self.env.amplify
         assert amp is not None, "no [amplify] in the inventory"
-        mark = (f" {amplify_model.BAD_RELEASE}" if bad_release else "") + (f" {amplify_model.BUILD_FAILS}" if build_fails else "")
+        mark = (f" {amplify_model.BAD_RELEASE}" if bad_release else "") + (
+            f" {amplify_model.BUILD_FAILS}" if build_fails else ""
+        )
         client = self.client("amplify")
         commit = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-        job = client.start_job(appId=amp.app_id, branchName=branch, jobType="RELEASE", commitId=commit, commitMessage=f"release {release}{mark}")["jobSummary"]
+        job = client.start_job(
+            appId=amp.app_id,
+            branchName=branch,
+            jobType="RELEASE",
+            commitId=commit,
+            commitMessage=f"release {release}{mark}",
+        )["jobSummary"]
         while wait and job["status"] not in amplify_model.FINAL:
             self.ctx.clock.sleep(amplify_model.PENDING_S)
             job = client.get_job(appId=amp.app_id, branchName=branch, jobId=job["jobId"])["job"]["summary"]

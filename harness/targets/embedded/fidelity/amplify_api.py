@@ -64,7 +64,11 @@ def app_json(store: AmplifyStore, app: model.App, now: datetime) -> dict:
     if production is not None:
         active = production.active_job(now)
         out["productionBranch"] = _drop_none(
-            {"branchName": production.name, "status": active.status(now) if active else None, "lastDeployTime": _epoch(active.end(now)) if active else None}
+            {
+                "branchName": production.name,
+                "status": active.status(now) if active else None,
+                "lastDeployTime": _epoch(active.end(now)) if active else None,
+            }
         )
     return out
 
@@ -84,7 +88,12 @@ def branch_json(store: AmplifyStore, b: model.Branch, now: datetime) -> dict:
         "updateTime": _epoch(b.created),
         "environmentVariables": {},
         "enableAutoBuild": b.enable_auto_build and not app.manual,
-        "customDomains": [f"{(s['prefix'] + '.') if s['prefix'] else ''}{d.name}" for d in app.domains.values() for s in d.settings if s["branchName"] == b.name],
+        "customDomains": [
+            f"{(s['prefix'] + '.') if s['prefix'] else ''}{d.name}"
+            for d in app.domains.values()
+            for s in d.settings
+            if s["branchName"] == b.name
+        ],
         "framework": b.framework,
         "activeJobId": active.job_id if active else "",
         "totalNumberOfJobs": str(len(b.jobs)),
@@ -118,9 +127,22 @@ def job_steps(job: model.Job, now: datetime) -> list[dict]:
     status, start, end = job.status(now), job.start or job.created, job.end(now)
     if status in ("CREATED", "PENDING"):
         return []
-    build = "FAILED" if status == "FAILED" else ("RUNNING" if status == "RUNNING" else ("CANCELLED" if status == "CANCELLED" else "SUCCEED"))
-    steps = [_drop_none({"stepName": "BUILD", "startTime": _epoch(start), "status": build, "endTime": _epoch(end or now),
-                         "statusReason": "build failed (rehearsal: harness-build-fails)" if status == "FAILED" else None})]
+    build = (
+        "FAILED"
+        if status == "FAILED"
+        else ("RUNNING" if status == "RUNNING" else ("CANCELLED" if status == "CANCELLED" else "SUCCEED"))
+    )
+    steps = [
+        _drop_none(
+            {
+                "stepName": "BUILD",
+                "startTime": _epoch(start),
+                "status": build,
+                "endTime": _epoch(end or now),
+                "statusReason": "build failed (rehearsal: harness-build-fails)" if status == "FAILED" else None,
+            }
+        )
+    ]
     if status == "SUCCEED":
         steps.append({"stepName": "DEPLOY", "startTime": _epoch(start), "status": "SUCCEED", "endTime": _epoch(end)})
     return steps
@@ -139,7 +161,12 @@ def domain_json(store: AmplifyStore, d: model.Domain, now: datetime) -> dict:
             "statusReason": "",
             "certificateVerificationDNSRecord": f"_rehearsal.{d.name}. CNAME _rehearsal.acm-validations.aws.",
             "subDomains": [
-                {"subDomainSetting": dict(s), "verified": True, "dnsRecord": f"{s['prefix']} CNAME {d.app_id}.cloudfront.net"} for s in d.settings
+                {
+                    "subDomainSetting": dict(s),
+                    "verified": True,
+                    "dnsRecord": f"{s['prefix']} CNAME {d.app_id}.cloudfront.net",
+                }
+                for s in d.settings
             ],
             "certificate": {"type": "AMPLIFY_MANAGED"},
         }
@@ -177,8 +204,15 @@ def list_apps(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tupl
 def create_app(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
     if not b.get("name"):
         raise bad_request("name is required.")
-    app = s.create_app(b["name"], now, repository=b.get("repository") or "", description=b.get("description") or "",
-                       platform=b.get("platform") or "WEB", environment_variables=b.get("environmentVariables") or {}, tags=b.get("tags") or {})
+    app = s.create_app(
+        b["name"],
+        now,
+        repository=b.get("repository") or "",
+        description=b.get("description") or "",
+        platform=b.get("platform") or "WEB",
+        environment_variables=b.get("environmentVariables") or {},
+        tags=b.get("tags") or {},
+    )
     return 200, {"app": app_json(s, app, now)}
 
 
@@ -194,8 +228,15 @@ def list_branches(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> 
 def create_branch(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
     if not b.get("branchName"):
         raise bad_request("branchName is required.")
-    branch = s.create_branch(p["appId"], b["branchName"], now, stage=b.get("stage"), description=b.get("description") or "",
-                             framework=b.get("framework") or "", enable_auto_build=b.get("enableAutoBuild", True))
+    branch = s.create_branch(
+        p["appId"],
+        b["branchName"],
+        now,
+        stage=b.get("stage"),
+        description=b.get("description") or "",
+        framework=b.get("framework") or "",
+        enable_auto_build=b.get("enableAutoBuild", True),
+    )
     return 200, {"branch": branch_json(s, branch, now)}
 
 
@@ -204,7 +245,9 @@ def get_branch(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tup
 
 
 def list_jobs(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
-    jobs = sorted(s.branch(p["appId"], p["branchName"]).jobs.values(), key=lambda j: int(j.job_id), reverse=True)  # newest first
+    jobs = sorted(
+        s.branch(p["appId"], p["branchName"]).jobs.values(), key=lambda j: int(j.job_id), reverse=True
+    )  # newest first
     page, token = _page(jobs, q)
     return 200, _drop_none({"jobSummaries": [job_summary(s, j, now) for j in page], "nextToken": token})
 
@@ -212,8 +255,17 @@ def list_jobs(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tupl
 def start_job(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
     if not b.get("jobType"):
         raise bad_request("jobType is required.")
-    job = s.start_job(p["appId"], p["branchName"], now, b["jobType"], job_id=b.get("jobId"), commit_id=b.get("commitId"),
-                      commit_message=b.get("commitMessage"), commit_time=_time(b.get("commitTime")), reason=b.get("jobReason") or "")
+    job = s.start_job(
+        p["appId"],
+        p["branchName"],
+        now,
+        b["jobType"],
+        job_id=b.get("jobId"),
+        commit_id=b.get("commitId"),
+        commit_message=b.get("commitMessage"),
+        commit_time=_time(b.get("commitTime")),
+        reason=b.get("jobReason") or "",
+    )
     return 200, {"jobSummary": job_summary(s, job, now)}
 
 
@@ -234,8 +286,14 @@ def create_deployment(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict)
 
 
 def start_deployment(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
-    job = s.start_deployment(p["appId"], p["branchName"], now, job_id=b.get("jobId"), source_url=b.get("sourceUrl"),
-                             source_url_type=b.get("sourceUrlType"))
+    job = s.start_deployment(
+        p["appId"],
+        p["branchName"],
+        now,
+        job_id=b.get("jobId"),
+        source_url=b.get("sourceUrl"),
+        source_url_type=b.get("sourceUrlType"),
+    )
     return 200, {"jobSummary": job_summary(s, job, now)}
 
 
@@ -247,7 +305,9 @@ def list_domains(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> t
 def create_domain(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
     if not b.get("domainName") or "subDomainSettings" not in b:
         raise bad_request("domainName and subDomainSettings are required.")
-    d = s.create_domain(p["appId"], b["domainName"], b["subDomainSettings"], now, bool(b.get("enableAutoSubDomain", False)))
+    d = s.create_domain(
+        p["appId"], b["domainName"], b["subDomainSettings"], now, bool(b.get("enableAutoSubDomain", False))
+    )
     return 200, {"domainAssociation": domain_json(s, d, now)}
 
 
@@ -290,7 +350,9 @@ def scope(environ: dict) -> tuple[str, str] | None:
     return (m.group("service"), m.group("region")) if m else None
 
 
-def dispatch(store: AmplifyStore, now: datetime, method: str, raw_path: str, body: bytes) -> tuple[int, dict, str | None]:
+def dispatch(
+    store: AmplifyStore, now: datetime, method: str, raw_path: str, body: bytes
+) -> tuple[int, dict, str | None]:
     """(status, JSON body, error type) for one Amplify request."""
     parts = urlsplit(raw_path)
     path = parts.path.rstrip("/") or "/"
@@ -328,9 +390,15 @@ class AmplifyApi:
         raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
         if not raw.startswith("/"):  # an absolute URI in the request line
             raw = urlsplit(raw)._replace(scheme="", netloc="").geturl()
-        status, out, error = dispatch(model.store(account, signed[1]), ctx.clock.now(), environ["REQUEST_METHOD"], raw, body)
+        status, out, error = dispatch(
+            model.store(account, signed[1]), ctx.clock.now(), environ["REQUEST_METHOD"], raw, body
+        )
         data = json.dumps(out).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ]
         if error:
             headers.append(("x-amzn-ErrorType", error))
         start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)

@@ -228,9 +228,19 @@ class AmplifyStore:
         return branch
 
     # -- jobs -----------------------------------------------------------------------------------
-    def start_job(self, app_id: str, branch: str, now: datetime, job_type: str, *, job_id: str | None = None,
-                  commit_id: str | None = None, commit_message: str | None = None, commit_time: datetime | None = None,
-                  reason: str = "") -> Job:
+    def start_job(
+        self,
+        app_id: str,
+        branch: str,
+        now: datetime,
+        job_type: str,
+        *,
+        job_id: str | None = None,
+        commit_id: str | None = None,
+        commit_message: str | None = None,
+        commit_time: datetime | None = None,
+        reason: str = "",
+    ) -> Job:
         """StartJob: RELEASE (repository apps: the commit given or the branch's latest) or RETRY (``job_id``)."""
         app, b = self.app(app_id), self.branch(app_id, branch)
         if job_type == "RELEASE":
@@ -245,16 +255,22 @@ class AmplifyStore:
             if app.manual:  # a manual deployment is retried from its own artifact
                 return self._add_job(b, "RETRY", commit, now, now, reason, old.source_url, old.source_url_type)
         else:
-            raise bad_request(f"StartJob does not accept jobType {job_type}: use RELEASE or RETRY (MANUAL jobs come from CreateDeployment).")
+            raise bad_request(
+                f"StartJob does not accept jobType {job_type}: use RELEASE or RETRY (MANUAL jobs come from CreateDeployment)."
+            )
         return self._add_job(b, job_type, commit, now, now, reason)
 
-    def _commit(self, b: Branch, commit_id: str | None, message: str | None, time: datetime | None, now: datetime) -> Commit:
+    def _commit(
+        self, b: Branch, commit_id: str | None, message: str | None, time: datetime | None, now: datetime
+    ) -> Commit:
         """The commit a RELEASE builds: the one named (known or new), else the branch's latest."""
         if commit_id:
             known = next((j.commit for j in b.jobs.values() if j.commit.commit_id == commit_id), None)
             if known is not None and message is None:
                 return known
-            commit = Commit(commit_id, message if message is not None else (known.message if known else ""), time or now)
+            commit = Commit(
+                commit_id, message if message is not None else (known.message if known else ""), time or now
+            )
             if b.head is None or commit.time >= b.head.time:
                 b.head = commit
             return commit
@@ -262,13 +278,26 @@ class AmplifyStore:
             raise bad_request(f"Branch {b.name} has no commit to release.")
         return b.head
 
-    def _add_job(self, b: Branch, job_type: str, commit: Commit, created: datetime, start: datetime | None, reason: str,
-                 source_url: str | None = None, source_url_type: str | None = None) -> Job:
-        job = Job(b.app_id, b.name, b.next_job_id(), job_type, commit, created, start, reason, source_url, source_url_type)
+    def _add_job(
+        self,
+        b: Branch,
+        job_type: str,
+        commit: Commit,
+        created: datetime,
+        start: datetime | None,
+        reason: str,
+        source_url: str | None = None,
+        source_url_type: str | None = None,
+    ) -> Job:
+        job = Job(
+            b.app_id, b.name, b.next_job_id(), job_type, commit, created, start, reason, source_url, source_url_type
+        )
         b.jobs[job.job_id] = job
         return job
 
-    def history_job(self, app_id: str, branch: str, *, commit_id: str, message: str, started: datetime, job_type: str = "RELEASE") -> Job:
+    def history_job(
+        self, app_id: str, branch: str, *, commit_id: str, message: str, started: datetime, job_type: str = "RELEASE"
+    ) -> Job:
         """A job that ran at ``started`` (seeding a rehearsal's history; the API cannot backdate)."""
         b = self.branch(app_id, branch)
         commit = Commit(commit_id, message, started)
@@ -289,16 +318,28 @@ class AmplifyStore:
         """CreateDeployment: a MANUAL job waiting for StartDeployment (manually deployed apps only)."""
         app, b = self.app(app_id), self.branch(app_id, branch)
         if not app.manual:
-            raise bad_request("CreateDeployment is only for manually deployed apps; this app is connected to a repository.")
+            raise bad_request(
+                "CreateDeployment is only for manually deployed apps; this app is connected to a repository."
+            )
         commit = Commit(f"manual-{len(b.jobs) + 1}", "manual deployment", now)
         return self._add_job(b, "MANUAL", commit, now, None, "")
 
-    def start_deployment(self, app_id: str, branch: str, now: datetime, *, job_id: str | None = None,
-                         source_url: str | None = None, source_url_type: str | None = None) -> Job:
+    def start_deployment(
+        self,
+        app_id: str,
+        branch: str,
+        now: datetime,
+        *,
+        job_id: str | None = None,
+        source_url: str | None = None,
+        source_url_type: str | None = None,
+    ) -> Job:
         """StartDeployment: start the CreateDeployment job ``job_id``, or deploy ``source_url`` (manual apps only)."""
         app, b = self.app(app_id), self.branch(app_id, branch)
         if not app.manual:
-            raise bad_request("StartDeployment is only for manually deployed apps; this app is connected to a repository (use StartJob).")
+            raise bad_request(
+                "StartDeployment is only for manually deployed apps; this app is connected to a repository (use StartJob)."
+            )
         if job_id:
             job = self.job(app_id, branch, job_id)
             if job.job_type != "MANUAL" or job.start is not None:
@@ -324,7 +365,14 @@ class AmplifyStore:
             raise bad_request("Duplicate prefixes in subDomainSettings.")
         return clean
 
-    def create_domain(self, app_id: str, name: str, settings: list[dict[str, str]], now: datetime, enable_auto_sub_domain: bool = False) -> Domain:
+    def create_domain(
+        self,
+        app_id: str,
+        name: str,
+        settings: list[dict[str, str]],
+        now: datetime,
+        enable_auto_sub_domain: bool = False,
+    ) -> Domain:
         """CreateDomainAssociation (the certificate is taken as verified at once in a rehearsal)."""
         app = self.app(app_id)
         if name in app.domains:
@@ -333,8 +381,14 @@ class AmplifyStore:
         app.domains[name] = domain
         return domain
 
-    def update_domain(self, app_id: str, name: str, settings: list[dict[str, str]] | None, now: datetime,
-                      enable_auto_sub_domain: bool | None = None) -> Domain:
+    def update_domain(
+        self,
+        app_id: str,
+        name: str,
+        settings: list[dict[str, str]] | None,
+        now: datetime,
+        enable_auto_sub_domain: bool | None = None,
+    ) -> Domain:
         """UpdateDomainAssociation: the settings given replace the old ones; refused while UPDATING."""
         app, domain = self.app(app_id), self.domain(app_id, name)
         if domain.status(now)[0] == "UPDATING":

@@ -25,7 +25,9 @@ def _dims(trigger: TriggerMetric) -> list[dict[str, str]]:
     return [{"Name": k, "Value": v} for k, v in trigger.dimensions]
 
 
-def minute(env: Environment, at: datetime, *, bad_release: bool = False, minutes: int = 1) -> dict[str, list[dict[str, Any]]]:
+def minute(
+    env: Environment, at: datetime, *, bad_release: bool = False, minutes: int = 1
+) -> dict[str, list[dict[str, Any]]]:
     """``minutes`` of traffic ending at ``at`` as one datapoint per metric: namespace -> MetricData."""
     out: dict[str, list[dict[str, Any]]] = {}
     requests = float(REQUESTS_PER_MINUTE * minutes)
@@ -43,8 +45,15 @@ def minute(env: Environment, at: datetime, *, bad_release: bool = False, minutes
     if latency is not None:
         fractions, weights = LATENCY_SHAPE
         total = sum(weights)
-        put(latency, {"MetricName": latency.metric, "Values": [round(f * latency.threshold, 1) for f in fractions],
-                      "Counts": [w * requests / total for w in weights], "Unit": "Milliseconds"})
+        put(
+            latency,
+            {
+                "MetricName": latency.metric,
+                "Values": [round(f * latency.threshold, 1) for f in fractions],
+                "Counts": [w * requests / total for w in weights],
+                "Unit": "Milliseconds",
+            },
+        )
     auth = env.trigger("auth_failures")
     if auth is not None:  # a healthy minute: sign-ins succeed (a datapoint of 0, so the row is measured)
         put(auth, {"MetricName": auth.metric, "Value": 0.0, "Unit": "Count"})

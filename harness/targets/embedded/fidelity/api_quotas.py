@@ -78,13 +78,33 @@ class Quota:
 # The documented defaults (Regions other than us-east-1 where they differ). Where AWS publishes no burst,
 # the bucket holds one second's worth (the smallest burst consistent with the rate).
 QUOTAS: tuple[Quota, ...] = (
-    Quota("lambda", ("GetFunction",), 100, 100, LAMBDA_QUOTAS, "GetFunction API requests: 100 requests per second, cannot be increased"),
+    Quota(
+        "lambda",
+        ("GetFunction",),
+        100,
+        100,
+        LAMBDA_QUOTAS,
+        "GetFunction API requests: 100 requests per second, cannot be increased",
+    ),
     Quota("lambda", ("GetPolicy",), 15, 15, LAMBDA_QUOTAS, "GetPolicy API requests: 15 requests per second"),
-    Quota("lambda", ("*",), 15, 15, LAMBDA_QUOTAS,
-          "remainder of the control plane (GetAlias, ListVersionsByFunction, GetFunctionConfiguration, UpdateAlias, ListFunctions, ...): "
-          "15 requests per second across all APIs, not per API",
-          exempt=("Invoke", "InvokeAsync", "InvokeWithResponseStream")),  # invocations are bounded by concurrency, not by a request rate
-    Quota("monitoring", ("GetMetricData",), 500, 500, CLOUDWATCH_QUOTAS, "Rate of GetMetricData requests: 500 per second (adjustable)"),
+    Quota(
+        "lambda",
+        ("*",),
+        15,
+        15,
+        LAMBDA_QUOTAS,
+        "remainder of the control plane (GetAlias, ListVersionsByFunction, GetFunctionConfiguration, UpdateAlias, ListFunctions, ...): "
+        "15 requests per second across all APIs, not per API",
+        exempt=("Invoke", "InvokeAsync", "InvokeWithResponseStream"),
+    ),  # invocations are bounded by concurrency, not by a request rate
+    Quota(
+        "monitoring",
+        ("GetMetricData",),
+        500,
+        500,
+        CLOUDWATCH_QUOTAS,
+        "Rate of GetMetricData requests: 500 per second (adjustable)",
+    ),
     Quota("monitoring", ("GetMetricStatistics",), 400, 400, CLOUDWATCH_QUOTAS, "400 per second"),
     Quota("monitoring", ("PutMetricData",), 500, 500, CLOUDWATCH_QUOTAS, "500 per second"),
     Quota("monitoring", ("ListMetrics",), 25, 25, CLOUDWATCH_QUOTAS, "25 per second"),
@@ -93,25 +113,123 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("monitoring", ("PutMetricAlarm",), 3, 3, CLOUDWATCH_QUOTAS, "3 per second"),
     Quota("monitoring", ("SetAlarmState",), 3, 3, CLOUDWATCH_QUOTAS, "3 per second"),
     Quota("monitoring", ("DeleteAlarms",), 3, 3, CLOUDWATCH_QUOTAS, "3 per second"),
-    Quota("logs", ("FilterLogEvents",), 5, 5, LOGS_THROTTLING, "5 transactions per second per account and Region, cannot be increased"),
-    Quota("logs", ("GetLogEvents",), 5, 5, LOGS_THROTTLING, "a hard limit like FilterLogEvents's; no number found: FilterLogEvents's 5 TPS assumed"),
-    Quota("logs", ("StartQuery",), 5, 5, LOGS_QUOTAS, "no request rate found (concurrency: 30 queries); 5 TPS assumed (conservative)"),
+    Quota(
+        "logs",
+        ("FilterLogEvents",),
+        5,
+        5,
+        LOGS_THROTTLING,
+        "5 transactions per second per account and Region, cannot be increased",
+    ),
+    Quota(
+        "logs",
+        ("GetLogEvents",),
+        5,
+        5,
+        LOGS_THROTTLING,
+        "a hard limit like FilterLogEvents's; no number found: FilterLogEvents's 5 TPS assumed",
+    ),
+    Quota(
+        "logs",
+        ("StartQuery",),
+        5,
+        5,
+        LOGS_QUOTAS,
+        "no request rate found (concurrency: 30 queries); 5 TPS assumed (conservative)",
+    ),
     Quota("logs", ("GetQueryResults",), 5, 5, LOGS_QUOTAS, "no request rate found; 5 TPS assumed (conservative)"),
-    Quota("logs", ("DescribeLogGroups", "DescribeLogStreams"), 5, 5, LOGS_THROTTLING, "no number found; 5 TPS assumed (conservative)"),
-    Quota("dynamodb", ("CreateTable", "DeleteTable", "DescribeTable", "UpdateTable", "ListTables", "DescribeContinuousBackups",
-                       "UpdateContinuousBackups", "RestoreTableToPointInTime", "RestoreTableFromBackup", "CreateBackup", "DescribeBackup",
-                       "ListBackups", "DeleteBackup", "DescribeTimeToLive", "UpdateTimeToLive", "ListTagsOfResource", "TagResource",
-                       "UntagResource", "DescribeLimits"), 2500, 2500, DYNAMODB_CONTROL_PLANE,
-          "control plane throttle limit: 2,500 requests per second (data-plane reads and writes are bounded by table capacity, not a request rate)"),
-    Quota("ecs", ("DescribeServices", "ListServices"), 20, 50, ECS_THROTTLING,
-          "service read actions: sustained 20 per second; burst not found for this category: the documented cluster-read bucket (50) assumed"),
-    Quota("ecs", ("DescribeTasks", "ListTasks"), 20, 50, ECS_THROTTLING, "cluster resource read actions: sustained 20 per second; burst 50 assumed"),
-    Quota("ecs", ("DescribeClusters", "ListClusters"), 20, 50, ECS_THROTTLING, "cluster read actions: bucket 50, sustained 20 per second"),
-    Quota("ssm", ("GetParameter", "GetParameters", "GetParametersByPath"), 40, 40, SSM_QUOTAS,
-          "Parameter Store default throughput: 40 transactions per second shared by these APIs"),
-    Quota("sts", ("*",), 50, 50, STS_QUOTAS, "no per-API request rate published; 50 per second assumed (the harness calls it once per target)"),
-    Quota("s3", ("GET", "HEAD"), 5500, 5500, S3_PERFORMANCE, "5,500 GET/HEAD per second per partitioned prefix (a bucket counts as one prefix: conservative)"),
-    Quota("s3", ("PUT", "POST", "DELETE"), 3500, 3500, S3_PERFORMANCE, "3,500 PUT/COPY/POST/DELETE per second per partitioned prefix"),
+    Quota(
+        "logs",
+        ("DescribeLogGroups", "DescribeLogStreams"),
+        5,
+        5,
+        LOGS_THROTTLING,
+        "no number found; 5 TPS assumed (conservative)",
+    ),
+    Quota(
+        "dynamodb",
+        (
+            "CreateTable",
+            "DeleteTable",
+            "DescribeTable",
+            "UpdateTable",
+            "ListTables",
+            "DescribeContinuousBackups",
+            "UpdateContinuousBackups",
+            "RestoreTableToPointInTime",
+            "RestoreTableFromBackup",
+            "CreateBackup",
+            "DescribeBackup",
+            "ListBackups",
+            "DeleteBackup",
+            "DescribeTimeToLive",
+            "UpdateTimeToLive",
+            "ListTagsOfResource",
+            "TagResource",
+            "UntagResource",
+            "DescribeLimits",
+        ),
+        2500,
+        2500,
+        DYNAMODB_CONTROL_PLANE,
+        "control plane throttle limit: 2,500 requests per second (data-plane reads and writes are bounded by table capacity, not a request rate)",
+    ),
+    Quota(
+        "ecs",
+        ("DescribeServices", "ListServices"),
+        20,
+        50,
+        ECS_THROTTLING,
+        "service read actions: sustained 20 per second; burst not found for this category: the documented cluster-read bucket (50) assumed",
+    ),
+    Quota(
+        "ecs",
+        ("DescribeTasks", "ListTasks"),
+        20,
+        50,
+        ECS_THROTTLING,
+        "cluster resource read actions: sustained 20 per second; burst 50 assumed",
+    ),
+    Quota(
+        "ecs",
+        ("DescribeClusters", "ListClusters"),
+        20,
+        50,
+        ECS_THROTTLING,
+        "cluster read actions: bucket 50, sustained 20 per second",
+    ),
+    Quota(
+        "ssm",
+        ("GetParameter", "GetParameters", "GetParametersByPath"),
+        40,
+        40,
+        SSM_QUOTAS,
+        "Parameter Store default throughput: 40 transactions per second shared by these APIs",
+    ),
+    Quota(
+        "sts",
+        ("*",),
+        50,
+        50,
+        STS_QUOTAS,
+        "no per-API request rate published; 50 per second assumed (the harness calls it once per target)",
+    ),
+    Quota(
+        "s3",
+        ("GET", "HEAD"),
+        5500,
+        5500,
+        S3_PERFORMANCE,
+        "5,500 GET/HEAD per second per partitioned prefix (a bucket counts as one prefix: conservative)",
+    ),
+    Quota(
+        "s3",
+        ("PUT", "POST", "DELETE"),
+        3500,
+        3500,
+        S3_PERFORMANCE,
+        "3,500 PUT/COPY/POST/DELETE per second per partitioned prefix",
+    ),
 )
 
 
@@ -286,8 +404,10 @@ QUERY_XML = (
     '<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type><Code>Throttling</Code><Message>{message}</Message></Error>'
     "<RequestId>{request_id}</RequestId></ErrorResponse>"
 )
-S3_XML = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>'
-          "<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>")
+S3_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>'
+    "<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
+)
 
 
 def throttle_response(service: str, protocol: str, retry_after: float) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -297,24 +417,34 @@ def throttle_response(service: str, protocol: str, retry_after: float) -> tuple[
     if service == "lambda":
         # Lambda API reference, TooManyRequestsException: HTTP 429, Retry-After, Reason CallerRateLimitExceeded.
         body = json.dumps({"Reason": "CallerRateLimitExceeded", "Type": "User", "message": RATE_EXCEEDED}).encode()
-        headers += [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException"),
-                    ("Retry-After", str(max(1, math.ceil(retry_after))))]
+        headers += [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", "TooManyRequestsException"),
+            ("Retry-After", str(max(1, math.ceil(retry_after)))),
+        ]
         return "429 Too Many Requests", headers, body
     if service == "s3":
         headers += [("Content-Type", "application/xml")]
         return "503 Slow Down", headers, S3_XML.format(request_id=request_id).encode()
     if protocol == "query":
-        namespaces = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/", "monitoring": "http://monitoring.amazonaws.com/doc/2010-08-01/"}
+        namespaces = {
+            "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+            "monitoring": "http://monitoring.amazonaws.com/doc/2010-08-01/",
+        }
         body = QUERY_XML.format(ns=namespaces.get(service, ""), message=RATE_EXCEEDED, request_id=request_id).encode()
         return "400 Bad Request", headers + [("Content-Type", "text/xml")], body
-    query_compatible = service == "monitoring"  # CloudWatch answers new protocols with the query code (awsQueryCompatible)
+    query_compatible = (
+        service == "monitoring"
+    )  # CloudWatch answers new protocols with the query code (awsQueryCompatible)
     if query_compatible:
         headers.append(("x-amzn-query-error", "Throttling;Sender"))
     error_type = JSON_ERROR_TYPES.get(service, "ThrottlingException")
     if protocol == "cbor":
         headers += [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
         return "400 Bad Request", headers, cbor_map({"__type": error_type, "message": RATE_EXCEEDED})
-    content_type = "application/x-amz-json-1.0" if service in ("dynamodb", "monitoring") else "application/x-amz-json-1.1"
+    content_type = (
+        "application/x-amz-json-1.0" if service in ("dynamodb", "monitoring") else "application/x-amz-json-1.1"
+    )
     headers += [("Content-Type", content_type), ("x-amzn-ErrorType", error_type.rsplit("#", 1)[-1])]
     return "400 Bad Request", headers, json.dumps({"__type": error_type, "message": RATE_EXCEEDED}).encode()
 

@@ -69,7 +69,12 @@ def failing_resources(old: Any, new: Any) -> dict[str, str]:
 def record(stack: Stack, ctx: AccountContext) -> None:
     """Remember the template and parameters the stack now runs (the rehearsal's template history)."""
     history = stack.__dict__.setdefault(HISTORY_ATTR, [])
-    entry = {"template": stack.template, "parameters": dict(stack.parameters), "status": stack.status, "at": ctx.clock.now()}
+    entry = {
+        "template": stack.template,
+        "parameters": dict(stack.parameters),
+        "status": stack.status,
+        "at": ctx.clock.now(),
+    }
     if not history or (history[-1]["template"], history[-1]["parameters"]) != (entry["template"], entry["parameters"]):
         history.append(entry)
 
@@ -79,7 +84,9 @@ def template_history(stack: Stack) -> list[dict[str, Any]]:
     return list(stack.__dict__.get(HISTORY_ATTR, []))
 
 
-def _resource_event(stack: Stack, logical: str, resource_type: str, status: str, reason: str | None, ctx: AccountContext) -> None:
+def _resource_event(
+    stack: Stack, logical: str, resource_type: str, status: str, reason: str | None, ctx: AccountContext
+) -> None:
     event = Event(
         stack_id=stack.stack_id,
         stack_name=stack.name,
@@ -138,7 +145,9 @@ def _update_stack(original: Any) -> Any:
             stack.status = "UPDATE_ROLLBACK_COMPLETE"
         return ActionResult({"StackId": stack.stack_id})
 
-    update_stack.__doc__ = "UpdateStack; marked resources fail, and the update rolls back unless DisableRollback (fidelity extension)."
+    update_stack.__doc__ = (
+        "UpdateStack; marked resources fail, and the update rolls back unless DisableRollback (fidelity extension)."
+    )
     return update_stack
 
 
@@ -174,7 +183,9 @@ def _create_stack(original: Any) -> Any:
             _rollback_create(stack, reason)
         return result
 
-    create_stack.__doc__ = "CreateStack; marked resources fail, then ROLLBACK (default), DO_NOTHING or DELETE (fidelity extension)."
+    create_stack.__doc__ = (
+        "CreateStack; marked resources fail, then ROLLBACK (default), DO_NOTHING or DELETE (fidelity extension)."
+    )
     return create_stack
 
 
@@ -203,12 +214,19 @@ def rollback_stack(self: CloudFormationResponse) -> Any:
     elif stack.status == "CREATE_FAILED":
         _rollback_create(stack, "User Initiated")
     else:
-        raise ValidationError(stack.stack_id, message=ROLLBACK_REFUSED.format(stack_id=stack.stack_id, status=stack.status))
+        raise ValidationError(
+            stack.stack_id, message=ROLLBACK_REFUSED.format(stack_id=stack.stack_id, status=stack.status)
+        )
     return ActionResult({"StackId": stack.stack_id})
 
 
 def _add_stack_event(original: Any) -> Any:
-    def add_stack_event(self: Stack, resource_status: str, resource_status_reason: str | None = None, resource_properties: str | None = None) -> None:
+    def add_stack_event(
+        self: Stack,
+        resource_status: str,
+        resource_status_reason: str | None = None,
+        resource_properties: str | None = None,
+    ) -> None:
         original(self, resource_status, resource_status_reason, resource_properties)
         ctx = registry.context(self.account_id)
         if ctx is not None:
@@ -232,7 +250,9 @@ def install() -> None:
     registry.patch_all(PATCHES)
     for owner, name, fn in ADDED:
         if name in owner.__dict__ and owner.__dict__[name] is not fn:
-            raise AttributeError(f"{owner.__name__} now defines '{name}' itself: re-check cloudformation_states before widening the moto pin")
+            raise AttributeError(
+                f"{owner.__name__} now defines '{name}' itself: re-check cloudformation_states before widening the moto pin"
+            )
         setattr(owner, name, fn)
 
 
@@ -249,8 +269,12 @@ class CloudFormationHandle:
         from harness.targets.embedded.seed_propie import appsync_parameters, appsync_template
 
         cfn = self.client("cloudformation")
-        cfn.update_stack(StackName=stack, TemplateBody=appsync_template(stack, release, fails_with=fails_with),
-                         Parameters=appsync_parameters(self.env, release), DisableRollback=disable_rollback)
+        cfn.update_stack(
+            StackName=stack,
+            TemplateBody=appsync_template(stack, release, fails_with=fails_with),
+            Parameters=appsync_parameters(self.env, release),
+            DisableRollback=disable_rollback,
+        )
         return str(cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
 
     def _backend(self) -> CloudFormationBackend:
@@ -261,4 +285,7 @@ class CloudFormationHandle:
     def template_history(self, stack_name: str) -> list[dict[str, Any]]:
         """Every (template, parameters) the stack ran, oldest first; templates as text."""
         stack = self._backend().get_stack(stack_name)
-        return [{**h, "template": h["template"] if isinstance(h["template"], str) else json.dumps(h["template"])} for h in template_history(stack)]
+        return [
+            {**h, "template": h["template"] if isinstance(h["template"], str) else json.dumps(h["template"])}
+            for h in template_history(stack)
+        ]

@@ -184,7 +184,9 @@ class Window:
         return self.index.select(identity, self.start, self.end) + self.computed.get(identity, [])
 
 
-def buckets(data: list[MetricDatumBase], unit: str | None, start: datetime, period: int) -> dict[int, list[MetricDatumBase]]:
+def buckets(
+    data: list[MetricDatumBase], unit: str | None, start: datetime, period: int
+) -> dict[int, list[MetricDatumBase]]:
     """One metric's data grouped by period index from ``start`` (optionally only one unit)."""
     grouped: dict[int, list[MetricDatumBase]] = defaultdict(list)
     for md in data:
@@ -227,7 +229,10 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
     datapoints = []
     for index in sorted(grouped):
         data = grouped[index]
-        point: dict[str, Any] = {"Timestamp": start + timedelta(seconds=index * period), "Unit": params.get("Unit") or data[-1].unit or "None"}
+        point: dict[str, Any] = {
+            "Timestamp": start + timedelta(seconds=index * period),
+            "Unit": params.get("Unit") or data[-1].unit or "None",
+        }
         for stat in stats:
             value = statistic(data, stat)
             if value is not None:
@@ -240,7 +245,14 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
     return {"Label": params["MetricName"], "Datapoints": datapoints}
 
 
-def metric_data(backend: CloudWatchBackend, ctx: registry.AccountContext, queries: list[dict], start: datetime, end: datetime, scan_by: str) -> list[dict]:
+def metric_data(
+    backend: CloudWatchBackend,
+    ctx: registry.AccountContext,
+    queries: list[dict],
+    start: datetime,
+    end: datetime,
+    scan_by: str,
+) -> list[dict]:
     """GetMetricData's results for MetricStat queries (any statistic incl. pNN), then metric math."""
     start, end = cloudwatch_start(naive_utc(start), _now(ctx)), naive_utc(end)
     if start >= end:
@@ -266,12 +278,29 @@ def metric_data(backend: CloudWatchBackend, ctx: registry.AccountContext, querie
             timestamps.reverse()
             values.reverse()
         label = query.get("Label") or f"{metric.get('MetricName')} {stat}"
-        computed.append({"id": query["Id"], "label": label, "values": values, "timestamps": timestamps, "status_code": "Complete", "_return": query.get("ReturnData", True)})
+        computed.append(
+            {
+                "id": query["Id"],
+                "label": label,
+                "values": values,
+                "timestamps": timestamps,
+                "status_code": "Complete",
+                "_return": query.get("ReturnData", True),
+            }
+        )
     results = [{k: v for k, v in r.items() if k != "_return"} for r in computed if r["_return"]]
     for query in queries:
         if "Expression" in query and not query["Expression"].startswith("SELECT"):
             values, timestamps = parse_expression(query["Expression"], computed)
-            results.append({"id": query["Id"], "label": query.get("Label") or query["Id"], "values": values, "timestamps": timestamps, "status_code": "Complete"})
+            results.append(
+                {
+                    "id": query["Id"],
+                    "label": query.get("Label") or query["Id"],
+                    "values": values,
+                    "timestamps": timestamps,
+                    "status_code": "Complete",
+                }
+            )
     return results
 
 
@@ -282,16 +311,34 @@ def _response_statistics(original: Any) -> Any:
             return original(self)
         params = {
             name: self._get_param(name)
-            for name in ("Namespace", "MetricName", "StartTime", "EndTime", "Period", "Statistics", "ExtendedStatistics", "Dimensions", "Unit")
+            for name in (
+                "Namespace",
+                "MetricName",
+                "StartTime",
+                "EndTime",
+                "Period",
+                "Statistics",
+                "ExtendedStatistics",
+                "Dimensions",
+                "Unit",
+            )
         }
         return ActionResult(metric_statistics(self.cloudwatch_backend, ctx, params))
 
-    get_metric_statistics.__doc__ = "GetMetricStatistics with ExtendedStatistics and exact dimensions (fidelity extension)."
+    get_metric_statistics.__doc__ = (
+        "GetMetricStatistics with ExtendedStatistics and exact dimensions (fidelity extension)."
+    )
     return get_metric_statistics
 
 
 def _backend_data(original: Any) -> Any:
-    def get_metric_data(self: CloudWatchBackend, queries: list[dict], start_time: datetime, end_time: datetime, scan_by: str = "TimestampAscending") -> Any:
+    def get_metric_data(
+        self: CloudWatchBackend,
+        queries: list[dict],
+        start_time: datetime,
+        end_time: datetime,
+        scan_by: str = "TimestampAscending",
+    ) -> Any:
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, queries, start_time, end_time, scan_by)

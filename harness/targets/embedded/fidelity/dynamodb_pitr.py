@@ -111,7 +111,9 @@ def _key(table: Table, attrs: dict[str, Any]) -> Key | None:
     if table.hash_key_attr not in attrs:
         return None
     hash_value = DynamoType(attrs[table.hash_key_attr])
-    range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in attrs else None
+    range_value = (
+        DynamoType(attrs[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in attrs else None
+    )
     return hash_value, range_value
 
 
@@ -169,7 +171,10 @@ def _update_backups(original: Any) -> Any:
             return result
         table = self.get_table(table_name)
         if spec.get("PointInTimeRecoveryEnabled"):
-            days = int(spec.get("RecoveryPeriodInDays") or result["PointInTimeRecoveryDescription"].get("RecoveryPeriodInDays", 35))
+            days = int(
+                spec.get("RecoveryPeriodInDays")
+                or result["PointInTimeRecoveryDescription"].get("RecoveryPeriodInDays", 35)
+            )
             hist = history(table)
             if hist is None:
                 setattr(table, HISTORY_ATTR, PitrHistory(ctx.clock.now().astimezone(timezone.utc), days))
@@ -179,7 +184,9 @@ def _update_backups(original: Any) -> Any:
             setattr(table, HISTORY_ATTR, None)  # disabling PITR deletes the continuous backups
         return self.describe_continuous_backups(table_name)
 
-    update_continuous_backups.__doc__ = "UpdateContinuousBackups, starting or dropping PITR history (fidelity extension)."
+    update_continuous_backups.__doc__ = (
+        "UpdateContinuousBackups, starting or dropping PITR history (fidelity extension)."
+    )
     return update_continuous_backups
 
 
@@ -200,7 +207,9 @@ def _describe_backups(original: Any) -> Any:
         pitr["RecoveryPeriodInDays"] = hist.recovery_days
         return described
 
-    describe_continuous_backups.__doc__ = "DescribeContinuousBackups with a moving restorable window (fidelity extension)."
+    describe_continuous_backups.__doc__ = (
+        "DescribeContinuousBackups with a moving restorable window (fidelity extension)."
+    )
     return describe_continuous_backups
 
 
@@ -272,9 +281,13 @@ def restore(backend: DynamoDBBackend, body: dict, now: datetime, lag: timedelta)
     if body.get("ProvisionedThroughputOverride"):
         table.throughput = dict(body["ProvisionedThroughputOverride"], NumberOfDecreasesToday=0)
     if "GlobalSecondaryIndexOverride" in body:
-        table.global_indexes = [GlobalSecondaryIndex.create(i, table.table_key_attrs) for i in body["GlobalSecondaryIndexOverride"]]
+        table.global_indexes = [
+            GlobalSecondaryIndex.create(i, table.table_key_attrs) for i in body["GlobalSecondaryIndexOverride"]
+        ]
     if "LocalSecondaryIndexOverride" in body:
-        table.indexes = [LocalSecondaryIndex.create(i, table.table_key_attrs) for i in body["LocalSecondaryIndexOverride"]]
+        table.indexes = [
+            LocalSecondaryIndex.create(i, table.table_key_attrs) for i in body["LocalSecondaryIndexOverride"]
+        ]
     if body.get("SSESpecificationOverride"):
         table.sse_specification = body["SSESpecificationOverride"]
     table.restore_date_time = at

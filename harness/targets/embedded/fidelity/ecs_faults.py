@@ -119,4 +119,3 @@ class EcsHandle:
 
     def __repr__(self) -> str:
         return f"EcsHandle(account={self.account}, region={self.region}, holds={self.held()})"
-

@@ -93,10 +93,14 @@ def _stop_task(task: Task, reason: str, now: datetime) -> None:
 
 def _event(svc: Service, message: str, now: datetime) -> None:
     """Add a service event, newest first, as DescribeServices shows them."""
-    svc.events.insert(0, {"id": str(mock_random.uuid4()), "createdAt": now, "message": f"(service {svc.name}) {message}"})
+    svc.events.insert(
+        0, {"id": str(mock_random.uuid4()), "createdAt": now, "message": f"(service {svc.name}) {message}"}
+    )
 
 
-def reconcile(backend: EC2ContainerServiceBackend, svc: Service, running: int, now: datetime, reason: str | None = None) -> list[str]:
+def reconcile(
+    backend: EC2ContainerServiceBackend, svc: Service, running: int, now: datetime, reason: str | None = None
+) -> list[str]:
     """Start or stop ``svc``'s tasks until exactly ``running`` are RUNNING; returns the stopped task ARNs."""
     running = max(int(running), 0)
     live = service_tasks(backend, svc)
@@ -138,4 +142,3 @@ def converge(backend: EC2ContainerServiceBackend, svc: Service, cap: int | None,
     """What ECS's scheduler does: run ``desiredCount`` tasks, or ``cap`` while a fault holds it lower."""
     target = svc.desired_count if cap is None else min(svc.desired_count, cap)
     return reconcile(backend, svc, target, now)
-

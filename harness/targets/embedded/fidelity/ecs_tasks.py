@@ -42,7 +42,9 @@ def _update_service(original: Any) -> Any:
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, service_properties)
-        svc = self._get_service(service_properties.get("cluster", "default"), service_properties["service"].split("/")[-1])
+        svc = self._get_service(
+            service_properties.get("cluster", "default"), service_properties["service"].split("/")[-1]
+        )
         running, pending = svc.running_count, svc.pending_count
         svc = original(self, service_properties)
         # moto sets runningCount = desiredCount outright; undo its bookkeeping and converge with tasks.

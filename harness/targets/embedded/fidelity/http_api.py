@@ -34,7 +34,9 @@ INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway quotas: integration timeout 50
 
 
 def _json_response(status: int, body: dict, request_id: str) -> Response:
-    return Response(json.dumps(body), status=status, headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id})
+    return Response(
+        json.dumps(body), status=status, headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+    )
 
 
 class HttpApi:
@@ -74,7 +76,7 @@ class HttpApi:
             if path == route:
                 return route, None
             if path.startswith(route.rstrip("/") + "/"):
-                return f"{route.rstrip('/')}/{{proxy+}}", {"proxy": path[len(route.rstrip('/')) + 1 :]}
+                return f"{route.rstrip('/')}/{{proxy+}}", {"proxy": path[len(route.rstrip("/")) + 1 :]}
         return None
 
     def handle(self, request: Request) -> Response:

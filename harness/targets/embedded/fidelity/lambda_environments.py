@@ -99,7 +99,9 @@ class Zygote:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(RUNTIME_SCRIPT), "--zygote", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             cwd=str(RUNTIME_SCRIPT.parent),
         )
         theirs.close()

@@ -159,7 +159,9 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     payload = outcome["payload"]
     errored = not outcome.get("ok", False)
     duration = float(outcome.get("duration_ms", 0.0))
-    lines = lambda_telemetry.log_lines(request_id, version, output, duration, int(fn.memory_size), bool(outcome.get("timed_out")))
+    lines = lambda_telemetry.log_lines(
+        request_id, version, output, duration, int(fn.memory_size), bool(outcome.get("timed_out"))
+    )
     lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
     dims = lambda_telemetry.dimension_sets(fn.function_name, resource, version, via_alias)
     lambda_telemetry.put_metrics(fn.account_id, fn.region, dims, started, errored, duration)
@@ -182,10 +184,22 @@ def _runs_here(fn: LambdaFunction) -> bool:
 def environment_key(ctx: AccountContext, fn: LambdaFunction) -> tuple:
     """What makes Lambda create a new execution environment: the version, its code and its configuration."""
     variables = json.dumps(fn.environment_vars or {}, sort_keys=True, default=str)
-    return (fn.function_arn, str(fn.version), fn.code_sha_256, fn.handler, fn.run_time, fn.memory_size, fn.timeout, variables, ctx.server_url())
+    return (
+        fn.function_arn,
+        str(fn.version),
+        fn.code_sha_256,
+        fn.handler,
+        fn.run_time,
+        fn.memory_size,
+        fn.timeout,
+        variables,
+        ctx.server_url(),
+    )
 
 
-def _request(fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime, root: Path) -> dict[str, Any]:
+def _request(
+    fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime, root: Path
+) -> dict[str, Any]:
     """What the runtime needs for one invocation."""
     return {
         "handler": fn.handler,
@@ -207,7 +221,12 @@ def _request(fn: LambdaFunction, event: Any, request_id: str, group: str, stream
 
 def _timed_out(request_id: str, timeout: float) -> dict[str, Any]:
     msg = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-    return {"ok": False, "timed_out": True, "duration_ms": timeout * 1000, "payload": {"errorType": "Sandbox.Timedout", "errorMessage": msg}}
+    return {
+        "ok": False,
+        "timed_out": True,
+        "duration_ms": timeout * 1000,
+        "payload": {"errorType": "Sandbox.Timedout", "errorMessage": msg},
+    }
 
 
 def _exited(request_id: str, status: str) -> dict[str, Any]:
@@ -216,7 +235,9 @@ def _exited(request_id: str, status: str) -> dict[str, Any]:
     return {"ok": False, "duration_ms": 0.0, "payload": {"errorType": "Runtime.ExitError", "errorMessage": msg}}
 
 
-def _execute_warm(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, started: datetime) -> tuple[dict, str, str]:
+def _execute_warm(
+    ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, started: datetime
+) -> tuple[dict, str, str]:
     """(runtime result, handler output, log stream) of one event in a warm execution environment of the version.
 
     The environment is reused while it lives (module state persists, as in Lambda) and discarded after
@@ -248,7 +269,9 @@ def _execute_warm(ctx: AccountContext, fn: LambdaFunction, event: Any, request_i
     return result, output, env.log_stream
 
 
-def _execute(ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime) -> tuple[dict, str]:
+def _execute(
+    ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime
+) -> tuple[dict, str]:
     """(runtime result, handler output) for one event in a one-off ``python -I`` process (where fork is
     unavailable); runtime failures become Lambda's error payloads."""
     if not _runs_here(fn):
@@ -285,18 +308,26 @@ def _event(body: Any) -> Any:
 
 
 def _backend_invoke(original: Any) -> Any:
-    def invoke(self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> Any:
+    def invoke(
+        self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> Any:
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, function_name, qualifier, body, headers, response_headers)
         fn, named, via_alias = resolve(self, function_name, qualifier or getattr(_request, "qualifier", None))
         resource = f"{fn.function_name}:{named}" if named else None
-        invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or (headers or {}).get("x-amz-invocation-type") or "RequestResponse"
+        invocation_type = (
+            (headers or {}).get("X-Amz-Invocation-Type")
+            or (headers or {}).get("x-amz-invocation-type")
+            or "RequestResponse"
+        )
         if invocation_type == "DryRun":
             return b""
         event = _event(body)
         if invocation_type == "Event":
-            threading.Thread(target=run, args=(ctx, fn, event, resource, via_alias), daemon=True, name="harness-lambda-event").start()
+            threading.Thread(
+                target=run, args=(ctx, fn, event, resource, via_alias), daemon=True, name="harness-lambda-event"
+            ).start()
             return b""
         result = run(ctx, fn, event, resource, via_alias)
         response_headers["x-amz-executed-version"] = result.executed_version

@@ -43,7 +43,9 @@ import time
 import traceback
 
 FRAME = "\x1e"  # ASCII record separator: starts one framed log event on stderr
-LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"  # awslambdaric _setup_logging
+LOG_FORMAT = (
+    "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"  # awslambdaric _setup_logging
+)
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 TRACE_INDENT = "\u00a0"  # awslambdaric log_error: a traceback line's leading spaces become NO-BREAK SPACEs
 # Logged (WARNING) before an init error by the managed runtime (awslambdaric lambda_literals), shortened.
@@ -138,27 +140,40 @@ def get_handler(handler: str):
         raise FaultException(FaultException.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {exc}")
     try:
         if module_name.split(".")[0] in sys.builtin_module_names:
-            raise FaultException(FaultException.BUILT_IN_MODULE_CONFLICT, f"Cannot use built-in module {module_name} as a handler module")
+            raise FaultException(
+                FaultException.BUILT_IN_MODULE_CONFLICT, f"Cannot use built-in module {module_name} as a handler module"
+            )
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
         raise FaultException(FaultException.IMPORT_MODULE_ERROR, f"Unable to import module '{module_name}': {exc}")
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
-        raise FaultException(FaultException.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace)
+        raise FaultException(
+            FaultException.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace
+        )
     try:
         return getattr(module, function_name)
     except AttributeError:
-        raise FaultException(FaultException.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'")
+        raise FaultException(
+            FaultException.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'"
+        )
 
 
 def make_error(message: str, error_type: str, stack_trace: list | None, request_id: str) -> dict:
     """The error document of the Invoke API (and of the log line)."""
-    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id, "stackTrace": stack_trace or []}
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id,
+        "stackTrace": stack_trace or [],
+    }
 
 
 def user_stack(tb) -> list:
     """The traceback without this runtime's own leading frames (awslambdaric drops bootstrap.py's)."""
-    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # tuples: no ^^^ lines, as in AWS
+    frames = [
+        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)
+    ]  # tuples: no ^^^ lines, as in AWS
     while frames and frames[0][0] == __file__:
         frames.pop(0)
     return traceback.format_list(frames)
@@ -209,8 +224,14 @@ def invoke(handler, request: dict, sink: LogSink, emit) -> None:
     def on_timeout() -> None:
         message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         print(f"{clock_stamp()} {request_id} Task timed out after {timeout:.2f} seconds", file=sys.stderr, flush=True)
-        emit({"ok": False, "timed_out": True, "duration_ms": timeout * 1000.0,
-              "payload": {"errorType": "Sandbox.Timedout", "errorMessage": message}})
+        emit(
+            {
+                "ok": False,
+                "timed_out": True,
+                "duration_ms": timeout * 1000.0,
+                "payload": {"errorType": "Sandbox.Timedout", "errorMessage": message},
+            }
+        )
         os._exit(0)
 
     watchdog = threading.Timer(timeout, on_timeout)
@@ -224,7 +245,10 @@ def invoke(handler, request: dict, sink: LogSink, emit) -> None:
         try:
             json.dumps(payload)
         except (TypeError, ValueError) as exc:
-            fail(make_error(f"Unable to marshal response: {exc}", FaultException.MARSHAL_ERROR, None, request_id), duration)
+            fail(
+                make_error(f"Unable to marshal response: {exc}", FaultException.MARSHAL_ERROR, None, request_id),
+                duration,
+            )
         else:
             emit({"ok": True, "duration_ms": duration, "payload": payload})
     except Exception as exc:

@@ -29,7 +29,9 @@ def stream_name(at: datetime, version: str) -> str:
     return f"{at:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
 
 
-def log_lines(request_id: str, version: str, output: str, duration_ms: float, memory_mb: int, timed_out: bool) -> list[str]:
+def log_lines(
+    request_id: str, version: str, output: str, duration_ms: float, memory_mb: int, timed_out: bool
+) -> list[str]:
     """The START/END/REPORT frame Lambda writes around a handler's own output."""
     report = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -37,7 +39,12 @@ def log_lines(request_id: str, version: str, output: str, duration_ms: float, me
     )
     if timed_out:
         report += "\tStatus: timeout"
-    return [f"START RequestId: {request_id} Version: {version}", *events(output), f"END RequestId: {request_id}", report]
+    return [
+        f"START RequestId: {request_id} Version: {version}",
+        *events(output),
+        f"END RequestId: {request_id}",
+        report,
+    ]
 
 
 def events(output: str) -> list[str]:
@@ -85,7 +92,9 @@ def tail(lines: list[str]) -> str:
     return text.encode()[-TAIL_BYTES:].decode(errors="ignore")
 
 
-def dimension_sets(function_name: str, resource: str | None, executed_version: str, via_alias: bool) -> list[list[dict[str, str]]]:
+def dimension_sets(
+    function_name: str, resource: str | None, executed_version: str, via_alias: bool
+) -> list[list[dict[str, str]]]:
     """Every dimension combination Lambda publishes an invocation's metrics under."""
     sets: list[list[dict[str, str]]] = [[{"Name": "FunctionName", "Value": function_name}]]
     if resource:
@@ -96,13 +105,31 @@ def dimension_sets(function_name: str, resource: str | None, executed_version: s
     return sets
 
 
-def put_metrics(account: str, region: str, dims: list[list[dict[str, str]]], at: datetime, errored: bool, duration_ms: float) -> None:
+def put_metrics(
+    account: str, region: str, dims: list[list[dict[str, str]]], at: datetime, errored: bool, duration_ms: float
+) -> None:
     """Record one invocation's Invocations, Errors and Duration under each dimension set."""
     # moto stores naive-UTC timestamps (what its wire parser produces); match them.
     stamp = at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo else at
     data: list[dict[str, Any]] = []
     for d in dims:
         data.append({"MetricName": "Invocations", "Dimensions": d, "Timestamp": stamp, "Value": 1.0, "Unit": "Count"})
-        data.append({"MetricName": "Errors", "Dimensions": d, "Timestamp": stamp, "Value": 1.0 if errored else 0.0, "Unit": "Count"})
-        data.append({"MetricName": "Duration", "Dimensions": d, "Timestamp": stamp, "Value": round(duration_ms, 2), "Unit": "Milliseconds"})
+        data.append(
+            {
+                "MetricName": "Errors",
+                "Dimensions": d,
+                "Timestamp": stamp,
+                "Value": 1.0 if errored else 0.0,
+                "Unit": "Count",
+            }
+        )
+        data.append(
+            {
+                "MetricName": "Duration",
+                "Dimensions": d,
+                "Timestamp": stamp,
+                "Value": round(duration_ms, 2),
+                "Unit": "Milliseconds",
+            }
+        )
     cloudwatch_backends[account][region].put_metric_data("AWS/Lambda", data)

@@ -32,7 +32,9 @@ from harness.targets.embedded.fidelity import registry
 
 MAX_LOG_GROUPS = 50  # StartQuery: "You can include up to 50 log groups"
 DEFAULT_LIMIT = 10_000  # "If you omit limit, the query will return as many as 10,000 log events"
-FILTER_RE = re.compile(r"^(?P<field>@?\w+)\s+(?P<neg>not\s+)?like\s+(?:\"(?P<text>(?:[^\"\\]|\\.)*)\"|/(?P<regex>.*)/)$")
+FILTER_RE = re.compile(
+    r"^(?P<field>@?\w+)\s+(?P<neg>not\s+)?like\s+(?:\"(?P<text>(?:[^\"\\]|\\.)*)\"|/(?P<regex>.*)/)$"
+)
 
 
 class MalformedQueryException(LogsClientError):
@@ -81,10 +83,19 @@ def run(account: str, groups: list[Any], start_s: int, end_s: int, query: str) -
         elif verb == "filter":
             match = FILTER_RE.match(rest)
             if not match:
-                raise MalformedQueryException(f"filter expression not emulated by the harness's embedded target: {rest!r}")
+                raise MalformedQueryException(
+                    f"filter expression not emulated by the harness's embedded target: {rest!r}"
+                )
             text = match.group("text")
             regex = re.compile(match.group("regex")) if match.group("regex") is not None else None
-            filters.append((match.group("field"), bool(match.group("neg")), None if text is None else text.replace('\\"', '"'), regex))
+            filters.append(
+                (
+                    match.group("field"),
+                    bool(match.group("neg")),
+                    None if text is None else text.replace('\\"', '"'),
+                    regex,
+                )
+            )
         elif verb == "sort":
             parts = rest.split()
             sort_field, descending = parts[0], not (len(parts) > 1 and parts[1].lower() == "asc")
@@ -99,8 +110,13 @@ def run(account: str, groups: list[Any], start_s: int, end_s: int, query: str) -
             for event in stream.events:
                 if not first_ms <= event.timestamp <= last_ms:
                     continue
-                values = {"@timestamp": event.timestamp, "@message": event.message, "@logStream": stream.log_stream_name,
-                          "@log": f"{account}:{group.name}", "@ptr": str(event.event_id)}
+                values = {
+                    "@timestamp": event.timestamp,
+                    "@message": event.message,
+                    "@logStream": stream.log_stream_name,
+                    "@log": f"{account}:{group.name}",
+                    "@ptr": str(event.event_id),
+                }
                 if all(_matches(str(values.get(f, "")), neg, text, regex) for f, neg, text, regex in filters):
                     matched.append(values)
     matched.sort(key=lambda v: v.get(sort_field, ""), reverse=descending)
@@ -119,16 +135,26 @@ def _matches(value: str, negated: bool, text: str | None, regex: re.Pattern | No
 
 
 def _backend_start_query(original: Any) -> Any:
-    def start_query(self: LogsBackend, log_group_names: list[str], start_time: int, end_time: int, query_string: str) -> str:
+    def start_query(
+        self: LogsBackend, log_group_names: list[str], start_time: int, end_time: int, query_string: str
+    ) -> str:
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, log_group_names, start_time, end_time, query_string)
         if len(log_group_names or []) > MAX_LOG_GROUPS:
-            raise InvalidParameterException(f"logGroupNames: up to {MAX_LOG_GROUPS} log groups per query, got {len(log_group_names)}")
+            raise InvalidParameterException(
+                f"logGroupNames: up to {MAX_LOG_GROUPS} log groups per query, got {len(log_group_names)}"
+            )
         results = None
-        if all(name in self.groups for name in log_group_names):  # else moto raises ResourceNotFoundException, as AWS does
-            results = run(self.account_id, [self.groups[n] for n in log_group_names], start_time, end_time, query_string)
-        query_id = original(self, log_group_names, start_time, end_time, "fields @ptr | limit 1")  # moto's own pass, kept cheap
+        if all(
+            name in self.groups for name in log_group_names
+        ):  # else moto raises ResourceNotFoundException, as AWS does
+            results = run(
+                self.account_id, [self.groups[n] for n in log_group_names], start_time, end_time, query_string
+            )
+        query_id = original(
+            self, log_group_names, start_time, end_time, "fields @ptr | limit 1"
+        )  # moto's own pass, kept cheap
         query = self.queries[query_id]
         query.query, query.results = query_string, results or []
         return query_id
