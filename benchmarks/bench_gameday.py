@@ -60,10 +60,11 @@ def bench_drills(repeat: int, items: int) -> None:
                 for _ in range(repeat if "pitr" not in name else max(1, repeat // 2))
             ]
             bad = [r for r in runs if not r.ok]
-            med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
+            med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731 (a local formatter)
             slow = max(runs[-1].phases, key=lambda p: p.wall_s)
             print(
-                f"| {name} | {med([r.rto_s for r in runs if r.rto_s is not None]):.1f} s | {med([r.rto_wall_s for r in runs if r.rto_wall_s is not None]):.2f} s | "
+                f"| {name} | {med([r.rto_s for r in runs if r.rto_s is not None]):.1f} s | "
+                f"{med([r.rto_wall_s for r in runs if r.rto_wall_s is not None]):.2f} s | "
                 f"{med([r.wall_s for r in runs]):.2f} s | {slow.name} {slow.wall_s:.2f} s | "
                 f"{'PASS' if not bad else 'FAIL: ' + bad[0].message()[:200]} (n={len(runs)}) |"
             )

@@ -140,7 +140,8 @@ def run_size(target, n: int, item_bytes: int, segments: int, env: dict[str, str]
     assert restored.outcome == "COMPLETE", restored.message
     name = restored.evidence["restored_table"]
     print(
-        f"  {n}: filled in {fill_s:.1f} s, snapshot in {snap_s:.1f} s, restored in {restore_s:.1f} s; verifying in a child process",
+        f"  {n}: filled in {fill_s:.1f} s, snapshot in {snap_s:.1f} s, restored in {restore_s:.1f} s; verifying in a "
+        "child process",
         flush=True,
     )
     child = subprocess.run(
@@ -158,7 +159,8 @@ def run_size(target, n: int, item_bytes: int, segments: int, env: dict[str, str]
     print(
         f"{n:>7} items x {item_bytes} B: fill {fill_s:.1f} s, snapshot {snap_s:.1f} s, restore {restore_s:.1f} s | "
         f"verify {verify_rate:,.0f} items/s ({segments} segments, {'identical' if out['equal'] else 'DIFFERENT'}) | "
-        f"plain scan {plain_rate:,.0f} items/s | ratio {verify_rate / plain_rate:.2f} | verifier peak RSS {out['peak_rss_mb']:.0f} MB",
+        f"plain scan {plain_rate:,.0f} items/s | ratio {verify_rate / plain_rate:.2f} | verifier peak RSS "
+        f"{out['peak_rss_mb']:.0f} MB",
         flush=True,
     )
     return {"items": n, "verify_rate": verify_rate, "plain_rate": plain_rate, "rss_mb": out["peak_rss_mb"]}

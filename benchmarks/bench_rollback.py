@@ -129,7 +129,7 @@ def library_run(
     for _ in range(repeat):
         calls: Counter = Counter()
 
-        def count(service: str, op: str, params: dict) -> None:
+        def count(service: str, op: str, params: dict, calls: Counter = calls) -> None:
             calls[op] += 1
 
         target.add_call_listener(count)
@@ -140,7 +140,8 @@ def library_run(
         assert result.outcome == "COMPLETE", result.message
         per_function = sum(calls.values()) / len(names)
         print(
-            f"    rollback_all: {times[-1]:.2f}s, {sum(calls.values())} calls ({per_function:.2f}/function): {dict(sorted(calls.items()))}"
+            f"    rollback_all: {times[-1]:.2f}s, {sum(calls.values())} calls ({per_function:.2f}/function): "
+            f"{dict(sorted(calls.items()))}"
         )
         time.sleep(1)  # records carry second-resolution timestamps
         rollback_all(target, who, RollbackTo.each({fn: "3" for fn in names}))  # back to the seeded version (not timed)
@@ -149,7 +150,8 @@ def library_run(
         began = time.perf_counter()
         rollback_all(target, who, max_workers=1)
         print(
-            f"    rollback_all one function at a time (max_workers=1, for comparison): {time.perf_counter() - began:.2f}s"
+            "    rollback_all one function at a time (max_workers=1, for comparison): "
+            f"{time.perf_counter() - began:.2f}s"
         )
         time.sleep(1)
         rollback_all(target, who, RollbackTo.each({fn: "3" for fn in names}))
@@ -244,7 +246,8 @@ def main() -> None:
         print(f"  goal 100 functions < 5x the time of 7: {ratio:.1f}x -> {'met' if ratio < 5 else 'NOT met'}")
     if whole is not None:
         print(
-            f"  goal whole process on 3 functions < 0.5 s: {whole:.2f}s -> {'met' if whole < 0.5 else 'NOT met'} (000 §4.4 script: ~4.75 s)"
+            f"  goal whole process on 3 functions < 0.5 s: {whole:.2f}s -> {'met' if whole < 0.5 else 'NOT met'} "
+            "(000 §4.4 script: ~4.75 s)"
         )
 
 

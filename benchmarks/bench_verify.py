@@ -145,8 +145,10 @@ def report(r: dict) -> str:
     lines = [
         f"N={n} quotas={'on' if r['quotas'] else 'off'}: {r['rows']} rows {r['verdicts']}",
         f"  seed {r['seed_s']:.1f} s for {r['seed_calls']} calls ({r['seed_s'] / r['functions']:.3f} s per function; "
-        f"goal <= 1.5 x {r['seed_calls']}/{ceiling_:.0f} = {1.5 * r['seed_calls'] / ceiling_:.1f} s), peak RSS {r['peak_rss_mb']:.0f} MB",
-        f"  checklist: {calls} calls ({calls / r['functions']:.2f} per function; per-function APIs {r['per_function_calls']:.2f} + "
+        f"goal <= 1.5 x {r['seed_calls']}/{ceiling_:.0f} = {1.5 * r['seed_calls'] / ceiling_:.1f} s), peak RSS "
+        f"{r['peak_rss_mb']:.0f} MB",
+        f"  checklist: {calls} calls ({calls / r['functions']:.2f} per function; per-function APIs "
+        f"{r['per_function_calls']:.2f} + "
         f"{batched} batched calls), wall {r['wall_s']:.2f} s, ceiling {ceiling_:.0f} calls/s",
         "  calls: " + ", ".join(f"{k} {v}" for k, v in r["per_op"].items()),
     ]
@@ -159,7 +161,8 @@ def report(r: dict) -> str:
         goal = 1.3 * r["quota_min_s"]
         lines.append(
             f"  quota-implied minimum {r['quota_min_s']:.2f} s ({r['busiest']}); goal wall <= {goal:.2f} s: "
-            f"{'met' if r['wall_s'] <= goal else 'NOT met'} ({r['wall_s'] / r['quota_min_s']:.2f} x); throttled and retried "
+            f"{'met' if r['wall_s'] <= goal else 'NOT met'} ({r['wall_s'] / r['quota_min_s']:.2f} x); throttled and "
+            "retried "
             f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}"
         )
     else:

@@ -204,7 +204,8 @@ def batch_write(
             _backoff(round_)
         else:
             raise RuntimeError(
-                f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after {BATCH_ROUNDS} rounds"
+                f"{table}: BatchWriteItem left {len(pending.get(table, []))} item(s) unprocessed after "
+                f"{BATCH_ROUNDS} rounds"
             )
     return len(requests)
 

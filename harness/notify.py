@@ -71,7 +71,8 @@ def drill_text(result: DrillResult) -> tuple[str, str]:
         else f"Environment: {result.inventory}/{result.env} (target {result.target})",
         f"Fault: {fault.get('name', '-')} on {fault.get('resource', '-')}",
         f"Recovery: {result.recovery.method if result.recovery else '-'}",
-        f"Duration (RTO, fault to verified recovery): {fmt_s(result.rto_s)} on the {result.clock}, {fmt_s(result.rto_wall_s)} wall"
+        f"Duration (RTO, fault to verified recovery): {fmt_s(result.rto_s)} on the {result.clock}, "
+        f"{fmt_s(result.rto_wall_s)} wall"
         + (f"; objective {fmt_s(result.rto_target_s)} ({result.rto_ref})" if result.rto_target_s else ""),
         "",
         "Verification Status:",
@@ -118,12 +119,12 @@ def notify(result: DrillResult, config: NotifyConfig, sns_client: Callable[[str]
         try:
             post_slack(config.slack_webhook, slack_payload(subject, body, result.ok))
             done.append("slack: sent")
-        except Exception as exc:  # noqa: BLE001 - reported with the drill, never raised into it
+        except Exception as exc:  # noqa: BLE001 (reported with the drill, never raised into it)
             done.append(f"slack: NOT sent: {type(exc).__name__}: {exc}")
     if config.sns_topic:
         try:
             message_id = publish_sns(sns_client(sns_region(config.sns_topic)), config.sns_topic, subject, body)
             done.append(f"sns: sent ({message_id})")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 (reported with the drill, never raised into it)
             done.append(f"sns: NOT sent: {type(exc).__name__}: {exc}")
     return done

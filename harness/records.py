@@ -43,7 +43,8 @@ def utc_stamp(at: datetime) -> str:
 
 
 def parse_stamp(text: str | None) -> datetime:
-    """A record's timestamp (whole seconds or with a fraction, ``Z`` or an offset) as aware UTC; the epoch if unreadable."""
+    """A record's timestamp (whole seconds or with a fraction, ``Z`` or an offset) as aware UTC; the epoch if
+    unreadable."""
     try:
         at = datetime.fromisoformat(str(text or "").strip().replace("Z", "+00:00"))
     except ValueError:

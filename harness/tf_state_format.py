@@ -42,7 +42,10 @@ def state_problem(doc: dict[str, Any]) -> str | None:
         wrong.append("lineage")
     if wrong:
         got = ", ".join(f"{k}={json.dumps(doc.get(k))}" for k in wrong)
-        return f"{'/'.join(wrong)} missing or mistyped ({got}; version and serial must be integers, lineage a non-empty string): not a Terraform state"
+        return (
+            f"{'/'.join(wrong)} missing or mistyped ({got}; version and serial must be integers, lineage a "
+            "non-empty string): not a Terraform state"
+        )
     if doc["version"] >= 4 and not isinstance(doc.get("resources"), list):  # version is an int here
         return "format 4 state without a resources list"
     return None

@@ -33,7 +33,8 @@ def function_under_test(env, target) -> str:
     if not found:
         prefixes = ", ".join(f"{d.prefix}*" for d in env.discovery) or "none"
         pytest.skip(
-            f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: nothing to roll back"
+            f"{env.inventory}/{env.name} names no function and its discovery prefixes ({prefixes}) find none: "
+            "nothing to roll back"
         )
     return found[0][0]
 

@@ -78,7 +78,7 @@ def test_pitr_restore_verify_switch_copy_back(
     """Fault, restore, verify, switch and back, copy back, clean up; the table's checklist rows pass."""
     require("pitr-restore")
     ddb = target.client("dynamodb")
-    say = lambda line: sections.append(f"- {line}\n")  # noqa: E731 - progress lines into the report
+    say = lambda line: sections.append(f"- {line}\n")  # noqa: E731 (progress lines into the report)
     sections: list[str] = []
     status = pitr_status(target, table.name)
     sections.append(f"Prerequisites (000 §6.2, §6.3): {status.line()}\n")
@@ -100,7 +100,8 @@ def test_pitr_restore_verify_switch_copy_back(
     for key in keys[UPDATED : UPDATED + DELETED]:
         ddb.delete_item(TableName=table.name, Key=key)
     sections.append(
-        f"Fault: {UPDATED} drill item(s) overwritten, {DELETED} deleted after {restore_point.isoformat(timespec='seconds')}; "
+        f"Fault: {UPDATED} drill item(s) overwritten, {DELETED} deleted after "
+        f"{restore_point.isoformat(timespec='seconds')}; "
         f"snapshot of {len(snapshot)} items before it (`{snapshot_file.name}`).\n"
     )
 

@@ -4,7 +4,8 @@ One test per checklist row: alias version, error rate, p95 latency, log errors, 
 ECS tasks, Terraform state, PITR, health invoke of fn:alias, API health and responses. After a
 rollback, name the version each alias must serve with ``--expect-version fn=VER``.
 
-    pytest scenarios/test_post_rollback_verification.py --env prod --target aws --expect-version bbws-tenant-instance-management-prod=41
+    pytest scenarios/test_post_rollback_verification.py --env prod --target aws --expect-version
+bbws-tenant-instance-management-prod=41
 """
 
 import pytest

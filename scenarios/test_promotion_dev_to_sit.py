@@ -5,8 +5,10 @@ destination (000 §7.4 rows), reported as the filled-in 001 §7.1 checklist and 
 ``--env`` is the environment promoted FROM, as for scenarios/test_pre_promotion.py: this file runs when
 --env's next environment (``promotes_to``) is not protected (``--env dev`` for bbws) and skips otherwise.
 
-    pytest scenarios/test_promotion_dev_to_sit.py --env dev                       # rehearsal: SIT is a peer on the same emulator
-    pytest scenarios/test_promotion_dev_to_sit.py --env dev --target aws --allow-mutation --approved-by "Dev Lead" --reason "..."
+    pytest scenarios/test_promotion_dev_to_sit.py --env dev                       # rehearsal: SIT is a peer on the same
+emulator
+    pytest scenarios/test_promotion_dev_to_sit.py --env dev --target aws --allow-mutation --approved-by "Dev Lead"
+--reason "..."
 
 On the embedded target the destination is a seeded rehearsal of that environment in its own account
 on the same moto server, and the Dev Lead approval (001 §2.2) is given by a stand-in
@@ -30,7 +32,8 @@ def destination(env, inventory, peer_target):
         pytest.skip(f"{env.inventory}/{env.name} promotes to no environment: nothing to promote (--env is the source)")
     if inventory.environment(env.promotes_to).protected:
         pytest.skip(
-            f"--env {env.name} promotes into {env.promotes_to}, a protected environment (001 §4): see test_promotion_sit_to_prod.py; "
+            f"--env {env.name} promotes into {env.promotes_to}, a protected environment (001 §4): see "
+            "test_promotion_sit_to_prod.py; "
             "this file promotes into an unprotected one (001 §3, e.g. --env dev)"
         )
     return peer_target(env.promotes_to)
@@ -39,7 +42,8 @@ def destination(env, inventory, peer_target):
 def test_promote_stack(
     env, target, destination, rehearsal_authority, run_action, verify_checklist, action_reports, require
 ):
-    """Gates green on the source, every service promoted in 001 §5.1 order, no trigger fired, rows pass on the destination."""
+    """Gates green on the source, every service promoted in 001 §5.1 order, no trigger fired, rows pass on the
+    destination."""
     require("lambda-invoke")
     gate_rows = verify_checklist("pre-promotion", phase="pre-promotion gates (source)", must_pass=False)
     failed = [r.message() for r in gate_rows if not r.ok]

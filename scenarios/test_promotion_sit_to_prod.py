@@ -38,7 +38,8 @@ def prod(env, inventory, target, peer_target):
     dest_env = inventory.environment(env.promotes_to)
     if not dest_env.protected:
         pytest.skip(
-            f"--env {env.name} promotes into {dest_env.name}, which is not protected: see test_promotion_dev_to_sit.py; "
+            f"--env {env.name} promotes into {dest_env.name}, which is not protected: see "
+            "test_promotion_dev_to_sit.py; "
             "this file promotes into a protected environment (001 §4, e.g. --env sit)"
         )
     clock = None
@@ -64,7 +65,8 @@ def _skip_if_refused(result):
 def test_promote_first_service(
     env, target, prod, gates, rehearsal_authority, run_action, verify_checklist, action_reports, require
 ):
-    """The first service of 001 §5.1 promoted inside the window with two approvers; no 001 §6.3.1 trigger; PROD rows pass."""
+    """The first service of 001 §5.1 promoted inside the window with two approvers; no 001 §6.3.1 trigger; PROD rows
+    pass."""
     require("lambda-invoke")
     gate_rows, gate_result = gates
     who = rehearsal_authority(f"{env.name}-to-{prod.env.name}", for_env=prod.env)
@@ -125,7 +127,8 @@ def bad_release(target, env, prod, gates, rehearsal_authority, require):
 def test_bad_release_rolls_back_automatically(
     env, target, prod, gates, bad_release, rehearsal_authority, run_action, verify_checklist, action_reports, require
 ):
-    """A release whose handler raises: the health trigger fires inside the monitor window and the alias returns to the backup."""
+    """A release whose handler raises: the health trigger fires inside the monitor window and the alias returns to the
+    backup."""
     require("lambda-invoke", "emulator-faults")
     gate_rows, gate_result = gates
     fn, version = bad_release

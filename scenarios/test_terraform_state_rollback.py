@@ -53,7 +53,8 @@ def _stamp(clock) -> str:
 
 
 def test_state_version_restore(target, env, clock, state_key, authority, run_action, verify_checklist, write_report):
-    """000 §5.2.2: previous version restored with its Digest; terraform-state passes; original content restored again."""
+    """000 §5.2.2: previous version restored with its Digest; terraform-state passes; original content restored
+    again."""
     original = read_version(target, state_key)
     restored = run_action(lambda: restore_state(target, state_key, authority=authority, previous=True))
     if restored.outcome == REFUSED:  # e.g. a state with one version, or one a real operation holds locked
@@ -126,7 +127,8 @@ def _row(checklist_context, slug: str, resource: str):
 def test_stuck_lock_release(
     target, env, clock, state_key, authority, run_action, verify_checklist, checklist_context, write_report
 ):
-    """000 §5.3: a stuck lock is listed (age, owner, operation), refused without --force, released with --force, ID and reason."""
+    """000 §5.3: a stuck lock is listed (age, owner, operation), refused without --force, released with --force, ID and
+    reason."""
     lock_id = _leave_stuck_lock(target, state_key)
     if lock_id is None:
         pytest.skip(f"{state_key} is locked by a real operation: the drill does not touch it")
@@ -160,7 +162,8 @@ def test_stuck_lock_release(
                 target.client("s3").delete_object(Bucket=tf.state_bucket, Key=f"{state_key}.tflock")
     verify_checklist("post-rollback", slugs=("terraform-state",), resources=[state_key], phase="lock released")
     sections = [
-        f"Stuck lock: `{listed[0].line()}`\n\nDetected by `terraform-state`: {detected.verdict.value.upper()} — {detected.observed}\n",
+        f"Stuck lock: `{listed[0].line()}`\n\nDetected by `terraform-state`: {detected.verdict.value.upper()} — "
+        f"{detected.observed}\n",
         action_section(refused),
         action_section(released),
     ]
@@ -172,8 +175,10 @@ def test_stuck_lock_release(
 
 @pytest.mark.parametrize("mode", ["harness", "runbook"])
 def test_terraform_drill(target, env, clock, state_key, authority, mode, write_report):
-    """Real Terraform: the harness's restore leaves plans at exit 0 / 2. The runbook's copy: with a DynamoDB lock table its
-    stale Digest makes plans fail (seed defect 2); with lockfile locking only there is no Digest and the plan exits 0."""
+    """Real Terraform: the harness's restore leaves plans at exit 0 / 2. The runbook's copy: with a DynamoDB lock table
+    its
+    stale Digest makes plans fail (seed defect 2); with lockfile locking only there is no Digest and the plan exits
+    0."""
     missing = unavailable()
     if missing:
         pytest.skip(missing)

@@ -107,7 +107,7 @@ def serve(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_", "PYTEST_"))}
     full_env.update(extra_env or {})
     # a file, not a pipe: a chatty server never blocks on it
-    errors = open(stderr_path, "w+") if stderr_path else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+    errors = open(stderr_path, "w+") if stderr_path else tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "serve", "--env", env_name, "--inventory", inventory],
         cwd=REPO,
@@ -155,7 +155,7 @@ class SharedServe:
         try:
             self.proc, info = serve("sit", stderr_path=self.path.with_name("serve.stderr"))
             result: dict[str, object] = {"info": info, "pid": self.proc.pid}
-        except Exception as exc:  # noqa: BLE001 - reported to the fixture that waits for it
+        except Exception as exc:  # noqa: BLE001 (reported to the fixture that waits for it)
             result = {"error": str(exc)}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result))
@@ -231,7 +231,7 @@ def served_sit() -> Iterator[dict[str, str]]:
             result.get("error")
             or f"pid {result.get('pid')} stopped answering: {log.read_text()[-2000:] if log.exists() else ''}"
         )
-        warnings.warn(
+        warnings.warn(  # noqa: B028 (the caller is pytest's hook machinery: no useful frame to point at)
             pytest.PytestWarning(f"the shared harness serve is not usable ({why}); starting one for this worker")
         )
     proc, info = serve("sit")

@@ -26,7 +26,7 @@ def _log_starts(path: str) -> None:
         if original is None:
             continue
 
-        def start(self, _original=original, _cls=cls):  # noqa: ANN001, ANN202
+        def start(self, _original=original, _cls=cls):
             with open(path, "a", encoding="utf-8") as log:
                 log.write(f"{_cls.__name__}.start {self.env.name}\n")
             return _original(self)
@@ -38,7 +38,7 @@ if os.environ.get("HARNESS_TEST_START_LOG"):
     _log_starts(os.environ["HARNESS_TEST_START_LOG"])
 
 
-def pytest_runtest_logreport(report) -> None:  # noqa: ANN001
+def pytest_runtest_logreport(report) -> None:
     global _finished
     if report.when == "call" and "test_checklist[" in report.nodeid:
         _finished += 1

@@ -51,7 +51,8 @@ def _run(env_name: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
 
 def test_sit_rollbacks_locks_and_drills_pass_promotion_to_prod_skips(tmp_path: Path) -> None:
     """SIT: one discovered function rolled back three ways and every function at once, verified by the rows named by
-    prefix; the lockfile's stuck lock FAILs the row, then is released; the promotion into PROD skips with the refusal."""
+    prefix; the lockfile's stuck lock FAILs the row, then is released; the promotion into PROD skips with the
+    refusal."""
     outcomes = _run("sit", tmp_path)
     for how in ("previous", "backup-alias", "release-label"):
         assert outcomes[f"test_lambda_rollback::test_rollback_one_function[{how}]"][0] == "passed", outcomes
@@ -70,7 +71,8 @@ def test_sit_rollbacks_locks_and_drills_pass_promotion_to_prod_skips(tmp_path: P
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_dev_and_prod_never_fail_or_error(env_name: str, tmp_path: Path) -> None:
-    """DEV promotes the stack into SIT (rows named by prefix verified there); PROD without approvals skips with the reason."""
+    """DEV promotes the stack into SIT (rows named by prefix verified there); PROD without approvals skips with the
+    reason."""
     outcomes = _run(env_name, tmp_path)
     if env_name == "dev":
         assert outcomes["test_promotion_dev_to_sit::test_promote_stack"][0] == "passed", outcomes

@@ -21,8 +21,8 @@ class RequestLog:
         self.services: list[str] = []
         self.lock = threading.Lock()
 
-    def wrap(self, app):  # noqa: ANN001, ANN201 - WSGI
-        def middleware(environ, start_response):  # noqa: ANN001, ANN202
+    def wrap(self, app):
+        def middleware(environ, start_response):
             auth = environ.get("HTTP_AUTHORIZATION", "")
             # Credential=<key>/<date>/<region>/<service>/aws4_request
             scope = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/")

@@ -84,7 +84,8 @@ def test_propie_values_from_environment_variables(monkeypatch: pytest.MonkeyPatc
     }
     with pytest.raises(
         InventoryError,
-        match=r"propie\.toml: environments\.production\.account: needs environment variable PROPIE_ACCOUNT_ID; amplify\.app_id: needs environment variable PROPIE_AMPLIFY_APP_ID",
+        match=r"propie\.toml: environments\.production\.account: needs environment variable PROPIE_ACCOUNT_ID; "
+        r"amplify\.app_id: needs environment variable PROPIE_AMPLIFY_APP_ID",
     ):
         inv.environment("production", strict_env_vars=True)
     monkeypatch.setenv("PROPIE_ACCOUNT_ID", "444455556666")
@@ -123,7 +124,8 @@ BROKEN = {
     ),
     "duplicate function": (
         ('functions = ["bbws-ecs-event-handler-{env}"]', 'functions = ["bbws-site-management-{env}"]'),
-        r"lambda\.services\[2\]\.functions\[0\]: duplicate function 'bbws-site-management-dev' \(also at lambda\.services\[1\]\.functions\[0\]\)",
+        r"lambda\.services\[2\]\.functions\[0\]: duplicate function 'bbws-site-management-dev' \(also at "
+        r"lambda\.services\[1\]\.functions\[0\]\)",
     ),
     "unknown placeholder": (
         ('cluster = "bbws-cluster-{env}"', 'cluster = "bbws-cluster-{environment}"'),

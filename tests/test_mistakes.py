@@ -75,7 +75,8 @@ MISTAKES = {
     "expect-version-unknown-function": (
         ("--expect-version", "bbws-tenant-instance-managment-sit=3"),
         {},
-        f"ERROR: --expect-version bbws-tenant-instance-managment-sit=3: no function 'bbws-tenant-instance-managment-sit' in bbws/sit; did you mean '{FN}'?",
+        "ERROR: --expect-version bbws-tenant-instance-managment-sit=3: no function "
+        f"'bbws-tenant-instance-managment-sit' in bbws/sit; did you mean '{FN}'?",
     ),
     "keep-runs-not-a-number": (("--keep-runs", "ten"), {}, "ERROR: --keep-runs 'ten': expected a whole number"),
     "rehearsal-start-garbage": (("--rehearsal-start", "yesterday"), {}, "ERROR: --rehearsal-start:"),

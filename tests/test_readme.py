@@ -218,7 +218,8 @@ def test_harness_serve_ignores_the_users_aws_profile() -> None:
 
 
 def test_readme_catalogue_is_the_catalogue() -> None:
-    """The README's slug tables are generated from harness/checks/catalogue.py (``python -m harness.checks.catalogue_markdown``)."""
+    """The README's slug tables are generated from harness/checks/catalogue.py (``python -m
+    harness.checks.catalogue_markdown``)."""
     from harness.checks.catalogue import CATALOGUE
     from harness.checks.catalogue_markdown import RUNS_ON, markdown
 

@@ -191,7 +191,8 @@ def test_deselected_rows_make_the_run_incomplete(served_sit, tmp_path: Path) -> 
     health = len(rows_for(SIT, "pre-promotion", ("source-health",)))
     assert (
         _line(report, "run")
-        == f"- **run**: INCOMPLETE: {health} of {gated} planned rows ran, {gated - health} not run (deselected by -k/-m)"
+        == f"- **run**: INCOMPLETE: {health} of {gated} planned rows ran, {gated - health} not run (deselected by "
+        "-k/-m)"
     )
     assert _line(report, "result").startswith("- **result**: INCOMPLETE (")
     assert report.count("| deselected (-k / -m) |") == gated - health

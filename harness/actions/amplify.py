@@ -97,7 +97,8 @@ def plan_switch_back(target: TargetLike, authority: Authority) -> Plan:
     )
     plan.notes.append(
         f"UpdateDomainAssociation replaces the whole sub-domain list: the harness sends all {len(settings)} prefixes "
-        f"({', '.join(repr(s['prefix']) for s in settings)}); 004's '--sub-domain-settings prefix=,branchName={amp.branch}' alone would drop the others"
+        f"({', '.join(repr(s['prefix']) for s in settings)}); 004's '--sub-domain-settings "
+        f"prefix=,branchName={amp.branch}' alone would drop the others"
     )
     if not plan.changes:
         plan.notes.append(f"every prefix already maps to {amp.branch}: nothing to switch")
@@ -208,7 +209,8 @@ def last_good_before(jobs: list[dict[str, Any]], serving: str) -> dict[str, Any]
 def plan_redeploy_last_good(
     target: TargetLike, authority: Authority, *, branch: str | None = None, job_id: str | None = None
 ) -> Plan:
-    """Find the build before the one the branch serves (or the successful job ``job_id``) and how to redeploy it (reads only)."""
+    """Find the build before the one the branch serves (or the successful job ``job_id``) and how to redeploy it (reads
+    only)."""
     amp = _amplify(target)
     branch = branch or amp.branch
     plan = new_plan("amplify-redeploy", target, authority, ("amplify-last-job", "amplify-domain-branch"))
@@ -232,7 +234,10 @@ def plan_redeploy_last_good(
     if job_id is not None:
         good = next((j for j in jobs if j["jobId"] == job_id), None)
         if good is None or good["status"] != "SUCCEED":
-            plan.refusal = f"job {job_id} of {branch} is {'unknown' if good is None else good['status']}: only a successful build can be redeployed"
+            plan.refusal = (
+                f"job {job_id} of {branch} is {'unknown' if good is None else good['status']}: only a "
+                "successful build can be redeployed"
+            )
             return plan
     else:
         good = last_good_before(jobs, serving)
@@ -241,8 +246,10 @@ def plan_redeploy_last_good(
         return plan
     if job_id is None and jobs and jobs[0]["jobId"] != serving and jobs[0]["status"] == "FAILED":
         plan.notes.append(
-            f"the newest job {jobs[0]['jobId']} FAILED and never served: {branch} still serves job {serving}; this goes back to the "
-            f"build before it (job {good['jobId']}). If job {serving} is good, redeploy it instead (job_id / --job-id {serving})"
+            f"the newest job {jobs[0]['jobId']} FAILED and never served: {branch} still serves job {serving}; this "
+            "goes back to the "
+            f"build before it (job {good['jobId']}). If job {serving} is good, redeploy it instead (job_id / "
+            f"--job-id {serving})"
         )
     manual = not app.get("repository")
     if manual and not good.get("sourceUrl"):
@@ -286,12 +293,14 @@ def plan_redeploy_last_good(
     )
     if picked_by_runbook and picked_by_runbook["jobId"] == serving:
         plan.notes.append(
-            f"004's query (newest SUCCEED job) picks job {serving}, the build serving now: redeploying it changes nothing "
+            f"004's query (newest SUCCEED job) picks job {serving}, the build serving now: redeploying it changes "
+            "nothing "
             f"(seed defect 7); the harness takes job {good['jobId']}, the last good one before it"
         )
     elif picked_by_runbook and picked_by_runbook["jobId"] != good["jobId"]:
         plan.notes.append(
-            f"004's query picks job {picked_by_runbook['jobId']}; the last good job before the serving one is {good['jobId']}"
+            f"004's query picks job {picked_by_runbook['jobId']}; the last good job before the serving one is "
+            f"{good['jobId']}"
         )
     if manual:
         plan.notes.append(f"{amp.app_id} is manually deployed: StartDeployment of job {good['jobId']}'s sourceUrl")
@@ -357,7 +366,10 @@ def apply_redeploy_last_good(target: TargetLike, plan: Plan) -> ActionResult:
             trail.finish(FAILED)
     result.record = trail.record
     if result.outcome == COMPLETE:
-        result.message = f'branch {d["branch"]} serves job {started["jobId"]}, the build of job {good["jobId"]} ("{good.get("commitMessage", "")}")'
+        result.message = (
+            f"branch {d['branch']} serves job {started['jobId']}, the build of job {good['jobId']} "
+            f'("{good.get("commitMessage", "")}")'
+        )
     result.log(target.clock.now(), result.message)
     return result
 

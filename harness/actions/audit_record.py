@@ -37,7 +37,8 @@ def authority_details(authority: Any) -> dict[str, Any]:
 def new_plan(
     action: str, target: TargetLike, authority: Any, verified_by: tuple[str, ...], now: datetime | None = None
 ) -> Plan:
-    """An empty Plan for ``action`` on ``target``'s environment at its clock's now, carrying who asked (for the apply)."""
+    """An empty Plan for ``action`` on ``target``'s environment at its clock's now, carrying who asked (for the
+    apply)."""
     env = target.env
     plan = Plan(action, env.inventory, env.name, target.name, now or target.clock.now(), verified_by=verified_by)
     plan.details["authority"] = authority_details(authority)

@@ -62,7 +62,10 @@ class Plan:
 
     def render(self) -> str:
         """The plan as text: a header, one line per change, notes, or the refusal."""
-        head = f"plan: {self.action} on {self.inventory}/{self.env} (target {self.target}) at {self.planned_at.isoformat(timespec='seconds')}"
+        head = (
+            f"plan: {self.action} on {self.inventory}/{self.env} (target {self.target}) at "
+            f"{self.planned_at.isoformat(timespec='seconds')}"
+        )
         if self.refused:
             return f"{head}\nREFUSED: {self.refusal}"
         lines = [head, *(f"  {c.line()}" for c in self.changes)] or [head]

@@ -52,8 +52,10 @@ UPDATABLE = (
     "IMPORT_ROLLBACK_COMPLETE",
 )
 REFUSED = {
-    "CREATE_FAILED": "a failed create has no previous version: RollbackStack would delete its resources (ROLLBACK_COMPLETE); delete and recreate it",
-    "ROLLBACK_COMPLETE": "a failed create that rolled back holds no resources and cannot be updated; delete and recreate it",
+    "CREATE_FAILED": "a failed create has no previous version: RollbackStack would delete its resources "
+    "(ROLLBACK_COMPLETE); delete and recreate it",
+    "ROLLBACK_COMPLETE": "a failed create that rolled back holds no resources and cannot be updated; delete and "
+    "recreate it",
     "UPDATE_ROLLBACK_FAILED": "the automatic rollback itself failed: continue it (continue-update-rollback) first",
 }
 
@@ -72,7 +74,7 @@ def parsed(body: Any) -> dict[str, Any]:
     try:
         doc = json.loads(body)
     except ValueError:
-        doc = yaml.load(body, Loader=_Tolerant)  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(body, Loader=_Tolerant)
     return doc if isinstance(doc, dict) else {}
 
 
@@ -111,7 +113,8 @@ class PreviousTemplate:
 
 
 def from_files(template: str | Path, parameters: str | Path | None = None) -> PreviousTemplate:
-    """004's backup files: the template, and the parameters JSON (``[{"ParameterKey": ..., "ParameterValue": ...}]``)."""
+    """004's backup files: the template, and the parameters JSON (``[{"ParameterKey": ..., "ParameterValue":
+    ...}]``)."""
     body = Path(template).read_text(encoding="utf-8")
     params = as_parameters(json.loads(Path(parameters).read_text(encoding="utf-8"))) if parameters else []
     return PreviousTemplate(body, params, f"file://{template}" + (f" + file://{parameters}" if parameters else ""))
@@ -130,7 +133,8 @@ def from_rehearsal(
             return PreviousTemplate(
                 entry["template"],
                 as_parameters(entry["parameters"]),
-                f"the rehearsal's record of the stack's templates (deployed {entry['at']:%Y-%m-%d %H:%M:%S} UTC; AWS keeps none)",
+                f"the rehearsal's record of the stack's templates (deployed {entry['at']:%Y-%m-%d %H:%M:%S} UTC; AWS "
+                "keeps none)",
             )
     return None
 
@@ -243,15 +247,18 @@ def plan_stack_rollback(
         return plan
     if status == "UPDATE_ROLLBACK_COMPLETE" and not template_file:
         plan.notes.append(
-            f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the previous "
+            f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the "
+            "previous "
             "template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or UPDATE_FAILED)"
         )
         return plan
     previous, looked = _previous(target, stack, template_file, parameters_file, parsed(body), params)
     if previous is None:
         plan.refusal = (
-            f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and there is no "
-            f"previous template to update it with ({looked}): pass the backup files (004: --template-file backup/appsync-previous.yml "
+            f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and "
+            "there is no "
+            f"previous template to update it with ({looked}): pass the backup files (004: --template-file "
+            "backup/appsync-previous.yml "
             "--parameters-file backup/appsync-parameters-previous.json)"
         )
         return plan
@@ -271,9 +278,12 @@ def plan_stack_rollback(
     if previous.description:
         plan.expect_versions[stack] = previous.description
     plan.notes.append(
-        f"004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and {stack} is "
-        f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the harness "
-        f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} (seed defect 6)"
+        "004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and "
+        f"{stack} is "
+        f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the "
+        "harness "
+        f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} "
+        "(seed defect 6)"
     )
     return plan
 

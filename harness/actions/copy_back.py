@@ -164,7 +164,10 @@ def apply_copy_back(target: TargetLike, plan: Plan) -> ActionResult:
     for c in plan.changes[len(plan.changes) - len(d["freeze"]) :]:
         result.changed(target.clock.now(), c)
     result.record = trail.record
-    result.message = f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers unfrozen; checkpoint backup {d['backup']}"
+    result.message = (
+        f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers "
+        f"unfrozen; checkpoint backup {d['backup']}"
+    )
     return result
 
 
@@ -190,7 +193,7 @@ def unfreeze(target: TargetLike, writers: list[dict[str, Any]], result: ActionRe
             else:
                 lam.put_function_concurrency(FunctionName=f["function"], ReservedConcurrentExecutions=f["reserved"])
             result.log(target.clock.now(), f"unfroze {f['function']} (reserved concurrency {_conc(f['reserved'])})")
-        except Exception as exc:  # noqa: BLE001 - the others must still be unfrozen
+        except Exception as exc:  # noqa: BLE001 (the others must still be unfrozen)
             errors.append(exc)
             result.log(target.clock.now(), f"could NOT unfreeze {f['function']}: {exc}")
     if errors:

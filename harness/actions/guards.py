@@ -63,11 +63,17 @@ def window_or_emergency_refusal(
     if outside is None:
         return None
     if not authority.emergency:
-        return f"{outside}; an emergency promotion needs --emergency, an incident ticket and the {emergency_rule} approvers"
+        return (
+            f"{outside}; an emergency promotion needs --emergency, an incident ticket and the {emergency_rule} "
+            "approvers"
+        )
     rule = env.approvals.get(emergency_rule)
     why = approval_refusal(rule, emergency_rule, list(authority.approvers), authority.reason)
     if why:
         return f"emergency promotion outside the maintenance window: {why}"
     if not (authority.incident and authority.incident.strip()):
-        return "emergency promotion outside the maintenance window needs an incident ticket (001 §4.1.2); pass --incident ID"
+        return (
+            "emergency promotion outside the maintenance window needs an incident ticket (001 §4.1.2); pass "
+            "--incident ID"
+        )
     return None

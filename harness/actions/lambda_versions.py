@@ -131,7 +131,8 @@ def env_variables(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def served_state(lam: Any, fn: str, alias: str) -> ServedState:
-    """GetAlias, then GetFunctionConfiguration of the version it serves and of ``$LATEST`` (ClientError when either is missing).
+    """GetAlias, then GetFunctionConfiguration of the version it serves and of ``$LATEST`` (ClientError when either is
+    missing).
 
     The served version's configuration, not ``$LATEST``'s, is what traffic runs (000 §4.2.3, seed defect 3); ``$LATEST``
     is read too because publishing releases it (a table switch refuses while it differs, 000 §6.6).
@@ -166,7 +167,8 @@ def version_with_label(versions: list[Version], label: str) -> Version | None:
 
 
 def aliases_with_prefix(lam: Any, fn: str, prefix: str) -> list[dict[str, Any]]:
-    """``fn``'s aliases whose name starts with ``prefix``, oldest name first (001 §6.2.1 ``starts_with(Name, `backup-`)``)."""
+    """``fn``'s aliases whose name starts with ``prefix``, oldest name first (001 §6.2.1 ``starts_with(Name,
+    `backup-`)``)."""
     found = [a for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn) if a["Name"].startswith(prefix)]
     return sorted(found, key=lambda a: a["Name"])
 

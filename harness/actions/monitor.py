@@ -45,7 +45,10 @@ class Trigger:
 
     def quote(self) -> str:
         """The runbook's table row, and what fired it."""
-        return f'{REF}: "{self.condition} | {self.threshold} | {self.action}" — fired at {self.at:%H:%M:%S} UTC: {self.observed}'
+        return (
+            f'{REF}: "{self.condition} | {self.threshold} | {self.action}" — fired at {self.at:%H:%M:%S} UTC: '
+            f"{self.observed}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -121,7 +124,8 @@ def monitor_seconds(env: Environment) -> float:
 
 
 def spike(series: list[tuple[datetime, float]], window: timedelta, threshold: float) -> tuple[datetime, float] | None:
-    """The first moment a sliding ``window`` of ``series`` sums to more than ``threshold`` (">5 errors in 2 minutes")."""
+    """The first moment a sliding ``window`` of ``series`` sums to more than ``threshold`` (">5 errors in 2
+    minutes")."""
     points = sorted(series)
     for i, (start, _) in enumerate(points):
         total = sum(v for t, v in points[i:] if t < start + window)
@@ -161,7 +165,7 @@ def read_counts(
         EndTime=last,
         ScanBy="TimestampAscending",
     ):
-        out[r["Id"]] += list(zip(r.get("Timestamps", []), (float(v) for v in r.get("Values", []))))
+        out[r["Id"]] += list(zip(r.get("Timestamps", []), (float(v) for v in r.get("Values", [])), strict=True))
     return out
 
 

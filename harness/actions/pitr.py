@@ -176,19 +176,26 @@ def plan_pitr_restore(
         return plan
     status = pitr_status(target, table)
     if not status.enabled:
-        plan.refusal = f"{status.line()}: no point-in-time restore is possible (000 §6.2); enabling it now covers only writes from now on"
+        plan.refusal = (
+            f"{status.line()}: no point-in-time restore is possible (000 §6.2); enabling it now covers "
+            "only writes from now on"
+        )
         return plan
     if at is not None:
         at = _utc(at)
         if not status.contains(at):
             plan.refusal = (
-                f"restore time {_iso(at)} is outside {table}'s restorable window {_iso(status.earliest)} .. {_iso(status.latest)} "
+                f"restore time {_iso(at)} is outside {table}'s restorable window {_iso(status.earliest)} .. "
+                f"{_iso(status.latest)} "
                 "(000 §6.3; the latest restorable time trails now by about 5 minutes)"
             )
             return plan
     target_name = name or restored_name(spec, now, suffix)
     if aws.get_or_none(ddb.describe_table, TableName=target_name) is not None:
-        plan.refusal = f"table {target_name} already exists: a restore never writes over a table (000 §6.4); drop it or choose another name"
+        plan.refusal = (
+            f"table {target_name} already exists: a restore never writes over a table (000 §6.4); drop "
+            "it or choose another name"
+        )
         return plan
     use_sse = spec.restore_sse if sse is None else sse
     when = _iso(at) if at else f"latest restorable time (now {_iso(status.latest)})"
@@ -218,10 +225,12 @@ def plan_pitr_restore(
             )
     elif settings:
         plan.notes.append(
-            f"{target_name} will lack {', '.join(s for s, _ in settings)} of {table} (a restore does not carry them); --reapply re-applies them"
+            f"{target_name} will lack {', '.join(s for s, _ in settings)} of {table} (a restore does not carry "
+            "them); --reapply re-applies them"
         )
     plan.notes.append(
-        "not carried and not re-applied by the harness: autoscaling policies, CloudWatch alarms, IAM policies naming the table"
+        "not carried and not re-applied by the harness: autoscaling policies, CloudWatch alarms, IAM policies naming "
+        "the table"
     )
     plan.details.update(
         table=table,
@@ -294,7 +303,8 @@ def apply_pitr_restore(target: TargetLike, plan: Plan, *, progress: Progress = _
         restored_at = (desc.get("RestoreSummary") or {}).get("RestoreDateTime")
         result.log(
             target.clock.now(),
-            f"{d['target_name']} ACTIVE after {waited:.1f} s, restored as of {_iso(_utc(restored_at)) if restored_at else '?'}",
+            f"{d['target_name']} ACTIVE after {waited:.1f} s, restored as of "
+            f"{_iso(_utc(restored_at)) if restored_at else '?'}",
         )
         if d["reapply"]:
             for (setting, value), change in zip(d["settings"], plan.changes[1:], strict=True):
@@ -304,7 +314,8 @@ def apply_pitr_restore(target: TargetLike, plan: Plan, *, progress: Progress = _
         trail.update(extra={**trail.record.extra, "restored_at": _iso(_utc(restored_at)) if restored_at else None})
     result.record = trail.record
     result.message = (
-        f"restored {d['table']} as of {_iso(_utc(restored_at)) if restored_at else extra['restore_time']} into {d['target_name']} "
+        f"restored {d['table']} as of {_iso(_utc(restored_at)) if restored_at else extra['restore_time']} into "
+        f"{d['target_name']} "
         f"(ACTIVE after {waited:.1f} s)" + ("; settings re-applied" if d["reapply"] and d["settings"] else "")
     )
     result.evidence.update(
@@ -374,7 +385,8 @@ def wait_restorable(
         lag = max(now - (status.latest or now), TYPICAL_LAG)
         wait_s = max((at + lag - now).total_seconds(), 1.0)
         progress(
-            f"{table}: latest restorable time {_iso(status.latest)} is before {_iso(at)}: waiting {wait_s:.0f} s on the target's clock"
+            f"{table}: latest restorable time {_iso(status.latest)} is before {_iso(at)}: waiting {wait_s:.0f} s on "
+            "the target's clock"
         )
         target.clock.sleep(wait_s)
     return pitr_status(target, table)

@@ -92,7 +92,10 @@ def window_used(env: Environment, when: datetime, authority: Authority) -> str |
         return None
     window = window_containing(env.maintenance_windows, when)
     if window is not None:
-        return f"{window.day} {window.start_utc}-{window.end_utc} UTC (001 §4.1.2), at {when.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        return (
+            f"{window.day} {window.start_utc}-{window.end_utc} UTC (001 §4.1.2), at "
+            f"{when.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+        )
     return f"emergency rule (001 §4.1.2): incident {authority.incident}, approvers {', '.join(authority.approvers)}"
 
 
@@ -105,7 +108,8 @@ def _gate_outcome(gates: Gates) -> tuple[bool, str]:
 
 
 def _guard(source: TargetLike, dest: TargetLike, authority: Authority) -> str | None:
-    """The promotion's refusals that need no read: next environment, permission, approvals, window (001 §1.1, §2.2, §4.1.2)."""
+    """The promotion's refusals that need no read: next environment, permission, approvals, window (001 §1.1, §2.2,
+    §4.1.2)."""
     src, dst = source.env, dest.env
     if src.promotes_to != dst.name:
         nxt = f"promotes to {src.promotes_to}" if src.promotes_to else "promotes to no environment"
@@ -287,10 +291,12 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
         )
     plan.expect_versions[dst_fn] = s.label
     plan.notes += [
-        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} rolls back at once; "
+        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
+        "rolls back at once; "
         f">{dst.auto_rollback.error_spike_count} errors or >{dst.auto_rollback.throttle_spike_count} throttles in "
         f"{dst.auto_rollback.spike_window_minutes} min roll back after the window (001 §6.3.1)",
-        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed defect 3)",
+        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
+        "defect 3)",
     ]
     return plan
 
@@ -313,7 +319,8 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
     started = clock.now()
     result.log(
         started,
-        f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} initiated by {authority.who}",
+        f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} "
+        f"initiated by {authority.who}",
     )
     record = DeploymentRecord(
         record_id=d["record_id"],
@@ -375,7 +382,7 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
                     s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles"
                 )
             result.log(monitor.ended, monitor.summary())
-        except Exception as exc:  # noqa: BLE001 - restore the backup version, record FAILED, say why
+        except Exception as exc:  # noqa: BLE001 (restore the backup version, record FAILED, say why)
             result.outcome, result.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
             if not moved:
                 result.message += (
@@ -397,7 +404,10 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
                 dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)"
             )
             result.outcome = FAILED
-            result.message = f"automatic rollback to {d['backup_alias']} (version {d['dest_current']}): {trigger.name} trigger fired: {trigger.observed}"
+            result.message = (
+                f"automatic rollback to {d['backup_alias']} (version {d['dest_current']}): "
+                f"{trigger.name} trigger fired: {trigger.observed}"
+            )
             trail.update(
                 functions={dst_fn: FunctionChange(d["dest_current"], new, FAILED, final)},
                 extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
@@ -448,7 +458,8 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
     )
     result.log(
         at,
-        f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update complete)",
+        f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update "
+        "complete)",
     )
     lam.update_function_configuration(FunctionName=dst_fn, Environment={"Variables": d["variables"]}, **d["settings"])
     aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
@@ -475,7 +486,7 @@ def _rollback_to_backup(dest: TargetLike, plan: Plan, result: ActionResult, move
         )
         result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d['dest_current']} ({why})")
         return d["dest_current"]
-    except Exception as exc:  # noqa: BLE001 - reported; the record says FAILED with no known final version
+    except Exception as exc:  # noqa: BLE001 (reported; the record says FAILED with no known final version)
         result.message += f"; moving the alias back to {d['dest_current']} failed: {aws.error_message(exc)}"
         result.log(clock.now(), f"{dst_fn}: automatic rollback FAILED: {aws.error_message(exc)}")
         return None
@@ -490,7 +501,7 @@ def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
         dest.client("ssm").put_parameter(
             Name=env.ssm_deployed_version, Value=plan.details["label"], Type="String", Overwrite=True
         )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 (any failure while restoring is reported with the record)
         result.outcome, result.message = (
             FAILED,
             f"promoted, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
@@ -673,7 +684,10 @@ def apply_promote_stack(
     promoted = [c.plan.details.get("service") or c.plan.action for c in children if c.outcome == COMPLETE]
     if result.outcome == FAILED:
         stopped = children[-1].plan.details.get("service") or children[-1].plan.action
-        result.message = f"stopped at phase {len(children)} ({stopped}): {children[-1].message}; promoted before it: {', '.join(promoted) or 'nothing'}"
+        result.message = (
+            f"stopped at phase {len(children)} ({stopped}): {children[-1].message}; promoted before "
+            f"it: {', '.join(promoted) or 'nothing'}"
+        )
     elif terraform_step is None:
         result.message += "; Terraform phase: no step given (001 §5.1 phase 4 left to the Terraform runbook)"
     result.evidence["promoted_phases"] = promoted

@@ -83,7 +83,8 @@ class RollbackTo:
     def describe(self) -> str:
         """How the target was chosen, with the runbook reference."""
         return {
-            "previous": "the published version before the one the alias serves (002 rollback-service.sh; not 000 §4.4's .[-2], seed defect 4)",
+            "previous": "the published version before the one the alias serves (002 rollback-service.sh; not 000 "
+            "§4.4's .[-2], seed defect 4)",
             "version": f"explicit version {self.value} (000 §4.2.4)",
             "label": f"the version whose Description is {self.value} (002)",
             "backup": f"backup alias {self.value or 'newest backup-*'} (001 §6.2.1)",
@@ -250,7 +251,10 @@ def _plan(
         deployed = lv.previous_deployed(history, current_label)
         plan.details["ssm_history"] = history
         if deployed is None:
-            plan.refusal = f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} (history: {', '.join(history) or 'empty'})"
+            plan.refusal = (
+                f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} "
+                f"(history: {', '.join(history) or 'empty'})"
+            )
             return plan
     decisions = _choose_all(target, to, names, deployed)
     refused = [d.refuse for d in decisions if d.refuse]
@@ -298,11 +302,13 @@ def _plan(
     plan.notes += [f"{d.function}: skipped: {d.skip}" for d in skipped]
     if to.kind == "previous":
         plan.notes.append(
-            "target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed defect 4)"
+            "target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed "
+            "defect 4)"
         )
     if to.kind == "deployed-previous":
         plan.notes.append(
-            f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] (002, seed defect 4)"
+            f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] "
+            "(002, seed defect 4)"
         )
     plan.notes.append(
         "health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)"
@@ -439,7 +445,7 @@ def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) 
             out.final = d.target
             return out
         out.outcome, out.message = FAILED, f"version {d.target} is unhealthy: {probe.problem}"
-    except Exception as exc:  # noqa: BLE001 - any failure after the checkpoint restores it and fails the function
+    except Exception as exc:  # noqa: BLE001 (any failure after the checkpoint restores it and fails the function)
         out.outcome, out.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
     out.final = d.current  # unless the restore below fails
     if moved:
@@ -477,7 +483,7 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
             Event(at, f"{d.function}: alias {env.alias} restored to checkpoint version {d.current} ({out.message})")
         )
         out.final = d.current
-    except Exception as exc:  # noqa: BLE001 - report it; the record says FAILED with no known final version
+    except Exception as exc:  # noqa: BLE001 (report it; the record says FAILED with no known final version)
         out.final = None
         out.message += f"; restoring the checkpoint failed: {type(exc).__name__}: {aws.error_message(exc)}"
         out.events.append(Event(clock.now(), f"{d.function}: restoring checkpoint {out.checkpoint} FAILED"))
@@ -625,7 +631,7 @@ def _update_ssm(target: TargetLike, plan: Plan, result: ActionResult) -> None:
     at = target.clock.now()
     try:
         target.client("ssm").put_parameter(Name=env.ssm_deployed_version, Value=label, Type="String", Overwrite=True)
-    except Exception as exc:  # noqa: BLE001 - the aliases moved; the audit trail says what did not
+    except Exception as exc:  # noqa: BLE001 (the aliases moved; the audit trail says what did not)
         result.outcome, result.message = (
             FAILED,
             f"aliases rolled back, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",

@@ -106,7 +106,8 @@ def table_of(state: lv.ServedState, env_var: str) -> ServedTable:
 
 
 def _reusable(lam: Any, served: ServedTable, served_config: dict[str, Any], wanted: dict[str, str]) -> str | None:
-    """A published version with the served version's code and configuration (``served_config``, as read) and exactly ``wanted`` variables."""
+    """A published version with the served version's code and configuration (``served_config``, as read) and exactly
+    ``wanted`` variables."""
     base = _same(served_config)
     found = None
     for v in aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=served.function):
@@ -195,8 +196,10 @@ def plan_table_switch(
             )
         elif served.table != to_table and served.latest_differs:
             problem = (
-                f"$LATEST differs from version {served.version} that {served.alias} serves ({', '.join(served.latest_differs)}): "
-                f"publishing would release other code or configuration; redeploy version {served.version} to $LATEST first"
+                f"$LATEST differs from version {served.version} that {served.alias} serves "
+                f"({', '.join(served.latest_differs)}): "
+                f"publishing would release other code or configuration; redeploy version {served.version} to $LATEST "
+                "first"
             )
         if problem:
             plan.refusal = f"{fn}: {problem}"
@@ -287,7 +290,8 @@ def apply_table_switch(target: TargetLike, plan: Plan) -> ActionResult:
                 now = target.clock.now()
                 result.log(
                     now,
-                    f"{fn}: {served['alias']} {served['version']} -> {version}, {var}={to_table} (verified from the configuration)",
+                    f"{fn}: {served['alias']} {served['version']} -> {version}, {var}={to_table} (verified from the "
+                    "configuration)",
                 )
         except BaseException:
             for move in done:
@@ -334,7 +338,8 @@ def _verify(target: TargetLike, fn: str, alias: str, version: str, var: str, to_
     ).get(var)
     if now_serving != version or value != to_table:
         raise RuntimeError(
-            f"{fn}: after the switch {alias} serves {now_serving} with {var}={value}, expected {version} with {to_table}"
+            f"{fn}: after the switch {alias} serves {now_serving} with {var}={value}, expected {version} with "
+            f"{to_table}"
         )
 
 

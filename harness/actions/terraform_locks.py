@@ -67,7 +67,10 @@ class StateLock:
         """``tenants/x/terraform.tfstate: lock 1f.. by alice@ci (OperationTypeApply), 73 min old — STUCK``."""
         age = "age unknown" if self.age_minutes is None else f"{self.age_minutes:.0f} min old"
         state = " — STUCK" if self.stuck else ""
-        return f"{self.key}: {self.kind} lock {self.lock_id or '?'} by {self.who or '?'} ({self.operation or '?'}), {age}{state}"
+        return (
+            f"{self.key}: {self.kind} lock {self.lock_id or '?'} by {self.who or '?'} ({self.operation or '?'}), "
+            f"{age}{state}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -167,7 +170,8 @@ def lock_on(target: TargetLike, key: str) -> StateLock | None:
 
 
 def state_plan(target: TargetLike, action: str, key: str, authority: Authority) -> Plan:
-    """A Plan for a state action on ``key``, refused when there is no [terraform], the key is unknown or the guards say no."""
+    """A Plan for a state action on ``key``, refused when there is no [terraform], the key is unknown or the guards say
+    no."""
     env = target.env
     plan = new_plan(action, target, authority, ("terraform-state",))
     tf = env.terraform
@@ -194,11 +198,17 @@ def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, forc
         return plan
     plan.details.update(key=key, lock=lock.to_dict())
     if not force:
-        plan.refusal = f"{lock.line()}; a lock is released only with --force and a --reason (000 §5.3 CAUTION: it may belong to a running apply)"
+        plan.refusal = (
+            f"{lock.line()}; a lock is released only with --force and a --reason (000 §5.3 CAUTION: it "
+            "may belong to a running apply)"
+        )
     elif not (authority.reason and authority.reason.strip()):
         plan.refusal = f"{lock.line()}; releasing a lock needs a --reason (recorded in the audit record)"
     elif not lock_id or lock_id != lock.lock_id:
-        plan.refusal = f"{lock.line()}; give its ID (--lock-id {lock.lock_id}) as terraform force-unlock does (000 §5.3), got {lock_id!r}"
+        plan.refusal = (
+            f"{lock.line()}; give its ID (--lock-id {lock.lock_id}) as terraform force-unlock does (000 "
+            f"§5.3), got {lock_id!r}"
+        )
     elif lock.age_minutes is not None and not lock.stuck:
         plan.refusal = (
             f"{lock.line()}: younger than terraform.lock_max_age_minutes ({tf.lock_max_age_minutes}), "
@@ -292,7 +302,8 @@ def unlock_state(
 
 
 def lock_info(tf: Terraform, key: str, *, who: str, created: datetime, operation: str = HARNESS_OPERATION) -> str:
-    """A lock's JSON in Terraform's LockInfo shape (so ``terraform`` reports who holds it); ``who`` as given, verbatim."""
+    """A lock's JSON in Terraform's LockInfo shape (so ``terraform`` reports who holds it); ``who`` as given,
+    verbatim."""
     from harness import __version__
 
     return json.dumps(

@@ -77,7 +77,8 @@ class StateSummary:
 
 
 def summarize_state(body: bytes) -> StateSummary:
-    """Parse a state document (000 §5.2.2 "Review the state file": ``jq '.resources[].type'``); never raises on its content."""
+    """Parse a state document (000 §5.2.2 "Review the state file": ``jq '.resources[].type'``); never raises on its
+    content."""
     md5 = hashlib.md5(body).hexdigest()
     doc, problem = parse_state(body)  # the terraform-state check's own rules (harness/tf_state_format.py)
     if doc is None:
@@ -121,7 +122,8 @@ def list_versions(target: TargetLike, key: str) -> tuple[list[StateVersion], boo
 def choose_version(
     versions: list[StateVersion], *, version_id: str | None = None, at: datetime | None = None, previous: bool = False
 ) -> StateVersion:
-    """The version to restore: by id, the newest at or before ``at``, or the one before the latest; ValueError says why not."""
+    """The version to restore: by id, the newest at or before ``at``, or the one before the latest; ValueError says why
+    not."""
     if sum(x is not None and x is not False for x in (version_id, at, previous)) != 1:
         raise ValueError("choose exactly one of a version id, a time, or 'previous'")
     if not versions:
@@ -227,7 +229,10 @@ def plan_state_restore(
         return plan
     lock = lock_on(target, key)
     if lock is not None:
-        plan.refusal = f"{lock.line()}: the state is locked, a restore now would race that operation (release a stuck lock with state-unlock first)"
+        plan.refusal = (
+            f"{lock.line()}: the state is locked, a restore now would race that operation (release a "
+            "stuck lock with state-unlock first)"
+        )
         return plan
     digest = read_digest(target, key)
     bkey = backup_key(key, now) if current else None
@@ -282,7 +287,8 @@ def plan_state_restore(
             and restored.serial < now_summary.serial
         ):
             plan.notes.append(
-                f"serial goes back {now_summary.serial} -> {restored.serial}: the next apply writes serial {restored.serial + 1}"
+                f"serial goes back {now_summary.serial} -> {restored.serial}: the next apply writes serial "
+                f"{restored.serial + 1}"
             )
     if deleted:
         plan.notes.append("the latest version is a delete marker: there is no current state to back up")
@@ -294,7 +300,8 @@ def plan_state_restore(
 
 
 def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
-    """Back up, copy the chosen version over the key, set the Digest, verify; the audit record ends COMPLETE or FAILED."""
+    """Back up, copy the chosen version over the key, set the Digest, verify; the audit record ends COMPLETE or
+    FAILED."""
     tf = terraform_of(target)
     read: _Read = plan.details["restore"]
     key, chosen = read.key, read.chosen
@@ -321,7 +328,8 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
             latest = None if deleted else next((v for v in versions if v.is_latest), None)
             if (latest.version_id if latest else None) != (current["version_id"] if current else None):
                 raise StateChanged(
-                    f"s3://{tf.state_bucket}/{key} changed since the plan (latest {latest.version_id if latest else 'deleted'}): not restored"
+                    f"s3://{tf.state_bucket}/{key} changed since the plan (latest "
+                    f"{latest.version_id if latest else 'deleted'}): not restored"
                 )
             changes = iter(plan.changes)
             if current:
@@ -358,11 +366,15 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
         trail.update(extra={**trail.record.extra, "new_version": new_version})
     result.record = trail.record
     digest_line = (
-        f"Digest {digest_item_id(tf, key)} {read.digest_before} -> {restored.md5} (000 §5.2.2 forgets this step: seed defect 2)"
+        f"Digest {digest_item_id(tf, key)} {read.digest_before} -> {restored.md5} (000 §5.2.2 forgets this step: "
+        "seed defect 2)"
         if tf.lock_table
         else "no lock table: no Digest to update"
     )
-    result.message = f"restored s3://{tf.state_bucket}/{key} to version {chosen['version_id']} as new version {new_version}; {digest_line}"
+    result.message = (
+        f"restored s3://{tf.state_bucket}/{key} to version {chosen['version_id']} as new version "
+        f"{new_version}; {digest_line}"
+    )
     result.evidence.update(
         new_version=new_version,
         previous_version=current["version_id"] if current else None,

@@ -66,7 +66,10 @@ def serving_job(ctx: CheckContext, branch: str) -> dict[str, Any] | None:
 
 def describe_job(job: dict[str, Any]) -> str:
     """``job 5 SUCCEED (commit 16f18cd0, "release 1.0.3")``."""
-    return f'job {job["jobId"]} {job["status"]} (commit {str(job.get("commitId", ""))[:8]}, "{job.get("commitMessage", "")}")'
+    return (
+        f"job {job['jobId']} {job['status']} (commit {str(job.get('commitId', ''))[:8]}, "
+        f'"{job.get("commitMessage", "")}")'
+    )
 
 
 def check_domain_branch(ctx: CheckContext, row: Row) -> CheckResult:

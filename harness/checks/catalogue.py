@@ -148,8 +148,10 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.1, §7.4",
         "§7.1 Lambda Verification",
         "critical",
-        "alias exists, on a published version (not $LATEST), no weighted routing, equal to the expected version when known "
-        "(--expect-version fn=VER, else the newest deployment or rollback record that applies to the function, else SSM "
+        "alias exists, on a published version (not $LATEST), no weighted routing, equal to the expected version when "
+        "known "
+        "(--expect-version fn=VER, else the newest deployment or rollback record that applies to the function, else "
+        "SSM "
         "deployed-version; otherwise observed says 'expected version unknown')",
         lambda_checks.check_alias_version,
         _functions,
@@ -161,8 +163,10 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.1 step 3, §7.4",
         "§7.4 Verification Checklist",
         "critical",
-        "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no invocations and no "
-        "errors: WARN (Lambda publishes nothing for an idle function); errors without invocations: FAIL; invocations without an "
+        "Errors / Invocations over the last verification_window_minutes < verification_error_rate_max_pct (1 %); no "
+        "invocations and no "
+        "errors: WARN (Lambda publishes nothing for an idle function); errors without invocations: FAIL; invocations "
+        "without an "
         "Errors datapoint or an incomplete GetMetricData answer: ERROR",
         metric_checks.check_error_rate,
         _functions,
@@ -174,7 +178,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.4",
         "§7.4 Verification Checklist",
         "normal",
-        "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no invocations: WARN; invocations without "
+        "Lambda Duration p95 over the window < verification_latency_p95_max_s (3 s); no invocations: WARN; "
+        "invocations without "
         "Duration datapoints or an incomplete answer: ERROR",
         metric_checks.check_latency_p95,
         _functions,
@@ -187,7 +192,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.4",
         "§7.4 Verification Checklist",
         "normal",
-        "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN if the function had no invocations in the "
+        "no ERROR line in /aws/lambda/<fn> during the window; missing log group: WARN if the function had no "
+        "invocations in the "
         "window, FAIL if it had",
         logs_checks.check_log_errors,
         _functions,
@@ -222,8 +228,10 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.3, §5.2, §5.3",
         "§7.3 Infrastructure Verification",
         "normal",
-        "state object exists and parses as Terraform state (integer version and serial, non-empty lineage); no lock older than "
-        "terraform.lock_max_age_minutes; a fresh lock or one of unknown age: WARN (FAIL when terraform.forbid_lock_during_verification); "
+        "state object exists and parses as Terraform state (integer version and serial, non-empty lineage); no lock "
+        "older than "
+        "terraform.lock_max_age_minutes; a fresh lock or one of unknown age: WARN (FAIL when "
+        "terraform.forbid_lock_during_verification); "
         "lock-table md5 Digest, when stored, matches",
         terraform_checks.check_terraform_state,
         _states,
@@ -246,7 +254,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.1 step 2, §4.2.5, §7.4",
         "§7.1 Lambda Verification",
         "critical",
-        "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no FunctionError, and a "
+        "invoking fn:alias with the /health payload returns statusCode 200 (auto_rollback.health_status), no "
+        "FunctionError, and a "
         "body that declares no failing status",
         lambda_checks.check_health_endpoint,
         _functions,
@@ -259,7 +268,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "000 §7.2, §7.4",
         "§7.2 API Endpoint Verification",
         "critical",
-        "GET <api>/…/health -> HTTP 200 with a JSON body (null included) that declares no failing status (unhealthy/down/fail/error)",
+        "GET <api>/…/health -> HTTP 200 with a JSON body (null included) that declares no failing status "
+        "(unhealthy/down/fail/error)",
         api_checks.check_api_health,
         _api_paths(health=True),
     ),
@@ -315,7 +325,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "003 §7 PROD-Specific Validation",
         "§7 PROD-Specific Validation",
         "critical",
-        "an Enabled rule to the failover bucket covers the whole bucket, or the inventory's replication.prefix (no other prefix or "
+        "an Enabled rule to the failover bucket covers the whole bucket, or the inventory's replication.prefix (no "
+        "other prefix or "
         "tag filter); the destination exists and is versioned",
         s3_checks.check_replication,
         _buckets(lambda b: bool(b.replication_destination)),
@@ -361,7 +372,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "003 §7",
         "§7 S3 Bucket Validation",
         "critical",
-        "a uniquely named test object is written, read back identical, and that version deleted; throttled after retries: ERROR",
+        "a uniquely named test object is written, read back identical, and that version deleted; throttled after "
+        "retries: ERROR",
         s3_checks.check_write_read,
         _buckets(_all),
     ),
@@ -372,7 +384,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "003 §7",
         "§7 DynamoDB Table Validation",
         "critical",
-        "a uniquely keyed test item (inventory key schema) is put (only if absent), read back consistently, deleted; throttled: ERROR",
+        "a uniquely keyed test item (inventory key schema) is put (only if absent), read back consistently, deleted; "
+        "throttled: ERROR",
         # The deployments table is an audit log other tools read for "latest record": no test items there.
         dynamodb_checks.check_write_read,
         _tables(lambda t: t.purpose != "deployments"),
@@ -385,7 +398,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "001 §2.1, §3.1.1, §4.1.1",
         "§2.1 Quality Gates",
         "blocker",
-        "Errors over the gate's lookback within the gate (DEV < 10 in 1 h, SIT <= 5 in 24 h); errors without invocations: FAIL; no "
+        "Errors over the gate's lookback within the gate (DEV < 10 in 1 h, SIT <= 5 in 24 h); errors without "
+        "invocations: FAIL; no "
         "invocations and no errors: WARN; invocations without an Errors datapoint or an incomplete answer: ERROR",
         metric_checks.check_source_errors,
         _gated,
@@ -397,7 +411,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "001 §2.1, §3.1.1, §4.1.1",
         "§2.1 Quality Gates",
         "blocker",
-        "Throttles over the gate's lookback <= max_throttles (0); no Throttles datapoint: WARN (not measured); incomplete answer: ERROR",
+        "Throttles over the gate's lookback <= max_throttles (0); no Throttles datapoint: WARN (not measured); "
+        "incomplete answer: ERROR",
         metric_checks.check_source_throttles,
         _gated,
     ),
@@ -408,7 +423,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "001 §3.1.1, §7.1",
         "§3.1.1 Verify Environment Health",
         "blocker",
-        "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200 and a body that declares no failing status",
+        "fn:alias State Active, LastUpdateStatus Successful, /health statusCode 200 and a body that declares no "
+        "failing status",
         lambda_checks.check_source_health,
         _gated,
         needs=("lambda-invoke",),
@@ -421,7 +437,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Automated Rollback Triggers",
         "Automated Rollback Triggers",
         "blocker",
-        "5XX errors / requests over the trigger's window (5 min) <= auto_rollback.error_rate_5xx_pct (5 %); above: FAIL (004: automatic "
+        "5XX errors / requests over the trigger's window (5 min) <= auto_rollback.error_rate_5xx_pct (5 %); above: "
+        "FAIL (004: automatic "
         "rollback); no requests: WARN; requests without a 5XXError datapoint or an incomplete answer: ERROR",
         trigger_checks.check_5xx_rate,
         _trigger("error_rate_5xx"),
@@ -433,7 +450,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Automated Rollback Triggers",
         "Automated Rollback Triggers",
         "normal",
-        "p99 latency over the window (5 min) <= auto_rollback.latency_p99_ms (3000 ms); above: WARN (004: alert, manual decision); "
+        "p99 latency over the window (5 min) <= auto_rollback.latency_p99_ms (3000 ms); above: WARN (004: alert, "
+        "manual decision); "
         "no datapoint: WARN; incomplete answer: ERROR",
         trigger_checks.check_latency_p99,
         _trigger("latency_p99"),
@@ -446,7 +464,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Automated Rollback Triggers",
         "Automated Rollback Triggers",
         "normal",
-        "authentication failures over the window (5 min) <= auto_rollback.auth_failures (20); above: WARN (004: alert, manual "
+        "authentication failures over the window (5 min) <= auto_rollback.auth_failures (20); above: WARN (004: "
+        "alert, manual "
         "decision); no datapoint: WARN; incomplete answer: ERROR",
         trigger_checks.check_auth_failures,
         _trigger("auth_failures"),
@@ -458,7 +477,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Automated Rollback Triggers",
         "Automated Rollback Triggers",
         "normal",
-        "maximum memory use over the window (5 min) <= auto_rollback.memory_pct (85 %); above: WARN (004: alert, manual decision); no "
+        "maximum memory use over the window (5 min) <= auto_rollback.memory_pct (85 %); above: WARN (004: alert, "
+        "manual decision); no "
         "datapoint: WARN; incomplete answer: ERROR",
         trigger_checks.check_memory,
         _trigger("memory"),
@@ -470,7 +490,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Command Line Rollback",
         "Blue/Green Deployment Rollback",
         "blocker",
-        "get-domain-association: each of the domain's prefixes maps to amplify.branch (blue), the domain is AVAILABLE (UPDATING: WARN) "
+        "get-domain-association: each of the domain's prefixes maps to amplify.branch (blue), the domain is "
+        "AVAILABLE (UPDATING: WARN) "
         "and the branch serves a successful build (activeJobId)",
         amplify_checks.check_domain_branch,
         _amplify_prefixes,
@@ -483,7 +504,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Rollback Amplify Deployment",
         "Manual Rollback Procedures",
         "critical",
-        "the newest job (list-jobs) of the branch the domain serves is SUCCEED; FAILED or CANCELLED: FAIL; still running: WARN",
+        "the newest job (list-jobs) of the branch the domain serves is SUCCEED; FAILED or CANCELLED: FAIL; still "
+        "running: WARN",
         amplify_checks.check_last_job,
         _amplify_site,
         needs=("amplify",),
@@ -495,8 +517,10 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "004 Rollback Infrastructure Changes",
         "Manual Rollback Procedures",
         "critical",
-        "CREATE/UPDATE/IMPORT_COMPLETE, or UPDATE_ROLLBACK_COMPLETE after an operator's RollbackStack, on the expected template when "
-        "known (--expect-version stack=RELEASE, the Description); automatic rollback of a failed update or *_IN_PROGRESS: WARN; "
+        "CREATE/UPDATE/IMPORT_COMPLETE, or UPDATE_ROLLBACK_COMPLETE after an operator's RollbackStack, on the "
+        "expected template when "
+        "known (--expect-version stack=RELEASE, the Description); automatic rollback of a failed update or "
+        "*_IN_PROGRESS: WARN; "
         "*_FAILED, ROLLBACK_COMPLETE, missing or another template: FAIL",
         cloudformation_checks.check_stack_stable,
         _cfn_stacks,

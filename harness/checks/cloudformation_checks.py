@@ -50,7 +50,7 @@ def template_description(body: Any) -> str:
         try:
             body = json.loads(body)
         except ValueError:
-            body = yaml.load(body, Loader=_TolerantLoader)  # noqa: S506 - a SafeLoader subclass
+            body = yaml.load(body, Loader=_TolerantLoader)
     return str((body or {}).get("Description") or "") if isinstance(body, dict) else ""
 
 
@@ -90,7 +90,10 @@ def check_stack_stable(ctx: CheckContext, row: Row) -> CheckResult:
         reason = (event or {}).get("ResourceStatusReason") or ""
         evidence["rollback_event"] = {k: str(v) for k, v in (event or {}).items()}
         if reason != USER_INITIATED:
-            observed = f"{status}: CloudFormation rolled a failed update back ({reason.strip() or 'no reason recorded'}); the intended change did not land"
+            observed = (
+                f"{status}: CloudFormation rolled a failed update back "
+                f"({reason.strip() or 'no reason recorded'}); the intended change did not land"
+            )
             return row.result(expected, observed, Verdict.WARN, **evidence)
     elif status not in STABLE:
         return row.result(expected, f"{status}: not a stable state", Verdict.FAIL, **evidence)

@@ -28,5 +28,7 @@ def for_each_function(ctx: CheckContext, row: Row, check: FunctionCheck, expecte
     if len(results) == 1:
         return results[0]
     verdict = next(v for v in WORST_FIRST if any(r.verdict is v for r in results))
-    observed = "; ".join(f"{n}: {r.observed}" for n, r in zip(names, results))
-    return row.result(results[0].expected, observed, verdict, functions={n: r.evidence for n, r in zip(names, results)})
+    observed = "; ".join(f"{n}: {r.observed}" for n, r in zip(names, results, strict=True))
+    return row.result(
+        results[0].expected, observed, verdict, functions={n: r.evidence for n, r in zip(names, results, strict=True)}
+    )

@@ -227,7 +227,8 @@ def _health_outcome(
         # 000 §7.2 reads .status: a 200 whose body says "unhealthy" is a failing health check.
         return row.result(
             expected,
-            f"{h['invoked']}: statusCode {h['status_code']} but {h['declared_unhealthy']} (payload {h['payload'][:200]})",
+            f"{h['invoked']}: statusCode {h['status_code']} but {h['declared_unhealthy']} (payload "
+            f"{h['payload'][:200]})",
             Verdict.FAIL,
             **evidence,
         )
@@ -242,7 +243,10 @@ def _health_outcome(
 def check_health_endpoint(ctx: CheckContext, row: Row) -> CheckResult:
     """Invoking ``fn:alias`` with the /health payload returns statusCode 200 (000 §7.1 step 2)."""
     want = ctx.env.auto_rollback.health_status
-    expected = f"invoke {{fn}}:{ctx.env.alias} with {ctx.env.health_payload.get('path', 'health')} payload -> statusCode {want}, body declares no failing status"
+    expected = (
+        f"invoke {{fn}}:{ctx.env.alias} with {ctx.env.health_payload.get('path', 'health')} payload -> "
+        f"statusCode {want}, body declares no failing status"
+    )
     return for_each_function(ctx, row, lambda c, r, fn: _health_outcome(c, r, fn, expected.format(fn=fn)), expected)
 
 

@@ -39,7 +39,10 @@ MAX_EVIDENCE_LINES = 20
 MAX_GROUPS_PER_QUERY = 50  # StartQuery: "You can include up to 50 log groups"
 QUERY_LIMIT = 10_000  # Insights' largest result (limit command); a full result may be truncated
 # Insights: the term as a case-sensitive substring, oldest first; events are re-checked here.
-ERROR_QUERY = f'fields @timestamp, @log, @logStream, @message | filter @message like "{ERROR_TERM}" | sort @timestamp asc | limit {QUERY_LIMIT}'
+ERROR_QUERY = (
+    f'fields @timestamp, @log, @logStream, @message | filter @message like "{ERROR_TERM}" | sort '
+    f"@timestamp asc | limit {QUERY_LIMIT}"
+)
 # GetQueryResults until the query is done: AWS answers Scheduled/Running first (a waiter, not a sleep loop).
 QUERY_WAITER = {
     "version": 2,
@@ -69,7 +72,10 @@ def _iso_ms(at: datetime) -> str:
 
 def window_text(start: datetime, end: datetime) -> str:
     """One line for a report: the half-open window the log rows filter, as FilterLogEvents sees it."""
-    return f"logs [{_iso_ms(start)}, {_iso_ms(end)}) (startTime {_ms(start.timestamp())} to endTime {_ms(end.timestamp()) - 1} ms, inclusive)"
+    return (
+        f"logs [{_iso_ms(start)}, {_iso_ms(end)}) (startTime {_ms(start.timestamp())} to endTime "
+        f"{_ms(end.timestamp()) - 1} ms, inclusive)"
+    )
 
 
 @dataclass(frozen=True)
@@ -246,11 +252,15 @@ def _no_log_group(ctx: CheckContext, row: Row, fn: str, group: str, expected: st
         invocations = None
         evidence["invocations_error"] = str(exc)
     if invocations:
-        observed = f"log group {group} does not exist although {invocations:g} invocations ran in the window: their logs were not written"
+        observed = (
+            f"log group {group} does not exist although {invocations:g} invocations ran in the window: their "
+            "logs were not written"
+        )
         return row.result(expected, observed, Verdict.FAIL, **evidence)
     # Lambda creates the group on a function's first invocation: none means nothing was logged or read.
     evidence["note"] = (
-        "Lambda creates the log group on a function's first invocation; no group and no invocations: nothing to read (not 'no errors')"
+        "Lambda creates the log group on a function's first invocation; no group and no invocations: nothing to read "
+        "(not 'no errors')"
     )
     return row.result(
         expected, f"log group {group} does not exist: nothing logged, not measurable", Verdict.WARN, **evidence

@@ -31,9 +31,13 @@ from harness.checks.result import CheckResult, Verdict
 
 IDLE_NOTE = (
     "Lambda publishes AWS/Lambda invocation metrics (Invocations, Errors, Duration) only for invocations: "
-    "a function that was not invoked in the window has no datapoint at all. Nothing was measured; this is not read as healthy."
+    "a function that was not invoked in the window has no datapoint at all. Nothing was measured; this is not read "
+    "as healthy."
 )
-MISSING_NOTE = "Lambda sends {metric} with every invocation: Invocations has data but {metric} has none, so the value is unknown (not read as 0)."
+MISSING_NOTE = (
+    "Lambda sends {metric} with every invocation: Invocations has data but {metric} has none, so the "
+    "value is unknown (not read as 0)."
+)
 
 
 def _window(ctx: CheckContext, metric: str, fn: str, stat: str) -> MetricQuery:

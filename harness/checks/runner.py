@@ -111,7 +111,7 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
         watch(retried)
     try:
         result = planned.spec.fn(ctx, planned.row)
-    except Exception as exc:  # noqa: BLE001 - a harness error becomes a visible ERROR row
+    except Exception as exc:  # noqa: BLE001 (a harness error becomes a visible ERROR row)
         result = planned.row.result(
             planned.spec.passes_when,
             harness_error(exc),

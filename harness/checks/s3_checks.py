@@ -123,7 +123,10 @@ def _rule_scope(rule: dict[str, Any]) -> tuple[str, bool]:
 def _describe_rule(rule: dict[str, Any]) -> str:
     prefix, tagged = _rule_scope(rule)
     scope = (f"prefix {prefix!r}" if prefix else "whole bucket") + (" with a tag filter" if tagged else "")
-    return f"{rule.get('ID') or '(no ID)'}: {rule.get('Status')} -> {(rule.get('Destination') or {}).get('Bucket')} ({scope})"
+    return (
+        f"{rule.get('ID') or '(no ID)'}: {rule.get('Status')} -> {(rule.get('Destination') or {}).get('Bucket')} "
+        f"({scope})"
+    )
 
 
 def check_replication(ctx: CheckContext, row: Row) -> CheckResult:
@@ -133,7 +136,10 @@ def check_replication(ctx: CheckContext, row: Row) -> CheckResult:
     dest_arn = f"arn:aws:s3:::{b.replication_destination}"
     want = b.replication_prefix or ""
     scope = f"keys under {want!r}" if want else "the whole bucket"
-    expected = f"an Enabled replication rule covering {scope} to {b.replication_destination} ({b.replication_region}), destination versioned"
+    expected = (
+        f"an Enabled replication rule covering {scope} to {b.replication_destination} "
+        f"({b.replication_region}), destination versioned"
+    )
     try:
         cfg = ctx.client("s3").get_bucket_replication(Bucket=b.name)["ReplicationConfiguration"]
     except ClientError as exc:

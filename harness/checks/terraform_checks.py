@@ -105,7 +105,8 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             if not aws.is_not_found(exc, "404", "NoSuchKey", "NotFound"):
                 raise
         else:
-            # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without Created.
+            # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without
+            # Created.
             text = got["Body"].read().decode("utf-8", "replace")
             info = read_lock_info(text)
             lock = {

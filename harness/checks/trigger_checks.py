@@ -109,7 +109,8 @@ def _trigger(ctx: CheckContext, row: Row) -> TriggerMetric:
 
 def _expected(trigger: TriggerMetric) -> str:
     return (
-        f"{trigger.metric} {trigger.statistic} <= {trigger.threshold:g}{UNITS.get(trigger.key, '')} over {trigger.window_minutes} min "
+        f"{trigger.metric} {trigger.statistic} <= {trigger.threshold:g}{UNITS.get(trigger.key, '')} over "
+        f"{trigger.window_minutes} min "
         f"(004: above it, {ACTIONS[trigger.action]})"
     )
 

@@ -38,7 +38,8 @@ def overall(rows: Iterable[Mapping[str, Any]]) -> str:
 def render(
     rows: list[Mapping[str, Any]], header: Mapping[str, str], procedures: Mapping[str, str] | None = None
 ) -> str:
-    """Markdown: a header, a summary line and one table per procedure (Check, Resource, Expected, Observed, Result, Ref)."""
+    """Markdown: a header, a summary line and one table per procedure (Check, Resource, Expected, Observed, Result,
+    Ref)."""
     counts = Counter(str(r.get("verdict")) for r in rows)
     lines = [f"# Verification report: {header.get('title', '')}".rstrip(": "), ""]
     for k, v in header.items():

@@ -34,7 +34,8 @@ def add_target_args(p: argparse.ArgumentParser, *, env_required: bool = True) ->
     p.add_argument(
         "--target",
         default=os.environ.get(TARGET_ENV, "embedded"),
-        help=f"where calls go: {', '.join(TARGETS)} (default embedded: a seeded rehearsal in this process). Env: {TARGET_ENV}",
+        help=f"where calls go: {', '.join(TARGETS)} (default embedded: a seeded rehearsal in this process). Env: "
+        f"{TARGET_ENV}",
     )
     p.add_argument(
         "--assume-role", action="store_true", help="with --target aws: assume the environment's role from the inventory"

@@ -1,8 +1,11 @@
 """``harness promote``: DEV -> SIT (001 §3.2.1) and SIT -> PROD (001 §4), thin over harness.actions.promote.
 
-    harness promote --from dev --to sit --service tenant-instance-management --approved-by "Dev Lead" --reason "release 1.0.3"
-    harness promote --from sit --to prod --all --approved-by "Tech Lead" --approved-by "Ops Lead" --reason CR-123 --target aws --allow-mutation
-    harness promote --from sit --to prod --function bbws-tenant-instance-management-sit --rehearsal-start 2026-11-24T20:05:00Z ...
+    harness promote --from dev --to sit --service tenant-instance-management --approved-by "Dev Lead" --reason "release
+1.0.3"
+    harness promote --from sit --to prod --all --approved-by "Tech Lead" --approved-by "Ops Lead" --reason CR-123
+--target aws --allow-mutation
+    harness promote --from sit --to prod --function bbws-tenant-instance-management-sit --rehearsal-start
+2026-11-24T20:05:00Z ...
 
 The source's pre-promotion gates (001 §2.1: the ``source-*`` rows) run first and are printed; the
 plan is printed; ``--dry-run`` stops there; the destination changes only on a disposable rehearsal or
@@ -32,8 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "promote",
         help="promote Lambda releases to the next environment (gates, approvals, window, monitor, automatic rollback)",
-        description="Promote as the promotion runbook does (001 §3.2.1, §4): source gates, backup alias, package and release "
-        "settings copied, publish, alias moved, post-deployment monitor with the 001 §6.3.1 automatic-rollback triggers.",
+        description="Promote as the promotion runbook does (001 §3.2.1, §4): source gates, backup alias, package and "
+        "release "
+        "settings copied, publish, alias moved, post-deployment monitor with the 001 §6.3.1 automatic-rollback "
+        "triggers.",
     )
     p.add_argument("--from", dest="source", required=True, help="the environment promoted from (dev, sit)")
     p.add_argument("--to", dest="dest", required=True, help="the environment promoted into (its promotes_to)")
@@ -158,7 +163,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for child in leaves(result):
             print(function_line(child, dest.env.alias), file=out)
         print(
-            f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}",
+            f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — "
+            f"{result.message}",
             file=out,
         )
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

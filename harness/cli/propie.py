@@ -55,8 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "stack-rollback",
         help="roll a CloudFormation stack back on the path its state allows (004 Rollback Infrastructure Changes)",
-        description="rollback-stack for UPDATE_FAILED; update-stack with the previous template and parameters for a stable "
-        "stack (RollbackStack would be refused there). Previous = the files given, else the inventory's backup files, else "
+        description="rollback-stack for UPDATE_FAILED; update-stack with the previous template and parameters for a "
+        "stable "
+        "stack (RollbackStack would be refused there). Previous = the files given, else the inventory's backup "
+        "files, else "
         "(rehearsal only) the emulator's record.",
     )
     _common(p)

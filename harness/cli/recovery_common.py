@@ -39,7 +39,8 @@ def plan_then_apply(
         return OK
     if not would_apply(target, auth, args.dry_run):
         print(
-            f"not applied: changing {target.env.inventory}/{target.env.name} on target {target.name} needs --allow-mutation; nothing changed"
+            f"not applied: changing {target.env.inventory}/{target.env.name} on target {target.name} needs "
+            "--allow-mutation; nothing changed"
         )
         return REFUSED
     result = apply(made)

@@ -1,4 +1,5 @@
-"""``harness rollback``: the on-call Lambda rollback (000 §4.2, §4.4; 001 §6.2.1; 002), thin over harness.actions.rollback.
+"""``harness rollback``: the on-call Lambda rollback (000 §4.2, §4.4; 001 §6.2.1; 002), thin over
+harness.actions.rollback.
 
     harness rollback --env sit --service tenant-instance-management --reason "5xx after 1.0.3"
     harness rollback --env sit --function bbws-tenant-instance-management-sit --to-version 2 --reason ...
@@ -33,8 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "rollback",
         help="roll Lambda aliases back (one function, one service or all), verified and recorded",
-        description="Roll back Lambda aliases as the rollback runbook does (000 §4.2, §4.4): checkpoint alias, alias moved "
-        "(routing cleared), verified, /health through fn:alias, audit record, SSM deployed-version. Prints the plan first.",
+        description="Roll back Lambda aliases as the rollback runbook does (000 §4.2, §4.4): checkpoint alias, alias "
+        "moved "
+        "(routing cleared), verified, /health through fn:alias, audit record, SSM deployed-version. Prints the plan "
+        "first.",
     )
     add_target_args(p)
     what = p.add_argument_group("what to roll back (one of)")
@@ -71,7 +74,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--api-base-url",
         default=os.environ.get("HARNESS_API_BASE_URL"),
         metavar="URL",
-        help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: HARNESS_API_BASE_URL",
+        help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: "
+        "HARNESS_API_BASE_URL",
     )
     p.set_defaults(func=run)
 

@@ -181,7 +181,8 @@ def drill_cmd(args: argparse.Namespace) -> int:
     with started_target(args) as target:
         if not would_apply(target, auth, args.dry_run):
             print(
-                f"not run: the drill writes a scratch state key; on target {target.name} it needs --allow-mutation (and not --dry-run)"
+                f"not run: the drill writes a scratch state key; on target {target.name} it needs --allow-mutation "
+                "(and not --dry-run)"
             )
             return REFUSED
         report = run_state_drill(target, authority=auth, mode=args.mode, use_lockfile=args.lockfile)

@@ -191,7 +191,8 @@ def verify_cmd(args: argparse.Namespace) -> int:
             auth = authority(args)
             if not would_apply(target, auth, args.dry_run):
                 raise HarnessError(
-                    "--against-at restores a scratch table: on this target it needs --allow-mutation (and not --dry-run)"
+                    "--against-at restores a scratch table: on this target it needs --allow-mutation (and not "
+                    "--dry-run)"
                 )
             source = args.source or _restored_from(ddb, args.table)
             expected = digests_at(

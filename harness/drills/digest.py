@@ -13,7 +13,7 @@ difference fails the drill. The digest covers everything a checklist row reads a
 | ECS | desired and running count per service | task ids and service events |
 | CloudWatch | alarm states | metric datapoints and log events (history: they age out of the windows) |
 | SSM | the deployed-version parameter's value (002) | its history |
-"""
+"""  # noqa: E501 (markdown table rows cannot wrap)
 
 from __future__ import annotations
 

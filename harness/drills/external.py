@@ -75,7 +75,8 @@ def split(command: str | Sequence[str]) -> list[str]:
 def run_command(
     command: str | Sequence[str], target: TargetLike, *, timeout_s: float | None = None, cwd: Path | None = None
 ) -> CommandRun:
-    """Run ``command`` against ``target``; its exit code, output and duration (a timeout is a failed run, not an exception)."""
+    """Run ``command`` against ``target``; its exit code, output and duration (a timeout is a failed run, not an
+    exception)."""
     argv = split(command)
     child_env, shown = command_environment(target)
     began = time.perf_counter()
@@ -109,7 +110,8 @@ def command_recovery(
 
 
 def with_command(spec: DrillSpec, command: str | Sequence[str], *, cwd: Path | None = None) -> DrillSpec:
-    """The same drill with the team's command as its recovery (``--recovery-cmd``): same checklist, same RTO objective."""
+    """The same drill with the team's command as its recovery (``--recovery-cmd``): same checklist, same RTO
+    objective."""
     target = spec.target
 
     def recover(run: DrillRun) -> Recovery:

@@ -1,4 +1,5 @@
-"""Bad Lambda deployment -> alias rollback (000 §4.2), and bad deployment of every service -> rollback all (000 §4.4, 002).
+"""Bad Lambda deployment -> alias rollback (000 §4.2), and bad deployment of every service -> rollback all (000 §4.4,
+002).
 
 The fault (harness/faults/deployment.py) publishes a bad version of each function, moves the alias to it and
 writes the deployment record a real deployment writes. Then:
@@ -100,7 +101,10 @@ def bad_deployment_drill(
             )
         else:
             result = rollback(target, functions[0], authority)
-            method = "harness rollback: the version before the one the alias serves, checkpoint alias, /health through fn:alias (000 §4.2)"
+            method = (
+                "harness rollback: the version before the one the alias serves, checkpoint alias, /health "
+                "through fn:alias (000 §4.2)"
+            )
         return Recovery(
             method,
             result.ok,
@@ -179,7 +183,8 @@ def bad_deployment_drill(
 
 
 def audit_rows(target: TargetLike, expect: dict[str, str]) -> list[Row]:
-    """``audit-record`` per function: the newest deployment record names the version the alias must serve (001 §6.3.2 step 7).
+    """``audit-record`` per function: the newest deployment record names the version the alias must serve (001 §6.3.2
+    step 7).
 
     WARN, not FAIL: the alias is right either way; a recovery that records nothing leaves ``lambda-alias-version``
     (which reads the newest record) red for every later run until someone records the rollback.

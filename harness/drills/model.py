@@ -189,7 +189,8 @@ class PhaseRecord:
 
 
 class DrillSkipped(Exception):
-    """The drill cannot run here (no such resource in the inventory, a capability missing, refused): skip with the reason."""
+    """The drill cannot run here (no such resource in the inventory, a capability missing, refused): skip with the
+    reason."""
 
 
 @dataclass
@@ -252,7 +253,7 @@ class DrillResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the per-drill file the game-day summary is built from)."""
-        iso = lambda t: t.isoformat() if t else None  # noqa: E731
+        iso = lambda t: t.isoformat() if t else None  # noqa: E731 (a one-line formatter local to this method)
         return {
             "name": self.name,
             "title": self.title,

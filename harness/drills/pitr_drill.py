@@ -283,9 +283,11 @@ def data_corruption_drill(
         cleanup=[switch_back, undo_corruption, drop_restored, delete_items],
         digest_of=(target,),
         severity=SEVERITY,
-        root_cause=f"game-day fault: {update} of the drill's {items} items in {table.name} overwritten and {delete} deleted (a bad bulk write)",
+        root_cause=f"game-day fault: {update} of the drill's {items} items in {table.name} overwritten and {delete} "
+        "deleted (a bad bulk write)",
         notes=[
-            "no 000 §7.4 row sees corrupted data (dynamodb-reads passes while an item is readable): the 000 §6.5 comparison with the "
+            "no 000 §7.4 row sees corrupted data (dynamodb-reads passes while an item is readable): the 000 §6.5 "
+            "comparison with the "
             "snapshot taken before the fault detects it",
             "the switch publishes a version whose variable names the restored table and moves the alias (000 §6.6's "
             "update-function-configuration changes only $LATEST, which no alias serves)",

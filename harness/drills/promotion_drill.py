@@ -115,7 +115,8 @@ def bad_promotion_drill(
     rollback_as: Authority,
     mode: str = "error",
 ) -> DrillSpec:
-    """The drill spec: ``authority`` breaks the source, ``promote_as`` promotes, ``rollback_as`` may roll the destination back."""
+    """The drill spec: ``authority`` breaks the source, ``promote_as`` promotes, ``rollback_as`` may roll the
+    destination back."""
     src, dst = source.env, dest.env
     if src.promotes_to != dst.name:
         raise DrillSkipped(
@@ -197,7 +198,10 @@ def bad_promotion_drill(
                 trigger=trigger,
             )
             return Detection([fired], at=_at(trigger["at"]))
-        seen = f"no trigger in {monitor.get('window_s', '?')} s ({len(monitor.get('samples') or [])} polls): the bad release stayed live"
+        seen = (
+            f"no trigger in {monitor.get('window_s', '?')} s ({len(monitor.get('samples') or [])} polls): the "
+            "bad release stayed live"
+        )
         return Detection(
             [row(TRIGGER, dest_res, "a 001 §6.3.1 trigger fires within the monitor window", seen, True, "001 §6.3.1")]
         )
@@ -227,7 +231,8 @@ def bad_promotion_drill(
 
     def settle(run: DrillRun) -> list[Row]:
         # The monitor's probes of the bad release logged ERROR lines in the destination: a window of healthy traffic
-        # later, its windowed rows are green (and a later promotion's verification in this session reads a clean window).
+        # later, its windowed rows are green (and a later promotion's verification in this session reads a clean
+        # window).
         let_window_pass(dest)
         return probe(Check(WINDOW_ROWS, (dest_res,), target=dest), SETTLE)
 
@@ -238,7 +243,8 @@ def bad_promotion_drill(
         done = run.revert_fault()
         let_window_pass(dest)
         return done + [
-            f"a verification window of healthy traffic let pass in {dst.name} (the drill stopped before its settle phase)"
+            f"a verification window of healthy traffic let pass in {dst.name} (the drill stopped before its settle "
+            "phase)"
         ]
 
     return DrillSpec(
@@ -258,7 +264,8 @@ def bad_promotion_drill(
         clock=dest.clock,
         digest_of=(source, dest),
         severity=SEVERITY,
-        root_cause=f"game-day fault: release {fn} {describe_mode(mode)}; it passed the source's gates and was promoted into {dst.name}",
+        root_cause=f"game-day fault: release {fn} {describe_mode(mode)}; it passed the source's gates and was "
+        f"promoted into {dst.name}",
         notes=[
             f"the destination {dst.name} runs on its own clock; the RTO starts when its alias moved to the bad version"
         ],

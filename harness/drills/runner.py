@@ -128,7 +128,8 @@ class Listener:
 
 
 def clock_label(clock: Clock) -> str:
-    """What RTO is measured on: the rehearsal clock (moves with monitors and waits), a fixed test clock, or wall time."""
+    """What RTO is measured on: the rehearsal clock (moves with monitors and waits), a fixed test clock, or wall
+    time."""
     if isinstance(clock, RehearsalClock):
         return "rehearsal clock"
     if isinstance(clock, FixedClock):
@@ -186,7 +187,8 @@ def _missed(rows: list[Row], must: Sequence[tuple[str, str]]) -> list[str]:
             out.append(f"{slug} on {resource} was not observed")
         elif not any(is_bad(r) for r in seen):
             out.append(
-                f"{slug} on {resource} stayed green ({str(seen[0].get('verdict')).upper()}: {str(seen[0].get('observed'))[:160]})"
+                f"{slug} on {resource} stayed green ({str(seen[0].get('verdict')).upper()}: "
+                f"{str(seen[0].get('observed'))[:160]})"
             )
     return out
 
@@ -227,8 +229,8 @@ def run_drill(
             red = _judge_rows(run, STEADY, spec.steady(run))
         if red:
             result.fail(
-                "steady state not green before the fault (the drill could not tell its fault from what is broken already): "
-                + "; ".join(row_line(r) for r in red)
+                "steady state not green before the fault (the drill could not tell its fault from what is broken "
+                "already): " + "; ".join(row_line(r) for r in red)
             )
             return result
         run.log(f"steady state: {len(result.rows[STEADY])} row(s) green")
@@ -294,7 +296,7 @@ def run_drill(
                 run.log(f"settled: {len(result.rows[SETTLE])} windowed row(s) green")
     except (DrillSkipped, FaultRefused) as exc:
         result.outcome, result.failures = SKIPPED, [f"{current}: {exc}"]
-    except Exception as exc:  # noqa: BLE001 - a harness error fails the drill, with the phase it happened in
+    except Exception as exc:  # noqa: BLE001 (a harness error fails the drill, with the phase it happened in)
         result.fail(f"harness error during {current}: {type(exc).__name__}: {exc}")
     finally:
         _cleanup(run, listener)
@@ -312,7 +314,8 @@ def _rto(result: DrillResult) -> None:
     result.rto_wall_s = max(_wall_at(result, result.verified_at) - _wall_at(result, result.injected_at), 0.0)
     if result.rto_target_s is not None and result.rto_s > result.rto_target_s:
         result.fail(
-            f"RTO {fmt_s(result.rto_s)} ({result.clock}) exceeds the {result.kind} objective of {fmt_s(result.rto_target_s)} "
+            f"RTO {fmt_s(result.rto_s)} ({result.clock}) exceeds the {result.kind} objective of "
+            f"{fmt_s(result.rto_target_s)} "
             f"({result.rto_ref})"
         )
 
@@ -335,14 +338,14 @@ def _cleanup(run: DrillRun, listener: Listener) -> None:
             try:
                 for line in step(run) or ():
                     run.log(f"cleanup: {line}")
-            except Exception as exc:  # noqa: BLE001 - the next step still runs
+            except Exception as exc:  # noqa: BLE001 (the next step still runs)
                 errors.append(f"{getattr(step, '__name__', 'step')}: {type(exc).__name__}: {exc}")
         if run.fault is not None:
             try:
                 if run.fault.active:
                     run.revert_fault()
                 listener.fault_reverted(run.fault)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 (the next step still runs)
                 errors.append(f"undo of {run.fault.name}: {type(exc).__name__}: {exc}")
             result.fault = run.fault.to_dict()
         if errors:

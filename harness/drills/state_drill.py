@@ -33,7 +33,8 @@ SEVERITY = "P2 (001 §6.1 High: manual rollback within 15 min)"
 
 
 def state_key(target: TargetLike) -> str:
-    """The state key the drill breaks: the inventory's last (scenarios/test_terraform_state_rollback.py uses the first)."""
+    """The state key the drill breaks: the inventory's last (scenarios/test_terraform_state_rollback.py uses the
+    first)."""
     tf = target.env.terraform
     if tf is None or not tf.state_keys:
         raise DrillSkipped(f"{target.env.inventory}/{target.env.name} has no Terraform state in its inventory")
@@ -111,10 +112,12 @@ def state_drill(target: TargetLike, authority: Authority, probe: Probe) -> Drill
         verify=lambda run: probe(check, VERIFICATION),
         digest_of=(target,),
         severity=SEVERITY,
-        root_cause=f"game-day fault: an interrupted upload left a truncated latest version of s3://{tf.state_bucket}/{key} (Digest stale) "
+        root_cause="game-day fault: an interrupted upload left a truncated latest version of "
+        f"s3://{tf.state_bucket}/{key} (Digest stale) "
         f"and a crashed apply left its lock ({CRASHED_BY})",
         notes=[
-            "000 §5.2.2 restores without updating the lock table's Digest (seed defect 2): the harness's restore sets it",
+            "000 §5.2.2 restores without updating the lock table's Digest (seed defect 2): the harness's restore "
+            "sets it",
             "a restore refuses while the state is locked: the stuck lock is released first (000 §5.3)",
         ],
     )

@@ -110,7 +110,8 @@ class DrillReport:
             )
         elif self.lockfile:
             how = (
-                "the runbook's 000 §5.2.2 copy. The backend locks with an S3 lockfile (use_lockfile) and has no DynamoDB "
+                "the runbook's 000 §5.2.2 copy. The backend locks with an S3 lockfile (use_lockfile) and has no "
+                "DynamoDB "
                 "lock table, so Terraform keeps no md5 Digest: the copy alone is enough and seed defect 2 (Digest left "
                 "stale) does not apply here"
             )
@@ -149,7 +150,8 @@ class _WithScratchKey:
 
 
 def runbook_restore(target: TargetLike, key: str, version_id: str) -> None:
-    """000 §5.2.2 as written: download the version, back the current state up, copy the old one over the key. No Digest."""
+    """000 §5.2.2 as written: download the version, back the current state up, copy the old one over the key. No
+    Digest."""
     tf = target.env.terraform
     assert tf is not None
     s3 = target.client("s3")
@@ -300,7 +302,8 @@ def _drill(
 def _stuck_lock_steps(target: Any, ws: Workspace, report: DrillReport, authority: Authority) -> None:
     key = report.key
     try:
-        # The game-day fault's writer (no fault guard: the scratch key is the drill's own); conditional, never over a held lock.
+        # The game-day fault's writer (no fault guard: the scratch key is the drill's own); conditional, never over a
+        # held lock.
         lock_id = crashed_lock(target, key, who=CRASHED_BY).lock_id
     except FaultRefused as exc:
         report.step("leave a crashed apply's stuck lock (000 §5.3)", str(exc), False)

@@ -10,7 +10,7 @@
 | ``s3`` | public access block removed | ``s3-public-access-block`` |
 | ``dynamodb`` | PITR disabled | ``dynamodb-pitr`` |
 | ``alarms`` | an alarm put into ALARM (simulated) | ``cloudwatch-alarms`` |
-"""
+"""  # noqa: E501 (markdown table rows cannot wrap)
 
 from harness.faults.base import Fault, FaultRefused, compound, guard
 

@@ -44,7 +44,8 @@ def guard(target: TargetLike, authority: Authority, *, needs: Iterable[str] = ()
     env = target.env
     if env.protected:
         raise FaultRefused(
-            f"game-day faults never run on protected environment {env.inventory}/{env.name} (approvals do not change that)"
+            f"game-day faults never run on protected environment {env.inventory}/{env.name} (approvals do not change "
+            "that)"
         )
     why = refusal(target, authority, rule=RULE)
     if why:
@@ -99,7 +100,7 @@ class Fault:
             return []
         try:
             done = list(self.undo())
-        except Exception as exc:  # noqa: BLE001 - recorded for the report, then re-raised to the drill
+        except Exception as exc:
             self.undo_error = f"{type(exc).__name__}: {exc}"
             raise
         self.reverted_at = at or self.injected_at
@@ -154,7 +155,7 @@ def compound(
         for f in reversed(faults):
             try:
                 done += f.revert(clock.now() if clock else None)
-            except Exception as exc:  # noqa: BLE001 - undo every part, then report what failed
+            except Exception as exc:  # noqa: BLE001 (undo every part, then report what failed)
                 errors.append(f"{f.name} on {f.resource}: {type(exc).__name__}: {exc}")
         if errors:
             raise RuntimeError("; ".join(errors))

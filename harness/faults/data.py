@@ -34,7 +34,8 @@ def corrupt_items(
     delete: int,
     attribute: str = CORRUPT_ATTRIBUTE,
 ) -> Fault:
-    """Overwrite ``attribute`` of the first ``update`` keys and delete the next ``delete`` ones; the undo writes the before-images back."""
+    """Overwrite ``attribute`` of the first ``update`` keys and delete the next ``delete`` ones; the undo writes the
+    before-images back."""
     guard(target, authority)
     env = target.env
     try:
@@ -86,7 +87,8 @@ def corrupt_items(
         undo=undo,
         detected_by=(),
         notes=[
-            "no 000 §7.4 row can see corrupted data (dynamodb-reads passes while one item is readable): the 000 §6.5 comparison "
+            "no 000 §7.4 row can see corrupted data (dynamodb-reads passes while one item is readable): the 000 §6.5 "
+            "comparison "
             "against the snapshot taken before the fault detects it"
         ],
     )

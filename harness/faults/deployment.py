@@ -93,7 +93,8 @@ def _set_latest(target: TargetLike, fn: str, variables: dict[str, str]) -> None:
 
 
 def publish_bad(target: TargetLike, s: Served, mode: str, package: bytes | None, fault_id: str) -> str:
-    """``$LATEST`` = the served version's variables plus the fault (or the given package), published; returns the version."""
+    """``$LATEST`` = the served version's variables plus the fault (or the given package), published; returns the
+    version."""
     lam = target.client("lambda")
     if package is not None:
         lam.update_function_code(FunctionName=s.function, ZipFile=package)
@@ -180,7 +181,8 @@ def _close_record(
     fault_id: str,
     records: Sequence[DeploymentRecord] | None = None,
 ) -> list[str]:
-    """When the newest record still names a version the alias no longer serves, write one that names the served version."""
+    """When the newest record still names a version the alias no longer serves, write one that names the served
+    version."""
     if s.record_id is None:
         return []
     on_record = recorded_version(target, s.function, records)
@@ -221,7 +223,8 @@ def tidy(target: TargetLike, s: Served) -> list[str]:
         done.append(f"{s.function}: $LATEST variables restored")
     if (latest.get("CodeSha256") or "") != s.latest_code_sha:
         done.append(
-            f"{s.function}: $LATEST code is {latest.get('CodeSha256')}, was {s.latest_code_sha} (a package fault: redeploy it)"
+            f"{s.function}: $LATEST code is {latest.get('CodeSha256')}, was {s.latest_code_sha} (a package fault: "
+            "redeploy it)"
         )
     aliases = list(aws.paginate(lam, "list_aliases", "Aliases", FunctionName=s.function))
     # A recovery checkpoints the version it rolls back from (000 §4.2.4, 001 §6.3.2 step 4): the fault's own bad
@@ -358,7 +361,8 @@ def bad_deployment(
     )
     if newer_undeployed:
         fault.notes.append(
-            f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest version (seed defect 4)"
+            f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest version "
+            "(seed defect 4)"
         )
     return fault
 
@@ -419,7 +423,8 @@ def weighted_routing(
     fault.after[fn] = {"version": s.version, "routing": {bad: weight}, "bad_version": bad, "record": s.record_id}
     fault.undo = lambda: _undo_all(target, authority, [s], fault.id)
     fault.notes.append(
-        f"{weight:.0%} of invocations run version {bad}, which {describe_mode(mode)}; health rows fail only when the draw hits it"
+        f"{weight:.0%} of invocations run version {bad}, which {describe_mode(mode)}; health rows fail only when the "
+        "draw hits it"
     )
     return fault
 

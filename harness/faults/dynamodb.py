@@ -37,7 +37,8 @@ def pitr_disabled(target: TargetLike, table: str, authority: Authority) -> Fault
             spec["RecoveryPeriodInDays"] = before.recovery_days
         ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification=spec)
         return [
-            f"dynamodb:{table}: PITR enabled again (the history before {target.clock.now():%H:%M:%S} UTC is gone, as on AWS)"
+            f"dynamodb:{table}: PITR enabled again (the history before {target.clock.now():%H:%M:%S} UTC is gone, as "
+            "on AWS)"
         ]
 
     return Fault(

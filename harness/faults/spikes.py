@@ -81,7 +81,8 @@ def error_spike(
         tidy(target, s) + [f"{fn}: {failed} Errors datapoints stay in CloudWatch until they leave the windows"]
     )
     fault.notes.append(
-        f"{n} invocations of {fn}:{bad} (raises) at {now:%H:%M:%S} UTC: {failed} errors; the alias still serves {s.version}"
+        f"{n} invocations of {fn}:{bad} (raises) at {now:%H:%M:%S} UTC: {failed} errors; the alias still serves "
+        f"{s.version}"
     )
     return fault
 
@@ -112,7 +113,8 @@ def throttle_spike(target: TargetLike, fn: str, authority: Authority, *, count: 
         now,
         undo=lambda: [f"{fn}: {n} Throttles stay in CloudWatch until they leave the windows (24 h gate lookback)"],
         detected_by=("source-throttles",),
-        simulated="moto never throttles: Throttles datapoints published into AWS/Lambda (on AWS: reserved concurrency 0, then invoke)",
+        simulated="moto never throttles: Throttles datapoints published into AWS/Lambda (on AWS: reserved "
+        "concurrency 0, then invoke)",
     )
 
 
@@ -125,7 +127,8 @@ def latency_spike(
     count: int | None = None,
     mode: str | None = None,
 ) -> Fault:
-    """p95 Duration of ``fn`` above the verification limit (000 §7.4 "< 3s"): published (emulator) or invoked (slow version)."""
+    """p95 Duration of ``fn`` above the verification limit (000 §7.4 "< 3s"): published (emulator) or invoked (slow
+    version)."""
     limit = target.env.thresholds.verification_latency_p95_max_s
     seconds = limit * SLOW_FACTOR if seconds is None else seconds
     mode = mode or ("publish" if target.supports("emulator-faults") else "invoke")
@@ -165,7 +168,8 @@ def latency_spike(
             now,
             undo=lambda: [f"{fn}: the slow Duration datapoints stay in CloudWatch until they leave the window"],
             detected_by=("latency-p95",),
-            simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S real seconds each)",
+            simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S "
+            "real seconds each)",
         )
     if mode != "invoke":
         raise ValueError(f"latency spike mode {mode!r}: publish or invoke")

@@ -39,7 +39,7 @@ def _terraform(target: TargetLike):  # type: ignore[no-untyped-def]
 
 
 def _md5(body: bytes) -> str:
-    return hashlib.md5(body).hexdigest()  # noqa: S324 - Terraform's Digest is an md5
+    return hashlib.md5(body).hexdigest()
 
 
 def corrupted_state(target: TargetLike, key: str, authority: Authority) -> Fault:
@@ -68,7 +68,8 @@ def corrupted_state(target: TargetLike, key: str, authority: Authority) -> Fault
             CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current.version_id},
         )
         return [
-            f"s3://{tf.state_bucket}/{key}: version {current.version_id} copied back as the latest (its Digest still matches)"
+            f"s3://{tf.state_bucket}/{key}: version {current.version_id} copied back as the latest (its Digest still "
+            "matches)"
         ]
 
     return Fault(
@@ -86,7 +87,8 @@ def corrupted_state(target: TargetLike, key: str, authority: Authority) -> Fault
         undo=undo,
         detected_by=("terraform-state",),
         notes=[
-            "the state object's newest version is a truncated copy (an interrupted upload); the lock table's Digest is stale"
+            "the state object's newest version is a truncated copy (an interrupted upload); the lock table's Digest "
+            "is stale"
         ],
     )
 
@@ -102,9 +104,11 @@ class CrashedLock:
 
 
 def crashed_lock(target: TargetLike, key: str, who: str = CRASHED_BY) -> CrashedLock:
-    """Write a crashed ``terraform apply``'s lock on ``key``, older than lock_max_age_minutes; FaultRefused when any lock is held.
+    """Write a crashed ``terraform apply``'s lock on ``key``, older than lock_max_age_minutes; FaultRefused when any
+    lock is held.
 
-    No guard here: :func:`stuck_lock` (the game-day fault) guards first; the state drill writes it on its own scratch key.
+    No guard here: :func:`stuck_lock` (the game-day fault) guards first; the state drill writes it on its own scratch
+    key.
     """
     tf = _terraform(target)
     held = lock_on(target, key)
@@ -171,6 +175,7 @@ def stuck_lock(target: TargetLike, key: str, authority: Authority) -> Fault:
         undo=undo,
         detected_by=("terraform-state",),
         notes=[
-            f"lock {lock_id} by {CRASHED_BY}, {tf.lock_max_age_minutes + 1} min old: older than lock_max_age_minutes, so stuck (000 §5.3)"
+            f"lock {lock_id} by {CRASHED_BY}, {tf.lock_max_age_minutes + 1} min old: older than "
+            "lock_max_age_minutes, so stuck (000 §5.3)"
         ],
     )

@@ -245,7 +245,8 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         for j, fname in enumerate(users):
             if fname not in seen and not any(fname.startswith(d.prefix) for d in discovery):
                 raise InventoryError(
-                    f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's functions"
+                    f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's "
+                    "functions"
                 )
         dyn = spec.dynamodb
         tables.append(

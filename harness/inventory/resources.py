@@ -9,7 +9,9 @@ from harness.inventory.model import Environment
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str  # lambda-alias | lambda-discovery | dynamodb-table | s3-bucket | terraform-state | ecs-service | ssm-parameter | log-group | cloudformation-stack | amplify-app
+    # lambda-alias | lambda-discovery | dynamodb-table | s3-bucket | terraform-state | ecs-service | ssm-parameter |
+    # log-group | cloudformation-stack | amplify-app
+    kind: str
     name: str
     region: str
     ref: str

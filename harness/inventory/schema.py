@@ -103,7 +103,8 @@ class TableSpec(Strict):
     envs: list[str] | None = None
     functions: list[str] = Field(
         [],
-        description="functions that read and write this table through env_var (000 §6.6: switched by option A, frozen by option B)",
+        description="functions that read and write this table through env_var (000 §6.6: switched by option A, "
+        "frozen by option B)",
     )
     env_var: str | None = Field(
         None, description="the variable those functions read the table name from (default: dynamodb.table_env_var)"
@@ -337,7 +338,8 @@ class RtoSpec(Strict):
     ref: str = ""
 
     def minutes(self, kind: str) -> float | None:
-        """The objective for ``kind`` (``lambda_code``, ``infrastructure``, ...), or None when the inventory gives none."""
+        """The objective for ``kind`` (``lambda_code``, ``infrastructure``, ...), or None when the inventory gives
+        none."""
         if kind not in RTO_KINDS:
             raise KeyError(f"unknown recovery kind {kind!r}; known: {', '.join(RTO_KINDS)}")
         return getattr(self, kind)

@@ -49,7 +49,8 @@ class Size:
             raise InventoryError(f"--tenants {tenants}: at least 1")
         if self.services % tenants:
             raise InventoryError(
-                f"--services {self.services} is not a multiple of --tenants {tenants}: each tenant runs the same services"
+                f"--services {self.services} is not a multiple of --tenants {tenants}: each tenant runs the same "
+                "services"
             )
 
     @property

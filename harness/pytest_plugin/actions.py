@@ -54,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--emergency",
         action="store_true",
         default=False,
-        help="promote outside the maintenance window under the emergency rule (its approvers and --incident, 001 §4.1.2)",
+        help="promote outside the maintenance window under the emergency rule (its approvers and --incident, 001 "
+        "§4.1.2)",
     )
     group.addoption(
         "--actor", default=None, help="who runs the action (recorded in audit records; default: the OS user)"
@@ -180,7 +181,8 @@ def verify_checklist(request: pytest.FixtureRequest, checklist_context: CheckCon
 
 @pytest.fixture
 def write_report(request: pytest.FixtureRequest) -> Callable[[str, str], Path]:
-    """``write_report("incident-...md", markdown)``: save a report in this run's reports directory and attach it to Allure."""
+    """``write_report("incident-...md", markdown)``: save a report in this run's reports directory and attach it to
+    Allure."""
     from harness.pytest_plugin.harness_plugin import harness_state
 
     def write(name: str, text: str) -> Path:
@@ -274,7 +276,7 @@ class Peers:
                 peer = make_target(self.target.name, other, **({"clock": clock} if clock else {})).start()
         except HarnessError as exc:
             pytest.skip(f"{other.inventory}/{name} is not reachable on target {self.target.name}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - no credentials for the other account, endpoint down, ...
+        except Exception as exc:  # noqa: BLE001 (no credentials for the other account, endpoint down, ...)
             pytest.skip(
                 f"{other.inventory}/{name} is not reachable on target {self.target.name}: {type(exc).__name__}: {exc}"
             )

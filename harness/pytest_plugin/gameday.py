@@ -75,8 +75,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="[DRILL=]CMD",
-        help="game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with AWS_ENDPOINT_URL "
-        f"and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces {' and '.join(COMMAND_DRILLS)}",
+        help="game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with "
+        "AWS_ENDPOINT_URL "
+        f"and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces "
+        f"{' and '.join(COMMAND_DRILLS)}",
     )
     group.addoption(
         "--notify-slack-webhook",
@@ -141,7 +143,8 @@ def pytest_harness_validate_options(config: pytest.Config, env: Environment, tar
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Never a drill on a protected environment, whatever the approvals (skipped with the reason, ahead of any other)."""
+    """Never a drill on a protected environment, whatever the approvals (skipped with the reason, ahead of any
+    other)."""
     from harness.pytest_plugin.harness_plugin import harness_state
 
     env = harness_state(config).env
@@ -178,7 +181,8 @@ class RowsProbe:
 
 
 class ChecklistProbe:
-    """Rows through ``verify_checklist``: Allure steps per row; steady-state and verification rows recorded in the run's report."""
+    """Rows through ``verify_checklist``: Allure steps per row; steady-state and verification rows recorded in the run's
+    report."""
 
     def __init__(self, verify: Callable[..., Any]) -> None:
         self.verify = verify
@@ -260,7 +264,8 @@ class Gameday:
         return int(self.config.getoption("--gameday-items"))
 
     def run(self, spec: DrillSpec | Callable[[], DrillSpec]) -> DrillResult:
-        """Run the drill (a spec, or a factory that may raise DrillSkipped); report it; fail or skip the test as it ended."""
+        """Run the drill (a spec, or a factory that may raise DrillSkipped); report it; fail or skip the test as it
+        ended."""
         try:
             made = spec() if callable(spec) and not isinstance(spec, DrillSpec) else spec
         except DrillSkipped as exc:
@@ -295,7 +300,8 @@ class Gameday:
 
     def _attach(self, result: DrillResult) -> None:
         with allure.step(
-            f"timeline on the {result.clock}: RTO {result.rto_s if result.rto_s is None else round(result.rto_s, 1)} s, "
+            f"timeline on the {result.clock}: RTO {result.rto_s if result.rto_s is None else round(result.rto_s, 1)} "
+            "s, "
             f"wall {result.rto_wall_s if result.rto_wall_s is None else round(result.rto_wall_s, 2)} s"
         ):
             for event in timeline_events(result):
@@ -332,7 +338,8 @@ def gameday(
     verify_checklist: Callable[..., Any],
     write_report: Callable[[str, str], Path],
 ) -> Gameday:
-    """``gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe))``: a drill, reported and judged."""
+    """``gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe))``: a drill, reported and
+    judged."""
     from harness.pytest_plugin.harness_plugin import harness_state
 
     state = harness_state(request.config)
@@ -401,7 +408,10 @@ def attach_summary(
     logger.report_attached_data(body=text, file_name=md)
     logger.report_attached_data(body=svg, file_name=chart)
     failed = [r for r in results if r.get("outcome") == "FAIL"]
-    name = f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) not failed"
+    name = (
+        f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) "
+        "not failed"
+    )
     logger.report_result(
         TestResult(
             uuid=uuid4(),
@@ -468,7 +478,10 @@ class SummaryWriter:
         if self.written is None:
             return
         failed = [r["name"] for r in self.results if r.get("outcome") == "FAIL"]
-        line = f"game day: {len(self.results)} drill(s), {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}; summary: {self.written[0]}"
+        line = (
+            f"game day: {len(self.results)} drill(s), {len(failed)} "
+            f"failed{': ' + ', '.join(failed) if failed else ''}; summary: {self.written[0]}"
+        )
         terminalreporter.write_line(line, red=bool(failed), green=not failed)
 
 

@@ -32,12 +32,16 @@ from harness.targets.base import forget_user_aws_profile
 pytest_plugins = ["harness.pytest_plugin.reporting"]
 
 MARKERS = {
-    "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own object)",
-    "mutating": "changes the target (actions, drills); needs --allow-mutation on --target aws, approvals on protected envs",
+    "readonly": "reads only (get/describe/list/invoke-health/metrics/logs; write-read checks clean up their own "
+    "object)",
+    "mutating": "changes the target (actions, drills); needs --allow-mutation on --target aws, approvals on "
+    "protected envs",
     "gameday": "a game-day drill: injects a fault and verifies detection and recovery",
     "each_resource": "one test per resource the inventory names for --env; the test takes `resource`",
-    "rehearsal_approvals": "on a disposable target without --approved-by, the scenario signs with labelled stand-in approvers (never on a real account)",
-    "checklist(procedure)": "one test per checklist row of the procedure (post-rollback, post-deployment, pre-promotion); the test takes `row`",
+    "rehearsal_approvals": "on a disposable target without --approved-by, the scenario signs with labelled stand-in "
+    "approvers (never on a real account)",
+    "checklist(procedure)": "one test per checklist row of the procedure (post-rollback, post-deployment, "
+    "pre-promotion); the test takes `row`",
 }
 ENV_FIXTURES = {"env", "target", "aws", "inventory", "clock"}
 
@@ -89,12 +93,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--target",
         default=os.environ.get("HARNESS_TARGET", "embedded"),
         metavar="{" + ",".join(TARGETS) + "}",  # validated in pytest_configure: one ERROR line, not a usage blob
-        help="where calls go: embedded (moto in-process, default, safe), localstack, aws (real accounts). Env: HARNESS_TARGET",
+        help="where calls go: embedded (moto in-process, default, safe), localstack, aws (real accounts). Env: "
+        "HARNESS_TARGET",
     )
     group.addoption(
         "--inventory",
         default=os.environ.get("HARNESS_INVENTORY", "bbws"),
-        help=f"inventory file path or bundled name ({', '.join(bundled_names())}); default bbws. Env: HARNESS_INVENTORY",
+        help=f"inventory file path or bundled name ({', '.join(bundled_names())}); default bbws. Env: "
+        "HARNESS_INVENTORY",
     )
     group.addoption(
         "--allow-mutation",
@@ -128,7 +134,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--keep-runs",
         default=os.environ.get("HARNESS_KEEP_RUNS", str(run_dirs.DEFAULT_KEEP)),
         metavar="N",
-        help=f"keep the newest N run directories under <reports-dir>/runs (default {run_dirs.DEFAULT_KEEP}; 0 keeps all). Env: HARNESS_KEEP_RUNS",
+        help=f"keep the newest N run directories under <reports-dir>/runs (default {run_dirs.DEFAULT_KEEP}; 0 keeps "
+        "all). Env: HARNESS_KEEP_RUNS",
     )
     group.addoption(
         "--rehearse-quotas",
@@ -148,7 +155,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rehearsal-start",
         default=None,
         metavar="ISO8601",
-        help="embedded only: start the rehearsal clock at this UTC time (e.g. inside a maintenance window); it then runs on",
+        help="embedded only: start the rehearsal clock at this UTC time (e.g. inside a maintenance window); it then "
+        "runs on",
     )
 
 
@@ -261,7 +269,8 @@ def _quota_options(config: pytest.Config, target_name: str) -> dict[str, Any]:
         return {}
     if target_name != "embedded":
         raise pytest.UsageError(
-            f"--rehearse-quotas: only the embedded target rehearses API quotas (on {target_name}, the service enforces its own)"
+            f"--rehearse-quotas: only the embedded target rehearses API quotas (on {target_name}, the service "
+            "enforces its own)"
         )
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1) or 1)
     return {"quotas": True, "quota_share": 1.0 / workers}

@@ -182,7 +182,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     rows = rows_for(env, procedure) if env is not None else []
     _plan(metafunc.config)["definitions"][metafunc.definition.nodeid] = procedure
     if env is not None and not rows:  # e.g. a propie checklist with --inventory bbws: say so, not "empty parameter set"
-        why = f"no {procedure} rows for {env.inventory}/{env.name}: the inventory names none of what this checklist checks"
+        why = (
+            f"no {procedure} rows for {env.inventory}/{env.name}: the inventory names none of what this checklist "
+            "checks"
+        )
         metafunc.parametrize(
             "row", [pytest.param(None, marks=pytest.mark.skip(reason=why))], ids=["no-rows"], indirect=True
         )
@@ -356,7 +359,8 @@ def _result_fields(result: CheckResult) -> dict[str, Any]:
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """A WARN row passed: give its Allure result the message "WARN: <observed>" (category "Not measurable / warnings")."""
+    """A WARN row passed: give its Allure result the message "WARN: <observed>" (category "Not measurable /
+    warnings")."""
     result = item.stash.get(ROW_RESULT, None)
     if result is None or result.verdict is not Verdict.WARN:
         return
@@ -649,7 +653,8 @@ def render_report(
         ]
         for r in sorted(not_run, key=lambda r: (str(r.get("procedure")), str(r.get("slug")), str(r.get("resource")))):
             lines.append(
-                f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | {_cell(r.get('observed'))} |"
+                f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} "
+                f"| {_cell(r.get('observed'))} |"
             )
         lines.append("")
     if after_actions:
@@ -665,7 +670,8 @@ def render_report(
             for r in verification_report.sort_rows(verified):
                 verdict = label.get(str(r.get("verdict")), str(r.get("verdict")).upper())
                 lines.append(
-                    f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | {_cell(r.get('resource'))} | "
+                    f"| {_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`) | "
+                    f"{_cell(r.get('resource'))} | "
                     f"{_cell(r.get('expected'))} | {_cell(r.get('observed'))} | **{verdict}** | {_cell(r.get('ref'))} |"
                 )
             lines.append("")

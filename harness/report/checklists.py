@@ -89,7 +89,7 @@ def rollback_checklist(
         "",
         f"**Date/Time**: {utc(first, '%Y-%m-%d %H:%M:%S')} UTC",
         f"**Environment**: {env.name.upper()}",
-        f"**Service**: {', '.join(result.plan.details.get('services') or []) or result.plan.details.get('scope') or result.plan.details.get('function')}",
+        f"**Service**: {_service_label(result.plan.details)}",
         f"**Current Version**: {current}",
         f"**Rollback Target Version**: {targets or '-'} ({result.plan.details.get('rule', '')})",
         f"**Incident Ticket**: {authority.incident or '-'}",
@@ -125,8 +125,7 @@ def rollback_checklist(
             len(healthy) == len(moved) if moved else None,
             "Health check verified",
             "; ".join(
-                f"{(leaf.evidence.get('health') or {}).get('invoked')}: "
-                f"{(leaf.evidence.get('health') or {}).get('problem') or (leaf.evidence.get('health') or {}).get('status_code')}"
+                f"{_health(leaf).get('invoked')}: {_health(leaf).get('problem') or _health(leaf).get('status_code')}"
                 for leaf in moved
             ),
         ),
@@ -253,8 +252,9 @@ def promotion_checklist(
             "",
             *[
                 box(True, f"{role} approval", name)
+                # fewer approvers than roles leaves the other boxes out (the gate refused such a run already)
                 for role, name in zip(
-                    dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers
+                    dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
                 )
             ],
         ]
@@ -337,7 +337,19 @@ def promotion_checklist(
     if prod:
         sign += [
             f"**{role} Signature**: {name}"
-            for role, name in zip(dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers)
+            for role, name in zip(
+                dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
+            )
         ]
     sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]
     return "\n".join(head + pre + execution + post + sign)
+
+
+def _service_label(details: dict[str, Any]) -> str:
+    """The services, scope or function a rollback plan names (000 §8 "Service")."""
+    return str(", ".join(details.get("services") or []) or details.get("scope") or details.get("function"))
+
+
+def _health(leaf: Any) -> dict[str, Any]:
+    """A moved function's health evidence (empty when none was read)."""
+    return dict(leaf.evidence.get("health") or {})

@@ -36,7 +36,8 @@ def _iso(at: Any) -> str:
 def _rows_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     out = ["| Check | Resource | Expected | Observed | Result | Ref |", "|---|---|---|---|---|---|"]
     out += [
-        f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(str(r.get('observed'))[:300])} | "
+        f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
+        f"{cell(str(r.get('observed'))[:300])} | "
         f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
         for r in rows
     ]
@@ -44,14 +45,16 @@ def _rows_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def render_drill(result: DrillResult) -> str:
-    """The drill's own report: verdict, RTO against the objective, milestones and phases on both clocks, rows, evidence."""
+    """The drill's own report: verdict, RTO against the objective, milestones and phases on both clocks, rows,
+    evidence."""
     lines = [
         f"# Game day: {result.title}",
         "",
         f"- **drill**: `{result.name}` ({result.ref})",
         f"- **environment**: {result.inventory}/{result.env} on target {result.target}",
         f"- **outcome**: **{result.outcome}**" + (f" — {'; '.join(result.failures)}" if result.failures else ""),
-        f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; {fmt_s(result.rto_wall_s)} wall clock",
+        f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; "
+        f"{fmt_s(result.rto_wall_s)} wall clock",
         "- **objective**: "
         + (
             f"{fmt_s(result.rto_target_s)} for {result.kind} ({result.rto_ref})"
@@ -119,7 +122,8 @@ def render_drill(result: DrillResult) -> str:
             c = rec.command
             lines += [
                 "",
-                f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after {c.seconds:.1f} s, "
+                f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after "
+                f"{c.seconds:.1f} s, "
                 "environment set by the harness:",
                 "",
                 "```",
@@ -145,7 +149,8 @@ def render_drill(result: DrillResult) -> str:
 
 
 def drill_incident(result: DrillResult, env: Environment) -> IncidentFacts:
-    """The 000 §8 incident report's facts for a drill: its timeline, the recovery's changes, the rows verified after it."""
+    """The 000 §8 incident report's facts for a drill: its timeline, the recovery's changes, the rows verified after
+    it."""
     rows = list(result.rows.get("verification", [])) + list(result.rows.get("settle", []))
     changes: list[Mapping[str, Any]] = []
     for action in result.recovery.actions if result.recovery else []:
@@ -199,7 +204,8 @@ def render_summary(
     chart: str | None = None,
     history_path: str = "",
 ) -> str:
-    """The run's game-day summary: a row per drill (verdict, RTO on both clocks, objective, recovery, restored), failures, history."""
+    """The run's game-day summary: a row per drill (verdict, RTO on both clocks, objective, recovery, restored),
+    failures, history."""
     passed = sum(1 for r in results if r.get("outcome") == "PASS")
     failed = [r for r in results if r.get("outcome") == "FAIL"]
     skipped = [r for r in results if r.get("outcome") == "SKIPPED"]
@@ -218,8 +224,10 @@ def render_summary(
     for r in sorted(results, key=lambda r: str(r.get("name"))):
         restored = {True: "yes", False: "NO", None: "-"}[r.get("restored")]
         lines.append(
-            f"| {cell(r.get('title'))} (`{cell(r.get('name'))}`) | {cell(r.get('kind'))} | **{cell(r.get('outcome'))}** | "
-            f"{fmt_s(r.get('rto_s'))} ({cell(r.get('clock'))}) | {fmt_s(r.get('rto_wall_s'))} | {fmt_s(r.get('rto_target_s'))} | "
+            f"| {cell(r.get('title'))} (`{cell(r.get('name'))}`) | {cell(r.get('kind'))} | "
+            f"**{cell(r.get('outcome'))}** | "
+            f"{fmt_s(r.get('rto_s'))} ({cell(r.get('clock'))}) | {fmt_s(r.get('rto_wall_s'))} | "
+            f"{fmt_s(r.get('rto_target_s'))} | "
             f"{cell((r.get('recovery') or {}).get('method'))} | {restored} |"
         )
     if failed or skipped:
@@ -234,8 +242,10 @@ def render_summary(
         lines += ["", "## RTO per drill across runs", "", f"![RTO per drill across runs]({chart})"]
     lines += [
         "",
-        "RTO is measured from the fault's injection to the end of the verification phase (the checklist green again), on the "
-        "target's clock; 000 §7.4's windowed rows (error rate, latency, log errors) are verified after one verification window of "
+        "RTO is measured from the fault's injection to the end of the verification phase (the checklist green "
+        "again), on the "
+        "target's clock; 000 §7.4's windowed rows (error rate, latency, log errors) are verified after one "
+        "verification window of "
         "healthy traffic (the settle phase), which the RTO does not include.",
         "",
     ]

@@ -127,7 +127,8 @@ def render_incident(f: IncidentFacts) -> str:
         "|----------|------|----|-------|--------|---------|",
     ]
     out += [
-        f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | {cell(c.get('health'))} | "
+        f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | "
+        f"{cell(c.get('health'))} | "
         f"{cell(c.get('outcome'))} |"
         for c in f.changes
     ]
@@ -146,14 +147,16 @@ def render_incident(f: IncidentFacts) -> str:
     if f.verification:
         out += [
             "",
-            "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the checklist rows "
+            "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the "
+            "checklist rows "
             "(000 §7.4) verified on a fresh context after it:",
             "",
             "| Check | Resource | Expected | Observed | Result | Ref |",
             "|---|---|---|---|---|---|",
         ]
         out += [
-            f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | {cell(r.get('observed'))} | "
+            f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
+            f"{cell(r.get('observed'))} | "
             f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
             for r in f.verification
         ]
@@ -244,7 +247,7 @@ def _change_row(r: ActionResult) -> dict[str, Any]:
         seen = "200 (every monitor poll)"
     else:
         seen = "-"
-    label = lambda v, lab: f"{v} ({lab})" if v and lab else v  # noqa: E731
+    label = lambda v, lab: f"{v} ({lab})" if v and lab else v  # noqa: E731 (a one-line formatter local to this table)
     return {
         "function": fn,
         "from": label(frm, d.get("from_label") or d.get("dest_current_label")),

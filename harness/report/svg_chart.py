@@ -88,20 +88,23 @@ def rto_chart(
         if lo <= t <= hi:
             out.append(f'<line x1="{left}" y1="{y(t):.1f}" x2="{left + plot_w}" y2="{y(t):.1f}" stroke="#eee"/>')
             out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{_tick_label(t)}</text>')
-    for i, run in enumerate(runs):
+    for i, _run in enumerate(runs):
         if len(runs) <= 12 or i % max(1, len(runs) // 12) == 0 or i == len(runs) - 1:
             out.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{i + 1}</text>')
     out.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 12}" text-anchor="middle">run (oldest left; {len(runs)} shown)</text>'
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 12}" text-anchor="middle">run (oldest left; {len(runs)} '
+        "shown)</text>"
     )
     for target, kinds in sorted(objectives.items()):
         if lo <= target <= hi:
             out.append(
-                f'<line x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" stroke="#999" stroke-dasharray="6,4"/>'
+                f'<line x1="{left}" y1="{y(target):.1f}" x2="{left + plot_w}" y2="{y(target):.1f}" stroke="#999" '
+                'stroke-dasharray="6,4"/>'
             )
             label = f"objective {_tick_label(target)} ({', '.join(sorted(k for k in kinds if k))})"
             out.append(
-                f'<text x="{left + plot_w - 4}" y="{y(target) - 4:.1f}" text-anchor="end" fill="#666">{escape(label)}</text>'
+                f'<text x="{left + plot_w - 4}" y="{y(target) - 4:.1f}" text-anchor="end" '
+                f'fill="#666">{escape(label)}</text>'
             )
     for n, (drill, pts) in enumerate(sorted(points.items())):
         color = PALETTE[n % len(PALETTE)]
@@ -119,7 +122,8 @@ def rto_chart(
         out.append(f'<text x="{left + plot_w + 32}" y="{ly + 1}">{escape(drill)}</text>')
     if not points:
         out.append(
-            f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#666">no drill history yet</text>'
+            f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" fill="#666">no drill '
+            "history yet</text>"
         )
     out.append(f'<text x="{left + plot_w + 14}" y="{top + plot_h}" fill="{FAILED}">● failed run</text>')
     out.append("</svg>")

@@ -1,4 +1,5 @@
-"""The timeline table of the 000 §8 incident report, with UTC times (000 §9.3 "Document all actions with timestamps")."""
+"""The timeline table of the 000 §8 incident report, with UTC times (000 §9.3 "Document all actions with
+timestamps")."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.gameday, pytest.mark.mutating]
 
 @pytest.fixture
 def destination(env, inventory, target, peer_target):
-    """The environment --env promotes into (a rehearsal peer on a clock inside its maintenance window when it is protected)."""
+    """The environment --env promotes into (a rehearsal peer on a clock inside its maintenance window when it is
+    protected)."""
     if not env.promotes_to:
         pytest.skip(f"{env.inventory}/{env.name} promotes to no environment: no promotion to rehearse")
     dest_env = inventory.environment(env.promotes_to)
@@ -33,7 +34,8 @@ def destination(env, inventory, target, peer_target):
 
 
 def test_bad_promotion_rolls_back_automatically(gameday, target, env, destination, rehearsal_authority, require):
-    """Bad release promoted -> the monitor's trigger fires -> automatic rollback -> destination green within the Lambda RTO."""
+    """Bad release promoted -> the monitor's trigger fires -> automatic rollback -> destination green within the Lambda
+    RTO."""
     require("lambda-invoke", "emulator-faults")
     dest_env = destination.env
     result = gameday.run(

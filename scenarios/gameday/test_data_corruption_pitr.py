@@ -1,4 +1,5 @@
-"""Game day (000 §6; 004 "DynamoDB Rollback"; 002 "Database schema issue", RTO < 60 min): data corruption -> PITR restore.
+"""Game day (000 §6; 004 "DynamoDB Rollback"; 002 "Database schema issue", RTO < 60 min): data corruption -> PITR
+restore.
 
 The drill writes its own items into the first PITR-required table, snapshots the table, corrupts some items (bulk
 update and delete), must see ``data-integrity`` go red, restores the table to the moment before the fault,

@@ -59,7 +59,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in mine:
             item.add_marker(
                 pytest.mark.skip(
-                    reason=f"004 (PropIE) scenarios: {env.inventory}/{env.name} has no [amplify], [cloudformation] and triggers"
+                    reason=f"004 (PropIE) scenarios: {env.inventory}/{env.name} has no [amplify], [cloudformation] "
+                    "and triggers"
                 )
             )
         return
@@ -101,7 +102,8 @@ def rows(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
 def incident_report(
     env: Environment, write_report: Callable[[str, str], Any], propie_authority: Authority
 ) -> Callable[..., Any]:
-    """``incident_report(name, result, fault=[...events], verified=[rows], detection=[rows], root_cause=..., detected=at)``:
+    """``incident_report(name, result, fault=[...events], verified=[rows], detection=[rows], root_cause=...,
+    detected=at)``:
     the 000 §8 report (harness/report/incident.py) of a 004 rollback, with RTO, written to the run's reports. The
     detection rows (FAIL by design) are kept out of the run's verification report (``record=False``) and quoted here."""
 

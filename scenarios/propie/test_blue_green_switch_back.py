@@ -44,7 +44,8 @@ def test_switch_back_to_blue(
     fault.append(
         Event(
             clock.now(),
-            f"get-app {amp.app_id}: {app['name']}, production branch {app.get('productionBranch', {}).get('branchName')}",
+            f"get-app {amp.app_id}: {app['name']}, production branch "
+            f"{app.get('productionBranch', {}).get('branchName')}",
         )
     )
     result = run_action(lambda: switch_back(target, propie_authority))

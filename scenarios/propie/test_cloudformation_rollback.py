@@ -88,7 +88,8 @@ def test_failed_update_rolls_back_with_rollback_stack(
 def test_completed_bad_update_rolls_back_with_the_previous_template(
     env, target, clock, rehearsal, propie_authority, run_action, verify_checklist, incident_report, tmp_path
 ):
-    """A bad update that completed (UPDATE_COMPLETE) -> rollback-stack refused -> update-stack with 004's backup -> the previous template."""
+    """A bad update that completed (UPDATE_COMPLETE) -> rollback-stack refused -> update-stack with 004's backup -> the
+    previous template."""
     stack = env.cfn_stacks[0]
     cfn = target.client("cloudformation")
     backup = tmp_path / "backup"  # 004 keeps the previous template and parameters before deploying

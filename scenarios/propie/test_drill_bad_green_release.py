@@ -55,7 +55,8 @@ def test_bad_green_release_triggers_switch_back(
         verified=verified,
         detected=detected_at,
         detection=detected,
-        root_cause=f"green release job {job['jobId']} answered 5XX above the trigger's {rate.threshold:g} % (drill fault)",
+        root_cause=f"green release job {job['jobId']} answered 5XX above the trigger's {rate.threshold:g} % (drill "
+        "fault)",
         affected=[
             (f"Amplify {amp.domain}", True),
             (f"CloudFormation {env.cfn_stacks[0]}", False),

@@ -28,7 +28,8 @@ ITEMS, DAMAGED = 6, 3
 def test_restore_latest_to_recovery_table_verify_and_swap(
     env, target, clock, require, propie_authority, run_action, verify_checklist, incident_report
 ):
-    """Good data, then damage younger than the restore lag -> restore latest into -recovery (SSE) -> verified -> swap -> back."""
+    """Good data, then damage younger than the restore lag -> restore latest into -recovery (SSE) -> verified -> swap ->
+    back."""
     require("pitr-restore", "lambda-invoke")
     table = next(t for t in env.tables if t.pitr == "required" and t.functions)
     ddb = target.client("dynamodb")
@@ -107,8 +108,10 @@ def test_restore_latest_to_recovery_table_verify_and_swap(
             for fn in table.functions
         ],
         extra=[
-            "004 restores --use-latest-restorable-time: that is the point before the damage only when the damage is younger than the "
-            "restore lag (about 5 minutes); for older damage restore at the rollback point (harness restore-table --at)",
+            "004 restores --use-latest-restorable-time: that is the point before the damage only when the damage is "
+            "younger than the "
+            "restore lag (about 5 minutes); for older damage restore at the rollback point (harness restore-table "
+            "--at)",
             *restored.plan.notes,
         ],
     )

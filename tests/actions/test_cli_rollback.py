@@ -146,7 +146,8 @@ def test_apply_moves_the_alias_and_prints_plan_outcome_reports(served, observer,
 
 
 def test_promote_on_an_embedded_rehearsal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``harness promote --from sit --to prod``: gates, plan, a PROD peer inside a window, the 5-minute monitor, reports."""
+    """``harness promote --from sit --to prod``: gates, plan, a PROD peer inside a window, the 5-minute monitor,
+    reports."""
     from harness.cli import main
 
     rc = main(

@@ -101,7 +101,8 @@ def test_sit_to_prod_bad_version_rolls_back_automatically(envs: dict[str, Embedd
 def test_spike_triggers_roll_back_after_the_window(
     metric: str, count: int, trigger: str, envs: dict[str, EmbeddedTarget], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Traffic through the alias errs (or is throttled) while /health stays 200: the spike trigger fires (001 §6.3.1)."""
+    """Traffic through the alias errs (or is throttled) while /health stays 200: the spike trigger fires (001
+    §6.3.1)."""
     sit, prod = envs["sit"], envs["prod"]
     fn = "bbws-tenant-instance-management-sit" if trigger == "error-spike" else "sit-bbws-templates-service"
     dst = pr.counterpart(sit.env, prod.env, fn)

@@ -152,7 +152,7 @@ def test_spike_rule_is_strictly_more_than_the_count_in_the_window() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     window = timedelta(minutes=SIT.auto_rollback.spike_window_minutes)
     limit = SIT.auto_rollback.error_spike_count
-    at = lambda m: t0 + timedelta(minutes=m)  # noqa: E731
+    at = lambda m: t0 + timedelta(minutes=m)  # noqa: E731 (minutes after t0)
     assert spike([(at(0), 3), (at(1), 2)], window, limit) is None  # 5 in 2 minutes is not "> 5"
     assert spike([(at(0), 3), (at(1), 3)], window, limit) == (at(0), 6)
     assert spike([(at(0), 3), (at(2), 3)], window, limit) is None  # 2 minutes apart: never in one window

@@ -183,26 +183,26 @@ FN = "bbws-tenant-instance-management-sit"
 )
 def test_refusal_changes_nothing(case: str, sit: EmbeddedTarget, prod: EmbeddedTarget) -> None:
     where: Any = sit
-    call = lambda: rollback(where, FN, REHEARSAL)  # noqa: E731
+    call = lambda: rollback(where, FN, REHEARSAL)  # noqa: E731 (one call per case, chosen below)
     if case == "no-mutation-permission":
         where = KeptTarget(sit)
     elif case == "missing-approvers":
         where = prod
-        call = lambda: rollback(
+        call = lambda: rollback(  # noqa: E731 (one call per case, chosen in the table above)
             prod, "bbws-tenant-instance-management-prod", Authority(reason="x", approvers=("only one",))
-        )  # noqa: E731
+        )
     elif case == "unknown-version":
-        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.version("99"))  # noqa: E731
+        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.version("99"))  # noqa: E731 (one call per case)
     elif case == "unknown-label":
-        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.label("9.9.9"))  # noqa: E731
+        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.label("9.9.9"))  # noqa: E731 (one call per case)
     elif case == "unknown-function":
-        call = lambda: rollback(sit, "no-such-function", REHEARSAL)  # noqa: E731
+        call = lambda: rollback(sit, "no-such-function", REHEARSAL)  # noqa: E731 (one call per case)
     elif case == "unknown-backup":
-        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.backup("backup-19700101-000000"))  # noqa: E731
+        call = lambda: rollback(sit, FN, REHEARSAL, RollbackTo.backup("backup-19700101-000000"))  # noqa: E731 (one call per case)
     elif case == "all-unknown-version":
-        call = lambda: rb.rollback_all(sit, REHEARSAL, RollbackTo.version("99"))  # noqa: E731
+        call = lambda: rb.rollback_all(sit, REHEARSAL, RollbackTo.version("99"))  # noqa: E731 (one call per case)
     elif case == "unknown-service":
-        call = lambda: rb.rollback_all(sit, REHEARSAL, service="no-such-service")  # noqa: E731
+        call = lambda: rb.rollback_all(sit, REHEARSAL, service="no-such-service")  # noqa: E731 (one call per case)
     before = snapshot(where)
     result = call()
     assert result.outcome == REFUSED, result.message
@@ -250,7 +250,8 @@ def test_plan_lists_every_change_and_the_defect_notes(sit: EmbeddedTarget) -> No
 
 
 def test_rollback_fixture_teardown_restores_an_alias_left_with_weighted_routing(sit: EmbeddedTarget) -> None:
-    """A scenario that leaves the alias on its version but routing by weight: the teardown clears it (002 ``--routing-config '{}'``)."""
+    """A scenario that leaves the alias on its version but routing by weight: the teardown clears it (002
+    ``--routing-config '{}'``)."""
     lam, alias = sit.client("lambda"), sit.env.alias
     before = alias_version(sit, FN)
     runs = Rollbacks(sit, REHEARSAL, lambda call: call())  # the fixture's object; its finalizer is runs.restore

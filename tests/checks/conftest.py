@@ -55,7 +55,7 @@ def local_api_url(target: EmbeddedTarget) -> str | None:
 def fidelity_installed() -> bool:
     """True when issue 4's fidelity extensions are importable (invoke, percentiles, HTTP front)."""
     try:
-        from harness.targets.embedded import fidelity  # noqa: F401
+        from harness.targets.embedded import fidelity  # noqa: F401 (importing installs nothing; it checks the package imports)
     except ImportError:
         return False
     return True

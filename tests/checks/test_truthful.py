@@ -1392,9 +1392,9 @@ def test_verdict_sites_are_found() -> None:
 def test_every_verdict_path_has_a_test() -> None:
     """Each (slug, verdict) needs as many registered test paths (``@covers``) as it has return sites.
     A new ``Verdict.X`` in a check (or a helper it calls) needs a test that shows it."""
-    import tests.checks.test_healthy  # noqa: F401 - their @covers fill the registry
-    import tests.checks.test_violations  # noqa: F401
-    import tests.propie.test_checks  # noqa: F401 - the 004 slugs (propie-rollback procedure)
+    import tests.checks.test_healthy
+    import tests.checks.test_violations
+    import tests.propie.test_checks  # noqa: F401 (the 004 slugs (propie-rollback procedure))
 
     sites = verdict_sites()
     missing = []

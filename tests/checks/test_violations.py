@@ -326,7 +326,7 @@ class _Api(BaseHTTPRequestHandler):
 
     responses: dict[str, tuple[int, str]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         status, body = self.responses.get(self.path, (404, json.dumps({"message": "Not Found"})))
         data = body.encode()
         self.send_response(status)

@@ -39,7 +39,8 @@ def served():
 
 @pytest.fixture
 def harness(served, monkeypatch, capsys):
-    """``harness(*args)`` -> (exit status, stdout, stderr) of ``harness ARGS --env sit --target aws`` in this process."""
+    """``harness(*args)`` -> (exit status, stdout, stderr) of ``harness ARGS --env sit --target aws`` in this
+    process."""
     env, _ = served
     for name in [k for k in os.environ if k.startswith(("AWS_", "HARNESS_"))]:
         monkeypatch.delenv(name)
@@ -97,7 +98,8 @@ def test_state_restore_needs_allow_mutation_and_fixes_the_digest(served, harness
 
 
 def test_state_unlock_is_refused_without_force(served, harness) -> None:
-    """state-locks shows the stuck lock's owner and age; state-unlock without --force is one REFUSED line; with it, released."""
+    """state-locks shows the stuck lock's owner and age; state-unlock without --force is one REFUSED line; with it,
+    released."""
     _, client = served
     key = "tenants/tenant-002/terraform.tfstate"
     created = (datetime.now(timezone.utc) - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
@@ -142,7 +144,8 @@ def test_state_unlock_is_refused_without_force(served, harness) -> None:
 
 
 def test_restore_verify_and_drop_a_table(served, harness) -> None:
-    """restore-table (progress on stderr), verify-table against the source, drop-table; a refusal is one line, exit 3."""
+    """restore-table (progress on stderr), verify-table against the source, drop-table; a refusal is one line, exit
+    3."""
     _, client = served
     code, out, _ = harness("restore-table", "--table", "Site-Generation-State", "--latest", "--allow-mutation")
     assert code == 3 and "REFUSED: Site-Generation-State: PITR DISABLED" in out

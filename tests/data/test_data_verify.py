@@ -1,4 +1,5 @@
-"""Data verification (000 §6.5 done so it can tell right from wrong): digests, snapshots, segmented scans, comparison."""
+"""Data verification (000 §6.5 done so it can tell right from wrong): digests, snapshots, segmented scans,
+comparison."""
 
 from __future__ import annotations
 

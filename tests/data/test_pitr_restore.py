@@ -74,7 +74,8 @@ def history(rehearsal, tmp_path_factory) -> History:
 
 
 def test_restore_between_t0_and_t1_equals_the_snapshot(rehearsal, history) -> None:
-    """Restored between T0 and T1: zero differences with the T0 snapshot; against the source exactly the corrupted keys."""
+    """Restored between T0 and T1: zero differences with the T0 snapshot; against the source exactly the corrupted
+    keys."""
     target = rehearsal
     lines: list[str] = []
     at = history.t0 + timedelta(seconds=30)
@@ -137,7 +138,8 @@ def test_latest_restorable_time_sse_and_reapply(rehearsal, history) -> None:
 
 
 def test_refusals_are_one_line_and_create_nothing(rehearsal, history) -> None:
-    """PITR disabled, time outside the window, name taken, unknown table, no permission: one line each, nothing created."""
+    """PITR disabled, time outside the window, name taken, unknown table, no permission: one line each, nothing
+    created."""
     target = rehearsal
     status = pitr_status(target, TABLE)
     before = world(target)

@@ -42,7 +42,8 @@ def _serving(target) -> dict[str, tuple[str, str | None]]:
 
 
 def test_switch_moves_every_function_and_back(rehearsal, restored) -> None:
-    """Each listed function's alias serves a new version reading the restored table; switching back returns to the old version."""
+    """Each listed function's alias serves a new version reading the restored table; switching back returns to the old
+    version."""
     target = rehearsal
     lam = target.client("lambda")
     before = _serving(target)
@@ -97,7 +98,8 @@ def test_the_plan_reads_each_function_once(rehearsal, restored) -> None:
 
 
 def test_switch_refusals_change_nothing(rehearsal, restored) -> None:
-    """No functions listed, table missing, $LATEST not the served code, weighted alias, no permission: nothing changes."""
+    """No functions listed, table missing, $LATEST not the served code, weighted alias, no permission: nothing
+    changes."""
     target = rehearsal
     lam = target.client("lambda")
     fn = target.env.table(TABLE).functions[0]
@@ -175,7 +177,7 @@ def test_copy_back_restores_the_data_and_the_writers(rehearsal, restored) -> Non
     ddb.delete_item(TableName=TABLE, Key={"id": {"S": "sample-002"}})
     ddb.put_item(TableName=TABLE, Item={"id": {"S": "stray"}, "status": {"S": "NEW"}})
     frozen: list[tuple[str, int]] = []
-    watch = lambda params, **_: frozen.append((params["FunctionName"], params["ReservedConcurrentExecutions"]))  # noqa: E731
+    watch = lambda params, **_: frozen.append((params["FunctionName"], params["ReservedConcurrentExecutions"]))  # noqa: E731 (a call listener)
     lam.meta.events.register("provide-client-params.lambda.PutFunctionConcurrency", watch)
     try:
         result = copy_back(target, TABLE, source=restored, authority=ALLOW)
@@ -230,7 +232,8 @@ def test_an_exception_during_copy_back_still_unfreezes_the_writers(rehearsal, re
 
 
 def test_cleanup_refuses_while_read_then_removes_the_switch_versions(rehearsal, restored) -> None:
-    """A restored table an alias reads is not dropped; after switching back it is, with the versions published to read it."""
+    """A restored table an alias reads is not dropped; after switching back it is, with the versions published to read
+    it."""
     target = rehearsal
     lam = target.client("lambda")
     assert switch_table(target, TABLE, restored, authority=ALLOW).outcome == COMPLETE

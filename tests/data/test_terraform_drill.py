@@ -28,7 +28,8 @@ def rehearsal():
 
 @needs_terraform
 def test_harness_restore_then_plans_exit_0_and_2(rehearsal) -> None:
-    """Apply good, apply bad, restore the good version with the harness: plan good exits 0, plan bad 2; a stuck lock released.
+    """Apply good, apply bad, restore the good version with the harness: plan good exits 0, plan bad 2; a stuck lock
+    released.
 
     (DynamoDB locking, where the Digest matters; ``harness state-drill --lockfile`` runs the use_lockfile variant.)
     """
@@ -44,7 +45,8 @@ def test_harness_restore_then_plans_exit_0_and_2(rehearsal) -> None:
 
 @needs_terraform
 def test_runbook_restore_leaves_a_stale_digest_and_terraform_fails(rehearsal) -> None:
-    """000 §5.2.2's copy without the Digest: Terraform refuses the state (checksum), the report says why the harness's step exists."""
+    """000 §5.2.2's copy without the Digest: Terraform refuses the state (checksum), the report says why the harness's
+    step exists."""
     report = run_state_drill(rehearsal, authority=ALLOW, mode="runbook")
     assert report.ok, report.render()
     failed = report.plans["plan good config after the runbook's restore"]

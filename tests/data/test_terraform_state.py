@@ -124,7 +124,8 @@ def test_the_action_and_the_check_share_one_validator(body: bytes, named: str | 
 
 
 def test_refusals_change_nothing(rehearsal) -> None:
-    """Unknown key, unknown version, already latest, bad body, other lineage, no permission, no approvals: nothing changes."""
+    """Unknown key, unknown version, already latest, bad body, other lineage, no permission, no approvals: nothing
+    changes."""
     target = rehearsal
     tf = target.env.terraform
     key = tf.state_keys[1]
@@ -169,7 +170,8 @@ def test_refusals_change_nothing(rehearsal) -> None:
 
 @pytest.mark.parametrize("version, named", [("4", 'version="4"'), (None, "version=null")], ids=["string", "null"])
 def test_a_mistyped_format_version_is_refused_not_a_crash(rehearsal, version, named: str) -> None:
-    """A chosen version whose "version" is "4" or null: the plan REFUSES in one line naming it (no TypeError); nothing changes."""
+    """A chosen version whose "version" is "4" or null: the plan REFUSES in one line naming it (no TypeError); nothing
+    changes."""
     target = rehearsal
     tf = target.env.terraform
     key = tf.state_keys[1]
@@ -203,7 +205,8 @@ def test_a_mistyped_format_version_is_refused_not_a_crash(rehearsal, version, na
 
 
 def test_a_failed_digest_write_puts_the_state_back(rehearsal) -> None:
-    """Digest write fails after the copy: the previous version is copied back, the record is FAILED, the row still passes."""
+    """Digest write fails after the copy: the previous version is copied back, the record is FAILED, the row still
+    passes."""
     target = rehearsal
     key = target.env.terraform.state_keys[2]
     original = read_version(target, key)

@@ -57,7 +57,8 @@ def _lock_item(target, key: str, lock_id: str, minutes_old: float) -> None:
 
 
 def test_stuck_lock_is_reported_and_never_released_without_the_flag(rehearsal) -> None:
-    """A 90-minute-old lock: age, owner, operation listed; every release without --force/ID/reason refused; nothing changes."""
+    """A 90-minute-old lock: age, owner, operation listed; every release without --force/ID/reason refused; nothing
+    changes."""
     target = rehearsal
     key = target.env.terraform.state_keys[0]
     _lock_item(target, key, "lock-1", 90)

@@ -19,12 +19,16 @@ def handler(event, context):
         "headers": {"X-Echo": "yes"},
         "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
         "body": json.dumps({k: event[k] for k in ("resource", "path", "httpMethod", "body", "isBase64Encoded",
-                                                   "queryStringParameters", "multiValueQueryStringParameters", "pathParameters")}
+                                                   "queryStringParameters", "multiValueQueryStringParameters",
+"pathParameters")}
                            | {"header": event["headers"].get("X-Trace"), "stage": event["requestContext"]["stage"]}),
     }
 """
 MALFORMED = "def handler(event, context):\n    return {'statusCode': 200, 'body': {'not': 'a string'}}\n"
-BINARY = "import base64\ndef handler(event, context):\n    return {'statusCode': 200, 'headers': {'Content-Type': 'image/png'}, 'body': base64.b64encode(b'\\x89PNG').decode(), 'isBase64Encoded': True}\n"
+BINARY = (
+    "import base64\ndef handler(event, context):\n    return {'statusCode': 200, 'headers': {'Content-Type': "
+    "'image/png'}, 'body': base64.b64encode(b'\\x89PNG').decode(), 'isBase64Encoded': True}\n"
+)
 
 
 def deploy(target, source: str) -> None:

@@ -101,7 +101,8 @@ def test_any_install_error_becomes_one_target_error_line(monkeypatch, error, det
     message = str(failed.value)
     assert (
         message
-        == f"fidelity extension lambda_invoke failed to install on moto {moto.__version__}: {detail} (the embedded target needs moto {fidelity.MOTO_REQUIREMENT})"
+        == f"fidelity extension lambda_invoke failed to install on moto {moto.__version__}: {detail} (the embedded "
+        f"target needs moto {fidelity.MOTO_REQUIREMENT})"
     )
     assert "\n" not in message
 
@@ -114,7 +115,8 @@ def test_a_target_whose_extension_breaks_does_not_start(make_target, monkeypatch
     monkeypatch.delattr(EC2ContainerServiceBackend, "stop_task")
     with pytest.raises(
         TargetError,
-        match=r"^fidelity extension ecs_tasks failed to install on moto \S+: EC2ContainerServiceBackend has no attribute 'stop_task'",
+        match=r"^fidelity extension ecs_tasks failed to install on moto \S+: EC2ContainerServiceBackend has no "
+        r"attribute 'stop_task'",
     ):
         make_target(seed=False)
     assert registry.patched() == []

@@ -190,7 +190,8 @@ PINS = (
     Pin("moto.logs.models:logs_backends", LOGS),
     Pin("moto.cloudwatch.models:CloudWatchBackend.put_metric_data", LOGS, ("self", "namespace", "metric_data")),
     Pin("moto.cloudwatch.models:cloudwatch_backends", LOGS),
-    # cloudformation_states: create/update paths and stack events (patched), RollbackStack added, failures built on the models
+    # cloudformation_states: create/update paths and stack events (patched), RollbackStack added, failures built on the
+    # models
     Pin("moto.cloudformation.responses:CloudFormationResponse.update_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse.create_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse._validate_status", CFN, ("self", "stack")),
@@ -388,7 +389,8 @@ def test_every_patched_attribute_is_pinned_and_defined_on_its_class() -> None:
                 f"{extension} patches {owner.__qualname__}.{name} but the contract does not pin it"
             )
             assert name in owner.__dict__, (
-                f"moto {moto.__version__}: {owner.__qualname__}.{name} is no longer defined on the class ({extension} patches it)"
+                f"moto {moto.__version__}: {owner.__qualname__}.{name} is no longer defined on the class "
+                f"({extension} patches it)"
             )
 
 
@@ -415,7 +417,8 @@ def test_every_moto_symbol_imported_is_pinned() -> None:
 
 def test_installed_moto_is_in_the_pinned_range() -> None:
     assert moto.__version__ in SpecifierSet(fidelity.MOTO_REQUIREMENT), (
-        f"moto {moto.__version__} is outside {fidelity.MOTO_REQUIREMENT}, the range the fidelity extensions are written against"
+        f"moto {moto.__version__} is outside {fidelity.MOTO_REQUIREMENT}, the range the fidelity extensions are "
+        "written against"
     )
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert f"moto[server]{fidelity.MOTO_REQUIREMENT}" in dependencies, (

@@ -1,5 +1,6 @@
 """A plugin for subprocess runs (``-p tests.gameday.hook_recorder``): appends every fault hook to the file named by
-``GAMEDAY_HOOK_LOG``, proving drills announce their faults through ``pytest_harness_fault_injected`` / ``..._reverted``."""
+``GAMEDAY_HOOK_LOG``, proving drills announce their faults through ``pytest_harness_fault_injected`` /
+``..._reverted``."""
 
 from __future__ import annotations
 

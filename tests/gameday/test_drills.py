@@ -141,7 +141,8 @@ def test_drill_fails_when_detection_misses_the_fault(name, drills, probe, rehear
 
 
 def test_promotion_drill_fails_when_the_monitor_misses(drills, monkeypatch) -> None:
-    """A monitor that never fires: the bad release stays live in PROD; the drill fails and its cleanup rolls PROD back."""
+    """A monitor that never fires: the bad release stays live in PROD; the drill fails and its cleanup rolls PROD
+    back."""
     import harness.actions.promote as promote
 
     def blind_watch(target, fn, *, since, seconds=None):  # type: ignore[no-untyped-def]
@@ -177,10 +178,13 @@ def test_promotion_drill_fails_when_the_automatic_rollback_does_not_happen(how, 
 
 def test_a_red_steady_state_stops_before_any_fault(drills, probe) -> None:
     spec = drills["state"]()
-    red = lambda run_: [
-        dict(r, verdict="fail")
-        for r in probe(Check(("terraform-state",), tuple(r for _, r in spec.must_detect)), "steady")
-    ]  # noqa: E731
+
+    def red(run_):
+        return [
+            dict(r, verdict="fail")
+            for r in probe(Check(("terraform-state",), tuple(r for _, r in spec.must_detect)), "steady")
+        ]
+
     result = run(dataclasses.replace(spec, steady=red))
     assert result.outcome == FAIL and "steady state not green" in result.message()
     assert result.fault is None and [p.name for p in result.phases] == ["steady state", "cleanup"]

@@ -1,4 +1,5 @@
-"""Every fault injector: the row it names goes red, its evidence says what changed, its undo puts it back (and runs once);
+"""Every fault injector: the row it names goes red, its evidence says what changed, its undo puts it back (and runs
+once);
 every injector refuses a protected environment, a kept target without --allow-mutation and a missing capability."""
 
 from __future__ import annotations

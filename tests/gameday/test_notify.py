@@ -21,7 +21,7 @@ class Receiver(BaseHTTPRequestHandler):
 
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         Receiver.received.append({"path": self.path, "json": json.loads(body)})
         status = 500 if self.path == "/broken" else 200

@@ -261,7 +261,8 @@ def test_no_previous_template_refuses_and_an_automatic_rollback_needs_nothing(
 def test_the_runbooks_last_successful_job_is_the_bad_release(propie: Propie, approved) -> None:
     amp, client = propie.env.amplify, propie.target.client("amplify")
     bad = propie.amplify.release(amp.branch, "3.0.0", bad_release=True)
-    # aws amplify list-jobs --app-id $AMPLIFY_APP_ID --branch-name production --max-results 10 --query '...' --output text
+    # aws amplify list-jobs --app-id $AMPLIFY_APP_ID --branch-name production --max-results 10 --query '...' --output
+    # text
     picked = jmespath.search(RUNBOOK_QUERY, client.list_jobs(appId=amp.app_id, branchName=amp.branch, maxResults=10))
     assert picked == bad["jobId"]  # the newest SUCCEED job is the bad release itself (seed defect 7)
     # aws amplify start-deployment --app-id ... --branch-name production --job-id $LAST_SUCCESSFUL_JOB

@@ -21,7 +21,8 @@ ALL = (*TRIGGERS, "amplify-domain-branch", "amplify-last-job", "cloudformation-s
 
 
 def put(p: Propie, key: str, minutes_ago: float = 2, **values: Any) -> None:
-    """Datapoints for trigger ``key``'s metric(s) inside the window: ``value=``, ``total=``, or ``Values``/``Counts``."""
+    """Datapoints for trigger ``key``'s metric(s) inside the window: ``value=``, ``total=``, or
+    ``Values``/``Counts``."""
     t = p.env.trigger(key)
     dims = [{"Name": k, "Value": v} for k, v in t.dimensions]
     at = p.clock.now() - timedelta(minutes=minutes_ago)

@@ -19,7 +19,7 @@ def function_code(account: str, region: str, name: str, qualifier: str | None) -
     backend = lambda_backends[account][region]
     try:
         fn = backend.get_function(name, qualifier)
-    except Exception as exc:  # moto raises its own not-found classes
+    except Exception as exc:  # noqa: BLE001 (moto raises its own not-found classes, with no common base)
         raise HarnessError(f"no code for {name}:{qualifier or '$LATEST'} in account {account}: {exc}") from None
     code = getattr(fn, "code_bytes", None)
     if not code:

@@ -445,7 +445,7 @@ def baseline_metrics(env: Environment, now: datetime) -> list[dict[str, Any]]:
             )
             data.append({"MetricName": "Errors", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
             data.append({"MetricName": "Throttles", "Dimensions": dims, "Timestamp": ts, "Value": 0.0, "Unit": "Count"})
-            for value, count in zip(values, counts):
+            for value, count in zip(values, counts, strict=True):
                 stats = {"SampleCount": count, "Sum": value * count, "Minimum": value, "Maximum": value}
                 data.append(
                     {
@@ -507,7 +507,7 @@ def put_baseline_in_process(env: Environment, now: datetime) -> int:
             stored.append(datum(MetricDatum, dims, "Invocations", ts, "Count", value=float(BASELINE_INVOCATIONS)))
             stored.append(datum(MetricDatum, dims, "Errors", ts, "Count", value=0.0))
             stored.append(datum(MetricDatum, dims, "Throttles", ts, "Count", value=0.0))
-            for value, count in zip(values, counts):
+            for value, count in zip(values, counts, strict=True):
                 stored.append(
                     datum(
                         MetricAggregatedDatum,

@@ -197,7 +197,10 @@ class EmbeddedTarget(Target):
 
     def describe(self) -> str:
         where = f"127.0.0.1:{self.server.port}" if self.server.running else "127.0.0.1"
-        return f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {where} — not a real account)"
+        return (
+            f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {where} — not a "
+            "real account)"
+        )
 
 
 class SharedEmbeddedTarget(Target):
@@ -254,4 +257,7 @@ class SharedEmbeddedTarget(Target):
 
     def describe(self) -> str:
         """One line for the pytest header: the controller's emulator, shared."""
-        return f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {self.url}, shared by the xdist workers — not a real account)"
+        return (
+            f"{self.env.describe()} target=embedded (rehearsal on moto {moto.__version__} at {self.url}, shared "
+            "by the xdist workers — not a real account)"
+        )

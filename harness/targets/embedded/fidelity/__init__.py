@@ -105,7 +105,10 @@ def install_failure(extension: str, exc: BaseException) -> str:
     detail = " ".join(str(exc).split())
     if not isinstance(exc, (AttributeError, ImportError)) or not detail:
         detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return f"fidelity extension {extension} failed to install on moto {moto.__version__}: {detail} (the embedded target needs moto {MOTO_REQUIREMENT})"
+    return (
+        f"fidelity extension {extension} failed to install on moto {moto.__version__}: {detail} (the embedded "
+        f"target needs moto {MOTO_REQUIREMENT})"
+    )
 
 
 @contextmanager

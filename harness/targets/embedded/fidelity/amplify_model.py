@@ -256,7 +256,8 @@ class AmplifyStore:
                 return self._add_job(b, "RETRY", commit, now, now, reason, old.source_url, old.source_url_type)
         else:
             raise bad_request(
-                f"StartJob does not accept jobType {job_type}: use RELEASE or RETRY (MANUAL jobs come from CreateDeployment)."
+                f"StartJob does not accept jobType {job_type}: use RELEASE or RETRY (MANUAL jobs come from "
+                "CreateDeployment)."
             )
         return self._add_job(b, job_type, commit, now, now, reason)
 
@@ -338,7 +339,8 @@ class AmplifyStore:
         app, b = self.app(app_id), self.branch(app_id, branch)
         if not app.manual:
             raise bad_request(
-                "StartDeployment is only for manually deployed apps; this app is connected to a repository (use StartJob)."
+                "StartDeployment is only for manually deployed apps; this app is connected to a repository (use "
+                "StartJob)."
             )
         if job_id:
             job = self.job(app_id, branch, job_id)

@@ -93,7 +93,8 @@ QUOTAS: tuple[Quota, ...] = (
         15,
         15,
         LAMBDA_QUOTAS,
-        "remainder of the control plane (GetAlias, ListVersionsByFunction, GetFunctionConfiguration, UpdateAlias, ListFunctions, ...): "
+        "remainder of the control plane (GetAlias, ListVersionsByFunction, GetFunctionConfiguration, UpdateAlias, "
+        "ListFunctions, ...): "
         "15 requests per second across all APIs, not per API",
         exempt=("Invoke", "InvokeAsync", "InvokeWithResponseStream"),
     ),  # invocations are bounded by concurrency, not by a request rate
@@ -172,7 +173,8 @@ QUOTAS: tuple[Quota, ...] = (
         2500,
         2500,
         DYNAMODB_CONTROL_PLANE,
-        "control plane throttle limit: 2,500 requests per second (data-plane reads and writes are bounded by table capacity, not a request rate)",
+        "control plane throttle limit: 2,500 requests per second (data-plane reads and writes are bounded by table "
+        "capacity, not a request rate)",
     ),
     Quota(
         "ecs",
@@ -180,7 +182,8 @@ QUOTAS: tuple[Quota, ...] = (
         20,
         50,
         ECS_THROTTLING,
-        "service read actions: sustained 20 per second; burst not found for this category: the documented cluster-read bucket (50) assumed",
+        "service read actions: sustained 20 per second; burst not found for this category: the documented "
+        "cluster-read bucket (50) assumed",
     ),
     Quota(
         "ecs",
@@ -405,7 +408,8 @@ QUERY_XML = (
     "<RequestId>{request_id}</RequestId></ErrorResponse>"
 )
 S3_XML = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>'
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request '
+    "rate.</Message>"
     "<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
 )
 

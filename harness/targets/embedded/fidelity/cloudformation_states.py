@@ -251,7 +251,8 @@ def install() -> None:
     for owner, name, fn in ADDED:
         if name in owner.__dict__ and owner.__dict__[name] is not fn:
             raise AttributeError(
-                f"{owner.__name__} now defines '{name}' itself: re-check cloudformation_states before widening the moto pin"
+                f"{owner.__name__} now defines '{name}' itself: re-check cloudformation_states before widening the "
+                "moto pin"
             )
         setattr(owner, name, fn)
 

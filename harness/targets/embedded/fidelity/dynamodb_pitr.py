@@ -268,7 +268,7 @@ def restore(backend: DynamoDBBackend, body: dict, now: datetime, lag: timedelta)
     try:
         source = backend.get_table(source_name)
     except ResourceNotFoundException:
-        raise TableNotFoundException(source_name)
+        raise TableNotFoundException(source_name) from None
     if target_name in backend.tables:
         raise TableAlreadyExistsException(target_name)
     hist = history(source)

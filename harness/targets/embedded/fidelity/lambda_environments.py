@@ -153,7 +153,8 @@ class Pool:
         return self.zygote.fork()
 
     def release(self, key: tuple, env: Environment) -> None:
-        """Keep ``env`` warm for ``key``'s next invocation (shutting down the least recently used beyond ``MAX_IDLE``)."""
+        """Keep ``env`` warm for ``key``'s next invocation (shutting down the least recently used beyond
+        ``MAX_IDLE``)."""
         with self.lock:
             self.idle.setdefault(key, []).append(env)
             self.idle.move_to_end(key)

@@ -276,7 +276,10 @@ def _execute(
     unavailable); runtime failures become Lambda's error payloads."""
     if not _runs_here(fn):
         # Only Python zip packages can run here; say so instead of pretending (the drill then fails).
-        msg = f"runtime {fn.run_time!r} / package {getattr(fn, 'package_type', 'Zip')} is not emulated by the embedded target"
+        msg = (
+            f"runtime {fn.run_time!r} / package {getattr(fn, 'package_type', 'Zip')} is not emulated by the "
+            "embedded target"
+        )
         return {"ok": False, "duration_ms": 0.0, "payload": _error(request_id, "Harness.RuntimeNotEmulated", msg)}, msg
     root = task_root(fn)
     request = _request(fn, event, request_id, group, stream, started, root)

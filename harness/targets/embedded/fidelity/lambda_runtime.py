@@ -92,7 +92,7 @@ class LambdaLoggerHandler(logging.Handler):
         """Format and send one record as one event."""
         try:
             self.sink.log(self.format(record))
-        except Exception:  # logging must never break the handler (logging.Handler.handleError contract)
+        except Exception:  # noqa: BLE001 (logging must never break the handler: logging.Handler.handleError contract)
             self.handleError(record)
 
 
@@ -137,7 +137,7 @@ def get_handler(handler: str):
     try:
         module_name, function_name = handler.rsplit(".", 1)
     except ValueError as exc:
-        raise FaultException(FaultException.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {exc}")
+        raise FaultException(FaultException.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {exc}") from exc
     try:
         if module_name.split(".")[0] in sys.builtin_module_names:
             raise FaultException(
@@ -145,18 +145,20 @@ def get_handler(handler: str):
             )
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        raise FaultException(FaultException.IMPORT_MODULE_ERROR, f"Unable to import module '{module_name}': {exc}")
+        raise FaultException(
+            FaultException.IMPORT_MODULE_ERROR, f"Unable to import module '{module_name}': {exc}"
+        ) from exc
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise FaultException(
             FaultException.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace
-        )
+        ) from exc
     try:
         return getattr(module, function_name)
     except AttributeError:
         raise FaultException(
             FaultException.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'"
-        )
+        ) from None
 
 
 def make_error(message: str, error_type: str, stack_trace: list | None, request_id: str) -> dict:
@@ -205,7 +207,7 @@ def init_environment(request: dict, sink: LogSink) -> tuple[object | None, dict 
         return get_handler(request["handler"]), None
     except FaultException as fault:
         return None, make_error(fault.message, fault.error_type, fault.trace, request_id)
-    except Exception as exc:  # raised while importing the module: its own type and message
+    except Exception as exc:  # noqa: BLE001 (raised while importing user code: its own type and message)
         return None, make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
 
 
@@ -251,7 +253,7 @@ def invoke(handler, request: dict, sink: LogSink, emit) -> None:
             )
         else:
             emit({"ok": True, "duration_ms": duration, "payload": payload})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (whatever the handler raises is the invocation's error, as Lambda reports it)
         duration = (time.monotonic() - began) * 1000.0
         fail(make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id), duration)
     finally:
