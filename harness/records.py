@@ -25,8 +25,9 @@ from typing import Any, Iterator, Mapping
 from harness import aws
 from harness.clock import Clock
 from harness.inventory.model import Environment, Table
+from harness.outcome import Outcome
 
-IN_PROGRESS, COMPLETE, FAILED = "IN_PROGRESS", "COMPLETE", "FAILED"
+IN_PROGRESS, COMPLETE, FAILED = Outcome.IN_PROGRESS, Outcome.COMPLETE, Outcome.FAILED
 PKSK_KINDS = {"deploy": "DEPLOYMENT", "rollback": "ROLLBACK", "promote": "DEPLOYMENT"}
 METADATA_SK = "METADATA"
 GSI_ENV_PREFIX = "ENV#"

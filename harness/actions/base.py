@@ -12,9 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from harness.outcome import Outcome
 from harness.records import DeploymentRecord
 
-COMPLETE, FAILED, REFUSED, DRY_RUN, SKIPPED = "COMPLETE", "FAILED", "REFUSED", "DRY_RUN", "SKIPPED"
+COMPLETE, FAILED, REFUSED, DRY_RUN, SKIPPED = (
+    Outcome.COMPLETE,
+    Outcome.FAILED,
+    Outcome.REFUSED,
+    Outcome.DRY_RUN,
+    Outcome.SKIPPED,
+)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any, Mapping, Protocol, Sequence
 
 from harness.actions.base import ActionResult, Event
+from harness.outcome import Outcome
 from harness.targets.base import TargetLike
 
 Row = dict[str, Any]
 BAD = ("fail", "error")  # verdicts that fail a row (WARN and SKIP do not: checks/result.py)
-PASS, FAIL, SKIPPED = "PASS", "FAIL", "SKIPPED"
+PASS, FAIL, SKIPPED = Outcome.PASS, Outcome.FAIL, Outcome.SKIPPED
 
 # Phase names, in the order a drill runs them (000 §8 timeline: issue detected, rollback initiated,
 # rollback completed, verification completed).
