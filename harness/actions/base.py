@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from harness.outcome import Outcome
 from harness.records import DeploymentRecord
@@ -46,9 +46,16 @@ class Change:
         return dict(vars(self))
 
 
+S = TypeVar("S")
+
+
 @dataclass
-class Plan:
-    """Everything an apply will do, decided while only reading; ``refusal`` set means apply never runs."""
+class Plan(Generic[S]):
+    """Everything an apply will do, decided while only reading; ``refusal`` set means apply never runs.
+
+    ``spec`` is the action's own frozen dataclass (what the plan read, what it will change); apply reads
+    its attributes and never writes into the plan. ``details`` is the older untyped form, being retired.
+    """
 
     action: str  # rollback | rollback-all | promote | state-restore | pitr-restore | ...
     inventory: str
@@ -59,7 +66,8 @@ class Plan:
     refusal: str | None = None
     verified_by: tuple[str, ...] = ()  # checklist slugs that verify the action (data; 000 §7.4)
     expect_versions: dict[str, str] = field(default_factory=dict)  # fn -> version the checks must see
-    details: dict[str, Any] = field(default_factory=dict)  # what the apply needs (chosen versions, ...)
+    details: dict[str, Any] = field(default_factory=dict)  # legacy untyped form of ``spec``; being retired
+    spec: S | None = None  # the action's frozen dataclass: what it read and what it will change
     notes: list[str] = field(default_factory=list)  # where the harness departs from the runbook, and why
 
     @property
