@@ -112,7 +112,8 @@ def to_item(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def attribute(value: Any) -> dict[str, Any]:
     """One Python value as a typed attribute value (``{"S": "x"}``)."""
-    return _serializer.serialize(_serializable(value))
+    typed: dict[str, Any] = _serializer.serialize(_serializable(value))
+    return typed
 
 
 def canonical_json(item: Mapping[str, Mapping[str, Any]]) -> str:

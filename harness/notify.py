@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import requests
 
@@ -48,7 +48,7 @@ def sns_region(topic_arn: str) -> str:
     return m.group(1)
 
 
-def _verdict(rows: list[Mapping[str, Any]], slugs: tuple[str, ...]) -> str:
+def _verdict(rows: Sequence[Mapping[str, Any]], slugs: tuple[str, ...]) -> str:
     chosen = [r for r in rows if r.get("slug") in slugs]
     if not chosen:
         return "not verified"

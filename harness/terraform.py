@@ -152,8 +152,8 @@ def plan_outcome(result: Run) -> PlanOutcome:
     """Read exit code and summary from a ``plan -detailed-exitcode -no-color`` run."""
     text = result.output
     match = SUMMARY_RE.search(text)
-    counts = tuple(int(g) for g in match.groups()) if match else (0, 0, 0)
-    return PlanOutcome(result.exit_code, *counts, output=text)
+    add, change, destroy = (int(g) for g in match.groups()) if match else (0, 0, 0)
+    return PlanOutcome(result.exit_code, add, change, destroy, output=text)
 
 
 @dataclass
@@ -268,7 +268,8 @@ def hcl(settings: Mapping[str, Any]) -> str:
 
 def target_credentials(target: TargetLike) -> dict[str, str]:
     """The target session's credentials as AWS_* variables (Terraform signs with the same keys as the harness)."""
-    creds = target.session.get_credentials().get_frozen_credentials()  # type: ignore[attr-defined]
+    # TargetLike has no session (test doubles need none); Terraform needs the real one's keys.
+    creds = target.session.get_credentials().get_frozen_credentials()  # type: ignore[attr-defined]  # (see above)
     out = {
         "AWS_ACCESS_KEY_ID": creds.access_key,
         "AWS_SECRET_ACCESS_KEY": creds.secret_key,

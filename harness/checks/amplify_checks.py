@@ -43,7 +43,8 @@ def association(ctx: CheckContext) -> dict[str, Any] | None:
             ctx.client("amplify").get_domain_association, "NotFoundException", appId=amp.app_id, domainName=amp.domain
         )
         ctx.cache[key] = resp["domainAssociation"] if resp else None
-    return ctx.cache[key]
+    found: dict[str, Any] | None = ctx.cache[key]
+    return found
 
 
 def branch_of(assoc: dict[str, Any] | None, prefix: str) -> str | None:
@@ -61,7 +62,8 @@ def serving_job(ctx: CheckContext, branch: str) -> dict[str, Any] | None:
     active = client.get_branch(appId=amp.app_id, branchName=branch)["branch"].get("activeJobId")
     if not active:
         return None
-    return client.get_job(appId=amp.app_id, branchName=branch, jobId=active)["job"]["summary"]
+    summary: dict[str, Any] = client.get_job(appId=amp.app_id, branchName=branch, jobId=active)["job"]["summary"]
+    return summary
 
 
 def describe_job(job: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ ROLLED_BACK = ("UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
 USER_INITIATED = "User Initiated"
 
 
-class _TolerantLoader(yaml.SafeLoader):
+class _TolerantLoader(yaml.SafeLoader):  # type: ignore[misc]  # (PyYAML ships no types: SafeLoader is Any)
     """YAML with CloudFormation's short-form tags (!Ref, !Sub ...) read as plain values."""
 
 

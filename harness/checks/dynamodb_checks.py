@@ -31,7 +31,8 @@ def _describe(ctx: CheckContext, table: Table) -> dict[str, Any] | None:
             ctx.client("dynamodb").describe_table, "ResourceNotFoundException", TableName=table.name
         )
         ctx.cache[key] = found["Table"] if found else None
-    return ctx.cache[key]
+    description: dict[str, Any] | None = ctx.cache[key]
+    return description
 
 
 def check_reads(ctx: CheckContext, row: Row) -> CheckResult:

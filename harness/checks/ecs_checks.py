@@ -14,6 +14,8 @@ from harness.checks.result import CheckResult, Verdict
 def check_ecs_tasks(ctx: CheckContext, row: Row) -> CheckResult:
     """runningCount == desiredCount > 0 and the service ACTIVE (000 §7.3 ``describe-services``)."""
     name = row.item
+    if ctx.env.ecs is None:
+        raise LookupError(f"inventory {ctx.env.inventory} has no [ecs]")
     cluster = ctx.env.ecs.cluster
     expected = "ACTIVE, running == desired > 0"
     svc = ctx.ecs.service(name)

@@ -55,14 +55,16 @@ def _version_configuration(ctx: CheckContext, fn: str, version: str) -> dict[str
             if not aws.is_not_found(exc, *NOT_FOUND):
                 raise
             ctx.cache[key] = None
-    return ctx.cache[key]
+    configuration: dict[str, Any] | None = ctx.cache[key]
+    return configuration
 
 
 def _records(ctx: CheckContext) -> list[DeploymentRecord]:
     """Deployment and rollback records of this environment, newest first (001 §6.3.2, 002 §4)."""
     if "records" not in ctx.cache:
         ctx.cache["records"] = read_records(ctx.client("dynamodb"), ctx.env)
-    return ctx.cache["records"]
+    records: list[DeploymentRecord] = ctx.cache["records"]
+    return records
 
 
 def _from_record(ctx: CheckContext, rec: DeploymentRecord, fn: str) -> Expectation | None:

@@ -174,7 +174,8 @@ def _insights_ms(text: str) -> int | None:
 
 def error_lines(ctx: CheckContext) -> ErrorLinesReader:
     """The phase's batched log reader (a fresh context gets a fresh one)."""
-    return ctx.cache.setdefault("logs:error-lines", ErrorLinesReader(ctx))
+    reader: ErrorLinesReader = ctx.cache.setdefault("logs:error-lines", ErrorLinesReader(ctx))
+    return reader
 
 
 def check_log_errors(ctx: CheckContext, row: Row) -> CheckResult:
@@ -240,7 +241,9 @@ def _filter_group(ctx: CheckContext, group: str, start: datetime, end: datetime)
     return count, lines
 
 
-def _no_log_group(ctx: CheckContext, row: Row, fn: str, group: str, expected: str, evidence: dict) -> CheckResult:
+def _no_log_group(
+    ctx: CheckContext, row: Row, fn: str, group: str, expected: str, evidence: dict[str, Any]
+) -> CheckResult:
     """No log group: an idle function (WARN, nothing to read) unless the window's metrics show
     invocations, whose logs then went nowhere (FAIL)."""
     try:

@@ -28,6 +28,7 @@ from harness.checks.context import CheckContext, Row
 from harness.checks.functions import for_each_function
 from harness.checks.metrics import MetricQuery, MetricsUnavailable, MetricValue, gate_start, window_query, window_text
 from harness.checks.result import CheckResult, Verdict
+from harness.inventory.schema import GateSpec
 
 IDLE_NOTE = (
     "Lambda publishes AWS/Lambda invocation metrics (Invocations, Errors, Duration) only for invocations: "
@@ -160,7 +161,7 @@ def _latency_p95(ctx: CheckContext, row: Row, fn: str) -> CheckResult:
 # -- source-errors / source-throttles (001 §2.1 quality gates) -------------------------------------
 
 
-def _gate(ctx: CheckContext, row: Row):  # type: ignore[no-untyped-def]
+def _gate(ctx: CheckContext, row: Row) -> GateSpec:
     gate = ctx.env.gates.get(ctx.env.name)
     if gate is None:
         raise LookupError(
@@ -173,7 +174,7 @@ def _lookback(ctx: CheckContext, metric: str, fn: str, hours: int) -> MetricQuer
     return window_query(metric, fn, "Sum", gate_start(ctx, hours), ctx.now)
 
 
-def _gate_expected(gate, metric: str) -> str:  # type: ignore[no-untyped-def]
+def _gate_expected(gate: GateSpec, metric: str) -> str:
     # 001 §2.1 says "<5 errors/24h" for SIT but the §4.1.1 script fails only when > 5; the
     # inventory's errors_strictly_below records which reading applies (seed README).
     if metric == "Errors":

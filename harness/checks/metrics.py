@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness import aws
-from harness.aws import cloudwatch_start  # re-exported: checks and tests import it from here
+from harness.aws import cloudwatch_start as cloudwatch_start  # re-exported: checks and tests import it from here
 from harness.targets.base import throttle_code
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
@@ -158,7 +158,8 @@ def window_query(metric: str, function: str, stat: str, start: datetime, end: da
 
 def gate_start(ctx: Any, lookback_hours: int) -> datetime:
     """Start of a pre-promotion gate's lookback (001 §2.1)."""
-    return ctx.now - timedelta(hours=lookback_hours)
+    start: datetime = ctx.now - timedelta(hours=lookback_hours)
+    return start
 
 
 def planned_queries(ctx: Any) -> list[MetricQuery]:

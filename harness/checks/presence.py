@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -13,13 +13,16 @@ from harness.targets.base import TargetLike
 
 SLUG = "resource-present"
 
+# target.client: (service, region) -> a boto3 client (untyped: boto3 ships no stubs here).
+ClientFor = Callable[[str, str | None], Any]
 
-def _alias(client: Callable, r: Resource) -> str:
+
+def _alias(client: ClientFor, r: Resource) -> str:
     a = client("lambda", r.region).get_alias(FunctionName=r.parent, Name=r.name)
     return f"alias {r.name} -> version {a['FunctionVersion']}"
 
 
-def _discovery(client: Callable, r: Resource) -> str:
+def _discovery(client: ClientFor, r: Resource) -> str:
     functions = aws.paginate(client("lambda", r.region), "list_functions", "Functions")
     names = [f["FunctionName"] for f in functions if f["FunctionName"].startswith(r.name)]
     if not names:
@@ -27,22 +30,22 @@ def _discovery(client: Callable, r: Resource) -> str:
     return f"{len(names)} function(s): {', '.join(names)}"
 
 
-def _table(client: Callable, r: Resource) -> str:
+def _table(client: ClientFor, r: Resource) -> str:
     t = client("dynamodb", r.region).describe_table(TableName=r.name)["Table"]
     return f"table {t['TableStatus']}"
 
 
-def _bucket(client: Callable, r: Resource) -> str:
+def _bucket(client: ClientFor, r: Resource) -> str:
     client("s3", r.region).head_bucket(Bucket=r.name)
     return "bucket readable"
 
 
-def _state(client: Callable, r: Resource) -> str:
+def _state(client: ClientFor, r: Resource) -> str:
     h = client("s3", r.region).head_object(Bucket=r.parent, Key=r.name)
     return f"{h['ContentLength']} bytes, version {h.get('VersionId', '-')}"
 
 
-def _ecs(client: Callable, r: Resource) -> str:
+def _ecs(client: ClientFor, r: Resource) -> str:
     resp = client("ecs", r.region).describe_services(cluster=r.parent, services=[r.name])
     if not resp["services"]:
         raise LookupError(f"service {r.name} not in cluster {r.parent}: {resp['failures']}")
@@ -50,27 +53,29 @@ def _ecs(client: Callable, r: Resource) -> str:
     return f"{s['status']} running {s['runningCount']}/{s['desiredCount']}"
 
 
-def _ssm(client: Callable, r: Resource) -> str:
-    return "value " + client("ssm", r.region).get_parameter(Name=r.name)["Parameter"]["Value"]
+def _ssm(client: ClientFor, r: Resource) -> str:
+    value: str = client("ssm", r.region).get_parameter(Name=r.name)["Parameter"]["Value"]
+    return "value " + value
 
 
-def _log_group(client: Callable, r: Resource) -> str:
+def _log_group(client: ClientFor, r: Resource) -> str:
     groups = aws.paginate(client("logs", r.region), "describe_log_groups", "logGroups", logGroupNamePrefix=r.name)
     if not any(g["logGroupName"] == r.name for g in groups):
         raise LookupError(f"log group {r.name} not found")
     return "log group exists"
 
 
-def _stack(client: Callable, r: Resource) -> str:
-    return client("cloudformation", r.region).describe_stacks(StackName=r.name)["Stacks"][0]["StackStatus"]
+def _stack(client: ClientFor, r: Resource) -> str:
+    status: str = client("cloudformation", r.region).describe_stacks(StackName=r.name)["Stacks"][0]["StackStatus"]
+    return status
 
 
-def _amplify(client: Callable, r: Resource) -> str:
+def _amplify(client: ClientFor, r: Resource) -> str:
     app = client("amplify", r.region).get_app(appId=r.name)["app"]
     return f"app {app['name']}"
 
 
-READERS: dict[str, Callable[[Callable, Resource], str]] = {
+READERS: dict[str, Callable[[ClientFor, Resource], str]] = {
     "lambda-alias": _alias,
     "lambda-discovery": _discovery,
     "dynamodb-table": _table,

@@ -98,7 +98,7 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
     calls: list[str] = []
     throttled: list[str] = []
 
-    def record(service: str, operation: str, params: dict) -> None:
+    def record(service: str, operation: str, params: dict[str, Any]) -> None:
         calls.append(describe_call(service, operation, params))
 
     def retried(service: str, operation: str, code: str) -> None:
@@ -106,7 +106,9 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
 
     target = ctx.target
     target.add_call_listener(record)
+    # Optional on a target (TargetLike says so): both halves are looked up, as test doubles may lack them.
     watch = getattr(target, "add_retry_listener", None)
+    unwatch = getattr(target, "remove_retry_listener", None)
     if watch is not None:
         watch(retried)
     try:
@@ -121,8 +123,8 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
         )
     finally:
         target.remove_call_listener(record)
-        if watch is not None:
-            target.remove_retry_listener(retried)
+        if watch is not None and unwatch is not None:
+            unwatch(retried)
     if throttled:
         result = replace(
             result, evidence={**result.evidence, "throttled_retries": len(throttled), "throttled_calls": throttled[:20]}

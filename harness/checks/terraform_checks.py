@@ -36,17 +36,25 @@ from botocore.exceptions import ClientError
 from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.result import CheckResult, Verdict
+from harness.inventory.model import Terraform
 from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 from harness.tf_state_format import parse_state, state_fields
 
 
-def _lock_items(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+def _terraform(ctx: CheckContext) -> Terraform:
+    tf = ctx.env.terraform
+    if tf is None:
+        raise LookupError(f"inventory {ctx.env.inventory} has no [terraform]")
+    return tf
+
+
+def _lock_items(ctx: CheckContext, table: str) -> dict[str, dict[str, Any]]:
     """The lock table's items by LockID (typed values decoded losslessly), scanned once per run."""
-    table = ctx.env.terraform.lock_table
     if "tf-locks" not in ctx.cache:
         items = (aws.from_item(i) for i in aws.scan_items(ctx.client("dynamodb"), table))
         ctx.cache["tf-locks"] = {str(i["LockID"]): i for i in items if "LockID" in i}
-    return ctx.cache["tf-locks"]
+    locks: dict[str, dict[str, Any]] = ctx.cache["tf-locks"]
+    return locks
 
 
 def _lock_age(ctx: CheckContext, created: datetime | None) -> float | None:
@@ -55,7 +63,7 @@ def _lock_age(ctx: CheckContext, created: datetime | None) -> float | None:
 
 def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
     """State object exists and parses; no lock older than the limit; digest matches the body."""
-    tf = ctx.env.terraform
+    tf = _terraform(ctx)
     key = row.item
     limit = tf.lock_max_age_minutes
     expected = f"state parses (version/serial/lineage), no lock older than {limit} min, md5 digest matches"
@@ -78,7 +86,7 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
     lock: dict[str, Any] | None = None
     lock_created: datetime | None = None
     if tf.lock_table:
-        items = _lock_items(ctx)
+        items = _lock_items(ctx, tf.lock_table)
         lock = items.get(f"{tf.state_bucket}/{key}")
         digest = (items.get(f"{tf.state_bucket}/{key}{DIGEST_SUFFIX}") or {}).get("Digest")
         evidence["digest"] = digest

@@ -46,7 +46,8 @@ def _window(ctx: CheckContext, trigger: TriggerMetric) -> tuple[Any, Any]:
 def read_triggers(ctx: CheckContext) -> dict[str, dict[str, Any]]:
     """Every trigger's values in its window, by query id: {"values": [...], "status": ..., "messages": [...]}."""
     if CACHE_KEY in ctx.cache:
-        return ctx.cache[CACHE_KEY]
+        cached: dict[str, dict[str, Any]] = ctx.cache[CACHE_KEY]
+        return cached
     by_window: dict[int, list[TriggerMetric]] = {}
     for t in ctx.env.triggers:
         by_window.setdefault(t.window_minutes, []).append(t)
@@ -97,7 +98,8 @@ def _value(ctx: CheckContext, qid: str) -> list[float]:
         status = "no result" if entry is None else (entry["status"] or "no StatusCode")
         said = "; ".join(f"{m.get('Code')}: {m.get('Value')}" for m in (entry or {}).get("messages", []))
         raise TriggerUnavailable(f"GetMetricData {status} for {qid}" + (f" ({said})" if said else ""))
-    return entry["values"]
+    values: list[float] = entry["values"]
+    return values
 
 
 def _trigger(ctx: CheckContext, row: Row) -> TriggerMetric:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from harness import aws
 from harness.actions import lambda_versions as lv
@@ -86,10 +86,16 @@ def read_served(target: TargetLike, fn: str) -> Served:
     )
 
 
+def _waiter_config(target: TargetLike) -> Mapping[str, Any] | None:
+    """The target's boto3 WaiterConfig (``Target.waiter_config``; a test double without one gets AWS's)."""
+    config: Mapping[str, Any] | None = getattr(target, "waiter_config", None)
+    return config
+
+
 def _set_latest(target: TargetLike, fn: str, variables: dict[str, str]) -> None:
     lam = target.client("lambda")
     lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables})
-    aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
+    aws.wait(lam, "function_updated_v2", _waiter_config(target), FunctionName=fn)
 
 
 def publish_bad(target: TargetLike, s: Served, mode: str, package: bytes | None, fault_id: str) -> str:
@@ -98,7 +104,7 @@ def publish_bad(target: TargetLike, s: Served, mode: str, package: bytes | None,
     lam = target.client("lambda")
     if package is not None:
         lam.update_function_code(FunctionName=s.function, ZipFile=package)
-        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=s.function)
+        aws.wait(lam, "function_updated_v2", _waiter_config(target), FunctionName=s.function)
         _set_latest(target, s.function, dict(s.served_variables))
     else:
         _set_latest(target, s.function, {**s.served_variables, FAULT_VARIABLE: mode})

@@ -23,7 +23,7 @@ session alike, so the default drills do not inject spikes into the session's env
 from __future__ import annotations
 
 import math
-from datetime import timezone
+from datetime import datetime, timezone
 
 from harness.actions.guards import Authority
 from harness.faults.base import Fault, guard
@@ -41,7 +41,7 @@ def _dims(fn: str) -> list[dict[str, str]]:
     return [{"Name": "FunctionName", "Value": fn}]
 
 
-def _stamp(target: TargetLike):  # type: ignore[no-untyped-def]
+def _stamp(target: TargetLike) -> datetime:
     return target.clock.now().astimezone(timezone.utc)
 
 

@@ -21,17 +21,18 @@ from botocore.exceptions import ClientError
 
 from harness import aws
 from harness.actions.guards import Authority
-from harness.actions.terraform_locks import LOCKFILE_SUFFIX, lock_info, lock_on
+from harness.actions.terraform_locks import lock_info, lock_on
 from harness.actions.terraform_state import list_versions, read_digest, read_version
 from harness.faults.base import Fault, FaultRefused, guard
+from harness.inventory.model import Terraform
 from harness.targets.base import TargetLike
-from harness.tf_lock_format import read_lock_info
+from harness.tf_lock_format import LOCKFILE_SUFFIX, read_lock_info
 
 CRASHED_BY = "game-day@crashed-runner"  # who the stuck lock says holds it (the fault's own label)
 CRASHED_OPERATION = "OperationTypeApply"
 
 
-def _terraform(target: TargetLike):  # type: ignore[no-untyped-def]
+def _terraform(target: TargetLike) -> Terraform:
     tf = target.env.terraform
     if tf is None:
         raise FaultRefused(f"{target.env.inventory}/{target.env.name} has no [terraform] section: no state to break")

@@ -36,7 +36,7 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.toml"))
 
 
-def inventory_path(ref: str | os.PathLike) -> Path:
+def inventory_path(ref: str | os.PathLike[str]) -> Path:
     """A bundled inventory name or a path to a TOML file, as a path that exists."""
     text = str(ref)
     if text in bundled_names():
@@ -78,7 +78,7 @@ class Inventory:
         return _resolve(self, name, strict_env_vars)
 
 
-def load_inventory(ref: str | os.PathLike) -> Inventory:
+def load_inventory(ref: str | os.PathLike[str]) -> Inventory:
     """Read and validate an inventory (bundled name or path) before any AWS call is made."""
     path = inventory_path(ref)
     try:
@@ -99,7 +99,7 @@ def load_inventory(ref: str | os.PathLike) -> Inventory:
     return inv
 
 
-def _key_path(loc: tuple) -> str:
+def _key_path(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -120,7 +120,7 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
-def _walk(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+def _walk(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if isinstance(node, dict):
         for k, v in node.items():
             yield from _walk(v, path + (k,))
@@ -131,7 +131,7 @@ def _walk(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
         yield path, node
 
 
-def _check_placeholders(path: Path, raw: dict) -> None:
+def _check_placeholders(path: Path, raw: dict[str, Any]) -> None:
     for loc, text in _walk({k: v for k, v in raw.items() if k != "inventory"}):  # notes are prose
         for ph in PLACEHOLDER_RE.findall(text):
             if ph not in KNOWN_PLACEHOLDERS:
@@ -176,7 +176,7 @@ class _Subst:
                 f"{self.inv.path}: {where}: {{tenant_id}} is only allowed in lists expanded per tenant"
             )
 
-        def env_var(m: re.Match) -> str:
+        def env_var(m: re.Match[str]) -> str:
             var = m.group(1)
             if var in os.environ:
                 return os.environ[var]
@@ -234,7 +234,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         for i, svc in enumerate(lam.services)
         if svc.discover_prefix
     )
-    tables = []
+    tables: list[Table] = []
     for i, t in enumerate(spec.dynamodb.tables):
         if not _applies(t.envs, name):
             continue

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.inventory.schema import (
     ApprovalRule,
     AutoRollbackSpec,
     GateSpec,
+    IndexSpec,
     KeyAttr,
     RehearsalSpec,
     RtoSpec,
@@ -36,7 +38,7 @@ class Table:
     billing_mode: str | None
     hash_key: KeyAttr
     range_key: KeyAttr | None
-    indexes: tuple
+    indexes: tuple[IndexSpec, ...]
     purpose: str
     ref: str
     functions: tuple[str, ...] = ()  # read/write the table through env_var (000 §6.6)
@@ -137,7 +139,7 @@ class Environment:
     backup_alias_prefix: str
     incident_alias_prefix: str
     checkpoint_alias_prefix: str
-    health_payload: dict
+    health_payload: dict[str, Any]
     functions: tuple[Function, ...]
     discovery: tuple[FunctionDiscovery, ...]
     sam_stacks: tuple[str, ...]

@@ -7,7 +7,7 @@ once per tenant) and ``${VAR}`` (an environment variable, for values a runbook d
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -59,7 +59,7 @@ class ServiceSpec(Strict):
     name: str
     repository: str | None = None
     functions: list[str] = []
-    discover_prefix: str | None = Field(None, description="functions found by ListFunctions name prefix (002)")
+    discover_prefix: str | None = Field(default=None, description="functions found by ListFunctions name prefix (002)")
     sam_stack: str | None = None
 
     @model_validator(mode="after")
@@ -74,7 +74,7 @@ class LambdaSpec(Strict):
     backup_alias_prefix: str = "backup-"
     incident_alias_prefix: str = "incident-"
     checkpoint_alias_prefix: str = "rollback-checkpoint-"
-    health_payload: dict = {"httpMethod": "GET", "path": "/health", "headers": {}}
+    health_payload: dict[str, Any] = {"httpMethod": "GET", "path": "/health", "headers": {}}
     services: list[ServiceSpec] = Field(min_length=1)
     # 001 §5.1: the order a full-stack promotion deploys services in (service names); empty: as listed.
     promotion_order: list[str] = []
@@ -102,12 +102,13 @@ class TableSpec(Strict):
     purpose: Literal["data", "deployments", "state"] = "data"
     envs: list[str] | None = None
     functions: list[str] = Field(
-        [],
+        default=[],
         description="functions that read and write this table through env_var (000 §6.6: switched by option A, "
         "frozen by option B)",
     )
     env_var: str | None = Field(
-        None, description="the variable those functions read the table name from (default: dynamodb.table_env_var)"
+        default=None,
+        description="the variable those functions read the table name from (default: dynamodb.table_env_var)",
     )
     ref: str = ""
 
@@ -115,19 +116,20 @@ class TableSpec(Strict):
 class DynamoSpec(Strict):
     tables: list[TableSpec] = []
     table_env_var: str = Field(
-        "DYNAMODB_TABLE", description="environment variable naming a function's table (000 §6.6)"
+        default="DYNAMODB_TABLE", description="environment variable naming a function's table (000 §6.6)"
     )
     restore_suffix: str = Field(
-        "-restored-", description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)"
+        default="-restored-",
+        description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)",
     )
     restore_timestamp: bool = Field(
-        True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)"
+        default=True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)"
     )
     restore_sse: bool = Field(
-        False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)"
+        default=False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)"
     )
     restore_wait_minutes: int = Field(
-        240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
+        default=240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
     )
     ref: str = ""
 
@@ -135,7 +137,7 @@ class DynamoSpec(Strict):
 class ReplicationSpec(Strict):
     destination: str
     region: str
-    prefix: str = Field("", description="key prefix an Enabled rule must replicate; empty: the whole bucket")
+    prefix: str = Field(default="", description="key prefix an Enabled rule must replicate; empty: the whole bucket")
 
     @field_validator("region")
     @classmethod
@@ -164,9 +166,10 @@ class TerraformSpec(Strict):
     state_bucket: str
     lock_table: str | None = None
     state_keys: list[str] = Field(min_length=1)
-    lock_max_age_minutes: int = Field(60, gt=0)
+    lock_max_age_minutes: int = Field(default=60, gt=0)
     forbid_lock_during_verification: bool = Field(
-        False, description="true: any held lock (fresh, or of unknown age) FAILs terraform-state; false: it WARNs"
+        default=False,
+        description="true: any held lock (fresh, or of unknown age) FAILs terraform-state; false: it WARNs",
     )
     ref: str = ""
 
@@ -174,7 +177,7 @@ class TerraformSpec(Strict):
 class EcsSpec(Strict):
     cluster: str
     services: list[str] = Field(min_length=1)
-    desired_count: int = Field(1, gt=0)
+    desired_count: int = Field(default=1, gt=0)
     ref: str = ""
 
 
@@ -201,14 +204,14 @@ class AmplifySpec(Strict):
     branch: str
     domain: str
     green_branch: str | None = Field(
-        None, description="the branch a blue/green release deploys to first (004 'Green Environment')"
+        default=None, description="the branch a blue/green release deploys to first (004 'Green Environment')"
     )
-    domain_prefix: str = Field("", description="the sub-domain prefix users reach (004: prefix= , the apex)")
+    domain_prefix: str = Field(default="", description="the sub-domain prefix users reach (004: prefix= , the apex)")
     other_prefixes: list[str] = Field(
-        [], description="the domain's other sub-domain prefixes on the same branch (a switch must keep them)"
+        default=[], description="the domain's other sub-domain prefixes on the same branch (a switch must keep them)"
     )
     repository: str | None = Field(
-        None,
+        default=None,
         description="rehearsal only: the Git repository the seeded app is connected to (none: a manually deployed app)",
     )
     ref: str = ""
@@ -217,10 +220,10 @@ class AmplifySpec(Strict):
 class CloudFormationSpec(Strict):
     stacks: list[str] = Field(min_length=1)
     previous_template: str | None = Field(
-        None, description="the backup of the previous template (004: backup/appsync-previous.yml)"
+        default=None, description="the backup of the previous template (004: backup/appsync-previous.yml)"
     )
     previous_parameters: str | None = Field(
-        None, description="its parameters file (004: backup/appsync-parameters-previous.json)"
+        default=None, description="its parameters file (004: backup/appsync-parameters-previous.json)"
     )
     ref: str = ""
 
@@ -269,12 +272,12 @@ class TriggerSourceSpec(Strict):
 
     namespace: str
     metric: str
-    statistic: str = Field("Sum", description="Sum, Maximum, Average, SampleCount or pNN")
+    statistic: str = Field(default="Sum", description="Sum, Maximum, Average, SampleCount or pNN")
     total_metric: str | None = Field(
-        None, description="for a rate: the denominator metric (same namespace and dimensions)"
+        default=None, description="for a rate: the denominator metric (same namespace and dimensions)"
     )
     dimensions: dict[str, str] = {}
-    window_minutes: int = Field(5, gt=0)
+    window_minutes: int = Field(default=5, gt=0)
     action: Literal["rollback", "alert"] = Field(
         description="004's Action column: automatic rollback (FAIL) or alert, manual decision (WARN)"
     )
@@ -328,13 +331,17 @@ class RtoSpec(Strict):
     Game-day drills (harness/drills) measure fault-to-verified-recovery against the kind they rehearse.
     """
 
-    lambda_code: float | None = Field(None, gt=0, description="Lambda code bug: alias update (002: < 5 min)")
-    configuration: float | None = Field(None, gt=0, description="Configuration error: alias update (002: < 5 min)")
-    infrastructure: float | None = Field(None, gt=0, description="Infrastructure issue: Terraform (002: < 15 min)")
-    full_deployment: float | None = Field(
-        None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)"
+    lambda_code: float | None = Field(default=None, gt=0, description="Lambda code bug: alias update (002: < 5 min)")
+    configuration: float | None = Field(
+        default=None, gt=0, description="Configuration error: alias update (002: < 5 min)"
     )
-    database: float | None = Field(None, gt=0, description="Database issue: restore from PITR (002: < 60 min)")
+    infrastructure: float | None = Field(
+        default=None, gt=0, description="Infrastructure issue: Terraform (002: < 15 min)"
+    )
+    full_deployment: float | None = Field(
+        default=None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)"
+    )
+    database: float | None = Field(default=None, gt=0, description="Database issue: restore from PITR (002: < 60 min)")
     ref: str = ""
 
     def minutes(self, kind: str) -> float | None:
@@ -342,7 +349,8 @@ class RtoSpec(Strict):
         none."""
         if kind not in RTO_KINDS:
             raise KeyError(f"unknown recovery kind {kind!r}; known: {', '.join(RTO_KINDS)}")
-        return getattr(self, kind)
+        minutes: float | None = getattr(self, kind)
+        return minutes
 
 
 RTO_KINDS = ("lambda_code", "configuration", "infrastructure", "full_deployment", "database")
@@ -351,9 +359,9 @@ RTO_KINDS = ("lambda_code", "configuration", "infrastructure", "full_deployment"
 class RehearsalSpec(Strict):
     """How the embedded emulator seeds a rehearsal copy (not a runbook fact)."""
 
-    versions_per_function: int = Field(3, ge=2)
-    sample_items: int = Field(5, ge=1)
-    state_versions: int = Field(3, ge=2)
+    versions_per_function: int = Field(default=3, ge=2)
+    sample_items: int = Field(default=5, ge=1)
+    state_versions: int = Field(default=3, ge=2)
     execution_role: str = "harness-rehearsal-lambda-role"
     defaults: dict[str, str] = {}
 

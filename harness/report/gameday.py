@@ -151,7 +151,7 @@ def render_drill(result: DrillResult) -> str:
 def drill_incident(result: DrillResult, env: Environment) -> IncidentFacts:
     """The 000 §8 incident report's facts for a drill: its timeline, the recovery's changes, the rows verified after
     it."""
-    rows = list(result.rows.get("verification", [])) + list(result.rows.get("settle", []))
+    rows: list[Mapping[str, Any]] = [*result.rows.get("verification", []), *result.rows.get("settle", [])]
     changes: list[Mapping[str, Any]] = []
     for action in result.recovery.actions if result.recovery else []:
         changes += incident_facts(action, env).changes
