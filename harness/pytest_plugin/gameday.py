@@ -42,6 +42,7 @@ from harness.checks.catalogue import rows_for
 from harness.checks.context import CheckContext
 from harness.checks.runner import run_row
 from harness.drills import history
+from harness.drills.base import Drill
 from harness.drills.digest import environment_digest
 from harness.drills.external import with_command
 from harness.drills.lambda_drills import ALL, SINGLE
@@ -49,7 +50,7 @@ from harness.drills.model import SKIPPED, Check, DrillResult, DrillSkipped, Row
 from harness.drills.pitr_drill import DEFAULT_ITEMS
 from harness.drills.pitr_drill import NAME as PITR
 from harness.drills.promotion_drill import NAME as PROMOTION
-from harness.drills.runner import DrillSpec, Listener, run_drill
+from harness.drills.runner import Listener, run_drill
 from harness.drills.state_drill import NAME as STATE
 from harness.faults.base import Fault
 from harness.inventory import Environment
@@ -263,14 +264,13 @@ class Gameday:
         """``--gameday-items``: the PITR drill's own items."""
         return int(self.config.getoption("--gameday-items"))
 
-    def run(self, spec: DrillSpec | Callable[[], DrillSpec]) -> DrillResult:
-        """Run the drill (a spec, or a factory that may raise DrillSkipped); report it; fail or skip the test as it
+    def run(self, drill: Drill | Callable[[], Drill]) -> DrillResult:
+        """Run the drill (a drill, or a factory that may raise DrillSkipped); report it; fail or skip the test as it
         ended."""
         try:
-            made = spec() if callable(spec) and not isinstance(spec, DrillSpec) else spec
+            made = drill() if callable(drill) else drill
         except DrillSkipped as exc:
             pytest.skip(str(exc))
-        assert isinstance(made, DrillSpec)
         command = recovery_commands(self.config).get(made.name)
         if command:
             made = with_command(made, command, cwd=Path(self.config.invocation_params.dir))
