@@ -42,26 +42,6 @@ from harness.targets.base import Target
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runbook-harness")
-    group.addoption(
-        "--incident",
-        default=None,
-        metavar="ID",
-        help="incident ticket (recorded; the emergency promotion rule needs one, 001 §4.1.2)",
-    )
-    group.addoption(
-        "--emergency",
-        action="store_true",
-        default=False,
-        help="promote outside the maintenance window under the emergency rule (its approvers and --incident, 001 "
-        "§4.1.2)",
-    )
-    group.addoption(
-        "--actor", default=None, help="who runs the action (recorded in audit records; default: the OS user)"
-    )
-
-
 @pytest.fixture(scope="session")
 def authority(pytestconfig: pytest.Config) -> Authority:
     """The run's permission and approvals: --allow-mutation, --approved-by, --reason, --incident, --emergency."""
@@ -183,7 +163,7 @@ def verify_checklist(request: pytest.FixtureRequest, checklist_context: CheckCon
 def write_report(request: pytest.FixtureRequest) -> Callable[[str, str], Path]:
     """``write_report("incident-...md", markdown)``: save a report in this run's reports directory and attach it to
     Allure."""
-    from harness.pytest_plugin.harness_plugin import harness_state
+    from harness.pytest_plugin.state import harness_state
 
     def write(name: str, text: str) -> Path:
         folder = harness_state(request.config).reports_dir or Path("reports")
@@ -269,7 +249,7 @@ class Peers:
             if self.target.in_process:
                 from harness.targets.embedded.peer import start_peer
 
-                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
+                peer: Target = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
             else:
                 from harness.targets import make_target
 
