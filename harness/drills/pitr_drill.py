@@ -313,16 +313,7 @@ NOTES = (
 )
 
 
-def data_corruption_drill(
-    target: TargetLike,
-    authority: Authority,
-    probe: Probe,
-    *,
-    items: int = DEFAULT_ITEMS,
-    snapshot_dir: Path | None = None,
-) -> DataCorruptionDrill:
-    """The drill (skips where the inventory has no such table or the target cannot restore PITR)."""
-    return DataCorruptionDrill(target, authority, probe, items=items, snapshot_dir=snapshot_dir)
+data_corruption_drill = DataCorruptionDrill  # the name scenarios build it by
 
 
 def _plain(key: dict[str, Any]) -> dict[str, Any]:

@@ -286,19 +286,7 @@ class BadPromotionDrill(BaseDrill):
         ]
 
 
-def bad_promotion_drill(
-    source: TargetLike,
-    dest: TargetLike,
-    authority: Authority,
-    probe: Probe,
-    *,
-    promote_as: Authority,
-    rollback_as: Authority,
-    mode: str = "error",
-) -> BadPromotionDrill:
-    """The drill: ``authority`` breaks the source, ``promote_as`` promotes, ``rollback_as`` may roll the
-    destination back."""
-    return BadPromotionDrill(source, dest, authority, probe, promote_as=promote_as, rollback_as=rollback_as, mode=mode)
+bad_promotion_drill = BadPromotionDrill  # the name scenarios build it by
 
 
 def _unserved_newer(dest: TargetLike, fn: str, served: str) -> str | None:

@@ -36,6 +36,7 @@ from harness.clock import Clock
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
+from harness.pytest_plugin.checklist import row_meta
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.targets.base import Target
 
@@ -78,14 +79,8 @@ def pytest_harness_action_applied(config: pytest.Config, result: ActionResult) -
 
 
 def _report_row(planned: PlannedRow, result: CheckResult, phase: str) -> dict[str, Any]:
-    spec = planned.spec
     return {
-        "slug": spec.slug,
-        "resource": planned.row.resource,
-        "procedure": spec.procedure,
-        "check": spec.title,
-        "ref": spec.ref,
-        "severity": spec.severity,
+        **row_meta(planned),
         "expected": result.expected,
         "observed": result.observed,
         "verdict": result.verdict.value,

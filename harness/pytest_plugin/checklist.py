@@ -109,6 +109,7 @@ def _planned_of(item: pytest.Item) -> PlannedRow | None:
 
 
 def row_meta(planned: PlannedRow) -> dict[str, Any]:
+    """What the report shows of a planned row before it ran (expected: the catalogue's "passes when")."""
     spec = planned.spec
     return {
         "slug": spec.slug,

@@ -5,7 +5,7 @@ rules refuse them.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import pytest
 
@@ -81,22 +81,19 @@ def _resolved(config: pytest.Config, attr: str) -> Any:
 @pytest.fixture(scope="session")
 def inventory(pytestconfig: pytest.Config) -> Inventory:
     """The inventory chosen with --inventory (validated)."""
-    inventory: Inventory = _resolved(pytestconfig, "inventory")
-    return inventory
+    return cast(Inventory, _resolved(pytestconfig, "inventory"))
 
 
 @pytest.fixture(scope="session")
 def env(pytestconfig: pytest.Config) -> Environment:
     """The environment chosen with --env, every name resolved from the inventory."""
-    env: Environment = _resolved(pytestconfig, "env")
-    return env
+    return cast(Environment, _resolved(pytestconfig, "env"))
 
 
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Target:
     """The started target (account already verified): embedded, localstack or aws."""
-    target: Target = _resolved(pytestconfig, "target")
-    return target
+    return cast(Target, _resolved(pytestconfig, "target"))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 
 from harness.drills import history
 from harness.inventory import Environment
+from harness.pytest_plugin.reporting import report_allure_result
 from harness.pytest_plugin.state import harness_state
 from harness.report.gameday import render_summary
 from harness.report.svg_chart import rto_chart
@@ -59,44 +60,20 @@ def attach_summary(
     allure_dir: Path, text: str, svg: str, results: list[dict[str, Any]], env: Environment, started: datetime
 ) -> None:
     """One Allure result, "Game-day summary", carrying the markdown and the chart (failed when a drill failed)."""
-    from allure_commons.logger import AllureFileLogger
-    from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
-    from allure_commons.utils import uuid4
-
-    logger = AllureFileLogger(str(allure_dir))
-    md, chart = f"{uuid4()}-attachment.md", f"{uuid4()}-attachment.svg"
-    logger.report_attached_data(body=text, file_name=md)
-    logger.report_attached_data(body=svg, file_name=chart)
     failed = [r for r in results if r.get("outcome") == "FAIL"]
-    name = (
+    report_allure_result(
+        allure_dir,
         f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) "
-        "not failed"
-    )
-    logger.report_result(
-        TestResult(
-            uuid=uuid4(),
-            historyId=f"gameday-summary-{env.inventory}-{env.name}",
-            testCaseId=f"gameday-summary-{env.inventory}-{env.name}",
-            name=name,
-            fullName=name,
-            status=Status.FAILED if failed else Status.PASSED,
-            statusDetails=StatusDetails(
-                message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed)
-            )
-            if failed
-            else None,
-            start=int(started.timestamp() * 1000),
-            stop=int(datetime.now(timezone.utc).timestamp() * 1000),
-            labels=[
-                Label(name="epic", value="Game day"),
-                Label(name="feature", value=f"{env.inventory}/{env.name}"),
-                Label(name="severity", value="normal"),
-            ],
-            attachments=[
-                Attachment(name="game-day summary (markdown)", source=md, type="text/markdown"),
-                Attachment(name="RTO per drill across runs (SVG)", source=chart, type="image/svg+xml"),
-            ],
-        )
+        "not failed",
+        f"gameday-summary-{env.inventory}-{env.name}",
+        status="failed" if failed else "passed",
+        message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed),
+        started=started,
+        labels={"epic": "Game day", "feature": f"{env.inventory}/{env.name}", "severity": "normal"},
+        attachments=[
+            ("game-day summary (markdown)", text, "md", "text/markdown"),
+            ("RTO per drill across runs (SVG)", svg, "svg", "image/svg+xml"),
+        ],
     )
 
 

@@ -124,36 +124,62 @@ def attach_report_to_allure(
     Failed when a row failed or errored; "unknown" (category "Incomplete runs") when the run did not run
     every planned row; passed otherwise.
     """
-    from allure_commons.logger import AllureFileLogger
-    from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
-    from allure_commons.utils import uuid4
-
     rows = list(rows)
     summary = summary or {"result": verification_report.overall(rows), "run": f"{len(rows)} rows", "complete": True}
-    logger = AllureFileLogger(str(allure_dir))
-    source = f"{uuid4()}-attachment.md"
-    logger.report_attached_data(body=markdown, file_name=source)
     failing = [r for r in rows if r.get("verdict") in ("fail", "error")]
-    name = f"Verification report {env.inventory}/{env.name}: {summary['result']} ({len(rows)} rows)"
     messages = [] if summary["complete"] else [summary["run"]]
     messages += [f"{r['slug']} {r['resource']}: {r['observed']}" for r in failing[:20]]
-    status = Status.FAILED if failing else (Status.UNKNOWN if not summary["complete"] else Status.PASSED)
+    report_allure_result(
+        allure_dir,
+        f"Verification report {env.inventory}/{env.name}: {summary['result']} ({len(rows)} rows)",
+        f"verification-report-{env.inventory}-{env.name}",
+        status="failed" if failing else ("unknown" if not summary["complete"] else "passed"),
+        message="\n".join(messages),
+        started=started,
+        labels={
+            "epic": "Verification report",
+            "feature": f"{env.inventory}/{env.name}",
+            "severity": "normal",
+            "verdict": summary["result"].lower(),
+        },
+        attachments=[("verification report (markdown)", markdown, "md", "text/markdown")],
+    )
+
+
+def report_allure_result(
+    allure_dir: Path,
+    name: str,
+    history_id: str,
+    *,
+    status: str,
+    message: str,
+    started: datetime,
+    labels: Mapping[str, str],
+    attachments: Sequence[tuple[str, str, str, str]],
+) -> None:
+    """One Allure result of the run as a whole (no test of its own): ``attachments`` are (name, body, extension,
+    MIME type); ``status`` is Allure's (passed, failed, unknown)."""
+    from allure_commons.logger import AllureFileLogger
+    from allure_commons.model2 import Attachment, Label, StatusDetails, TestResult
+    from allure_commons.utils import uuid4
+
+    logger = AllureFileLogger(str(allure_dir))
+    attached = []
+    for title, body, extension, mime in attachments:
+        source = f"{uuid4()}-attachment.{extension}"
+        logger.report_attached_data(body=body, file_name=source)
+        attached.append(Attachment(name=title, source=source, type=mime))
     result = TestResult(
         uuid=uuid4(),
-        historyId=f"verification-report-{env.inventory}-{env.name}",
-        testCaseId=f"verification-report-{env.inventory}-{env.name}",
+        historyId=history_id,
+        testCaseId=history_id,
         name=name,
         fullName=name,
         status=status,
-        statusDetails=StatusDetails(message="\n".join(messages)) if messages else None,
+        statusDetails=StatusDetails(message=message) if message else None,
         start=int(started.timestamp() * 1000),
         stop=int(datetime.now(timezone.utc).timestamp() * 1000),
-        labels=[
-            Label(name="epic", value="Verification report"),
-            Label(name="feature", value=f"{env.inventory}/{env.name}"),
-            Label(name="severity", value="normal"),
-            Label(name="verdict", value=summary["result"].lower()),
-        ],
-        attachments=[Attachment(name="verification report (markdown)", source=source, type="text/markdown")],
+        labels=[Label(name=k, value=v) for k, v in labels.items()],
+        attachments=attached,
     )
     logger.report_result(result)
