@@ -16,9 +16,11 @@ from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
 from harness.markdown import cell as _cell
+from harness.markdown import header
 
 ORDER = ("error", "fail", "warn", "skip", "pass")
 LABEL = {"error": "ERROR", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "pass": "PASS"}
+COLUMNS = ("Check", "Resource", "Expected", "Observed", "Result", "Ref")
 
 
 def sort_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -62,24 +64,21 @@ def _check_cell(r: Mapping[str, Any]) -> str:
     return f"{_cell(r.get('check') or r.get('slug'))} (`{_cell(r.get('slug'))}`)"
 
 
+def _result_row(r: Mapping[str, Any], marker: str = "") -> str:
+    """One row of a results table; ``marker``: its window's (``[W1]``), after the observed value."""
+    verdict = LABEL.get(str(r.get("verdict")), str(r.get("verdict")).upper())
+    observed = _cell(r.get("observed")) + (f" [{marker}]" if marker else "")
+    return (
+        f"| {_check_cell(r)} | {_cell(r.get('resource'))} | "
+        f"{_cell(r.get('expected'))} | {observed} | **{verdict}** | {_cell(r.get('ref'))} |"
+    )
+
+
 def _table(title: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """One procedure's table (failing rows first), with its window markers and the windows under it."""
-    lines = [
-        f"## {title}",
-        "",
-        "| Check | Resource | Expected | Observed | Result | Ref |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = [f"## {title}", "", *header(COLUMNS)]
     windows = window_markers(rows)
-    for r in sort_rows(rows):
-        verdict = LABEL.get(str(r.get("verdict")), str(r.get("verdict")).upper())
-        observed = _cell(r.get("observed"))
-        if r.get("window"):
-            observed += f" [{windows[str(r['window'])]}]"
-        lines.append(
-            f"| {_check_cell(r)} | {_cell(r.get('resource'))} | "
-            f"{_cell(r.get('expected'))} | {observed} | **{verdict}** | {_cell(r.get('ref'))} |"
-        )
+    lines += [_result_row(r, windows[str(r["window"])] if r.get("window") else "") for r in sort_rows(rows)]
     if windows:
         lines += ["", "Windows:"]
         for text, marker in windows.items():
@@ -90,12 +89,7 @@ def _table(title: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _not_run(not_run: Sequence[Mapping[str, Any]], planned: Any) -> list[str]:
     """The planned rows that did not run, and why."""
-    lines = [
-        f"## Not run ({len(not_run)} of {planned} planned rows)",
-        "",
-        "| Check | Resource | Why |",
-        "|---|---|---|",
-    ]
+    lines = [f"## Not run ({len(not_run)} of {planned} planned rows)", "", *header(("Check", "Resource", "Why"))]
     for r in sorted(not_run, key=lambda r: (str(r.get("procedure")), str(r.get("slug")), str(r.get("resource")))):
         lines.append(f"| {_check_cell(r)} | {_cell(r.get('resource'))} | {_cell(r.get('observed'))} |")
     return lines + [""]
@@ -106,19 +100,8 @@ def _after_actions(after: Mapping[str, Sequence[Mapping[str, Any]]], extra: int)
     lines = [f"## Verified after actions ({extra} rows in {len(after)} tests)", ""]
     for nodeid, verified in after.items():
         phases = sorted({str(r.get("phase") or "verification") for r in verified})
-        lines += [
-            f"### `{nodeid}` ({', '.join(phases)})",
-            "",
-            "| Check | Resource | Expected | Observed | Result | Ref |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in sort_rows(verified):
-            verdict = LABEL.get(str(r.get("verdict")), str(r.get("verdict")).upper())
-            lines.append(
-                f"| {_check_cell(r)} | {_cell(r.get('resource'))} | {_cell(r.get('expected'))} | "
-                f"{_cell(r.get('observed'))} | **{verdict}** | {_cell(r.get('ref'))} |"
-            )
-        lines.append("")
+        lines += [f"### `{nodeid}` ({', '.join(phases)})", "", *header(COLUMNS)]
+        lines += [_result_row(r) for r in sort_rows(verified)] + [""]
     return lines
 
 
