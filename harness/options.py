@@ -68,7 +68,7 @@ OPTIONS = _options(
     Option("--env", "environment from the inventory (e.g. dev, sit, prod)", metavar="ENV"),
     Option(
         "--inventory",
-        f"inventory file path or bundled name ({', '.join(bundled_names())}); default bbws",
+        f"inventory file path or bundled name ({', '.join(bundled_names())})",
         default="bbws",
         env=("HARNESS_INVENTORY",),
     ),
