@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from harness.actions.base import ActionResult
+from harness.markdown import cell
 from harness.targets.base import TargetLike
 
 
@@ -28,7 +29,7 @@ def action_section(result: ActionResult) -> str:
     if steps:
         lines += ["| at (UTC) | step |", "|---|---|"]
         lines += [
-            f"| {at.astimezone(timezone.utc).isoformat(timespec='seconds')} | {what.replace('|', '/')} |"
+            f"| {at.astimezone(timezone.utc).isoformat(timespec='seconds')} | {cell(what)} |"
             for at, what in sorted(steps, key=lambda s: s[0])
         ]
         lines.append("")

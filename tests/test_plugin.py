@@ -34,6 +34,16 @@ def test_help_shows_the_option_group(run_here) -> None:
         assert option in out, option
 
 
+def test_pytest_configure_registers_one_session_object(pytestconfig: pytest.Config) -> None:
+    """As pytest-xdist's plugin registers its DSession: the session object owns what the plugin resolved."""
+    from harness.pytest_plugin.session import NAME, HarnessSession
+    from harness.pytest_plugin.state import harness_state
+
+    sessions = [p for p in pytestconfig.pluginmanager.get_plugins() if isinstance(p, HarnessSession)]
+    assert sessions == [pytestconfig.pluginmanager.get_plugin(NAME)]
+    assert sessions[0].state is harness_state(pytestconfig)
+
+
 def test_markers_are_registered(run_here) -> None:
     out = run_here("--markers").stdout
     for marker in ("@pytest.mark.readonly", "@pytest.mark.mutating", "@pytest.mark.gameday"):

@@ -7,6 +7,7 @@ and when it passes, generated from the catalogue itself so the two cannot drift 
 from __future__ import annotations
 
 from harness.checks.catalogue import CATALOGUE, PROCEDURES, RUNBOOKS
+from harness.markdown import cell
 
 # What each slug's rows are, in words (the catalogue's row functions, for readers).
 RUNS_ON = {
@@ -43,10 +44,6 @@ RUNS_ON = {
 }
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def markdown() -> str:
     """One table per procedure: slug, runbook ref, runs on, passes when (and the capabilities it needs)."""
     out: list[str] = []
@@ -62,7 +59,7 @@ def markdown() -> str:
         ]
         for c in specs:
             needs = f" (needs: {', '.join(c.needs)})" if c.needs else ""
-            out.append(f"| `{c.slug}` | {_cell(c.ref)} | {_cell(RUNS_ON[c.slug])} | {_cell(c.passes_when)}{needs} |")
+            out.append(f"| `{c.slug}` | {cell(c.ref)} | {cell(RUNS_ON[c.slug])} | {cell(c.passes_when)}{needs} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -8,63 +8,30 @@ target (account verified first), the same authority, and the plan printed before
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator, TextIO
 
+from harness import options
 from harness.actions import Authority
 from harness.actions.base import ActionResult
 from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
-from harness.inventory.loader import bundled_names
 from harness.targets import TARGETS, Target, make_target
-
-TARGET_ENV = "HARNESS_TARGET"
 
 
 def add_target_args(p: argparse.ArgumentParser, *, env_required: bool = True) -> None:
-    """--env, --inventory, --target, --assume-role (as the pytest plugin names them)."""
-    p.add_argument("--env", required=env_required, help="environment name from the inventory (dev, sit, prod for bbws)")
-    p.add_argument(
-        "--inventory",
-        default=os.environ.get("HARNESS_INVENTORY", "bbws"),
-        help=f"inventory path or bundled name ({', '.join(bundled_names())})",
-    )
-    p.add_argument(
-        "--target",
-        default=os.environ.get(TARGET_ENV, "embedded"),
-        help=f"where calls go: {', '.join(TARGETS)} (default embedded: a seeded rehearsal in this process). Env: "
-        f"{TARGET_ENV}",
-    )
-    p.add_argument(
-        "--assume-role", action="store_true", help="with --target aws: assume the environment's role from the inventory"
-    )
+    """--env, --inventory, --target, --assume-role (the option table's, as the pytest plugin has them)."""
+    options.add(p.add_argument, "--env", required=env_required)
+    for flag in ("--inventory", "--target", "--assume-role"):
+        options.add(p.add_argument, flag)
 
 
 def add_authority_args(p: argparse.ArgumentParser) -> None:
     """--allow-mutation, --approved-by, --reason, --incident, --emergency, --actor, --dry-run."""
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop: nothing is changed")
-    p.add_argument(
-        "--allow-mutation",
-        action="store_true",
-        help="apply on a real account or LocalStack (without it: plan printed, nothing changed)",
-    )
-    p.add_argument(
-        "--approved-by",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="an approver; repeat per person (protected environments)",
-    )
-    p.add_argument("--reason", default=None, help="why (recorded; required on protected environments)")
-    p.add_argument(
-        "--incident", default=None, metavar="ID", help="incident ticket (recorded; the emergency rule needs one)"
-    )
-    p.add_argument(
-        "--emergency", action="store_true", help="promote outside the maintenance window under the emergency rule"
-    )
-    p.add_argument("--actor", default=None, help="who runs the action (default: the OS user)")
+    for flag in ("--allow-mutation", "--approved-by", "--reason", "--incident", "--emergency", "--actor"):
+        options.add(p.add_argument, flag)
 
 
 def authority(args: argparse.Namespace) -> Authority:
@@ -92,8 +59,8 @@ def started_target(args: argparse.Namespace, env: Environment | None = None) -> 
     from botocore.exceptions import BotoCoreError, ClientError
 
     env = env or environment(args)
-    options = {"assume_role": bool(getattr(args, "assume_role", False))} if args.target == "aws" else {}
-    target = make_target(args.target, env, **options)
+    made = {"assume_role": bool(getattr(args, "assume_role", False))} if args.target == "aws" else {}
+    target = make_target(args.target, env, **made)
     try:
         try:
             target.start()

@@ -18,13 +18,13 @@ maintenance window). ``--target aws`` uses each environment's own credentials (p
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from harness import options
 from harness.cli.common import add_authority_args, authority, environment, started_target, would_apply
 from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan, write_reports
 from harness.errors import HarnessError
@@ -42,19 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--from", dest="source", required=True, help="the environment promoted from (dev, sit)")
     p.add_argument("--to", dest="dest", required=True, help="the environment promoted into (its promotes_to)")
-    p.add_argument(
-        "--inventory", default=os.environ.get("HARNESS_INVENTORY", "bbws"), help="inventory path or bundled name"
-    )
-    p.add_argument(
-        "--target",
-        default=os.environ.get("HARNESS_TARGET", "embedded"),
-        help="embedded (default: rehearsal), localstack, aws",
-    )
-    p.add_argument(
-        "--assume-role",
-        action="store_true",
-        help="with --target aws: assume each environment's role from the inventory",
-    )
+    for flag in ("--inventory", "--target", "--assume-role"):
+        options.add(p.add_argument, flag)
     what = p.add_argument_group("what to promote (one of)")
     what.add_argument("--function", help="one source function")
     what.add_argument("--service", help="every function of one service")
@@ -65,17 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not run the source gates (only with --emergency; 001 §3.2.1 'never skip unless emergency')",
     )
-    p.add_argument(
-        "--rehearsal-start",
-        metavar="ISO8601",
-        help="embedded only: the destination's rehearsal clock starts here (e.g. in a window)",
-    )
+    options.add(p.add_argument, "--rehearsal-start")
     add_authority_args(p)
-    p.add_argument(
-        "--reports-dir",
-        default="reports",
-        help="where the 001 §7.1/§7.2 checklist and the report go (default reports/)",
-    )
+    options.add(p.add_argument, "--reports-dir")
     p.set_defaults(func=run)
 
 

@@ -15,13 +15,13 @@ applied without ``--allow-mutation`` (the plan is printed, exit 0). Output: one 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
+from harness import options
 from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Plan
 from harness.cli.common import add_authority_args, add_target_args, authority, environment, started_target, would_apply
 from harness.errors import HarnessError
@@ -62,21 +62,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the release deployed before the current one (SSM history, 002)",
     )
     add_authority_args(p)
-    p.add_argument(
-        "--reports-dir",
-        default="reports",
-        help="where the incident report and the 001 §7.3 checklist go (default reports/)",
-    )
+    options.add(p.add_argument, "--reports-dir")
     p.add_argument(
         "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
     )
-    p.add_argument(
-        "--api-base-url",
-        default=os.environ.get("HARNESS_API_BASE_URL"),
-        metavar="URL",
-        help="with --verify: base URL for the api-* rows (default: the target's, else the inventory's). Env: "
-        "HARNESS_API_BASE_URL",
-    )
+    options.add(p.add_argument, "--api-base-url")
     p.set_defaults(func=run)
 
 

@@ -8,8 +8,8 @@ import threading
 from types import FrameType
 from typing import Iterable
 
+from harness import options
 from harness.inventory import load_inventory
-from harness.inventory.loader import bundled_names
 
 
 def read_banner(lines: Iterable[str]) -> dict[str, str]:
@@ -32,10 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "AWS_ENDPOINT_URL=http://127.0.0.1:PORT; any client with dummy credentials and that endpoint sees "
         "the environment's account. Stop with Ctrl-C or SIGTERM.",
     )
-    serve_p.add_argument("--env", required=True, help="environment name from the inventory")
-    serve_p.add_argument(
-        "--inventory", default="bbws", help=f"inventory path or bundled name ({', '.join(bundled_names())})"
-    )
+    options.add(serve_p.add_argument, "--env", required=True)
+    options.add(serve_p.add_argument, "--inventory")
     serve_p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     serve_p.set_defaults(func=lambda args: serve(args.inventory, args.env, args.port))
 

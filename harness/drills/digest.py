@@ -23,9 +23,9 @@ from typing import Any, Mapping
 
 from harness import aws
 from harness.actions import lambda_versions as lv
-from harness.actions.terraform_locks import DIGEST_SUFFIX, LOCKFILE_SUFFIX
 from harness.data_verify import table_digests
 from harness.targets.base import TargetLike
+from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX
 
 
 def _sha(value: Any) -> str:

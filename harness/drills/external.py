@@ -17,16 +17,15 @@ directory pytest was started in, with the drill's RTO objective as its time limi
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 import subprocess
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from harness.drills.base import Drill, DrillRun, rto_target_s
 from harness.drills.model import CommandRun, DrillSkipped, Recovery
-from harness.drills.runner import DrillRun, DrillSpec, rto_target_s
 from harness.faults.deployment import RECORD_GAP_S
 from harness.targets.base import TargetLike
 
@@ -109,15 +108,28 @@ def command_recovery(
     return Recovery(f"command: {shown}", ran.ok, message, command=ran)
 
 
-def with_command(spec: DrillSpec, command: str | Sequence[str], *, cwd: Path | None = None) -> DrillSpec:
+class CommandRecovered:
+    """``drill`` with the team's command as its recovery (``--recovery-cmd``): every other phase, the checklist and
+    the RTO objective are the drill's own."""
+
+    def __init__(self, drill: Drill, command: str | Sequence[str], *, cwd: Path | None = None) -> None:
+        self.drill, self.command, self.cwd = drill, command, cwd
+        shown = command if isinstance(command, str) else " ".join(shlex.quote(a) for a in command)
+        kept = [n for n in drill.notes if not n.startswith("recovery by ")]
+        self.notes = kept + [f"recovery by the team's command `{shown}`"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.drill, name)
+
+    def recover(self, run: DrillRun) -> Recovery:
+        """Run the command against the drill's target, with the drill's RTO objective as its time limit."""
+        target = self.drill.target
+        target.clock.sleep(RECORD_GAP_S)  # anything the command records must be newer than the fault's record
+        limit = rto_target_s(target, self.drill.kind)[0]
+        return command_recovery(self.command, target, timeout_s=limit, cwd=self.cwd)
+
+
+def with_command(drill: Drill, command: str | Sequence[str], *, cwd: Path | None = None) -> Drill:
     """The same drill with the team's command as its recovery (``--recovery-cmd``): same checklist, same RTO
     objective."""
-    target = spec.target
-
-    def recover(run: DrillRun) -> Recovery:
-        target.clock.sleep(RECORD_GAP_S)  # anything the command records must be newer than the fault's record
-        return command_recovery(command, target, timeout_s=rto_target_s(target, spec.kind)[0], cwd=cwd)
-
-    shown = command if isinstance(command, str) else " ".join(shlex.quote(a) for a in command)
-    notes = [n for n in spec.notes if not n.startswith("recovery by ")] + [f"recovery by the team's command `{shown}`"]
-    return dataclasses.replace(spec, recover=recover, notes=notes)
+    return CommandRecovered(drill, command, cwd=cwd)

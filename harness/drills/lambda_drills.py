@@ -23,7 +23,20 @@ from __future__ import annotations
 
 from harness.actions.guards import Authority
 from harness.actions.rollback import final_versions, rollback, rollback_all
-from harness.drills.model import DETECTION, SETTLE, STEADY, VERIFICATION, Check, Detection, Probe, Recovery, Row, row
+from harness.drills.base import BaseDrill, DrillRun, UndoStep
+from harness.drills.model import (
+    DETECTION,
+    SETTLE,
+    STEADY,
+    VERIFICATION,
+    Check,
+    Detection,
+    DrillSkipped,
+    Probe,
+    Recovery,
+    Row,
+    row,
+)
 from harness.drills.rows import (
     API_ROWS,
     AUDIT,
@@ -33,8 +46,8 @@ from harness.drills.rows import (
     function_resource,
     resources_for,
 )
-from harness.drills.runner import DrillRun, DrillSpec
 from harness.drills.traffic import every_function, let_window_pass
+from harness.faults.base import Fault
 from harness.faults.deployment import (
     RECORD_GAP_S,
     bad_deployment,
@@ -57,50 +70,91 @@ def drilled_function(target: TargetLike) -> str:
         return env.api.function
     names = every_function(target)
     if not names:
-        from harness.drills.model import DrillSkipped
-
         raise DrillSkipped(f"{env.inventory}/{env.name} has no function")
     return names[0]
 
 
-def bad_deployment_drill(
-    target: TargetLike,
-    authority: Authority,
-    probe: Probe,
-    *,
-    all_services: bool = False,
-    mode: str = "error",
-    newer_undeployed: int = 0,
-) -> DrillSpec:
-    """The drill spec: one function (``all_services=False``) or every function of the environment."""
-    env = target.env
-    functions = every_function(target) if all_services else [drilled_function(target)]
-    resources = resources_for(env, functions)
-    must = tuple(("health-endpoint", function_resource(env, fn)) for fn in dict.fromkeys(functions))
-    must += tuple(("api-health", p) for p in api_health_paths(env, functions))
-    api = API_ROWS if env.api and env.api.function in functions else ()
-    kind = "full_deployment" if all_services else "lambda_code"
+class BadDeploymentDrill(BaseDrill):
+    """A bad deployment of one function (``all_services=False``) or of every function, recovered by a rollback."""
 
-    def steady(run: DrillRun) -> list[Row]:
-        return probe(Check(STATE_ROWS + WINDOW_ROWS + api, resources), STEADY)
+    def __init__(
+        self,
+        target: TargetLike,
+        authority: Authority,
+        probe: Probe,
+        *,
+        all_services: bool = False,
+        mode: str = "error",
+        newer_undeployed: int = 0,
+    ) -> None:
+        env = target.env
+        self.target, self.authority, self.probe = target, authority, probe
+        self.all_services, self.mode, self.newer_undeployed = all_services, mode, newer_undeployed
+        self.functions = every_function(target) if all_services else [drilled_function(target)]
+        self.resources = resources_for(env, self.functions)
+        must = tuple(("health-endpoint", function_resource(env, fn)) for fn in dict.fromkeys(self.functions))
+        self.must_detect = must + tuple(("api-health", p) for p in api_health_paths(env, self.functions))
+        self.api_rows = API_ROWS if env.api and env.api.function in self.functions else ()
+        self.name = ALL if all_services else SINGLE
+        self.kind = "full_deployment" if all_services else "lambda_code"
+        self.title = (
+            f"Bad deployment of every service ({len(self.functions)} functions) -> rollback all"
+            if all_services
+            else f"Bad Lambda deployment of {self.functions[0]} -> alias rollback"
+        )
+        self.ref = (
+            "000 §1.2, §4.4, §7.4; 002 rollback-lambda.yml, Rollback Scenarios"
+            if all_services
+            else "000 §1.2, §4.2, §7.4; 002 Rollback Scenarios"
+        )
+        self.digest_of = (target,)
+        self.severity = SEVERITY
+        self.root_cause = (
+            f"game-day fault: a bad deployment of {', '.join(self.functions)}: the new version {describe_mode(mode)}"
+        )
+        self.notes = ["recovery by the harness's rollback"] + (
+            [
+                f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest "
+                "version, where Versions[-2] picks the wrong target (000 §4.4, seed defect 4)"
+            ]
+            if newer_undeployed
+            else []
+        )
+        # What the phases learn: the version each alias served before the fault, and where it must stand after.
+        self.steady_versions: dict[str, str] = {}
+        self.expect: dict[str, str] = {}
 
-    def inject(run: DrillRun):  # type: ignore[no-untyped-def]
-        fault = bad_deployment(target, functions, authority, mode=mode, newer_undeployed=newer_undeployed)
-        run.data["expect"] = expected_after(fault)
+    def steady(self, run: DrillRun) -> list[Row]:
+        """Every alias's version remembered (the cleanup's safety net), then the state, window and API rows."""
+        lam, alias = self.target.client("lambda"), self.target.env.alias
+        self.steady_versions = {
+            fn: lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"] for fn in every_function(self.target)
+        }
+        return self.probe(Check(STATE_ROWS + WINDOW_ROWS + self.api_rows, self.resources), STEADY)
+
+    def inject(self, run: DrillRun) -> Fault:
+        """A bad version behind each drilled alias, with the deployment record a real deployment writes."""
+        fault = bad_deployment(
+            self.target, self.functions, self.authority, mode=self.mode, newer_undeployed=self.newer_undeployed
+        )
+        self.expect = expected_after(fault)
         return fault
 
-    def detect(run: DrillRun) -> Detection:
-        return Detection(probe(Check(("health-endpoint", "api-health"), resources), DETECTION))
+    def detect(self, run: DrillRun) -> Detection:
+        """The health rows (the only rows that can see this fault)."""
+        return Detection(self.probe(Check(("health-endpoint", "api-health"), self.resources), DETECTION))
 
-    def recover(run: DrillRun) -> Recovery:
-        target.clock.sleep(RECORD_GAP_S)  # the recovery's record must be newer than the fault's (stamps are to the ms)
-        if all_services:
-            result = rollback_all(target, authority)
+    def recover(self, run: DrillRun) -> Recovery:
+        """The harness's rollback (000 §4.2), or rollback all (000 §4.4)."""
+        # The recovery's record must be newer than the fault's (stamps are to the ms).
+        self.target.clock.sleep(RECORD_GAP_S)
+        if self.all_services:
+            result = rollback_all(self.target, self.authority)
             method = (
                 "harness rollback --all: the version before the one each alias serves (000 §4.4, 002; not Versions[-2])"
             )
         else:
-            result = rollback(target, functions[0], authority)
+            result = rollback(self.target, self.functions[0], self.authority)
             method = (
                 "harness rollback: the version before the one the alias serves, checkpoint alias, /health "
                 "through fn:alias (000 §4.2)"
@@ -114,72 +168,38 @@ def bad_deployment_drill(
             expect_versions=final_versions(result),
         )
 
-    def verify(run: DrillRun) -> list[Row]:
-        rows = probe(Check(STATE_ROWS + api, resources, expect_versions=run.data["expect"]), VERIFICATION)
-        return rows + audit_rows(target, run.data["expect"])
+    def verify(self, run: DrillRun) -> list[Row]:
+        """The aliases back where they were, healthy, and the deployments table saying so."""
+        rows = self.probe(Check(STATE_ROWS + self.api_rows, self.resources, expect_versions=self.expect), VERIFICATION)
+        return rows + audit_rows(self.target, self.expect)
 
-    def settle(run: DrillRun) -> list[Row]:
-        let_window_pass(target)
-        return probe(Check(WINDOW_ROWS, resources), SETTLE)
+    def settle(self, run: DrillRun) -> list[Row]:
+        """A verification window of healthy traffic later, the windowed rows (000 §7.4)."""
+        let_window_pass(self.target)
+        return self.probe(Check(WINDOW_ROWS, self.resources), SETTLE)
 
-    def restore_aliases(run: DrillRun) -> list[str]:
-        # Safety net for external scripts that move more than the drilled functions (000 §4.4 rolls back everything).
-        steady_versions = run.data.get("steady_versions") or {}
-        return (
-            put_back(target, authority, steady_versions, f"game-day cleanup of {run.spec.name}")
-            if steady_versions
-            else []
-        )
+    def undo_steps(self) -> list[UndoStep]:
+        """Aliases back, then a clean verification window if the drill stopped early."""
+        return [self.restore_aliases, self.clear_windows]
 
-    def clear_windows(run: DrillRun) -> list[str]:
-        # A drill that stopped before its settle phase leaves the fault's errors in the verification window: undo the
-        # fault first, then let a window of healthy traffic pass, so whatever runs next reads a clean window.
+    def restore_aliases(self, run: DrillRun) -> list[str]:
+        """Every alias on the version it served before the fault (a safety net for scripts that move more)."""
+        # 000 §4.4 rolls back everything: an external script may move more than the drilled functions.
+        if not self.steady_versions:
+            return []
+        return put_back(self.target, self.authority, self.steady_versions, f"game-day cleanup of {self.name}")
+
+    def clear_windows(self, run: DrillRun) -> list[str]:
+        """Stopped before its settle phase: undo the fault, then let a window of healthy traffic pass."""
+        # The fault's errors would stay in the verification window: whatever runs next must read a clean one.
         if run.fault is None or SETTLE in run.result.rows:
             return []
         done = run.revert_fault()
-        let_window_pass(target)
+        let_window_pass(self.target)
         return done + ["a verification window of healthy traffic let pass (the drill stopped before its settle phase)"]
 
-    def remember(run: DrillRun) -> list[Row]:
-        lam = target.client("lambda")
-        run.data["steady_versions"] = {
-            fn: lam.get_alias(FunctionName=fn, Name=env.alias)["FunctionVersion"] for fn in every_function(target)
-        }
-        return steady(run)
 
-    return DrillSpec(
-        name=ALL if all_services else SINGLE,
-        title=(
-            f"Bad deployment of every service ({len(functions)} functions) -> rollback all"
-            if all_services
-            else f"Bad Lambda deployment of {functions[0]} -> alias rollback"
-        ),
-        kind=kind,
-        ref="000 §1.2, §4.4, §7.4; 002 rollback-lambda.yml, Rollback Scenarios"
-        if all_services
-        else "000 §1.2, §4.2, §7.4; 002 Rollback Scenarios",
-        target=target,
-        steady=remember,
-        inject=inject,
-        detect=detect,
-        must_detect=must,
-        recover=recover,
-        verify=verify,
-        settle=settle,
-        cleanup=[restore_aliases, clear_windows],
-        digest_of=(target,),
-        severity=SEVERITY,
-        root_cause=f"game-day fault: a bad deployment of {', '.join(functions)}: the new version {describe_mode(mode)}",
-        notes=["recovery by the harness's rollback"]
-        + (
-            [
-                f"{newer_undeployed} newer version(s) published but not deployed: the alias is not on the newest "
-                "version, where Versions[-2] picks the wrong target (000 §4.4, seed defect 4)"
-            ]
-            if newer_undeployed
-            else []
-        ),
-    )
+bad_deployment_drill = BadDeploymentDrill  # the name scenarios build it by
 
 
 def audit_rows(target: TargetLike, expect: dict[str, str]) -> list[Row]:

@@ -254,7 +254,6 @@ class DrillResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the per-drill file the game-day summary is built from)."""
-        iso = lambda t: t.isoformat() if t else None  # noqa: E731 (a one-line formatter local to this method)
         return {
             "name": self.name,
             "title": self.title,
@@ -290,6 +289,11 @@ class DrillResult:
             "ended": iso(self.ended),
             "run_id": self.run_id,
         }
+
+
+def iso(at: datetime | None) -> str | None:
+    """``at`` in ISO 8601, or None."""
+    return at.isoformat() if at else None
 
 
 def fmt_s(seconds: float | None) -> str:

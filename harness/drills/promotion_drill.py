@@ -24,6 +24,7 @@ RTO kind: "Lambda code bug | Alias update | < 5 min" (002), on the destination's
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from harness import aws
@@ -31,9 +32,22 @@ from harness.actions import lambda_versions as lv
 from harness.actions.base import REFUSED, ActionResult
 from harness.actions.guards import Authority
 from harness.actions.promote import RELEASE_SETTINGS, counterpart, promote, stack_order
-from harness.drills.model import SETTLE, STEADY, VERIFICATION, Check, Detection, DrillSkipped, Probe, Recovery, Row, row
+from harness.clock import parse_utc
+from harness.drills.base import BaseDrill, DrillRun, UndoStep
+from harness.drills.model import (
+    SETTLE,
+    STEADY,
+    VERIFICATION,
+    Check,
+    Detection,
+    DrillSkipped,
+    Probe,
+    Recovery,
+    Row,
+    is_bad,
+    row,
+)
 from harness.drills.rows import STATE_ROWS, WINDOW_ROWS, function_resource
-from harness.drills.runner import DrillRun, DrillSpec
 from harness.drills.traffic import let_window_pass
 from harness.faults.base import Fault
 from harness.faults.deployment import bad_release, describe_mode, put_back
@@ -56,7 +70,7 @@ def promoted_function(source: TargetLike) -> str:
     raise DrillSkipped(f"{env.inventory}/{env.name} has no function to promote")
 
 
-def _alias_moved_at(result: ActionResult, fn: str, alias: str, version: str):  # type: ignore[no-untyped-def]
+def _alias_moved_at(result: ActionResult, fn: str, alias: str, version: str) -> datetime | None:
     """When the promotion moved ``fn``'s alias to the new version (the bad release went live)."""
     for at, change in result.applied:
         if (
@@ -77,13 +91,13 @@ def _restore_latest(dest: TargetLike, fn: str, before: dict[str, Any], served: s
         got = lam.get_function(FunctionName=fn, Qualifier=served)
         code = lv.function_code(dest, fn, served, got.get("Code", {}).get("Location"))
         lam.update_function_code(FunctionName=fn, ZipFile=code)
-        aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=fn)
+        aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=fn)
         done.append(f"{dest.env.name} {fn}: $LATEST package back to version {served}'s")
     settings = {k: before[k] for k in RELEASE_SETTINGS if k in before and now.get(k) != before[k]}
     variables = (before.get("Environment") or {}).get("Variables") or {}
     if settings or ((now.get("Environment") or {}).get("Variables") or {}) != variables:
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": variables}, **settings)
-        aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=fn)
+        aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=fn)
         done.append(f"{dest.env.name} {fn}: $LATEST settings and variables restored")
     return done
 
@@ -105,171 +119,174 @@ def _delete_unserved(dest: TargetLike, fn: str, version: str) -> list[str]:
     return [f"{env.name} {fn}: the promoted bad version {version} deleted"]
 
 
-def bad_promotion_drill(
-    source: TargetLike,
-    dest: TargetLike,
-    authority: Authority,
-    probe: Probe,
-    *,
-    promote_as: Authority,
-    rollback_as: Authority,
-    mode: str = "error",
-) -> DrillSpec:
-    """The drill spec: ``authority`` breaks the source, ``promote_as`` promotes, ``rollback_as`` may roll the
-    destination back."""
-    src, dst = source.env, dest.env
-    if src.promotes_to != dst.name:
-        raise DrillSkipped(
-            f"{src.inventory}/{src.name} promotes to {src.promotes_to or 'no environment'}, not {dst.name}"
-        )
-    fn = promoted_function(source)
-    try:
-        dest_fn = counterpart(src, dst, fn)
-    except (KeyError, IndexError, StopIteration):
-        raise DrillSkipped(f"{fn} has no counterpart in {dst.inventory}/{dst.name}") from None
-    src_res, dest_res = function_resource(src, fn), function_resource(dst, dest_fn)
-    gated = src.name in src.gates
+class BadPromotionDrill(BaseDrill):
+    """A bad release promoted into the next environment, rolled back by the monitor (see the module docstring)."""
 
-    def steady(run: DrillRun) -> list[Row]:
-        rows = probe(Check(STATE_ROWS, (dest_res,), target=dest), STEADY)
-        gates = probe(Check(GATE_ROWS, (src_res,)), STEADY) if gated else []
-        failed = [
-            f"{r['slug']} {r['resource']}: {r['observed']}" for r in gates if str(r.get("verdict")) in ("fail", "error")
+    def __init__(
+        self,
+        source: TargetLike,
+        dest: TargetLike,
+        authority: Authority,
+        probe: Probe,
+        *,
+        promote_as: Authority,
+        rollback_as: Authority,
+        mode: str = "error",
+    ) -> None:
+        src, dst = source.env, dest.env
+        if src.promotes_to != dst.name:
+            raise DrillSkipped(
+                f"{src.inventory}/{src.name} promotes to {src.promotes_to or 'no environment'}, not {dst.name}"
+            )
+        self.fn = fn = promoted_function(source)
+        try:
+            self.dest_fn = counterpart(src, dst, fn)
+        except (KeyError, IndexError, StopIteration):
+            raise DrillSkipped(f"{fn} has no counterpart in {dst.inventory}/{dst.name}") from None
+        self.target, self.dest, self.authority, self.probe = source, dest, authority, probe
+        self.promote_as, self.rollback_as, self.mode = promote_as, rollback_as, mode
+        self.src_res, self.dest_res = function_resource(src, fn), function_resource(dst, self.dest_fn)
+        self.gated = src.name in src.gates
+        self.name, self.kind, self.ref = NAME, "lambda_code", "001 §4.3.1, §6.3.1, §6.2.1; 002 Rollback Scenarios"
+        self.title = f"Bad promotion {src.name} -> {dst.name} of {fn} -> automatic rollback in the monitor window"
+        self.must_detect = ((TRIGGER, self.dest_res),)
+        self.clock = dest.clock
+        self.digest_of = (source, dest)
+        self.severity = SEVERITY
+        self.root_cause = (
+            f"game-day fault: release {fn} {describe_mode(mode)}; it passed the source's gates and was "
+            f"promoted into {dst.name}"
+        )
+        self.notes = [
+            f"the destination {dst.name} runs on its own clock; the RTO starts when its alias moved to the bad version"
         ]
-        run.data["gates"] = (not failed, "; ".join(failed) or f"{len(gates)} gate rows passed")
-        run.data["dest_before"] = dest.client("lambda").get_alias(FunctionName=dest_fn, Name=dst.alias)[
-            "FunctionVersion"
-        ]
-        run.data["dest_latest"] = dest.client("lambda").get_function_configuration(FunctionName=dest_fn)
+        # What the phases learn: the source's gates, the destination as it was, the promotion and what it published.
+        self.gates: tuple[bool, str] = (True, "")
+        self.dest_before = ""
+        self.dest_latest: dict[str, Any] = {}
+        self.promotion: ActionResult | None = None
+        self.new_version: str | None = None
+
+    def _promotion(self) -> ActionResult:
+        if self.promotion is None:
+            raise RuntimeError("no promotion: the fault phase has not run")
+        return self.promotion
+
+    def steady(self, run: DrillRun) -> list[Row]:
+        """The destination's state rows and the source's gate rows; the destination's alias and $LATEST kept."""
+        rows = self.probe(Check(STATE_ROWS, (self.dest_res,), target=self.dest), STEADY)
+        gates = self.probe(Check(GATE_ROWS, (self.src_res,)), STEADY) if self.gated else []
+        failed = [f"{r['slug']} {r['resource']}: {r['observed']}" for r in gates if is_bad(r)]
+        self.gates = (not failed, "; ".join(failed) or f"{len(gates)} gate rows passed")
+        lam, alias = self.dest.client("lambda"), self.dest.env.alias
+        self.dest_before = lam.get_alias(FunctionName=self.dest_fn, Name=alias)["FunctionVersion"]
+        self.dest_latest = lam.get_function_configuration(FunctionName=self.dest_fn)
         return rows + gates
 
-    def inject(run: DrillRun) -> Fault:
-        release = bad_release(source, fn, authority, mode=mode)
+    def inject(self, run: DrillRun) -> Fault:
+        """A bad release in the source, promoted by the harness; the fault lands when the destination's alias moves."""
+        src, dst, fn = self.target.env, self.dest.env, self.fn
+        release = bad_release(self.target, fn, self.authority, mode=self.mode)
         version = str(release.after[fn]["release"])
-        before = run.data["dest_before"]
-        made: dict[str, str | None] = {"new": None}
-
-        def undo() -> list[str]:
-            done = put_back(dest, rollback_as, {dest_fn: before}, f"game-day cleanup of {NAME}")
-            done += _restore_latest(dest, dest_fn, run.data["dest_latest"], before)
-            new = made["new"] or _unserved_newer(dest, dest_fn, before)
-            if new:
-                done += _delete_unserved(dest, dest_fn, new)
-            return done + release.revert(source.clock.now())
-
         # Registered before the promotion runs, so a promotion that fails half-way is undone by the cleanup too.
         run.fault = fault = Fault(
             "bad-promotion",
-            f"lambda:{dest_fn}:alias/{dst.alias} ({dst.name})",
+            f"lambda:{self.dest_fn}:alias/{dst.alias} ({dst.name})",
             release.ref,
-            before={dest_fn: {"version": before}, fn: release.before[fn]},
+            before={self.dest_fn: {"version": self.dest_before}, fn: release.before[fn]},
             after={fn: release.after[fn]},
             injected_at=release.injected_at,
-            undo=undo,
+            undo=lambda: self._undo_promotion(release),
             detected_by=("health-endpoint",),
             children=[release],
             notes=[
-                f"{src.name} {fn}:{version} {describe_mode(mode)}; promoted into {dst.name} by the harness (001 §4)"
+                f"{src.name} {fn}:{version} {describe_mode(self.mode)}; promoted into {dst.name} by the harness "
+                "(001 §4)"
             ],
         )
-        result = promote(source, dest, promote_as, function=fn, version=version, gates=run.data["gates"])
-        run.data["promotion"] = result
+        result = promote(self.target, self.dest, self.promote_as, function=fn, version=version, gates=self.gates)
+        self.promotion = result
         if result.outcome == REFUSED:
             raise DrillSkipped(f"the promotion was refused (nothing changed in {dst.name}): {result.message}")
-        made["new"] = _new_version(result, dest_fn)
-        fault.after[dest_fn] = {"version": made["new"], "release": f"{src.name} {fn}:{version}"}
-        fault.injected_at = (
-            _alias_moved_at(result, dest_fn, dst.alias, before) or dest.clock.now()
-        )  # the bad release went live
+        self.new_version = _new_version(result, self.dest_fn)
+        fault.after[self.dest_fn] = {"version": self.new_version, "release": f"{src.name} {fn}:{version}"}
+        # The bad release went live when the destination's alias moved to it.
+        fault.injected_at = _alias_moved_at(result, self.dest_fn, dst.alias, self.dest_before) or self.dest.clock.now()
         return fault
 
-    def detect(run: DrillRun) -> Detection:
-        result: ActionResult = run.data["promotion"]
+    def _undo_promotion(self, release: Fault) -> list[str]:
+        """The destination's alias, $LATEST and published version put back, then the source's release undone."""
+        dest, fn, before = self.dest, self.dest_fn, self.dest_before
+        done = put_back(dest, self.rollback_as, {fn: before}, f"game-day cleanup of {NAME}")
+        done += _restore_latest(dest, fn, self.dest_latest, before)
+        new = self.new_version or _unserved_newer(dest, fn, before)
+        if new:
+            done += _delete_unserved(dest, fn, new)
+        return done + release.revert(self.target.clock.now())
+
+    def detect(self, run: DrillRun) -> Detection:
+        """The monitor's trigger (001 §6.3.1) as the row ``auto-rollback-trigger``; none in the window = undetected."""
+        result = self._promotion()
         trigger = result.evidence.get("trigger")
         monitor = result.evidence.get("monitor") or {}
+        expected = "a 001 §6.3.1 trigger fires within the monitor window"
         if trigger:
-            fired = row(
-                TRIGGER,
-                dest_res,
-                "a 001 §6.3.1 trigger fires within the monitor window",
-                trigger["quote"],
-                False,
-                "001 §6.3.1",
-                trigger=trigger,
-            )
-            return Detection([fired], at=_at(trigger["at"]))
+            fired = row(TRIGGER, self.dest_res, expected, trigger["quote"], False, "001 §6.3.1", trigger=trigger)
+            return Detection([fired], at=parse_utc(trigger["at"]))
         seen = (
             f"no trigger in {monitor.get('window_s', '?')} s ({len(monitor.get('samples') or [])} polls): the "
             "bad release stayed live"
         )
-        return Detection(
-            [row(TRIGGER, dest_res, "a 001 §6.3.1 trigger fires within the monitor window", seen, True, "001 §6.3.1")]
-        )
+        return Detection([row(TRIGGER, self.dest_res, expected, seen, True, "001 §6.3.1")])
 
-    def recover(run: DrillRun) -> Recovery:
-        result: ActionResult = run.data["promotion"]
+    def recover(self, run: DrillRun) -> Recovery:
+        """The monitor's automatic rollback to the backup version (no operator)."""
+        result = self._promotion()
         trigger = result.evidence.get("trigger") or {}
         back = next((e for e in result.timeline if "back on backup version" in e.what), None)
         final = result.evidence.get("final_version")
-        ok = back is not None and final == run.data["dest_before"]
+        ok = back is not None and final == self.dest_before
         return Recovery(
             "automatic rollback by the post-deployment monitor (001 §6.3.1), no operator",
             ok,
             result.message,
             actions=[result],
-            started=_at(trigger["at"]) if trigger.get("at") else None,
+            started=parse_utc(trigger["at"]) if trigger.get("at") else None,
             ended=back.at if back else None,
             events=list(result.timeline),
-            expect_versions={dest_fn: str(final)} if final else {},
+            expect_versions={self.dest_fn: str(final)} if final else {},
         )
 
-    def verify(run: DrillRun) -> list[Row]:
-        return probe(
-            Check(STATE_ROWS, (dest_res,), expect_versions={dest_fn: run.data["dest_before"]}, target=dest),
-            VERIFICATION,
-        )
+    def verify(self, run: DrillRun) -> list[Row]:
+        """The destination's alias on the version it served before, healthy."""
+        expect = {self.dest_fn: self.dest_before}
+        return self.probe(Check(STATE_ROWS, (self.dest_res,), expect_versions=expect, target=self.dest), VERIFICATION)
 
-    def settle(run: DrillRun) -> list[Row]:
+    def settle(self, run: DrillRun) -> list[Row]:
+        """A window of healthy traffic in the destination, then its windowed rows."""
         # The monitor's probes of the bad release logged ERROR lines in the destination: a window of healthy traffic
         # later, its windowed rows are green (and a later promotion's verification in this session reads a clean
         # window).
-        let_window_pass(dest)
-        return probe(Check(WINDOW_ROWS, (dest_res,), target=dest), SETTLE)
+        let_window_pass(self.dest)
+        return self.probe(Check(WINDOW_ROWS, (self.dest_res,), target=self.dest), SETTLE)
 
-    def clear_windows(run: DrillRun) -> list[str]:
-        # Stopped before its settle phase: undo, then a window of healthy traffic in the destination (see settle).
+    def undo_steps(self) -> list[UndoStep]:
+        """A clean verification window in the destination if the drill stopped early."""
+        return [self.clear_windows]
+
+    def clear_windows(self, run: DrillRun) -> list[str]:
+        """Stopped before its settle phase: undo, then a window of healthy traffic in the destination (see settle)."""
         if run.fault is None or SETTLE in run.result.rows:
             return []
         done = run.revert_fault()
-        let_window_pass(dest)
+        let_window_pass(self.dest)
         return done + [
-            f"a verification window of healthy traffic let pass in {dst.name} (the drill stopped before its settle "
-            "phase)"
+            f"a verification window of healthy traffic let pass in {self.dest.env.name} (the drill stopped before its "
+            "settle phase)"
         ]
 
-    return DrillSpec(
-        name=NAME,
-        title=f"Bad promotion {src.name} -> {dst.name} of {fn} -> automatic rollback in the monitor window",
-        kind="lambda_code",
-        ref="001 §4.3.1, §6.3.1, §6.2.1; 002 Rollback Scenarios",
-        target=source,
-        steady=steady,
-        inject=inject,
-        detect=detect,
-        must_detect=((TRIGGER, dest_res),),
-        recover=recover,
-        verify=verify,
-        settle=settle,
-        cleanup=[clear_windows],
-        clock=dest.clock,
-        digest_of=(source, dest),
-        severity=SEVERITY,
-        root_cause=f"game-day fault: release {fn} {describe_mode(mode)}; it passed the source's gates and was "
-        f"promoted into {dst.name}",
-        notes=[
-            f"the destination {dst.name} runs on its own clock; the RTO starts when its alias moved to the bad version"
-        ],
-    )
+
+bad_promotion_drill = BadPromotionDrill  # the name scenarios build it by
 
 
 def _unserved_newer(dest: TargetLike, fn: str, served: str) -> str | None:
@@ -289,9 +306,3 @@ def _new_version(result: ActionResult, fn: str) -> str | None:
         ):
             return change.resource.rsplit("/", 1)[-1]
     return None
-
-
-def _at(text: str):  # type: ignore[no-untyped-def]
-    from harness.clock import parse_utc
-
-    return parse_utc(text)

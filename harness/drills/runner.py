@@ -1,7 +1,8 @@
 """The drill runner: steady state -> fault -> detection -> recovery -> verification -> settle -> cleanup, with RTO.
 
-A drill is a :class:`DrillSpec`: a callable per phase, built by the drill modules (``lambda_drills``,
-``pitr_drill``, ``state_drill``, ``promotion_drill``). The runner owns the judgement and the clock:
+A drill is a :class:`~harness.drills.base.Drill`: an object with a method per phase, made by the drill modules
+(``lambda_drills``, ``pitr_drill``, ``state_drill``, ``promotion_drill``). The runner owns the judgement and the
+clock:
 
 - **steady state**: every row must pass (WARN and SKIP pass); a red steady state stops the drill before any
   fault — it could not tell its fault from what is already broken;
@@ -12,14 +13,14 @@ A drill is a :class:`DrillSpec`: a callable per phase, built by the drill module
   can fail, and how ``--recovery-cmd`` rehearses a team's own script);
 - **verification**: every row must pass; its end is "recovery verified", the end of the RTO;
 - **settle** (optional): rows that need time after the recovery (000 §7.4's windowed rows) must pass;
-- **cleanup**: always, also after a failure or an exception: the drill's steps, then the fault's undo;
+- **cleanup**: always, also after a failure or an exception: the drill's undo, then the fault's undo;
   the environment digest (``harness/drills/digest.py``) after cleanup must equal the one before.
 
 RTO = recovery verified - fault injected, on the drill's clock (on the embedded target the rehearsal
 clock, which monitors and PITR waits move without waiting: reported with the wall-clock span beside it),
 asserted against the inventory's ``[rto]`` minutes for the drill's kind (002 RTO table).
 
-The runner never imports pytest, Allure or ``checks/``: rows come from the spec's probe, and progress is
+The runner never imports pytest, Allure or ``checks/``: rows come from the drill's probe, and progress is
 reported to a :class:`Listener` (the plugin opens an Allure step per phase and fires the fault hooks).
 """
 
@@ -27,12 +28,10 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
-from harness.actions.base import Event
-from harness.clock import Clock, FixedClock, RehearsalClock
+from harness.drills.base import Drill, DrillRun, UndoFailed, clock_label, optional_phase, rto_target_s
 from harness.drills.model import (
     CLEANUP,
     DETECTION,
@@ -44,11 +43,9 @@ from harness.drills.model import (
     SKIPPED,
     STEADY,
     VERIFICATION,
-    Detection,
     DrillResult,
     DrillSkipped,
     PhaseRecord,
-    Recovery,
     Row,
     fmt_s,
     is_bad,
@@ -59,58 +56,6 @@ from harness.targets.base import TargetLike
 
 SETUP = "setup"
 Digest = Callable[[TargetLike], Mapping[str, Any]]
-
-
-@dataclass
-class DrillRun:
-    """What the phases of one drill share: the spec, the result being filled, the fault, scratch data."""
-
-    spec: "DrillSpec"
-    result: DrillResult
-    clock: Clock
-    fault: Fault | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    wall0: float = 0.0  # perf_counter when the drill began
-
-    def log(self, what: str, at: datetime | None = None) -> None:
-        """A timeline entry (000 §8 "Timeline") at ``at`` (default: now on the drill's clock)."""
-        self.result.timeline.append(Event(at or self.clock.now(), what))
-
-    def revert_fault(self) -> list[str]:
-        """Undo the fault now (idempotent): cleanup steps call it where their order needs it."""
-        if self.fault is None or not self.fault.active:
-            return []
-        done = self.fault.revert(self.clock.now())
-        self.log(f"fault {self.fault.name} undone: {'; '.join(done) or 'nothing to undo'}")
-        return done
-
-
-Phase = Callable[[DrillRun], Any]
-
-
-@dataclass
-class DrillSpec:
-    """One drill: its identity, the RTO kind it is held to, and a callable per phase."""
-
-    name: str  # stable id: lambda-bad-deployment, all-services-bad-deployment, ...
-    title: str
-    kind: str  # RTO kind: lambda_code | configuration | infrastructure | full_deployment | database
-    ref: str  # runbook sections rehearsed
-    target: TargetLike
-    steady: Callable[[DrillRun], list[Row]]
-    inject: Callable[[DrillRun], Fault]
-    detect: Callable[[DrillRun], Detection]
-    must_detect: tuple[tuple[str, str], ...]  # (slug, resource) rows the fault must turn red
-    recover: Callable[[DrillRun], Recovery]
-    verify: Callable[[DrillRun], list[Row]]
-    setup: Callable[[DrillRun], None] | None = None  # the drill's own data, before the steady state (not in the RTO)
-    settle: Callable[[DrillRun], list[Row]] | None = None
-    cleanup: list[Callable[[DrillRun], Sequence[str]]] = field(default_factory=list)
-    clock: Clock | None = None  # default: the target's
-    digest_of: tuple[TargetLike, ...] = ()  # environments that must be as before once cleaned up
-    severity: str = ""
-    root_cause: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 class Listener:
@@ -127,25 +72,6 @@ class Listener:
         """A fault was undone."""
 
 
-def clock_label(clock: Clock) -> str:
-    """What RTO is measured on: the rehearsal clock (moves with monitors and waits), a fixed test clock, or wall
-    time."""
-    if isinstance(clock, RehearsalClock):
-        return "rehearsal clock"
-    if isinstance(clock, FixedClock):
-        return "fixed clock"
-    return "wall clock"
-
-
-def rto_target_s(target: TargetLike, kind: str) -> tuple[float | None, str]:
-    """The inventory's objective for ``kind`` in seconds, and its reference (None: the inventory gives none)."""
-    rto = getattr(target.env, "rto", None)
-    if rto is None:
-        return None, ""
-    minutes = rto.minutes(kind)
-    return (minutes * 60.0 if minutes is not None else None), rto.ref
-
-
 class _Phase:
     """Times one phase on both clocks and records it."""
 
@@ -158,7 +84,7 @@ class _Phase:
         self.started, self.wall = self.run.clock.now(), time.perf_counter()
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         record = PhaseRecord(
             self.name,
             self.started,
@@ -193,87 +119,89 @@ def _missed(rows: list[Row], must: Sequence[tuple[str, str]]) -> list[str]:
     return out
 
 
-def run_drill(
-    spec: DrillSpec, *, listener: Listener | None = None, digest: Digest | None = None, run_id: str = ""
-) -> DrillResult:
-    """Run every phase of ``spec``; always clean up; return the result (never raises for a failing drill)."""
-    listener = listener or Listener()
-    clock = spec.clock or spec.target.clock
-    env = spec.target.env
-    result = DrillResult(
-        spec.name,
-        spec.title,
-        spec.kind,
-        spec.ref,
-        env.inventory,
-        env.name,
-        spec.target.name,
-        clock_label(clock),
-        severity=spec.severity,
-        root_cause=spec.root_cause,
-        notes=list(spec.notes),
-        run_id=run_id,
-    )
-    result.rto_target_s, result.rto_ref = rto_target_s(spec.target, spec.kind)
-    run = DrillRun(spec, result, clock)
-    wall0 = run.wall0 = time.perf_counter()
-    result.started = clock.now()
-    before = {id(t): dict(digest(t)) for t in spec.digest_of} if digest else {}
-    current = SETUP
-    try:
-        if spec.setup is not None:
-            with _Phase(run, SETUP, listener, f"{SETUP}: the drill's own data"):
-                spec.setup(run)
-        current = STEADY
-        with _Phase(run, STEADY, listener, f"{STEADY}: the checklist is green before the fault"):
-            red = _judge_rows(run, STEADY, spec.steady(run))
+class _Phases:
+    """The phases of one run, in order; each returns False when the drill stops there (its verdict recorded)."""
+
+    def __init__(self, run: DrillRun, listener: Listener) -> None:
+        self.run, self.listener, self.drill, self.result = run, listener, run.drill, run.result
+        self.current = SETUP
+
+    def phase(self, name: str, title: str) -> _Phase:
+        """Enter phase ``name`` (the phase a harness error is blamed on)."""
+        self.current = name
+        return _Phase(self.run, name, self.listener, title)
+
+    def steady(self) -> bool:
+        """The drill's setup (if any), then the steady state: every row green."""
+        setup = optional_phase(self.drill, "setup")
+        if setup is not None:
+            with self.phase(SETUP, f"{SETUP}: the drill's own data"):
+                setup(self.run)
+        with self.phase(STEADY, f"{STEADY}: the checklist is green before the fault"):
+            red = _judge_rows(self.run, STEADY, self.drill.steady(self.run))
         if red:
-            result.fail(
+            self.result.fail(
                 "steady state not green before the fault (the drill could not tell its fault from what is broken "
                 "already): " + "; ".join(row_line(r) for r in red)
             )
-            return result
-        run.log(f"steady state: {len(result.rows[STEADY])} row(s) green")
-        current = FAULT
-        with _Phase(run, FAULT, listener, f"{FAULT}: inject"):
+            return False
+        self.run.log(f"steady state: {len(self.result.rows[STEADY])} row(s) green")
+        return True
+
+    def inject(self) -> bool:
+        """The fault; its ``injected_at`` starts the RTO."""
+        with self.phase(FAULT, f"{FAULT}: inject"):
             # An injector may register its fault on ``run.fault`` before a risky step: if it then raises, the
             # cleanup still undoes what it made.
-            run.fault = spec.inject(run)
-        listener.fault_injected(run.fault)
-        result.fault = run.fault.to_dict()
-        result.injected_at = run.fault.injected_at
-        run.log(f"fault injected: {run.fault.line()}", run.fault.injected_at)
-        current = DETECTION
-        with _Phase(run, DETECTION, listener, f"{DETECTION}: the rows that must go red"):
-            detection = spec.detect(run)
-        _judge_rows(run, DETECTION, detection.rows)
+            fault = self.run.fault = self.drill.inject(self.run)
+        self.listener.fault_injected(fault)
+        self.result.fault = fault.to_dict()
+        self.result.injected_at = fault.injected_at
+        self.run.log(f"fault injected: {fault.line()}", fault.injected_at)
+        return True
+
+    def detect(self) -> bool:
+        """Every must-detect row red, or the drill fails unrecovered."""
+        with self.phase(DETECTION, f"{DETECTION}: the rows that must go red"):
+            detection = self.drill.detect(self.run)
+        _judge_rows(self.run, DETECTION, detection.rows)
+        result = self.result
         result.detected_at = detection.at or result.phases[-1].ended
-        missed = _missed(detection.rows, spec.must_detect)
+        missed = _missed(detection.rows, self.drill.must_detect)
         if missed:
             result.fail("fault not detected: " + "; ".join(missed))
-            run.log("detection: the fault was NOT detected: " + "; ".join(missed), result.detected_at)
-            return result
+            self.run.log("detection: the fault was NOT detected: " + "; ".join(missed), result.detected_at)
+            return False
         seen = [r for r in detection.rows if is_bad(r)]
-        run.log("issue detected: " + "; ".join(row_line(r) for r in seen), result.detected_at)
-        current = RECOVERY
-        with _Phase(run, RECOVERY, listener, f"{RECOVERY}: recover"):
-            recovery = spec.recover(run)
+        self.run.log("issue detected: " + "; ".join(row_line(r) for r in seen), result.detected_at)
+        return True
+
+    def recover(self) -> bool:
+        """The recovery; its start and end on the timeline."""
+        with self.phase(RECOVERY, f"{RECOVERY}: recover"):
+            recovery = self.drill.recover(self.run)
+        result = self.result
         result.recovery = recovery
         result.recovery_started = recovery.started or result.phases[-1].started
         result.recovered_at = recovery.ended or result.phases[-1].ended
-        run.log(f"recovery initiated: {recovery.method}", result.recovery_started)
+        self.run.log(f"recovery initiated: {recovery.method}", result.recovery_started)
         result.timeline += recovery.events
-        run.log(
+        self.run.log(
             f"recovery completed: {recovery.message or ('ok' if recovery.ok else 'reported failure')}",
             result.recovered_at,
         )
-        current = VERIFICATION
-        with _Phase(run, VERIFICATION, listener, f"{VERIFICATION}: the checklist is green again"):
-            red = _judge_rows(run, VERIFICATION, spec.verify(run))
-        if not recovery.ok:
+        return True
+
+    def verify(self) -> bool:
+        """Every row green again: the end of the RTO."""
+        with self.phase(VERIFICATION, f"{VERIFICATION}: the checklist is green again"):
+            red = _judge_rows(self.run, VERIFICATION, self.drill.verify(self.run))
+        result = self.result
+        recovery = result.recovery
+        if recovery is not None and not recovery.ok:
             result.fail(f"recovery reported failure ({recovery.method}): {recovery.message}")
         if red:
-            must = {(s, r) for s, r in spec.must_detect}
+            must = set(self.drill.must_detect)
             result.fail(
                 "not recovered: "
                 + "; ".join(
@@ -281,29 +209,51 @@ def run_drill(
                     for r in red
                 )
             )
-            run.log("verification FAILED: " + "; ".join(row_line(r) for r in red))
-            return result
+            self.run.log("verification FAILED: " + "; ".join(row_line(r) for r in red))
+            return False
         result.verified_at = result.phases[-1].ended
-        run.log(f"verification completed: {len(result.rows[VERIFICATION])} row(s) green", result.verified_at)
+        self.run.log(f"verification completed: {len(result.rows[VERIFICATION])} row(s) green", result.verified_at)
         _rto(result)
-        if spec.settle is not None:
-            current = SETTLE
-            with _Phase(run, SETTLE, listener, f"{SETTLE}: rows that need a window after the recovery"):
-                red = _judge_rows(run, SETTLE, spec.settle(run))
-            if red:
-                result.fail("not settled after the recovery: " + "; ".join(row_line(r) for r in red))
-            else:
-                run.log(f"settled: {len(result.rows[SETTLE])} windowed row(s) green")
+        return True
+
+    def settle(self) -> bool:
+        """The windowed rows, when the drill has a settle phase."""
+        settle = optional_phase(self.drill, "settle")
+        if settle is None:
+            return True
+        with self.phase(SETTLE, f"{SETTLE}: rows that need a window after the recovery"):
+            red = _judge_rows(self.run, SETTLE, settle(self.run))
+        if red:
+            self.result.fail("not settled after the recovery: " + "; ".join(row_line(r) for r in red))
+        else:
+            self.run.log(f"settled: {len(self.result.rows[SETTLE])} windowed row(s) green")
+        return True
+
+
+def run_drill(
+    drill: Drill, *, listener: Listener | None = None, digest: Digest | None = None, run_id: str = ""
+) -> DrillResult:
+    """Run every phase of ``drill``; always clean up; return the result (never raises for a failing drill)."""
+    listener = listener or Listener()
+    run = DrillRun.begin(drill, run_id=run_id)
+    result = run.result
+    result.started = run.clock.now()
+    before = {id(t): dict(digest(t)) for t in drill.digest_of} if digest else {}
+    phases = _Phases(run, listener)
+    try:
+        for step in (phases.steady, phases.inject, phases.detect, phases.recover, phases.verify, phases.settle):
+            if not step():
+                break
     except (DrillSkipped, FaultRefused) as exc:
-        result.outcome, result.failures = SKIPPED, [f"{current}: {exc}"]
+        result.outcome, result.failures = SKIPPED, [f"{phases.current}: {exc}"]
     except Exception as exc:  # noqa: BLE001 (a harness error fails the drill, with the phase it happened in)
-        result.fail(f"harness error during {current}: {type(exc).__name__}: {exc}")
+        result.fail(f"harness error during {phases.current}: {type(exc).__name__}: {exc}")
     finally:
         _cleanup(run, listener)
         if digest and result.outcome != SKIPPED:
             _compare(run, digest, before)
-        result.ended = clock.now()
-        result.wall_s = time.perf_counter() - wall0
+        result.ended = run.clock.now()
+        result.wall_s = time.perf_counter() - run.wall0
     return result
 
 
@@ -330,22 +280,23 @@ def _wall_at(result: DrillResult, at: datetime) -> float:
 
 
 def _cleanup(run: DrillRun, listener: Listener) -> None:
-    """The spec's cleanup steps, then the fault's undo; every step runs even when one fails."""
+    """The drill's undo, then the fault's; every step runs even when one fails."""
     result = run.result
     with _Phase(run, CLEANUP, listener, f"{CLEANUP}: undo the fault, leave the environment as found"):
         errors: list[str] = []
-        for step in run.spec.cleanup:
-            try:
-                for line in step(run) or ():
-                    run.log(f"cleanup: {line}")
-            except Exception as exc:  # noqa: BLE001 (the next step still runs)
-                errors.append(f"{getattr(step, '__name__', 'step')}: {type(exc).__name__}: {exc}")
+        try:
+            for line in run.drill.undo(run):
+                run.log(f"cleanup: {line}")
+        except UndoFailed as exc:
+            errors += exc.errors
+        except Exception as exc:  # noqa: BLE001 (the fault's undo still runs)
+            errors.append(f"undo: {type(exc).__name__}: {exc}")
         if run.fault is not None:
             try:
                 if run.fault.active:
                     run.revert_fault()
                 listener.fault_reverted(run.fault)
-            except Exception as exc:  # noqa: BLE001 (the next step still runs)
+            except Exception as exc:  # noqa: BLE001 (the failure is reported with the others)
                 errors.append(f"undo of {run.fault.name}: {type(exc).__name__}: {exc}")
             result.fault = run.fault.to_dict()
         if errors:
@@ -356,7 +307,7 @@ def _compare(run: DrillRun, digest: Digest, before: Mapping[int, Mapping[str, An
     from harness.drills.digest import differences
 
     diffs: list[str] = []
-    for target in run.spec.digest_of:
+    for target in run.drill.digest_of:
         found = differences(before[id(target)], digest(target))
         diffs += [f"{target.env.name}: {d}" for d in found]
     run.result.restored = not diffs
@@ -369,4 +320,4 @@ def _compare(run: DrillRun, digest: Digest, before: Mapping[int, Mapping[str, An
         )
 
 
-__all__ = ["DrillRun", "DrillSpec", "Listener", "PASS", "FAIL", "SKIPPED", "clock_label", "rto_target_s", "run_drill"]
+__all__ = ["DrillRun", "Listener", "PASS", "FAIL", "SKIPPED", "clock_label", "rto_target_s", "run_drill"]

@@ -41,6 +41,7 @@ from harness.actions.terraform_locks import unlock_state
 from harness.actions.terraform_state import backup_key, digest_item_id, list_versions, read_version, restore_state
 from harness.faults.base import FaultRefused
 from harness.faults.terraform import crashed_lock
+from harness.markdown import header, row
 from harness.targets.base import TargetLike
 from harness.terraform import (
     PlanOutcome,
@@ -122,10 +123,9 @@ class DrillReport:
             "",
             f"Terraform {self.terraform}, scratch key `{self.key}`, restore by {how}.",
             "",
-            "| step | observed | as expected |",
-            "|---|---|---|",
+            *header(("step", "observed", "as expected")),
         ]
-        lines += [f"| {s.name} | {s.detail.replace('|', '/')} | {'yes' if s.ok else 'NO'} |" for s in self.steps]
+        lines += [row((s.name, s.detail, "yes" if s.ok else "NO")) for s in self.steps]
         errors = [(n, p.error_line()) for n, p in self.plans.items() if p.exit_code == 1 and p.error_line()]
         if errors:
             lines += ["", "Terraform said:", ""] + [f"- {n}: `{e}`" for n, e in errors]

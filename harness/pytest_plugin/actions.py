@@ -36,30 +36,11 @@ from harness.clock import Clock
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
+from harness.pytest_plugin.checklist import row_meta
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.targets.base import Target
 
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runbook-harness")
-    group.addoption(
-        "--incident",
-        default=None,
-        metavar="ID",
-        help="incident ticket (recorded; the emergency promotion rule needs one, 001 §4.1.2)",
-    )
-    group.addoption(
-        "--emergency",
-        action="store_true",
-        default=False,
-        help="promote outside the maintenance window under the emergency rule (its approvers and --incident, 001 "
-        "§4.1.2)",
-    )
-    group.addoption(
-        "--actor", default=None, help="who runs the action (recorded in audit records; default: the OS user)"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -98,14 +79,8 @@ def pytest_harness_action_applied(config: pytest.Config, result: ActionResult) -
 
 
 def _report_row(planned: PlannedRow, result: CheckResult, phase: str) -> dict[str, Any]:
-    spec = planned.spec
     return {
-        "slug": spec.slug,
-        "resource": planned.row.resource,
-        "procedure": spec.procedure,
-        "check": spec.title,
-        "ref": spec.ref,
-        "severity": spec.severity,
+        **row_meta(planned),
         "expected": result.expected,
         "observed": result.observed,
         "verdict": result.verdict.value,
@@ -183,7 +158,7 @@ def verify_checklist(request: pytest.FixtureRequest, checklist_context: CheckCon
 def write_report(request: pytest.FixtureRequest) -> Callable[[str, str], Path]:
     """``write_report("incident-...md", markdown)``: save a report in this run's reports directory and attach it to
     Allure."""
-    from harness.pytest_plugin.harness_plugin import harness_state
+    from harness.pytest_plugin.state import harness_state
 
     def write(name: str, text: str) -> Path:
         folder = harness_state(request.config).reports_dir or Path("reports")
@@ -269,7 +244,7 @@ class Peers:
             if self.target.in_process:
                 from harness.targets.embedded.peer import start_peer
 
-                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
+                peer: Target = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
             else:
                 from harness.targets import make_target
 

@@ -18,8 +18,8 @@ step per phase and the ``pytest_harness_fault_injected`` / ``pytest_harness_faul
 - reports per drill: ``gameday-<drill>-<inv>-<env>-<UTC>.md``, its 000 §8 ``incident-gameday-...md``, the
   pre-fault snapshot of the PITR drill, ``gameday/<drill>-....json`` (for the summary), a line in
   ``<reports-dir>/gameday-history.jsonl`` (outside the run directories: history accumulates across runs);
-- the run's summary (controller only): ``gameday-summary-<inv>-<env>-<UTC>.md`` and ``gameday-rto.svg`` in the
-  run's reports, attached to Allure as the "Game-day summary" result.
+- the run's summary (controller only, harness/pytest_plugin/gameday_summary.py): ``gameday-summary-...md`` and
+  ``gameday-rto.svg`` in the run's reports, attached to Allure as the "Game-day summary" result.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from harness.checks.catalogue import rows_for
 from harness.checks.context import CheckContext
 from harness.checks.runner import run_row
 from harness.drills import history
+from harness.drills.base import Drill
 from harness.drills.digest import environment_digest
 from harness.drills.external import with_command
 from harness.drills.lambda_drills import ALL, SINGLE
@@ -49,55 +50,65 @@ from harness.drills.model import SKIPPED, Check, DrillResult, DrillSkipped, Row
 from harness.drills.pitr_drill import DEFAULT_ITEMS
 from harness.drills.pitr_drill import NAME as PITR
 from harness.drills.promotion_drill import NAME as PROMOTION
-from harness.drills.runner import DrillSpec, Listener, run_drill
+from harness.drills.runner import Listener, run_drill
 from harness.drills.state_drill import NAME as STATE
 from harness.faults.base import Fault
 from harness.inventory import Environment
 from harness.notify import NotifyConfig, notify, sns_region
-from harness.report.gameday import render_drill, render_drill_incident, render_summary, timeline_events
-from harness.report.svg_chart import rto_chart
+from harness.options import Option
+from harness.pytest_plugin.gameday_summary import RESULTS_DIR
+from harness.pytest_plugin.state import harness_state
+from harness.report.gameday import render_drill, render_drill_incident, timeline_events
 from harness.targets.base import Target, TargetLike
+
+pytest_plugins = ["harness.pytest_plugin.gameday_summary"]
 
 DRILLS = (SINGLE, ALL, PITR, STATE, PROMOTION)
 COMMAND_DRILLS = (SINGLE, ALL)  # a bare --recovery-cmd replaces these recoveries (a team's Lambda rollback script)
 RECORDED_PHASES = ("steady state", "verification", "settle")  # rows that count in the run's verification report
-RESULTS_DIR = "gameday"  # per-drill JSON in the run directory, read by the controller's summary
-CHART = "gameday-rto.svg"
 LOCK_NAME = ".gameday.lock"
 DEFAULT_REASON = "game day: a rehearsed fault and its recovery"
 DEFAULT_ACTOR = "runbook-harness game day"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runbook-harness")
-    group.addoption(
+# The game-day options: the option table's shape (harness/options.py); pytest only, so declared here beside
+# the drill names their help lists.
+OPTIONS = (
+    Option(
         "--recovery-cmd",
-        action="append",
-        default=[],
-        metavar="[DRILL=]CMD",
-        help="game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with "
-        "AWS_ENDPOINT_URL "
-        f"and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces "
+        "game days: run CMD as the recovery instead of the harness's action (pointed at the rehearsal with "
+        f"AWS_ENDPOINT_URL and dummy credentials); DRILL= picks a drill ({', '.join(DRILLS)}), a bare CMD replaces "
         f"{' and '.join(COMMAND_DRILLS)}",
-    )
-    group.addoption(
+        action="append",
+        default=(),
+        metavar="[DRILL=]CMD",
+    ),
+    Option(
         "--notify-slack-webhook",
-        default=os.environ.get("HARNESS_SLACK_WEBHOOK") or os.environ.get("SLACK_WEBHOOK_URL"),
+        "game days: post each drill's result to this Slack incoming webhook (002)",
+        env=("HARNESS_SLACK_WEBHOOK", "SLACK_WEBHOOK_URL"),
         metavar="URL",
-        help="game days: post each drill's result to this Slack incoming webhook (002). Env: HARNESS_SLACK_WEBHOOK",
-    )
-    group.addoption(
+    ),
+    Option(
         "--notify-sns-topic",
-        default=os.environ.get("HARNESS_SNS_TOPIC"),
+        "game days: publish each drill's result to this SNS topic on the target (004)",
+        env=("HARNESS_SNS_TOPIC",),
         metavar="ARN",
-        help="game days: publish each drill's result to this SNS topic on the target (004). Env: HARNESS_SNS_TOPIC",
-    )
-    group.addoption(
+    ),
+    Option(
         "--gameday-items",
+        f"game days: items the PITR drill writes (default {DEFAULT_ITEMS})",
         default=str(DEFAULT_ITEMS),
         metavar="N",
-        help=f"game days: items the PITR drill writes (default {DEFAULT_ITEMS})",
-    )
+    ),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The game-day options, in the harness's group."""
+    group = parser.getgroup("runbook-harness")
+    for option in OPTIONS:
+        group.addoption(option.flag, **option.kwargs())
 
 
 def recovery_commands(config: pytest.Config) -> dict[str, str]:
@@ -145,8 +156,6 @@ def pytest_harness_validate_options(config: pytest.Config, env: Environment, tar
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Never a drill on a protected environment, whatever the approvals (skipped with the reason, ahead of any
     other)."""
-    from harness.pytest_plugin.harness_plugin import harness_state
-
     env = harness_state(config).env
     if env is None or not env.protected:
         return
@@ -263,14 +272,13 @@ class Gameday:
         """``--gameday-items``: the PITR drill's own items."""
         return int(self.config.getoption("--gameday-items"))
 
-    def run(self, spec: DrillSpec | Callable[[], DrillSpec]) -> DrillResult:
-        """Run the drill (a spec, or a factory that may raise DrillSkipped); report it; fail or skip the test as it
+    def run(self, drill: Drill | Callable[[], Drill]) -> DrillResult:
+        """Run the drill (a drill, or a factory that may raise DrillSkipped); report it; fail or skip the test as it
         ended."""
         try:
-            made = spec() if callable(spec) and not isinstance(spec, DrillSpec) else spec
+            made = drill() if callable(drill) else drill
         except DrillSkipped as exc:
             pytest.skip(str(exc))
-        assert isinstance(made, DrillSpec)
         command = recovery_commands(self.config).get(made.name)
         if command:
             made = with_command(made, command, cwd=Path(self.config.invocation_params.dir))
@@ -340,8 +348,6 @@ def gameday(
 ) -> Gameday:
     """``gameday.run(lambda: bad_deployment_drill(target, gameday.authority, gameday.probe))``: a drill, reported and
     judged."""
-    from harness.pytest_plugin.harness_plugin import harness_state
-
     state = harness_state(request.config)
     who = dataclasses.replace(
         authority, reason=authority.reason or DEFAULT_REASON, actor=authority.actor or DEFAULT_ACTOR
@@ -357,136 +363,3 @@ def gameday(
         state.reports_dir,
         state.reports_root,
     )
-
-
-# -- the run's summary ---------------------------------------------------------------------------------
-
-
-def drill_results(reports_dir: Path) -> list[dict[str, Any]]:
-    """Every drill result this run wrote (any worker)."""
-    folder = reports_dir / RESULTS_DIR
-    out = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except ValueError:
-            continue
-    return out
-
-
-def write_summary(reports_dir: Path, reports_root: Path, env: Environment) -> tuple[Path, Path, str] | None:
-    """The summary markdown and the RTO chart in the run's reports; None when no drill ran."""
-    results = drill_results(reports_dir)
-    if not results:
-        return None
-    history_path = reports_root / history.HISTORY_NAME
-    past = [h for h in history.read(history_path) if h.get("inventory") == env.inventory and h.get("env") == env.name]
-    svg = rto_chart(past, title=f"RTO per drill across runs: {env.inventory}/{env.name} (drill clock, log scale)")
-    chart = reports_dir / CHART
-    chart.write_text(svg, encoding="utf-8")
-    shown = (
-        os.path.relpath(history_path, reports_root.parent)
-        if history_path.is_relative_to(reports_root.parent)
-        else str(history_path)
-    )
-    text = render_summary(results, past, title=f"{env.inventory}/{env.name}", chart=CHART, history_path=shown)
-    path = reports_dir / f"gameday-summary-{env.inventory}-{env.name}-{reports_dir.name.split('-')[0]}.md"
-    path.write_text(text, encoding="utf-8")
-    return path, chart, text
-
-
-def attach_summary(
-    allure_dir: Path, text: str, svg: str, results: list[dict[str, Any]], env: Environment, started: datetime
-) -> None:
-    """One Allure result, "Game-day summary", carrying the markdown and the chart (failed when a drill failed)."""
-    from allure_commons.logger import AllureFileLogger
-    from allure_commons.model2 import Attachment, Label, Status, StatusDetails, TestResult
-    from allure_commons.utils import uuid4
-
-    logger = AllureFileLogger(str(allure_dir))
-    md, chart = f"{uuid4()}-attachment.md", f"{uuid4()}-attachment.svg"
-    logger.report_attached_data(body=text, file_name=md)
-    logger.report_attached_data(body=svg, file_name=chart)
-    failed = [r for r in results if r.get("outcome") == "FAIL"]
-    name = (
-        f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) "
-        "not failed"
-    )
-    logger.report_result(
-        TestResult(
-            uuid=uuid4(),
-            historyId=f"gameday-summary-{env.inventory}-{env.name}",
-            testCaseId=f"gameday-summary-{env.inventory}-{env.name}",
-            name=name,
-            fullName=name,
-            status=Status.FAILED if failed else Status.PASSED,
-            statusDetails=StatusDetails(
-                message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed)
-            )
-            if failed
-            else None,
-            start=int(started.timestamp() * 1000),
-            stop=int(datetime.now(timezone.utc).timestamp() * 1000),
-            labels=[
-                Label(name="epic", value="Game day"),
-                Label(name="feature", value=f"{env.inventory}/{env.name}"),
-                Label(name="severity", value="normal"),
-            ],
-            attachments=[
-                Attachment(name="game-day summary (markdown)", source=md, type="text/markdown"),
-                Attachment(name="RTO per drill across runs (SVG)", source=chart, type="image/svg+xml"),
-            ],
-        )
-    )
-
-
-class SummaryWriter:
-    """Controller side: after every worker finished, the summary and chart from the run's drill files."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.written: tuple[Path, Path, str] | None = None
-        self.results: list[dict[str, Any]] = []
-
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from harness.pytest_plugin.harness_plugin import harness_state
-
-        state = harness_state(self.config)
-        if (
-            state.env is None
-            or state.reports_dir is None
-            or state.reports_root is None
-            or not state.reports_dir.is_dir()
-        ):
-            return
-        self.written = write_summary(state.reports_dir, state.reports_root, state.env)
-        if self.written is None:
-            return
-        self.results = drill_results(state.reports_dir)
-        allure_dir = getattr(self.config.option, "allure_report_dir", None)
-        if allure_dir:
-            attach_summary(
-                Path(allure_dir),
-                self.written[2],
-                self.written[1].read_text(encoding="utf-8"),
-                self.results,
-                state.env,
-                state.started or datetime.now(timezone.utc),
-            )
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.written is None:
-            return
-        failed = [r["name"] for r in self.results if r.get("outcome") == "FAIL"]
-        line = (
-            f"game day: {len(self.results)} drill(s), {len(failed)} "
-            f"failed{': ' + ', '.join(failed) if failed else ''}; summary: {self.written[0]}"
-        )
-        terminalreporter.write_line(line, red=bool(failed), green=not failed)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return  # workers write drill files; the controller summarizes
-    if not config.pluginmanager.has_plugin("runbook-harness-gameday-summary"):
-        config.pluginmanager.register(SummaryWriter(config), "runbook-harness-gameday-summary")

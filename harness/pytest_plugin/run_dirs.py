@@ -24,11 +24,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.options import DEFAULT_KEEP_RUNS
+
 RUNS = "runs"
 LATEST = "latest"
 MANIFEST = ".published.json"
 RUN_FILE = "run.json"
-DEFAULT_KEEP = 20
+DEFAULT_KEEP = DEFAULT_KEEP_RUNS
 _RUN_NAME = re.compile(r"^\d{8}T\d{6}Z-")
 
 

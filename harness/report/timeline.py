@@ -7,11 +7,9 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from harness.actions.base import Event
+from harness.markdown import cell
 
-
-def cell(text: object) -> str:
-    """A markdown table cell: pipes escaped, one line."""
-    return str(text if text is not None else "").replace("|", "\\|").replace("\r", " ").replace("\n", " ").strip()
+__all__ = ["cell", "duration", "render_timeline", "utc"]  # cell: the one escaper (harness/markdown.py), re-exported
 
 
 def utc(at: datetime, fmt: str = "%H:%M:%S") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -21,6 +22,13 @@ from tests.fidelity.conftest import start_target
 ALLOW = Authority(actor="tests/gameday", reason="tests/gameday")
 FIXTURES = Path(__file__).parent / "fixtures"
 SCRIPT = FIXTURES / "rollback_all_services.py"
+
+
+def override(drill: Any, **phases: Callable[..., Any]) -> Any:
+    """``drill`` with some phases replaced (instance attributes shadow the methods): how a test makes a drill fail."""
+    for name, phase in phases.items():
+        setattr(drill, name, phase)
+    return drill
 
 
 def script(rule: str) -> list[str]:

@@ -7,7 +7,6 @@ plain probe, as the ``gameday`` fixture runs them under pytest.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -17,17 +16,18 @@ from harness.actions import Authority
 from harness.actions.monitor import MonitorResult
 from harness.actions.promote import next_window_start
 from harness.clock import RehearsalClock
+from harness.drills.base import Drill
 from harness.drills.digest import environment_digest
 from harness.drills.lambda_drills import bad_deployment_drill
 from harness.drills.model import DETECTION, FAIL, PASS, Check, Detection, Recovery
 from harness.drills.pitr_drill import data_corruption_drill
 from harness.drills.promotion_drill import bad_promotion_drill
-from harness.drills.runner import DrillSpec, run_drill
+from harness.drills.runner import run_drill
 from harness.drills.state_drill import state_drill
 from harness.inventory import load_inventory
 from harness.targets.embedded.peer import start_peer
 from tests.fidelity.conftest import fresh_account, isolated
-from tests.gameday.conftest import ALLOW
+from tests.gameday.conftest import ALLOW, override
 
 APPROVED = Authority(
     approvers=("rehearsal Tech Lead", "rehearsal Operations Lead"), reason="tests/gameday", actor="tests/gameday"
@@ -51,7 +51,7 @@ def prod(rehearsal):
     peer.close()
 
 
-def _drills(rehearsal, probe, prod) -> dict[str, Callable[[], DrillSpec]]:
+def _drills(rehearsal, probe, prod) -> dict[str, Callable[[], Drill]]:
     return {
         "lambda": lambda: bad_deployment_drill(rehearsal, ALLOW, probe),
         "all-services": lambda: bad_deployment_drill(rehearsal, ALLOW, probe, all_services=True, newer_undeployed=1),
@@ -64,12 +64,12 @@ def _drills(rehearsal, probe, prod) -> dict[str, Callable[[], DrillSpec]]:
 
 
 @pytest.fixture(scope="module")
-def drills(rehearsal, probe, request) -> dict[str, Callable[[], DrillSpec]]:
+def drills(rehearsal, probe, request) -> dict[str, Callable[[], Drill]]:
     """Drill factories; the promotion drill starts the PROD peer only when asked for."""
     return _drills(rehearsal, probe, lambda: request.getfixturevalue("prod"))
 
 
-def run(spec: DrillSpec):  # type: ignore[no-untyped-def]
+def run(spec: Drill):  # type: ignore[no-untyped-def]
     """Run a drill with the digest comparison, as the plugin does."""
     return run_drill(spec, digest=environment_digest)
 
@@ -100,7 +100,7 @@ def _broken(run_: Any) -> Recovery:
 @pytest.mark.parametrize("name", ["lambda", "all-services", "pitr", "state"])
 def test_drill_fails_when_the_recovery_is_skipped(name, drills) -> None:
     spec = drills[name]()
-    result = run(dataclasses.replace(spec, recover=_skipped))
+    result = run(override(spec, recover=_skipped))
     assert result.outcome == FAIL
     assert "not recovered" in result.message()
     for slug, resource in spec.must_detect:
@@ -110,7 +110,7 @@ def test_drill_fails_when_the_recovery_is_skipped(name, drills) -> None:
 
 @pytest.mark.parametrize("name", ["lambda"])
 def test_drill_fails_when_the_recovery_is_broken(name, drills) -> None:
-    result = run(dataclasses.replace(drills[name](), recover=_broken))
+    result = run(override(drills[name](), recover=_broken))
     assert result.outcome == FAIL and "harness error during recovery: RuntimeError" in result.message()
     assert result.verified_at is None and result.rto_s is None
     assert result.restored is True, result.differences
@@ -134,7 +134,7 @@ def test_drill_fails_when_detection_misses_the_fault(name, drills, probe, rehear
         # the terraform-state row of another key
         "state": _blind(probe, ("terraform-state",), (env.terraform.state_keys[0],)),
     }[name]
-    result = run(dataclasses.replace(spec, detect=blind))
+    result = run(override(spec, detect=blind))
     assert result.outcome == FAIL and "fault not detected" in result.message(), result.message()
     assert result.recovery is None  # nobody recovers what nobody saw
     assert result.restored is True, result.differences
@@ -185,7 +185,7 @@ def test_a_red_steady_state_stops_before_any_fault(drills, probe) -> None:
             for r in probe(Check(("terraform-state",), tuple(r for _, r in spec.must_detect)), "steady")
         ]
 
-    result = run(dataclasses.replace(spec, steady=red))
+    result = run(override(spec, steady=red))
     assert result.outcome == FAIL and "steady state not green" in result.message()
     assert result.fault is None and [p.name for p in result.phases] == ["steady state", "cleanup"]
 

@@ -3,14 +3,13 @@ fails when ... the RTO exceeds the objective"), and still leaves the rehearsal a
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from harness.drills.digest import environment_digest
 from harness.drills.lambda_drills import bad_deployment_drill
 from harness.drills.model import FAIL, PASS, Recovery
 from harness.drills.runner import rto_target_s, run_drill
-from tests.gameday.conftest import ALLOW
+from tests.gameday.conftest import ALLOW, override
 
 
 def test_a_recovery_slower_than_the_objective_fails_the_drill(rehearsal, probe) -> None:
@@ -19,12 +18,14 @@ def test_a_recovery_slower_than_the_objective_fails_the_drill(rehearsal, probe) 
     assert objective, f"bbws/sit has an RTO objective for {spec.kind} ({ref})"
     before = environment_digest(rehearsal)
 
+    recover = spec.recover
+
     def slow(run_: Any) -> Recovery:
-        recovered = spec.recover(run_)
+        recovered = recover(run_)
         rehearsal.clock.sleep(objective + 60)  # the rehearsal clock jumps: a recovery a minute past the objective
         return recovered
 
-    result = run_drill(dataclasses.replace(spec, recover=slow), digest=environment_digest)
+    result = run_drill(override(spec, recover=slow), digest=environment_digest)
     assert result.outcome == FAIL, result.failures
     assert any("exceeds the" in f and spec.kind in f for f in result.failures), result.failures
     assert result.rto_s > objective
