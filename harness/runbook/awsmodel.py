@@ -215,9 +215,7 @@ def check(argv: Sequence[str]) -> list[Problem]:
         missing = sorted(r for r in required if r not in call.options)
         if missing:
             problems.append(
-                Problem(
-                    "aws-required", f"aws {call.service} {call.operation} needs {', '.join(missing)} (required)"
-                )
+                Problem("aws-required", f"aws {call.service} {call.operation} needs {', '.join(missing)} (required)")
             )
     return problems
 

@@ -128,7 +128,8 @@ def parse(text: str, path: Path | str = "runbook.md", doc: str | None = None) ->
     doc = doc or doc_id(path)
     lines = text.splitlines()
     root = Section(doc, 0, "(top)", None, 1)
-    sections, stack = [root], []
+    sections: list[Section] = [root]
+    stack: list[Section] = []
     current = root
     i = 0
     while i < len(lines):

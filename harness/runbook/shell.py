@@ -158,11 +158,11 @@ class _Lexer:
             buf.append(t[i : end + 1])
             self.i = end + 1
             return
-        m = NAME_RE.match(t, i + 1)
-        if m:
-            self.out.refs.append(VarRef(m.group(0), self.line, False))
-            buf.append(t[i : m.end()])
-            self.i = m.end()
+        plain = NAME_RE.match(t, i + 1)
+        if plain:
+            self.out.refs.append(VarRef(plain.group(0), self.line, False))
+            buf.append(t[i : plain.end()])
+            self.i = plain.end()
             return
         buf.append("$" + (nxt if nxt in SPECIAL_VARS else ""))
         self.i += 2 if nxt in SPECIAL_VARS else 1
@@ -179,7 +179,9 @@ class _Lexer:
             if c == "(" and not self.words and ASSIGN_RE.match("".join(text)) and "".join(text).endswith("="):
                 self._array_body(text, value)
                 continue
-            if c in " \t\n;&|()" or (c in "<>" and not self._placeholder(text, value)):
+            if c == "<" and self._placeholder(text, value):
+                continue
+            if c in " \t\n;&|()<>":
                 break
             if c == "'":
                 end = t.find("'", self.i + 1)
