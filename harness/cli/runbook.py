@@ -112,7 +112,7 @@ def run_rehearse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Rehearse the section, print the report, exit 0/1/3."""
     from harness.runbook import faults
     from harness.runbook.document import load
-    from harness.runbook.rehearse import rehearse
+    from harness.runbook.rehearse import preflight, rehearse
 
     out = out or sys.stdout
     runbook = load(args.file)
@@ -123,6 +123,13 @@ def run_rehearse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     slugs = [s for s in (args.rows or "").split(",") if s]
     verify = checklist_verifier(args.verify, slugs) if args.verify else None
     env = environment(args)
+    refusals = preflight(runbook, section, env, variables, args.arg)[2]
+    if refusals:
+        print(f"REHEARSAL of {section.cite} ({args.file}) on {env.name}", file=out)
+        for r in refusals:
+            print(f"REFUSED: {r}", file=out)
+        print(f"REFUSED: {section.cite}: nothing ran", file=out)
+        return EXIT_REFUSED
     with started_target(args, env) as target:
         if target.is_real_account and not args.allow_mutation:
             print(

@@ -224,6 +224,22 @@ def _blocks(runbook: Runbook, section: Section) -> list[Block]:
     return [b for s in runbook.subtree(section) for b in s.blocks]
 
 
+def preflight(
+    runbook: Runbook,
+    section: Section,
+    env: Environment,
+    variables: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> tuple[dict[str, str], list[Block], list[str]]:
+    """(the bindings, the section's blocks with placeholders filled in, the refusals): decided before any target
+    starts or any step runs."""
+    bound = {**inventory_bindings(env), **(variables or {})}
+    blocks = [Block(_placeholders(b.text, bound), b.line, b.lang, b.section) for b in _blocks(runbook, section)]
+    refusals = [] if blocks else [f"{section.cite} has no shell blocks"]
+    refusals += unbound(blocks, {**bound, **{str(i + 1): a for i, a in enumerate(args)}})
+    return bound, blocks, refusals
+
+
 def rehearse(
     runbook: Runbook,
     section: str | Section,
@@ -238,13 +254,10 @@ def rehearse(
 ) -> Rehearsal:
     """Run ``section`` (and its sub-sections) of ``runbook`` against ``target``; see the module docstring."""
     sec = section if isinstance(section, Section) else runbook.section(section)
-    bound = {**inventory_bindings(target.env), **(variables or {})}
-    blocks = [Block(_placeholders(b.text, bound), b.line, b.lang, b.section) for b in _blocks(runbook, sec)]
+    bound, blocks, refusals = preflight(runbook, sec, target.env, variables, args)
     steps = [Step(b.section.cite, b.line, b.end_line, b.text) for b in blocks]
     result = Rehearsal(str(runbook.path), sec.cite, target.env.name, steps, variables=dict(variables or {}))
-    if not blocks:
-        result.refusals.append(f"{sec.cite} has no shell blocks")
-    result.refusals += unbound(blocks, {**bound, **{str(i + 1): a for i, a in enumerate(args)}})
+    result.refusals = refusals
     if result.refusals:
         result.outcome = Outcome.REFUSED
         return result
