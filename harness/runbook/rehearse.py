@@ -31,8 +31,8 @@ from harness.runbook.document import Block, Runbook, Section
 from harness.runbook.shell import lex
 from harness.targets.base import TargetLike
 
-OUTPUT_LINES = 30  # a step's recorded output: its last lines (the error is at the end)
-OUTPUT_CHARS = 3000
+# A step's recorded output: its first lines (the first error is the telling one) and its last (where it stopped).
+OUTPUT_HEAD, OUTPUT_TAIL, OUTPUT_LINE_CHARS = 12, 40, 300
 # verify(target, the fault or None, the inventory resources the section names) -> checklist rows (dicts)
 Verify = Callable[[TargetLike, "Fault | None", Sequence[str]], list[dict[str, Any]]]
 Inject = Callable[[TargetLike], Fault]
@@ -178,6 +178,15 @@ def unbound(blocks: Sequence[Block], bound: Mapping[str, str]) -> list[str]:
     return out
 
 
+def trim(output: str) -> str:
+    """The first and last lines of ``output`` (each line cut to a few hundred characters)."""
+    lines = [line[:OUTPUT_LINE_CHARS] for line in output.strip().splitlines()]
+    if len(lines) > OUTPUT_HEAD + OUTPUT_TAIL:
+        cut = len(lines) - OUTPUT_HEAD - OUTPUT_TAIL
+        lines = [*lines[:OUTPUT_HEAD], f"... ({cut} lines left out)", *lines[-OUTPUT_TAIL:]]
+    return "\n".join(lines)
+
+
 def _run_step(
     step: Step, block: Block, env: Mapping[str, str], args: Sequence[str], work: Path, timeout_s: float
 ) -> None:
@@ -203,8 +212,7 @@ def _run_step(
     step.seconds = time.perf_counter() - began
     failing = [int(x.split()[0]) for x in errors.read_text().splitlines() if x.split() and x.split()[0].isdigit()]
     step.failed_lines = sorted({block.line + n - 2 for n in failing if n >= 2})
-    lines = output.strip().splitlines()[-OUTPUT_LINES:]
-    step.output = "\n".join(lines)[-OUTPUT_CHARS:]
+    step.output = trim(output)
     step.status = "ok" if step.exit_code == 0 and not step.failed_lines else "failed"
 
 
