@@ -142,3 +142,60 @@ def test_init_from_a_draft(tmp_path: Path) -> None:
     written, kept = scaffold(tmp_path / "proj", str(draft_path))
     assert "inventory.toml" in written and not kept
     assert load_inventory(tmp_path / "proj" / "inventory.toml").name == "app"
+
+
+def test_rehearse_refuses_a_real_account_without_allow_mutation(served_env: dict[str, str]) -> None:
+    from harness.runbook import lint as lint_mod
+
+    example = Path(lint_mod.__file__).parent / "examples" / "lambda-rollback.md"
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HARNESS_"))} | sit_run_env(served_env)
+    run = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "runbook", "rehearse", str(example), "--section", "2", "--env", "sit"]
+        + ["--target", "aws"],
+        cwd=REPO,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 3 and "is a real account (--allow-mutation to run them there)" in run.stdout, (
+        run.stdout + run.stderr
+    )
+    assert "step 1" not in run.stdout
+
+
+@pytest.fixture(scope="module")
+def served_propie() -> Iterator[dict[str, str]]:
+    from tests.conftest import serve, stop
+
+    proc, info = serve("production", inventory="propie")
+    yield info
+    stop(proc)
+
+
+def test_discover_yields_propie_production(
+    served_propie: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in sit_run_env(served_propie).items():
+        monkeypatch.setenv(key, value)
+    propie = load_inventory("propie").environment("production")
+    target = AwsTarget(probe_environment("production", served_propie["AWS_ACCOUNT_ID"], propie.region)).start()
+    try:
+        found = discover(target, "production")
+    finally:
+        target.close()
+    write(*draft(found, "propie-draft"), tmp_path / "draft.toml")
+    prod = load_inventory(tmp_path / "draft.toml").environment("production")
+    assert {f.name for f in prod.functions} == {f.name for f in propie.functions} and prod.alias == propie.alias
+    assert {(t.name, t.hash_key.name, t.pitr != "none") for t in prod.tables} == {
+        (t.name, t.hash_key.name, t.pitr != "none") for t in propie.tables
+    }
+    assert prod.amplify and propie.amplify
+    assert (prod.amplify.app_id, prod.amplify.branch, prod.amplify.domain) == (
+        propie.amplify.app_id,
+        propie.amplify.branch,
+        propie.amplify.domain,
+    )
+    assert set(prod.cfn_stacks) == set(propie.cfn_stacks) and prod.protected

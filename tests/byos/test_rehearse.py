@@ -129,3 +129,16 @@ def test_the_cli_refuses_unbound_without_starting_a_target(capsys: pytest.Captur
     assert code == 3 and f"REFUSED: lambda-rollback §4 line {_placeholder_line()}: <function-name> is not bound" in out
     assert main(["runbook", "rehearse", str(EXAMPLE), "--section", "9", "--env", "sit"]) == 2
     assert main(["runbook", "rehearse", str(EXAMPLE), "--section", "2", "--env", "sit", "--fault", "nope"]) == 2
+
+
+def test_an_interrupted_rehearsal_takes_its_fault_back(sit: EmbeddedTarget) -> None:
+    before = _alias(sit)
+
+    def interrupted(target: object, fault: object, mentioned: object) -> list[dict]:
+        assert _alias(sit) == before  # the section ran: the alias is back where it was
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rehearse(load(EXAMPLE), "2", sit, inject=lambda t: faults.inject("bad-lambda-version", t), verify=interrupted)
+    versions = [v["Version"] for v in sit.client("lambda").list_versions_by_function(FunctionName=FN)["Versions"]]
+    assert _alias(sit) == before and max(int(v) for v in versions if v != "$LATEST") == int(before)
