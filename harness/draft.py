@@ -19,10 +19,10 @@ from typing import Any
 from harness.discover import Discovered
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
-from harness.inventory.schema import Thresholds
 
 INLINE = frozenset({"hash_key", "range_key", "replication", "health_payload", "defaults", "dimensions"})
 PROTECTED_NAMES = ("prod", "production", "prd")
+DEFAULTS_FROM = "bbws"  # the bundled inventory whose runbook values (000, 001, 002) a draft starts from
 Comments = dict[str, str]
 
 
@@ -78,14 +78,22 @@ def _buckets(found: Discovered) -> list[dict[str, Any]]:
 
 
 def _defaults(raw: dict[str, Any], c: Comments) -> None:
-    """What the account cannot tell: the runbook defaults, marked."""
-    raw["thresholds"] = {k: v for k, v in Thresholds().model_dump().items() if k != "ref"}
+    """What the account cannot tell — thresholds, approvals, maintenance windows, recovery objectives — as the
+    runbooks give them (the bundled bbws inventory, which cites each), marked for review."""
+    spec = load_inventory(DEFAULTS_FROM).spec
+    raw["thresholds"] = spec.thresholds.model_dump(exclude={"ref"})
     for k in raw["thresholds"]:
-        c[f"thresholds.{k}"] = "runbook default (000 §2.1, §2.2, §7.4): not in the account"
-    raw["approvals"] = {
-        "prod-rollback": {"roles": ["Engineering Lead", "Product Owner"], "min_approvers": 2},
-    }
-    c["approvals.prod-rollback.roles"] = "runbook default (000 §9.3): who approves is not in the account"
+        c[f"thresholds.{k}"] = f"runbook default ({spec.thresholds.ref}): not in the account"
+    raw["approvals"] = {name: rule.model_dump(exclude={"ref"}) for name, rule in spec.approvals.items()}
+    for name, rule in spec.approvals.items():
+        c[f"approvals.{name}.roles"] = f"runbook default ({rule.ref}): who approves is not in the account"
+    raw["maintenance_windows"] = [w.model_dump() for w in spec.maintenance_windows]
+    if raw["maintenance_windows"]:
+        c["maintenance_windows[0]"] = "runbook default (001 §4.1.2, UTC): not in the account"
+    if spec.rto:
+        raw["rto"] = spec.rto.model_dump(exclude_none=True, exclude={"ref"})
+        for k in raw["rto"]:
+            c[f"rto.{k}"] = f"runbook default ({spec.rto.ref}), minutes"
 
 
 def _lambda(found: Discovered, c: Comments) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -31,7 +32,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rsub = p.add_subparsers(dest="runbook_command", required=True)
     lint = rsub.add_parser("lint", help="one line per finding in the runbook's shell blocks; exit 1 on findings")
     lint.add_argument("file", help="the runbook (markdown)")
-    lint.add_argument("--inventory", default=None, help="check resource names against this inventory (name or path)")
+    lint.add_argument(
+        "--inventory",
+        default=os.environ.get("HARNESS_INVENTORY"),
+        help="check resource names against this inventory (name or path). Env: HARNESS_INVENTORY",
+    )
     lint.add_argument("--env", action="append", default=[], help="only these environments' names (repeatable)")
     lint.add_argument("--no-shellcheck", action="store_true", help="skip shellcheck")
     lint.add_argument("--ignore", action="append", default=[], metavar="CODE", help="a rule code to leave out")
