@@ -56,10 +56,7 @@ CUSTOM_COMMANDS = {
     "rds": {"generate-db-auth-token"},
     "ecs": {"deploy"},
     "emr": {"ssh", "socks", "get", "put", "create-default-roles", "create-cluster"},
-    "dynamodb": set(),
 }
-# Positional arguments the CLI adds (an output file): never a finding.
-POSITIONAL = {("lambda", "invoke"), ("s3api", "get-object"), ("s3api", "get-object-torrent")}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ Rules (each finding carries its code, for ``--ignore``):
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +175,3 @@ def lint(
     kept = list(dict.fromkeys(kept))
     kept.sort(key=lambda f: (f.line, f.code))
     return LintResult(kept, notes)
-
-
-SHELLCHECK_CODE_RE = re.compile(r"^SC\d{4}$")
