@@ -14,7 +14,9 @@ from tests.conftest import run_pytest
 EXAMPLE = Path(lint_mod.__file__).parent / "examples" / "lambda-rollback.md"
 
 
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not on PATH")
+@pytest.mark.skipif(
+    shutil.which("aws") is None or shutil.which("jq") is None, reason="the aws CLI or jq is not on PATH"
+)
 def test_a_runbook_section_as_a_scenario(tmp_path: Path) -> None:
     (tmp_path / "rollback.md").write_text(EXAMPLE.read_text())
     (tmp_path / "test_runbook.py").write_text(

@@ -25,7 +25,8 @@ from harness.targets.embedded import EmbeddedTarget
 EXAMPLE = Path(lint_mod.__file__).parent / "examples" / "lambda-rollback.md"
 FN = "bbws-tenant-instance-management-sit"
 pytestmark = pytest.mark.skipif(
-    shutil.which("aws") is None, reason="the aws CLI is not on PATH (pip install awscli in a venv of its own)"
+    shutil.which("aws") is None or shutil.which("jq") is None,
+    reason="the aws CLI or jq is not on PATH (the example's blocks use both; .ci/run puts the aws CLI there)",
 )
 
 

@@ -29,7 +29,9 @@ FN = "bbws-tenant-instance-management-sit"
 pytestmark = pytest.mark.skipif(
     not (SEEDS / RB_000).exists(), reason=f"the seed runbooks are not here ({SEEDS}: the team's shared folder)"
 )
-needs_aws_cli = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not on PATH")
+needs_aws_cli = pytest.mark.skipif(
+    shutil.which("aws") is None or shutil.which("jq") is None, reason="the aws CLI or jq is not on PATH"
+)
 
 
 def _findings(name: str, inventory: str) -> list[str]:
