@@ -5,7 +5,7 @@ run is) and beside the actions; the inventory layer below never imports it. What
 
 | service | calls |
 |---|---|
-| Lambda | ListFunctions (1 per 50 functions); per function ListAliases and ListVersionsByFunction (1 each per page) |
+| Lambda | ListFunctions (1 per 50 functions, with each one's $LATEST version); per function ListAliases (each alias's version) |
 | DynamoDB | ListTables (1 per 100); per table DescribeTable and DescribeContinuousBackups |
 | S3 | ListBuckets (1); per bucket GetBucketVersioning, GetPublicAccessBlock, GetBucketEncryption, GetBucketReplication; ListObjectsV2 (1 per 1000 keys) only in buckets named like Terraform state |
 | ECS | ListClusters (1 per 100), ListServices (1 per 100 per cluster), DescribeServices (1 per 10 services) |
@@ -68,7 +68,7 @@ class Discovered:
     account: str
     region: str
     functions: dict[str, list[str]] = field(default_factory=dict)  # name -> alias names
-    versions: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)  # function -> alias -> version it serves
     tables: list[Table] = field(default_factory=list)
     lock_table: str | None = None
     buckets: list[Bucket] = field(default_factory=list)
@@ -117,9 +117,11 @@ def _lambda(target: TargetLike, found: Discovered, keep: Filter) -> None:
         name = fn["FunctionName"]
         if not keep(name):
             continue
-        found.functions[name] = [a["Name"] for a in _pages(lam, "list_aliases", "Aliases", FunctionName=name)]
-        versions = _pages(lam, "list_versions_by_function", "Versions", FunctionName=name)
-        found.versions[name] = sum(1 for v in versions if v["Version"] != "$LATEST")
+        # ListAliases gives each alias's version: no ListVersionsByFunction per function (the control plane's
+        # 15 requests per second quota makes every call per function count)
+        aliases = list(_pages(lam, "list_aliases", "Aliases", FunctionName=name))
+        found.functions[name] = [a["Name"] for a in aliases]
+        found.versions[name] = {a["Name"]: str(a.get("FunctionVersion")) for a in aliases}
 
 
 def _key(schema: list[dict[str, str]], attrs: dict[str, str], kind: str) -> tuple[str, str] | None:
