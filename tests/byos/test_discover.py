@@ -199,3 +199,30 @@ def test_discover_yields_propie_production(
         propie.amplify.domain,
     )
     assert set(prod.cfn_stacks) == set(propie.cfn_stacks) and prod.protected
+
+
+def test_tags_and_prefixes_filter_names() -> None:
+    from harness.discover import Filter, tagged_names
+
+    class Tagging:
+        def get_paginator(self, name: str) -> "Tagging":
+            return self
+
+        def paginate(self, **params: object) -> list[dict]:
+            assert params["TagFilters"] == [{"Key": "team", "Values": ["core"]}]
+            arns = [
+                "arn:aws:lambda:eu-west-1:111111111111:function:app-api-dev",
+                "arn:aws:dynamodb:eu-west-1:111111111111:table/orders-dev",
+                "arn:aws:s3:::app-dev-assets",
+            ]
+            return [{"ResourceTagMappingList": [{"ResourceARN": a} for a in arns]}]
+
+    class Target:
+        def client(self, service: str) -> Tagging:
+            return Tagging()
+
+    names = tagged_names(Target(), {"team": "core"})  # type: ignore[arg-type] (a stub with client())
+    assert names == {"app-api-dev", "orders-dev", "app-dev-assets"}
+    keep = Filter(("app-",), names)
+    assert keep("app-api-dev") and not keep("orders-dev") and not keep("app-other-dev")
+    assert Filter(())("anything") and not Filter(("x-",))("y-1")

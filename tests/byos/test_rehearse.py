@@ -143,3 +143,18 @@ def test_an_interrupted_rehearsal_takes_its_fault_back(sit: EmbeddedTarget) -> N
         rehearse(load(EXAMPLE), "2", sit, inject=lambda t: faults.inject("bad-lambda-version", t), verify=interrupted)
     versions = [v["Version"] for v in sit.client("lambda").list_versions_by_function(FunctionName=FN)["Versions"]]
     assert _alias(sit) == before and max(int(v) for v in versions if v != "$LATEST") == int(before)
+
+
+def test_the_cli_rehearses_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    runbook = tmp_path / "who.md"
+    runbook.write_text(
+        "# Who\n\n## 1. Check\n\n```bash\naws sts get-caller-identity --query Account --output text\n```\n"
+    )
+    report = tmp_path / "r.json"
+    code = main(["runbook", "rehearse", str(runbook), "--section", "1", "--env", "dev", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("REHEARSAL of who §1") and "PASS: who §1" in out, out
+    step = json.loads(report.read_text())["steps"][0]
+    assert step["exit_code"] == 0 and step["output"] == load_inventory("bbws").environment("dev").account
