@@ -73,7 +73,7 @@ def unbound(block: Block, script: Script, assigns: Sequence[Assign], functions: 
     out: list[Finding] = []
     seen: set[str] = set()
     for ref in script.refs:
-        if ref.guarded or ref.name in seen or always_bound(ref.name) or ref.name in functions:
+        if ref.guarded or ref.name in seen or always_bound(ref.name) or ref.name in functions or ref.name.isdigit():
             continue
         if _assigned_before(assigns, ref.name, ref.line):
             continue

@@ -166,6 +166,11 @@ def unbound(blocks: Sequence[Block], bound: Mapping[str, str]) -> list[str]:
             name = ref.name
             if ref.guarded or name in seen or name in bound or name in functions:
                 continue
+            if name.isdigit():
+                if not script.functions:  # inside a function $1 is the function's argument
+                    seen.add(name)
+                    out.append(f"{block.section.cite} line {ref.line}: ${name} is not bound (--arg VALUE)")
+                continue
             if name in SHELL_VARIABLES or name in TARGET_VARIABLES:
                 continue
             if any(a.name == name and a.line <= ref.line for a in assigns):

@@ -164,6 +164,8 @@ class _Lexer:
             buf.append(t[i : plain.end()])
             self.i = plain.end()
             return
+        if nxt in "123456789" and nxt:  # a script's argument: the rehearsal binds it from --arg
+            self.out.refs.append(VarRef(nxt, self.line, False))
         buf.append("$" + (nxt if nxt in SPECIAL_VARS else ""))
         self.i += 2 if nxt in SPECIAL_VARS else 1
 

@@ -158,3 +158,12 @@ def test_the_cli_rehearses_and_writes_json(tmp_path: Path, capsys: pytest.Captur
     assert code == 0 and out.startswith("REHEARSAL of who §1") and "PASS: who §1" in out, out
     step = json.loads(report.read_text())["steps"][0]
     assert step["exit_code"] == 0 and step["output"] == load_inventory("bbws").environment("dev").account
+
+
+def test_a_script_without_its_arguments_is_refused(tmp_path: Path) -> None:
+    from harness.runbook.rehearse import preflight
+
+    runbook = parse('# S\n\n## 1. Run\n\n```bash\nENV=$1\necho "$ENV"\n```\n', tmp_path / "s.md")
+    env = load_inventory("bbws").environment("sit")
+    assert preflight(runbook, runbook.section("1"), env)[2] == ["s §1 line 6: $1 is not bound (--arg VALUE)"]
+    assert preflight(runbook, runbook.section("1"), env, args=["sit"])[2] == []
