@@ -56,6 +56,10 @@ CUSTOM_COMMANDS = {
     "rds": {"generate-db-auth-token"},
     "ecs": {"deploy"},
     "emr": {"ssh", "socks", "get", "put", "create-default-roles", "create-cluster"},
+    "logs": {"tail", "start-live-tail"},  # AWS CLI v2
+    "sso": {"login", "logout"},
+    "ecr-public": {"get-login-password"},
+    "codecommit": {"credential-helper"},
 }
 
 

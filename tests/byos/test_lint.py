@@ -86,6 +86,7 @@ def test_aws_calls_are_checked_against_botocore(argv: list[str], expected: str) 
         ["aws", "s3api", "put-bucket-versioning", "--bucket", "b", "--versioning-configuration", "Status=Enabled"],
         ["aws", "s3", "cp", "a", "s3://b/k"],
         ["aws", "dynamodb", "wait", "table-exists", "--table-name", "t"],
+        ["aws", "logs", "tail", "/aws/lambda/f", "--follow"],
     ],
 )
 def test_valid_aws_calls_pass(argv: list[str]) -> None:
