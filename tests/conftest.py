@@ -137,7 +137,12 @@ def stop(proc: subprocess.Popen) -> None:
 # -- one served SIT for the whole session (all xdist workers) ------------------------------------------
 
 SERVED_SIT_FILE = "HARNESS_TEST_SERVED_SIT"  # env: JSON file with what the controller's harness serve printed
-SERVED_SIT_USERS = ("tests/test_runs.py", "tests/test_readme.py", "tests/checks/test_scenarios.py")
+SERVED_SIT_USERS = (
+    "tests/test_runs.py",
+    "tests/test_readme.py",
+    "tests/checks/test_scenarios.py",
+    "tests/byos/test_discover.py",
+)
 _SHARED = pytest.StashKey["SharedServe"]()
 
 

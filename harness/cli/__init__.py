@@ -17,16 +17,18 @@ from harness.errors import HarnessError
 def _commands() -> list[ModuleType]:
     """The subcommand modules, in the order ``harness --help`` lists them."""
     from harness.cli import (  # issue 10: on-call rollback and promotion
+        init,
         inventory,  # issue 14: synthetic inventories for platform-scale rehearsals
         promote,
         propie,
         rollback,
+        runbook,
         serve,
         state,
         tables,
     )
 
-    return [serve, rollback, promote, state, tables, propie, inventory]
+    return [serve, rollback, promote, state, tables, propie, inventory, init, runbook]
 
 
 def parser() -> argparse.ArgumentParser:
