@@ -50,6 +50,7 @@ LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = (
     "lambda_telemetry",
     "server.py",
 )
+CONTROL = "lambda_control"
 CFN = (
     "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
 )
@@ -76,6 +77,29 @@ PINS = (
     Pin("moto.awslambda.models:LambdaBackend.get_function", LAMBDA, ("self", "function_name_or_arn", "qualifier")),
     Pin("moto.awslambda.models:LambdaStorage._get_function_aliases", LAMBDA, ("self", "function_name")),
     Pin("moto.awslambda.models:lambda_backends", LAMBDA),
+    # lambda_control: alias and function control-plane responses (patched), the storage it reads
+    *(
+        Pin(f"moto.awslambda.responses:LambdaResponse.{name}", CONTROL, ("self",), exact=True)
+        for name in (
+            "create_function",
+            "create_alias",
+            "update_alias",
+            "get_alias",
+            "delete_alias",
+            "update_function_configuration",
+            "update_function_code",
+            "publish_version",
+            "get_function",
+            "get_function_configuration",
+            "list_aliases",
+            "list_versions_by_function",
+            "list_functions",
+        )
+    ),
+    Pin("moto.awslambda.models:LambdaFunction.get_configuration", CONTROL, ("self",)),
+    Pin("moto.awslambda.models:LambdaStorage._get_version", CONTROL, ("self", "name", "version"), exact=True),
+    Pin("moto.awslambda.models:LambdaBackend.get_alias", CONTROL, ("self", "name", "function_name"), exact=True),
+    Pin("moto.awslambda.exceptions:LambdaClientError.__init__", CONTROL, ("self", "error", "message"), exact=True),
     # dynamodb_pitr: write paths and PITR operations (patched), the restored table built by hand
     Pin("moto.dynamodb.models.table:Table.put_item", PITR, ("self", "item_attrs")),
     Pin("moto.dynamodb.models.table:Table.delete_item", PITR, ("self", "hash_key", "range_key"), exact=True),

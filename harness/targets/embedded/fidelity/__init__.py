@@ -5,6 +5,8 @@ through, each closed by one module:
 
 - ``lambda_invoke``: Invoke runs the resolved version's handler (subprocess, own zip and env, Timeout),
   reports ExecutedVersion/FunctionError, writes ``/aws/lambda/<fn>`` logs and AWS/Lambda metrics.
+- ``lambda_control``: alias routing, RevisionId preconditions, modelled errors, status codes and Content-Type
+  of Lambda's control plane, and LastModified on the target's clock.
 - ``dynamodb_pitr``: RestoreTableToPointInTime returns the items as they were at the restore time,
   with AWS's errors and a moving LatestRestorableDateTime.
 - ``cloudwatch_percentiles``: pNN statistics in GetMetricStatistics and GetMetricData, exact dimensions.
@@ -58,6 +60,7 @@ MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 # Installed in this order; each module has a ``PATCHES`` table and ``install()``.
 EXTENSIONS = (
     "lambda_invoke",
+    "lambda_control",
     "dynamodb_pitr",
     "cloudwatch_percentiles",
     "ecs_tasks",

@@ -307,7 +307,13 @@ def _event(body: Any) -> Any:
     """The event an Invoke body carries (``{}`` when empty)."""
     if body in (None, b"", ""):
         return {}
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # Lambda API reference, Invoke: a payload that is not JSON is InvalidRequestContentException (400).
+        from harness.targets.embedded.fidelity.lambda_control import invalid_payload
+
+        raise invalid_payload(str(exc)) from exc
 
 
 def _backend_invoke(original: Any) -> Any:

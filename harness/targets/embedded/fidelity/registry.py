@@ -9,8 +9,9 @@ original when the account is not registered.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
@@ -30,6 +31,15 @@ class AccountContext:
     clock: Clock
     server_url: Callable[[], str | None]
     pitr_lag: timedelta = DEFAULT_PITR_LAG
+    # Changes numbered in the order they happen: identifiers derived from it (Lambda RevisionIds) are the
+    # same for the same sequence of calls, so two rehearsals of one scenario compare.
+    _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    _sequence_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_sequence(self) -> int:
+        """The next number of this account's change sequence."""
+        with self._sequence_lock:
+            return int(next(self._sequence))
 
 
 # (moto class, attribute, factory of the replacement from the original): one row of an extension's
