@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from typing import Any, Mapping
 
 import boto3
@@ -10,6 +12,7 @@ import moto
 from moto.core.base_backend import BackendDict
 
 from harness.clock import Clock, RehearsalClock
+from harness.errors import TargetError
 from harness.inventory.model import Environment
 from harness.targets.base import Target, isolated_session
 from harness.targets.embedded.server import EmbeddedServer
@@ -36,6 +39,45 @@ FROM_FIDELITY = {
 }
 
 DUMMY_KEY = "testing"  # moto accepts any credentials; these never leave the machine
+
+# moto's backends are process-global and keyed by account: a second target on a served account would
+# wipe the first's resources, take over its clock and, when it closed, leave the first on plain moto.
+# So one started target owns an account per process (weak: a target dropped without close() frees it).
+_owners: dict[str, weakref.ref["EmbeddedTarget"]] = {}
+_owners_lock = threading.Lock()
+
+
+class AccountInUse(TargetError):
+    """A second embedded target for an account already served in this process (one line, no change made)."""
+
+
+def claim_account(target: "EmbeddedTarget") -> None:
+    """Make ``target`` the owner of its account in this process, or raise AccountInUse naming the owner."""
+    account = target.env.account
+    with _owners_lock:
+        ref = _owners.get(account)
+        owner = ref() if ref is not None else None
+        if owner is not None and owner is not target:
+            raise AccountInUse(
+                f"account {account} is already served by another embedded target in this process "
+                f"({owner.env.describe()}); a second one would wipe its resources and take over its clock: close "
+                "it first, or rehearse on another account"
+            )
+        _owners[account] = weakref.ref(target)
+
+
+def release_account(target: "EmbeddedTarget") -> None:
+    """Give up ``target``'s account (no-op when another target owns it)."""
+    with _owners_lock:
+        ref = _owners.get(target.env.account)
+        if ref is not None and ref() in (target, None):
+            del _owners[target.env.account]
+
+
+def account_owner(account: str) -> "EmbeddedTarget | None":
+    """The started embedded target serving ``account`` in this process, if any."""
+    ref = _owners.get(account)
+    return ref() if ref is not None else None
 
 
 def reset_account(account: str) -> None:
@@ -85,8 +127,6 @@ class EmbeddedTarget(Target):
     ) -> None:
         super().__init__(env, clock=clock)
         if quotas and not fidelity:
-            from harness.errors import TargetError
-
             raise TargetError(
                 "EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them"
             )
@@ -126,7 +166,17 @@ class EmbeddedTarget(Target):
         return moto_session(self.env)
 
     def start(self) -> "EmbeddedTarget":
-        """Start moto (if this target owns it), install the fidelity extensions, seed, verify the account."""
+        """Start moto (if this target owns it), install the fidelity extensions, seed, verify the account.
+
+        Refused with :class:`AccountInUse` (nothing changed) when another started target serves the account."""
+        claim_account(self)
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> "EmbeddedTarget":
         if self._own_server:
             reset_account(self.env.account)
             if self.fidelity_enabled:
@@ -164,8 +214,6 @@ class EmbeddedTarget(Target):
         # Never swallowed: a rehearsal without its extensions would answer like plain moto and
         # turn drills into skips or false passes. The error names the extension and moto's version
         # (one TargetError line; fidelity.install undoes a partial install before raising).
-        from harness.errors import TargetError
-
         try:
             from harness.targets.embedded import fidelity
         except ImportError as exc:
@@ -185,7 +233,15 @@ class EmbeddedTarget(Target):
         return getattr(self.extensions, "api_base_url", None)
 
     def close(self) -> None:
-        """Stop the server this target started."""
+        """Stop the server this target started and give up its account."""
+        if account_owner(self.env.account) is not self:
+            return  # never started (or refused, or closed already): another target may own the account
+        try:
+            self._close()
+        finally:
+            release_account(self)
+
+    def _close(self) -> None:
         if self.quotas_enabled:
             from harness.targets.embedded.fidelity import api_quotas
 
