@@ -60,6 +60,38 @@ def release_label(n: int) -> str:
     return f"1.0.{n}"
 
 
+# Zip entries carry a fixed timestamp (the zip epoch): the same release and build give the same bytes and
+# CodeSha256 whenever they are seeded (deterministic seeding: two rehearsal reports compare).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# A RehearsalClock that started less than this ago seeds at its start (--rehearsal-start), not at the
+# milliseconds later the seed happens to begin: the same start gives the same names and items.
+SEED_AT_START_WITHIN = timedelta(minutes=5)
+
+
+def _zip_entry(zf: zipfile.ZipFile, name: str, data: str) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def seed_time(clock: Clock) -> datetime:
+    """When the rehearsal is seeded: the clock's start (to the second) when it started moments ago, else now."""
+    now = clock.now()
+    start = getattr(clock, "_origin", None)  # RehearsalClock's start (harness/clock.py keeps it private)
+    if isinstance(start, datetime) and timedelta(0) <= now - start < SEED_AT_START_WITHIN:
+        now = start
+    return now.replace(microsecond=0)
+
+
+def random_seed(env: Environment, at: datetime, seed: int | None = None) -> int:
+    """The seed of moto's generator for this rehearsal: from the inventory, environment and start (or given)."""
+    if seed is not None:
+        return seed
+    text = f"{env.inventory}|{env.name}|{env.account}|{at.isoformat()}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
 def function_zip(version_label: str, build: str | None = None) -> bytes:
     """A deployment package with the sample handler, stamped with the release label (and the build it
     comes from: each environment's seeded release is its own build, so SIT's 1.0.3 and PROD's 1.0.3
@@ -67,10 +99,10 @@ def function_zip(version_label: str, build: str | None = None) -> bytes:
     told them apart before, which a fast seed no longer does)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("handler.py", SAMPLE_HANDLER.read_text())
-        zf.writestr("RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
+        _zip_entry(zf, "handler.py", SAMPLE_HANDLER.read_text())
+        _zip_entry(zf, "RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
         if build:
-            zf.writestr("BUILD", build)
+            _zip_entry(zf, "BUILD", build)
     return buf.getvalue()
 
 
@@ -81,12 +113,18 @@ def seeded_function_names(env: Environment) -> list[tuple[str, str]]:
     return names
 
 
-def seed_environment(target: Any, *, clock: Clock) -> Seeded:
-    """Create every resource the inventory names in the target's account; returns what was made."""
+def seed_environment(target: Any, *, clock: Clock, seed: int | None = None) -> Seeded:
+    """Create every resource the inventory names in the target's account; returns what was made.
+
+    Deterministic: the same inventory, environment and clock start give the same code (CodeSha256), names,
+    RevisionIds, item contents and moto-generated ids (moto's generator is seeded from them, or from ``seed``)."""
+    from moto.moto_api._internal import mock_random
+
     env: Environment = target.env
     out = Seeded()
     counter = _CallCounter(target)
-    now = clock.now()
+    now = seed_time(clock)
+    mock_random.seed(random_seed(env, now, seed))
     role_arn = _ensure_role(target, env.rehearsal.execution_role, "lambda.amazonaws.com")
     _seed_functions(target, env, role_arn, now, out)
     for table in env.tables:
@@ -185,11 +223,9 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
 
 
 def _key_value(attr_type: str, text: str) -> dict:
-    return (
-        {"N": str(abs(hash(text)) % 100000)}
-        if attr_type == "N"
-        else {attr_type: text if attr_type == "S" else text.encode()}
-    )
+    # A stable number (str hash() changes per process with PYTHONHASHSEED).
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 100000
+    return {"N": str(number)} if attr_type == "N" else {attr_type: text if attr_type == "S" else text.encode()}
 
 
 def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -38,6 +39,7 @@ FROM_FIDELITY = {
     "cloudformation-states": "moto's CloudFormation does not fail updates or support RollbackStack",
 }
 
+SEED_ENV_VAR = "HARNESS_REHEARSAL_SEED"
 DUMMY_KEY = "testing"  # moto accepts any credentials; these never leave the machine
 
 # moto's backends are process-global and keyed by account: a second target on a served account would
@@ -124,8 +126,13 @@ class EmbeddedTarget(Target):
         port: int = 0,
         quotas: bool = False,
         quota_share: float = 1.0,
+        random_seed: int | None = None,
     ) -> None:
         super().__init__(env, clock=clock)
+        # Seeding is deterministic (same inventory, environment and clock start: same rehearsal); a seed
+        # here or in $HARNESS_REHEARSAL_SEED varies moto's generated ids on purpose.
+        env_seed = os.environ.get(SEED_ENV_VAR)
+        self.random_seed = random_seed if random_seed is not None else (int(env_seed) if env_seed else None)
         if quotas and not fidelity:
             raise TargetError(
                 "EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them"
@@ -194,7 +201,7 @@ class EmbeddedTarget(Target):
             from harness.targets.embedded.seed import seed_environment
 
             began = time.perf_counter()
-            self.seeded = seed_environment(self, clock=self.clock)
+            self.seeded = seed_environment(self, clock=self.clock, seed=self.random_seed)
             self.seed_seconds = time.perf_counter() - began
         if self.quotas_enabled:
             # From here on, as on AWS: the seed is the rehearsal's set-up, not the workload it rehearses.
