@@ -50,7 +50,7 @@ LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = (
     "lambda_telemetry",
     "server.py",
 )
-CONTROL = "lambda_control"
+CONTROL, CLOCK = "lambda_control", "one_clock"
 CFN = (
     "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
 )
@@ -100,6 +100,12 @@ PINS = (
     Pin("moto.awslambda.models:LambdaStorage._get_version", CONTROL, ("self", "name", "version"), exact=True),
     Pin("moto.awslambda.models:LambdaBackend.get_alias", CONTROL, ("self", "name", "function_name"), exact=True),
     Pin("moto.awslambda.exceptions:LambdaClientError.__init__", CONTROL, ("self", "error", "message"), exact=True),
+    # one_clock: moto's utcnow (patched in moto.core.utils and every module that bound it), S3 bucket creation,
+    # the stack resource view DescribeStackResources renders
+    Pin("moto.core.utils:utcnow", CLOCK, ()),
+    Pin("moto.core.utils:iso_8601_datetime_with_milliseconds", CLOCK, ("value",)),
+    Pin("moto.s3.models:FakeBucket.__init__", CLOCK, ("self", "name", "account_id", "region_name")),
+    Pin("moto.cloudformation.responses:StackResourceDTO.__init__", CLOCK, ("self", "stack", "resource"), exact=True),
     # dynamodb_pitr: write paths and PITR operations (patched), the restored table built by hand
     Pin("moto.dynamodb.models.table:Table.put_item", PITR, ("self", "item_attrs")),
     Pin("moto.dynamodb.models.table:Table.delete_item", PITR, ("self", "hash_key", "range_key"), exact=True),

@@ -42,6 +42,19 @@ class DefaultAccount:
         return self.app(environ, start_response)
 
 
+class RequestAccount:
+    """WSGI middleware: the request runs marked with its account (the fidelity extensions' one clock reads it)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        from harness.targets.embedded.fidelity.registry import acting_for
+
+        with acting_for(environ.get(ACCOUNT_HEADER)):
+            return self.app(environ, start_response)
+
+
 class WsgiThread:
     """A threaded werkzeug server for one WSGI app on 127.0.0.1, served from a daemon thread."""
 
@@ -90,7 +103,9 @@ class EmbeddedServer:
 
     def start(self) -> "EmbeddedServer":
         """Bind the port and serve in a daemon thread."""
-        app: WsgiApp = DefaultAccount(DomainDispatcherApplication(create_backend_app), self.default_account)
+        app: WsgiApp = DefaultAccount(
+            RequestAccount(DomainDispatcherApplication(create_backend_app)), self.default_account
+        )
         for wrap in self.middlewares:
             app = wrap(app)
         self._wsgi.serve(app)

@@ -19,6 +19,8 @@ through, each closed by one module:
   RollbackStack, stack events on the account's clock, the emulator's own template history.
 - ``api_quotas`` (optional, ``EmbeddedTarget(quotas=True)``): AWS's API request-rate quotas, answered
   with each service's own throttling error.
+- ``one_clock``: moto's own timestamps (``utcnow``, S3 bucket creation, stack resource Timestamp) on the
+  served account's clock while one of its requests runs.
 - ``logs_insights``: CloudWatch Logs Insights queries over many log groups (filter, fields, sort, limit),
   which moto answers without ``filter``.
 
@@ -69,6 +71,7 @@ EXTENSIONS = (
     "cloudformation_states",
     "api_quotas",
     "logs_insights",
+    "one_clock",
 )
 
 _install_lock = threading.Lock()

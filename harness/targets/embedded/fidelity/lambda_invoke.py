@@ -162,7 +162,8 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     lines = lambda_telemetry.log_lines(
         request_id, version, output, duration, int(fn.memory_size), bool(outcome.get("timed_out"))
     )
-    lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
+    with registry.acting_for(ctx.account):  # the events' ingestionTime on the account's clock (one_clock)
+        lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
     dims = lambda_telemetry.dimension_sets(fn.function_name, resource, version, via_alias)
     lambda_telemetry.put_metrics(fn.account_id, fn.region, dims, started, errored, duration)
     return Invocation(

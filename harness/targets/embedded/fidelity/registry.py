@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Iterable
@@ -47,6 +49,7 @@ class AccountContext:
 Patch = tuple[type, str, Callable[[Callable], Callable]]
 
 _lock = threading.RLock()
+_request = threading.local()  # the account the current thread acts for (a request to the server, an invocation)
 _contexts: dict[str, AccountContext] = {}
 _originals: dict[tuple[type, str], Any] = {}
 
@@ -67,6 +70,22 @@ def unregister(ctx: AccountContext) -> None:
 def context(account: str | None) -> AccountContext | None:
     """The registered context of ``account``, or None when moto's own behaviour applies."""
     return _contexts.get(account or "")
+
+
+@contextmanager
+def acting_for(account: str | None) -> Iterator[None]:
+    """Mark this thread as acting for ``account`` (the server wraps each request in it; one_clock reads it)."""
+    previous = getattr(_request, "account", None)
+    _request.account = account
+    try:
+        yield
+    finally:
+        _request.account = previous
+
+
+def current_account() -> str | None:
+    """The account this thread acts for, if any."""
+    return getattr(_request, "account", None)
 
 
 def patch(owner: type, name: str, make: Callable[[Callable], Callable]) -> None:
