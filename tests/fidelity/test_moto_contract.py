@@ -132,6 +132,12 @@ PINS = (
     Pin("moto.dynamodb.models:DynamoDBBackend.describe_continuous_backups", PITR, ("self", "table_name"), exact=True),
     Pin("moto.dynamodb.models:DynamoDBBackend.get_table", PITR, ("self", "table_name")),
     Pin("moto.dynamodb.responses:DynamoHandler.restore_table_to_point_in_time", PITR, ("self",), exact=True),
+    Pin("moto.dynamodb.models.table:RestoredPITTable.describe", PITR, ("self", "base_key"), exact=True),
+    *(
+        Pin(f"moto.dynamodb.responses:DynamoHandler.{name}", PITR, ("self",), exact=True)
+        for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item")
+        + ("batch_write_item",)
+    ),
     Pin("moto.dynamodb.responses:DynamoResult.__init__", PITR, ("self", "result")),
     Pin("moto.dynamodb.models.dynamo_type:DynamoType.__init__", PITR, ("self", "type_as_dict")),
     Pin("moto.dynamodb.models.dynamo_type:Item", PITR),
