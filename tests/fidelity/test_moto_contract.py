@@ -272,6 +272,10 @@ PINS = (
     ),
     Pin("moto.logs.exceptions:InvalidParameterException.__init__", INSIGHTS, ("self", "msg")),
     Pin("moto.logs.exceptions:LogsClientError", INSIGHTS),
+    Pin("moto.logs.models:LogsBackend.get_query_results", INSIGHTS, ("self", "query_id"), exact=True),
+    Pin("moto.logs.exceptions:ResourceNotFoundException.__init__", INSIGHTS, ("self", "msg"), exact=True),
+    Pin("moto.logs.responses:LogsResponse.logs_backend", INSIGHTS),
+    Pin("moto.logs.responses:LogsResponse._get_param", INSIGHTS, ("self", "param_name")),
     # seed.py: the healthy metric baseline written into moto's CloudWatch model in-process
     Pin(
         "moto.cloudwatch.models:MetricDatum.__init__",
@@ -399,6 +403,16 @@ def test_motos_request_handler_is_werkzeugs() -> None:
     assert issubclass(MotoRequestHandler, WSGIRequestHandler), (
         "MotoRequestHandler is no longer a werkzeug WSGIRequestHandler (server.py subclasses it)"
     )
+
+
+def test_moto_has_no_stop_query_of_its_own() -> None:
+    """logs_insights adds StopQuery; a moto that implements it must be re-checked, not overwritten."""
+    from harness.targets.embedded.fidelity import logs_insights
+
+    for owner, name, fn in logs_insights.ADDED:
+        assert owner.__dict__.get(name, fn) is fn, (
+            f"moto {moto.__version__} defines {owner.__qualname__}.{name} itself; re-check logs_insights"
+        )
 
 
 def test_moto_has_no_rollback_stack_of_its_own() -> None:

@@ -188,6 +188,10 @@ class EmbeddedTarget(Target):
             reset_account(self.env.account)
             if self.fidelity_enabled:
                 self._install_fidelity()
+            if hasattr(self.clock, "advance"):  # clients of a served rehearsal move its clock here
+                from harness.targets.embedded.server import clock_control
+
+                self.server.middlewares.append(clock_control(self.clock))
             self.server.start()
         else:
             # A peer environment on a shared server (harness/targets/embedded/peer.py): its own

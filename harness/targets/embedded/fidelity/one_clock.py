@@ -13,7 +13,8 @@ hard-codes 2010-07-27; AWS: when the resource's status last changed, i.e. its ne
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import moto.core.utils as moto_utils
@@ -23,6 +24,10 @@ from moto.s3.models import FakeBucket
 from harness.targets.embedded.fidelity import registry
 
 Wrapped = Callable[..., Any]
+MICROSECOND = timedelta(microseconds=1)
+MONOTONIC_WITHIN = timedelta(seconds=1)  # a clock set back further (a new target, a test) starts afresh
+_stamp_lock = threading.Lock()
+_last_stamp: dict[str, datetime] = {}
 
 
 def naive_utc(at: datetime) -> datetime:
@@ -31,9 +36,21 @@ def naive_utc(at: datetime) -> datetime:
 
 
 def clock_now() -> datetime | None:
-    """The current request's account clock (naive UTC), or None outside a served account's request."""
+    """The current request's account clock (naive UTC), or None outside a served account's request.
+
+    Strictly increasing per account (a microsecond apart on a clock that stands still, as a FixedClock
+    does): moto orders object versions by LastModified alone, and on AWS successive writes are never
+    simultaneous, so ties would list an older S3 version as the latest."""
     ctx = registry.context(registry.current_account())
-    return None if ctx is None else naive_utc(ctx.clock.now())
+    if ctx is None:
+        return None
+    now = naive_utc(ctx.clock.now())
+    with _stamp_lock:
+        last = _last_stamp.get(ctx.account)
+        if last is not None and now <= last and last - now < MONOTONIC_WITHIN:
+            now = last + MICROSECOND
+        _last_stamp[ctx.account] = now
+    return now
 
 
 def _utcnow(original: Wrapped) -> Wrapped:
