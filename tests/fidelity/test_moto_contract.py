@@ -263,6 +263,12 @@ PINS = (
         "moto.core.responses:BaseResponse.call_action", CFN, ("self",)
     ),  # dispatches to a method named after the action
     Pin("moto.core.utils:method_names_from_class", CFN, ("clazz",)),
+    Pin(
+        "moto.cloudformation.responses:CloudFormationResponse._get_param_values",
+        CFN,
+        ("self", "parameters_list", "existing_params"),
+        exact=True,
+    ),
     # logs_insights: StartQuery (patched) over moto's log model, its query record and errors
     Pin(
         "moto.logs.models:LogsBackend.start_query",
