@@ -71,7 +71,7 @@ def test_a_query_is_scheduled_then_running_then_complete_on_the_target_clock(mak
     for _ in range(4):
         result = logs.get_query_results(queryId=qid)
         seen.append((result["status"], len(result["results"])))
-        clock.advance(seconds=1)
+        clock.advance(seconds=1.5)
     assert seen == [("Scheduled", 0), ("Running", 0), ("Complete", 1), ("Complete", 1)]
 
 

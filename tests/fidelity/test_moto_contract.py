@@ -162,7 +162,6 @@ PINS = (
     Pin("moto.cloudwatch.models:MetricDatum", CW),
     Pin("moto.cloudwatch.models:MetricAggregatedDatum", CW),
     Pin("moto.cloudwatch.models:MetricDatumBase", CW),
-    Pin("moto.cloudwatch.metric_data_expression_parser:parse_expression", CW, ("expression", "results")),
     Pin("moto.core.responses:ActionResult.__init__", CW, ("self", "result")),
     Pin("moto.cloudwatch.exceptions:InvalidParameterCombination", CW),
     Pin("moto.cloudwatch.exceptions:InvalidParameterValue", CW),
