@@ -30,16 +30,23 @@ def _record(model: Any, parsed: Any, http_response: Any = None, **_: Any) -> Non
             )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the validator on every target session made in this process."""
-    original = base.Target._make_session
+def _instrument() -> None:
+    """Register the validator on every target session made in this process (at import: ``-p`` plugins load
+    before the harness plugin starts the session's target)."""
+    getter = base.Target.session.fget
+    instrumented: set[int] = set()
 
-    def make_session(self: Any) -> Any:
-        session = original(self)
-        session.events.register("after-call", _record)
-        return session
+    def session(self: Any) -> Any:
+        made = getter(self)
+        if id(made) not in instrumented:
+            instrumented.add(id(made))
+            made.events.register("after-call", _record)
+        return made
 
-    base.Target._make_session = make_session  # type: ignore[method-assign] (a test plugin instruments sessions)
+    base.Target.session = property(session)  # type: ignore[method-assign,assignment] (a test plugin instruments)
+
+
+_instrument()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -133,6 +133,7 @@ PINS = (
     Pin("moto.dynamodb.models:DynamoDBBackend.get_table", PITR, ("self", "table_name")),
     Pin("moto.dynamodb.responses:DynamoHandler.restore_table_to_point_in_time", PITR, ("self",), exact=True),
     Pin("moto.dynamodb.models.table:RestoredPITTable.describe", PITR, ("self", "base_key"), exact=True),
+    Pin("moto.dynamodb.models.table:Backup.description", PITR),
     *(
         Pin(f"moto.dynamodb.responses:DynamoHandler.{name}", PITR, ("self",), exact=True)
         for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item")

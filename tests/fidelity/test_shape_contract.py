@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -18,6 +19,19 @@ import pytest
 from tests.fidelity.shapes import violations
 
 REPO = Path(__file__).resolve().parents[2]
+# Where AWS's own answers (or botocore's client-side decoding) depart from the output model; each reason given.
+EXEMPT = (
+    # botocore's handlers decode these JSON documents into dicts after the call (json_decode_policies,
+    # json_decode_template_body): the wire carries the string the model describes.
+    re.compile(r"^iam:\w+ \$\.Role\.AssumeRolePolicyDocument: "),
+    re.compile(r"^cloudformation:GetTemplate \$\.TemplateBody: "),
+    # DynamoDB answers 0 for an on-demand table's throughput, decreases and warm throughput although the model's
+    # PositiveLongObject has min 1 (DescribeTable of any PAY_PER_REQUEST table on AWS).
+    re.compile(r"^dynamodb:\w+ .*(ProvisionedThroughput|WarmThroughput)\.\w+: 0 outside \[1, None\]$"),
+    # The stack's own events carry stack statuses (UPDATE_..._CLEANUP_IN_PROGRESS) in ResourceStatus, as on AWS,
+    # which the ResourceStatus enum does not list.
+    re.compile(r"^cloudformation:DescribeStackEvents .*ResourceStatus: '\w+_CLEANUP_IN_PROGRESS' not in the enum"),
+)
 
 
 def _shape(service: str, operation: str):
@@ -64,5 +78,13 @@ def test_every_response_the_scenarios_receive_matches_botocores_shape(
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     validated = next(line["validated"] for line in lines if "validated" in line)
     assert len(validated) > 20, validated  # the hook saw the run's calls
-    broken = [line for line in lines if "errors" in line]
-    assert broken == [], json.dumps(broken[:20], indent=1)
+    broken = sorted(
+        {
+            f"{line['operation']} {re.sub(r'[[][0-9]+[]]', '[]', error)[:200]}"
+            for line in lines
+            if "errors" in line
+            for error in line["errors"]
+        }
+    )
+    broken = [b for b in broken if not any(e.search(b) for e in EXEMPT)]
+    assert broken == [], "\n".join(broken)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -42,7 +43,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import GlobalSecondaryIndex, LocalSecondaryIndex, RestoredPITTable, Table
+from moto.dynamodb.models.table import Backup, GlobalSecondaryIndex, LocalSecondaryIndex, RestoredPITTable, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 from harness.targets.embedded.fidelity import registry
@@ -377,6 +378,18 @@ def _handler_restore(original: Any) -> Any:
     return restore_table_to_point_in_time
 
 
+def _backup_description(original: Any) -> Any:
+    def description(self: Backup) -> dict[str, Any]:
+        result = original.fget(self)
+        details = result.get("SourceTableDetails", {})
+        if registry.context(self.table.account_id) is not None and "TableId" not in details:
+            # DynamoDB API reference, SourceTableDetails: TableId is required (moto leaves it out).
+            details["TableId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, self.table.table_arn))
+        return result
+
+    return property(description)
+
+
 # Item operations AWS refuses on a table that is not ACTIVE (ResourceNotFoundException).
 DATA_PLANE = (
     "get_item",
@@ -397,6 +410,7 @@ PATCHES: tuple[registry.Patch, ...] = (
     (DynamoDBBackend, "describe_continuous_backups", _describe_backups),
     (DynamoHandler, "restore_table_to_point_in_time", _handler_restore),
     (RestoredPITTable, "describe", _restored_describe),
+    (Backup, "description", _backup_description),
     *((DynamoHandler, name, _data_plane) for name in DATA_PLANE),
 )
 
