@@ -171,9 +171,9 @@ def _ensure_role(target: Any, name: str, principal: str) -> str:
         "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
     }
     try:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"])
     except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
 
 
 def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime, out: Seeded) -> None:
@@ -222,13 +222,13 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
         out.log_groups.append(group)
 
 
-def _key_value(attr_type: str, text: str) -> dict:
+def _key_value(attr_type: str, text: str) -> dict[str, Any]:
     # A stable number (str hash() changes per process with PYTHONHASHSEED).
     number = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 100000
     return {"N": str(number)} if attr_type == "N" else {attr_type: text if attr_type == "S" else text.encode()}
 
 
-def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
+def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict[str, Any]]:
     if table.purpose == "deployments":  # one record per published version, oldest first
         return [_deployment_record(env, table, i, now) for i in range(1, env.rehearsal.versions_per_function + 1)]
     items = []
@@ -242,7 +242,7 @@ def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
     return items
 
 
-def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict:
+def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict[str, Any]:
     """The i-th seeded deployment, in the table's schema (001 §6.3.2 flat or 002 §4 PK/SK + GSI1)."""
     at = now - timedelta(days=env.rehearsal.versions_per_function - i)
     record = DeploymentRecord(
@@ -529,7 +529,7 @@ def put_baseline_in_process(env: Environment, now: datetime) -> int:
     """
     from moto.cloudwatch.models import Dimension, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
 
-    def datum(cls: type, dims: list[Any], metric: str, ts: datetime, unit: str, **values: float) -> Any:
+    def datum(cls: Any, dims: list[Any], metric: str, ts: datetime, unit: str, **values: float) -> Any:
         md = cls.__new__(cls)  # moto's BaseModel.__new__ (tracks the instance, as its constructor does)
         md.__dict__.update(namespace=LAMBDA_NAMESPACE, name=metric, timestamp=ts, dimensions=dims, unit=unit, **values)
         return md

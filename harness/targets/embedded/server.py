@@ -11,7 +11,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 
-WsgiApp = Callable[[dict, Callable], Any]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -38,7 +38,7 @@ class DefaultAccount:
     def __init__(self, app: WsgiApp, account: str) -> None:
         self.app, self.account = app, account
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         environ.setdefault(ACCOUNT_HEADER, self.account)
         return self.app(environ, start_response)
 
@@ -49,7 +49,7 @@ class RequestAccount:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         from harness.targets.embedded.fidelity.registry import acting_for
 
         with acting_for(environ.get(ACCOUNT_HEADER)):
@@ -67,7 +67,7 @@ class ClockControl:
     def __init__(self, app: WsgiApp, clock: Any) -> None:
         self.app, self.clock = app, clock
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") != CLOCK_PATH:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST":

@@ -84,7 +84,7 @@ def account_owner(account: str) -> "EmbeddedTarget | None":
 
 def reset_account(account: str) -> None:
     """Forget every moto resource of ``account`` (all services, all regions) in this process."""
-    for backend in list(BackendDict._instances):  # type: ignore[attr-defined]
+    for backend in list(vars(BackendDict)["_instances"]):  # moto's registry of every backend dict
         if account in backend:
             backend[account].reset()
             del backend[account]

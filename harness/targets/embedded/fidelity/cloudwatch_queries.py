@@ -99,7 +99,11 @@ def _node(node: ast.AST, series: dict[str, Series], expression: str) -> Series |
 def _combine(op: Callable[[float, float], float], left: Series | float, right: Series | float) -> Series | float:
     if not isinstance(left, dict) and not isinstance(right, dict):
         return op(left, right)
-    stamps = [t for t in (left if isinstance(left, dict) else right) if not isinstance(right, dict) or t in right]
+    if isinstance(left, dict):
+        stamps = [t for t in left if not isinstance(right, dict) or t in right]
+    else:
+        assert isinstance(right, dict)  # the other side is a series (both scalars returned above)
+        stamps = list(right)
     out: Series = {}
     for t in stamps:
         a = left[t] if isinstance(left, dict) else left

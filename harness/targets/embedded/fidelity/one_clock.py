@@ -93,10 +93,10 @@ PATCHES: tuple[registry.Patch, ...] = (
 
 def install() -> None:
     """Put moto's ``utcnow`` (and every service module's binding of it) on the served account's clock."""
-    original = registry.original(moto_utils, "utcnow")  # type: ignore[arg-type] (a module: patched like a class)
-    registry.patch(moto_utils, "utcnow", _utcnow)  # type: ignore[arg-type] (a module: patched like a class)
+    original = registry.original(moto_utils, "utcnow")
+    registry.patch(moto_utils, "utcnow", _utcnow)
     # Modules imported so far bound moto's utcnow by name; those imported later bind the patched one.
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.") and module is not None and module.__dict__.get("utcnow") is original:
-            registry.patch(module, "utcnow", _utcnow)  # type: ignore[arg-type] (a module: patched like a class)
+            registry.patch(module, "utcnow", _utcnow)
     registry.patch_all(PATCHES)
