@@ -6,6 +6,10 @@ as the inventory says and sample items; buckets with versioning, public access b
 (and replication where the inventory says); Terraform state versions with the lock table's md5
 digest item; ECS services at desired count; SSM deployed-version history; 24 h of healthy Lambda
 metrics; log groups; one OK alarm per function.
+
+Deterministic (same inventory, environment and clock start: same rehearsal). One module over 450 lines
+on purpose: it is the one ordered pass over the inventory that the determinism depends on (the call order
+numbers the RevisionIds and draws moto's generated ids), so it is read and changed as one.
 """
 
 from __future__ import annotations
