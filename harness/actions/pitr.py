@@ -18,12 +18,9 @@ that exists, a target that cannot rehearse ``pitr-restore`` (LocalStack), missin
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-
-from botocore.exceptions import WaiterError
 
 from harness import aws
 from harness.actions.audit_record import audit, new_plan
@@ -32,6 +29,7 @@ from harness.actions.guards import Authority, refusal
 from harness.actions.table_switch import tables_served
 from harness.data_verify import DEFAULT_SEGMENTS, Digests, table_digests
 from harness.inventory.model import Table
+from harness.poll import PollTimeout, Waiting, poll
 from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
@@ -39,6 +37,7 @@ CAPABILITY = "pitr-restore"
 NAME_STAMP = "%Y%m%d%H%M%S"  # 000 §6.4 $(date +%Y%m%d%H%M%S)
 VERIFY_SUFFIX = "-verify"  # scratch restores made only to read the source at a time (digests_at)
 WAIT_ROUNDS = 3  # table_exists polls per progress line
+TABLE_EXISTS_DELAY_S = 20.0  # botocore's table_exists waiter: every 20 s
 # DescribeContinuousBackups: LatestRestorableDateTime "is typically 5 minutes before the current time".
 TYPICAL_LAG = timedelta(minutes=5)
 Progress = Callable[[str], None]
@@ -255,32 +254,35 @@ def _short(value: Any) -> str:
 
 
 def wait_active(target: TargetLike, name: str, *, minutes: int, progress: Progress = _quiet) -> float:
-    """boto3's ``table_exists`` waiter (TableStatus ACTIVE), in rounds with a progress line; seconds waited."""
+    """Poll DescribeTable until ACTIVE on the target's clock (``table_exists``' 20 s delay); seconds waited.
+
+    On the clock, not botocore's waiter: a restore takes 20 minutes or more (AWS re:Post), which a rehearsal
+    clock passes without waiting and AWS really waits for."""
     ddb = target.client("dynamodb")
-    config = dict(target.waiter_config or {"Delay": 20})  # table_exists' documented delay on AWS
-    config["MaxAttempts"] = WAIT_ROUNDS
-    began = time.monotonic()
-    progress(
-        f"waiting for {name} to become ACTIVE (table_exists waiter, every {config['Delay']} s, up to {minutes} min)"
+    progress(f"waiting for {name} to become ACTIVE (DescribeTable every {TABLE_EXISTS_DELAY_S} s, up to {minutes} min)")
+
+    def status() -> str:
+        return str(
+            (aws.get_or_none(ddb.describe_table, TableName=name) or {}).get("Table", {}).get("TableStatus", "absent")
+        )
+
+    waiting = Waiting(
+        what=name,
+        state=lambda s: s,
+        done=lambda s: s == "ACTIVE",
+        timeout_s=minutes * 60.0,
+        interval_s=TABLE_EXISTS_DELAY_S,
     )
-    while True:
-        try:
-            aws.wait(ddb, "table_exists", config, TableName=name)
-            waited = time.monotonic() - began
-            progress(f"{name} is ACTIVE after {waited:.1f} s")
-            return waited
-        except WaiterError:
-            waited = time.monotonic() - began
-            state = (
-                (aws.get_or_none(ddb.describe_table, TableName=name) or {})
-                .get("Table", {})
-                .get("TableStatus", "absent")
-            )
-            if waited > minutes * 60:
-                raise TimeoutError(
-                    f"{name} still {state} after {waited / 60:.0f} min (dynamodb.restore_wait_minutes {minutes})"
-                ) from None
-            progress(f"{name} still {state} after {waited:.0f} s")
+    began = target.clock.now()
+    try:
+        poll(target.clock, status, waiting, progress=progress, every_s=TABLE_EXISTS_DELAY_S * WAIT_ROUNDS)
+    except PollTimeout as exc:
+        raise TimeoutError(
+            f"{name} still {exc.state} after {exc.waited_s / 60:.0f} min (dynamodb.restore_wait_minutes {minutes})"
+        ) from None
+    waited = (target.clock.now() - began).total_seconds()
+    progress(f"{name} is ACTIVE after {waited:.1f} s")
+    return waited
 
 
 def apply_pitr_restore(target: TargetLike, plan: Plan, *, progress: Progress = _quiet) -> ActionResult:

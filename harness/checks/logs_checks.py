@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
-from botocore.exceptions import ClientError, WaiterError
-from botocore.waiter import WaiterModel, create_waiter_with_client
+from botocore.exceptions import ClientError
 
 from harness import aws
 from harness.checks.context import CheckContext, Row
 from harness.checks.functions import for_each_function
 from harness.checks.metrics import MetricsUnavailable, window_query
 from harness.checks.result import CheckResult, Verdict
+from harness.poll import PollFailed, PollTimeout, Waiting, poll
 from harness.targets.base import throttle_code
 
 # The term the runbook's services log failures with (the sample handler and Lambda's own
@@ -60,6 +60,21 @@ QUERY_WAITER = {
         }
     },
 }
+
+
+def _query_done(clock: Any, client: Any, query_id: str) -> dict[str, Any]:
+    """GetQueryResults until the query ends (QUERY_WAITER's states and delay), on the target's clock: a query is
+    Scheduled, then Running, on AWS and on the rehearsal alike; a rehearsal clock passes the wait at once."""
+    spec: dict[str, Any] = cast(dict[str, Any], QUERY_WAITER["waiters"])["QueryDone"]
+    waiting: Waiting[dict[str, Any]] = Waiting(
+        what=f"Logs Insights query {query_id}",
+        state=lambda r: str(r.get("status")),
+        done=lambda r: r.get("status") == "Complete",
+        failed=lambda r: r.get("status") in ("Failed", "Cancelled", "Timeout"),
+        timeout_s=float(spec["delay"] * spec["maxAttempts"]),
+        interval_s=float(spec["delay"]),
+    )
+    return poll(clock, lambda: client.get_query_results(queryId=query_id), waiting)
 
 
 def _ms(ts: float) -> int:
@@ -121,11 +136,7 @@ class ErrorLinesReader:
             query_id = client.start_query(
                 logGroupNames=chunk, startTime=first_ms // 1000, endTime=(end_ms + 999) // 1000, queryString=ERROR_QUERY
             )["queryId"]
-            waiter = self.ctx.target.waiter_config or {}
-            create_waiter_with_client("QueryDone", WaiterModel(QUERY_WAITER), client).wait(
-                queryId=query_id, **({"WaiterConfig": dict(waiter)} if waiter else {})
-            )
-            results = client.get_query_results(queryId=query_id)
+            results = _query_done(self.ctx.target.clock, client, query_id)
         except ClientError as exc:
             if throttle_code(exc):
                 raise  # still over the quota after botocore's retries: the row is ERROR naming the call
@@ -136,7 +147,7 @@ class ErrorLinesReader:
                 self._query(client, chunk[:half])
                 self._query(client, chunk[half:])
             return  # Insights refused (or one missing group): those groups are read on their own
-        except WaiterError:
+        except (PollFailed, PollTimeout):
             return  # the query failed or never finished: read each group on its own
         self.queries += 1
         rows = results.get("results") or []

@@ -84,6 +84,9 @@ def test_jobs_run_pending_running_succeed_on_the_clock(amp_target, client) -> No
     ]
     assert (job["jobId"], job["status"], job["jobType"], job["commitId"]) == ("1", "PENDING", "RELEASE", "c1")
     amp_target.clock.advance(seconds=amplify_model.PENDING_S)
+    # https://docs.aws.amazon.com/amplify/latest/APIReference/API_JobSummary.html: PENDING, PROVISIONING, RUNNING
+    assert client.get_job(appId=app_id, branchName="main", jobId="1")["job"]["summary"]["status"] == "PROVISIONING"
+    amp_target.clock.advance(seconds=amplify_model.PROVISION_S)
     assert client.get_job(appId=app_id, branchName="main", jobId="1")["job"]["summary"]["status"] == "RUNNING"
     assert (
         client.get_branch(appId=app_id, branchName="main")["branch"]["activeJobId"] == ""
@@ -146,10 +149,13 @@ def test_a_bad_release_builds_fine_and_is_served(amp_target, client) -> None:
 def test_stop_job(amp_target, client) -> None:
     app_id = new_app(client, "stop")
     client.start_job(appId=app_id, branchName="main", jobType="RELEASE", commitId="s1", commitMessage="x")
-    assert client.stop_job(appId=app_id, branchName="main", jobId="1")["jobSummary"]["status"] == "CANCELLED"
+    # https://docs.aws.amazon.com/amplify/latest/APIReference/API_StopJob.html: the job is CANCELLING, then CANCELLED
+    assert client.stop_job(appId=app_id, branchName="main", jobId="1")["jobSummary"]["status"] == "CANCELLING"
     with pytest.raises(ClientError) as exc:
         client.stop_job(appId=app_id, branchName="main", jobId="1")
     assert error(exc)[:2] == ("BadRequestException", 400)
+    amp_target.clock.advance(seconds=amplify_model.CANCEL_S)
+    assert client.get_job(appId=app_id, branchName="main", jobId="1")["job"]["summary"]["status"] == "CANCELLED"
     with pytest.raises(ClientError) as exc:
         client.get_job(appId=app_id, branchName="main", jobId="99")
     assert error(exc)[:2] == ("NotFoundException", 404)

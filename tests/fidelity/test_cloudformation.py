@@ -174,3 +174,36 @@ def test_update_with_the_previous_template_returns_to_it_and_history_is_kept(cfn
 def test_events_carry_the_target_clock(cfn_target, cfn) -> None:
     cfn.create_stack(StackName="clocked", TemplateBody=template("1"))
     assert {e["Timestamp"] for e in cfn.describe_stack_events(StackName="clocked")["StackEvents"]} == {AT}
+
+
+def _error(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as info:
+        call()
+    err = info.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Message"]
+
+
+def test_an_update_that_changes_nothing_is_refused(cfn) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html: ValidationError
+    "No updates are to be performed." for the identical template (also with UsePreviousTemplate) and no parameter
+    change; a real change still updates (moto alone accepted the identical template without Parameters)."""
+    cfn.create_stack(StackName="same", TemplateBody=template("1"))
+    for call in (
+        lambda: cfn.update_stack(StackName="same", TemplateBody=template("1")),
+        lambda: cfn.update_stack(StackName="same", UsePreviousTemplate=True),
+    ):
+        assert _error(call) == ("ValidationError", 400, "No updates are to be performed.")
+    assert status(cfn, "same") == "CREATE_COMPLETE" and description(cfn, "same") == "release 1"
+    cfn.update_stack(StackName="same", TemplateBody=template("2"))
+    assert status(cfn, "same") == "UPDATE_COMPLETE"
+
+
+def test_continue_update_rollback_answers_a_validation_error_not_a_500(cfn) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ContinueUpdateRollback.html: only a
+    stack in UPDATE_ROLLBACK_FAILED continues; any other is a ValidationError (moto: HTTP 500, no such action);
+    an unknown stack is ValidationError "does not exist"."""
+    cfn.create_stack(StackName="cont", TemplateBody=template("1"))
+    code, http, message = _error(lambda: cfn.continue_update_rollback(StackName="cont"))
+    assert (code, http) == ("ValidationError", 400) and "CREATE_COMPLETE" in message
+    code, http, message = _error(lambda: cfn.continue_update_rollback(StackName="no-such-stack"))
+    assert (code, http) == ("ValidationError", 400) and "does not exist" in message

@@ -48,17 +48,11 @@ def test_p95_of_100_known_values_is_the_nearest_rank(seeded_sit):
     values = [float(v) for v in range(1, 101)]
     random.Random(4).shuffle(values)
     put_values(cw, "Hundred", values, None, now - timedelta(minutes=30))
-    [point] = gms(
-        cw,
-        "Hundred",
-        now - timedelta(hours=1),
-        now,
-        3600,
-        ExtendedStatistics=["p50", "p90", "p95", "p99"],
-        Statistics=["SampleCount"],
-    )
+    # GetMetricStatistics takes Statistics or ExtendedStatistics, never both (test_gms_refuses_both below).
+    [point] = gms(cw, "Hundred", now - timedelta(hours=1), now, 3600, ExtendedStatistics=["p50", "p90", "p95", "p99"])
+    [count] = gms(cw, "Hundred", now - timedelta(hours=1), now, 3600, Statistics=["SampleCount"])
     expected = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}  # nearest rank: ceil(p/100 * 100)-th value
-    assert point["SampleCount"] == 100
+    assert count["SampleCount"] == 100
     for stat, value in expected.items():
         # AWS documents percentiles as approximate without a bound; within 1% of the exact value here.
         assert point["ExtendedStatistics"][stat] == pytest.approx(value, rel=0.01)
@@ -166,3 +160,78 @@ def test_moto_alone_has_no_percentiles(make_target):
 @pytest.mark.parametrize(("p", "expected"), [(0.1, 1.0), (50, 2.0), (75, 3.0), (100, 4.0)])
 def test_nearest_rank(p, expected):
     assert percentile([(4.0, 1), (1.0, 1), (3.0, 1), (2.0, 1)], p) == expected
+
+
+def _stat_query(qid: str, metric: str, period: int = 60, **extra) -> dict:
+    return {
+        "Id": qid,
+        "MetricStat": {
+            "Metric": {"Namespace": NS, "MetricName": metric, "Dimensions": []},
+            "Period": period,
+            "Stat": "Sum",
+        },
+        **extra,
+    }
+
+
+def _refused(call) -> tuple[str, int, str]:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call()
+    err = info.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    "queries",
+    [
+        [_stat_query("Errors", "Math")],
+        [_stat_query("a", "Math"), _stat_query("a", "Math")],
+        [_stat_query("a", "Math", period=45)],
+    ],
+    ids=["id-starts-upper-case", "duplicate-ids", "period-45"],
+)
+def test_get_metric_data_refuses_what_cloudwatch_refuses(seeded_sit, queries):
+    """https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html (Id: unique,
+    "the first character must be a lowercase letter"), https://docs.aws.amazon.com/AmazonCloudWatch/latest/
+    APIReference/API_MetricStat.html (Period: a multiple of 60 for regular resolution): ValidationError, 400."""
+    cw, now = seeded_sit.client("cloudwatch"), seeded_sit.clock.now()
+    code, status, _ = _refused(
+        lambda: cw.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1), EndTime=now)
+    )
+    assert (code, status) == ("ValidationError", 400)
+
+
+def test_get_metric_statistics_refuses_statistics_with_extended_statistics(seeded_sit):
+    """https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html: "you must
+    specify either Statistics or ExtendedStatistics, but not both" (InvalidParameterCombination, 400)."""
+    cw, now = seeded_sit.client("cloudwatch"), seeded_sit.clock.now()
+    code, status, _ = _refused(
+        lambda: gms(cw, "Hundred", now - timedelta(hours=1), now, 3600, Statistics=["Sum"], ExtendedStatistics=["p95"])
+    )
+    assert (code, status) == ("InvalidParameterCombination", 400)
+
+
+def test_metric_math_is_evaluated_or_refused_never_empty(seeded_sit):
+    """https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html: arithmetic on
+    series (values paired by timestamp, a zero divisor gives no value) is evaluated; a function the emulator
+    does not evaluate is refused, never "Complete" with no values (moto's answer to ``a*100/a``)."""
+    cw, now = seeded_sit.client("cloudwatch"), seeded_sit.clock.now()
+    at = (now - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "MathErrors", "Timestamp": at, "Value": 5.0}])
+    cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "MathCalls", "Timestamp": at, "Value": 20.0}])
+    window = {"StartTime": now - timedelta(hours=1), "EndTime": now}
+    queries = [
+        _stat_query("e", "MathErrors", ReturnData=False),
+        _stat_query("c", "MathCalls", ReturnData=False),
+        {"Id": "rate", "Expression": "e*100/c", "Label": "error rate"},
+        {"Id": "same", "Expression": "e*100/e"},
+    ]
+    results = {r["Id"]: r for r in cw.get_metric_data(MetricDataQueries=queries, **window)["MetricDataResults"]}
+    assert set(results) == {"rate", "same"}
+    assert results["rate"]["Values"] == [25.0] and results["rate"]["StatusCode"] == "Complete"
+    assert results["same"]["Values"] == [100.0]
+    refused = [_stat_query("e", "MathErrors"), {"Id": "f", "Expression": "FILL(e, 0)"}]
+    code, status, message = _refused(lambda: cw.get_metric_data(MetricDataQueries=refused, **window))
+    assert (code, status) == ("InvalidParameterValue", 400) and "not emulated" in message

@@ -103,12 +103,22 @@ def history(pitr_target) -> History:
     return History(target, ddb, clock, table, (t0, t1, t2))
 
 
+def wait_restored(history: History, name: str) -> timedelta:
+    """Poll DescribeTable every 20 s of the target's clock (table_exists' delay) until ACTIVE; how long it took."""
+    began = history.clock.now()
+    while history.ddb.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        assert history.clock.now() - began < timedelta(hours=2), f"{name} never became ACTIVE"
+        history.clock.advance(seconds=20)
+    return history.clock.now() - began
+
+
 def test_restore_between_t0_and_t1_holds_exactly_the_t0_items(history):
     ddb, table = history.ddb, history.table
     t0, t1, _ = history.times
     ddb.restore_table_to_point_in_time(
         SourceTableName=table, TargetTableName=f"{table}-r0", RestoreDateTime=t0 + 5 * MINUTE
     )
+    wait_restored(history, f"{table}-r0")
     assert contents(ddb, f"{table}-r0") == {"a": "ACTIVE", "b": "ACTIVE", "c": "ACTIVE", "d": "ACTIVE"}
     assert contents(ddb, table) == {"a": "CORRUPTED", "b": "OVERWRITTEN", "e": "NEW", "f": "NEW"}
 
@@ -120,13 +130,49 @@ def test_restore_between_t1_and_t2_and_to_the_latest_time(history):
     ddb.restore_table_to_point_in_time(
         SourceTableName=table, TargetTableName=f"{table}-r1", RestoreDateTime=t1 + MINUTE
     )
+    wait_restored(history, f"{table}-r1")
     assert contents(ddb, f"{table}-r1") == {"a": "CORRUPTED", "b": "OVERWRITTEN"}
+    latest = clock.now() - timedelta(minutes=5)
     ddb.restore_table_to_point_in_time(
         SourceTableName=table, TargetTableName=f"{table}-rl", UseLatestRestorableTime=True
     )
+    wait_restored(history, f"{table}-rl")
     restored = ddb.describe_table(TableName=f"{table}-rl")["Table"]
     assert contents(ddb, f"{table}-rl") == contents(ddb, table)  # latest = now - 5 min, after T2
-    assert restored["RestoreSummary"]["RestoreDateTime"] == clock.now() - timedelta(minutes=5)
+    assert restored["RestoreSummary"]["RestoreDateTime"] == latest
+
+
+def test_a_restore_takes_the_time_aws_takes(history):
+    """https://repost.aws/knowledge-center/dynamodb-restore-taking-long ("at least 20 minutes no matter the size
+    of the table"), https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_RestoreSummary.html
+    (RestoreInProgress), https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html
+    (ResourceNotFoundException: "its status might not be ACTIVE"): CREATING, then ACTIVE on the target's clock."""
+    ddb, table = history.ddb, history.table
+    desc = ddb.restore_table_to_point_in_time(
+        SourceTableName=table, TargetTableName=f"{table}-rt", UseLatestRestorableTime=True
+    )["TableDescription"]
+    assert desc["TableStatus"] == "CREATING" and desc["RestoreSummary"]["RestoreInProgress"] is True
+    described = ddb.describe_table(TableName=f"{table}-rt")["Table"]
+    assert described["TableStatus"] == "CREATING" and described["RestoreSummary"]["RestoreInProgress"] is True
+    for read in (
+        lambda: ddb.scan(TableName=f"{table}-rt"),
+        lambda: ddb.get_item(TableName=f"{table}-rt", Key={"id": {"S": "a"}}),
+        lambda: ddb.put_item(TableName=f"{table}-rt", Item=item("z", "EARLY")),
+    ):
+        with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+            read()
+    took = wait_restored(history, f"{table}-rt")
+    assert timedelta(minutes=20) <= took < timedelta(minutes=21)
+    assert ddb.describe_table(TableName=f"{table}-rt")["Table"]["RestoreSummary"]["RestoreInProgress"] is False
+    assert contents(ddb, f"{table}-rt") == contents(ddb, table)
+
+
+def test_restore_duration_grows_with_the_items():
+    """The modelled duration (README fidelity table): 20 min minimum, growing with the item count."""
+    from harness.targets.embedded.fidelity.dynamodb_pitr import restore_duration
+
+    assert restore_duration(0) == timedelta(minutes=20)
+    assert restore_duration(10_000_000) > restore_duration(100_000) > restore_duration(0)
 
 
 def test_restored_table_keeps_schema_but_not_pitr_ttl_tags_or_streams(history):

@@ -158,21 +158,27 @@ def test_the_targets_clock_stamps_tasks_events_and_deployments(make_target):
     assert gone["stoppedAt"] == clock.now() == svc["events"][0]["createdAt"] == svc["deployments"][0]["updatedAt"]
 
 
-def test_a_hold_belongs_to_the_target_that_placed_it():
-    """Two targets on one account: B neither sees nor lifts A's fault; only A's handle restores it."""
+def test_a_hold_belongs_to_the_handle_that_placed_it():
+    """One target per account (a second is refused and changes nothing); another handle on the account (a
+    peer's view) neither sees nor lifts A's fault, nor does a deployment; only A's handle restores it."""
+    from harness.targets.embedded.fidelity.ecs_faults import EcsHandle
+    from harness.targets.embedded.target import AccountInUse
+
     env = isolated(load_inventory("bbws").environment("sit"), fresh_account())
     clock_a = FixedClock(datetime(2026, 1, 25, 22, 0, tzinfo=timezone.utc))
     a = EmbeddedTarget(env, seed=False, clock=clock_a).start()
-    b = EmbeddedTarget(env, seed=False, clock=FixedClock(datetime(2030, 1, 1, tzinfo=timezone.utc))).start()
+    other = EcsHandle(env.account, env.region, FixedClock(datetime(2030, 1, 1, tzinfo=timezone.utc)))
     try:
         create_service(a, "web-f", 2)
         clock_a.advance(minutes=5)
         stopped = a.extensions.ecs.lower_running_count(CLUSTER, "web-f", 0)
+        with pytest.raises(AccountInUse):
+            EmbeddedTarget(env, seed=False, clock=FixedClock(datetime(2030, 1, 1, tzinfo=timezone.utc))).start()
 
-        assert b.extensions.ecs.running_cap(CLUSTER, "web-f") is None and b.extensions.ecs.held() == []
-        assert b.extensions.ecs.restore_running_count(CLUSTER, "web-f") is False
-        b.client("ecs").update_service(cluster=CLUSTER, service="web-f", desiredCount=2)  # nor does a deployment
-        assert observed(b, "web-f")["running"] == 0
+        assert other.running_cap(CLUSTER, "web-f") is None and other.held() == []
+        assert other.restore_running_count(CLUSTER, "web-f") is False
+        a.client("ecs").update_service(cluster=CLUSTER, service="web-f", desiredCount=2)  # nor does a deployment
+        assert observed(a, "web-f")["running"] == 0
         ecs = a.client("ecs")
         assert {t["stoppedAt"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=stopped)["tasks"]} == {clock_a.now()}
 
@@ -185,7 +191,7 @@ def test_a_hold_belongs_to_the_target_that_placed_it():
             clock_a.now()
         }
     finally:
-        b.close()
+        other.close()
         a.close()
 
 

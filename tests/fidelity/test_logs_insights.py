@@ -39,7 +39,65 @@ def _run(target, names: list[str], query: str) -> dict:
         endTime=int(now.timestamp()),
         queryString=query,
     )["queryId"]
-    return logs.get_query_results(queryId=qid)
+    return _wait(target, qid)
+
+
+def _wait(target, qid: str) -> dict:
+    """GetQueryResults every second of the target's clock until the query is no longer Scheduled/Running."""
+    logs = target.client("logs")
+    result = logs.get_query_results(queryId=qid)
+    while result["status"] in ("Scheduled", "Running"):
+        target.clock.sleep(1)
+        result = logs.get_query_results(queryId=qid)
+    return result
+
+
+def test_a_query_is_scheduled_then_running_then_complete_on_the_target_clock(make_target) -> None:
+    """https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetQueryResults.html: status
+    Scheduled, Running, Complete (results only when complete)."""
+    from harness.clock import FixedClock
+
+    clock = FixedClock()
+    target = make_target(clock=clock)
+    names = _groups(target, 1, "[ERROR] slow")
+    logs, now = target.client("logs"), clock.now()
+    qid = logs.start_query(
+        logGroupNames=names,
+        startTime=int((now - timedelta(minutes=5)).timestamp()),
+        endTime=int(now.timestamp()),
+        queryString=ERROR_QUERY,
+    )["queryId"]
+    seen = []
+    for _ in range(4):
+        result = logs.get_query_results(queryId=qid)
+        seen.append((result["status"], len(result["results"])))
+        clock.advance(seconds=1.5)
+    assert seen == [("Scheduled", 0), ("Running", 0), ("Complete", 1), ("Complete", 1)]
+
+
+def test_stop_query_cancels_a_running_query_and_unknown_ids_are_not_found(make_target) -> None:
+    """https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StopQuery.html (success true
+    for a query stopped, false once complete; ResourceNotFoundException),
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetQueryResults.html
+    (ResourceNotFoundException, HTTP 400 not 500)."""
+    from harness.clock import FixedClock
+
+    clock = FixedClock()
+    target = make_target(clock=clock)
+    names = _groups(target, 1, "[ERROR] stop me")
+    logs, now = target.client("logs"), clock.now()
+    start = {"logGroupNames": names, "startTime": int(now.timestamp()) - 60, "endTime": int(now.timestamp())}
+    qid = logs.start_query(queryString=ERROR_QUERY, **start)["queryId"]
+    assert logs.stop_query(queryId=qid)["success"] is True
+    clock.advance(seconds=5)
+    assert logs.get_query_results(queryId=qid)["status"] == "Cancelled"
+    done = logs.start_query(queryString=ERROR_QUERY, **start)["queryId"]
+    clock.advance(seconds=5)
+    assert logs.stop_query(queryId=done)["success"] is False
+    for call in (logs.get_query_results, logs.stop_query):
+        with pytest.raises(logs.exceptions.ResourceNotFoundException) as info:
+            call(queryId="00000000-0000-0000-0000-000000000000")
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def _field(row: list[dict], name: str) -> str:

@@ -50,6 +50,7 @@ LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = (
     "lambda_telemetry",
     "server.py",
 )
+CONTROL, CLOCK = "lambda_control", "one_clock"
 CFN = (
     "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
 )
@@ -76,6 +77,35 @@ PINS = (
     Pin("moto.awslambda.models:LambdaBackend.get_function", LAMBDA, ("self", "function_name_or_arn", "qualifier")),
     Pin("moto.awslambda.models:LambdaStorage._get_function_aliases", LAMBDA, ("self", "function_name")),
     Pin("moto.awslambda.models:lambda_backends", LAMBDA),
+    # lambda_control: alias and function control-plane responses (patched), the storage it reads
+    *(
+        Pin(f"moto.awslambda.responses:LambdaResponse.{name}", CONTROL, ("self",), exact=True)
+        for name in (
+            "create_function",
+            "create_alias",
+            "update_alias",
+            "get_alias",
+            "delete_alias",
+            "update_function_configuration",
+            "update_function_code",
+            "publish_version",
+            "get_function",
+            "get_function_configuration",
+            "list_aliases",
+            "list_versions_by_function",
+            "list_functions",
+        )
+    ),
+    Pin("moto.awslambda.models:LambdaFunction.get_configuration", CONTROL, ("self",)),
+    Pin("moto.awslambda.models:LambdaStorage._get_version", CONTROL, ("self", "name", "version"), exact=True),
+    Pin("moto.awslambda.models:LambdaBackend.get_alias", CONTROL, ("self", "name", "function_name"), exact=True),
+    Pin("moto.awslambda.exceptions:LambdaClientError.__init__", CONTROL, ("self", "error", "message"), exact=True),
+    # one_clock: moto's utcnow (patched in moto.core.utils and every module that bound it), S3 bucket creation,
+    # the stack resource view DescribeStackResources renders
+    Pin("moto.core.utils:utcnow", CLOCK, ()),
+    Pin("moto.core.utils:iso_8601_datetime_with_milliseconds", CLOCK, ("value",)),
+    Pin("moto.s3.models:FakeBucket.__init__", CLOCK, ("self", "name", "account_id", "region_name")),
+    Pin("moto.cloudformation.responses:StackResourceDTO.__init__", CLOCK, ("self", "stack", "resource"), exact=True),
     # dynamodb_pitr: write paths and PITR operations (patched), the restored table built by hand
     Pin("moto.dynamodb.models.table:Table.put_item", PITR, ("self", "item_attrs")),
     Pin("moto.dynamodb.models.table:Table.delete_item", PITR, ("self", "hash_key", "range_key"), exact=True),
@@ -102,6 +132,13 @@ PINS = (
     Pin("moto.dynamodb.models:DynamoDBBackend.describe_continuous_backups", PITR, ("self", "table_name"), exact=True),
     Pin("moto.dynamodb.models:DynamoDBBackend.get_table", PITR, ("self", "table_name")),
     Pin("moto.dynamodb.responses:DynamoHandler.restore_table_to_point_in_time", PITR, ("self",), exact=True),
+    Pin("moto.dynamodb.models.table:RestoredPITTable.describe", PITR, ("self", "base_key"), exact=True),
+    Pin("moto.dynamodb.models.table:Backup.description", PITR),
+    *(
+        Pin(f"moto.dynamodb.responses:DynamoHandler.{name}", PITR, ("self",), exact=True)
+        for name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "batch_get_item")
+        + ("batch_write_item",)
+    ),
     Pin("moto.dynamodb.responses:DynamoResult.__init__", PITR, ("self", "result")),
     Pin("moto.dynamodb.models.dynamo_type:DynamoType.__init__", PITR, ("self", "type_as_dict")),
     Pin("moto.dynamodb.models.dynamo_type:Item", PITR),
@@ -126,7 +163,6 @@ PINS = (
     Pin("moto.cloudwatch.models:MetricDatum", CW),
     Pin("moto.cloudwatch.models:MetricAggregatedDatum", CW),
     Pin("moto.cloudwatch.models:MetricDatumBase", CW),
-    Pin("moto.cloudwatch.metric_data_expression_parser:parse_expression", CW, ("expression", "results")),
     Pin("moto.core.responses:ActionResult.__init__", CW, ("self", "result")),
     Pin("moto.cloudwatch.exceptions:InvalidParameterCombination", CW),
     Pin("moto.cloudwatch.exceptions:InvalidParameterValue", CW),
@@ -227,6 +263,12 @@ PINS = (
         "moto.core.responses:BaseResponse.call_action", CFN, ("self",)
     ),  # dispatches to a method named after the action
     Pin("moto.core.utils:method_names_from_class", CFN, ("clazz",)),
+    Pin(
+        "moto.cloudformation.responses:CloudFormationResponse._get_param_values",
+        CFN,
+        ("self", "parameters_list", "existing_params"),
+        exact=True,
+    ),
     # logs_insights: StartQuery (patched) over moto's log model, its query record and errors
     Pin(
         "moto.logs.models:LogsBackend.start_query",
@@ -236,6 +278,10 @@ PINS = (
     ),
     Pin("moto.logs.exceptions:InvalidParameterException.__init__", INSIGHTS, ("self", "msg")),
     Pin("moto.logs.exceptions:LogsClientError", INSIGHTS),
+    Pin("moto.logs.models:LogsBackend.get_query_results", INSIGHTS, ("self", "query_id"), exact=True),
+    Pin("moto.logs.exceptions:ResourceNotFoundException.__init__", INSIGHTS, ("self", "msg"), exact=True),
+    Pin("moto.logs.responses:LogsResponse.logs_backend", INSIGHTS),
+    Pin("moto.logs.responses:LogsResponse._get_param", INSIGHTS, ("self", "param_name")),
     # seed.py: the healthy metric baseline written into moto's CloudWatch model in-process
     Pin(
         "moto.cloudwatch.models:MetricDatum.__init__",
@@ -363,6 +409,16 @@ def test_motos_request_handler_is_werkzeugs() -> None:
     assert issubclass(MotoRequestHandler, WSGIRequestHandler), (
         "MotoRequestHandler is no longer a werkzeug WSGIRequestHandler (server.py subclasses it)"
     )
+
+
+def test_moto_has_no_stop_query_of_its_own() -> None:
+    """logs_insights adds StopQuery; a moto that implements it must be re-checked, not overwritten."""
+    from harness.targets.embedded.fidelity import logs_insights
+
+    for owner, name, fn in logs_insights.ADDED:
+        assert owner.__dict__.get(name, fn) is fn, (
+            f"moto {moto.__version__} defines {owner.__qualname__}.{name} itself; re-check logs_insights"
+        )
 
 
 def test_moto_has_no_rollback_stack_of_its_own() -> None:

@@ -6,6 +6,10 @@ as the inventory says and sample items; buckets with versioning, public access b
 (and replication where the inventory says); Terraform state versions with the lock table's md5
 digest item; ECS services at desired count; SSM deployed-version history; 24 h of healthy Lambda
 metrics; log groups; one OK alarm per function.
+
+Deterministic (same inventory, environment and clock start: same rehearsal). One module over 450 lines
+on purpose: it is the one ordered pass over the inventory that the determinism depends on (the call order
+numbers the RevisionIds and draws moto's generated ids), so it is read and changed as one.
 """
 
 from __future__ import annotations
@@ -60,6 +64,38 @@ def release_label(n: int) -> str:
     return f"1.0.{n}"
 
 
+# Zip entries carry a fixed timestamp (the zip epoch): the same release and build give the same bytes and
+# CodeSha256 whenever they are seeded (deterministic seeding: two rehearsal reports compare).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# A RehearsalClock that started less than this ago seeds at its start (--rehearsal-start), not at the
+# milliseconds later the seed happens to begin: the same start gives the same names and items.
+SEED_AT_START_WITHIN = timedelta(minutes=5)
+
+
+def _zip_entry(zf: zipfile.ZipFile, name: str, data: str) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def seed_time(clock: Clock) -> datetime:
+    """When the rehearsal is seeded: the clock's start (to the second) when it started moments ago, else now."""
+    now = clock.now()
+    start = getattr(clock, "_origin", None)  # RehearsalClock's start (harness/clock.py keeps it private)
+    if isinstance(start, datetime) and timedelta(0) <= now - start < SEED_AT_START_WITHIN:
+        now = start
+    return now.replace(microsecond=0)
+
+
+def random_seed(env: Environment, at: datetime, seed: int | None = None) -> int:
+    """The seed of moto's generator for this rehearsal: from the inventory, environment and start (or given)."""
+    if seed is not None:
+        return seed
+    text = f"{env.inventory}|{env.name}|{env.account}|{at.isoformat()}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
 def function_zip(version_label: str, build: str | None = None) -> bytes:
     """A deployment package with the sample handler, stamped with the release label (and the build it
     comes from: each environment's seeded release is its own build, so SIT's 1.0.3 and PROD's 1.0.3
@@ -67,10 +103,10 @@ def function_zip(version_label: str, build: str | None = None) -> bytes:
     told them apart before, which a fast seed no longer does)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("handler.py", SAMPLE_HANDLER.read_text())
-        zf.writestr("RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
+        _zip_entry(zf, "handler.py", SAMPLE_HANDLER.read_text())
+        _zip_entry(zf, "RELEASE", version_label)  # distinct bytes, so each version has its own CodeSha256
         if build:
-            zf.writestr("BUILD", build)
+            _zip_entry(zf, "BUILD", build)
     return buf.getvalue()
 
 
@@ -81,12 +117,18 @@ def seeded_function_names(env: Environment) -> list[tuple[str, str]]:
     return names
 
 
-def seed_environment(target: Any, *, clock: Clock) -> Seeded:
-    """Create every resource the inventory names in the target's account; returns what was made."""
+def seed_environment(target: Any, *, clock: Clock, seed: int | None = None) -> Seeded:
+    """Create every resource the inventory names in the target's account; returns what was made.
+
+    Deterministic: the same inventory, environment and clock start give the same code (CodeSha256), names,
+    RevisionIds, item contents and moto-generated ids (moto's generator is seeded from them, or from ``seed``)."""
+    from moto.moto_api._internal import mock_random
+
     env: Environment = target.env
     out = Seeded()
     counter = _CallCounter(target)
-    now = clock.now()
+    now = seed_time(clock)
+    mock_random.seed(random_seed(env, now, seed))
     role_arn = _ensure_role(target, env.rehearsal.execution_role, "lambda.amazonaws.com")
     _seed_functions(target, env, role_arn, now, out)
     for table in env.tables:
@@ -133,9 +175,9 @@ def _ensure_role(target: Any, name: str, principal: str) -> str:
         "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
     }
     try:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"])
     except iam.exceptions.EntityAlreadyExistsException:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
 
 
 def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime, out: Seeded) -> None:
@@ -184,15 +226,13 @@ def _seed_functions(target: Any, env: Environment, role_arn: str, now: datetime,
         out.log_groups.append(group)
 
 
-def _key_value(attr_type: str, text: str) -> dict:
-    return (
-        {"N": str(abs(hash(text)) % 100000)}
-        if attr_type == "N"
-        else {attr_type: text if attr_type == "S" else text.encode()}
-    )
+def _key_value(attr_type: str, text: str) -> dict[str, Any]:
+    # A stable number (str hash() changes per process with PYTHONHASHSEED).
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 100000
+    return {"N": str(number)} if attr_type == "N" else {attr_type: text if attr_type == "S" else text.encode()}
 
 
-def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
+def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict[str, Any]]:
     if table.purpose == "deployments":  # one record per published version, oldest first
         return [_deployment_record(env, table, i, now) for i in range(1, env.rehearsal.versions_per_function + 1)]
     items = []
@@ -206,7 +246,7 @@ def _sample_items(env: Environment, table: Table, now: datetime) -> list[dict]:
     return items
 
 
-def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict:
+def _deployment_record(env: Environment, table: Table, i: int, now: datetime) -> dict[str, Any]:
     """The i-th seeded deployment, in the table's schema (001 §6.3.2 flat or 002 §4 PK/SK + GSI1)."""
     at = now - timedelta(days=env.rehearsal.versions_per_function - i)
     record = DeploymentRecord(
@@ -493,7 +533,7 @@ def put_baseline_in_process(env: Environment, now: datetime) -> int:
     """
     from moto.cloudwatch.models import Dimension, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
 
-    def datum(cls: type, dims: list[Any], metric: str, ts: datetime, unit: str, **values: float) -> Any:
+    def datum(cls: Any, dims: list[Any], metric: str, ts: datetime, unit: str, **values: float) -> Any:
         md = cls.__new__(cls)  # moto's BaseModel.__new__ (tracks the instance, as its constructor does)
         md.__dict__.update(namespace=LAMBDA_NAMESPACE, name=metric, timestamp=ts, dimensions=dims, unit=unit, **values)
         return md

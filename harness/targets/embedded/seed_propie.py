@@ -86,18 +86,21 @@ def seed_amplify(target: Any, env: Environment, now: datetime) -> None:
         return  # moto alone has no Amplify: EmbeddedTarget(fidelity=False) shows exactly that
     from harness.targets.embedded.fidelity.amplify_model import BUILD_FAILS  # the extensions are installed: importable
 
-    with handle.store.lock:  # the API cannot choose an app id; the rehearsal uses the inventory's
-        handle.store.create_app(
-            env.inventory, now, app_id=amp.app_id, repository=amp.repository or "", description=amp.ref
-        )
-    client = target.client("amplify")
-    client.create_branch(appId=amp.app_id, branchName=amp.branch, stage="PRODUCTION", description="blue (004)")
     n = env.rehearsal.versions_per_function
     # production: 1.0.1 good, a build of 1.0.2 that failed, then 1.0.2 fixed and serving ...
     history = [(1, "")] + [(i, f" {BUILD_FAILS}" if k == 0 else "") for i in range(2, n + 1) for k in (0, 1)]
+    # The app and its branches exist before their first build (one clock: no job starts before its branch).
+    created = now - HISTORY_SPACING * (len(history) + 1)
+    with handle.store.lock:  # the API can neither choose an app id (the rehearsal uses the inventory's) nor backdate
+        handle.store.create_app(
+            env.inventory, created, app_id=amp.app_id, repository=amp.repository or "", description=amp.ref
+        )
+        handle.store.create_branch(amp.app_id, amp.branch, created, stage="PRODUCTION", description="blue (004)")
+        if amp.green_branch:
+            handle.store.create_branch(amp.app_id, amp.green_branch, created, stage="BETA", description="green (004)")
+    client = target.client("amplify")
     _history(handle, amp.app_id, amp.branch, history, now)
     if amp.green_branch:
-        client.create_branch(appId=amp.app_id, branchName=amp.green_branch, stage="BETA", description="green (004)")
         # green: what production serves, then the next release staged for the switch
         _history(handle, amp.app_id, amp.green_branch, [(n, ""), (n + 1, "")], now)
     prefixes = [amp.domain_prefix, *amp.other_prefixes]

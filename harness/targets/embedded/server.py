@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, Callable
 
@@ -10,7 +11,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 
-WsgiApp = Callable[[dict, Callable], Any]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -37,9 +38,50 @@ class DefaultAccount:
     def __init__(self, app: WsgiApp, account: str) -> None:
         self.app, self.account = app, account
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         environ.setdefault(ACCOUNT_HEADER, self.account)
         return self.app(environ, start_response)
+
+
+class RequestAccount:
+    """WSGI middleware: the request runs marked with its account (the fidelity extensions' one clock reads it)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        from harness.targets.embedded.fidelity.registry import acting_for
+
+        with acting_for(environ.get(ACCOUNT_HEADER)):
+            return self.app(environ, start_response)
+
+
+CLOCK_PATH = "/_harness/clock"
+
+
+class ClockControl:
+    """WSGI middleware: ``GET /_harness/clock`` answers the rehearsal clock's now, ``POST`` with
+    ``{"advance_seconds": N}`` moves it forward (a served rehearsal's clients cannot sleep on it: a restore
+    that takes 20 minutes on the rehearsal clock would otherwise take 20 real minutes, as on AWS)."""
+
+    def __init__(self, app: WsgiApp, clock: Any) -> None:
+        self.app, self.clock = app, clock
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") != CLOCK_PATH:
+            return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            self.clock.advance(seconds=float(body.get("advance_seconds", 0)))
+        payload = json.dumps({"now": self.clock.now().isoformat(), "rehearsal": True}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+def clock_control(clock: Any) -> Callable[[WsgiApp], WsgiApp]:
+    """A server middleware serving ``/_harness/clock`` for ``clock``."""
+    return lambda app: ClockControl(app, clock)
 
 
 class WsgiThread:
@@ -90,7 +132,9 @@ class EmbeddedServer:
 
     def start(self) -> "EmbeddedServer":
         """Bind the port and serve in a daemon thread."""
-        app: WsgiApp = DefaultAccount(DomainDispatcherApplication(create_backend_app), self.default_account)
+        app: WsgiApp = DefaultAccount(
+            RequestAccount(DomainDispatcherApplication(create_backend_app)), self.default_account
+        )
         for wrap in self.middlewares:
             app = wrap(app)
         self._wsgi.serve(app)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import weakref
 from typing import Any, Mapping
 
 import boto3
@@ -10,6 +13,7 @@ import moto
 from moto.core.base_backend import BackendDict
 
 from harness.clock import Clock, RehearsalClock
+from harness.errors import TargetError
 from harness.inventory.model import Environment
 from harness.targets.base import Target, isolated_session
 from harness.targets.embedded.server import EmbeddedServer
@@ -35,12 +39,52 @@ FROM_FIDELITY = {
     "cloudformation-states": "moto's CloudFormation does not fail updates or support RollbackStack",
 }
 
+SEED_ENV_VAR = "HARNESS_REHEARSAL_SEED"
 DUMMY_KEY = "testing"  # moto accepts any credentials; these never leave the machine
+
+# moto's backends are process-global and keyed by account: a second target on a served account would
+# wipe the first's resources, take over its clock and, when it closed, leave the first on plain moto.
+# So one started target owns an account per process (weak: a target dropped without close() frees it).
+_owners: dict[str, weakref.ref["EmbeddedTarget"]] = {}
+_owners_lock = threading.Lock()
+
+
+class AccountInUse(TargetError):
+    """A second embedded target for an account already served in this process (one line, no change made)."""
+
+
+def claim_account(target: "EmbeddedTarget") -> None:
+    """Make ``target`` the owner of its account in this process, or raise AccountInUse naming the owner."""
+    account = target.env.account
+    with _owners_lock:
+        ref = _owners.get(account)
+        owner = ref() if ref is not None else None
+        if owner is not None and owner is not target:
+            raise AccountInUse(
+                f"account {account} is already served by another embedded target in this process "
+                f"({owner.env.describe()}); a second one would wipe its resources and take over its clock: close "
+                "it first, or rehearse on another account"
+            )
+        _owners[account] = weakref.ref(target)
+
+
+def release_account(target: "EmbeddedTarget") -> None:
+    """Give up ``target``'s account (no-op when another target owns it)."""
+    with _owners_lock:
+        ref = _owners.get(target.env.account)
+        if ref is not None and ref() in (target, None):
+            del _owners[target.env.account]
+
+
+def account_owner(account: str) -> "EmbeddedTarget | None":
+    """The started embedded target serving ``account`` in this process, if any."""
+    ref = _owners.get(account)
+    return ref() if ref is not None else None
 
 
 def reset_account(account: str) -> None:
     """Forget every moto resource of ``account`` (all services, all regions) in this process."""
-    for backend in list(BackendDict._instances):  # type: ignore[attr-defined]
+    for backend in list(vars(BackendDict)["_instances"]):  # moto's registry of every backend dict
         if account in backend:
             backend[account].reset()
             del backend[account]
@@ -82,11 +126,14 @@ class EmbeddedTarget(Target):
         port: int = 0,
         quotas: bool = False,
         quota_share: float = 1.0,
+        random_seed: int | None = None,
     ) -> None:
         super().__init__(env, clock=clock)
+        # Seeding is deterministic (same inventory, environment and clock start: same rehearsal); a seed
+        # here or in $HARNESS_REHEARSAL_SEED varies moto's generated ids on purpose.
+        env_seed = os.environ.get(SEED_ENV_VAR)
+        self.random_seed = random_seed if random_seed is not None else (int(env_seed) if env_seed else None)
         if quotas and not fidelity:
-            from harness.errors import TargetError
-
             raise TargetError(
                 "EmbeddedTarget(quotas=True) needs the fidelity extensions (fidelity=True): the quotas are one of them"
             )
@@ -126,11 +173,25 @@ class EmbeddedTarget(Target):
         return moto_session(self.env)
 
     def start(self) -> "EmbeddedTarget":
-        """Start moto (if this target owns it), install the fidelity extensions, seed, verify the account."""
+        """Start moto (if this target owns it), install the fidelity extensions, seed, verify the account.
+
+        Refused with :class:`AccountInUse` (nothing changed) when another started target serves the account."""
+        claim_account(self)
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> "EmbeddedTarget":
         if self._own_server:
             reset_account(self.env.account)
             if self.fidelity_enabled:
                 self._install_fidelity()
+            if hasattr(self.clock, "advance"):  # clients of a served rehearsal move its clock here
+                from harness.targets.embedded.server import clock_control
+
+                self.server.middlewares.append(clock_control(self.clock))
             self.server.start()
         else:
             # A peer environment on a shared server (harness/targets/embedded/peer.py): its own
@@ -144,7 +205,7 @@ class EmbeddedTarget(Target):
             from harness.targets.embedded.seed import seed_environment
 
             began = time.perf_counter()
-            self.seeded = seed_environment(self, clock=self.clock)
+            self.seeded = seed_environment(self, clock=self.clock, seed=self.random_seed)
             self.seed_seconds = time.perf_counter() - began
         if self.quotas_enabled:
             # From here on, as on AWS: the seed is the rehearsal's set-up, not the workload it rehearses.
@@ -164,8 +225,6 @@ class EmbeddedTarget(Target):
         # Never swallowed: a rehearsal without its extensions would answer like plain moto and
         # turn drills into skips or false passes. The error names the extension and moto's version
         # (one TargetError line; fidelity.install undoes a partial install before raising).
-        from harness.errors import TargetError
-
         try:
             from harness.targets.embedded import fidelity
         except ImportError as exc:
@@ -185,7 +244,15 @@ class EmbeddedTarget(Target):
         return getattr(self.extensions, "api_base_url", None)
 
     def close(self) -> None:
-        """Stop the server this target started."""
+        """Stop the server this target started and give up its account."""
+        if account_owner(self.env.account) is not self:
+            return  # never started (or refused, or closed already): another target may own the account
+        try:
+            self._close()
+        finally:
+            release_account(self)
+
+    def _close(self) -> None:
         if self.quotas_enabled:
             from harness.targets.embedded.fidelity import api_quotas
 

@@ -5,6 +5,8 @@ through, each closed by one module:
 
 - ``lambda_invoke``: Invoke runs the resolved version's handler (subprocess, own zip and env, Timeout),
   reports ExecutedVersion/FunctionError, writes ``/aws/lambda/<fn>`` logs and AWS/Lambda metrics.
+- ``lambda_control``: alias routing, RevisionId preconditions, modelled errors, status codes and Content-Type
+  of Lambda's control plane, and LastModified on the target's clock.
 - ``dynamodb_pitr``: RestoreTableToPointInTime returns the items as they were at the restore time,
   with AWS's errors and a moving LatestRestorableDateTime.
 - ``cloudwatch_percentiles``: pNN statistics in GetMetricStatistics and GetMetricData, exact dimensions.
@@ -17,6 +19,8 @@ through, each closed by one module:
   RollbackStack, stack events on the account's clock, the emulator's own template history.
 - ``api_quotas`` (optional, ``EmbeddedTarget(quotas=True)``): AWS's API request-rate quotas, answered
   with each service's own throttling error.
+- ``one_clock``: moto's own timestamps (``utcnow``, S3 bucket creation, stack resource Timestamp) on the
+  served account's clock while one of its requests runs.
 - ``logs_insights``: CloudWatch Logs Insights queries over many log groups (filter, fields, sort, limit),
   which moto answers without ``filter``.
 
@@ -58,6 +62,7 @@ MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 # Installed in this order; each module has a ``PATCHES`` table and ``install()``.
 EXTENSIONS = (
     "lambda_invoke",
+    "lambda_control",
     "dynamodb_pitr",
     "cloudwatch_percentiles",
     "ecs_tasks",
@@ -66,6 +71,7 @@ EXTENSIONS = (
     "cloudformation_states",
     "api_quotas",
     "logs_insights",
+    "one_clock",
 )
 
 _install_lock = threading.Lock()

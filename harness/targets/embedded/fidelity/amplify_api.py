@@ -125,13 +125,9 @@ def job_summary(store: AmplifyStore, job: model.Job, now: datetime) -> dict:
 def job_steps(job: model.Job, now: datetime) -> list[dict]:
     """BUILD and DEPLOY steps consistent with the job's status."""
     status, start, end = job.status(now), job.start or job.created, job.end(now)
-    if status in ("CREATED", "PENDING"):
+    if status in ("CREATED", "PENDING", "PROVISIONING"):
         return []
-    build = (
-        "FAILED"
-        if status == "FAILED"
-        else ("RUNNING" if status == "RUNNING" else ("CANCELLED" if status == "CANCELLED" else "SUCCEED"))
-    )
+    build = status if status in ("FAILED", "RUNNING", "CANCELLING", "CANCELLED") else "SUCCEED"
     steps = [
         _drop_none(
             {

@@ -5,7 +5,8 @@ Semantics follow the Amplify API reference (2017-07-25):
 
 - StartJob ``RELEASE`` builds the branch's latest commit (or ``commitId``) and is "available only for
   apps that are connected to a repository"; ``RETRY`` rebuilds an existing job (``jobId`` required).
-  Jobs go PENDING -> RUNNING -> SUCCEED/FAILED on the account's clock (``PENDING_S``, ``BUILD_S``);
+  Jobs go PENDING -> PROVISIONING -> RUNNING -> SUCCEED/FAILED on the account's clock (``PENDING_S``,
+  ``PROVISION_S``, ``BUILD_S``); StopJob makes a job CANCELLING for ``CANCEL_S``, then CANCELLED;
   job ids count up per branch; ListJobs lists newest first.
 - CreateDeployment and StartDeployment are for "manually deployed apps", which "are not connected to
   a Git repository": StartDeployment deploys the job CreateDeployment created (``jobId``) or a
@@ -34,6 +35,11 @@ from typing import Any
 # Rehearsal timings (not AWS figures): long enough that a caller has to wait, short on a rehearsal clock.
 PENDING_S = 10.0
 BUILD_S = 170.0
+# Amplify API reference, JobSummary status: PENDING | PROVISIONING | RUNNING | ... | CANCELLING | CANCELLED.
+# Assumed durations (AWS publishes none; the console's "Provision" step of a build takes tens of seconds):
+# the first PROVISION_S of the build provision the build container, a stopped job is CANCELLING for CANCEL_S.
+PROVISION_S = 30.0
+CANCEL_S = 10.0
 PROPAGATION_S = 60.0
 BUILD_FAILS = "harness-build-fails"
 BAD_RELEASE = "harness-bad-release"
@@ -92,14 +98,17 @@ class Job:
     cancelled_at: datetime | None = None
 
     def status(self, now: datetime) -> str:
-        """CREATED, PENDING, RUNNING, SUCCEED, FAILED or CANCELLED at ``now``."""
+        """CREATED, PENDING, PROVISIONING, RUNNING, SUCCEED, FAILED, CANCELLING or CANCELLED at ``now``."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
-            return "CANCELLED"
+            cancelling = (now - self.cancelled_at).total_seconds() < CANCEL_S
+            return "CANCELLING" if cancelling else "CANCELLED"
         if self.start is None:
             return "CREATED"
         elapsed = (now - self.start).total_seconds()
         if elapsed < PENDING_S:
             return "PENDING"
+        if elapsed < PENDING_S + PROVISION_S:
+            return "PROVISIONING"
         if elapsed < PENDING_S + BUILD_S:
             return "RUNNING"
         return "FAILED" if self.commit.build_fails else "SUCCEED"
@@ -107,7 +116,8 @@ class Job:
     def end(self, now: datetime) -> datetime | None:
         """When the job finished (None while it runs)."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
-            return self.cancelled_at
+            done = self.cancelled_at + timedelta(seconds=CANCEL_S)
+            return done if now >= done else None
         if self.start is None:
             return None
         done = self.start + timedelta(seconds=PENDING_S + BUILD_S)
@@ -307,10 +317,11 @@ class AmplifyStore:
         return self._add_job(b, job_type, commit, started, started, "rehearsal history")
 
     def stop_job(self, app_id: str, branch: str, job_id: str, now: datetime) -> Job:
-        """StopJob: a job still PENDING or RUNNING is CANCELLED; a finished one is a BadRequestException."""
+        """StopJob: a job still PENDING, PROVISIONING or RUNNING is CANCELLING, then CANCELLED; a finished (or
+        already stopping) one is a BadRequestException."""
         job = self.job(app_id, branch, job_id)
         status = job.status(now)
-        if status in FINAL:
+        if status in FINAL or status == "CANCELLING":
             raise bad_request(f"Job {job_id} is already {status} and cannot be stopped.")
         job.cancelled_at = now
         return job

@@ -42,6 +42,8 @@ MARKER, FAILS_WITH = "HarnessRehearsal", "FailsWith"
 HISTORY_ATTR = "_harness_templates"  # on a moto Stack: [{"template", "parameters", "status", "at"}]
 STABLE_ATTR = "_harness_stable"  # on a moto Stack: (template, parameters) before a failed update that did not roll back
 ROLLBACK_REFUSED = "Stack:{stack_id} is in {status} state and can not be rolled back."
+# CloudFormation API reference, ContinueUpdateRollback: only a stack in UPDATE_ROLLBACK_FAILED can continue.
+CONTINUE_REFUSED = "Stack:{stack_id} is in {status} state and can not continue update rollback."
 STACK_TYPE = "AWS::CloudFormation::Stack"
 
 
@@ -128,6 +130,7 @@ def _update_stack(original: Any) -> Any:
             body = self._get_param("TemplateBody")
         else:
             return _recorded(original(self), stack, ctx)  # TemplateURL: moto reads it; no failure marks checked
+        no_change(self, stack, body)
         failing = failing_resources(stack.template, body)
         if not failing:
             return _recorded(original(self), stack, ctx)
@@ -149,6 +152,34 @@ def _update_stack(original: Any) -> Any:
         "UpdateStack; marked resources fail, and the update rolls back unless DisableRollback (fidelity extension)."
     )
     return update_stack
+
+
+def no_change(response: CloudFormationResponse, stack: Stack, body: Any) -> None:
+    """UpdateStack with the stack's own template and parameters: ValidationError "No updates are to be
+    performed." (moto checks only when Parameters are given; 004's "update with the previous template" hits it
+    when that template is already live)."""
+    incoming = response._get_param("Parameters", []) or []
+    params = response._get_param_values(incoming, stack.stack_parameters) if incoming else stack.stack_parameters
+    if parse(body) == parse(stack.template) and params == stack.stack_parameters:
+        raise ValidationError(stack.name, message="No updates are to be performed.")
+
+
+def continue_update_rollback(self: CloudFormationResponse) -> Any:
+    """ContinueUpdateRollback (moto has none: HTTP 500): from UPDATE_ROLLBACK_FAILED to UPDATE_ROLLBACK_COMPLETE,
+    any other status a ValidationError naming it."""
+    ctx = registry.context(self.current_account)
+    if ctx is None:  # plain moto: the action it never implemented
+        raise NotImplementedError("The continue_update_rollback action has not been implemented")
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    if stack.status != "UPDATE_ROLLBACK_FAILED":
+        raise ValidationError(
+            stack.stack_id, message=CONTINUE_REFUSED.format(stack_id=stack.stack_id, status=stack.status)
+        )
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    return ActionResult({})
 
 
 def _recorded(result: Any, stack: Stack, ctx: AccountContext) -> Any:
@@ -242,7 +273,10 @@ PATCHES = (
     (Stack, "_add_stack_event", _add_stack_event),
 )
 # Operations moto does not define at all, added to its response class (acting only for served accounts).
-ADDED = ((CloudFormationResponse, "rollback_stack", rollback_stack),)
+ADDED = (
+    (CloudFormationResponse, "rollback_stack", rollback_stack),
+    (CloudFormationResponse, "continue_update_rollback", continue_update_rollback),
+)
 
 
 def install() -> None:

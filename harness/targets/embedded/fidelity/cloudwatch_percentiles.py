@@ -28,13 +28,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue, ValidationError
-from moto.cloudwatch.metric_data_expression_parser import parse_expression
 from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
 from harness.aws import cloudwatch_start
-from harness.targets.embedded.fidelity import registry
+from harness.targets.embedded.fidelity import cloudwatch_queries, registry
 
 PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,10})?|100(?:\.0+)?)$")
 BASIC = ("SampleCount", "Sum", "Average", "Minimum", "Maximum")
@@ -207,6 +206,10 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
     extended: list[str] = params.get("ExtendedStatistics") or []
     if not stats and not extended:
         raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
+    if (
+        stats and extended
+    ):  # API reference, GetMetricStatistics: "either Statistics or ExtendedStatistics, but not both"
+        raise InvalidParameterCombination("Parameters Statistics and ExtendedStatistics are mutually exclusive")
     for stat in stats:
         if stat not in BASIC:
             raise InvalidParameterValue(f"The parameter Statistics has an invalid value {stat!r}")
@@ -254,6 +257,7 @@ def metric_data(
     scan_by: str,
 ) -> list[dict]:
     """GetMetricData's results for MetricStat queries (any statistic incl. pNN), then metric math."""
+    cloudwatch_queries.validate(queries)
     start, end = cloudwatch_start(naive_utc(start), _now(ctx)), naive_utc(end)
     if start >= end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
@@ -289,14 +293,19 @@ def metric_data(
             }
         )
     results = [{k: v for k, v in r.items() if k != "_return"} for r in computed if r["_return"]]
+    series = {r["id"]: dict(zip(r["timestamps"], r["values"], strict=True)) for r in computed}
     for query in queries:
         if "Expression" in query and not query["Expression"].startswith("SELECT"):
-            values, timestamps = parse_expression(query["Expression"], computed)
+            value = cloudwatch_queries.evaluate(query["Expression"], series)
+            series[query["Id"]] = value
+            if not query.get("ReturnData", True):
+                continue
+            timestamps = sorted(value, reverse=scan_by != "TimestampAscending")
             results.append(
                 {
                     "id": query["Id"],
                     "label": query.get("Label") or query["Id"],
-                    "values": values,
+                    "values": [value[t] for t in timestamps],
                     "timestamps": timestamps,
                     "status_code": "Complete",
                 }

@@ -17,12 +17,18 @@ PointInTimeRecoveryDescription):
 - the restored table keeps key schema, attribute definitions, indexes and billing mode (or the
   overrides given) but not PITR, TTL, tags or streams of the source; RestoreSummary names the source
   and the restore time.
+- a restore takes time (AWS re:Post, "Why is my DynamoDB table restore taking a long time?": "at least
+  20 minutes no matter the size of the table", then proportional to the largest partition's item count):
+  the restored table is ``CREATING`` with ``RestoreInProgress`` for ``restore_duration(items)`` of the
+  target's clock, and reads and writes of it answer ``ResourceNotFoundException`` ("... or its status
+  might not be ACTIVE", API reference) until it is ``ACTIVE``.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,12 +43,17 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import GlobalSecondaryIndex, LocalSecondaryIndex, RestoredPITTable, Table
+from moto.dynamodb.models.table import Backup, GlobalSecondaryIndex, LocalSecondaryIndex, RestoredPITTable, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 from harness.targets.embedded.fidelity import registry
 
 HISTORY_ATTR = "_harness_pitr"
+READY_ATTR = "_harness_ready_at"  # when a restored table becomes ACTIVE (target's clock)
+RESTORE_MINIMUM = timedelta(minutes=20)  # re:Post: "at least 20 minutes no matter the size of the table"
+# Assumed (AWS publishes no rate): one partition holds ~10 GB; at ~1 KB per item and 20 s per 100,000 items
+# a full partition adds ~30 min, keeping a full-partition restore "usually less than an hour" (re:Post).
+RESTORE_SECONDS_PER_ITEM = 20 / 100_000
 Key = tuple[DynamoType, DynamoType | None]
 
 
@@ -291,8 +302,49 @@ def restore(backend: DynamoDBBackend, body: dict, now: datetime, lag: timedelta)
     if body.get("SSESpecificationOverride"):
         table.sse_specification = body["SSESpecificationOverride"]
     table.restore_date_time = at
+    setattr(table, READY_ATTR, now + restore_duration(len(list(table.all_items()))))
     backend.tables[target_name] = table
     return table
+
+
+def restore_duration(items: int) -> timedelta:
+    """How long a restore of ``items`` items keeps the table CREATING (module docstring: the model and source)."""
+    return RESTORE_MINIMUM + timedelta(seconds=items * RESTORE_SECONDS_PER_ITEM)
+
+
+def restoring(table: Table | None, now: datetime) -> bool:
+    """True while a restored ``table`` is still CREATING at ``now``."""
+    ready = getattr(table, READY_ATTR, None)
+    return ready is not None and now < ready
+
+
+def _restored_describe(original: Any) -> Any:
+    def describe(self: RestoredPITTable, base_key: str = "TableDescription") -> dict[str, Any]:
+        result = original(self, base_key=base_key)
+        ctx = registry.context(self.account_id)
+        if ctx is not None and restoring(self, ctx.clock.now().astimezone(timezone.utc)):
+            result[base_key]["TableStatus"] = "CREATING"
+            result[base_key]["RestoreSummary"]["RestoreInProgress"] = True
+        return result
+
+    describe.__doc__ = "A restored table CREATING (RestoreInProgress) until its restore is done (fidelity extension)."
+    return describe
+
+
+def _data_plane(original: Any) -> Any:
+    def method(self: DynamoHandler) -> Any:
+        backend = self.dynamodb_backend
+        ctx = registry.context(backend.account_id)
+        if ctx is not None and isinstance(self.body, dict):
+            now = ctx.clock.now().astimezone(timezone.utc)
+            names = [self.body.get("TableName"), *(self.body.get("RequestItems") or {})]
+            for name in names:
+                if name and restoring(backend.tables.get(name), now):
+                    raise ResourceNotFoundException(table_name=name)
+        return original(self)
+
+    method.__doc__ = f"{original.__name__} refused while the table is still being restored (fidelity extension)."
+    return method
 
 
 def _restored_table(name: str, backend: DynamoDBBackend, source: Table) -> RestoredPITTable:
@@ -326,6 +378,30 @@ def _handler_restore(original: Any) -> Any:
     return restore_table_to_point_in_time
 
 
+def _backup_description(original: Any) -> Any:
+    def description(self: Backup) -> dict[str, Any]:
+        result = original.fget(self)
+        details = result.get("SourceTableDetails", {})
+        if registry.context(self.table.account_id) is not None and "TableId" not in details:
+            # DynamoDB API reference, SourceTableDetails: TableId is required (moto leaves it out).
+            details["TableId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, self.table.table_arn))
+        return result
+
+    return property(description)
+
+
+# Item operations AWS refuses on a table that is not ACTIVE (ResourceNotFoundException).
+DATA_PLANE = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+)
+
 PATCHES: tuple[registry.Patch, ...] = (
     (Table, "put_item", _table_put),
     (Table, "delete_item", _table_delete),
@@ -333,6 +409,9 @@ PATCHES: tuple[registry.Patch, ...] = (
     (DynamoDBBackend, "update_continuous_backups", _update_backups),
     (DynamoDBBackend, "describe_continuous_backups", _describe_backups),
     (DynamoHandler, "restore_table_to_point_in_time", _handler_restore),
+    (RestoredPITTable, "describe", _restored_describe),
+    (Backup, "description", _backup_description),
+    *((DynamoHandler, name, _data_plane) for name in DATA_PLANE),
 )
 
 

@@ -162,7 +162,8 @@ def run(ctx: AccountContext, fn: LambdaFunction, event: Any, resource: str | Non
     lines = lambda_telemetry.log_lines(
         request_id, version, output, duration, int(fn.memory_size), bool(outcome.get("timed_out"))
     )
-    lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
+    with registry.acting_for(ctx.account):  # the events' ingestionTime on the account's clock (one_clock)
+        lambda_telemetry.write_logs(fn.account_id, fn.region, group, stream, lines, started)
     dims = lambda_telemetry.dimension_sets(fn.function_name, resource, version, via_alias)
     lambda_telemetry.put_metrics(fn.account_id, fn.region, dims, started, errored, duration)
     return Invocation(
@@ -307,7 +308,13 @@ def _event(body: Any) -> Any:
     """The event an Invoke body carries (``{}`` when empty)."""
     if body in (None, b"", ""):
         return {}
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # Lambda API reference, Invoke: a payload that is not JSON is InvalidRequestContentException (400).
+        from harness.targets.embedded.fidelity.lambda_control import invalid_payload
+
+        raise invalid_payload(str(exc)) from exc
 
 
 def _backend_invoke(original: Any) -> Any:

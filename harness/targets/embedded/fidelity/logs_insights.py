@@ -15,22 +15,34 @@ extensions serve, StartQuery runs the query language's subset the harness uses, 
 - more than 50 log groups: ``InvalidParameterException``; a command outside the subset is refused with
   ``MalformedQueryException`` rather than answered wrongly.
 
-Queries complete at once (``Complete`` on the first GetQueryResults); AWS reports ``Scheduled`` and
-``Running`` first, which a client waits out (checks/logs_reader.py uses a waiter).
+A query takes time on the target's clock (API reference, GetQueryResults: status ``Scheduled``,
+``Running``, ``Complete``, ...): ``Scheduled`` for ``SCHEDULED_S``, then ``Running`` (no results yet)
+until ``RUNNING_S`` after StartQuery, then ``Complete`` with its results; a client polls until then.
+StopQuery (moto has none: HTTP 500) cancels a query not yet complete (``Cancelled``, ``success: true``;
+a finished one answers ``success: false``). GetQueryResults and StopQuery of an unknown id answer
+``ResourceNotFoundException`` (moto: HTTP 500).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any
 
-from moto.logs.exceptions import InvalidParameterException, LogsClientError
+from moto.logs.exceptions import InvalidParameterException, LogsClientError, ResourceNotFoundException
 from moto.logs.models import LogsBackend
+from moto.logs.responses import LogsResponse
 
 from harness.targets.embedded.fidelity import registry
 
 MAX_LOG_GROUPS = 50  # StartQuery: "You can include up to 50 log groups"
+# Assumed durations (AWS publishes none; small queries over a few groups take seconds on AWS): long enough
+# that a client which reads results once, without polling, sees no results, as it would on AWS.
+SCHEDULED_S = 0.5
+RUNNING_S = 2.0
+CANCELLED_ATTR = "_harness_cancelled"
 DEFAULT_LIMIT = 10_000  # "If you omit limit, the query will return as many as 10,000 log events"
 FILTER_RE = re.compile(
     r"^(?P<field>@?\w+)\s+(?P<neg>not\s+)?like\s+(?:\"(?P<text>(?:[^\"\\]|\\.)*)\"|/(?P<regex>.*)/)$"
@@ -163,9 +175,62 @@ def _backend_start_query(original: Any) -> Any:
     return start_query
 
 
-PATCHES: tuple[registry.Patch, ...] = ((LogsBackend, "start_query", _backend_start_query),)
+def query_status(ctx: registry.AccountContext, query: Any) -> str:
+    """A query's status at the target clock's now (module docstring)."""
+    if getattr(query, CANCELLED_ATTR, False):
+        return "Cancelled"
+    now = ctx.clock.now().astimezone(timezone.utc).replace(tzinfo=None)
+    elapsed = (now - query.create_time).total_seconds()
+    return "Scheduled" if elapsed < SCHEDULED_S else "Running" if elapsed < RUNNING_S else "Complete"
+
+
+def _known(backend: LogsBackend, query_id: str) -> Any:
+    if query_id not in backend.queries:
+        raise ResourceNotFoundException(f"Query does not exist: {query_id}")
+    return backend.queries[query_id]
+
+
+def _backend_get_query_results(original: Any) -> Any:
+    def get_query_results(self: LogsBackend, query_id: str) -> Any:
+        ctx = registry.context(self.account_id)
+        if ctx is None:
+            return original(self, query_id)
+        view = copy.copy(_known(self, query_id))
+        view.status = query_status(ctx, view)
+        if view.status != "Complete":
+            view.results = []
+        return view
+
+    get_query_results.__doc__ = "GetQueryResults: Scheduled, Running, then Complete on the target's clock (fidelity)."
+    return get_query_results
+
+
+def stop_query(self: LogsResponse) -> str:
+    """StopQuery (CloudWatch Logs API reference): cancel a query that is not complete yet."""
+    backend = self.logs_backend
+    ctx = registry.context(backend.account_id)
+    query_id = self._get_param("queryId")
+    if ctx is None:
+        raise InvalidParameterException("StopQuery is not emulated for this account")
+    query = _known(backend, query_id)
+    running = query_status(ctx, query) in ("Scheduled", "Running")
+    if running:
+        setattr(query, CANCELLED_ATTR, True)
+    return json.dumps({"success": running})
+
+
+PATCHES: tuple[registry.Patch, ...] = (
+    (LogsBackend, "start_query", _backend_start_query),
+    (LogsBackend, "get_query_results", _backend_get_query_results),
+)
+# Operations moto does not define at all, added to its response class (acting only for served accounts).
+ADDED = ((LogsResponse, "stop_query", stop_query),)
 
 
 def install() -> None:
-    """Patch moto's Logs Insights StartQuery (once per process)."""
+    """Patch moto's Logs Insights StartQuery and GetQueryResults, add StopQuery (once per process)."""
     registry.patch_all(PATCHES)
+    for owner, name, fn in ADDED:
+        if name in owner.__dict__ and owner.__dict__[name] is not fn:
+            raise AttributeError(f"{owner.__name__} now defines '{name}' itself: re-check logs_insights")
+        setattr(owner, name, fn)

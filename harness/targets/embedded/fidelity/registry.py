@@ -9,9 +9,13 @@ original when the account is not registered.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any, Callable, Iterable
 
 from harness.clock import Clock
@@ -30,15 +34,27 @@ class AccountContext:
     clock: Clock
     server_url: Callable[[], str | None]
     pitr_lag: timedelta = DEFAULT_PITR_LAG
+    # Changes numbered in the order they happen: identifiers derived from it (Lambda RevisionIds) are the
+    # same for the same sequence of calls, so two rehearsals of one scenario compare.
+    _sequence: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    _sequence_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_sequence(self) -> int:
+        """The next number of this account's change sequence."""
+        with self._sequence_lock:
+            return int(next(self._sequence))
 
 
 # (moto class, attribute, factory of the replacement from the original): one row of an extension's
 # ``PATCHES`` table, which tests/fidelity/test_moto_contract.py checks against moto's signatures.
-Patch = tuple[type, str, Callable[[Callable], Callable]]
+Factory = Callable[[Any], Any]  # the original attribute -> its replacement
+Patch = tuple[type, str, Factory]
+Owner = type | ModuleType  # a moto class, or a moto module whose function binding is replaced (one_clock)
 
 _lock = threading.RLock()
+_request = threading.local()  # the account the current thread acts for (a request to the server, an invocation)
 _contexts: dict[str, AccountContext] = {}
-_originals: dict[tuple[type, str], Any] = {}
+_originals: dict[tuple[Owner, str], Any] = {}
 
 
 def register(ctx: AccountContext) -> None:
@@ -59,7 +75,23 @@ def context(account: str | None) -> AccountContext | None:
     return _contexts.get(account or "")
 
 
-def patch(owner: type, name: str, make: Callable[[Callable], Callable]) -> None:
+@contextmanager
+def acting_for(account: str | None) -> Iterator[None]:
+    """Mark this thread as acting for ``account`` (the server wraps each request in it; one_clock reads it)."""
+    previous = getattr(_request, "account", None)
+    _request.account = account
+    try:
+        yield
+    finally:
+        _request.account = previous
+
+
+def current_account() -> str | None:
+    """The account this thread acts for, if any."""
+    return getattr(_request, "account", None)
+
+
+def patch(owner: Owner, name: str, make: Factory) -> None:
     """Replace ``owner.name`` by ``make(original)`` once per process (later calls do nothing).
 
     Raises AttributeError naming the class and attribute when moto no longer defines it there (a
@@ -83,13 +115,13 @@ def patch_all(patches: Iterable[Patch]) -> None:
         patch(owner, name, make)
 
 
-def patched() -> list[tuple[type, str]]:
+def patched() -> list[tuple[Owner, str]]:
     """Every (class, attribute) patched so far, in the order they were patched."""
     with _lock:
         return list(_originals)
 
 
-def unpatch(owner: type, name: str) -> None:
+def unpatch(owner: Owner, name: str) -> None:
     """Put moto's own ``owner.name`` back (undoing a partial install; no-op when not patched)."""
     with _lock:
         key = (owner, name)
@@ -97,6 +129,6 @@ def unpatch(owner: type, name: str) -> None:
             setattr(owner, name, _originals.pop(key))
 
 
-def original(owner: type, name: str) -> Any:
+def original(owner: Owner, name: str) -> Any:
     """The unpatched ``owner.name`` (for tests and for delegating)."""
     return _originals.get((owner, name), owner.__dict__.get(name))
