@@ -10,7 +10,8 @@ block holds a command, so none hides from the check):
 - ``<!-- runnable -->``: run here as written, in bash, in a scratch copy of the checkout, with
   ``pytest``/``python``/``harness`` meaning this interpreter (on the embedded target: nothing real);
 - ``<!-- runnable: after harness serve [--inventory I] --env E ... -->``: run here after this module
-  started that command, with the values it printed put into the block's ``NAME=value`` assignments;
+  started that command (one server per inventory and environment, shared by the blocks in page order),
+  with the values it printed put into the block's ``NAME=value`` assignments;
 - ``<!-- runnable: collect-only ... -->``: runs on the embedded target as written but takes too long for
   a test (drills, real Terraform, large estates, a server): its ``pytest`` lines run with
   ``--collect-only``, its ``harness`` lines are parsed by the CLI's own parser;
@@ -57,7 +58,8 @@ class Block:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.page.relative_to(REPO)}:{self.line}"
+        page = self.page.relative_to(REPO) if self.page.is_relative_to(REPO) else self.page
+        return f"{page}:{self.line}"
 
 
 def blocks(page: Path) -> list[Block]:
@@ -163,18 +165,41 @@ def test_slugs_are_the_ones_mkdocs_makes() -> None:
         assert anchors(page) == theirs, page
 
 
-def test_every_command_block_is_marked() -> None:
-    hidden = [
-        str(b)
-        for b in ALL_BLOCKS
+def marking_problems(found: list[Block]) -> list[str]:
+    """Blocks that break the marker convention: a command outside a ```bash block, a bash block with no
+    marker, a ``needs:`` that is not one of NEEDS."""
+    problems = [
+        f"{b}: a command in a block that is not ```bash (no marker says how it is checked)"
+        for b in found
         if b.info in ("", "text")
         and re.search(r"^\s*(\$ )?(pytest|harness|python3?|pip|npm|npx|mkdocs) ", b.text, re.M)
     ]
-    assert not hidden, f"commands in a block that is not ```bash (so no marker says how they are checked): {hidden}"
-    unmarked = [str(b) for b in BASH if not b.kind]
-    assert not unmarked, f"bash blocks without a <!-- runnable --> or <!-- needs: ... --> line before them: {unmarked}"
-    bad_needs = [f"{b}: {b.note!r}" for b in BASH if b.kind == "needs" and b.note not in NEEDS]
-    assert not bad_needs, f"needs: one of {NEEDS}: {bad_needs}"
+    bash = [b for b in found if b.info in ("bash", "sh", "shell", "console")]
+    problems += [f"{b}: no <!-- runnable --> or <!-- needs: ... --> line right before it" for b in bash if not b.kind]
+    problems += [
+        f"{b}: needs one of {NEEDS}, not {b.note!r}" for b in bash if b.kind == "needs" and b.note not in NEEDS
+    ]
+    return problems
+
+
+def test_every_command_block_is_marked() -> None:
+    assert not marking_problems(ALL_BLOCKS)
+
+
+def test_the_marker_check_sees_unmarked_and_hidden_commands(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- runnable -->\n```bash\nharness serve --env sit\n```\n\n```bash\npytest x\n```\n\n"
+        "```text\nharness rollback --env sit\n```\n\n<!-- needs: luck -->\n```bash\nnpm ci\n```\n"
+    )
+    found = blocks(page)
+    assert [(b.line, b.kind, b.note) for b in found] == [
+        (2, "runnable", ""),
+        (6, "", ""),
+        (10, "", ""),
+        (15, "needs", "luck"),
+    ]
+    assert len(marking_problems(found)) == 3, marking_problems(found)
 
 
 def commands(block: str) -> list[list[str]]:
@@ -307,13 +332,20 @@ def test_runnable_blocks_run_as_written(block: Block, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("block", [b for b in BASH if b.note.startswith("collect-only")], ids=str)
-def test_collect_only_blocks_collect(block: Block) -> None:
-    """Their pytest lines collect (paths, options, the scenarios' imports) on the embedded target."""
+def test_collect_only_blocks_collect(block: Block, tmp_path: Path) -> None:
+    """Their pytest lines collect (paths, options, the scenarios' imports) in a scratch checkout, after the
+    block's ``harness inventory`` lines (they write a file and touch no target) ran."""
+    root = _checkout_copy(tmp_path)
     for words in commands(block.text):
-        if words[0] != "pytest":
+        if words[:2] == ["harness", "inventory"]:
+            proc = run_block(shlex.join(words), root, timeout=120)
+        elif words[0] == "pytest":
+            args = words[1:]
+            if "-n" in args:  # collection needs no workers
+                del args[args.index("-n") : args.index("-n") + 2]
+            proc = run_block(shlex.join(["pytest", *args, "--collect-only", "-q"]), root, timeout=120)
+        else:
             continue
-        args = [w for w in words[1:] if w not in ("-n", "2")]
-        proc = run_block(shlex.join(["pytest", *args, "--collect-only", "-q"]), REPO, timeout=120)
         assert proc.returncode == 0, f"{block}: {shlex.join(words)}\n" + proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
@@ -321,19 +353,35 @@ SERVE_NOTE = re.compile(r"^after harness serve(?P<args>(?: --[\w-]+ \S+)+)")
 SERVED = [b for b in BASH if b.kind == "runnable" and SERVE_NOTE.match(b.note) and "tests/test_readme.py" not in b.note]
 
 
-@pytest.mark.parametrize("block", SERVED, ids=str)
-def test_blocks_after_harness_serve_run_as_written(block: Block, tmp_path: Path) -> None:
-    """Each such block gets a server of its own (they change what they serve)."""
-    args = dict(re.findall(r"--([\w-]+) (\S+)", SERVE_NOTE.match(block.note).group("args")))
-    proc, printed = serve(args["env"], inventory=args.get("inventory", "bbws"))
-    try:
-        text = block.text
-        for name, value in printed.items():
-            text = re.sub(rf"\b{name}=\S+", f"{name}={value}", text)
-        assert "PORT" not in text, text
-        ran = run_block(text, _checkout_copy(tmp_path))
-    finally:
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[tuple[str, str], dict[str, str]]]:
+    """``harness serve`` per (inventory, env), started when a block first needs it, for this module only (the
+    blocks change what they serve, so not the session's shared SIT)."""
+    started: dict[tuple[str, str], tuple[subprocess.Popen, dict[str, str]]] = {}
+
+    class Servers(dict):
+        def __missing__(self, key: tuple[str, str]) -> dict[str, str]:
+            started[key] = serve(key[1], inventory=key[0])
+            self[key] = started[key][1]
+            return self[key]
+
+    yield Servers()
+    for proc, _ in started.values():
         stop(proc)
+
+
+@pytest.mark.parametrize("block", SERVED, ids=str)
+def test_blocks_after_harness_serve_run_as_written(
+    block: Block, servers: dict[tuple[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    """Blocks on one (inventory, env) share a server, in page order; each leaves what it changed usable."""
+    args = dict(re.findall(r"--([\w-]+) (\S+)", SERVE_NOTE.match(block.note).group("args")))
+    printed = servers[(args.get("inventory", "bbws"), args["env"])]
+    text = block.text
+    for name, value in printed.items():
+        text = re.sub(rf"\b{name}=\S+", f"{name}={value}", text)
+    assert "PORT" not in text, text
+    ran = run_block(text, _checkout_copy(tmp_path))
     assert ran.returncode == 0, f"{block}\n{text}\n" + ran.stdout[-4000:] + ran.stderr[-4000:]
 
 
