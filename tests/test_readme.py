@@ -1,10 +1,13 @@
-"""The README's commands run as written: every fenced block after a ``<!-- runnable... -->`` line runs
-here, in bash, in a copy of the checkout (pyproject.toml, conftest.py and the read-only scenarios: see
+"""The README's Quickstart runs as written: the fenced blocks after a ``<!-- runnable: tests/test_readme.py
+... -->`` line (the README's Quickstart, and the serve snippet in docs/targets-and-safety.md) run here, in
+bash, in a copy of the checkout (pyproject.toml, conftest.py and the read-only scenarios: see
 QUICKSTART_SCENARIOS), with ``pytest``, ``python`` and ``harness`` meaning this interpreter
-(``sys.executable``; nothing is installed).
+(``sys.executable``; nothing is installed). Every other command block of README.md and docs/ is checked by
+tests/test_docs.py.
 
-``<!-- runnable: after harness serve --env sit ... -->`` blocks run after the test started that
-command; the values it printed replace the placeholders of the block's ``NAME=value`` assignments.
+The ``<!-- runnable: after harness serve --env sit (tests/test_readme.py ...) -->`` block runs after the
+test started that command; the values it printed replace the placeholders of the block's ``NAME=value``
+assignments.
 
 The Quickstart run also stands for "the main job": header line, reports at the documented paths, and a
 rehearsal that ignores the user's AWS configuration (AWS_PROFILE=bbws-prod and real-looking keys are
@@ -26,7 +29,9 @@ from pathlib import Path
 from tests.conftest import REPO, serve, stop
 
 README = REPO / "README.md"
-MARKER = re.compile(r"^<!-- runnable(?::\s*(?P<note>.*?))?\s*-->$")
+SERVE_PAGE = REPO / "docs" / "targets-and-safety.md"
+CATALOGUE_PAGE = REPO / "docs" / "checklists.md"
+MARKER = re.compile(r"^<!-- runnable:\s*(?P<note>.*tests/test_readme\.py.*?)\s*-->$")
 USER_AWS_CONFIGURATION = {
     # What a platform engineer often has exported: a profile this machine does not have, and real-looking keys.
     "AWS_PROFILE": "bbws-prod",
@@ -75,7 +80,7 @@ class Block:
 
 
 def runnable_blocks(text: str) -> list[Block]:
-    """Every fenced block right after a ``<!-- runnable... -->`` line."""
+    """Every fenced block right after a ``<!-- runnable: ... tests/test_readme.py ... -->`` line."""
     lines = text.splitlines()
     blocks = []
     for i, line in enumerate(lines):
@@ -128,11 +133,19 @@ def run_block(block: str, cwd: Path, env: dict[str, str], timeout: float = 240) 
 
 
 def test_the_runnable_blocks_are_the_ones_this_test_knows() -> None:
-    blocks = runnable_blocks(README.read_text(encoding="utf-8"))
+    blocks = runnable_blocks(README.read_text(encoding="utf-8")) + runnable_blocks(
+        SERVE_PAGE.read_text(encoding="utf-8")
+    )
     assert [b.text.splitlines()[0] for b in blocks] == [
         QUICKSTART_INSTALL + " && " + QUICKSTART_RUN,
         "export AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_DEFAULT_REGION=af-south-1 API_BASE_URL=http://127.0.0.1:PORT2",
     ], "a new runnable block needs a test here (or the marker moved)"
+    others = [
+        path.name
+        for path in [README, *(REPO / "docs").glob("*.md")]
+        if path not in (README, SERVE_PAGE) and runnable_blocks(path.read_text(encoding="utf-8"))
+    ]
+    assert not others, f"blocks marked for tests/test_readme.py on pages it does not read: {others}"
 
 
 QUICKSTART_INSTALL = "python3 -m venv .venv && . .venv/bin/activate && pip install -e ."
@@ -193,10 +206,11 @@ def test_quickstart_runs_as_written_and_ignores_the_users_aws_configuration(tmp_
 
 
 def test_serve_snippet_runs_as_written(served_sit: dict[str, str], tmp_path: Path) -> None:
-    """After ``harness serve --env sit`` (the session's ``served_sit`` is that command), the second shell's block."""
+    """After ``harness serve --env sit`` (the session's ``served_sit`` is that command), the second shell's block
+    (docs/targets-and-safety.md)."""
     (block,) = [
         b
-        for b in runnable_blocks(README.read_text(encoding="utf-8"))
+        for b in runnable_blocks(SERVE_PAGE.read_text(encoding="utf-8"))
         if b.note.startswith("after harness serve --env sit")
     ]
     printed = served_sit
@@ -218,17 +232,17 @@ def test_harness_serve_ignores_the_users_aws_profile() -> None:
 
 
 def test_readme_catalogue_is_the_catalogue() -> None:
-    """The README's slug tables are generated from harness/checks/catalogue.py (``python -m
+    """The catalogue's slug tables (docs/checklists.md) are generated from harness/checks/catalogue.py (``python -m
     harness.checks.catalogue_markdown``)."""
     from harness.checks.catalogue import CATALOGUE
     from harness.checks.catalogue_markdown import RUNS_ON, markdown
 
     assert set(RUNS_ON) == {c.slug for c in CATALOGUE}
-    text = README.read_text(encoding="utf-8")
+    text = CATALOGUE_PAGE.read_text(encoding="utf-8")
     start, end = (
         text.index("<!-- catalogue:start -->\n") + len("<!-- catalogue:start -->\n"),
         text.index("<!-- catalogue:end -->"),
     )
     assert text[start:end] == markdown(), (
-        "README catalogue is stale: paste `python -m harness.checks.catalogue_markdown` between the markers"
+        "docs/checklists.md catalogue is stale: paste `python -m harness.checks.catalogue_markdown` between the markers"
     )
