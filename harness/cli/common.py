@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import uuid
 from contextlib import contextmanager
-from typing import Iterator, TextIO
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, TextIO
 
 from harness.actions import Authority
 from harness.actions.base import ActionResult
@@ -19,6 +24,9 @@ from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
 from harness.inventory.loader import bundled_names
 from harness.targets import TARGETS, Target, make_target
+
+if TYPE_CHECKING:
+    from harness.lease import Lease
 
 TARGET_ENV = "HARNESS_TARGET"
 
@@ -120,3 +128,174 @@ def print_result(result: ActionResult, out: TextIO | None = None) -> None:
     print(
         f"{result.outcome}: {result.plan.action} {result.plan.inventory}/{result.plan.env} — {result.message}", file=out
     )
+
+
+# -- exit statuses, leases, evidence, rehearsal labels (shared by every mutating command) ------------------
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_LEASE_HELD = 5  # another operation holds the environment's lease (harness/lease.py); nothing changed
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was done is printed, recorded and reported
+DEFAULT_KEEP_RUNS = 20  # as the pytest plugin's --keep-runs
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``30s``, ``5m``, ``1h``, ``500ms`` -> seconds (HarnessError otherwise)."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise HarnessError(f"--lock-timeout {text!r}: a duration like 30s, 5m or 1h")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
+
+
+def add_operation_args(p: argparse.ArgumentParser, *, reports: bool = True) -> None:
+    """--lock-timeout, --break-lease and (with reports) --keep-runs: every mutating command has them."""
+    p.add_argument(
+        "--lock-timeout",
+        default="0",
+        metavar="DURATION",
+        help="wait this long for another operation's lease on the environment (e.g. 30s, 5m; default: refuse at "
+        "once, exit 5)",
+    )
+    p.add_argument(
+        "--break-lease",
+        default=None,
+        metavar="ID",
+        help="break the environment's EXPIRED lease with this id first (recorded; protected environments need the "
+        "command's approvals)",
+    )
+    if reports:
+        p.add_argument(
+            "--keep-runs",
+            type=int,
+            default=DEFAULT_KEEP_RUNS,
+            metavar="N",
+            help=f"keep the newest N run directories under <reports-dir>/runs (default {DEFAULT_KEEP_RUNS}; 0 keeps "
+            "all)",
+        )
+
+
+def rehearsal_label(target: Target) -> str | None:
+    """``REHEARSAL (moto 5.2.5 (embedded))`` on a disposable target, else None (a report must never pass for
+    production)."""
+    return f"REHEARSAL ({target.emulator()})" if target.disposable else None
+
+
+def verdict_line(target: Target, line: str) -> str:
+    """The verdict line, prefixed with REHEARSAL on a disposable target."""
+    label = rehearsal_label(target)
+    return f"{label} {line}" if label else line
+
+
+@contextmanager
+def held_lease(
+    args: argparse.Namespace, target: Target, auth: Authority, *, command: str, scope: str, rule: str, out: TextIO
+) -> Iterator[Lease | None]:
+    """The environment's operation lease for the block (harness/lease.py); LeaseHeld (exit 5) when another
+    operation holds it. ``--break-lease ID`` first breaks an expired lease by id, with ``rule``'s approvals on a
+    protected environment, and records the break."""
+    from harness.actions.guards import refusal
+    from harness.lease import LeaseSettings, break_lease, operation_lease
+
+    if getattr(args, "break_lease", None):
+        why = refusal(target, auth, rule=rule) if target.env.protected else None
+        if why:
+            raise HarnessError(f"--break-lease {args.break_lease} refused: {why}")
+        broken = break_lease(
+            target.client("dynamodb"),
+            target.env,
+            LeaseSettings.of(target.env),
+            args.break_lease,
+            actor=auth.who,
+            reason=auth.reason,
+        )
+        print(f"lease broken (recorded): was {broken.describe(broken.expires)}", file=out)
+    timeout = parse_duration(str(getattr(args, "lock_timeout", "0") or "0"))
+    with operation_lease(
+        target,
+        command=command,
+        scope=scope,
+        actor=auth.who,
+        timeout_s=timeout,
+        progress=lambda line: print(line, file=out, flush=True),
+    ) as lease:
+        if lease is not None and timeout:
+            print(f"lease {lease.lease_id} taken: planning from the current state", file=out, flush=True)
+        yield lease
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where this run's reports go, created and proven writable before any change (000 §8)."""
+
+    run_dir: Path
+    files: dict[str, Path]  # prefix -> path
+    label: str | None  # REHEARSAL (...) on a disposable target
+    clock_note: str | None  # the times' clock, when it is not wall time
+
+    def write(self, texts: dict[str, str]) -> list[Path]:
+        """Write each prefix's markdown to its reserved path, titled and clock-noted; returns the paths."""
+        written = []
+        for prefix, text in texts.items():
+            path = self.files[prefix]
+            path.write_text(self.decorate(text), encoding="utf-8")
+            written.append(path)
+        return written
+
+    def decorate(self, text: str) -> str:
+        """Put the REHEARSAL label in the first heading and the clock note under it."""
+        lines = text.splitlines()
+        head = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+        if head is None:
+            lines.insert(0, f"# {self.label or 'Report'}")
+            head = 0
+        elif self.label:
+            lines[head] = f"# {self.label}: {lines[head][2:]}"
+        if self.clock_note:
+            lines[head + 1 : head + 1] = ["", f"> {self.clock_note}"]
+        return "\n".join(lines) + "\n"
+
+
+def _clock_note(target: Target) -> str | None:
+    from harness.clock import SystemClock
+
+    if isinstance(target.clock, SystemClock):
+        return None
+    wall = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = target.clock.now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"Times in this report are on the rehearsal clock ({type(target.clock).__name__}: {now} when written), not "
+        f"wall-clock time ({wall} when written)."
+    )
+
+
+def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Evidence:
+    """A new run directory under ``<reports-dir>/runs`` with every report file created empty (proven writable),
+    older runs pruned by ``--keep-runs``; HarnessError naming the path when it cannot be written."""
+    from harness.pytest_plugin.run_dirs import check_writable, create_run, prune
+
+    root = Path(getattr(args, "reports_dir", "reports"))
+    label = rehearsal_label(target)
+    token = f"-REHEARSAL-{_safe_token(target.emulator())}" if label else ""
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        check_writable(root)
+        run_dir = create_run(root, target.env.inventory, target.env.name)
+        check_writable(run_dir)
+        files = {p: run_dir / f"{p}-{stem}{token}-{run_id}.md" for p in prefixes}
+        for path in files.values():
+            with open(path, "x", encoding="utf-8"):  # exclusive: a run never overwrites another's evidence
+                pass
+    except OSError as exc:
+        where = exc.filename or root
+        raise EvidenceRefused(f"reports cannot be written at {where}: {exc.strerror or exc}; nothing changed") from None
+    prune(root, int(getattr(args, "keep_runs", DEFAULT_KEEP_RUNS)), current=run_dir)
+    return Evidence(run_dir, files, label, _clock_note(target))
+
+
+def _safe_token(text: str) -> str:
+    first = text.split(" (")[0].split()[0] if text else "emulator"
+    return re.sub(r"[^A-Za-z0-9]+", "", first) or "emulator"
+
+
+class EvidenceRefused(HarnessError):
+    """The reports cannot be written: refused before any change (exit 3)."""
