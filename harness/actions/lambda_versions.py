@@ -276,8 +276,11 @@ class AliasMoved(Exception):
         self.function, self.alias, self.planned = fn, alias, planned
         self.now = str(now["FunctionVersion"]) if now else None
         self.now_routing = dict(((now or {}).get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+        super().__init__(fn, alias)
+
+    def __str__(self) -> str:
         routing = f" with routing {self.now_routing}" if self.now_routing else ""
-        super().__init__(f"alias {alias} moved since the plan: was {planned}, now {self.now}{routing}")
+        return f"alias {self.alias} moved since the plan: was {self.planned}, now {self.now}{routing}"
 
 
 def point_alias(

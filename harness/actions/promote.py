@@ -25,7 +25,6 @@ One audit record per promoted function (action ``promote``), IN_PROGRESS then CO
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable, Sequence, Union
@@ -34,8 +33,10 @@ from harness import aws
 from harness.actions import lambda_versions as lv
 from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal, window_or_emergency_refusal
+from harness.actions.interrupt import NOT_STARTED, Interrupts, run_batch, summary
 from harness.actions.monitor import monitor_seconds, watch
 from harness.inventory.model import Environment
+from harness.outcome import Outcome
 from harness.records import DeploymentRecord, FunctionChange, audited, utc_stamp
 from harness.safety import DAYS, approval_refusal, window_containing
 from harness.targets.base import TargetLike
@@ -210,6 +211,7 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
         )
         return plan
     current = alias["FunctionVersion"]
+    plan.details["dest_revision"] = alias.get("RevisionId")  # the alias move is conditional on it
     dcfg = dlam.get_function_configuration(FunctionName=dst_fn, Qualifier=current)
     dvars = dict((dcfg.get("Environment") or {}).get("Variables") or {})
     added = {k: v for k, v in s.variables.items() if k not in dvars}
@@ -355,9 +357,18 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
         try:
             new = _deploy(source, dest, plan, result)
             at = clock.now()
-            lv.point_alias(
-                lam, dst_fn, dst.alias, new, f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}"
-            )
+            try:
+                lv.point_alias(
+                    lam,
+                    dst_fn,
+                    dst.alias,
+                    new,
+                    f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}",
+                    revision_id=d.get("dest_revision"),
+                )
+            except lv.AliasMoved as stale:  # moved by someone else since the plan: never moved blindly
+                stale.planned = d["dest_current"]
+                raise
             moved = True
             result.changed(
                 at,
@@ -582,14 +593,47 @@ def apply_promote_service(
     authority: Authority | None = None,
     *,
     max_workers: int = MAX_WORKERS,
+    interrupts: Interrupts | None = None,
 ) -> ActionResult:
-    """Promote the service's functions concurrently; FAILED when any of them failed."""
+    """Promote the service's functions concurrently; FAILED when any of them failed; INTERRUPTED when
+    ``interrupts`` stopped it (functions in flight finish, with their monitor; the rest never start)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
     plans: list[Plan] = plan.details["plans"]
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(plans))), thread_name_prefix="promote") as pool:
-        children = list(pool.map(lambda p: apply_promote(source, dest, p, authority), plans))
-    return _fold(plan, children, f"service {plan.details['service']}")
+    stop = interrupts or Interrupts()
+    batch = run_batch(
+        plans,
+        lambda p: apply_promote(source, dest, p, authority),
+        max_workers=max_workers,
+        should_stop=lambda: stop.stopped,
+        name="promote",
+    )
+    children = [
+        batch.results[i]
+        if i in batch.results
+        else ActionResult(
+            p, NOT_STARTED, message="not started (interrupted)", evidence={"final_version": _dest_current(p)}
+        )
+        for i, p in enumerate(plans)
+    ]
+    folded = _fold(plan, children, f"service {plan.details['service']}")
+    if batch.stopped:
+        _interrupted(folded, batch.stopped)
+    return folded
+
+
+def _dest_current(plan: Plan) -> str | None:
+    return plan.details.get("dest_current")
+
+
+def _interrupted(result: ActionResult, why: str) -> None:
+    """An interrupted promotion's verdict: how many promoted, put back (automatic rollback), not started."""
+    leaves = [c for c in result.children for c in (c.children or [c])]
+    done = sum(1 for c in leaves if c.outcome == COMPLETE)
+    back = sum(1 for c in leaves if c.outcome == FAILED)
+    waiting = sum(1 for c in leaves if c.outcome == NOT_STARTED)
+    result.outcome = Outcome.INTERRUPTED
+    result.message = summary(done, back, waiting, 0, len(leaves), why).replace(" moved", " promoted")
 
 
 def _fold(plan: Plan, children: list[ActionResult], what: str) -> ActionResult:
@@ -667,18 +711,41 @@ def apply_promote_stack(
     authority: Authority | None = None,
     *,
     terraform_step: TerraformStep | None = None,
+    interrupts: Interrupts | None = None,
 ) -> ActionResult:
-    """Promote phase by phase; stop at the first failed phase, saying what was promoted (001 §5.1, §5.2.1)."""
+    """Promote phase by phase; stop at the first failed phase, saying what was promoted (001 §5.1, §5.2.1).
+    After ``interrupts`` fires, no further phase starts (the Terraform phase neither)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
     children: list[ActionResult] = []
+    stop = interrupts or Interrupts()
     for phase in plan.details["phases"]:
-        done = apply_promote_service(source, dest, phase, authority)
+        if stop.stopped:
+            children.append(
+                ActionResult(
+                    phase,
+                    NOT_STARTED,
+                    message="not started (interrupted)",
+                    children=[
+                        ActionResult(
+                            p,
+                            NOT_STARTED,
+                            message="not started (interrupted)",
+                            evidence={"final_version": _dest_current(p)},
+                        )
+                        for p in phase.details["plans"]
+                    ],
+                )
+            )
+            continue
+        done = apply_promote_service(source, dest, phase, authority, interrupts=stop)
         children.append(done)
         if done.outcome == FAILED:
             break
     else:
-        if terraform_step is not None:  # phase 4 (001 §5.1): infrastructure last; the Terraform issue supplies it
+        if (
+            terraform_step is not None and not stop.stopped
+        ):  # phase 4 (001 §5.1): infrastructure last; the Terraform issue supplies it
             children.append(terraform_step())
     result = _fold(plan, children, "stack")
     promoted = [c.plan.details.get("service") or c.plan.action for c in children if c.outcome == COMPLETE]
@@ -691,6 +758,8 @@ def apply_promote_stack(
     elif terraform_step is None:
         result.message += "; Terraform phase: no step given (001 §5.1 phase 4 left to the Terraform runbook)"
     result.evidence["promoted_phases"] = promoted
+    if stop.stopped:
+        _interrupted(result, stop.stopped)
     return result
 
 
