@@ -241,6 +241,14 @@ class Evidence:
             written.append(path)
         return written
 
+    def discard_unwritten(self) -> None:
+        """Remove reserved files left empty (a refusal, a lease held elsewhere) and the run directory if empty."""
+        for path in self.files.values():
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+        if self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()
+
     def decorate(self, text: str) -> str:
         """Put the REHEARSAL label in the first heading and the clock note under it."""
         lines = text.splitlines()
@@ -266,6 +274,16 @@ def _clock_note(target: Target) -> str | None:
         f"Times in this report are on the rehearsal clock ({type(target.clock).__name__}: {now} when written), not "
         f"wall-clock time ({wall} when written)."
     )
+
+
+@contextmanager
+def reserved_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Iterator[Evidence]:
+    """:func:`prepare_evidence` for the block; files it left unwritten are removed afterwards."""
+    evidence = prepare_evidence(args, target, stem, prefixes)
+    try:
+        yield evidence
+    finally:
+        evidence.discard_unwritten()
 
 
 def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Evidence:

@@ -33,7 +33,7 @@ from harness.cli.common import (
     authority,
     environment,
     held_lease,
-    prepare_evidence,
+    reserved_evidence,
     started_target,
     verdict_line,
     would_apply,
@@ -162,11 +162,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             plan = _plan(args, pr, source, dest, planning, gates)
             return stop_after_plan(plan, applying, args.dry_run, dest.name, out) or EXIT_OK
         stem = f"promote-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}"
-        evidence = prepare_evidence(args, dest, stem, ["checklist", "report"])
         scope = args.function or (f"service {args.service}" if args.service else "whole stack")
         rule = pr.approval_rule(src_env, dest.env)
         command = f"harness promote --from {src_env.name} --to {dest.env.name} ({scope})"
-        with held_lease(args, dest, auth, command=command, scope=scope, rule=rule, out=out):
+        with (
+            reserved_evidence(args, dest, stem, ["checklist", "report"]) as evidence,
+            held_lease(args, dest, auth, command=command, scope=scope, rule=rule, out=out),
+        ):
             plan = _plan(args, pr, source, dest, planning, gates)
             stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out)
             if stopped is not None:

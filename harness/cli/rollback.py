@@ -41,7 +41,7 @@ from harness.cli.common import (
     authority,
     environment,
     held_lease,
-    prepare_evidence,
+    reserved_evidence,
     started_target,
     verdict_line,
     would_apply,
@@ -89,6 +89,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where the incident report and the 001 §7.3 checklist go: runs/<run>/ under it (default reports/)",
     )
     add_operation_args(p)
+    p.add_argument(
+        "--max-workers",
+        type=int,
+        default=8,
+        metavar="N",
+        help="functions rolled back at once (default 8; Lambda's control-plane quota is per account)",
+    )
     p.add_argument(
         "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
     )
@@ -241,19 +248,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not applying:
             plan = _plan(args, target, planning, to)
             return stop_after_plan(plan, applying, args.dry_run, target.name, out) or EXIT_OK
-        evidence = prepare_evidence(args, target, f"{action}-{env.inventory}-{env.name}", ["incident", "checklist"])
         scope = args.function or (f"service {args.service}" if args.service else "all services")
         command = f"harness rollback {'--function ' + args.function if args.function else scope}"
-        with held_lease(args, target, auth, command=command, scope=scope, rule=rb.APPROVAL_RULE, out=out) as lease:
+        with (
+            reserved_evidence(args, target, f"{action}-{env.inventory}-{env.name}", ["incident", "checklist"]) as ev,
+            held_lease(args, target, auth, command=command, scope=scope, rule=rb.APPROVAL_RULE, out=out) as lease,
+        ):
             plan = _plan(args, target, planning, to)
             stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out)
             if stopped is not None:
                 return stopped
             with Interrupts() as interrupts:
                 result = rb.apply_rollback(
-                    target, plan, auth, interrupts=interrupts, lease_lost=(lambda: lease.lost) if lease else None
+                    target,
+                    plan,
+                    auth,
+                    interrupts=interrupts,
+                    lease_lost=(lambda: lease.lost) if lease else None,
+                    max_workers=args.max_workers,
                 )
-            return _finish(args, target, env, plan, result, auth, evidence, out)
+            return _finish(args, target, env, plan, result, auth, ev, out)
 
 
 def _finish(

@@ -16,6 +16,7 @@ takes ``target=`` (verify a peer) and ``record=``.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +37,7 @@ from harness.clock import Clock
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
+from harness.lease import operation_lease
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.targets.base import Target
 
@@ -75,12 +77,25 @@ def authority(pytestconfig: pytest.Config) -> Authority:
     )
 
 
-@pytest.fixture
-def run_action(request: pytest.FixtureRequest) -> Callable[[Callable[[], ActionResult]], ActionResult]:
-    """``run_action(lambda: rollback(...))``: run it, attach plan and result to Allure, announce it."""
+@contextmanager
+def scenario_lease(request: pytest.FixtureRequest, target: Target, what: str) -> Iterator[None]:
+    """The environment's operation lease around one mutating step of a scenario (harness/lease.py): a second
+    operator's run, a CLI apply or another pytest run on the same account and environment waits for nobody and
+    fails the test naming the holder."""
+    who = request.config.getoption("--actor", None) or Authority().who
+    with operation_lease(target, command=f"pytest {request.node.nodeid} ({what})", scope=what, actor=who):
+        yield
 
-    def run(call: Callable[[], ActionResult]) -> ActionResult:
-        result = call()
+
+@pytest.fixture
+def run_action(request: pytest.FixtureRequest) -> Callable[..., ActionResult]:
+    """``run_action(lambda: rollback(...), on=target)``: take the environment's lease (``on``, default the run's
+    target), run it, attach plan and result to Allure, announce it."""
+
+    def run(call: Callable[[], ActionResult], *, on: Target | None = None) -> ActionResult:
+        where = on or request.getfixturevalue("target")
+        with scenario_lease(request, where, "action"):
+            result = call()
         request.config.hook.pytest_harness_action_applied(config=request.config, result=result)
         return result
 
@@ -337,9 +352,13 @@ class Rollbacks:
     """The ``rollback`` fixture: runs rollbacks and remembers where each alias stood before the first one moved it."""
 
     def __init__(
-        self, target: Target, authority: Authority, run_action: Callable[[Callable[[], ActionResult]], ActionResult]
+        self,
+        target: Target,
+        authority: Authority,
+        run_action: Callable[..., ActionResult],
+        request: pytest.FixtureRequest,
     ) -> None:
-        self.target, self.authority, self.run_action = target, authority, run_action
+        self.target, self.authority, self.run_action, self.request = target, authority, run_action, request
         self.originals: dict[str, str] = {}
         self.used: list[tuple[Target, Authority]] = []
 
@@ -362,15 +381,17 @@ class Rollbacks:
         self.used.append((where, who))
         where.clock.sleep(RECORD_GAP_S)  # records are stamped to the ms: this action's must be newer than earlier ones
         if isinstance(functions, str):
-            return self.run_action(lambda: rollback_one(where, functions, who, to))
-        return self.run_action(lambda: rollback_all(where, who, to, service=service))
+            return self.run_action(lambda: rollback_one(where, functions, who, to), on=where)
+        return self.run_action(lambda: rollback_all(where, who, to, service=service), on=where)
 
     def restore(self) -> list[str]:
-        """Teardown: every alias a rollback moved back where it was; a failed restore fails the teardown."""
+        """Teardown: every alias a rollback moved back where it was (under the lease); a failed restore fails the
+        teardown."""
         if not (self.used and self.originals):
             return []
         where, who = self.used[0]
-        return restore_aliases(where, who, self.originals)
+        with scenario_lease(self.request, where, "restore after the rollback fixture"):
+            return restore_aliases(where, who, self.originals)
 
 
 @pytest.fixture
@@ -380,7 +401,7 @@ def rollback(
     """``rollback(fns, to=RollbackTo.previous(), service=None)``: run a rollback (one function, a list, or all)
     through ``run_action``; afterwards the aliases are put back where they were (a later read-only checklist
     in this session sees the seeded state, and the newest record agrees)."""
-    runs = Rollbacks(target, authority, run_action)
+    runs = Rollbacks(target, authority, run_action, request)
     request.addfinalizer(runs.restore)
     return runs
 
