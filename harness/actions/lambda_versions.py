@@ -101,7 +101,8 @@ def published_versions(lam: Any, fn: str) -> list[Version]:
 
 def get_alias(lam: Any, fn: str, alias: str) -> dict[str, Any] | None:
     """The alias (``FunctionVersion``, ``RoutingConfig``, ...) or None when the function or alias does not exist."""
-    return aws.get_or_none(lam.get_alias, *NOT_FOUND, FunctionName=fn, Name=alias)
+    got: dict[str, Any] | None = aws.get_or_none(lam.get_alias, *NOT_FOUND, FunctionName=fn, Name=alias)
+    return got
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def point_alias(
     """
     extra = {"RevisionId": revision_id} if revision_id else {}
     try:
-        return lam.update_alias(
+        moved: dict[str, Any] = lam.update_alias(
             FunctionName=fn,
             Name=alias,
             FunctionVersion=version,
@@ -302,6 +303,7 @@ def point_alias(
             RoutingConfig={"AdditionalVersionWeights": {}},
             **extra,
         )
+        return moved
     except ClientError as exc:
         if aws.error_code(exc) != PRECONDITION_FAILED:
             raise
@@ -335,7 +337,7 @@ def function_code(target: Any, fn: str, qualifier: str, location: str | None) ->
     """
     reader = getattr(target, "function_code", None)
     if callable(reader):
-        return reader(fn, qualifier)
+        return bytes(reader(fn, qualifier))
     if not location:
         raise HarnessError(f"{fn}:{qualifier} has no downloadable code location")
     import requests  # only a real promotion downloads

@@ -150,10 +150,10 @@ def plan_promote(
     function: str,
     gates: Gates,
     version: str | None = None,
-) -> Plan:
+) -> Plan[Any]:
     """Plan promoting ``function`` (a source function name) to the next environment; reads only."""
     src, dst = source.env, dest.env
-    plan = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
     plan.details.update(source_env=src.name, function=function, approval_rule=approval_rule(src, dst))
     if lv.service_of(src, function) is None:
         plan.refusal = f"unknown function {function!r} in {src.inventory}/{src.name}"
@@ -170,7 +170,7 @@ def plan_promote(
     return _plan_reads(source, dest, plan, function, version)
 
 
-def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str, version: str | None) -> Plan:
+def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function: str, version: str | None) -> Plan[Any]:
     src, dst = source.env, dest.env
     slam, dlam = source.client("lambda"), dest.client("lambda")
     try:
@@ -306,7 +306,9 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
 # -- apply ------------------------------------------------------------------------------------------
 
 
-def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: Authority | None = None) -> ActionResult:
+def apply_promote(
+    source: TargetLike, dest: TargetLike, plan: Plan[Any], authority: Authority | None = None
+) -> ActionResult:
     """Execute a promotion plan: backup, copy, wait, publish, move, monitor; automatic rollback on a trigger."""
     authority = authority or Authority()
     if plan.refused:
@@ -439,7 +441,7 @@ def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: A
     return result
 
 
-def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResult) -> str:
+def _deploy(source: TargetLike, dest: TargetLike, plan: Plan[Any], result: ActionResult) -> str:
     """Backup alias, package and settings into $LATEST, waits, publish; returns the new version."""
     d, clock = plan.details, dest.clock
     lam, dst_fn = dest.client("lambda"), d["dest_function"]
@@ -462,7 +464,7 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
     else:
         code = lv.function_code(source, d["function"], d["source_version"], d.get("location"))
         lam.update_function_code(FunctionName=dst_fn, ZipFile=code)
-    aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
+    aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
     at = clock.now()
     result.changed(
         at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d["dest_code_sha"], d["code_sha"], "update", "001 §3.2.1")
@@ -473,7 +475,7 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
         "complete)",
     )
     lam.update_function_configuration(FunctionName=dst_fn, Environment={"Variables": d["variables"]}, **d["settings"])
-    aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
+    aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
     new = lam.publish_version(FunctionName=dst_fn, Description=d["label"], CodeSha256=d["code_sha"])["Version"]
     at = clock.now()
     result.changed(
@@ -483,11 +485,11 @@ def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResu
     return str(new)
 
 
-def _rollback_to_backup(dest: TargetLike, plan: Plan, result: ActionResult, moved: bool, why: str) -> str | None:
+def _rollback_to_backup(dest: TargetLike, plan: Plan[Any], result: ActionResult, moved: bool, why: str) -> str | None:
     """Move the alias back to the backup version (001 §6.3.1 automatic rollback); the version it ends on."""
     d, dst, clock = plan.details, dest.env, dest.clock
     if not moved:
-        return d["dest_current"]
+        return str(d["dest_current"])
     lam, dst_fn = dest.client("lambda"), d["dest_function"]
     try:
         at = clock.now()
@@ -496,14 +498,14 @@ def _rollback_to_backup(dest: TargetLike, plan: Plan, result: ActionResult, move
             at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d["dest_current"], "update", why)
         )
         result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d['dest_current']} ({why})")
-        return d["dest_current"]
+        return str(d["dest_current"])
     except Exception as exc:  # noqa: BLE001 (reported; the record says FAILED with no known final version)
         result.message += f"; moving the alias back to {d['dest_current']} failed: {aws.error_message(exc)}"
         result.log(clock.now(), f"{dst_fn}: automatic rollback FAILED: {aws.error_message(exc)}")
         return None
 
 
-def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
+def _update_ssm(dest: TargetLike, plan: Plan[Any], result: ActionResult) -> None:
     env = dest.env
     if not env.ssm_deployed_version:
         return
@@ -550,13 +552,15 @@ def plan_promote_service(
     *,
     gates: Gates,
     functions: Sequence[str] | None = None,
-) -> Plan:
+) -> Plan[Any]:
     """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is.
 
     ``functions``: the service's functions when the caller listed them already (the stack lists once).
     """
     src, dst = source.env, dest.env
-    plan = Plan("promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(service=service, source_env=src.name)
     if service not in lv.services(src):
         plan.refusal = f"unknown service {service!r} in {src.inventory}; services: {', '.join(lv.services(src))}"
@@ -574,7 +578,7 @@ def plan_promote_service(
         plan.refusal = f"service {service} has no function in {src.name}"
         return plan
     plans = [plan_promote(source, dest, authority, function=fn, gates=outcome) for fn in names]
-    refused = [p.refusal for p in plans if p.refused]
+    refused = [p.refusal for p in plans if p.refusal]
     plan.details["plans"] = plans
     if refused:
         plan.refusal = "; ".join(refused)
@@ -589,7 +593,7 @@ def plan_promote_service(
 def apply_promote_service(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     authority: Authority | None = None,
     *,
     max_workers: int = MAX_WORKERS,
@@ -599,7 +603,7 @@ def apply_promote_service(
     ``interrupts`` stopped it (functions in flight finish, with their monitor; the rest never start)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    plans: list[Plan] = plan.details["plans"]
+    plans: list[Plan[Any]] = plan.details["plans"]
     stop = interrupts or Interrupts()
     batch = run_batch(
         plans,
@@ -622,7 +626,7 @@ def apply_promote_service(
     return folded
 
 
-def _dest_current(plan: Plan) -> str | None:
+def _dest_current(plan: Plan[Any]) -> str | None:
     return plan.details.get("dest_current")
 
 
@@ -636,7 +640,7 @@ def _interrupted(result: ActionResult, why: str) -> None:
     result.message = summary(done, back, waiting, 0, len(leaves), why).replace(" moved", " promoted")
 
 
-def _fold(plan: Plan, children: list[ActionResult], what: str) -> ActionResult:
+def _fold(plan: Plan[Any], children: list[ActionResult], what: str) -> ActionResult:
     """A parent result: FAILED if a child failed, its timeline the children's in time order."""
     result = ActionResult(plan, COMPLETE, children=children)
     for c in children:
@@ -674,10 +678,12 @@ def stack_order(env: Environment) -> list[str]:
     return listed + [s for s in lv.services(env) if s not in listed]
 
 
-def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates) -> Plan:
+def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates) -> Plan[Any]:
     """Plan every phase in 001 §5.1 order (Terraform last, as the caller's hook); refused if any phase is."""
     src, dst = source.env, dest.env
-    plan = Plan("promote-stack", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "promote-stack", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(source_env=src.name, order=stack_order(src))
     plan.refusal = _guard(source, dest, authority)
     if plan.refusal:
@@ -693,7 +699,7 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
         for s in plan.details["order"]
     ]
     plan.details["phases"] = phases
-    refused = [p.refusal for p in phases if p.refused]
+    refused = [p.refusal for p in phases if p.refusal]
     if refused:
         plan.refusal = "; ".join(refused)
         return plan
@@ -707,7 +713,7 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
 def apply_promote_stack(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     authority: Authority | None = None,
     *,
     terraform_step: TerraformStep | None = None,

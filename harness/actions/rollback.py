@@ -267,9 +267,9 @@ def _plan(
     names: list[tuple[str, str | None]],
     action: str,
     scope: str,
-) -> Plan:
+) -> Plan[Any]:
     env, now = target.env, target.clock.now()
-    plan = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
     plan.details.update(rule=to.describe(), scope=scope, approval_rule=APPROVAL_RULE)
     plan.refusal = refusal(target, authority, rule=APPROVAL_RULE)
     if plan.refusal:
@@ -379,12 +379,14 @@ def _choose_all(
         return list(pool.map(lambda n: _choose(target, n[0], to, deployed), names))
 
 
-def plan_rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None) -> Plan:
+def plan_rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None) -> Plan[Any]:
     """Plan one function's alias rollback (000 §4.2); reads only. An unknown function, alias or version,
     no earlier version, or a target equal to the serving version is a refusal."""
     to = to or RollbackTo.previous()
     env = target.env
-    plan = Plan("rollback", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "rollback", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(function=function, rule=to.describe())
     why = _refusal_for_name(env, function) or refusal(target, authority, rule=APPROVAL_RULE)
     if why:
@@ -400,9 +402,14 @@ def plan_rollback(target: TargetLike, function: str, authority: Authority, to: R
     return made
 
 
+def _empty_all(target: TargetLike) -> Plan[Any]:
+    env = target.env
+    return Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+
+
 def plan_rollback_all(
     target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None
-) -> Plan:
+) -> Plan[Any]:
     """Plan the rollback of every function of the inventory, or of one service (000 §4.4, 002); reads only.
 
     A function with no earlier version (or already on the target) is skipped with its reason; a
@@ -412,27 +419,25 @@ def plan_rollback_all(
     env = target.env
     known = lv.services(env)
     if service is not None and service not in known:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = f"unknown service {service!r} in {env.inventory}/{env.name}; services: {', '.join(known)}"
         return plan
     why = refusal(target, authority, rule=APPROVAL_RULE)
     if why:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = why
         return plan
     if to.kind == "versions":
         unknown = [why for why in (_refusal_for_name(env, fn) for fn in to.versions) if why]
         if unknown:
-            plan = Plan(
-                "rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY
-            )
+            plan = _empty_all(target)
             plan.refusal = "; ".join(unknown)
             return plan
-        names = [(fn, lv.service_of(env, fn)) for fn in to.versions]
+        names: list[tuple[str, str | None]] = [(fn, lv.service_of(env, fn)) for fn in to.versions]
     else:
-        names = lv.service_functions(env, service, target.client("lambda"))
+        names = list(lv.service_functions(env, service, target.client("lambda")))
     if not names:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = f"no function found for {service or 'any service'} in {env.inventory}/{env.name}"
         return plan
     plan = _plan(target, authority, to, names, "rollback-all", service or "all services")
@@ -440,7 +445,7 @@ def plan_rollback_all(
     return plan
 
 
-def spec_of(plan: Plan) -> RollbackSpec:
+def spec_of(plan: Plan[Any]) -> RollbackSpec:
     """The rollback plan's typed spec (TypeError for a plan of another action)."""
     if not isinstance(plan.spec, RollbackSpec):
         raise TypeError(f"{plan.action} plan carries no RollbackSpec")
@@ -466,7 +471,7 @@ class _Outcome:
 
 def _verify_alias(lam: Any, fn: str, alias: str, version: str) -> str:
     """Read the alias back (000 §4.2.5 "Verify alias update"); raises when it does not serve ``version``."""
-    got = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
+    got = str(lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"])
     if got != version:
         raise RuntimeError(f"{fn}: alias {alias} serves {got} after the update, not {version}")
     return got
@@ -579,10 +584,10 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str, revision_i
         out.events.append(Event(clock.now(), f"{d.function}: restoring checkpoint {out.checkpoint} FAILED"))
 
 
-def _child(plan: Plan, d: Move, moved: _Outcome | None, not_started: str | None = None) -> ActionResult:
+def _child(plan: Plan[Any], d: Move, moved: _Outcome | None, not_started: str | None = None) -> ActionResult:
     # not_started: the version a function the batch never started serves (read back), else None
     """A per-function result (the CLI prints one line per function)."""
-    child_plan = Plan(
+    child_plan: Plan[Any] = Plan(
         "rollback",
         plan.inventory,
         plan.env,
@@ -623,7 +628,7 @@ def _child(plan: Plan, d: Move, moved: _Outcome | None, not_started: str | None 
 
 
 def _record(
-    plan: Plan, spec: RollbackSpec, to_move: list[Move], authority: Authority, started: datetime
+    plan: Plan[Any], spec: RollbackSpec, to_move: list[Move], authority: Authority, started: datetime
 ) -> DeploymentRecord:
     """The batch's audit record as it is written IN_PROGRESS (001 §6.3.2 step 7, 002 §4)."""
     single = plan.action == "rollback"
@@ -654,7 +659,7 @@ def _record(
 
 def apply_rollback(
     target: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     authority: Authority | None = None,
     *,
     max_workers: int = MAX_WORKERS,
@@ -703,7 +708,7 @@ def apply_rollback(
 
 def _fold_outcomes(
     target: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     spec: RollbackSpec,
     result: ActionResult,
     trail: AuditTrail,

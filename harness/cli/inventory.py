@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.inventory.synth import Size, synthesize
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness inventory synth``."""
     inv = sub.add_parser("inventory", help="inventory tools (synth: a synthetic estate of any size)")
     inv_sub = inv.add_subparsers(dest="inventory_command", required=True)

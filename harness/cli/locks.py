@@ -19,7 +19,7 @@ from typing import TextIO
 from harness.cli.common import add_target_args, environment, rehearsal_label, started_target
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness locks``."""
     p = sub.add_parser(
         "locks",

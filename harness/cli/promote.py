@@ -43,7 +43,7 @@ from harness.errors import HarnessError
 from harness.outcome import Outcome
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness promote``."""
     p = sub.add_parser(
         "promote",

@@ -29,6 +29,7 @@ from typing import Any, Sequence, TextIO
 
 from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Plan
 from harness.actions.interrupt import Interrupts
+from harness.actions.lambda_versions import service_of
 from harness.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -50,7 +51,7 @@ from harness.errors import HarnessError
 from harness.outcome import Outcome
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness rollback``."""
     p = sub.add_parser(
         "rollback",
@@ -131,7 +132,7 @@ def _scope(args: argparse.Namespace) -> None:
         raise HarnessError("--all rolls back every function: leave out --function and --service")
 
 
-def show_plan(plan: Plan, out: TextIO) -> None:
+def show_plan(plan: Plan[Any], out: TextIO) -> None:
     """The plan, with its changes even when refused (the operator sees what would have happened)."""
     if not plan.refused:
         print(plan.render(), file=out)
@@ -142,7 +143,7 @@ def show_plan(plan: Plan, out: TextIO) -> None:
     print(f"REFUSED: {plan.refusal}", file=out)
 
 
-def stop_after_plan(plan: Plan, applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
+def stop_after_plan(plan: Plan[Any], applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
     """Show the plan; the exit status when nothing is to change (refused, --dry-run, no --allow-mutation), else None."""
     show_plan(plan, out)
     if plan.refused:
@@ -220,7 +221,7 @@ def exit_status(result: ActionResult) -> int:
     return EXIT_OK if result.outcome in (COMPLETE, SKIPPED, DRY_RUN) else EXIT_FAILED
 
 
-def _plan(args: argparse.Namespace, target: Any, planning: Any, to: Any) -> Plan:
+def _plan(args: argparse.Namespace, target: Any, planning: Any, to: Any) -> Plan[Any]:
     from harness.actions import rollback as rb
 
     if args.function:
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     env = environment(args)
     auth = authority(args)
     to = selection(args)
-    if args.function and args.service and rb.lv.service_of(env, args.function) != args.service:
+    if args.function and args.service and service_of(env, args.function) != args.service:
         raise HarnessError(f"{args.function} is not a function of service {args.service} in {env.inventory}/{env.name}")
     action = "rollback" if args.function else "rollback-all"
     with started_target(args, env) as target:
@@ -274,7 +275,7 @@ def _finish(
     args: argparse.Namespace,
     target: Any,
     env: Any,
-    plan: Plan,
+    plan: Plan[Any],
     result: ActionResult,
     auth: Any,
     evidence: Evidence,

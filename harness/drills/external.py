@@ -106,7 +106,7 @@ def run_command(
         raise
 
 
-def stop_group(proc: subprocess.Popen, grace_s: float = GROUP_GRACE_S) -> tuple[str, str]:
+def stop_group(proc: subprocess.Popen[str], grace_s: float = GROUP_GRACE_S) -> tuple[str, str]:
     """SIGTERM the command's whole process group, SIGKILL what is left after ``grace_s``; its output so far."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

@@ -280,11 +280,12 @@ class Peers:
         if name in self.started:
             return self.started[name]
         other = self.inventory.environment(name, strict_env_vars=self.target.name == "aws")
+        peer: Target
         try:
             if self.target.in_process:
                 from harness.targets.embedded.peer import start_peer
 
-                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
+                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]  # (in_process: an EmbeddedTarget)
             else:
                 from harness.targets import make_target
 

@@ -254,7 +254,7 @@ def promotion_checklist(
                 box(True, f"{role} approval", name)
                 # fewer approvers than roles leaves the other boxes out (the gate refused such a run already)
                 for role, name in zip(
-                    dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
+                    dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
                 )
             ],
         ]
@@ -338,7 +338,7 @@ def promotion_checklist(
         sign += [
             f"**{role} Signature**: {name}"
             for role, name in zip(
-                dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
+                dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
             )
         ]
     sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]

@@ -247,7 +247,10 @@ def _change_row(r: ActionResult) -> dict[str, Any]:
         seen = "200 (every monitor poll)"
     else:
         seen = "-"
-    label = lambda v, lab: f"{v} ({lab})" if v and lab else v  # noqa: E731 (a one-line formatter local to this table)
+
+    def label(v: Any, lab: Any) -> Any:
+        return f"{v} ({lab})" if v and lab else v
+
     return {
         "function": fn,
         "from": label(frm, d.get("from_label") or d.get("dest_current_label")),
