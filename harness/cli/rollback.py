@@ -146,6 +146,7 @@ def show_plan(plan: Plan[Any], out: TextIO) -> None:
 def stop_after_plan(plan: Plan[Any], applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
     """Show the plan; the exit status when nothing is to change (refused, --dry-run, no --allow-mutation), else None."""
     show_plan(plan, out)
+    out.flush()  # the operator (or a pipe) sees the whole plan before anything changes
     if plan.refused:
         print("REFUSED: nothing changed", file=out)
         return EXIT_REFUSED
