@@ -129,7 +129,8 @@ def test_sigint_5_s_into_a_300_function_batch(big, observer, tmp_path: Path) -> 
     output.wait_for(PLAN_END)
     time.sleep(5)
     proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=180)[1]
+    proc.wait(timeout=180)
+    err = proc.stderr.read() if proc.stderr else ""
     out = output.text()
     assert proc.returncode == 130, out[-3000:] + err[-3000:]
     now = serving(observer)
@@ -157,7 +158,8 @@ def test_a_second_sigint_aborts_at_once_and_the_record_ends_failed(big, observer
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=180)[1]
+    proc.wait(timeout=180)
+    err = proc.stderr.read() if proc.stderr else ""
     out = output.text()
     assert proc.returncode == 130, out[-3000:] + err[-3000:]
     assert "harness: interrupted" in err
