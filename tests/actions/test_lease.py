@@ -163,3 +163,46 @@ def test_harness_locks_names_the_target_and_the_holder(capsys) -> None:  # noqa:
     out = capsys.readouterr().out
     assert out.startswith("target: inventory=bbws env=sit") and "REHEARSAL (moto" in out
     assert "no lease held on bbws/sit (table bbws-deployments-sit)" in out
+
+
+def test_two_concurrent_promotions_of_one_environment_one_acts(make_embedded_module) -> None:  # noqa: ANN001
+    """Two operators promote DEV -> SIT at once (one emulator, two threads, each holding its lease as the CLI does):
+    exactly one promotes; the other is refused before planning, naming the holder."""
+    import threading
+
+    from harness.actions import promote as pr
+    from tests.actions.conftest import peer, start
+
+    sit = start("bbws", "sit")
+    dev = peer(sit, "bbws", "dev")
+    try:
+        fn, dst = "dev-bbws-sites-service", "sit-bbws-sites-service"
+        who = Authority(approvers=("Dev Lead",), reason="release", actor="tests")
+        inside, release = threading.Event(), threading.Event()
+        results: dict[str, object] = {}
+
+        def operator(name: str) -> None:
+            try:
+                with operation_lease(sit, command=f"harness promote ({name})", scope=fn, actor=name):
+                    inside.set()
+                    release.wait(60)  # still mid-operation while the other operator tries
+                    results[name] = pr.promote(dev, sit, who, function=fn, version="2", gates=(True, "rows passed"))
+            except LeaseHeld as exc:
+                results[name] = exc
+
+        first = threading.Thread(target=operator, args=("alice",))
+        first.start()
+        assert inside.wait(60)
+        operator("bob")
+        release.set()
+        first.join(120)
+        assert isinstance(results["bob"], LeaseHeld) and "held by alice@" in str(results["bob"])
+        assert "harness promote (alice)" in str(results["bob"])
+        done = results["alice"]
+        assert getattr(done, "outcome", None) == "COMPLETE", getattr(done, "message", done)
+        new = done.evidence["new_version"]  # type: ignore[attr-defined]  # (an ActionResult, checked above)
+        assert sit.client("lambda").get_alias(FunctionName=dst, Name=sit.env.alias)["FunctionVersion"] == new
+        assert read_lease(sit.client("dynamodb"), LeaseSettings.of(sit.env).table, sit.env) is None
+    finally:
+        dev.close()
+        sit.close()
