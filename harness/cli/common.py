@@ -180,6 +180,12 @@ def rehearsal_label(target: Target) -> str | None:
     return f"REHEARSAL ({target.emulator()})" if target.disposable else None
 
 
+def target_line(target: Target) -> str:
+    """``target: <describe> — REHEARSAL (...)``: the first line of every read command (where it looked)."""
+    label = rehearsal_label(target)
+    return f"target: {target.describe()}" + (f" — {label}" if label else "")
+
+
 def verdict_line(target: Target, line: str) -> str:
     """The verdict line, prefixed with REHEARSAL on a disposable target."""
     label = rehearsal_label(target)

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import TextIO
 
-from harness.cli.common import add_target_args, environment, rehearsal_label, started_target
+from harness.cli.common import add_target_args, environment, started_target, target_line
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,8 +38,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     env = environment(args)
     with started_target(args, env) as target:
-        label = rehearsal_label(target)
-        print(f"target: {target.describe()}" + (f" — {label}" if label else ""), file=out)
+        print(target_line(target), file=out)
         settings = LeaseSettings.of(env)
         if settings.table is None:
             print(f"no lease table: {env.inventory}/{env.name} names no deployments or [lease] table", file=out)

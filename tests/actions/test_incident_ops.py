@@ -247,3 +247,22 @@ def test_a_batch_stops_when_the_lease_is_lost(served, observer) -> None:
 
 def test_rollback_all_library_still_completes(served, observer) -> None:
     assert rollback_all(observer, WHO, RollbackTo.version("2")).outcome == "COMPLETE"
+
+
+def test_every_cli_report_on_the_embedded_target_says_rehearsal(tmp_path, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    rc = main(
+        ["rollback", "--env", "sit", "--service", "tenant-instance-management", "--reason", "t"]
+        + ["--reports-dir", str(tmp_path)]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    verdict = next(line for line in out.splitlines() if "rollback-all bbws/sit" in line and "COMPLETE" in line)
+    assert verdict.startswith("REHEARSAL (moto"), verdict
+    files = sorted(tmp_path.glob("runs/*/*.md"))
+    assert len(files) == 2
+    for path in files:
+        text = path.read_text()
+        assert "-REHEARSAL-moto-" in path.name and text.startswith("# REHEARSAL (moto"), (path.name, text[:100])
+        assert "Times in this report are on the rehearsal clock" in text and "wall-clock time" in text
