@@ -25,9 +25,9 @@ One audit record per promoted function (action ``promote``), IN_PROGRESS then CO
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from harness import aws
 from harness.actions import lambda_versions as lv
@@ -142,6 +142,51 @@ class _Source:
     variables: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PromoteSpec:
+    """One function's promotion plan, typed: what the plan read and what apply will do (apply reads only this)."""
+
+    source_env: str
+    function: str
+    dest_function: str
+    service: str | None
+    source_version: str
+    label: str
+    code_sha: str
+    location: str | None
+    image: str | None
+    settings: Mapping[str, Any]
+    variables: Mapping[str, str]
+    added_variables: tuple[str, ...]
+    dest_current: str
+    dest_current_label: str
+    dest_code_sha: str
+    dest_revision: str | None  # the destination alias's RevisionId: the alias move is conditional on it
+    backup_alias: str
+    record_id: str
+    monitor_seconds: float
+    gates: str | None = None
+    window: str | None = None
+    skip: str | None = None
+
+
+def _typed(plan: Plan[Any]) -> Plan[Any]:
+    """Attach the plan's PromoteSpec from what the plan read (``details`` stays for older readers)."""
+    d = plan.details
+    names = [f.name for f in fields(PromoteSpec)]
+    values: dict[str, Any] = {k: d.get(k) for k in names}
+    values["added_variables"] = tuple(d.get("added_variables") or ())
+    plan.spec = PromoteSpec(**values)
+    return plan
+
+
+def spec_of(plan: Plan[Any]) -> PromoteSpec:
+    """The promotion plan's typed spec (TypeError for a plan of another action)."""
+    if not isinstance(plan.spec, PromoteSpec):
+        raise TypeError(f"{plan.action} plan carries no PromoteSpec")
+    return plan.spec
+
+
 def plan_promote(
     source: TargetLike,
     dest: TargetLike,
@@ -237,7 +282,7 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
     if dcfg.get("CodeSha256") == s.code_sha and (dcfg.get("Description") or "") == s.label and not added:
         plan.details["skip"] = f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)"
         plan.notes.append(plan.details["skip"])
-        return plan
+        return _typed(plan)
     fn_res = f"lambda:{dst_fn}"
     plan.changes += [
         Change(
@@ -300,7 +345,7 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
         "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
         "defect 3)",
     ]
-    return plan
+    return _typed(plan)
 
 
 # -- apply ------------------------------------------------------------------------------------------
@@ -313,41 +358,41 @@ def apply_promote(
     authority = authority or Authority()
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    d, dst, clock = plan.details, dest.env, dest.clock
+    d, dst, clock = spec_of(plan), dest.env, dest.clock
     result = ActionResult(plan, COMPLETE)
-    if d.get("skip"):
-        result.outcome, result.message = SKIPPED, d["skip"]
-        result.evidence["final_version"] = d["dest_current"]
+    if d.skip:
+        result.outcome, result.message = SKIPPED, d.skip
+        result.evidence["final_version"] = d.dest_current
         return result
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
+    lam, dst_fn = dest.client("lambda"), d.dest_function
     started = clock.now()
     result.log(
         started,
-        f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} "
+        f"promotion of {d.source_env} {d.function}:{d.source_version} ({d.label}) to {dst.name} "
         f"initiated by {authority.who}",
     )
     record = DeploymentRecord(
-        record_id=d["record_id"],
+        record_id=d.record_id,
         action="promote",
         environment=dst.name,
         timestamp=utc_stamp(started),
-        from_version=d["dest_current_label"] or d["dest_current"],
-        to_version=d["label"],
+        from_version=d.dest_current_label or d.dest_current,
+        to_version=d.label,
         function=dst_fn,
-        functions={dst_fn: FunctionChange(d["dest_current"], None)},
-        services=(d["service"],) if d.get("service") else (),
+        functions={dst_fn: FunctionChange(d.dest_current, None)},
+        services=(d.service,) if d.service else (),
         actor=authority.who,
         reason=authority.reason,
         extra={
             k: v
             for k, v in {
-                "source_environment": d["source_env"],
-                "source_function": d["function"],
-                "source_version": d["source_version"],
-                "code_sha256": d["code_sha"],
+                "source_environment": d.source_env,
+                "source_function": d.function,
+                "source_version": d.source_version,
+                "code_sha256": d.code_sha,
                 "incident": authority.incident,
                 "approved_by": ",".join(authority.approvers) or None,
-                "gates": d.get("gates"),
+                "gates": d.gates,
             }.items()
             if v
         },
@@ -365,11 +410,11 @@ def apply_promote(
                     dst_fn,
                     dst.alias,
                     new,
-                    f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}",
-                    revision_id=d.get("dest_revision"),
+                    f"Promoted {d.label} from {d.source_env} v{d.source_version}",
+                    revision_id=d.dest_revision,
                 )
             except lv.AliasMoved as stale:  # moved by someone else since the plan: never moved blindly
-                stale.planned = d["dest_current"]
+                stale.planned = d.dest_current
                 raise
             moved = True
             result.changed(
@@ -377,18 +422,18 @@ def apply_promote(
                 Change(
                     f"lambda:{dst_fn}:alias/{dst.alias}",
                     "FunctionVersion",
-                    d["dest_current"],
+                    d.dest_current,
                     new,
                     "update",
                     "001 §3.2.1",
                 ),
             )
-            result.log(at, f"{dst_fn}: alias {dst.alias} {d['dest_current']} -> {new}")
+            result.log(at, f"{dst_fn}: alias {dst.alias} {d.dest_current} -> {new}")
             got = lam.get_alias(FunctionName=dst_fn, Name=dst.alias)["FunctionVersion"]
             if got != new:
                 raise RuntimeError(f"{dst_fn}: alias {dst.alias} serves {got} after the update, not {new}")
-            trail.update(functions={dst_fn: FunctionChange(d["dest_current"], new)})
-            monitor = watch(dest, dst_fn, since=at, seconds=d["monitor_seconds"])
+            trail.update(functions={dst_fn: FunctionChange(d.dest_current, new)})
+            monitor = watch(dest, dst_fn, since=at, seconds=d.monitor_seconds)
             result.evidence["monitor"] = monitor.to_dict()
             for s in monitor.samples:
                 result.log(
@@ -399,13 +444,11 @@ def apply_promote(
             result.outcome, result.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
             if not moved:
                 result.message += (
-                    f" ($LATEST may hold the new package; alias {dst.alias} still serves {d['dest_current']})"
+                    f" ($LATEST may hold the new package; alias {dst.alias} still serves {d.dest_current})"
                 )
             final = _rollback_to_backup(dest, plan, result, moved, f"promotion failed: {result.message}")
             trail.update(
-                functions={
-                    dst_fn: FunctionChange(d["dest_current"], record.functions[dst_fn].to_version, FAILED, final)
-                }
+                functions={dst_fn: FunctionChange(d.dest_current, record.functions[dst_fn].to_version, FAILED, final)}
             )
             result.evidence["final_version"] = final
             result.record = trail.finish(FAILED)
@@ -418,24 +461,24 @@ def apply_promote(
             )
             result.outcome = FAILED
             result.message = (
-                f"automatic rollback to {d['backup_alias']} (version {d['dest_current']}): "
+                f"automatic rollback to {d.backup_alias} (version {d.dest_current}): "
                 f"{trigger.name} trigger fired: {trigger.observed}"
             )
             trail.update(
-                functions={dst_fn: FunctionChange(d["dest_current"], new, FAILED, final)},
+                functions={dst_fn: FunctionChange(d.dest_current, new, FAILED, final)},
                 extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
             )
             result.evidence["final_version"] = final
             result.record = trail.finish(FAILED)
             return result
-        trail.update(functions={dst_fn: FunctionChange(d["dest_current"], new, COMPLETE, new)})
+        trail.update(functions={dst_fn: FunctionChange(d.dest_current, new, COMPLETE, new)})
         _update_ssm(dest, plan, result)
         result.evidence["final_version"] = new
         result.evidence["new_version"] = new
         if result.outcome == FAILED:
             result.record = trail.finish(FAILED)
         else:
-            result.message = f"{dst_fn}: {d['dest_current']} -> {new} ({d['label']}); {monitor.summary()}"
+            result.message = f"{dst_fn}: {d.dest_current} -> {new} ({d.label}); {monitor.summary()}"
     result.record = trail.record
     result.log(clock.now(), f"audit record {record.record_id} {trail.record.status}")
     return result
@@ -443,64 +486,63 @@ def apply_promote(
 
 def _deploy(source: TargetLike, dest: TargetLike, plan: Plan[Any], result: ActionResult) -> str:
     """Backup alias, package and settings into $LATEST, waits, publish; returns the new version."""
-    d, clock = plan.details, dest.clock
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
+    d, clock = spec_of(plan), dest.clock
+    lam, dst_fn = dest.client("lambda"), d.dest_function
     at = clock.now()
     backup = lv.create_alias(
         lam,
         dst_fn,
-        d["backup_alias"],
-        d["dest_current"],
-        f"Backup before promotion of {d['label']} from {d['source_env']} (001 §6.2.1)",
+        d.backup_alias,
+        d.dest_current,
+        f"Backup before promotion of {d.label} from {d.source_env} (001 §6.2.1)",
     )
-    d["backup_alias"] = backup
+    result.evidence["backup_alias"] = backup  # the name used (a numbered sibling when the planned one was taken)
     result.changed(
         at,
-        Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d["dest_current"], "create", "001 §6.2.1"),
+        Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d.dest_current, "create", "001 §6.2.1"),
     )
-    result.log(at, f"{dst_fn}: backup alias {backup} on version {d['dest_current']}")
-    if d.get("image"):
-        lam.update_function_code(FunctionName=dst_fn, ImageUri=d["image"])
+    result.log(at, f"{dst_fn}: backup alias {backup} on version {d.dest_current}")
+    if d.image:
+        lam.update_function_code(FunctionName=dst_fn, ImageUri=d.image)
     else:
-        code = lv.function_code(source, d["function"], d["source_version"], d.get("location"))
+        code = lv.function_code(source, d.function, d.source_version, d.location)
         lam.update_function_code(FunctionName=dst_fn, ZipFile=code)
     aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
     at = clock.now()
     result.changed(
-        at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d["dest_code_sha"], d["code_sha"], "update", "001 §3.2.1")
+        at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d.dest_code_sha, d.code_sha, "update", "001 §3.2.1")
     )
     result.log(
         at,
-        f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update "
-        "complete)",
+        f"{dst_fn}: code of {d.source_env} {d.function}:{d.source_version} deployed to $LATEST (update complete)",
     )
-    lam.update_function_configuration(FunctionName=dst_fn, Environment={"Variables": d["variables"]}, **d["settings"])
+    lam.update_function_configuration(
+        FunctionName=dst_fn, Environment={"Variables": dict(d.variables)}, **dict(d.settings)
+    )
     aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
-    new = lam.publish_version(FunctionName=dst_fn, Description=d["label"], CodeSha256=d["code_sha"])["Version"]
+    new = lam.publish_version(FunctionName=dst_fn, Description=d.label, CodeSha256=d.code_sha)["Version"]
     at = clock.now()
-    result.changed(
-        at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d["label"], "create", "001 §3.2.1")
-    )
-    result.log(at, f"{dst_fn}: published version {new} ({d['label']})")
+    result.changed(at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d.label, "create", "001 §3.2.1"))
+    result.log(at, f"{dst_fn}: published version {new} ({d.label})")
     return str(new)
 
 
 def _rollback_to_backup(dest: TargetLike, plan: Plan[Any], result: ActionResult, moved: bool, why: str) -> str | None:
     """Move the alias back to the backup version (001 §6.3.1 automatic rollback); the version it ends on."""
-    d, dst, clock = plan.details, dest.env, dest.clock
+    d, dst, clock = spec_of(plan), dest.env, dest.clock
     if not moved:
-        return str(d["dest_current"])
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
+        return str(d.dest_current)
+    lam, dst_fn = dest.client("lambda"), d.dest_function
     try:
         at = clock.now()
-        lv.point_alias(lam, dst_fn, dst.alias, d["dest_current"], f"Rollback to backup {d['backup_alias']}: {why}")
+        lv.point_alias(lam, dst_fn, dst.alias, d.dest_current, f"Rollback to backup {d.backup_alias}: {why}")
         result.changed(
-            at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d["dest_current"], "update", why)
+            at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d.dest_current, "update", why)
         )
-        result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d['dest_current']} ({why})")
-        return str(d["dest_current"])
+        result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d.dest_current} ({why})")
+        return str(d.dest_current)
     except Exception as exc:  # noqa: BLE001 (reported; the record says FAILED with no known final version)
-        result.message += f"; moving the alias back to {d['dest_current']} failed: {aws.error_message(exc)}"
+        result.message += f"; moving the alias back to {d.dest_current} failed: {aws.error_message(exc)}"
         result.log(clock.now(), f"{dst_fn}: automatic rollback FAILED: {aws.error_message(exc)}")
         return None
 
@@ -512,7 +554,7 @@ def _update_ssm(dest: TargetLike, plan: Plan[Any], result: ActionResult) -> None
     at = dest.clock.now()
     try:
         dest.client("ssm").put_parameter(
-            Name=env.ssm_deployed_version, Value=plan.details["label"], Type="String", Overwrite=True
+            Name=env.ssm_deployed_version, Value=spec_of(plan).label, Type="String", Overwrite=True
         )
     except Exception as exc:  # noqa: BLE001 (any failure while restoring is reported with the record)
         result.outcome, result.message = (
@@ -520,7 +562,7 @@ def _update_ssm(dest: TargetLike, plan: Plan[Any], result: ActionResult) -> None
             f"promoted, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
         )
         return
-    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", None, plan.details["label"], "update", "002"))
+    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", None, spec_of(plan).label, "update", "002"))
 
 
 def promote(
