@@ -159,7 +159,9 @@ def stop_after_plan(plan: Plan[Any], applying: bool, dry_run: bool, target_name:
 
 def function_line(child: ActionResult, alias: str) -> str:
     """``fn: 3 -> 2, health 200 (fn:alias), COMPLETE``."""
-    d, ev = child.plan.details, child.evidence
+    from harness.report.incident import plan_facts
+
+    d, ev = plan_facts(child.plan), child.evidence
     fn = d.get("dest_function") or d.get("function")
     frm, to = d.get("from") or d.get("dest_current"), d.get("to") or ev.get("new_version") or d.get("label")
     health = ev.get("health") or {}
