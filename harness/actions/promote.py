@@ -20,6 +20,11 @@ itself (table names, environment markers) stay — copying DEV's ``DYNAMODB_TABL
 point SIT at DEV's table.
 
 One audit record per promoted function (action ``promote``), IN_PROGRESS then COMPLETE or FAILED.
+The alias move is conditional on the destination alias's RevisionId read at plan time; a service or
+stack batch stops starting functions (phases) on Ctrl-C (harness/actions/interrupt.py).
+
+Longer than 450 lines on purpose: one function, a service and the whole stack (001 §5.1) are one
+procedure at three sizes, and their plans and applies read best side by side.
 """
 
 from __future__ import annotations

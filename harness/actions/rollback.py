@@ -14,6 +14,14 @@ whose ``functions`` map holds every function's from/to/outcome/final version (00
 per workflow run, for all services). IN_PROGRESS first, then always COMPLETE or FAILED, also when an
 exception or KeyboardInterrupt interrupts. Where the inventory names an SSM deployed-version
 parameter it is set to the release label the functions now serve (002 "Update Deployed Version").
+
+Concurrency and interruptions: each move is conditional on the alias's RevisionId read at plan time (a
+stale one refuses that function); a batch runs through harness/actions/interrupt.py, so a Ctrl-C or
+a lost lease starts nothing new and the record says what GetAlias says. A canary in flight (weight
+routed to a newer version) is rolled back to the alias's primary version.
+
+Longer than 450 lines on purpose: the plan and the apply of one runbook procedure share the Move and
+RollbackSpec types and read best side by side.
 """
 
 from __future__ import annotations
@@ -159,6 +167,11 @@ def _refusal_for_name(env: Environment, fn: str) -> str | None:
     return f"unknown function {fn!r} in {env.inventory}/{env.name}; known: {', '.join(known)}"
 
 
+def _canary(routing: Mapping[str, float], primary: str) -> bool:
+    """True when the alias routes weight to a version newer than its primary (a canary in flight)."""
+    return any(lv.version_key(str(v)) > lv.version_key(str(primary)) for v in routing)
+
+
 def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | None) -> Move:
     """Read the alias and versions of ``fn`` and choose its target version by ``to`` (reads only)."""
     env, lam = target.env, target.client("lambda")
@@ -178,12 +191,10 @@ def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | N
     base = Move(fn, service, current, cur.label if cur else "", routing=routing, revision_id=alias.get("RevisionId"))
     listing = ", ".join(v.describe() for v in versions) or "none"
     chosen: lv.Version | None
-    canary = [v for v in routing if lv.version_key(str(v)) > lv.version_key(str(current))]
-    if to.kind == "previous" and canary:
+    if to.kind == "previous" and _canary(routing, current):
         # A canary in flight (CodeDeploy traffic shifting): the newer weighted version is the release being
         # rolled back; the primary is the stable one, so all traffic returns to it (002 --routing-config '{}').
-        chosen = cur or lv.Version(str(current), "", "")
-        base = replace(base, canary=True)
+        chosen, base = cur or lv.Version(str(current), "", ""), replace(base, canary=True)
     elif to.kind == "previous":
         chosen = lv.previous_version(versions, current)
         if chosen is None:
@@ -350,23 +361,28 @@ def _plan(
         ssm_label=label if moved and label and label != current_label else None,
         services=tuple(sorted({s for _, s in names if s})),
     )
-    plan.notes += [f"{d.function}: canary: {d.weights_line()}" for d in decisions if d.canary and d.skip is None]
-    skipped = [d for d in decisions if d.skip]
-    plan.notes += [f"{d.function}: skipped: {d.skip}" for d in skipped]
+    plan.notes += _notes(to, decisions, current_label, deployed)
+    return plan
+
+
+def _notes(to: RollbackTo, decisions: list[Move], current_label: str | None, deployed: str | None) -> list[str]:
+    """The plan's notes: canaries, skips, and where the target rule departs from the runbook (seed defects)."""
+    notes = [f"{d.function}: canary: {d.weights_line()}" for d in decisions if d.canary and d.skip is None]
+    notes += [f"{d.function}: skipped: {d.skip}" for d in decisions if d.skip]
     if to.kind == "previous":
-        plan.notes.append(
+        notes.append(
             "target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed "
             "defect 4)"
         )
     if to.kind == "deployed-previous":
-        plan.notes.append(
+        notes.append(
             f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] "
             "(002, seed defect 4)"
         )
-    plan.notes.append(
+    notes.append(
         "health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)"
     )
-    return plan
+    return notes
 
 
 def _choose_all(
@@ -706,6 +722,17 @@ def apply_rollback(
     return result
 
 
+def _serving_now(target: TargetLike, moves: list[Move], max_workers: int) -> dict[str, str | None]:
+    """Each function's alias version as GetAlias reads it now (None when the alias is gone), concurrently."""
+    lam, alias = target.client("lambda"), target.env.alias
+
+    def serving(d: Move) -> str | None:
+        got = lv.get_alias(lam, d.function, alias)
+        return None if got is None else str(got["FunctionVersion"])
+
+    return dict(zip([d.function for d in moves], read_back(moves, serving, max_workers=max_workers), strict=True))
+
+
 def _fold_outcomes(
     target: TargetLike,
     plan: Plan[Any],
@@ -721,19 +748,9 @@ def _fold_outcomes(
     by_fn = {m.decision.function: m for m in moved}
     waiting = {d.function for d in not_started}
     todo = [d for d in spec.moves if d.skip is None]
-    now_by_fn: dict[str, str | None] = {}
-    if stopped:  # the truth after an interruption is what the account says now, not what was planned
-        lam, alias = target.client("lambda"), target.env.alias
-
-        def serving(d: Move) -> str | None:
-            got = lv.get_alias(lam, d.function, alias)
-            return None if got is None else str(got["FunctionVersion"])
-
-        now_by_fn = dict(
-            zip([d.function for d in todo], read_back(todo, serving, max_workers=max_workers), strict=True)
-        )
-        for fn, m in by_fn.items():
-            m.final = now_by_fn[fn]
+    now_by_fn = _serving_now(target, todo, max_workers) if stopped else {}
+    for fn, m in by_fn.items():
+        m.final = now_by_fn.get(fn, m.final)  # after an interruption, what the account says, not what was planned
     functions = {
         d.function: (
             FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final)

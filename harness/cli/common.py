@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +26,7 @@ from harness.inventory.loader import bundled_names
 from harness.targets import TARGETS, Target, make_target
 
 if TYPE_CHECKING:
+    from harness.actions.interrupt import Interrupts
     from harness.lease import Lease
 
 TARGET_ENV = "HARNESS_TARGET"
@@ -323,3 +324,42 @@ def _safe_token(text: str) -> str:
 
 class EvidenceRefused(HarnessError):
     """The reports cannot be written: refused before any change (exit 3)."""
+
+
+@dataclass
+class Operation:
+    """What a mutating command holds while it plans and applies: reserved reports, the lease, the interrupts."""
+
+    evidence: Evidence | None
+    lease: Lease | None
+    interrupts: Interrupts
+
+    def lease_lost(self) -> str | None:
+        """Why the lease was lost (a batch stops starting work), or None."""
+        return self.lease.lost if self.lease else None
+
+
+@contextmanager
+def operation(
+    args: argparse.Namespace,
+    target: Target,
+    auth: Authority,
+    *,
+    command: str,
+    scope: str,
+    rule: str,
+    out: TextIO,
+    reports: tuple[str, list[str]] | None = None,
+) -> Iterator[Operation]:
+    """The common path of every mutating command's apply, in order: reports reserved (``reports=(stem,
+    prefixes)``; EvidenceRefused, exit 3, naming the path), the environment's lease (LeaseHeld, exit 5), then
+    SIGINT/SIGTERM as a stop request for the block (``op.interrupts``; a batch checks ``op.interrupts.stopped``).
+    Plan inside the block, so a plan made after waiting for the lease sees the state the other operation left.
+    """
+    from harness.actions.interrupt import Interrupts
+
+    with ExitStack() as stack:
+        evidence = stack.enter_context(reserved_evidence(args, target, *reports)) if reports else None
+        lease = stack.enter_context(held_lease(args, target, auth, command=command, scope=scope, rule=rule, out=out))
+        interrupts = stack.enter_context(Interrupts())
+        yield Operation(evidence, lease, interrupts)
