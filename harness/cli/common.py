@@ -296,7 +296,7 @@ def reserved_evidence(args: argparse.Namespace, target: Target, stem: str, prefi
 def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Evidence:
     """A new run directory under ``<reports-dir>/runs`` with every report file created empty (proven writable),
     older runs pruned by ``--keep-runs``; HarnessError naming the path when it cannot be written."""
-    from harness.pytest_plugin.run_dirs import check_writable, create_run, prune
+    from harness.run_dirs import check_writable, create_run, prune
 
     root = Path(getattr(args, "reports_dir", "reports"))
     label = rehearsal_label(target)
