@@ -357,7 +357,7 @@ class Rollbacks:
         target: Target,
         authority: Authority,
         run_action: Callable[..., ActionResult],
-        request: pytest.FixtureRequest,
+        request: pytest.FixtureRequest | None = None,
     ) -> None:
         self.target, self.authority, self.run_action, self.request = target, authority, run_action, request
         self.originals: dict[str, str] = {}
@@ -391,7 +391,9 @@ class Rollbacks:
         if not (self.used and self.originals):
             return []
         where, who = self.used[0]
-        with scenario_lease(self.request, where, "restore after the rollback fixture"):
+        what = "restore after the rollback fixture"
+        node = self.request.node.nodeid if self.request is not None else "rollback fixture"
+        with operation_lease(where, command=f"pytest {node} ({what})", scope=what, actor=who.who):
             return restore_aliases(where, who, self.originals)
 
 

@@ -266,3 +266,31 @@ def test_every_cli_report_on_the_embedded_target_says_rehearsal(tmp_path, capsys
         text = path.read_text()
         assert "-REHEARSAL-moto-" in path.name and text.startswith("# REHEARSAL (moto"), (path.name, text[:100])
         assert "Times in this report are on the rehearsal clock" in text and "wall-clock time" in text
+
+
+def test_an_expired_lease_is_refused_until_broken_by_id_and_the_break_is_recorded(served, observer, capsys) -> None:  # noqa: ANN001
+    import time as wall
+
+    from harness.cli import main
+    from harness.lease import Lease
+
+    dead = Lease(
+        observer.client("dynamodb"),
+        observer.env,
+        LeaseSettings.of(observer.env),
+        command="harness rollback all services",
+        scope="all services",
+        actor="carol",
+        wall=lambda: wall.time() - 3600,  # taken an hour ago by a process that died
+    )
+    assert dead.try_acquire() is None
+    rc = main([*ROLLBACK_ALL])
+    err = capsys.readouterr().err
+    assert rc == 5 and f"break it with --break-lease {dead.lease_id}" in err and "held by carol@" in err, err
+    assert set(serving(observer).values()) == {"3"}
+    rc = main([*ROLLBACK_ALL, "--break-lease", dead.lease_id])
+    out = capsys.readouterr().out
+    assert rc == 0 and "lease broken (recorded)" in out, out
+    broken = [r for r in read_records(observer.client("dynamodb"), observer.env) if r.action == "lease-break"]
+    assert broken and broken[0].resource == f"lease:{dead.lease_id}"
+    assert lease_of(observer) is None and set(serving(observer).values()) == {"2"}
