@@ -54,13 +54,23 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` command."""
+    args = parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C, so leases are released and records finished (``finally`` runs)
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; every failure the user can act on is one line (see the module docstring)."""
     from harness.cli.common import EXIT_INTERRUPTED, EXIT_LEASE_HELD, EXIT_REFUSED, EvidenceRefused
     from harness.lease import LeaseHeld
 
-    args = parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        # SIGTERM unwinds like Ctrl-C, so leases are released and records finished (``finally`` runs)
-        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         return int(args.func(args))
     except LeaseHeld as exc:

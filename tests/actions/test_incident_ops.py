@@ -174,7 +174,8 @@ def test_stale_revision_id_on_the_emulator(served, observer) -> None:
     }
 
 
-def test_sigint_at_the_first_alias_move_tells_the_truth(served, observer, tmp_path, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_the_first_alias_move_tells_the_truth(served, observer, tmp_path, monkeypatch, capsys, sig) -> None:  # noqa: ANN001
     from harness.cli import main
 
     real, calls = lv.point_alias, []
@@ -182,7 +183,7 @@ def test_sigint_at_the_first_alias_move_tells_the_truth(served, observer, tmp_pa
     def first_move_interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 (point_alias's signature)
         calls.append(args[1])
         if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the first alias moves
+            os.kill(os.getpid(), sig)  # Ctrl-C (or a SIGTERM) as the first alias moves
         return real(*args, **kwargs)
 
     monkeypatch.setattr(lv, "point_alias", first_move_interrupted)
@@ -195,7 +196,7 @@ def test_sigint_at_the_first_alias_move_tells_the_truth(served, observer, tmp_pa
     verdict = next(line for line in out.splitlines() if line.startswith("INTERRUPTED"))
     assert f"{len(moved)} of 7 moved; {7 - len(moved)} not started" in verdict, verdict
     record = next(r for r in read_records(observer.client("dynamodb"), observer.env) if r.action == "rollback")
-    assert record.status == "FAILED" and record.extra.get("interrupted") == "SIGINT"
+    assert record.status == "FAILED" and record.extra.get("interrupted") == signal.Signals(sig).name
     assert {fn: c.final_version for fn, c in record.functions.items()} == now  # the record says what GetAlias says
     assert {c.outcome for fn, c in record.functions.items() if fn not in moved} == {"NOT_STARTED"}
     assert not [r for r in read_records(observer.client("dynamodb"), observer.env) if r.status == IN_PROGRESS]
