@@ -14,7 +14,6 @@ import sys
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, TextIO
 
@@ -178,7 +177,9 @@ def add_operation_args(p: argparse.ArgumentParser, *, reports: bool = True) -> N
 def rehearsal_label(target: Target) -> str | None:
     """``REHEARSAL (moto 5.2.5 (embedded))`` on a disposable target, else None (a report must never pass for
     production)."""
-    return f"REHEARSAL ({target.emulator()})" if target.disposable else None
+    from harness.report.labels import rehearsal_label as label
+
+    return label(target)
 
 
 def target_line(target: Target) -> str:
@@ -258,29 +259,15 @@ class Evidence:
 
     def decorate(self, text: str) -> str:
         """Put the REHEARSAL label in the first heading and the clock note under it."""
-        lines = text.splitlines()
-        head = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
-        if head is None:
-            lines.insert(0, f"# {self.label or 'Report'}")
-            head = 0
-        elif self.label:
-            lines[head] = f"# {self.label}: {lines[head][2:]}"
-        if self.clock_note:
-            lines[head + 1 : head + 1] = ["", f"> {self.clock_note}"]
-        return "\n".join(lines) + "\n"
+        from harness.report.labels import label_report
+
+        return label_report(text, self.label, self.clock_note)
 
 
 def _clock_note(target: Target) -> str | None:
-    from harness.clock import SystemClock
+    from harness.report.labels import clock_note
 
-    if isinstance(target.clock, SystemClock):
-        return None
-    wall = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    now = target.clock.now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"Times in this report are on the rehearsal clock ({type(target.clock).__name__}: {now} when written), not "
-        f"wall-clock time ({wall} when written)."
-    )
+    return clock_note(target)
 
 
 @contextmanager
@@ -300,7 +287,9 @@ def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefix
 
     root = Path(getattr(args, "reports_dir", "reports"))
     label = rehearsal_label(target)
-    token = f"-REHEARSAL-{_safe_token(target.emulator())}" if label else ""
+    from harness.report.labels import file_token
+
+    token = file_token(target)
     run_id = uuid.uuid4().hex[:8]
     try:
         check_writable(root)
@@ -315,11 +304,6 @@ def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefix
         raise EvidenceRefused(f"reports cannot be written at {where}: {exc.strerror or exc}; nothing changed") from None
     prune(root, int(getattr(args, "keep_runs", DEFAULT_KEEP_RUNS)), current=run_dir)
     return Evidence(run_dir, files, label, _clock_note(target))
-
-
-def _safe_token(text: str) -> str:
-    first = text.split(" (")[0].split()[0] if text else "emulator"
-    return re.sub(r"[^A-Za-z0-9]+", "", first) or "emulator"
 
 
 class EvidenceRefused(HarnessError):

@@ -39,6 +39,7 @@ from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
 from harness.lease import operation_lease
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
+from harness.report.labels import clock_note, file_token, label_report, rehearsal_label
 from harness.targets.base import Target
 
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
@@ -429,8 +430,12 @@ def action_reports(
     ) -> list[Path]:
         row_dicts, gate_dicts = rows_as_dicts(rows), rows_as_dicts(gate_rows)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = request.getfixturevalue("target")
+        label, note = rehearsal_label(target), clock_note(target)
         base = (
-            f"{result.plan.action}-{env.inventory}-{env.name}-{request.node.name}-{stamp}".replace("/", "_")
+            f"{result.plan.action}-{env.inventory}-{env.name}{file_token(target)}-{request.node.name}-{stamp}".replace(
+                "/", "_"
+            )
             .replace("[", "-")
             .replace("]", "")
         )
@@ -443,7 +448,7 @@ def action_reports(
             method=f"pytest {request.node.nodeid}",
             root_cause=root_cause,
         )
-        incident = write_report(f"incident-{base}.md", render_incident(facts))
+        incident = write_report(f"incident-{base}.md", label_report(render_incident(facts), label, note))
         if source_env is not None:
             checklist = promotion_checklist(
                 result, source_env, env, gate_rows=gate_dicts, rows=row_dicts, authority=authority
@@ -452,7 +457,7 @@ def action_reports(
             checklist = rollback_checklist(
                 result, env, rows=row_dicts, authority=authority, incident_report=incident.name
             )
-        return [incident, write_report(f"checklist-{base}.md", checklist)]
+        return [incident, write_report(f"checklist-{base}.md", label_report(checklist, label, note))]
 
     return write
 
