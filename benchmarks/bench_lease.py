@@ -68,6 +68,13 @@ def library_calls(inventory: str) -> tuple[dict[str, int], float, float]:
         target.add_call_listener(count)
     target.remove_call_listener(count)
     with_lease = time.perf_counter() - began
+    lease_times = []
+    for _ in range(20):
+        began = time.perf_counter()
+        with operation_lease(target, command="bench", scope="all", actor="bench"):
+            pass
+        lease_times.append(time.perf_counter() - began)
+    print(f"  lease taken and released alone: median {statistics.median(lease_times) * 1000:.1f} ms of 20")
     target.close()
     _restore(inventory)
     return dict(calls), without, with_lease
