@@ -43,6 +43,7 @@ from harness.records import DeploymentRecord, put_record, utc_stamp
 LEASE_PREFIX = "LEASE#"
 LEASE_SK = "LEASE"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+LEASE_ENV = "HARNESS_LEASE_ID"  # set for the children of a lease holder (see operation_lease)
 
 Wall = Callable[[], float]
 
@@ -384,11 +385,15 @@ def operation_lease(
     timeout_s: float = 0.0,
     progress: Callable[[str], None] | None = None,
     wall: Wall = time.time,
+    export: bool = False,
 ) -> Iterator[Lease | None]:
     """``with operation_lease(target, command=..., scope=..., actor=...) as lease:`` held for the block.
 
     None when the inventory names no table to hold it in (nothing to coordinate through: said once
-    through ``progress``). Released on any exit, KeyboardInterrupt included.
+    through ``progress``), or when this process runs inside the operation that holds it: a child
+    started by a lease holder (a drill's ``--recovery-cmd`` running ``harness rollback``) finds the
+    holder's id in ``HARNESS_LEASE_ID`` and joins it instead of being refused. ``export=True`` puts the
+    id there for the block (children inherit it). Released on any exit, KeyboardInterrupt included.
     """
     settings = LeaseSettings.of(target.env)
     if settings.table is None:
@@ -396,10 +401,26 @@ def operation_lease(
             progress(f"no lease: {target.env.inventory}/{target.env.name} names no deployments or [lease] table")
         yield None
         return
+    parent = os.environ.get(LEASE_ENV)
+    if parent:
+        held = read_lease(target.client("dynamodb"), settings.table, target.env)
+        if held is not None and held.lease_id == parent:
+            if progress:
+                progress(f"joining lease {parent}: this command runs inside the operation that holds it")
+            yield None
+            return
     lease = Lease(target.client("dynamodb"), target.env, settings, command=command, scope=scope, actor=actor, wall=wall)
     acquire(lease, timeout_s=timeout_s, progress=progress)
+    before = os.environ.get(LEASE_ENV)
     try:
         lease.start_renewing()
+        if export:
+            os.environ[LEASE_ENV] = lease.lease_id
         yield lease
     finally:
+        if export:
+            if before is None:
+                os.environ.pop(LEASE_ENV, None)
+            else:
+                os.environ[LEASE_ENV] = before
         lease.release()

@@ -206,3 +206,21 @@ def test_two_concurrent_promotions_of_one_environment_one_acts(make_embedded_mod
     finally:
         dev.close()
         sit.close()
+
+
+def test_a_child_of_the_holder_joins_its_lease_and_nobody_else_does(sit, monkeypatch) -> None:  # noqa: ANN001
+    """A drill exports its lease id to its ``--recovery-cmd``: a ``harness`` command run by it joins the lease;
+    an unrelated id (or none) is refused as usual."""
+    from harness.lease import LEASE_ENV
+
+    with operation_lease(sit, command="game day drill x", scope="x", actor="drill", export=True) as held:
+        assert held is not None and __import__("os").environ[LEASE_ENV] == held.lease_id
+        with operation_lease(sit, command="harness rollback", scope="all", actor="script") as joined:
+            assert joined is None  # joined: nothing taken, nothing released
+        monkeypatch.setenv(LEASE_ENV, "someone-else")
+        with pytest.raises(LeaseHeld, match="held by drill@"):
+            with operation_lease(sit, command="harness rollback", scope="all", actor="script"):
+                pass
+        monkeypatch.setenv(LEASE_ENV, held.lease_id)
+    monkeypatch.delenv(LEASE_ENV, raising=False)
+    assert read_lease(sit.client("dynamodb"), LeaseSettings.of(sit.env).table, sit.env) is None
