@@ -194,6 +194,19 @@ def verdict_line(target: Target, line: str) -> str:
     return f"{label} {line}" if label else line
 
 
+def lease_note(target: Target) -> str | None:
+    """For a plan-only run (which takes no lease): who holds the environment's lease now, if anyone."""
+    import time
+
+    from harness.lease import LeaseSettings, read_lease
+
+    settings = LeaseSettings.of(target.env)
+    if settings.table is None:
+        return None
+    held = read_lease(target.client("dynamodb"), settings.table, target.env)
+    return f"note: {held.describe(time.time())}: an apply now would be refused (exit 5)" if held else None
+
+
 @contextmanager
 def held_lease(
     args: argparse.Namespace, target: Target, auth: Authority, *, command: str, scope: str, rule: str, out: TextIO

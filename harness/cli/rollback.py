@@ -42,6 +42,7 @@ from harness.cli.common import (
     authority,
     environment,
     held_lease,
+    lease_note,
     reserved_evidence,
     started_target,
     verdict_line,
@@ -251,7 +252,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         planning = auth if applying else replace(auth, allow_mutation=True)
         if not applying:
             plan = _plan(args, target, planning, to)
-            return stop_after_plan(plan, applying, args.dry_run, target.name, out) or EXIT_OK
+            status = stop_after_plan(plan, applying, args.dry_run, target.name, out) or EXIT_OK
+            note = lease_note(target)
+            if note:
+                print(note, file=out)
+            return status
         scope = args.function or (f"service {args.service}" if args.service else "all services")
         command = f"harness rollback {'--function ' + args.function if args.function else scope}"
         with (

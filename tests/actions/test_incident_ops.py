@@ -285,6 +285,8 @@ def test_an_expired_lease_is_refused_until_broken_by_id_and_the_break_is_recorde
         wall=lambda: wall.time() - 3600,  # taken an hour ago by a process that died
     )
     assert dead.try_acquire() is None
+    assert main([*ROLLBACK_ALL, "--dry-run"]) == 0  # a read takes no lease, and says who holds it
+    assert f"note: lease {dead.lease_id}" in capsys.readouterr().out
     rc = main([*ROLLBACK_ALL])
     err = capsys.readouterr().err
     assert rc == 5 and f"break it with --break-lease {dead.lease_id}" in err and "held by carol@" in err, err
