@@ -180,6 +180,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     result = pr.apply_promote_service(source, dest, plan, auth, interrupts=interrupts)
                 else:
                     result = pr.apply_promote_stack(source, dest, plan, auth, interrupts=interrupts)
+            if interrupts.stopped and result.outcome != Outcome.INTERRUPTED:
+                # one function: it was in flight, so it finished its step (monitor included); say so, exit 130
+                result.message += f"; {interrupts.stopped} received: the function in flight finished its step"
+                result.outcome = Outcome.INTERRUPTED
             return _finish(src_env, dest, plan, result, auth, gate_rows, evidence, out)
 
 
