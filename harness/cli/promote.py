@@ -214,7 +214,8 @@ def _finish(
         f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}"
     )
     if result.outcome == Outcome.INTERRUPTED:
-        line = f"{result.message} — {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory})"
+        said = result.message if result.message.startswith("INTERRUPTED") else f"INTERRUPTED: {result.message}"
+        line = f"{said} — {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory})"
     print(verdict_line(dest, line), file=out, flush=True)
     facts = incident_facts(result, dest.env, authority=auth, method=f"harness promote (CLI, target {dest.name})")
     paths = evidence.write(
