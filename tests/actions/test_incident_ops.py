@@ -297,3 +297,18 @@ def test_an_expired_lease_is_refused_until_broken_by_id_and_the_break_is_recorde
     broken = [r for r in read_records(observer.client("dynamodb"), observer.env) if r.action == "lease-break"]
     assert broken and broken[0].resource == f"lease:{dead.lease_id}"
     assert lease_of(observer) is None and set(serving(observer).values()) == {"2"}
+
+
+def test_cli_runs_live_under_reports_runs_and_are_pruned_by_keep_runs(served, observer, tmp_path, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    old = [tmp_path / "runs" / f"2020010{i}T000000Z-bbws-sit" for i in range(1, 4)]
+    for path in old:
+        path.mkdir(parents=True)
+        (path / "incident-old.md").write_text("# old\n")
+    assert main([*ROLLBACK_ALL, "--reports-dir", str(tmp_path), "--keep-runs", "2"]) == 0
+    out = capsys.readouterr().out
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and runs[0] == old[-1].name, runs  # the newest old run and this one
+    paths = out.strip().splitlines()[-1].removeprefix("reports: ").split(", ")
+    assert all(Path(p).parent.name == runs[1] and Path(p).stat().st_size > 0 for p in paths), paths
