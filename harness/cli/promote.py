@@ -33,6 +33,7 @@ from harness.cli.common import (
     authority,
     environment,
     held_lease,
+    rehearsal_label,
     reserved_evidence,
     started_target,
     verdict_line,
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         planning = auth if applying else replace(auth, allow_mutation=True)
         if not applying:
             plan = _plan(args, pr, source, dest, planning, gates)
-            return stop_after_plan(plan, applying, args.dry_run, dest.name, out) or EXIT_OK
+            return stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest)) or EXIT_OK
         stem = f"promote-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}"
         scope = args.function or (f"service {args.service}" if args.service else "whole stack")
         rule = pr.approval_rule(src_env, dest.env)
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             held_lease(args, dest, auth, command=command, scope=scope, rule=rule, out=out),
         ):
             plan = _plan(args, pr, source, dest, planning, gates)
-            stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out)
+            stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest))
             if stopped is not None:
                 return stopped
             with Interrupts() as interrupts:

@@ -43,6 +43,7 @@ from harness.cli.common import (
     environment,
     held_lease,
     lease_note,
+    rehearsal_label,
     reserved_evidence,
     started_target,
     verdict_line,
@@ -133,20 +134,26 @@ def _scope(args: argparse.Namespace) -> None:
         raise HarnessError("--all rolls back every function: leave out --function and --service")
 
 
-def show_plan(plan: Plan[Any], out: TextIO) -> None:
-    """The plan, with its changes even when refused (the operator sees what would have happened)."""
+def show_plan(plan: Plan[Any], out: TextIO, label: str | None = None) -> None:
+    """The plan, with its changes even when refused (the operator sees what would have happened); ``label``
+    (REHEARSAL on a disposable target) heads it."""
+    text = plan.render()
+    if label:
+        text = f"{label} {text}"
     if not plan.refused:
-        print(plan.render(), file=out)
+        print(text, file=out)
         return
-    print(plan.render().splitlines()[0], file=out)
+    print(text.splitlines()[0], file=out)
     for c in plan.changes:
         print(f"  {c.line()}", file=out)
     print(f"REFUSED: {plan.refusal}", file=out)
 
 
-def stop_after_plan(plan: Plan[Any], applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
+def stop_after_plan(
+    plan: Plan[Any], applying: bool, dry_run: bool, target_name: str, out: TextIO, label: str | None = None
+) -> int | None:
     """Show the plan; the exit status when nothing is to change (refused, --dry-run, no --allow-mutation), else None."""
-    show_plan(plan, out)
+    show_plan(plan, out, label)
     out.flush()  # the operator (or a pipe) sees the whole plan before anything changes
     if plan.refused:
         print("REFUSED: nothing changed", file=out)
@@ -252,7 +259,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         planning = auth if applying else replace(auth, allow_mutation=True)
         if not applying:
             plan = _plan(args, target, planning, to)
-            status = stop_after_plan(plan, applying, args.dry_run, target.name, out) or EXIT_OK
+            status = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target)) or EXIT_OK
             note = lease_note(target)
             if note:
                 print(note, file=out)
@@ -264,7 +271,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             held_lease(args, target, auth, command=command, scope=scope, rule=rb.APPROVAL_RULE, out=out) as lease,
         ):
             plan = _plan(args, target, planning, to)
-            stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out)
+            stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
             if stopped is not None:
                 return stopped
             with Interrupts() as interrupts:

@@ -261,6 +261,9 @@ def test_every_cli_report_on_the_embedded_target_says_rehearsal(tmp_path, capsys
     assert rc == 0, out
     verdict = next(line for line in out.splitlines() if "rollback-all bbws/sit" in line and "COMPLETE" in line)
     assert verdict.startswith("REHEARSAL (moto"), verdict
+    assert (
+        out.startswith("REHEARSAL (moto") and "plan: rollback-all on bbws/sit (target embedded)" in out.splitlines()[0]
+    )
     files = sorted(tmp_path.glob("runs/*/*.md"))
     assert len(files) == 2
     for path in files:
