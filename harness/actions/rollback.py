@@ -271,6 +271,33 @@ def _ssm_label(decisions: list[Move]) -> str | None:
     return labels.pop() if len(labels) == 1 and "" not in labels else None
 
 
+def _ssm_reads(target: TargetLike, plan: Plan[Any], to: RollbackTo) -> tuple[str | None, int | None, str | None]:
+    """The SSM deployed-version parameter's value and Version (the update is conditional on it), and for
+    ``--to-deployed-previous`` the release before it in the history (002); sets ``plan.refusal`` when missing."""
+    env = target.env
+    current_label: str | None = None
+    ssm_version: int | None = None
+    if env.ssm_deployed_version:
+        param = aws.get_or_none(target.client("ssm").get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
+        current_label = param["Parameter"]["Value"] if param else None
+        ssm_version = int(param["Parameter"].get("Version") or 0) if param else None
+        plan.details["ssm_current"] = current_label
+    if to.kind != "deployed-previous":
+        return current_label, ssm_version, None
+    if not env.ssm_deployed_version:
+        plan.refusal = f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
+        return current_label, ssm_version, None
+    history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
+    deployed = lv.previous_deployed(history, current_label)
+    plan.details["ssm_history"] = history
+    if deployed is None:
+        plan.refusal = (
+            f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} "
+            f"(history: {', '.join(history) or 'empty'})"
+        )
+    return current_label, ssm_version, deployed
+
+
 def _plan(
     target: TargetLike,
     authority: Authority,
@@ -285,29 +312,9 @@ def _plan(
     plan.refusal = refusal(target, authority, rule=APPROVAL_RULE)
     if plan.refusal:
         return plan  # decided before any read of the account beyond the account guard
-    current_label: str | None = None
-    ssm_version: int | None = None
-    deployed: str | None = None
-    if env.ssm_deployed_version:
-        param = aws.get_or_none(target.client("ssm").get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
-        current_label = param["Parameter"]["Value"] if param else None
-        ssm_version = int(param["Parameter"].get("Version") or 0) if param else None
-        plan.details["ssm_current"] = current_label
-    if to.kind == "deployed-previous":
-        if not env.ssm_deployed_version:
-            plan.refusal = (
-                f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
-            )
-            return plan
-        history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
-        deployed = lv.previous_deployed(history, current_label)
-        plan.details["ssm_history"] = history
-        if deployed is None:
-            plan.refusal = (
-                f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} "
-                f"(history: {', '.join(history) or 'empty'})"
-            )
-            return plan
+    current_label, ssm_version, deployed = _ssm_reads(target, plan, to)
+    if plan.refusal:
+        return plan
     decisions = _choose_all(target, to, names, deployed)
     refused = [d.refuse for d in decisions if d.refuse]
     if refused:
@@ -323,29 +330,10 @@ def _plan(
     moved = [d for d in decisions if d.skip is None]
     if env.api and any(d.function == env.api.function for d in moved):
         plan.verified_by = VERIFIED_BY + API_ROWS  # the API's backing function moved (000 §7.2)
-    if moved and env.deployments_table is not None:
-        plan.changes.append(
-            Change(
-                f"dynamodb:{env.deployments_table.name}",
-                "record",
-                None,
-                record_id,
-                "write",
-                "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)",
-            )
-        )
-    label = _ssm_label(decisions)
-    if moved and env.ssm_deployed_version and label and label != current_label:
-        plan.changes.append(
-            Change(
-                f"ssm:{env.ssm_deployed_version}",
-                "Value",
-                current_label,
-                label,
-                "update",
-                "after a complete rollback (002)",
-            )
-        )
+    label = _ssm_label(decisions) if moved and env.ssm_deployed_version else None
+    label = label if label != current_label else None
+    plan.changes += _record_and_ssm_changes(env, record_id if moved else None, current_label, label)
+    if label:
         plan.details["ssm_label"] = label
     plan.details.update(
         functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id
@@ -358,11 +346,41 @@ def _plan(
         record_id=record_id,
         ssm_current=current_label,
         ssm_version=ssm_version,
-        ssm_label=label if moved and label and label != current_label else None,
+        ssm_label=label,
         services=tuple(sorted({s for _, s in names if s})),
     )
     plan.notes += _notes(to, decisions, current_label, deployed)
     return plan
+
+
+def _record_and_ssm_changes(
+    env: Environment, record_id: str | None, current_label: str | None, label: str | None
+) -> list[Change]:
+    """The audit record's write (when a function moves) and the SSM deployed-version update (a new label)."""
+    out = []
+    if record_id and env.deployments_table is not None:
+        out.append(
+            Change(
+                f"dynamodb:{env.deployments_table.name}",
+                "record",
+                None,
+                record_id,
+                "write",
+                "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)",
+            )
+        )
+    if env.ssm_deployed_version and label:
+        out.append(
+            Change(
+                f"ssm:{env.ssm_deployed_version}",
+                "Value",
+                current_label,
+                label,
+                "update",
+                "after a complete rollback (002)",
+            )
+        )
+    return out
 
 
 def _notes(to: RollbackTo, decisions: list[Move], current_label: str | None, deployed: str | None) -> list[str]:
