@@ -39,10 +39,10 @@ from harness.actions import lambda_versions as lv
 from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal, window_or_emergency_refusal
 from harness.actions.interrupt import NOT_STARTED, Interrupts, run_batch, summary
-from harness.actions.monitor import monitor_seconds, watch
+from harness.actions.monitor import MonitorResult, monitor_seconds, watch
 from harness.inventory.model import Environment
 from harness.outcome import Outcome
-from harness.records import DeploymentRecord, FunctionChange, audited, utc_stamp
+from harness.records import AuditTrail, DeploymentRecord, FunctionChange, audited, utc_stamp
 from harness.safety import DAYS, approval_refusal, window_containing
 from harness.targets.base import TargetLike
 
@@ -356,35 +356,17 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
 # -- apply ------------------------------------------------------------------------------------------
 
 
-def apply_promote(
-    source: TargetLike, dest: TargetLike, plan: Plan[Any], authority: Authority | None = None
-) -> ActionResult:
-    """Execute a promotion plan: backup, copy, wait, publish, move, monitor; automatic rollback on a trigger."""
-    authority = authority or Authority()
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    d, dst, clock = spec_of(plan), dest.env, dest.clock
-    result = ActionResult(plan, COMPLETE)
-    if d.skip:
-        result.outcome, result.message = SKIPPED, d.skip
-        result.evidence["final_version"] = d.dest_current
-        return result
-    lam, dst_fn = dest.client("lambda"), d.dest_function
-    started = clock.now()
-    result.log(
-        started,
-        f"promotion of {d.source_env} {d.function}:{d.source_version} ({d.label}) to {dst.name} "
-        f"initiated by {authority.who}",
-    )
-    record = DeploymentRecord(
+def _promotion_record(d: PromoteSpec, dst: Environment, authority: Authority, started: datetime) -> DeploymentRecord:
+    """The promotion's audit record as written IN_PROGRESS (001 §3.2.1 "Record deployment metadata")."""
+    return DeploymentRecord(
         record_id=d.record_id,
         action="promote",
         environment=dst.name,
         timestamp=utc_stamp(started),
         from_version=d.dest_current_label or d.dest_current,
         to_version=d.label,
-        function=dst_fn,
-        functions={dst_fn: FunctionChange(d.dest_current, None)},
+        function=d.dest_function,
+        functions={d.dest_function: FunctionChange(d.dest_current, None)},
         services=(d.service,) if d.service else (),
         actor=authority.who,
         reason=authority.reason,
@@ -402,49 +384,99 @@ def apply_promote(
             if v
         },
     )
+
+
+def _point(dest: TargetLike, d: PromoteSpec, result: ActionResult, new: str) -> datetime:
+    """Move the destination alias to ``new``, conditional on the RevisionId the plan read; when it moved."""
+    dst_fn, alias = d.dest_function, dest.env.alias
+    at = dest.clock.now()
+    try:
+        lv.point_alias(
+            dest.client("lambda"),
+            dst_fn,
+            alias,
+            new,
+            f"Promoted {d.label} from {d.source_env} v{d.source_version}",
+            revision_id=d.dest_revision,
+        )
+    except lv.AliasMoved as stale:  # moved by someone else since the plan: never moved blindly
+        stale.planned = d.dest_current
+        raise
+    result.changed(
+        at, Change(f"lambda:{dst_fn}:alias/{alias}", "FunctionVersion", d.dest_current, new, "update", "001 §3.2.1")
+    )
+    result.log(at, f"{dst_fn}: alias {alias} {d.dest_current} -> {new}")
+    return at
+
+
+def _verify_and_watch(
+    dest: TargetLike, d: PromoteSpec, result: ActionResult, trail: AuditTrail, new: str, at: datetime
+) -> MonitorResult:
+    """Read the alias back, then the post-deployment monitor (001 §6.3.1), its polls in the timeline."""
+    dst_fn, alias = d.dest_function, dest.env.alias
+    got = dest.client("lambda").get_alias(FunctionName=dst_fn, Name=alias)["FunctionVersion"]
+    if got != new:
+        raise RuntimeError(f"{dst_fn}: alias {alias} serves {got} after the update, not {new}")
+    trail.update(functions={dst_fn: FunctionChange(d.dest_current, new)})
+    monitor = watch(dest, dst_fn, since=at, seconds=d.monitor_seconds)
+    result.evidence["monitor"] = monitor.to_dict()
+    for s in monitor.samples:
+        result.log(s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles")
+    result.log(monitor.ended, monitor.summary())
+    return monitor
+
+
+def _auto_rollback(
+    dest: TargetLike, plan: Plan[Any], result: ActionResult, trail: AuditTrail, monitor: MonitorResult, new: str
+) -> ActionResult:
+    """A 001 §6.3.1 trigger fired: the alias back on the backup version, the record FAILED naming the trigger."""
+    d, trigger = spec_of(plan), monitor.fired
+    assert trigger is not None
+    result.evidence["trigger"] = trigger.to_dict()
+    final = _rollback_to_backup(dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)")
+    result.outcome = FAILED
+    result.message = (
+        f"automatic rollback to {d.backup_alias} (version {d.dest_current}): "
+        f"{trigger.name} trigger fired: {trigger.observed}"
+    )
+    trail.update(
+        functions={d.dest_function: FunctionChange(d.dest_current, new, FAILED, final)},
+        extra={**dict(trail.record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
+    )
+    result.evidence["final_version"] = final
+    result.record = trail.finish(FAILED)
+    return result
+
+
+def apply_promote(
+    source: TargetLike, dest: TargetLike, plan: Plan[Any], authority: Authority | None = None
+) -> ActionResult:
+    """Execute a promotion plan: backup, copy, wait, publish, move, monitor; automatic rollback on a trigger."""
+    authority = authority or Authority()
+    if plan.refused:
+        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
+    d, dst, clock = spec_of(plan), dest.env, dest.clock
+    result = ActionResult(plan, COMPLETE)
+    if d.skip:
+        result.outcome, result.message = SKIPPED, d.skip
+        result.evidence["final_version"] = d.dest_current
+        return result
+    dst_fn, started = d.dest_function, clock.now()
+    result.log(
+        started,
+        f"promotion of {d.source_env} {d.function}:{d.source_version} ({d.label}) to {dst.name} "
+        f"initiated by {authority.who}",
+    )
+    record = _promotion_record(d, dst, authority, started)
     ddb = dest.client("dynamodb") if dst.deployments_table is not None else None
     moved = False
     with audited(ddb, dst.deployments_table, record, clock) as trail:
         result.log(clock.now(), f"audit record {record.record_id} IN_PROGRESS")
         try:
             new = _deploy(source, dest, plan, result)
-            at = clock.now()
-            try:
-                lv.point_alias(
-                    lam,
-                    dst_fn,
-                    dst.alias,
-                    new,
-                    f"Promoted {d.label} from {d.source_env} v{d.source_version}",
-                    revision_id=d.dest_revision,
-                )
-            except lv.AliasMoved as stale:  # moved by someone else since the plan: never moved blindly
-                stale.planned = d.dest_current
-                raise
+            at = _point(dest, d, result, new)
             moved = True
-            result.changed(
-                at,
-                Change(
-                    f"lambda:{dst_fn}:alias/{dst.alias}",
-                    "FunctionVersion",
-                    d.dest_current,
-                    new,
-                    "update",
-                    "001 §3.2.1",
-                ),
-            )
-            result.log(at, f"{dst_fn}: alias {dst.alias} {d.dest_current} -> {new}")
-            got = lam.get_alias(FunctionName=dst_fn, Name=dst.alias)["FunctionVersion"]
-            if got != new:
-                raise RuntimeError(f"{dst_fn}: alias {dst.alias} serves {got} after the update, not {new}")
-            trail.update(functions={dst_fn: FunctionChange(d.dest_current, new)})
-            monitor = watch(dest, dst_fn, since=at, seconds=d.monitor_seconds)
-            result.evidence["monitor"] = monitor.to_dict()
-            for s in monitor.samples:
-                result.log(
-                    s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles"
-                )
-            result.log(monitor.ended, monitor.summary())
+            monitor = _verify_and_watch(dest, d, result, trail, new, at)
         except Exception as exc:  # noqa: BLE001 (restore the backup version, record FAILED, say why)
             result.outcome, result.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
             if not moved:
@@ -459,23 +491,7 @@ def apply_promote(
             result.record = trail.finish(FAILED)
             return result
         if monitor.fired:
-            trigger = monitor.fired
-            result.evidence["trigger"] = trigger.to_dict()
-            final = _rollback_to_backup(
-                dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)"
-            )
-            result.outcome = FAILED
-            result.message = (
-                f"automatic rollback to {d.backup_alias} (version {d.dest_current}): "
-                f"{trigger.name} trigger fired: {trigger.observed}"
-            )
-            trail.update(
-                functions={dst_fn: FunctionChange(d.dest_current, new, FAILED, final)},
-                extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
-            )
-            result.evidence["final_version"] = final
-            result.record = trail.finish(FAILED)
-            return result
+            return _auto_rollback(dest, plan, result, trail, monitor, new)
         trail.update(functions={dst_fn: FunctionChange(d.dest_current, new, COMPLETE, new)})
         _update_ssm(dest, plan, result)
         result.evidence["final_version"] = new
