@@ -220,31 +220,23 @@ def plan_promote(
     return _plan_reads(source, dest, plan, function, version)
 
 
-def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function: str, version: str | None) -> Plan[Any]:
-    src, dst = source.env, dest.env
-    slam, dlam = source.client("lambda"), dest.client("lambda")
-    try:
-        dst_fn = counterpart(src, dst, function)
-    except (KeyError, IndexError, StopIteration):
-        plan.refusal = f"{function} has no counterpart in {dst.inventory}/{dst.name} (same service, same position)"
-        return plan
-    plan.details.update(dest_function=dst_fn, service=lv.service_of(src, function))
+def _read_source(source: TargetLike, function: str, version: str | None) -> _Source | str:
+    """The source version (the alias's, or ``version``): package, label and settings; or why it cannot be promoted."""
+    src, slam = source.env, source.client("lambda")
     if version is None:
         alias = lv.get_alias(slam, function, src.alias)
         if alias is None:
-            plan.refusal = f"{function}: alias {src.alias} not found in {src.inventory}/{src.name}"
-            return plan
-        version = alias["FunctionVersion"]
+            return f"{function}: alias {src.alias} not found in {src.inventory}/{src.name}"
+        version = str(alias["FunctionVersion"])
     got = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function, Qualifier=str(version))
     if got is None or version == lv.LATEST:
         exists = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function) is not None
         listing = (
             ", ".join(v.describe() for v in lv.published_versions(slam, function)) if exists else "function not found"
         )
-        plan.refusal = f"{function}: version {version} is not a published version in {src.name} ({listing or 'none'})"
-        return plan
+        return f"{function}: version {version} is not a published version in {src.name} ({listing or 'none'})"
     cfg = got["Configuration"]
-    s = _Source(
+    return _Source(
         function,
         str(version),
         cfg.get("Description") or f"{src.name} v{version}",
@@ -254,6 +246,22 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
         {k: cfg[k] for k in RELEASE_SETTINGS if k in cfg},
         dict((cfg.get("Environment") or {}).get("Variables") or {}),
     )
+
+
+def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function: str, version: str | None) -> Plan[Any]:
+    src, dst = source.env, dest.env
+    dlam = dest.client("lambda")
+    try:
+        dst_fn = counterpart(src, dst, function)
+    except (KeyError, IndexError, StopIteration):
+        plan.refusal = f"{function} has no counterpart in {dst.inventory}/{dst.name} (same service, same position)"
+        return plan
+    plan.details.update(dest_function=dst_fn, service=lv.service_of(src, function))
+    read = _read_source(source, function, version)
+    if isinstance(read, str):
+        plan.refusal = read
+        return plan
+    s = read
     alias = lv.get_alias(dlam, dst_fn, dst.alias)
     if alias is None:
         plan.refusal = (
@@ -288,8 +296,37 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
         plan.details["skip"] = f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)"
         plan.notes.append(plan.details["skip"])
         return _typed(plan)
+    plan.changes += _promotion_changes(src.name, dst, function, dst_fn, s, current, dcfg, added, backup, record_id)
+    plan.expect_versions[dst_fn] = s.label
+    plan.notes += [
+        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
+        "rolls back at once; "
+        f">{dst.auto_rollback.error_spike_count} errors or >{dst.auto_rollback.throttle_spike_count} throttles in "
+        f"{dst.auto_rollback.spike_window_minutes} min roll back after the window (001 §6.3.1)",
+        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
+        "defect 3)",
+    ]
+    return _typed(plan)
+
+
+def _promotion_changes(
+    src_name: str,
+    dst: Environment,
+    function: str,
+    dst_fn: str,
+    s: _Source,
+    current: str,
+    dcfg: dict[str, Any],
+    added: dict[str, str],
+    backup: str,
+    record_id: str,
+) -> list[Change]:
+    """Every change a promotion makes, in order (001 §3.2.1 sequence diagram; 001 §6.2.1 backup; 002 SSM)."""
     fn_res = f"lambda:{dst_fn}"
-    plan.changes += [
+    settings = ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (
+        f"; +{', +'.join(sorted(added))}" if added else ""
+    )
+    changes = [
         Change(
             f"{fn_res}:alias/{backup}",
             "FunctionVersion",
@@ -304,13 +341,13 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
             dcfg.get("CodeSha256"),
             s.code_sha,
             "update",
-            f"package of {src.name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
+            f"package of {src_name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
         ),
         Change(
             f"{fn_res}:$LATEST",
             "Configuration",
             None,
-            ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (f"; +{', +'.join(sorted(added))}" if added else ""),
+            settings,
             "update",
             "release settings; new variables travel with the release",
         ),
@@ -324,8 +361,14 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
             "001 §3.2.1 'Update latest alias'",
         ),
     ]
+    return changes + _record_and_ssm(dst, record_id, s.label)
+
+
+def _record_and_ssm(dst: Environment, record_id: str, label: str) -> list[Change]:
+    """The promotion's audit record write and the SSM deployed-version update, where the inventory has them."""
+    out = []
     if dst.deployments_table is not None:
-        plan.changes.append(
+        out.append(
             Change(
                 f"dynamodb:{dst.deployments_table.name}",
                 "record",
@@ -336,21 +379,12 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
             )
         )
     if dst.ssm_deployed_version:
-        plan.changes.append(
+        out.append(
             Change(
-                f"ssm:{dst.ssm_deployed_version}", "Value", None, s.label, "update", "after a complete promotion (002)"
+                f"ssm:{dst.ssm_deployed_version}", "Value", None, label, "update", "after a complete promotion (002)"
             )
         )
-    plan.expect_versions[dst_fn] = s.label
-    plan.notes += [
-        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
-        "rolls back at once; "
-        f">{dst.auto_rollback.error_spike_count} errors or >{dst.auto_rollback.throttle_spike_count} throttles in "
-        f"{dst.auto_rollback.spike_window_minutes} min roll back after the window (001 §6.3.1)",
-        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
-        "defect 3)",
-    ]
-    return _typed(plan)
+    return out
 
 
 # -- apply ------------------------------------------------------------------------------------------
