@@ -10,7 +10,11 @@ Fixtures (issue 10): ``rollback`` (runs a rollback and puts the aliases back aft
 ``peer_target`` (another environment of the inventory: a promotion's other side),
 ``rehearsal_authority`` (stand-in approvers on a disposable rehearsal only), ``action_reports``
 (the 000 §8 incident report and the 001 §7 checklists into reports/ and Allure); ``verify_checklist``
-takes ``target=`` (verify a peer) and ``record=``.
+takes ``target=`` (verify a peer) and ``record=``. Every mutating step (``run_action``, the ``rollback``
+fixture and its teardown) holds the environment's operation lease (harness/lease.py).
+
+Slightly over 450 lines: the mutating scenarios' fixtures (actions, leases, peers, reports) share helpers
+and read best together until the plugin is split into smaller modules.
 """
 
 from __future__ import annotations
