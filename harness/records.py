@@ -244,9 +244,26 @@ def read_records(client: Any, env: Environment) -> list[DeploymentRecord]:
     return sorted(mine, key=lambda r: (parse_stamp(r.timestamp), parse_stamp(r.completed_at)), reverse=True)
 
 
-def put_record(client: Any, table: Table, record: DeploymentRecord) -> None:
-    """Write (or overwrite) ``record`` in ``table``."""
-    client.put_item(TableName=table.name, Item=to_item(table, record))
+def put_record(client: Any, table: Table, record: DeploymentRecord, *, expect_status: str | None = None) -> None:
+    """Write (or overwrite) ``record`` in ``table``.
+
+    ``expect_status``: conditional on what this writer last wrote — ``""`` for a new record (it must
+    not exist), else the status the stored record must still have. A record changed by someone else
+    fails with ConditionalCheckFailedException instead of being overwritten blindly.
+    """
+    extra: dict[str, Any] = {}
+    if expect_status == "":
+        extra = {
+            "ConditionExpression": "attribute_not_exists(#k)",
+            "ExpressionAttributeNames": {"#k": table.hash_key.name},
+        }
+    elif expect_status is not None:
+        extra = {
+            "ConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": expect_status}},
+        }
+    client.put_item(TableName=table.name, Item=to_item(table, record), **extra)
 
 
 class AuditTrail:
@@ -255,18 +272,22 @@ class AuditTrail:
     def __init__(self, client: Any, table: Table | None, record: DeploymentRecord, clock: Clock) -> None:
         self.client, self.table, self.clock = client, table, clock
         self.record = replace(record, status=IN_PROGRESS)
+        self.written: str | None = None  # the status this trail last stored (its writes are conditional on it)
 
     def start(self) -> DeploymentRecord:
-        """Write the IN_PROGRESS record (no table in the inventory: nothing is written)."""
+        """Write the IN_PROGRESS record, conditional on no record with its id (no table: nothing is written)."""
         if self.table is not None:
-            put_record(self.client, self.table, self.record)
+            put_record(self.client, self.table, self.record, expect_status="")
+            self.written = str(self.record.status)
         return self.record
 
     def finish(self, status: str, **changes: Any) -> DeploymentRecord:
-        """Rewrite the record with its final status, completion time and any changed fields."""
+        """Rewrite the record with its final status, completion time and any changed fields, conditional on the
+        stored record still having the status this trail last wrote."""
         self.record = replace(self.record, status=status, completed_at=utc_stamp(self.clock.now()), **changes)
         if self.table is not None:
-            put_record(self.client, self.table, self.record)
+            put_record(self.client, self.table, self.record, expect_status=self.written)
+            self.written = status
         return self.record
 
     def update(self, **changes: Any) -> None:

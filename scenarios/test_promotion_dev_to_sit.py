@@ -52,7 +52,8 @@ def test_promote_stack(
     result = run_action(
         lambda: promote_stack(
             target, destination, who, gates=(not failed, "; ".join(failed) or f"{len(gate_rows)} gate rows passed")
-        )
+        ),
+        on=destination,
     )
 
     assert result.outcome == COMPLETE, result.message

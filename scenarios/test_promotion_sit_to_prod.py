@@ -72,7 +72,7 @@ def test_promote_first_service(
     who = rehearsal_authority(f"{env.name}-to-{prod.env.name}", for_env=prod.env)
     service = stack_order(env)[0]
 
-    result = run_action(lambda: promote_service(target, prod, who, service, gates=gate_result))
+    result = run_action(lambda: promote_service(target, prod, who, service, gates=gate_result), on=prod)
 
     _skip_if_refused(result)
     assert result.outcome == COMPLETE, result.message
@@ -135,7 +135,7 @@ def test_bad_release_rolls_back_automatically(
     who = rehearsal_authority(f"{env.name}-to-{prod.env.name}", for_env=prod.env)
     dest_fn = None
 
-    result = run_action(lambda: promote(target, prod, who, function=fn, version=version, gates=gate_result))
+    result = run_action(lambda: promote(target, prod, who, function=fn, version=version, gates=gate_result), on=prod)
 
     _skip_if_refused(result)
     assert result.outcome == FAILED

@@ -19,7 +19,7 @@ from harness.records import AuditTrail, DeploymentRecord, FunctionChange, audite
 from harness.targets.base import TargetLike
 
 
-def plan_authority(plan: Plan) -> dict[str, Any]:
+def plan_authority(plan: Plan[Any]) -> dict[str, Any]:
     """Who asked, and why, as the plan carries it for the apply (``details["authority"]``)."""
     return dict(plan.details.get("authority") or {})
 
@@ -36,11 +36,13 @@ def authority_details(authority: Any) -> dict[str, Any]:
 
 def new_plan(
     action: str, target: TargetLike, authority: Any, verified_by: tuple[str, ...], now: datetime | None = None
-) -> Plan:
+) -> Plan[Any]:
     """An empty Plan for ``action`` on ``target``'s environment at its clock's now, carrying who asked (for the
     apply)."""
     env = target.env
-    plan = Plan(action, env.inventory, env.name, target.name, now or target.clock.now(), verified_by=verified_by)
+    plan: Plan[Any] = Plan(
+        action, env.inventory, env.name, target.name, now or target.clock.now(), verified_by=verified_by
+    )
     plan.details["authority"] = authority_details(authority)
     return plan
 
@@ -48,7 +50,7 @@ def new_plan(
 @contextmanager
 def audit(
     target: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     *,
     resource: str | None,
     from_version: str | None = None,

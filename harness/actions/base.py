@@ -1,7 +1,7 @@
 """What every action is made of: a plan that reads only and lists each change, and an apply that
 executes exactly that plan (docs/architecture.md "Actions are plan, then apply").
 
-An action module provides ``plan_<action>(target, ..., authority) -> Plan`` and
+An action module provides ``plan_<action>(target, ..., authority) -> Plan[Any]`` and
 ``apply_<action>(target, plan) -> ActionResult``; :func:`execute` runs the pair with the guards: a
 refused plan, or a dry run, never reaches apply, so a refusal changes nothing.
 """
@@ -121,7 +121,7 @@ class Event:
 class ActionResult:
     """What an action did: the plan, the outcome, the changes made with times, the audit record."""
 
-    plan: Plan
+    plan: Plan[Any]
     outcome: str  # COMPLETE | FAILED | REFUSED | DRY_RUN | SKIPPED
     message: str = ""
     applied: list[tuple[datetime, Change]] = field(default_factory=list)
@@ -157,11 +157,11 @@ class ActionResult:
         }
 
 
-Planner = Callable[[], Plan]
-Applier = Callable[[Plan], ActionResult]
+Planner = Callable[[], Plan[Any]]
+Applier = Callable[[Plan[Any]], ActionResult]
 
 
-def execute(plan: Plan | Planner, apply: Applier, *, dry_run: bool = False) -> ActionResult:
+def execute(plan: Plan[Any] | Planner, apply: Applier, *, dry_run: bool = False) -> ActionResult:
     """Plan (or take a plan), then apply it unless refused or a dry run."""
     made = plan() if callable(plan) else plan
     if made.refused:

@@ -101,7 +101,8 @@ def published_versions(lam: Any, fn: str) -> list[Version]:
 
 def get_alias(lam: Any, fn: str, alias: str) -> dict[str, Any] | None:
     """The alias (``FunctionVersion``, ``RoutingConfig``, ...) or None when the function or alias does not exist."""
-    return aws.get_or_none(lam.get_alias, *NOT_FOUND, FunctionName=fn, Name=alias)
+    got: dict[str, Any] | None = aws.get_or_none(lam.get_alias, *NOT_FOUND, FunctionName=fn, Name=alias)
+    return got
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,12 @@ def stamp(at: datetime) -> str:
 
 
 def create_alias(lam: Any, fn: str, name: str, version: str, description: str) -> str:
-    """Create alias ``name`` on ``version``; returns the name used.
+    """Create alias ``name`` on ``version``; returns the name used (see :func:`create_alias_once`)."""
+    return create_alias_once(lam, fn, name, version, description)[0]
+
+
+def create_alias_once(lam: Any, fn: str, name: str, version: str, description: str) -> tuple[str, bool]:
+    """Create alias ``name`` on ``version``; returns the name used and whether this call created it.
 
     Two actions within one second would name the same alias (the runbook's timestamp has second
     resolution): an existing alias on the same version already is that checkpoint and is kept; one
@@ -250,26 +256,58 @@ def create_alias(lam: Any, fn: str, name: str, version: str, description: str) -
     while True:
         try:
             lam.create_alias(FunctionName=fn, Name=candidate, FunctionVersion=version, Description=description)
-            return candidate
+            return candidate, True
         except ClientError as exc:
             if aws.error_code(exc) not in CONFLICT:
                 raise
             existing = get_alias(lam, fn, candidate)
             if existing is not None and existing.get("FunctionVersion") == version:
-                return candidate
+                return candidate, False
             n += 1
             candidate = f"{name}-{n}"
 
 
-def point_alias(lam: Any, fn: str, alias: str, version: str, description: str) -> dict[str, Any]:
-    """Move ``alias`` to ``version`` with any weighted routing cleared (002 ``--routing-config '{}'``)."""
-    return lam.update_alias(
-        FunctionName=fn,
-        Name=alias,
-        FunctionVersion=version,
-        Description=description,
-        RoutingConfig={"AdditionalVersionWeights": {}},
-    )
+PRECONDITION_FAILED = "PreconditionFailedException"  # UpdateAlias with a RevisionId that is no longer current
+
+
+class AliasMoved(Exception):
+    """The alias changed after the plan read it (a stale RevisionId): the plan's move would be blind."""
+
+    def __init__(self, fn: str, alias: str, planned: str | None, now: dict[str, Any] | None) -> None:
+        self.function, self.alias, self.planned = fn, alias, planned
+        self.now = str(now["FunctionVersion"]) if now else None
+        self.now_routing = dict(((now or {}).get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+        super().__init__(fn, alias)
+
+    def __str__(self) -> str:
+        routing = f" with routing {self.now_routing}" if self.now_routing else ""
+        return f"alias {self.alias} moved since the plan: was {self.planned}, now {self.now}{routing}"
+
+
+def point_alias(
+    lam: Any, fn: str, alias: str, version: str, description: str, *, revision_id: str | None = None
+) -> dict[str, Any]:
+    """Move ``alias`` to ``version`` with any weighted routing cleared (002 ``--routing-config '{}'``).
+
+    With ``revision_id`` (the alias's RevisionId as the plan read it) the move is conditional: AWS
+    answers PreconditionFailedException when the alias changed since, raised here as AliasMoved with
+    what it serves now. Never retried: the operator decides from a fresh plan.
+    """
+    extra = {"RevisionId": revision_id} if revision_id else {}
+    try:
+        moved: dict[str, Any] = lam.update_alias(
+            FunctionName=fn,
+            Name=alias,
+            FunctionVersion=version,
+            Description=description,
+            RoutingConfig={"AdditionalVersionWeights": {}},
+            **extra,
+        )
+        return moved
+    except ClientError as exc:
+        if aws.error_code(exc) != PRECONDITION_FAILED:
+            raise
+        raise AliasMoved(fn, alias, None, get_alias(lam, fn, alias)) from None
 
 
 def invoke_health(
@@ -299,7 +337,7 @@ def function_code(target: Any, fn: str, qualifier: str, location: str | None) ->
     """
     reader = getattr(target, "function_code", None)
     if callable(reader):
-        return reader(fn, qualifier)
+        return bytes(reader(fn, qualifier))
     if not location:
         raise HarnessError(f"{fn}:{qualifier} has no downloadable code location")
     import requests  # only a real promotion downloads

@@ -22,6 +22,7 @@ from typing import Any
 from harness import aws
 from harness.actions import lambda_versions as lv
 from harness.inventory.model import Environment
+from harness.poll import PollTimeout, Waiting, poll
 from harness.targets.base import TargetLike
 
 REF = "001 §6.3.1"
@@ -174,55 +175,72 @@ def watch(target: TargetLike, fn: str, *, since: datetime, seconds: float | None
 
     Health failure stops the watch at once (Immediate rollback); a spike is recorded when first seen
     and the watch runs to the end of the window ("Rollback after 5-min window"), as 001 §6.3.1 says.
+    One poll on the target's clock (harness/poll.py): the window running out is the watch's normal end.
     """
     env, clock = target.env, target.clock
-    ar = env.auto_rollback
     window_s = monitor_seconds(env) if seconds is None else seconds
-    lam, cw = target.client("lambda"), target.client("cloudwatch")
     started = clock.now()
-    deadline = started + timedelta(seconds=window_s)
-    interval = max(window_s / POLLS_PER_WINDOW, MIN_POLL_S)
-    spike_window = timedelta(minutes=ar.spike_window_minutes)
     result = MonitorResult(fn, env.alias, started, started, window_s)
     seen: set[str] = set()
-    while True:
-        now = clock.now()
-        probe = lv.invoke_health(lam, fn, env.alias, env.health_payload, ar.health_status, now)
-        counts = read_counts(cw, fn, env.alias, since, clock.now())
-        errors = sum(v for _, v in counts["errors"])
-        throttles = sum(v for _, v in counts["throttles"])
-        result.samples.append(Sample(now, probe, errors, throttles))
-        if not probe.ok:
-            result.triggers.append(
-                Trigger(
-                    "health",
-                    now,
-                    probe.line(),
-                    "Health check failure",
-                    f"Status != {ar.health_status}",
-                    "Immediate rollback",
-                )
-            )
-            break
-        for name, metric, limit, condition in (
-            ("error-spike", "errors", ar.error_spike_count, "Error spike"),
-            ("throttle-spike", "throttles", ar.throttle_spike_count, "Throttle spike"),
-        ):
-            hit = spike(counts[metric], spike_window, limit) if name not in seen else None
-            if hit:
-                seen.add(name)
-                result.triggers.append(
-                    Trigger(
-                        name,
-                        now,
-                        f"{hit[1]:g} {metric} in the {ar.spike_window_minutes} minutes from {hit[0]:%H:%M} UTC",
-                        condition,
-                        f">{limit} {metric} in {ar.spike_window_minutes} minutes",
-                        f"Rollback after {window_s / 60:g}-min window",
-                    )
-                )
-        if clock.now() >= deadline:
-            break
-        clock.sleep(min(interval, (deadline - clock.now()).total_seconds()))
+
+    def look() -> MonitorResult:
+        _sample(target, fn, since, window_s, result, seen)
+        return result
+
+    waiting: Waiting[MonitorResult] = Waiting(
+        what=f"monitor {fn}:{env.alias}",
+        state=lambda r: f"{len(r.samples)} polls, triggers: {', '.join(t.name for t in r.triggers) or 'none'}",
+        done=lambda r: any(t.name == "health" for t in r.triggers),
+        timeout_s=window_s,
+        interval_s=max(window_s / POLLS_PER_WINDOW, MIN_POLL_S),
+    )
+    try:
+        poll(clock, look, waiting)
+    except PollTimeout:
+        pass  # the whole window watched without a health failure: spikes, if any, are in result.triggers
     result.ended = clock.now()
     return result
+
+
+def _sample(
+    target: TargetLike, fn: str, since: datetime, window_s: float, result: MonitorResult, seen: set[str]
+) -> None:
+    """One poll: /health through the alias, error and throttle counts since ``since``, triggers that fired."""
+    env, clock = target.env, target.clock
+    ar = env.auto_rollback
+    now = clock.now()
+    probe = lv.invoke_health(target.client("lambda"), fn, env.alias, env.health_payload, ar.health_status, now)
+    counts = read_counts(target.client("cloudwatch"), fn, env.alias, since, clock.now())
+    errors = sum(v for _, v in counts["errors"])
+    throttles = sum(v for _, v in counts["throttles"])
+    result.samples.append(Sample(now, probe, errors, throttles))
+    if not probe.ok:
+        result.triggers.append(
+            Trigger(
+                "health",
+                now,
+                probe.line(),
+                "Health check failure",
+                f"Status != {ar.health_status}",
+                "Immediate rollback",
+            )
+        )
+        return
+    spike_window = timedelta(minutes=ar.spike_window_minutes)
+    for name, metric, limit, condition in (
+        ("error-spike", "errors", ar.error_spike_count, "Error spike"),
+        ("throttle-spike", "throttles", ar.throttle_spike_count, "Throttle spike"),
+    ):
+        hit = spike(counts[metric], spike_window, limit) if name not in seen else None
+        if hit:
+            seen.add(name)
+            result.triggers.append(
+                Trigger(
+                    name,
+                    now,
+                    f"{hit[1]:g} {metric} in the {ar.spike_window_minutes} minutes from {hit[0]:%H:%M} UTC",
+                    condition,
+                    f">{limit} {metric} in {ar.spike_window_minutes} minutes",
+                    f"Rollback after {window_s / 60:g}-min window",
+                )
+            )

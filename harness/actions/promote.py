@@ -20,23 +20,29 @@ itself (table names, environment markers) stay — copying DEV's ``DYNAMODB_TABL
 point SIT at DEV's table.
 
 One audit record per promoted function (action ``promote``), IN_PROGRESS then COMPLETE or FAILED.
+The alias move is conditional on the destination alias's RevisionId read at plan time; a service or
+stack batch stops starting functions (phases) on Ctrl-C (harness/actions/interrupt.py).
+
+Longer than 450 lines on purpose: one function, a service and the whole stack (001 §5.1) are one
+procedure at three sizes, and their plans and applies read best side by side.
 """
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from harness import aws
 from harness.actions import lambda_versions as lv
 from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal, window_or_emergency_refusal
-from harness.actions.monitor import monitor_seconds, watch
+from harness.actions.interrupt import NOT_STARTED, Interrupts, run_batch, summary
+from harness.actions.monitor import MonitorResult, monitor_seconds, watch
 from harness.inventory.model import Environment
-from harness.records import DeploymentRecord, FunctionChange, audited, utc_stamp
+from harness.outcome import Outcome
+from harness.records import AuditTrail, DeploymentRecord, FunctionChange, audited, utc_stamp
 from harness.safety import DAYS, approval_refusal, window_containing
 from harness.targets.base import TargetLike
 
@@ -141,6 +147,51 @@ class _Source:
     variables: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PromoteSpec:
+    """One function's promotion plan, typed: what the plan read and what apply will do (apply reads only this)."""
+
+    source_env: str
+    function: str
+    dest_function: str
+    service: str | None
+    source_version: str
+    label: str
+    code_sha: str
+    location: str | None
+    image: str | None
+    settings: Mapping[str, Any]
+    variables: Mapping[str, str]
+    added_variables: tuple[str, ...]
+    dest_current: str
+    dest_current_label: str
+    dest_code_sha: str
+    dest_revision: str | None  # the destination alias's RevisionId: the alias move is conditional on it
+    backup_alias: str
+    record_id: str
+    monitor_seconds: float
+    gates: str | None = None
+    window: str | None = None
+    skip: str | None = None
+
+
+def _typed(plan: Plan[Any]) -> Plan[Any]:
+    """Attach the plan's PromoteSpec from what the plan read (``details`` stays for older readers)."""
+    d = plan.details
+    names = [f.name for f in fields(PromoteSpec)]
+    values: dict[str, Any] = {k: d.get(k) for k in names}
+    values["added_variables"] = tuple(d.get("added_variables") or ())
+    plan.spec = PromoteSpec(**values)
+    return plan
+
+
+def spec_of(plan: Plan[Any]) -> PromoteSpec:
+    """The promotion plan's typed spec (TypeError for a plan of another action)."""
+    if not isinstance(plan.spec, PromoteSpec):
+        raise TypeError(f"{plan.action} plan carries no PromoteSpec")
+    return plan.spec
+
+
 def plan_promote(
     source: TargetLike,
     dest: TargetLike,
@@ -149,10 +200,10 @@ def plan_promote(
     function: str,
     gates: Gates,
     version: str | None = None,
-) -> Plan:
+) -> Plan[Any]:
     """Plan promoting ``function`` (a source function name) to the next environment; reads only."""
     src, dst = source.env, dest.env
-    plan = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
     plan.details.update(source_env=src.name, function=function, approval_rule=approval_rule(src, dst))
     if lv.service_of(src, function) is None:
         plan.refusal = f"unknown function {function!r} in {src.inventory}/{src.name}"
@@ -169,31 +220,23 @@ def plan_promote(
     return _plan_reads(source, dest, plan, function, version)
 
 
-def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str, version: str | None) -> Plan:
-    src, dst = source.env, dest.env
-    slam, dlam = source.client("lambda"), dest.client("lambda")
-    try:
-        dst_fn = counterpart(src, dst, function)
-    except (KeyError, IndexError, StopIteration):
-        plan.refusal = f"{function} has no counterpart in {dst.inventory}/{dst.name} (same service, same position)"
-        return plan
-    plan.details.update(dest_function=dst_fn, service=lv.service_of(src, function))
+def _read_source(source: TargetLike, function: str, version: str | None) -> _Source | str:
+    """The source version (the alias's, or ``version``): package, label and settings; or why it cannot be promoted."""
+    src, slam = source.env, source.client("lambda")
     if version is None:
         alias = lv.get_alias(slam, function, src.alias)
         if alias is None:
-            plan.refusal = f"{function}: alias {src.alias} not found in {src.inventory}/{src.name}"
-            return plan
-        version = alias["FunctionVersion"]
+            return f"{function}: alias {src.alias} not found in {src.inventory}/{src.name}"
+        version = str(alias["FunctionVersion"])
     got = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function, Qualifier=str(version))
     if got is None or version == lv.LATEST:
         exists = aws.get_or_none(slam.get_function, *lv.NOT_FOUND, FunctionName=function) is not None
         listing = (
             ", ".join(v.describe() for v in lv.published_versions(slam, function)) if exists else "function not found"
         )
-        plan.refusal = f"{function}: version {version} is not a published version in {src.name} ({listing or 'none'})"
-        return plan
+        return f"{function}: version {version} is not a published version in {src.name} ({listing or 'none'})"
     cfg = got["Configuration"]
-    s = _Source(
+    return _Source(
         function,
         str(version),
         cfg.get("Description") or f"{src.name} v{version}",
@@ -203,6 +246,22 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
         {k: cfg[k] for k in RELEASE_SETTINGS if k in cfg},
         dict((cfg.get("Environment") or {}).get("Variables") or {}),
     )
+
+
+def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function: str, version: str | None) -> Plan[Any]:
+    src, dst = source.env, dest.env
+    dlam = dest.client("lambda")
+    try:
+        dst_fn = counterpart(src, dst, function)
+    except (KeyError, IndexError, StopIteration):
+        plan.refusal = f"{function} has no counterpart in {dst.inventory}/{dst.name} (same service, same position)"
+        return plan
+    plan.details.update(dest_function=dst_fn, service=lv.service_of(src, function))
+    read = _read_source(source, function, version)
+    if isinstance(read, str):
+        plan.refusal = read
+        return plan
+    s = read
     alias = lv.get_alias(dlam, dst_fn, dst.alias)
     if alias is None:
         plan.refusal = (
@@ -210,6 +269,7 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
         )
         return plan
     current = alias["FunctionVersion"]
+    plan.details["dest_revision"] = alias.get("RevisionId")  # the alias move is conditional on it
     dcfg = dlam.get_function_configuration(FunctionName=dst_fn, Qualifier=current)
     dvars = dict((dcfg.get("Environment") or {}).get("Variables") or {})
     added = {k: v for k, v in s.variables.items() if k not in dvars}
@@ -235,9 +295,38 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
     if dcfg.get("CodeSha256") == s.code_sha and (dcfg.get("Description") or "") == s.label and not added:
         plan.details["skip"] = f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)"
         plan.notes.append(plan.details["skip"])
-        return plan
+        return _typed(plan)
+    plan.changes += _promotion_changes(src.name, dst, function, dst_fn, s, current, dcfg, added, backup, record_id)
+    plan.expect_versions[dst_fn] = s.label
+    plan.notes += [
+        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
+        "rolls back at once; "
+        f">{dst.auto_rollback.error_spike_count} errors or >{dst.auto_rollback.throttle_spike_count} throttles in "
+        f"{dst.auto_rollback.spike_window_minutes} min roll back after the window (001 §6.3.1)",
+        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
+        "defect 3)",
+    ]
+    return _typed(plan)
+
+
+def _promotion_changes(
+    src_name: str,
+    dst: Environment,
+    function: str,
+    dst_fn: str,
+    s: _Source,
+    current: str,
+    dcfg: dict[str, Any],
+    added: dict[str, str],
+    backup: str,
+    record_id: str,
+) -> list[Change]:
+    """Every change a promotion makes, in order (001 §3.2.1 sequence diagram; 001 §6.2.1 backup; 002 SSM)."""
     fn_res = f"lambda:{dst_fn}"
-    plan.changes += [
+    settings = ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (
+        f"; +{', +'.join(sorted(added))}" if added else ""
+    )
+    changes = [
         Change(
             f"{fn_res}:alias/{backup}",
             "FunctionVersion",
@@ -252,13 +341,13 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
             dcfg.get("CodeSha256"),
             s.code_sha,
             "update",
-            f"package of {src.name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
+            f"package of {src_name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
         ),
         Change(
             f"{fn_res}:$LATEST",
             "Configuration",
             None,
-            ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (f"; +{', +'.join(sorted(added))}" if added else ""),
+            settings,
             "update",
             "release settings; new variables travel with the release",
         ),
@@ -272,8 +361,14 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
             "001 §3.2.1 'Update latest alias'",
         ),
     ]
+    return changes + _record_and_ssm(dst, record_id, s.label)
+
+
+def _record_and_ssm(dst: Environment, record_id: str, label: str) -> list[Change]:
+    """The promotion's audit record write and the SSM deployed-version update, where the inventory has them."""
+    out = []
     if dst.deployments_table is not None:
-        plan.changes.append(
+        out.append(
             Change(
                 f"dynamodb:{dst.deployments_table.name}",
                 "record",
@@ -284,222 +379,237 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan, function: str,
             )
         )
     if dst.ssm_deployed_version:
-        plan.changes.append(
+        out.append(
             Change(
-                f"ssm:{dst.ssm_deployed_version}", "Value", None, s.label, "update", "after a complete promotion (002)"
+                f"ssm:{dst.ssm_deployed_version}", "Value", None, label, "update", "after a complete promotion (002)"
             )
         )
-    plan.expect_versions[dst_fn] = s.label
-    plan.notes += [
-        f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
-        "rolls back at once; "
-        f">{dst.auto_rollback.error_spike_count} errors or >{dst.auto_rollback.throttle_spike_count} throttles in "
-        f"{dst.auto_rollback.spike_window_minutes} min roll back after the window (001 §6.3.1)",
-        "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
-        "defect 3)",
-    ]
-    return plan
+    return out
 
 
 # -- apply ------------------------------------------------------------------------------------------
 
 
-def apply_promote(source: TargetLike, dest: TargetLike, plan: Plan, authority: Authority | None = None) -> ActionResult:
-    """Execute a promotion plan: backup, copy, wait, publish, move, monitor; automatic rollback on a trigger."""
-    authority = authority or Authority()
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    d, dst, clock = plan.details, dest.env, dest.clock
-    result = ActionResult(plan, COMPLETE)
-    if d.get("skip"):
-        result.outcome, result.message = SKIPPED, d["skip"]
-        result.evidence["final_version"] = d["dest_current"]
-        return result
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
-    started = clock.now()
-    result.log(
-        started,
-        f"promotion of {d['source_env']} {d['function']}:{d['source_version']} ({d['label']}) to {dst.name} "
-        f"initiated by {authority.who}",
-    )
-    record = DeploymentRecord(
-        record_id=d["record_id"],
+def _promotion_record(d: PromoteSpec, dst: Environment, authority: Authority, started: datetime) -> DeploymentRecord:
+    """The promotion's audit record as written IN_PROGRESS (001 §3.2.1 "Record deployment metadata")."""
+    return DeploymentRecord(
+        record_id=d.record_id,
         action="promote",
         environment=dst.name,
         timestamp=utc_stamp(started),
-        from_version=d["dest_current_label"] or d["dest_current"],
-        to_version=d["label"],
-        function=dst_fn,
-        functions={dst_fn: FunctionChange(d["dest_current"], None)},
-        services=(d["service"],) if d.get("service") else (),
+        from_version=d.dest_current_label or d.dest_current,
+        to_version=d.label,
+        function=d.dest_function,
+        functions={d.dest_function: FunctionChange(d.dest_current, None)},
+        services=(d.service,) if d.service else (),
         actor=authority.who,
         reason=authority.reason,
         extra={
             k: v
             for k, v in {
-                "source_environment": d["source_env"],
-                "source_function": d["function"],
-                "source_version": d["source_version"],
-                "code_sha256": d["code_sha"],
+                "source_environment": d.source_env,
+                "source_function": d.function,
+                "source_version": d.source_version,
+                "code_sha256": d.code_sha,
                 "incident": authority.incident,
                 "approved_by": ",".join(authority.approvers) or None,
-                "gates": d.get("gates"),
+                "gates": d.gates,
             }.items()
             if v
         },
     )
+
+
+def _point(dest: TargetLike, d: PromoteSpec, result: ActionResult, new: str) -> datetime:
+    """Move the destination alias to ``new``, conditional on the RevisionId the plan read; when it moved."""
+    dst_fn, alias = d.dest_function, dest.env.alias
+    at = dest.clock.now()
+    try:
+        lv.point_alias(
+            dest.client("lambda"),
+            dst_fn,
+            alias,
+            new,
+            f"Promoted {d.label} from {d.source_env} v{d.source_version}",
+            revision_id=d.dest_revision,
+        )
+    except lv.AliasMoved as stale:  # moved by someone else since the plan: never moved blindly
+        stale.planned = d.dest_current
+        raise
+    result.changed(
+        at, Change(f"lambda:{dst_fn}:alias/{alias}", "FunctionVersion", d.dest_current, new, "update", "001 §3.2.1")
+    )
+    result.log(at, f"{dst_fn}: alias {alias} {d.dest_current} -> {new}")
+    return at
+
+
+def _verify_and_watch(
+    dest: TargetLike, d: PromoteSpec, result: ActionResult, trail: AuditTrail, new: str, at: datetime
+) -> MonitorResult:
+    """Read the alias back, then the post-deployment monitor (001 §6.3.1), its polls in the timeline."""
+    dst_fn, alias = d.dest_function, dest.env.alias
+    got = dest.client("lambda").get_alias(FunctionName=dst_fn, Name=alias)["FunctionVersion"]
+    if got != new:
+        raise RuntimeError(f"{dst_fn}: alias {alias} serves {got} after the update, not {new}")
+    trail.update(functions={dst_fn: FunctionChange(d.dest_current, new)})
+    monitor = watch(dest, dst_fn, since=at, seconds=d.monitor_seconds)
+    result.evidence["monitor"] = monitor.to_dict()
+    for s in monitor.samples:
+        result.log(s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles")
+    result.log(monitor.ended, monitor.summary())
+    return monitor
+
+
+def _auto_rollback(
+    dest: TargetLike, plan: Plan[Any], result: ActionResult, trail: AuditTrail, monitor: MonitorResult, new: str
+) -> ActionResult:
+    """A 001 §6.3.1 trigger fired: the alias back on the backup version, the record FAILED naming the trigger."""
+    d, trigger = spec_of(plan), monitor.fired
+    assert trigger is not None
+    result.evidence["trigger"] = trigger.to_dict()
+    final = _rollback_to_backup(dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)")
+    result.outcome = FAILED
+    result.message = (
+        f"automatic rollback to {d.backup_alias} (version {d.dest_current}): "
+        f"{trigger.name} trigger fired: {trigger.observed}"
+    )
+    trail.update(
+        functions={d.dest_function: FunctionChange(d.dest_current, new, FAILED, final)},
+        extra={**dict(trail.record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
+    )
+    result.evidence["final_version"] = final
+    result.record = trail.finish(FAILED)
+    return result
+
+
+def apply_promote(
+    source: TargetLike, dest: TargetLike, plan: Plan[Any], authority: Authority | None = None
+) -> ActionResult:
+    """Execute a promotion plan: backup, copy, wait, publish, move, monitor; automatic rollback on a trigger."""
+    authority = authority or Authority()
+    if plan.refused:
+        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
+    d, dst, clock = spec_of(plan), dest.env, dest.clock
+    result = ActionResult(plan, COMPLETE)
+    if d.skip:
+        result.outcome, result.message = SKIPPED, d.skip
+        result.evidence["final_version"] = d.dest_current
+        return result
+    dst_fn, started = d.dest_function, clock.now()
+    result.log(
+        started,
+        f"promotion of {d.source_env} {d.function}:{d.source_version} ({d.label}) to {dst.name} "
+        f"initiated by {authority.who}",
+    )
+    record = _promotion_record(d, dst, authority, started)
     ddb = dest.client("dynamodb") if dst.deployments_table is not None else None
     moved = False
     with audited(ddb, dst.deployments_table, record, clock) as trail:
         result.log(clock.now(), f"audit record {record.record_id} IN_PROGRESS")
         try:
             new = _deploy(source, dest, plan, result)
-            at = clock.now()
-            lv.point_alias(
-                lam, dst_fn, dst.alias, new, f"Promoted {d['label']} from {d['source_env']} v{d['source_version']}"
-            )
+            at = _point(dest, d, result, new)
             moved = True
-            result.changed(
-                at,
-                Change(
-                    f"lambda:{dst_fn}:alias/{dst.alias}",
-                    "FunctionVersion",
-                    d["dest_current"],
-                    new,
-                    "update",
-                    "001 §3.2.1",
-                ),
-            )
-            result.log(at, f"{dst_fn}: alias {dst.alias} {d['dest_current']} -> {new}")
-            got = lam.get_alias(FunctionName=dst_fn, Name=dst.alias)["FunctionVersion"]
-            if got != new:
-                raise RuntimeError(f"{dst_fn}: alias {dst.alias} serves {got} after the update, not {new}")
-            trail.update(functions={dst_fn: FunctionChange(d["dest_current"], new)})
-            monitor = watch(dest, dst_fn, since=at, seconds=d["monitor_seconds"])
-            result.evidence["monitor"] = monitor.to_dict()
-            for s in monitor.samples:
-                result.log(
-                    s.at, f"{dst_fn}: monitor poll: {s.health.line()}, {s.errors:g} errors, {s.throttles:g} throttles"
-                )
-            result.log(monitor.ended, monitor.summary())
+            monitor = _verify_and_watch(dest, d, result, trail, new, at)
         except Exception as exc:  # noqa: BLE001 (restore the backup version, record FAILED, say why)
             result.outcome, result.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
             if not moved:
                 result.message += (
-                    f" ($LATEST may hold the new package; alias {dst.alias} still serves {d['dest_current']})"
+                    f" ($LATEST may hold the new package; alias {dst.alias} still serves {d.dest_current})"
                 )
             final = _rollback_to_backup(dest, plan, result, moved, f"promotion failed: {result.message}")
             trail.update(
-                functions={
-                    dst_fn: FunctionChange(d["dest_current"], record.functions[dst_fn].to_version, FAILED, final)
-                }
+                functions={dst_fn: FunctionChange(d.dest_current, record.functions[dst_fn].to_version, FAILED, final)}
             )
             result.evidence["final_version"] = final
             result.record = trail.finish(FAILED)
             return result
         if monitor.fired:
-            trigger = monitor.fired
-            result.evidence["trigger"] = trigger.to_dict()
-            final = _rollback_to_backup(
-                dest, plan, result, True, f"automatic rollback: {trigger.name} trigger (001 §6.3.1)"
-            )
-            result.outcome = FAILED
-            result.message = (
-                f"automatic rollback to {d['backup_alias']} (version {d['dest_current']}): "
-                f"{trigger.name} trigger fired: {trigger.observed}"
-            )
-            trail.update(
-                functions={dst_fn: FunctionChange(d["dest_current"], new, FAILED, final)},
-                extra={**dict(record.extra), "auto_rollback_trigger": trigger.name, "trigger": trigger.observed},
-            )
-            result.evidence["final_version"] = final
-            result.record = trail.finish(FAILED)
-            return result
-        trail.update(functions={dst_fn: FunctionChange(d["dest_current"], new, COMPLETE, new)})
+            return _auto_rollback(dest, plan, result, trail, monitor, new)
+        trail.update(functions={dst_fn: FunctionChange(d.dest_current, new, COMPLETE, new)})
         _update_ssm(dest, plan, result)
         result.evidence["final_version"] = new
         result.evidence["new_version"] = new
         if result.outcome == FAILED:
             result.record = trail.finish(FAILED)
         else:
-            result.message = f"{dst_fn}: {d['dest_current']} -> {new} ({d['label']}); {monitor.summary()}"
+            result.message = f"{dst_fn}: {d.dest_current} -> {new} ({d.label}); {monitor.summary()}"
     result.record = trail.record
     result.log(clock.now(), f"audit record {record.record_id} {trail.record.status}")
     return result
 
 
-def _deploy(source: TargetLike, dest: TargetLike, plan: Plan, result: ActionResult) -> str:
+def _deploy(source: TargetLike, dest: TargetLike, plan: Plan[Any], result: ActionResult) -> str:
     """Backup alias, package and settings into $LATEST, waits, publish; returns the new version."""
-    d, clock = plan.details, dest.clock
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
+    d, clock = spec_of(plan), dest.clock
+    lam, dst_fn = dest.client("lambda"), d.dest_function
     at = clock.now()
     backup = lv.create_alias(
         lam,
         dst_fn,
-        d["backup_alias"],
-        d["dest_current"],
-        f"Backup before promotion of {d['label']} from {d['source_env']} (001 §6.2.1)",
+        d.backup_alias,
+        d.dest_current,
+        f"Backup before promotion of {d.label} from {d.source_env} (001 §6.2.1)",
     )
-    d["backup_alias"] = backup
+    result.evidence["backup_alias"] = backup  # the name used (a numbered sibling when the planned one was taken)
     result.changed(
         at,
-        Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d["dest_current"], "create", "001 §6.2.1"),
+        Change(f"lambda:{dst_fn}:alias/{backup}", "FunctionVersion", None, d.dest_current, "create", "001 §6.2.1"),
     )
-    result.log(at, f"{dst_fn}: backup alias {backup} on version {d['dest_current']}")
-    if d.get("image"):
-        lam.update_function_code(FunctionName=dst_fn, ImageUri=d["image"])
+    result.log(at, f"{dst_fn}: backup alias {backup} on version {d.dest_current}")
+    if d.image:
+        lam.update_function_code(FunctionName=dst_fn, ImageUri=d.image)
     else:
-        code = lv.function_code(source, d["function"], d["source_version"], d.get("location"))
+        code = lv.function_code(source, d.function, d.source_version, d.location)
         lam.update_function_code(FunctionName=dst_fn, ZipFile=code)
-    aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
+    aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
     at = clock.now()
     result.changed(
-        at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d["dest_code_sha"], d["code_sha"], "update", "001 §3.2.1")
+        at, Change(f"lambda:{dst_fn}:$LATEST", "CodeSha256", d.dest_code_sha, d.code_sha, "update", "001 §3.2.1")
     )
     result.log(
         at,
-        f"{dst_fn}: code of {d['source_env']} {d['function']}:{d['source_version']} deployed to $LATEST (update "
-        "complete)",
+        f"{dst_fn}: code of {d.source_env} {d.function}:{d.source_version} deployed to $LATEST (update complete)",
     )
-    lam.update_function_configuration(FunctionName=dst_fn, Environment={"Variables": d["variables"]}, **d["settings"])
-    aws.wait(lam, "function_updated_v2", dest.waiter_config, FunctionName=dst_fn)
-    new = lam.publish_version(FunctionName=dst_fn, Description=d["label"], CodeSha256=d["code_sha"])["Version"]
+    lam.update_function_configuration(
+        FunctionName=dst_fn, Environment={"Variables": dict(d.variables)}, **dict(d.settings)
+    )
+    aws.wait(lam, "function_updated_v2", getattr(dest, "waiter_config", None), FunctionName=dst_fn)
+    new = lam.publish_version(FunctionName=dst_fn, Description=d.label, CodeSha256=d.code_sha)["Version"]
     at = clock.now()
-    result.changed(
-        at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d["label"], "create", "001 §3.2.1")
-    )
-    result.log(at, f"{dst_fn}: published version {new} ({d['label']})")
+    result.changed(at, Change(f"lambda:{dst_fn}:version/{new}", "Description", None, d.label, "create", "001 §3.2.1"))
+    result.log(at, f"{dst_fn}: published version {new} ({d.label})")
     return str(new)
 
 
-def _rollback_to_backup(dest: TargetLike, plan: Plan, result: ActionResult, moved: bool, why: str) -> str | None:
+def _rollback_to_backup(dest: TargetLike, plan: Plan[Any], result: ActionResult, moved: bool, why: str) -> str | None:
     """Move the alias back to the backup version (001 §6.3.1 automatic rollback); the version it ends on."""
-    d, dst, clock = plan.details, dest.env, dest.clock
+    d, dst, clock = spec_of(plan), dest.env, dest.clock
     if not moved:
-        return d["dest_current"]
-    lam, dst_fn = dest.client("lambda"), d["dest_function"]
+        return str(d.dest_current)
+    lam, dst_fn = dest.client("lambda"), d.dest_function
     try:
         at = clock.now()
-        lv.point_alias(lam, dst_fn, dst.alias, d["dest_current"], f"Rollback to backup {d['backup_alias']}: {why}")
+        lv.point_alias(lam, dst_fn, dst.alias, d.dest_current, f"Rollback to backup {d.backup_alias}: {why}")
         result.changed(
-            at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d["dest_current"], "update", why)
+            at, Change(f"lambda:{dst_fn}:alias/{dst.alias}", "FunctionVersion", None, d.dest_current, "update", why)
         )
-        result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d['dest_current']} ({why})")
-        return d["dest_current"]
+        result.log(at, f"{dst_fn}: alias {dst.alias} back on backup version {d.dest_current} ({why})")
+        return str(d.dest_current)
     except Exception as exc:  # noqa: BLE001 (reported; the record says FAILED with no known final version)
-        result.message += f"; moving the alias back to {d['dest_current']} failed: {aws.error_message(exc)}"
+        result.message += f"; moving the alias back to {d.dest_current} failed: {aws.error_message(exc)}"
         result.log(clock.now(), f"{dst_fn}: automatic rollback FAILED: {aws.error_message(exc)}")
         return None
 
 
-def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
+def _update_ssm(dest: TargetLike, plan: Plan[Any], result: ActionResult) -> None:
     env = dest.env
     if not env.ssm_deployed_version:
         return
     at = dest.clock.now()
     try:
         dest.client("ssm").put_parameter(
-            Name=env.ssm_deployed_version, Value=plan.details["label"], Type="String", Overwrite=True
+            Name=env.ssm_deployed_version, Value=spec_of(plan).label, Type="String", Overwrite=True
         )
     except Exception as exc:  # noqa: BLE001 (any failure while restoring is reported with the record)
         result.outcome, result.message = (
@@ -507,7 +617,7 @@ def _update_ssm(dest: TargetLike, plan: Plan, result: ActionResult) -> None:
             f"promoted, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
         )
         return
-    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", None, plan.details["label"], "update", "002"))
+    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", None, spec_of(plan).label, "update", "002"))
 
 
 def promote(
@@ -539,13 +649,15 @@ def plan_promote_service(
     *,
     gates: Gates,
     functions: Sequence[str] | None = None,
-) -> Plan:
+) -> Plan[Any]:
     """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is.
 
     ``functions``: the service's functions when the caller listed them already (the stack lists once).
     """
     src, dst = source.env, dest.env
-    plan = Plan("promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(service=service, source_env=src.name)
     if service not in lv.services(src):
         plan.refusal = f"unknown service {service!r} in {src.inventory}; services: {', '.join(lv.services(src))}"
@@ -563,7 +675,7 @@ def plan_promote_service(
         plan.refusal = f"service {service} has no function in {src.name}"
         return plan
     plans = [plan_promote(source, dest, authority, function=fn, gates=outcome) for fn in names]
-    refused = [p.refusal for p in plans if p.refused]
+    refused = [p.refusal for p in plans if p.refusal]
     plan.details["plans"] = plans
     if refused:
         plan.refusal = "; ".join(refused)
@@ -578,21 +690,54 @@ def plan_promote_service(
 def apply_promote_service(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     authority: Authority | None = None,
     *,
     max_workers: int = MAX_WORKERS,
+    interrupts: Interrupts | None = None,
 ) -> ActionResult:
-    """Promote the service's functions concurrently; FAILED when any of them failed."""
+    """Promote the service's functions concurrently; FAILED when any of them failed; INTERRUPTED when
+    ``interrupts`` stopped it (functions in flight finish, with their monitor; the rest never start)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    plans: list[Plan] = plan.details["plans"]
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(plans))), thread_name_prefix="promote") as pool:
-        children = list(pool.map(lambda p: apply_promote(source, dest, p, authority), plans))
-    return _fold(plan, children, f"service {plan.details['service']}")
+    plans: list[Plan[Any]] = plan.details["plans"]
+    stop = interrupts or Interrupts()
+    batch = run_batch(
+        plans,
+        lambda p: apply_promote(source, dest, p, authority),
+        max_workers=max_workers,
+        should_stop=lambda: stop.stopped,
+        name="promote",
+    )
+    children = [
+        batch.results[i]
+        if i in batch.results
+        else ActionResult(
+            p, NOT_STARTED, message="not started (interrupted)", evidence={"final_version": _dest_current(p)}
+        )
+        for i, p in enumerate(plans)
+    ]
+    folded = _fold(plan, children, f"service {plan.details['service']}")
+    if batch.stopped:
+        _interrupted(folded, batch.stopped)
+    return folded
 
 
-def _fold(plan: Plan, children: list[ActionResult], what: str) -> ActionResult:
+def _dest_current(plan: Plan[Any]) -> str | None:
+    return plan.details.get("dest_current")
+
+
+def _interrupted(result: ActionResult, why: str) -> None:
+    """An interrupted promotion's verdict: how many promoted, put back (automatic rollback), not started."""
+    leaves = [c for c in result.children for c in (c.children or [c])]
+    done = sum(1 for c in leaves if c.outcome == COMPLETE)
+    back = sum(1 for c in leaves if c.outcome == FAILED)
+    waiting = sum(1 for c in leaves if c.outcome == NOT_STARTED)
+    result.outcome = Outcome.INTERRUPTED
+    result.message = summary(done, back, waiting, 0, len(leaves), why).replace(" moved", " promoted")
+
+
+def _fold(plan: Plan[Any], children: list[ActionResult], what: str) -> ActionResult:
     """A parent result: FAILED if a child failed, its timeline the children's in time order."""
     result = ActionResult(plan, COMPLETE, children=children)
     for c in children:
@@ -630,10 +775,12 @@ def stack_order(env: Environment) -> list[str]:
     return listed + [s for s in lv.services(env) if s not in listed]
 
 
-def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates) -> Plan:
+def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates) -> Plan[Any]:
     """Plan every phase in 001 §5.1 order (Terraform last, as the caller's hook); refused if any phase is."""
     src, dst = source.env, dest.env
-    plan = Plan("promote-stack", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "promote-stack", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(source_env=src.name, order=stack_order(src))
     plan.refusal = _guard(source, dest, authority)
     if plan.refusal:
@@ -649,7 +796,7 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
         for s in plan.details["order"]
     ]
     plan.details["phases"] = phases
-    refused = [p.refusal for p in phases if p.refused]
+    refused = [p.refusal for p in phases if p.refusal]
     if refused:
         plan.refusal = "; ".join(refused)
         return plan
@@ -663,22 +810,45 @@ def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authorit
 def apply_promote_stack(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan,
+    plan: Plan[Any],
     authority: Authority | None = None,
     *,
     terraform_step: TerraformStep | None = None,
+    interrupts: Interrupts | None = None,
 ) -> ActionResult:
-    """Promote phase by phase; stop at the first failed phase, saying what was promoted (001 §5.1, §5.2.1)."""
+    """Promote phase by phase; stop at the first failed phase, saying what was promoted (001 §5.1, §5.2.1).
+    After ``interrupts`` fires, no further phase starts (the Terraform phase neither)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
     children: list[ActionResult] = []
+    stop = interrupts or Interrupts()
     for phase in plan.details["phases"]:
-        done = apply_promote_service(source, dest, phase, authority)
+        if stop.stopped:
+            children.append(
+                ActionResult(
+                    phase,
+                    NOT_STARTED,
+                    message="not started (interrupted)",
+                    children=[
+                        ActionResult(
+                            p,
+                            NOT_STARTED,
+                            message="not started (interrupted)",
+                            evidence={"final_version": _dest_current(p)},
+                        )
+                        for p in phase.details["plans"]
+                    ],
+                )
+            )
+            continue
+        done = apply_promote_service(source, dest, phase, authority, interrupts=stop)
         children.append(done)
         if done.outcome == FAILED:
             break
     else:
-        if terraform_step is not None:  # phase 4 (001 §5.1): infrastructure last; the Terraform issue supplies it
+        if (
+            terraform_step is not None and not stop.stopped
+        ):  # phase 4 (001 §5.1): infrastructure last; the Terraform issue supplies it
             children.append(terraform_step())
     result = _fold(plan, children, "stack")
     promoted = [c.plan.details.get("service") or c.plan.action for c in children if c.outcome == COMPLETE]
@@ -691,6 +861,8 @@ def apply_promote_stack(
     elif terraform_step is None:
         result.message += "; Terraform phase: no step given (001 §5.1 phase 4 left to the Terraform runbook)"
     result.evidence["promoted_phases"] = promoted
+    if stop.stopped:
+        _interrupted(result, stop.stopped)
     return result
 
 

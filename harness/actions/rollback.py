@@ -14,6 +14,14 @@ whose ``functions`` map holds every function's from/to/outcome/final version (00
 per workflow run, for all services). IN_PROGRESS first, then always COMPLETE or FAILED, also when an
 exception or KeyboardInterrupt interrupts. Where the inventory names an SSM deployed-version
 parameter it is set to the release label the functions now serve (002 "Update Deployed Version").
+
+Concurrency and interruptions: each move is conditional on the alias's RevisionId read at plan time (a
+stale one refuses that function); a batch runs through harness/actions/interrupt.py, so a Ctrl-C or
+a lost lease starts nothing new and the record says what GetAlias says. A canary in flight (weight
+routed to a newer version) is rolled back to the alias's primary version.
+
+Longer than 450 lines on purpose: the plan and the apply of one runbook procedure share the Move and
+RollbackSpec types and read best side by side.
 """
 
 from __future__ import annotations
@@ -22,14 +30,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from harness import aws
 from harness.actions import lambda_versions as lv
 from harness.actions.base import COMPLETE, FAILED, REFUSED, SKIPPED, ActionResult, Change, Event, Plan, execute
 from harness.actions.guards import Authority, refusal
+from harness.actions.interrupt import NOT_STARTED, Interrupts, read_back, run_batch, summary
 from harness.inventory.model import Environment
-from harness.records import DeploymentRecord, FunctionChange, audited, utc_stamp
+from harness.outcome import Outcome
+from harness.records import AuditTrail, DeploymentRecord, FunctionChange, audited, utc_stamp
 from harness.targets.base import TargetLike
 
 APPROVAL_RULE = "prod-rollback"  # 000 §9.3
@@ -39,6 +49,7 @@ API_ROWS = ("api-health", "api-responses")  # 000 §7.2, when the API's backing 
 # Harness setting, not a runbook threshold: concurrent functions of a batch (Lambda's control-plane
 # quota is per account; boto3's standard retries absorb throttling).
 MAX_WORKERS = 8
+INTERRUPTED = Outcome.INTERRUPTED
 RECORD_STAMP = "%Y%m%d%H%M%S"  # 002 ROLLBACK_ID="rollback-$(date +%Y%m%d%H%M%S)"
 
 
@@ -111,10 +122,38 @@ class Move:
     routing: Mapping[str, float] = field(default_factory=dict)
     skip: str | None = None  # a reason: nothing to do for this function
     refuse: str | None = None  # a reason: the whole plan is refused
+    revision_id: str | None = None  # the alias's RevisionId as the plan read it: the move is conditional on it
+    canary: bool = False  # the alias routed weight to a newer version: the canary is what is rolled back
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (kept in the plan's details)."""
         return dict(vars(self), routing=dict(self.routing))
+
+    def weights_line(self) -> str:
+        """What happens to each weight: ``2 at 90 % -> 100 %; 3 at 10 % -> removed``."""
+        if not self.routing:
+            return ""
+        primary = 100.0 - sum(100.0 * w for w in self.routing.values())
+        parts = [f"{self.current} at {primary:g} % -> " + ("100 %" if self.target == self.current else "0 %")]
+        parts += [f"{v} at {100.0 * w:g} % -> removed" for v, w in sorted(self.routing.items())]
+        if self.target != self.current:
+            parts.append(f"{self.target} -> 100 %")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    """A rollback plan's typed content: what it read and what apply will do (apply reads only this)."""
+
+    rule: str
+    scope: str
+    moves: tuple[Move, ...] = ()
+    checkpoint: str = ""
+    record_id: str = ""
+    ssm_current: str | None = None
+    ssm_version: int | None = None  # the parameter's Version as the plan read it (the update is conditional)
+    ssm_label: str | None = None
+    services: tuple[str, ...] = ()
 
 
 # -- plan -------------------------------------------------------------------------------------------
@@ -126,6 +165,11 @@ def _refusal_for_name(env: Environment, fn: str) -> str | None:
         return None
     known = [f.name for f in env.functions] + [f"{d.prefix}*" for d in env.discovery]
     return f"unknown function {fn!r} in {env.inventory}/{env.name}; known: {', '.join(known)}"
+
+
+def _canary(routing: Mapping[str, float], primary: str) -> bool:
+    """True when the alias routes weight to a version newer than its primary (a canary in flight)."""
+    return any(lv.version_key(str(v)) > lv.version_key(str(primary)) for v in routing)
 
 
 def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | None) -> Move:
@@ -144,10 +188,14 @@ def _choose(target: TargetLike, fn: str, to: RollbackTo, deployed_label: str | N
     routing = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     versions = lv.published_versions(lam, fn)
     cur = lv.find_version(versions, current)
-    base = Move(fn, service, current, cur.label if cur else "", routing=routing)
+    base = Move(fn, service, current, cur.label if cur else "", routing=routing, revision_id=alias.get("RevisionId"))
     listing = ", ".join(v.describe() for v in versions) or "none"
     chosen: lv.Version | None
-    if to.kind == "previous":
+    if to.kind == "previous" and _canary(routing, current):
+        # A canary in flight (CodeDeploy traffic shifting): the newer weighted version is the release being
+        # rolled back; the primary is the stable one, so all traffic returns to it (002 --routing-config '{}').
+        chosen, base = cur or lv.Version(str(current), "", ""), replace(base, canary=True)
+    elif to.kind == "previous":
         chosen = lv.previous_version(versions, current)
         if chosen is None:
             return replace(base, skip=f"no published version before {current} (versions: {listing})")
@@ -192,7 +240,9 @@ def _checkpoint_prefix(env: Environment) -> str:
 
 def _changes(env: Environment, d: Move, checkpoint: str) -> list[Change]:
     resource = f"lambda:{d.function}"
-    routing = f"; weighted routing {dict(d.routing)} cleared (002)" if d.routing else ""
+    routing = f"; weights: {d.weights_line()} (routing cleared, 002)" if d.routing else ""
+    if d.canary:
+        routing = f"; canary rolled back, weights: {d.weights_line()} (routing cleared, 002)"
     return [
         Change(
             f"{resource}:alias/{checkpoint}",
@@ -221,6 +271,33 @@ def _ssm_label(decisions: list[Move]) -> str | None:
     return labels.pop() if len(labels) == 1 and "" not in labels else None
 
 
+def _ssm_reads(target: TargetLike, plan: Plan[Any], to: RollbackTo) -> tuple[str | None, int | None, str | None]:
+    """The SSM deployed-version parameter's value and Version (the update is conditional on it), and for
+    ``--to-deployed-previous`` the release before it in the history (002); sets ``plan.refusal`` when missing."""
+    env = target.env
+    current_label: str | None = None
+    ssm_version: int | None = None
+    if env.ssm_deployed_version:
+        param = aws.get_or_none(target.client("ssm").get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
+        current_label = param["Parameter"]["Value"] if param else None
+        ssm_version = int(param["Parameter"].get("Version") or 0) if param else None
+        plan.details["ssm_current"] = current_label
+    if to.kind != "deployed-previous":
+        return current_label, ssm_version, None
+    if not env.ssm_deployed_version:
+        plan.refusal = f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
+        return current_label, ssm_version, None
+    history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
+    deployed = lv.previous_deployed(history, current_label)
+    plan.details["ssm_history"] = history
+    if deployed is None:
+        plan.refusal = (
+            f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} "
+            f"(history: {', '.join(history) or 'empty'})"
+        )
+    return current_label, ssm_version, deployed
+
+
 def _plan(
     target: TargetLike,
     authority: Authority,
@@ -228,34 +305,16 @@ def _plan(
     names: list[tuple[str, str | None]],
     action: str,
     scope: str,
-) -> Plan:
+) -> Plan[Any]:
     env, now = target.env, target.clock.now()
-    plan = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(action, env.inventory, env.name, target.name, now, verified_by=VERIFIED_BY)
     plan.details.update(rule=to.describe(), scope=scope, approval_rule=APPROVAL_RULE)
     plan.refusal = refusal(target, authority, rule=APPROVAL_RULE)
     if plan.refusal:
         return plan  # decided before any read of the account beyond the account guard
-    current_label: str | None = None
-    deployed: str | None = None
-    if env.ssm_deployed_version:
-        param = aws.get_or_none(target.client("ssm").get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
-        current_label = param["Parameter"]["Value"] if param else None
-        plan.details["ssm_current"] = current_label
-    if to.kind == "deployed-previous":
-        if not env.ssm_deployed_version:
-            plan.refusal = (
-                f"{env.inventory} has no ssm.deployed_version_parameter: --to-deployed-previous needs one (002)"
-            )
-            return plan
-        history = lv.ssm_history(target.client("ssm"), env.ssm_deployed_version)
-        deployed = lv.previous_deployed(history, current_label)
-        plan.details["ssm_history"] = history
-        if deployed is None:
-            plan.refusal = (
-                f"SSM {env.ssm_deployed_version} has no release deployed before {current_label!r} "
-                f"(history: {', '.join(history) or 'empty'})"
-            )
-            return plan
+    current_label, ssm_version, deployed = _ssm_reads(target, plan, to)
+    if plan.refusal:
+        return plan
     decisions = _choose_all(target, to, names, deployed)
     refused = [d.refuse for d in decisions if d.refuse]
     if refused:
@@ -271,8 +330,36 @@ def _plan(
     moved = [d for d in decisions if d.skip is None]
     if env.api and any(d.function == env.api.function for d in moved):
         plan.verified_by = VERIFIED_BY + API_ROWS  # the API's backing function moved (000 §7.2)
-    if moved and env.deployments_table is not None:
-        plan.changes.append(
+    label = _ssm_label(decisions) if moved and env.ssm_deployed_version else None
+    label = label if label != current_label else None
+    plan.changes += _record_and_ssm_changes(env, record_id if moved else None, current_label, label)
+    if label:
+        plan.details["ssm_label"] = label
+    plan.details.update(
+        functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id
+    )
+    plan.spec = RollbackSpec(
+        rule=to.describe(),
+        scope=scope,
+        moves=tuple(decisions),
+        checkpoint=checkpoint,
+        record_id=record_id,
+        ssm_current=current_label,
+        ssm_version=ssm_version,
+        ssm_label=label,
+        services=tuple(sorted({s for _, s in names if s})),
+    )
+    plan.notes += _notes(to, decisions, current_label, deployed)
+    return plan
+
+
+def _record_and_ssm_changes(
+    env: Environment, record_id: str | None, current_label: str | None, label: str | None
+) -> list[Change]:
+    """The audit record's write (when a function moves) and the SSM deployed-version update (a new label)."""
+    out = []
+    if record_id and env.deployments_table is not None:
+        out.append(
             Change(
                 f"dynamodb:{env.deployments_table.name}",
                 "record",
@@ -282,9 +369,8 @@ def _plan(
                 "IN_PROGRESS, then COMPLETE or FAILED (001 §6.3.2 step 7, 002 §4)",
             )
         )
-    label = _ssm_label(decisions)
-    if moved and env.ssm_deployed_version and label and label != current_label:
-        plan.changes.append(
+    if env.ssm_deployed_version and label:
+        out.append(
             Change(
                 f"ssm:{env.ssm_deployed_version}",
                 "Value",
@@ -294,26 +380,27 @@ def _plan(
                 "after a complete rollback (002)",
             )
         )
-        plan.details["ssm_label"] = label
-    plan.details.update(
-        functions={d.function: d.to_dict() for d in decisions}, checkpoint=checkpoint, record_id=record_id
-    )
-    skipped = [d for d in decisions if d.skip]
-    plan.notes += [f"{d.function}: skipped: {d.skip}" for d in skipped]
+    return out
+
+
+def _notes(to: RollbackTo, decisions: list[Move], current_label: str | None, deployed: str | None) -> list[str]:
+    """The plan's notes: canaries, skips, and where the target rule departs from the runbook (seed defects)."""
+    notes = [f"{d.function}: canary: {d.weights_line()}" for d in decisions if d.canary and d.skip is None]
+    notes += [f"{d.function}: skipped: {d.skip}" for d in decisions if d.skip]
     if to.kind == "previous":
-        plan.notes.append(
+        notes.append(
             "target: the version before the one the alias serves, not the second-to-last published (000 §4.4, seed "
             "defect 4)"
         )
     if to.kind == "deployed-previous":
-        plan.notes.append(
+        notes.append(
             f"SSM history: the release before {current_label!r} first appeared ({deployed}), not Parameters[-2] "
             "(002, seed defect 4)"
         )
-    plan.notes.append(
+    notes.append(
         "health is invoked through fn:alias, never the unqualified function ($LATEST; 001 §3.3, seed defect 3)"
     )
-    return plan
+    return notes
 
 
 def _choose_all(
@@ -326,12 +413,14 @@ def _choose_all(
         return list(pool.map(lambda n: _choose(target, n[0], to, deployed), names))
 
 
-def plan_rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None) -> Plan:
+def plan_rollback(target: TargetLike, function: str, authority: Authority, to: RollbackTo | None = None) -> Plan[Any]:
     """Plan one function's alias rollback (000 §4.2); reads only. An unknown function, alias or version,
     no earlier version, or a target equal to the serving version is a refusal."""
     to = to or RollbackTo.previous()
     env = target.env
-    plan = Plan("rollback", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[Any] = Plan(
+        "rollback", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(function=function, rule=to.describe())
     why = _refusal_for_name(env, function) or refusal(target, authority, rule=APPROVAL_RULE)
     if why:
@@ -339,16 +428,22 @@ def plan_rollback(target: TargetLike, function: str, authority: Authority, to: R
         return plan
     made = _plan(target, authority, to, [(function, lv.service_of(env, function))], "rollback", function)
     made.details["function"] = function
-    decision = made.details.get("functions", {}).get(function, {})
-    if not made.refused and decision.get("skip"):
-        made.refusal = f"{function}: {decision['skip']}: nothing to roll back"
+    spec = made.spec if isinstance(made.spec, RollbackSpec) else None
+    skip = next((m.skip for m in spec.moves if m.function == function), None) if spec else None
+    if not made.refused and skip:
+        made.refusal = f"{function}: {skip}: nothing to roll back"
         made.changes = []
     return made
 
 
+def _empty_all(target: TargetLike) -> Plan[Any]:
+    env = target.env
+    return Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+
+
 def plan_rollback_all(
     target: TargetLike, authority: Authority, to: RollbackTo | None = None, *, service: str | None = None
-) -> Plan:
+) -> Plan[Any]:
     """Plan the rollback of every function of the inventory, or of one service (000 §4.4, 002); reads only.
 
     A function with no earlier version (or already on the target) is skipped with its reason; a
@@ -358,32 +453,37 @@ def plan_rollback_all(
     env = target.env
     known = lv.services(env)
     if service is not None and service not in known:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = f"unknown service {service!r} in {env.inventory}/{env.name}; services: {', '.join(known)}"
         return plan
     why = refusal(target, authority, rule=APPROVAL_RULE)
     if why:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = why
         return plan
     if to.kind == "versions":
         unknown = [why for why in (_refusal_for_name(env, fn) for fn in to.versions) if why]
         if unknown:
-            plan = Plan(
-                "rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY
-            )
+            plan = _empty_all(target)
             plan.refusal = "; ".join(unknown)
             return plan
-        names = [(fn, lv.service_of(env, fn)) for fn in to.versions]
+        names: list[tuple[str, str | None]] = [(fn, lv.service_of(env, fn)) for fn in to.versions]
     else:
-        names = lv.service_functions(env, service, target.client("lambda"))
+        names = list(lv.service_functions(env, service, target.client("lambda")))
     if not names:
-        plan = Plan("rollback-all", env.inventory, env.name, target.name, target.clock.now(), verified_by=VERIFIED_BY)
+        plan = _empty_all(target)
         plan.refusal = f"no function found for {service or 'any service'} in {env.inventory}/{env.name}"
         return plan
     plan = _plan(target, authority, to, names, "rollback-all", service or "all services")
     plan.details["services"] = sorted({s for _, s in names if s})
     return plan
+
+
+def spec_of(plan: Plan[Any]) -> RollbackSpec:
+    """The rollback plan's typed spec (TypeError for a plan of another action)."""
+    if not isinstance(plan.spec, RollbackSpec):
+        raise TypeError(f"{plan.action} plan carries no RollbackSpec")
+    return plan.spec
 
 
 # -- apply ------------------------------------------------------------------------------------------
@@ -405,33 +505,56 @@ class _Outcome:
 
 def _verify_alias(lam: Any, fn: str, alias: str, version: str) -> str:
     """Read the alias back (000 §4.2.5 "Verify alias update"); raises when it does not serve ``version``."""
-    got = lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"]
+    got = str(lam.get_alias(FunctionName=fn, Name=alias)["FunctionVersion"])
     if got != version:
         raise RuntimeError(f"{fn}: alias {alias} serves {got} after the update, not {version}")
     return got
 
 
-def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) -> _Outcome:
+def _refused_move(target: TargetLike, spec: RollbackSpec, d: Move, out: _Outcome, moved: lv.AliasMoved) -> _Outcome:
+    """A stale RevisionId: the alias changed after the plan. Nothing of ours stays (our new checkpoint is removed)."""
+    lam, clock = target.client("lambda"), target.clock
+    moved.planned = d.current
+    out.outcome = REFUSED
+    out.message = f"alias {target.env.alias} moved since the plan: was {d.current}, now {moved.now}; not changed"
+    out.final = moved.now
+    if out.checkpoint and out.applied:  # created by this run a moment ago: remove it again
+        aws.get_or_none(lam.delete_alias, *lv.NOT_FOUND, FunctionName=d.function, Name=out.checkpoint)
+        out.applied.clear()
+        out.checkpoint = None
+    out.events.append(Event(clock.now(), f"{d.function}: REFUSED: {out.message}"))
+    return out
+
+
+def _roll_one(target: TargetLike, spec: RollbackSpec, d: Move, actor: str, reason: str) -> _Outcome:
     """Checkpoint, move, verify, health-check one function; on any failure put the checkpoint version back."""
     env, lam, clock = target.env, target.client("lambda"), target.clock
     out = _Outcome(d)
-    changes = _changes(env, d, plan.details["checkpoint"])
+    changes = _changes(env, d, spec.checkpoint)
     assert d.current is not None and d.target is not None
     at = clock.now()
-    out.checkpoint = lv.create_alias(
+    out.checkpoint, created = lv.create_alias_once(
         lam,
         d.function,
-        plan.details["checkpoint"],
+        spec.checkpoint,
         d.current,
         f"Checkpoint before rollback by {actor} at {lv.stamp(at)}: {reason}",
     )
-    out.applied.append((at, replace(changes[0], resource=f"lambda:{d.function}:alias/{out.checkpoint}")))
+    if created:
+        out.applied.append((at, replace(changes[0], resource=f"lambda:{d.function}:alias/{out.checkpoint}")))
     out.events.append(Event(at, f"{d.function}: checkpoint alias {out.checkpoint} on version {d.current}"))
-    moved = False
+    moved_rev: str | None = None
     try:
         at = clock.now()
-        lv.point_alias(lam, d.function, env.alias, d.target, f"Rollback to v{d.target} on {at:%Y-%m-%d}: {reason}")
-        moved = True
+        response = lv.point_alias(
+            lam,
+            d.function,
+            env.alias,
+            d.target,
+            f"Rollback to v{d.target} on {at:%Y-%m-%d}: {reason}",
+            revision_id=d.revision_id,
+        )
+        moved_rev = response.get("RevisionId") or ""
         out.applied.append((at, changes[1]))
         out.events.append(Event(at, f"{d.function}: alias {env.alias} {d.current} -> {d.target}"))
         _verify_alias(lam, d.function, env.alias, d.target)
@@ -445,16 +568,21 @@ def _roll_one(target: TargetLike, plan: Plan, d: Move, actor: str, reason: str) 
             out.final = d.target
             return out
         out.outcome, out.message = FAILED, f"version {d.target} is unhealthy: {probe.problem}"
+    except lv.AliasMoved as exc:
+        return _refused_move(target, spec, d, out, exc)
     except Exception as exc:  # noqa: BLE001 (any failure after the checkpoint restores it and fails the function)
         out.outcome, out.message = FAILED, f"{type(exc).__name__}: {aws.error_message(exc)}"
     out.final = d.current  # unless the restore below fails
-    if moved:
-        _restore(target, d, out, reason)
+    if moved_rev is not None:
+        _restore(target, d, out, reason, moved_rev or None)
     return out
 
 
-def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
-    """Put the alias back on the checkpoint version (000 §4.2.4's checkpoint, 001 §6.3.2 incident alias)."""
+def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str, revision_id: str | None) -> None:
+    """Put the alias back on the checkpoint version (000 §4.2.4's checkpoint, 001 §6.3.2 incident alias).
+
+    Conditional on the RevisionId our own move produced: an alias someone else moved meanwhile is left alone.
+    """
     env, lam, clock = target.env, target.client("lambda"), target.clock
     assert d.current is not None
     try:
@@ -465,6 +593,7 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
             env.alias,
             d.current,
             f"Restored checkpoint {out.checkpoint} after a failed rollback: {reason}",
+            revision_id=revision_id,
         )
         out.applied.append(
             (
@@ -480,7 +609,7 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
             )
         )
         out.events.append(
-            Event(at, f"{d.function}: alias {env.alias} restored to checkpoint version {d.current} ({out.message})")
+            Event(at, f"{d.function}: alias {env.alias} put back on checkpoint version {d.current} ({out.message})")
         )
         out.final = d.current
     except Exception as exc:  # noqa: BLE001 (report it; the record says FAILED with no known final version)
@@ -489,13 +618,13 @@ def _restore(target: TargetLike, d: Move, out: _Outcome, reason: str) -> None:
         out.events.append(Event(clock.now(), f"{d.function}: restoring checkpoint {out.checkpoint} FAILED"))
 
 
-def _child(plan: Plan, d: Move, moved: _Outcome | None) -> ActionResult:
+def _child(plan: Plan[Any], d: Move, moved: _Outcome | None, not_started: str | None = None) -> ActionResult:
+    # not_started: the version a function the batch never started serves (read back), else None
     """A per-function result (the CLI prints one line per function)."""
-    env = plan.env
-    child_plan = Plan(
+    child_plan: Plan[Any] = Plan(
         "rollback",
         plan.inventory,
-        env,
+        plan.env,
         plan.target,
         plan.planned_at,
         verified_by=plan.verified_by,
@@ -506,10 +635,16 @@ def _child(plan: Plan, d: Move, moved: _Outcome | None) -> ActionResult:
             "to": d.target,
             "from_label": d.current_label,
             "to_label": d.target_label,
+            "weights": d.weights_line(),
         },
+        spec=replace(spec_of(plan), moves=(d,)),
     )
     if d.target and d.skip is None:
         child_plan.expect_versions[d.function] = d.target
+    if not_started is not None:
+        return ActionResult(
+            child_plan, NOT_STARTED, message="not started (interrupted)", evidence={"final_version": not_started}
+        )
     if moved is None:
         return ActionResult(child_plan, SKIPPED, message=d.skip or "skipped", evidence={"final_version": d.current})
     return ActionResult(
@@ -526,35 +661,22 @@ def _child(plan: Plan, d: Move, moved: _Outcome | None) -> ActionResult:
     )
 
 
-def apply_rollback(
-    target: TargetLike, plan: Plan, authority: Authority | None = None, *, max_workers: int = MAX_WORKERS
-) -> ActionResult:
-    """Execute a rollback plan (one function or a batch); returns COMPLETE, or FAILED if any function failed."""
-    authority = authority or Authority()
-    env, clock = target.env, target.clock
-    if plan.refused:
-        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    decisions = [Move(**{**v, "routing": v.get("routing") or {}}) for v in plan.details["functions"].values()]
-    to_move = [d for d in decisions if d.skip is None]
-    result = ActionResult(plan, COMPLETE)
-    started = clock.now()
-    result.log(started, f"{plan.action} initiated by {authority.who}: {plan.details.get('rule')}")
-    if not to_move:
-        result.outcome, result.message = SKIPPED, "no function to roll back"
-        result.children = [_child(plan, d, None) for d in decisions]
-        return result
+def _record(
+    plan: Plan[Any], spec: RollbackSpec, to_move: list[Move], authority: Authority, started: datetime
+) -> DeploymentRecord:
+    """The batch's audit record as it is written IN_PROGRESS (001 §6.3.2 step 7, 002 §4)."""
     single = plan.action == "rollback"
     first = to_move[0]
-    record = DeploymentRecord(
-        record_id=plan.details["record_id"],
+    return DeploymentRecord(
+        record_id=spec.record_id,
         action="rollback",
-        environment=env.name,
+        environment=plan.env,
         timestamp=utc_stamp(started),
-        from_version=(first.current if single else plan.details.get("ssm_current")),
-        to_version=(first.target if single else plan.details.get("ssm_label")),
+        from_version=(first.current if single else spec.ssm_current),
+        to_version=(first.target if single else spec.ssm_label),
         function=first.function if single else None,
         functions={d.function: FunctionChange(d.current, d.target) for d in to_move},
-        services=tuple(plan.details.get("services") or ()),
+        services=spec.services,
         actor=authority.who,
         reason=authority.reason,
         extra={
@@ -567,79 +689,158 @@ def apply_rollback(
             if v
         },
     )
+
+
+def apply_rollback(
+    target: TargetLike,
+    plan: Plan[Any],
+    authority: Authority | None = None,
+    *,
+    max_workers: int = MAX_WORKERS,
+    interrupts: Interrupts | None = None,
+    lease_lost: Callable[[], str | None] | None = None,
+) -> ActionResult:
+    """Execute a rollback plan (one function or a batch): COMPLETE; FAILED if any function failed or was
+    refused (its alias moved since the plan); INTERRUPTED when ``interrupts`` (or a lost lease) stopped the
+    batch, with every function's real state read back into the record."""
+    authority = authority or Authority()
+    if plan.refused:
+        return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
+    env, clock, spec = target.env, target.clock, spec_of(plan)
+    to_move = [d for d in spec.moves if d.skip is None]
+    result = ActionResult(plan, COMPLETE)
+    started = clock.now()
+    result.log(started, f"{plan.action} initiated by {authority.who}: {spec.rule}")
+    if not to_move:
+        result.outcome, result.message = SKIPPED, "no function to roll back"
+        result.children = [_child(plan, d, None) for d in spec.moves]
+        return result
+    stop = interrupts or Interrupts()
+
+    def should_stop() -> str | None:
+        return stop.stopped or (lease_lost() if lease_lost else None)
+
     reason = authority.reason or "no reason given"
     ddb = target.client("dynamodb") if env.deployments_table is not None else None
-    with audited(ddb, env.deployments_table, record, clock) as trail:
+    with audited(ddb, env.deployments_table, _record(plan, spec, to_move, authority, started), clock) as trail:
         result.record = trail.record
-        result.log(clock.now(), f"audit record {record.record_id} IN_PROGRESS")
-        moved = _run(target, plan, to_move, authority.who, reason, max_workers)
-        by_fn = {m.decision.function: m for m in moved}
-        functions = {
-            d.function: FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final)
-            for d in to_move
-        }
-        functions.update(
-            {d.function: FunctionChange(d.current, d.current, SKIPPED, d.current) for d in decisions if d.skip}
+        result.log(clock.now(), f"audit record {spec.record_id} IN_PROGRESS")
+        batch = run_batch(
+            to_move,
+            lambda d: _roll_one(target, spec, d, authority.who, reason),
+            max_workers=1 if len(to_move) == 1 else max_workers,
+            should_stop=should_stop,
+            name="rollback",
         )
-        trail.update(functions=functions)
-        failed = [m for m in moved if m.outcome == FAILED]
-        for m in sorted(moved, key=lambda m: m.decision.function):
-            result.applied += m.applied
-            result.timeline += m.events
-        result.timeline.sort(key=lambda e: e.at)
-        result.children = [_child(plan, d, by_fn.get(d.function)) for d in decisions]
-        if failed:
-            result.outcome = FAILED
-            result.message = "; ".join(f"{m.decision.function}: {m.message}" for m in failed)
-            result.record = trail.finish(FAILED)
-        else:
-            _update_ssm(target, plan, result)
-            if result.outcome == FAILED:
-                result.record = trail.finish(FAILED)
+        moved = list(batch.results.values())
+        _fold_outcomes(target, plan, spec, result, trail, moved, batch.not_started, batch.stopped, max_workers)
     result.record = trail.record
-    done = clock.now()
-    result.log(done, f"audit record {record.record_id} {trail.record.status}")
-    ok = sum(1 for c in result.children if c.outcome == COMPLETE)
-    skipped = sum(1 for c in result.children if c.outcome == SKIPPED)
-    if result.outcome == COMPLETE:
-        result.message = f"{ok} rolled back" + (f", {skipped} skipped" if skipped else "")
+    result.log(clock.now(), f"audit record {spec.record_id} {trail.record.status}")
     result.evidence["expect_versions"] = final_versions(result)
     return result
 
 
-def _run(
-    target: TargetLike, plan: Plan, to_move: list[Move], actor: str, reason: str, max_workers: int
-) -> list[_Outcome]:
-    """Each function independently; concurrently for a batch (boto3 clients are thread-safe)."""
-    if len(to_move) == 1:
-        return [_roll_one(target, plan, to_move[0], actor, reason)]
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(to_move))), thread_name_prefix="rollback")
-    try:
-        futures = [pool.submit(_roll_one, target, plan, d, actor, reason) for d in to_move]
-        return [f.result() for f in futures]
-    finally:
-        # On KeyboardInterrupt: functions not started stay as they are; started ones finish their step.
-        pool.shutdown(wait=True, cancel_futures=True)
+def _serving_now(target: TargetLike, moves: list[Move], max_workers: int) -> dict[str, str | None]:
+    """Each function's alias version as GetAlias reads it now (None when the alias is gone), concurrently."""
+    lam, alias = target.client("lambda"), target.env.alias
+
+    def serving(d: Move) -> str | None:
+        got = lv.get_alias(lam, d.function, alias)
+        return None if got is None else str(got["FunctionVersion"])
+
+    return dict(zip([d.function for d in moves], read_back(moves, serving, max_workers=max_workers), strict=True))
 
 
-def _update_ssm(target: TargetLike, plan: Plan, result: ActionResult) -> None:
-    """Set the deployed-version parameter to the release now served (002 "Update Deployed Version")."""
-    env = target.env
-    label = plan.details.get("ssm_label")
-    if not (env.ssm_deployed_version and label and label != plan.details.get("ssm_current")):
+def _fold_outcomes(
+    target: TargetLike,
+    plan: Plan[Any],
+    spec: RollbackSpec,
+    result: ActionResult,
+    trail: AuditTrail,
+    moved: list[_Outcome],
+    not_started: list[Move],
+    stopped: str | None,
+    max_workers: int,
+) -> None:
+    """Every function's true outcome into the record and the result; the verdict and its message."""
+    by_fn = {m.decision.function: m for m in moved}
+    waiting = {d.function for d in not_started}
+    todo = [d for d in spec.moves if d.skip is None]
+    now_by_fn = _serving_now(target, todo, max_workers) if stopped else {}
+    for fn, m in by_fn.items():
+        m.final = now_by_fn.get(fn, m.final)  # after an interruption, what the account says, not what was planned
+    functions = {
+        d.function: (
+            FunctionChange(d.current, d.target, by_fn[d.function].outcome, by_fn[d.function].final)
+            if d.function in by_fn
+            else FunctionChange(d.current, d.target, NOT_STARTED, now_by_fn.get(d.function, d.current))
+        )
+        for d in todo
+    }
+    functions.update(
+        {d.function: FunctionChange(d.current, d.current, SKIPPED, d.current) for d in spec.moves if d.skip}
+    )
+    trail.update(functions=functions)
+    for m in sorted(moved, key=lambda m: m.decision.function):
+        result.applied += m.applied
+        result.timeline += m.events
+    result.timeline.sort(key=lambda e: e.at)
+    result.children = [
+        _child(plan, d, by_fn.get(d.function), now_by_fn.get(d.function, d.current) if d.function in waiting else None)
+        for d in spec.moves
+    ]
+    bad = [m for m in moved if m.outcome in (FAILED, REFUSED)]
+    if stopped:
+        ok = sum(1 for m in moved if m.outcome == COMPLETE)
+        put_back = sum(1 for m in moved if m.outcome == FAILED and m.final == m.decision.current)
+        result.outcome = INTERRUPTED
+        result.message = summary(ok, put_back, len(not_started), len(bad) - put_back, len(todo), stopped)
+        trail.update(extra={**dict(trail.record.extra), "interrupted": stopped, "summary": result.message})
+        result.record = trail.finish(FAILED)
         return
-    at = target.clock.now()
+    if bad:
+        result.outcome = FAILED
+        result.message = "; ".join(f"{m.decision.function}: {m.message}" for m in bad)
+        result.record = trail.finish(FAILED)
+        return
+    _update_ssm(target, spec, result)
+    if result.outcome == FAILED:
+        result.record = trail.finish(FAILED)
+        return
+    ok = sum(1 for c in result.children if c.outcome == COMPLETE)
+    skipped = sum(1 for c in result.children if c.outcome == SKIPPED)
+    result.message = f"{ok} rolled back" + (f", {skipped} skipped" if skipped else "")
+
+
+def _update_ssm(target: TargetLike, spec: RollbackSpec, result: ActionResult) -> None:
+    """Set the deployed-version parameter to the release now served (002 "Update Deployed Version").
+
+    Conditional on what the plan read: SSM has no conditional PutParameter, so the parameter's Version is
+    read again first and a change since the plan refuses the update (never overwritten blindly).
+    """
+    env, label = target.env, spec.ssm_label
+    if not (env.ssm_deployed_version and label):
+        return
+    ssm, at = target.client("ssm"), target.clock.now()
     try:
-        target.client("ssm").put_parameter(Name=env.ssm_deployed_version, Value=label, Type="String", Overwrite=True)
+        param = aws.get_or_none(ssm.get_parameter, "ParameterNotFound", Name=env.ssm_deployed_version)
+        version = int(param["Parameter"].get("Version") or 0) if param else None
+        if version != spec.ssm_version:
+            value = param["Parameter"]["Value"] if param else None
+            result.outcome = FAILED
+            result.message = (
+                f"aliases rolled back, but SSM {env.ssm_deployed_version} changed since the plan: was version "
+                f"{spec.ssm_version} ({spec.ssm_current!r}), now version {version} ({value!r}); not updated"
+            )
+            return
+        ssm.put_parameter(Name=env.ssm_deployed_version, Value=label, Type="String", Overwrite=True)
     except Exception as exc:  # noqa: BLE001 (the aliases moved; the audit trail says what did not)
         result.outcome, result.message = (
             FAILED,
             f"aliases rolled back, but updating SSM {env.ssm_deployed_version} failed: {aws.error_message(exc)}",
         )
         return
-    result.changed(
-        at, Change(f"ssm:{env.ssm_deployed_version}", "Value", plan.details.get("ssm_current"), label, "update", "002")
-    )
+    result.changed(at, Change(f"ssm:{env.ssm_deployed_version}", "Value", spec.ssm_current, label, "update", "002"))
     result.log(at, f"SSM {env.ssm_deployed_version} = {label}")
 
 

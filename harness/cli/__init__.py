@@ -3,22 +3,30 @@
 Each command module exposes ``add_parser(subparsers)``, which registers its arguments and sets
 ``func`` (``args -> exit status``). A user mistake (``HarnessError``) is one ``harness: ...`` line on
 stderr and exit status 2, never a traceback.
+
+Exit statuses every command shares: 0 done (or plan only), 1 an action failed, 2 a usage mistake, 3
+refused before any change (guards, unwritable reports), 5 another operation holds the environment's
+lease (harness/lease.py), 130 interrupted (SIGINT or SIGTERM: what was done is printed, recorded and
+reported; the lease is released).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from types import ModuleType
+import threading
+from types import FrameType, ModuleType
 
 from harness.errors import HarnessError
 
 
 def _commands() -> list[ModuleType]:
     """The subcommand modules, in the order ``harness --help`` lists them."""
-    from harness.cli import (  # issue 10: on-call rollback and promotion
+    from harness.cli import (
         init,
-        inventory,  # issue 14: synthetic inventories for platform-scale rehearsals
+        inventory,
+        locks,
         promote,
         propie,
         rollback,
@@ -28,7 +36,7 @@ def _commands() -> list[ModuleType]:
         tables,
     )
 
-    return [serve, rollback, promote, state, tables, propie, inventory, init, runbook]
+    return [serve, rollback, promote, state, tables, propie, inventory, locks, init, runbook]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,11 +50,37 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` command."""
     args = parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C, so leases are released and records finished (``finally`` runs)
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; every failure the user can act on is one line (see the module docstring)."""
+    from harness.cli.common import EXIT_INTERRUPTED, EXIT_LEASE_HELD, EXIT_REFUSED, EvidenceRefused
+    from harness.lease import LeaseHeld
+
     try:
         return int(args.func(args))
+    except LeaseHeld as exc:
+        print(f"harness: REFUSED: {exc}; nothing changed", file=sys.stderr)
+        return EXIT_LEASE_HELD
+    except EvidenceRefused as exc:
+        print(f"harness: REFUSED: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
@@ -55,4 +89,4 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

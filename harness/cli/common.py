@@ -8,9 +8,13 @@ target (account verified first), the same authority, and the plan printed before
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from contextlib import contextmanager
-from typing import Iterator, TextIO
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, TextIO
 
 from harness import options
 from harness.actions import Authority
@@ -18,6 +22,12 @@ from harness.actions.base import ActionResult
 from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
 from harness.targets import TARGETS, Target, make_target
+
+if TYPE_CHECKING:
+    from harness.actions.interrupt import Interrupts
+    from harness.lease import Lease
+
+TARGET_ENV = "HARNESS_TARGET"
 
 
 def add_target_args(p: argparse.ArgumentParser, *, env_required: bool = True) -> None:
@@ -87,3 +97,235 @@ def print_result(result: ActionResult, out: TextIO | None = None) -> None:
     print(
         f"{result.outcome}: {result.plan.action} {result.plan.inventory}/{result.plan.env} — {result.message}", file=out
     )
+
+
+# -- exit statuses, leases, evidence, rehearsal labels (shared by every mutating command) ------------------
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_LEASE_HELD = 5  # another operation holds the environment's lease (harness/lease.py); nothing changed
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was done is printed, recorded and reported
+DEFAULT_KEEP_RUNS = 20  # as the pytest plugin's --keep-runs
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``30s``, ``5m``, ``1h``, ``500ms`` -> seconds (HarnessError otherwise)."""
+    m = _DURATION.match(text or "")
+    if not m:
+        raise HarnessError(f"--lock-timeout {text!r}: a duration like 30s, 5m or 1h")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
+
+
+def add_operation_args(p: argparse.ArgumentParser, *, reports: bool = True) -> None:
+    """--lock-timeout, --break-lease and (with reports) --keep-runs: every mutating command has them."""
+    p.add_argument(
+        "--lock-timeout",
+        default="0",
+        metavar="DURATION",
+        help="wait this long for another operation's lease on the environment (e.g. 30s, 5m; default: refuse at "
+        "once, exit 5)",
+    )
+    p.add_argument(
+        "--break-lease",
+        default=None,
+        metavar="ID",
+        help="break the environment's EXPIRED lease with this id first (recorded; protected environments need the "
+        "command's approvals)",
+    )
+    if reports:
+        p.add_argument(
+            "--keep-runs",
+            type=int,
+            default=DEFAULT_KEEP_RUNS,
+            metavar="N",
+            help=f"keep the newest N run directories under <reports-dir>/runs (default {DEFAULT_KEEP_RUNS}; 0 keeps "
+            "all)",
+        )
+
+
+def rehearsal_label(target: Target) -> str | None:
+    """``REHEARSAL (moto 5.2.5 (embedded))`` on a disposable target, else None (a report must never pass for
+    production)."""
+    from harness.report.labels import rehearsal_label as label
+
+    return label(target)
+
+
+def target_line(target: Target) -> str:
+    """``target: <describe> — REHEARSAL (...)``: the first line of every read command (where it looked)."""
+    label = rehearsal_label(target)
+    return f"target: {target.describe()}" + (f" — {label}" if label else "")
+
+
+def verdict_line(target: Target, line: str) -> str:
+    """The verdict line, prefixed with REHEARSAL on a disposable target."""
+    label = rehearsal_label(target)
+    return f"{label} {line}" if label else line
+
+
+def lease_note(target: Target) -> str | None:
+    """For a plan-only run (which takes no lease): who holds the environment's lease now, if anyone."""
+    import time
+
+    from harness.lease import LeaseSettings, read_lease
+
+    settings = LeaseSettings.of(target.env)
+    if settings.table is None:
+        return None
+    held = read_lease(target.client("dynamodb"), settings.table, target.env)
+    return f"note: {held.describe(time.time())}: an apply now would be refused (exit 5)" if held else None
+
+
+@contextmanager
+def held_lease(
+    args: argparse.Namespace, target: Target, auth: Authority, *, command: str, scope: str, rule: str, out: TextIO
+) -> Iterator[Lease | None]:
+    """The environment's operation lease for the block (harness/lease.py); LeaseHeld (exit 5) when another
+    operation holds it. ``--break-lease ID`` first breaks an expired lease by id, with ``rule``'s approvals on a
+    protected environment, and records the break."""
+    from harness.actions.guards import refusal
+    from harness.lease import LeaseSettings, break_lease, operation_lease
+
+    if getattr(args, "break_lease", None):
+        why = refusal(target, auth, rule=rule) if target.env.protected else None
+        if why:
+            raise HarnessError(f"--break-lease {args.break_lease} refused: {why}")
+        broken = break_lease(
+            target.client("dynamodb"),
+            target.env,
+            LeaseSettings.of(target.env),
+            args.break_lease,
+            actor=auth.who,
+            reason=auth.reason,
+        )
+        print(f"lease broken (recorded): was {broken.describe(broken.expires)}", file=out)
+    timeout = parse_duration(str(getattr(args, "lock_timeout", "0") or "0"))
+    with operation_lease(
+        target,
+        command=command,
+        scope=scope,
+        actor=auth.who,
+        timeout_s=timeout,
+        progress=lambda line: print(line, file=out, flush=True),
+    ) as lease:
+        if lease is not None and timeout:
+            print(f"lease {lease.lease_id} taken: planning from the current state", file=out, flush=True)
+        yield lease
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where this run's reports go, created and proven writable before any change (000 §8)."""
+
+    run_dir: Path
+    files: dict[str, Path]  # prefix -> path
+    label: str | None  # REHEARSAL (...) on a disposable target
+    clock_note: str | None  # the times' clock, when it is not wall time
+
+    def write(self, texts: dict[str, str]) -> list[Path]:
+        """Write each prefix's markdown to its reserved path, titled and clock-noted; returns the paths."""
+        written = []
+        for prefix, text in texts.items():
+            path = self.files[prefix]
+            path.write_text(self.decorate(text), encoding="utf-8")
+            written.append(path)
+        return written
+
+    def discard_unwritten(self) -> None:
+        """Remove reserved files left empty (a refusal, a lease held elsewhere) and the run directory if empty."""
+        for path in self.files.values():
+            if path.exists() and path.stat().st_size == 0:
+                path.unlink()
+        if self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()
+
+    def decorate(self, text: str) -> str:
+        """Put the REHEARSAL label in the first heading and the clock note under it."""
+        from harness.report.labels import label_report
+
+        return label_report(text, self.label, self.clock_note)
+
+
+def _clock_note(target: Target) -> str | None:
+    from harness.report.labels import clock_note
+
+    return clock_note(target)
+
+
+@contextmanager
+def reserved_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Iterator[Evidence]:
+    """:func:`prepare_evidence` for the block; files it left unwritten are removed afterwards."""
+    evidence = prepare_evidence(args, target, stem, prefixes)
+    try:
+        yield evidence
+    finally:
+        evidence.discard_unwritten()
+
+
+def prepare_evidence(args: argparse.Namespace, target: Target, stem: str, prefixes: list[str]) -> Evidence:
+    """A new run directory under ``<reports-dir>/runs`` with every report file created empty (proven writable),
+    older runs pruned by ``--keep-runs``; HarnessError naming the path when it cannot be written."""
+    from harness.run_dirs import check_writable, create_run, prune
+
+    root = Path(getattr(args, "reports_dir", "reports"))
+    label = rehearsal_label(target)
+    from harness.report.labels import file_token
+
+    token = file_token(target)
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        check_writable(root)
+        run_dir = create_run(root, target.env.inventory, target.env.name)
+        check_writable(run_dir)
+        files = {p: run_dir / f"{p}-{stem}{token}-{run_id}.md" for p in prefixes}
+        for path in files.values():
+            with open(path, "x", encoding="utf-8"):  # exclusive: a run never overwrites another's evidence
+                pass
+    except OSError as exc:
+        where = exc.filename or root
+        raise EvidenceRefused(f"reports cannot be written at {where}: {exc.strerror or exc}; nothing changed") from None
+    prune(root, int(getattr(args, "keep_runs", DEFAULT_KEEP_RUNS)), current=run_dir)
+    return Evidence(run_dir, files, label, _clock_note(target))
+
+
+class EvidenceRefused(HarnessError):
+    """The reports cannot be written: refused before any change (exit 3)."""
+
+
+@dataclass
+class Operation:
+    """What a mutating command holds while it plans and applies: reserved reports, the lease, the interrupts."""
+
+    evidence: Evidence | None
+    lease: Lease | None
+    interrupts: Interrupts
+
+    def lease_lost(self) -> str | None:
+        """Why the lease was lost (a batch stops starting work), or None."""
+        return self.lease.lost if self.lease else None
+
+
+@contextmanager
+def operation(
+    args: argparse.Namespace,
+    target: Target,
+    auth: Authority,
+    *,
+    command: str,
+    scope: str,
+    rule: str,
+    out: TextIO,
+    reports: tuple[str, list[str]] | None = None,
+) -> Iterator[Operation]:
+    """The common path of every mutating command's apply, in order: reports reserved (``reports=(stem,
+    prefixes)``; EvidenceRefused, exit 3, naming the path), the environment's lease (LeaseHeld, exit 5), then
+    SIGINT/SIGTERM as a stop request for the block (``op.interrupts``; a batch checks ``op.interrupts.stopped``).
+    Plan inside the block, so a plan made after waiting for the lease sees the state the other operation left.
+    """
+    from harness.actions.interrupt import Interrupts
+
+    with ExitStack() as stack:
+        evidence = stack.enter_context(reserved_evidence(args, target, *reports)) if reports else None
+        lease = stack.enter_context(held_lease(args, target, auth, command=command, scope=scope, rule=rule, out=out))
+        interrupts = stack.enter_context(Interrupts())
+        yield Operation(evidence, lease, interrupts)

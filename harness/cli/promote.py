@@ -21,16 +21,30 @@ import argparse
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from harness import options
-from harness.cli.common import add_authority_args, authority, environment, started_target, would_apply
-from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan, write_reports
+from harness.actions.interrupt import Interrupts
+from harness.cli.common import (
+    EXIT_OK,
+    Evidence,
+    add_authority_args,
+    add_operation_args,
+    authority,
+    environment,
+    held_lease,
+    rehearsal_label,
+    reserved_evidence,
+    started_target,
+    verdict_line,
+    would_apply,
+)
+from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan
 from harness.errors import HarnessError
+from harness.outcome import Outcome
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness promote``."""
     p = sub.add_parser(
         "promote",
@@ -57,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add(p.add_argument, "--rehearsal-start")
     add_authority_args(p)
     options.add(p.add_argument, "--reports-dir")
+    add_operation_args(p)
     p.set_defaults(func=run)
 
 
@@ -101,7 +116,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Gates, plan, print, maybe apply, one line per function, reports."""
     out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
     from harness.actions import promote as pr
-    from harness.report import incident_facts, promotion_checklist, render_incident
 
     if sum(bool(x) for x in (args.function, args.service, args.all)) != 1:
         raise HarnessError("say what to promote: one of --function NAME, --service NAME or --all")
@@ -126,40 +140,73 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         applying = would_apply(dest, auth, args.dry_run)
         planning = auth if applying else replace(auth, allow_mutation=True)
-        if args.function:
-            plan = pr.plan_promote(source, dest, planning, function=args.function, gates=gates, version=args.version)
-        elif args.service:
-            plan = pr.plan_promote_service(source, dest, planning, args.service, gates=gates)
-        else:
-            plan = pr.plan_promote_stack(source, dest, planning, gates=gates)
-        stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out)
-        if stopped is not None:
-            return stopped
-        if args.function:
-            result = pr.apply_promote(source, dest, plan, auth)
-        elif args.service:
-            result = pr.apply_promote_service(source, dest, plan, auth)
-        else:
-            result = pr.apply_promote_stack(source, dest, plan, auth)
-        for child in leaves(result):
-            print(function_line(child, dest.env.alias), file=out)
-        print(
-            f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — "
-            f"{result.message}",
-            file=out,
-        )
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        name = f"{plan.action}-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}-{stamp}"
-        facts = incident_facts(result, dest.env, authority=auth, method=f"harness promote (CLI, target {dest.name})")
-        paths = write_reports(
-            args.reports_dir,
-            name,
-            {
-                "checklist": promotion_checklist(result, src_env, dest.env, gate_rows=gate_rows, authority=auth),
-                "report": render_incident(
-                    replace(facts, title=f"Promotion Report ({src_env.name.upper()} -> {dest.env.name.upper()})")
-                ),
-            },
-        )
-        print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
-        return exit_status(result)
+        if not applying:
+            plan = _plan(args, pr, source, dest, planning, gates)
+            return stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest)) or EXIT_OK
+        stem = f"promote-{dest.env.inventory}-{src_env.name}-to-{dest.env.name}"
+        scope = args.function or (f"service {args.service}" if args.service else "whole stack")
+        rule = pr.approval_rule(src_env, dest.env)
+        command = f"harness promote --from {src_env.name} --to {dest.env.name} ({scope})"
+        with (
+            reserved_evidence(args, dest, stem, ["checklist", "report"]) as evidence,
+            held_lease(args, dest, auth, command=command, scope=scope, rule=rule, out=out),
+        ):
+            plan = _plan(args, pr, source, dest, planning, gates)
+            stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest))
+            if stopped is not None:
+                return stopped
+            with Interrupts() as interrupts:
+                if args.function:
+                    result = pr.apply_promote(source, dest, plan, auth)
+                elif args.service:
+                    result = pr.apply_promote_service(source, dest, plan, auth, interrupts=interrupts)
+                else:
+                    result = pr.apply_promote_stack(source, dest, plan, auth, interrupts=interrupts)
+            if interrupts.stopped and result.outcome != Outcome.INTERRUPTED:
+                # one function: it was in flight, so it finished its step (monitor included); say so, exit 130
+                result.message += f"; {interrupts.stopped} received: the function in flight finished its step"
+                result.outcome = Outcome.INTERRUPTED
+            return _finish(src_env, dest, plan, result, auth, gate_rows, evidence, out)
+
+
+def _plan(args: argparse.Namespace, pr: Any, source: Any, dest: Any, planning: Any, gates: Any) -> Any:
+    if args.function:
+        return pr.plan_promote(source, dest, planning, function=args.function, gates=gates, version=args.version)
+    if args.service:
+        return pr.plan_promote_service(source, dest, planning, args.service, gates=gates)
+    return pr.plan_promote_stack(source, dest, planning, gates=gates)
+
+
+def _finish(
+    src_env: Any,
+    dest: Any,
+    plan: Any,
+    result: Any,
+    auth: Any,
+    gate_rows: list[dict[str, Any]],
+    evidence: Evidence,
+    out: TextIO,
+) -> int:
+    """Per-function lines, the verdict line and the reports (also after Ctrl-C)."""
+    from harness.report import incident_facts, promotion_checklist, render_incident
+
+    for child in leaves(result):
+        print(function_line(child, dest.env.alias), file=out)
+    line = (
+        f"{result.outcome}: {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory}) — {result.message}"
+    )
+    if result.outcome == Outcome.INTERRUPTED:
+        said = result.message if result.message.startswith("INTERRUPTED") else f"INTERRUPTED: {result.message}"
+        line = f"{said} — {plan.action} {src_env.name} -> {dest.env.name} ({dest.env.inventory})"
+    print(verdict_line(dest, line), file=out, flush=True)
+    facts = incident_facts(result, dest.env, authority=auth, method=f"harness promote (CLI, target {dest.name})")
+    paths = evidence.write(
+        {
+            "checklist": promotion_checklist(result, src_env, dest.env, gate_rows=gate_rows, authority=auth),
+            "report": render_incident(
+                replace(facts, title=f"Promotion Report ({src_env.name.upper()} -> {dest.env.name.upper()})")
+            ),
+        }
+    )
+    print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    return exit_status(result)

@@ -7,9 +7,15 @@ harness.actions.rollback.
     harness rollback --env prod --all --approved-by A --approved-by B --reason ... --dry-run
 
 The plan is printed first; ``--dry-run`` stops there; on a real account (or LocalStack) nothing is
-applied without ``--allow-mutation`` (the plan is printed, exit 0). Output: one line per function
-(from -> to, health, outcome), the verdict, the report paths. Exit status: 0 done (or plan only),
-1 a function failed, 2 a usage mistake, 3 refused (nothing changed).
+applied without ``--allow-mutation`` (the plan is printed, exit 0). An apply first reserves its report
+files (refused naming the path when they cannot be written), then takes the environment's operation
+lease (harness/lease.py; ``--lock-timeout`` waits, the plan is then made from the state found), then
+plans. Output: one line per function (from -> to, health, outcome), the verdict, the report paths.
+Ctrl-C or SIGTERM during the batch starts nothing new, lets the functions in flight finish, reads
+every alias back and records and reports the truth ("INTERRUPTED (SIGINT): 3 of 7 moved; 4 not
+started"); a second signal aborts at once. Exit status: 0 done (or plan only), 1 a function failed or
+was refused (its alias moved since the plan), 2 a usage mistake, 3 refused (nothing changed), 5 another
+operation holds the lease (nothing changed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,19 +23,37 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from harness import options
 from harness.actions.base import COMPLETE, DRY_RUN, FAILED, REFUSED, SKIPPED, ActionResult, Plan
-from harness.cli.common import add_authority_args, add_target_args, authority, environment, started_target, would_apply
+from harness.actions.interrupt import Interrupts
+from harness.actions.lambda_versions import service_of
+from harness.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    Evidence,
+    add_authority_args,
+    add_operation_args,
+    add_target_args,
+    authority,
+    environment,
+    held_lease,
+    lease_note,
+    rehearsal_label,
+    reserved_evidence,
+    started_target,
+    verdict_line,
+    would_apply,
+)
 from harness.errors import HarnessError
+from harness.outcome import Outcome
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 3
 
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness rollback``."""
     p = sub.add_parser(
         "rollback",
@@ -63,6 +87,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_authority_args(p)
     options.add(p.add_argument, "--reports-dir")
+    add_operation_args(p)
+    p.add_argument(
+        "--max-workers",
+        type=int,
+        default=8,
+        metavar="N",
+        help="functions rolled back at once (default 8; Lambda's control-plane quota is per account)",
+    )
     p.add_argument(
         "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
     )
@@ -92,20 +124,27 @@ def _scope(args: argparse.Namespace) -> None:
         raise HarnessError("--all rolls back every function: leave out --function and --service")
 
 
-def show_plan(plan: Plan, out: TextIO) -> None:
-    """The plan, with its changes even when refused (the operator sees what would have happened)."""
+def show_plan(plan: Plan[Any], out: TextIO, label: str | None = None) -> None:
+    """The plan, with its changes even when refused (the operator sees what would have happened); ``label``
+    (REHEARSAL on a disposable target) heads it."""
+    text = plan.render()
+    if label:
+        text = f"{label} {text}"
     if not plan.refused:
-        print(plan.render(), file=out)
+        print(text, file=out)
         return
-    print(plan.render().splitlines()[0], file=out)
+    print(text.splitlines()[0], file=out)
     for c in plan.changes:
         print(f"  {c.line()}", file=out)
     print(f"REFUSED: {plan.refusal}", file=out)
 
 
-def stop_after_plan(plan: Plan, applying: bool, dry_run: bool, target_name: str, out: TextIO) -> int | None:
+def stop_after_plan(
+    plan: Plan[Any], applying: bool, dry_run: bool, target_name: str, out: TextIO, label: str | None = None
+) -> int | None:
     """Show the plan; the exit status when nothing is to change (refused, --dry-run, no --allow-mutation), else None."""
-    show_plan(plan, out)
+    show_plan(plan, out, label)
+    out.flush()  # the operator (or a pipe) sees the whole plan before anything changes
     if plan.refused:
         print("REFUSED: nothing changed", file=out)
         return EXIT_REFUSED
@@ -118,7 +157,9 @@ def stop_after_plan(plan: Plan, applying: bool, dry_run: bool, target_name: str,
 
 def function_line(child: ActionResult, alias: str) -> str:
     """``fn: 3 -> 2, health 200 (fn:alias), COMPLETE``."""
-    d, ev = child.plan.details, child.evidence
+    from harness.report.incident import plan_facts
+
+    d, ev = plan_facts(child.plan), child.evidence
     fn = d.get("dest_function") or d.get("function")
     frm, to = d.get("from") or d.get("dest_current"), d.get("to") or ev.get("new_version") or d.get("label")
     health = ev.get("health") or {}
@@ -146,7 +187,8 @@ def leaves(result: ActionResult) -> list[ActionResult]:
 
 
 def write_reports(folder: str, name: str, files: dict[str, str]) -> list[Path]:
-    """Write ``{prefix: markdown}`` as ``<folder>/<prefix>-<name>.md``; returns the paths."""
+    """Write ``{prefix: markdown}`` as ``<folder>/<prefix>-<name>.md``; returns the paths (older helper; the
+    commands write through :class:`harness.cli.common.Evidence`, reserved before any change)."""
     base = Path(folder)
     base.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -172,63 +214,108 @@ def verify_rows(
 
 
 def exit_status(result: ActionResult) -> int:
-    """0 for COMPLETE/SKIPPED/DRY_RUN, 3 for REFUSED, 1 otherwise."""
+    """0 for COMPLETE/SKIPPED/DRY_RUN, 3 for REFUSED, 130 for INTERRUPTED, 1 otherwise."""
     if result.outcome == REFUSED:
         return EXIT_REFUSED
+    if result.outcome == Outcome.INTERRUPTED:
+        return EXIT_INTERRUPTED
     return EXIT_OK if result.outcome in (COMPLETE, SKIPPED, DRY_RUN) else EXIT_FAILED
 
 
+def _plan(args: argparse.Namespace, target: Any, planning: Any, to: Any) -> Plan[Any]:
+    from harness.actions import rollback as rb
+
+    if args.function:
+        return rb.plan_rollback(target, args.function, planning, to)
+    return rb.plan_rollback_all(target, planning, to, service=args.service)
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Plan, print, maybe apply, print one line per function, write the reports."""
+    """Reserve the reports, take the lease, plan, print, maybe apply, print one line per function, report."""
     out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
     from harness.actions import rollback as rb
-    from harness.report import incident_facts, render_incident, rollback_checklist
 
     _scope(args)
     env = environment(args)
     auth = authority(args)
     to = selection(args)
-    if args.function and args.service and rb.lv.service_of(env, args.function) != args.service:
+    if args.function and args.service and service_of(env, args.function) != args.service:
         raise HarnessError(f"{args.function} is not a function of service {args.service} in {env.inventory}/{env.name}")
+    action = "rollback" if args.function else "rollback-all"
     with started_target(args, env) as target:
         applying = would_apply(target, auth, args.dry_run)
         # Plan-only runs plan as if permitted, so the operator sees the changes; the apply path plans
         # with the real authority, where a missing --allow-mutation is a refusal like any other.
         planning = auth if applying else replace(auth, allow_mutation=True)
-        if args.function:
-            plan = rb.plan_rollback(target, args.function, planning, to)
-        else:
-            plan = rb.plan_rollback_all(target, planning, to, service=args.service)
-        stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out)
-        if stopped is not None:
-            return stopped
-        result = rb.apply_rollback(target, plan, auth)
-        for child in leaves(result):
-            print(function_line(child, env.alias), file=out)
-        rows: list[dict[str, Any]] = []
-        if args.verify and result.outcome in (COMPLETE, FAILED):
-            expect = rb.final_versions(result)
-            api = list(env.api.paths) if env.api else []
-            rows = verify_rows(target, plan.verified_by, [*expect, *api], expect, args.api_base_url)
-            for r in rows:
-                print(f"  [{r['verdict'].upper()}] {r['slug']} {r['resource']}: {r['observed']}", file=out)
-            if any(r["verdict"] in ("fail", "error") for r in rows) and result.outcome == COMPLETE:
-                result.outcome = FAILED
-                result.message += "; post-rollback checklist rows failed"
-        print(f"{result.outcome}: {plan.action} {env.inventory}/{env.name} — {result.message}", file=out)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        name = f"{plan.action}-{env.inventory}-{env.name}-{stamp}"
-        facts = incident_facts(
-            result, env, rows=rows, authority=auth, method=f"harness rollback (CLI, target {target.name})"
-        )
-        incident = f"incident-{name}.md"
-        paths = write_reports(
-            args.reports_dir,
-            name,
-            {
-                "incident": render_incident(facts),
-                "checklist": rollback_checklist(result, env, rows=rows, authority=auth, incident_report=incident),
-            },
-        )
-        print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
-        return exit_status(result)
+        if not applying:
+            plan = _plan(args, target, planning, to)
+            status = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target)) or EXIT_OK
+            note = lease_note(target)
+            if note:
+                print(note, file=out)
+            return status
+        scope = args.function or (f"service {args.service}" if args.service else "all services")
+        command = f"harness rollback {'--function ' + args.function if args.function else scope}"
+        with (
+            reserved_evidence(args, target, f"{action}-{env.inventory}-{env.name}", ["incident", "checklist"]) as ev,
+            held_lease(args, target, auth, command=command, scope=scope, rule=rb.APPROVAL_RULE, out=out) as lease,
+        ):
+            plan = _plan(args, target, planning, to)
+            stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
+            if stopped is not None:
+                return stopped
+            with Interrupts() as interrupts:
+                result = rb.apply_rollback(
+                    target,
+                    plan,
+                    auth,
+                    interrupts=interrupts,
+                    lease_lost=(lambda: lease.lost) if lease else None,
+                    max_workers=args.max_workers,
+                )
+            return _finish(args, target, env, plan, result, auth, ev, out)
+
+
+def _finish(
+    args: argparse.Namespace,
+    target: Any,
+    env: Any,
+    plan: Plan[Any],
+    result: ActionResult,
+    auth: Any,
+    evidence: Evidence,
+    out: TextIO,
+) -> int:
+    """Per-function lines, the optional checklist rows, the verdict line and the reports (also after Ctrl-C)."""
+    from harness.actions import rollback as rb
+    from harness.report import incident_facts, render_incident, rollback_checklist
+
+    for child in leaves(result):
+        print(function_line(child, env.alias), file=out)
+    rows: list[dict[str, Any]] = []
+    if args.verify and result.outcome in (COMPLETE, FAILED):
+        expect = rb.final_versions(result)
+        api = list(env.api.paths) if env.api else []
+        rows = verify_rows(target, plan.verified_by, [*expect, *api], expect, args.api_base_url)
+        for r in rows:
+            print(f"  [{r['verdict'].upper()}] {r['slug']} {r['resource']}: {r['observed']}", file=out)
+        if any(r["verdict"] in ("fail", "error") for r in rows) and result.outcome == COMPLETE:
+            result.outcome = FAILED
+            result.message += "; post-rollback checklist rows failed"
+    verdict = f"{result.outcome}: {plan.action} {env.inventory}/{env.name} — {result.message}"
+    if result.outcome == Outcome.INTERRUPTED:
+        record = result.record.record_id if result.record else "-"
+        verdict = f"{result.message} — {plan.action} {env.inventory}/{env.name}, record {record} FAILED"
+    print(verdict_line(target, verdict), file=out, flush=True)
+    facts = incident_facts(
+        result, env, rows=rows, authority=auth, method=f"harness rollback (CLI, target {target.name})"
+    )
+    incident = evidence.files["incident"].name
+    paths = evidence.write(
+        {
+            "incident": render_incident(facts),
+            "checklist": rollback_checklist(result, env, rows=rows, authority=auth, incident_report=incident),
+        }
+    )
+    print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    return exit_status(result)

@@ -23,7 +23,7 @@ def read_banner(lines: Iterable[str]) -> dict[str, str]:
     return info
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness serve``."""
     serve_p = sub.add_parser(
         "serve",

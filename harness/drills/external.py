@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from harness.targets.base import TargetLike
 DUMMY_KEY = "testing"  # emulator credentials: valid nowhere else
 DEFAULT_TIMEOUT_S = 900.0  # without an RTO objective: 002's infrastructure RTO, 15 minutes
 SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+GROUP_GRACE_S = 5.0  # harness setting: how long a stopped command has to exit on SIGTERM before SIGKILL
 
 
 def command_environment(target: TargetLike) -> tuple[dict[str, str], dict[str, str]]:
@@ -80,16 +82,48 @@ def run_command(
     child_env, shown = command_environment(target)
     began = time.perf_counter()
     try:
-        proc = subprocess.run(
-            argv, env=child_env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s or DEFAULT_TIMEOUT_S
+        # its own process group: on the time limit or an interrupt the whole group stops, children included
+        proc = subprocess.Popen(
+            argv,
+            env=child_env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-        return CommandRun(argv, shown, proc.returncode, time.perf_counter() - began, proc.stdout, proc.stderr)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return CommandRun(argv, shown, None, time.perf_counter() - began, out, err, timed_out=True)
     except OSError as exc:  # not found, not executable
         return CommandRun(argv, shown, None, time.perf_counter() - began, "", f"{type(exc).__name__}: {exc}")
+    try:
+        out, err = proc.communicate(timeout=timeout_s or DEFAULT_TIMEOUT_S)
+        return CommandRun(argv, shown, proc.returncode, time.perf_counter() - began, out, err)
+    except subprocess.TimeoutExpired:
+        out, err = stop_group(proc)
+        return CommandRun(argv, shown, None, time.perf_counter() - began, out, err, timed_out=True)
+    except BaseException:
+        stop_group(proc)
+        raise
+
+
+def stop_group(proc: subprocess.Popen[str], grace_s: float = GROUP_GRACE_S) -> tuple[str, str]:
+    """SIGTERM the command's whole process group, SIGKILL what is left after ``grace_s``; its output so far."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            out, err = proc.communicate(timeout=grace_s)
+            if sig == signal.SIGTERM:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the leader
+                except ProcessLookupError:
+                    pass
+            return out or "", err or ""
+        except subprocess.TimeoutExpired:
+            continue
+    out, err = proc.communicate()
+    return out or "", err or ""
 
 
 def command_recovery(

@@ -403,6 +403,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         else None,
         promotion_order=tuple(lam.promotion_order),
         rto=spec.rto,
+        lease=spec.lease,
     )
     s.check_missing()
     return resolved

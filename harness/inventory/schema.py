@@ -356,6 +356,15 @@ class RtoSpec(Strict):
 RTO_KINDS = ("lambda_code", "configuration", "infrastructure", "full_deployment", "database")
 
 
+class LeaseSpec(Strict):
+    """The operation lease (harness/lease.py): where it is held and for how long (not a runbook fact)."""
+
+    table: str | None = None  # one of the inventory's tables; default: the deployments table (001 §6.3.2, 002 §4)
+    duration_s: float = Field(120.0, gt=0)  # a holder that stops renewing loses it after this long
+    renew_every_s: float = Field(30.0, gt=0)  # renewed by the running operation this often
+    ref: str = ""
+
+
 class RehearsalSpec(Strict):
     """How the embedded emulator seeds a rehearsal copy (not a runbook fact)."""
 
@@ -386,6 +395,7 @@ class InventoryFile(Strict):
     approvals: dict[str, ApprovalRule] = {}
     maintenance_windows: list[WindowSpec] = []
     rehearsal: RehearsalSpec = RehearsalSpec()
+    lease: LeaseSpec = LeaseSpec()
     rto: RtoSpec | None = None  # 002 "Rollback Scenarios & Recovery Times" (game-day drills assert it)
 
     @model_validator(mode="after")

@@ -10,12 +10,17 @@ Fixtures (issue 10): ``rollback`` (runs a rollback and puts the aliases back aft
 ``peer_target`` (another environment of the inventory: a promotion's other side),
 ``rehearsal_authority`` (stand-in approvers on a disposable rehearsal only), ``action_reports``
 (the 000 §8 incident report and the 001 §7 checklists into reports/ and Allure); ``verify_checklist``
-takes ``target=`` (verify a peer) and ``record=``.
+takes ``target=`` (verify a peer) and ``record=``. Every mutating step (``run_action``, the ``rollback``
+fixture and its teardown) holds the environment's operation lease (harness/lease.py).
+
+Slightly over 450 lines: the mutating scenarios' fixtures (actions, leases, peers, reports) share helpers
+and read best together until the plugin is split into smaller modules.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,8 +41,10 @@ from harness.clock import Clock
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
+from harness.lease import operation_lease
 from harness.pytest_plugin.checklist import row_meta
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
+from harness.report.labels import clock_note, file_token, label_report, rehearsal_label
 from harness.targets.base import Target
 
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
@@ -56,12 +63,25 @@ def authority(pytestconfig: pytest.Config) -> Authority:
     )
 
 
-@pytest.fixture
-def run_action(request: pytest.FixtureRequest) -> Callable[[Callable[[], ActionResult]], ActionResult]:
-    """``run_action(lambda: rollback(...))``: run it, attach plan and result to Allure, announce it."""
+@contextmanager
+def scenario_lease(request: pytest.FixtureRequest, target: Target, what: str) -> Iterator[None]:
+    """The environment's operation lease around one mutating step of a scenario (harness/lease.py): a second
+    operator's run, a CLI apply or another pytest run on the same account and environment waits for nobody and
+    fails the test naming the holder."""
+    who = request.config.getoption("--actor", None) or Authority().who
+    with operation_lease(target, command=f"pytest {request.node.nodeid} ({what})", scope=what, actor=who):
+        yield
 
-    def run(call: Callable[[], ActionResult]) -> ActionResult:
-        result = call()
+
+@pytest.fixture
+def run_action(request: pytest.FixtureRequest) -> Callable[..., ActionResult]:
+    """``run_action(lambda: rollback(...), on=target)``: take the environment's lease (``on``, default the run's
+    target), run it, attach plan and result to Allure, announce it."""
+
+    def run(call: Callable[[], ActionResult], *, on: Target | None = None) -> ActionResult:
+        where = on or request.getfixturevalue("target")
+        with scenario_lease(request, where, "action"):
+            result = call()
         request.config.hook.pytest_harness_action_applied(config=request.config, result=result)
         return result
 
@@ -240,11 +260,12 @@ class Peers:
         if name in self.started:
             return self.started[name]
         other = self.inventory.environment(name, strict_env_vars=self.target.name == "aws")
+        peer: Target
         try:
             if self.target.in_process:
                 from harness.targets.embedded.peer import start_peer
 
-                peer: Target = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]
+                peer: Target = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]  # (in_process: an EmbeddedTarget)
             else:
                 from harness.targets import make_target
 
@@ -312,9 +333,13 @@ class Rollbacks:
     """The ``rollback`` fixture: runs rollbacks and remembers where each alias stood before the first one moved it."""
 
     def __init__(
-        self, target: Target, authority: Authority, run_action: Callable[[Callable[[], ActionResult]], ActionResult]
+        self,
+        target: Target,
+        authority: Authority,
+        run_action: Callable[..., ActionResult],
+        request: pytest.FixtureRequest | None = None,
     ) -> None:
-        self.target, self.authority, self.run_action = target, authority, run_action
+        self.target, self.authority, self.run_action, self.request = target, authority, run_action, request
         self.originals: dict[str, str] = {}
         self.used: list[tuple[Target, Authority]] = []
 
@@ -337,15 +362,19 @@ class Rollbacks:
         self.used.append((where, who))
         where.clock.sleep(RECORD_GAP_S)  # records are stamped to the ms: this action's must be newer than earlier ones
         if isinstance(functions, str):
-            return self.run_action(lambda: rollback_one(where, functions, who, to))
-        return self.run_action(lambda: rollback_all(where, who, to, service=service))
+            return self.run_action(lambda: rollback_one(where, functions, who, to), on=where)
+        return self.run_action(lambda: rollback_all(where, who, to, service=service), on=where)
 
     def restore(self) -> list[str]:
-        """Teardown: every alias a rollback moved back where it was; a failed restore fails the teardown."""
+        """Teardown: every alias a rollback moved back where it was (under the lease); a failed restore fails the
+        teardown."""
         if not (self.used and self.originals):
             return []
         where, who = self.used[0]
-        return restore_aliases(where, who, self.originals)
+        what = "restore after the rollback fixture"
+        node = self.request.node.nodeid if self.request is not None else "rollback fixture"
+        with operation_lease(where, command=f"pytest {node} ({what})", scope=what, actor=who.who):
+            return restore_aliases(where, who, self.originals)
 
 
 @pytest.fixture
@@ -355,7 +384,7 @@ def rollback(
     """``rollback(fns, to=RollbackTo.previous(), service=None)``: run a rollback (one function, a list, or all)
     through ``run_action``; afterwards the aliases are put back where they were (a later read-only checklist
     in this session sees the seeded state, and the newest record agrees)."""
-    runs = Rollbacks(target, authority, run_action)
+    runs = Rollbacks(target, authority, run_action, request)
     request.addfinalizer(runs.restore)
     return runs
 
@@ -380,8 +409,12 @@ def action_reports(
     ) -> list[Path]:
         row_dicts, gate_dicts = rows_as_dicts(rows), rows_as_dicts(gate_rows)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = request.getfixturevalue("target")
+        label, note = rehearsal_label(target), clock_note(target)
         base = (
-            f"{result.plan.action}-{env.inventory}-{env.name}-{request.node.name}-{stamp}".replace("/", "_")
+            f"{result.plan.action}-{env.inventory}-{env.name}{file_token(target)}-{request.node.name}-{stamp}".replace(
+                "/", "_"
+            )
             .replace("[", "-")
             .replace("]", "")
         )
@@ -394,7 +427,7 @@ def action_reports(
             method=f"pytest {request.node.nodeid}",
             root_cause=root_cause,
         )
-        incident = write_report(f"incident-{base}.md", render_incident(facts))
+        incident = write_report(f"incident-{base}.md", label_report(render_incident(facts), label, note))
         if source_env is not None:
             checklist = promotion_checklist(
                 result, source_env, env, gate_rows=gate_dicts, rows=row_dicts, authority=authority
@@ -403,7 +436,7 @@ def action_reports(
             checklist = rollback_checklist(
                 result, env, rows=row_dicts, authority=authority, incident_report=incident.name
             )
-        return [incident, write_report(f"checklist-{base}.md", checklist)]
+        return [incident, write_report(f"checklist-{base}.md", label_report(checklist, label, note))]
 
     return write
 

@@ -54,6 +54,7 @@ from harness.drills.runner import Listener, run_drill
 from harness.drills.state_drill import NAME as STATE
 from harness.faults.base import Fault
 from harness.inventory import Environment
+from harness.lease import operation_lease
 from harness.notify import NotifyConfig, notify, sns_region
 from harness.options import Option
 from harness.pytest_plugin.gameday_summary import RESULTS_DIR
@@ -283,7 +284,10 @@ class Gameday:
         if command:
             made = with_command(made, command, cwd=Path(self.config.invocation_params.dir))
         run_id = self.reports_dir.name if self.reports_dir is not None else uuid.uuid4().hex[:8]
-        with _turn(self.target, self.reports_root):
+        lease = operation_lease(
+            made.target, command=f"game day drill {made.name}", scope=made.name, actor=self.authority.who, export=True
+        )
+        with _turn(self.target, self.reports_root), lease:  # the drill's recovery command joins the lease
             result = run_drill(made, listener=AllureListener(self.config), digest=environment_digest, run_id=run_id)
         self._attach(result)
         for action in result.recovery.actions if result.recovery else []:

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from harness.actions.base import COMPLETE, SKIPPED, ActionResult
 from harness.actions.guards import Authority
 from harness.inventory.model import Environment
+from harness.report.incident import plan_facts
 from harness.report.timeline import utc
 
 MANUAL = "not verified by the harness (manual)"
@@ -69,13 +70,15 @@ def rollback_checklist(
     """001 §7.3 for a rollback (one function or a batch)."""
     authority = authority or Authority()
     leaves, moved = _leaves(result), _moved(result)
-    fns = [str(leaf.plan.details.get("function")) for leaf in moved]
+    fns = [str(plan_facts(leaf.plan).get("function")) for leaf in moved]
     first = result.timeline[0].at if result.timeline else result.plan.planned_at
-    current = ", ".join(f"{leaf.plan.details.get('function')}: {leaf.plan.details.get('from')}" for leaf in leaves)
+    current = ", ".join(
+        f"{plan_facts(leaf.plan).get('function')}: {plan_facts(leaf.plan).get('from')}" for leaf in leaves
+    )
     targets = ", ".join(
-        f"{leaf.plan.details.get('function')}: {leaf.plan.details.get('to')}"
+        f"{plan_facts(leaf.plan).get('function')}: {plan_facts(leaf.plan).get('to')}"
         for leaf in leaves
-        if leaf.plan.details.get("to")
+        if plan_facts(leaf.plan).get("to")
     )
     checkpoints = sorted({str(leaf.evidence.get("checkpoint")) for leaf in moved if leaf.evidence.get("checkpoint")})
     healthy = [
@@ -89,9 +92,9 @@ def rollback_checklist(
         "",
         f"**Date/Time**: {utc(first, '%Y-%m-%d %H:%M:%S')} UTC",
         f"**Environment**: {env.name.upper()}",
-        f"**Service**: {_service_label(result.plan.details)}",
+        f"**Service**: {_service_label(plan_facts(result.plan))}",
         f"**Current Version**: {current}",
-        f"**Rollback Target Version**: {targets or '-'} ({result.plan.details.get('rule', '')})",
+        f"**Rollback Target Version**: {targets or '-'} ({plan_facts(result.plan).get('rule', '')})",
         f"**Incident Ticket**: {authority.incident or '-'}",
         f"**Outcome**: {result.outcome}" + (f" — {result.message}" if result.message else ""),
         "",
@@ -117,7 +120,7 @@ def rollback_checklist(
             all(leaf.outcome == COMPLETE for leaf in moved) if moved else None,
             "Lambda alias updated",
             "; ".join(
-                f"{leaf.plan.details.get('function')}: {env.alias} -> {leaf.evidence.get('final_version')}"
+                f"{plan_facts(leaf.plan).get('function')}: {env.alias} -> {leaf.evidence.get('final_version')}"
                 for leaf in moved
             ),
         ),
@@ -184,14 +187,14 @@ def promotion_checklist(
     authority = authority or Authority()
     leaves = _leaves(result)
     promoted = [leaf for leaf in leaves if leaf.plan.action == "promote"]
-    fns = [str(leaf.plan.details.get("dest_function")) for leaf in promoted]
+    fns = [str(plan_facts(leaf.plan).get("dest_function")) for leaf in promoted]
     versions = ", ".join(
         sorted(
             {
-                f"{leaf.plan.details.get('function')}:{leaf.plan.details.get('source_version')} "
-                f"({leaf.plan.details.get('label')})"
+                f"{plan_facts(leaf.plan).get('function')}:{plan_facts(leaf.plan).get('source_version')} "
+                f"({plan_facts(leaf.plan).get('label')})"
                 for leaf in promoted
-                if leaf.plan.details.get("source_version")
+                if plan_facts(leaf.plan).get("source_version")
             }
         )
     )
@@ -200,7 +203,7 @@ def promotion_checklist(
     monitors = [leaf.evidence.get("monitor") for leaf in promoted if leaf.evidence.get("monitor")]
     fired = [leaf for leaf in promoted if leaf.evidence.get("trigger")]
     records = [leaf.record for leaf in promoted if leaf.record]
-    backups = sorted({str(leaf.plan.details.get("backup_alias")) for leaf in promoted if leaf.applied})
+    backups = sorted({str(plan_facts(leaf.plan).get("backup_alias")) for leaf in promoted if leaf.applied})
     applied = [leaf for leaf in promoted if leaf.applied]
     deployed = (
         all(
@@ -212,7 +215,7 @@ def promotion_checklist(
         if applied
         else None
     )
-    services = sorted({str(leaf.plan.details.get("service")) for leaf in promoted})
+    services = sorted({str(plan_facts(leaf.plan).get("service")) for leaf in promoted})
     prod = dest.protected
     head = [
         f"## {source.name.upper()} to {dest.name.upper()} Promotion Checklist",
@@ -231,7 +234,9 @@ def promotion_checklist(
     lookback = f"{gate.lookback_hours} h" if gate else "the gate's lookback"
     pre = ["", "### Pre-Promotion Checks", ""]
     if prod:
-        window = next((str(leaf.plan.details["window"]) for leaf in promoted if leaf.plan.details.get("window")), "")
+        window = next(
+            (str(plan_facts(leaf.plan)["window"]) for leaf in promoted if plan_facts(leaf.plan).get("window")), ""
+        )
         pre += [
             box(gate_errors[0], f"{source.name.upper()} stable for {lookback}", gate_errors[1]),
             box(
@@ -254,7 +259,7 @@ def promotion_checklist(
                 box(True, f"{role} approval", name)
                 # fewer approvers than roles leaves the other boxes out (the gate refused such a run already)
                 for role, name in zip(
-                    dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
+                    dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
                 )
             ],
         ]
@@ -285,7 +290,7 @@ def promotion_checklist(
         box(
             not result.plan.refused,
             "Pre-flight checks passed",
-            result.plan.details.get("gates") or "gates passed by the caller",
+            plan_facts(result.plan).get("gates") or "gates passed by the caller",
         ),
     ]
     if prod:
@@ -295,7 +300,7 @@ def promotion_checklist(
             deployed,
             "Deployment completed successfully",
             "; ".join(
-                f"{leaf.plan.details.get('dest_function')}: {dest.alias} -> {c.after}"
+                f"{plan_facts(leaf.plan).get('dest_function')}: {dest.alias} -> {c.after}"
                 for leaf in applied
                 for _, c in leaf.applied
                 if c.attribute == "FunctionVersion"
@@ -338,14 +343,14 @@ def promotion_checklist(
         sign += [
             f"**{role} Signature**: {name}"
             for role, name in zip(
-                dest.approvals.get(rule).roles if rule in dest.approvals else [], authority.approvers, strict=False
+                dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
             )
         ]
     sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]
     return "\n".join(head + pre + execution + post + sign)
 
 
-def _service_label(details: dict[str, Any]) -> str:
+def _service_label(details: Mapping[str, Any]) -> str:
     """The services, scope or function a rollback plan names (000 §8 "Service")."""
     return str(", ".join(details.get("services") or []) or details.get("scope") or details.get("function"))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
-from harness.actions.base import COMPLETE, ActionResult, Event
+from harness.actions.base import COMPLETE, ActionResult, Event, Plan
 from harness.actions.decisions import Decision, recommended
 from harness.actions.guards import Authority
 from harness.inventory.model import Environment
@@ -54,6 +54,31 @@ class IncidentFacts:
     outcome: str = ""
     notes: list[str] = field(default_factory=list)
     title: str = "Rollback Incident Report"
+
+
+def plan_facts(plan: Plan[Any]) -> Mapping[str, Any]:
+    """What a report says about a plan, read from its typed spec (rollback, promotion), else its older details."""
+    from dataclasses import asdict
+
+    from harness.actions.promote import PromoteSpec
+    from harness.actions.rollback import RollbackSpec
+
+    spec = plan.spec
+    if isinstance(spec, PromoteSpec):
+        return {**asdict(spec), "backup_alias": spec.backup_alias}
+    if isinstance(spec, RollbackSpec):
+        facts: dict[str, Any] = {"rule": spec.rule, "scope": spec.scope}
+        if plan.action == "rollback-all":
+            facts["services"] = list(spec.services)
+        if len(spec.moves) == 1 and plan.action == "rollback":
+            m = spec.moves[0]
+            facts.update(
+                function=m.function,
+                service=m.service,
+                **{"from": m.current, "to": m.target, "from_label": m.current_label, "to_label": m.target_label},
+            )
+        return facts
+    return plan.details
 
 
 def _verdicts(rows: Iterable[Mapping[str, Any]], slugs: Sequence[str]) -> str | None:
@@ -191,7 +216,7 @@ def action_rows(result: ActionResult) -> list[dict[str, Any]]:
     """The action's own verification as report rows: each health invoke through fn:alias, each monitor."""
     rows: list[dict[str, Any]] = []
     for leaf in _leaves(result):
-        fn = leaf.plan.details.get("dest_function") or leaf.plan.details.get("function")
+        fn = plan_facts(leaf.plan).get("dest_function") or plan_facts(leaf.plan).get("function")
         health, monitor = leaf.evidence.get("health"), leaf.evidence.get("monitor")
         if isinstance(health, Mapping) and health:
             rows.append(
@@ -230,7 +255,7 @@ def _leaves(result: ActionResult) -> list[ActionResult]:
 
 
 def _change_row(r: ActionResult) -> dict[str, Any]:
-    d, ev = r.plan.details, r.evidence
+    d, ev = plan_facts(r.plan), r.evidence
     fn = d.get("dest_function") or d.get("function") or r.plan.action
     frm = d.get("from") or d.get("dest_current")
     to = d.get("to") or ev.get("new_version") or (f"(new) {d.get('label')}" if d.get("label") else None)
@@ -247,7 +272,10 @@ def _change_row(r: ActionResult) -> dict[str, Any]:
         seen = "200 (every monitor poll)"
     else:
         seen = "-"
-    label = lambda v, lab: f"{v} ({lab})" if v and lab else v  # noqa: E731 (a one-line formatter local to this table)
+
+    def label(v: Any, lab: Any) -> Any:
+        return f"{v} ({lab})" if v and lab else v
+
     return {
         "function": fn,
         "from": label(frm, d.get("from_label") or d.get("dest_current_label")),
@@ -272,7 +300,9 @@ def incident_facts(
     """000 §8 facts from an action result: timeline, versions, the checklist rows run after it, the decision rows."""
     authority = authority or Authority()
     leaves = _leaves(result)
-    touched = {str(r.plan.details.get("dest_function") or r.plan.details.get("function")) for r in leaves if r.applied}
+    touched = {
+        str(plan_facts(r.plan).get("dest_function") or plan_facts(r.plan).get("function")) for r in leaves if r.applied
+    }
     names = [f.name for f in env.functions] + sorted(t for t in touched if t not in {f.name for f in env.functions})
     events = list(result.timeline) or [Event(result.plan.planned_at, f"{result.plan.action} planned")]
     started, ended = min(e.at for e in events), max(e.at for e in events)

@@ -175,4 +175,11 @@ def test_promote_on_an_embedded_rehearsal(tmp_path: Path, capsys: pytest.Capture
     assert rc == 0, out
     assert "gate [PASS] source-errors" in out and "plan: promote on bbws/prod (target embedded)" in out
     assert "  bbws-ecs-event-handler-prod: 3 -> 4, monitor 300 s: no trigger, COMPLETE" in out
-    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["checklist", "report"]
+    files = sorted((tmp_path / "runs").glob("*/*.md"))
+    assert sorted(p.name.split("-")[0] for p in files) == ["checklist", "report"]
+    # an embedded rehearsal can never pass for production: verdict, file names and titles say REHEARSAL
+    assert "REHEARSAL (moto" in out.splitlines()[-2] and "COMPLETE: promote sit -> prod" in out.splitlines()[-2]
+    for path in files:
+        assert "-REHEARSAL-moto-" in path.name, path.name
+        assert path.read_text().splitlines()[0].startswith("# REHEARSAL (moto"), path.read_text()[:200]
+        assert "rehearsal clock" in path.read_text()

@@ -266,3 +266,17 @@ def test_stack_follows_the_order_and_stops_at_the_first_failed_phase(envs: dict[
         "terraform",
     ] and hook_calls == ["terraform"]
     assert all(leaf.outcome in (COMPLETE, SKIPPED) for c in done.children[:-1] for leaf in c.children)
+
+
+def test_an_interrupted_service_promotion_starts_nothing_new_and_says_so(envs: dict[str, EmbeddedTarget]) -> None:
+    from harness.actions.interrupt import Interrupts
+
+    dev, sit = envs["dev"], envs["sit"]
+    plan = pr.plan_promote_service(dev, sit, DEV_LEAD, "tenant-instance-management", gates=(True, "rows passed"))
+    assert not plan.refused, plan.refusal
+    before = snapshot(sit)
+    stop = Interrupts()
+    stop.request("SIGINT")  # Ctrl-C before the batch starts its first function
+    result = pr.apply_promote_service(dev, sit, plan, DEV_LEAD, interrupts=stop)
+    assert result.outcome == "INTERRUPTED" and "0 of 1 promoted; 1 not started" in result.message, result.message
+    assert [c.outcome for c in result.children] == ["NOT_STARTED"] and snapshot(sit) == before

@@ -254,7 +254,9 @@ def test_rollback_fixture_teardown_restores_an_alias_left_with_weighted_routing(
     ``--routing-config '{}'``)."""
     lam, alias = sit.client("lambda"), sit.env.alias
     before = alias_version(sit, FN)
-    runs = Rollbacks(sit, REHEARSAL, lambda call: call())  # the fixture's object; its finalizer is runs.restore
+    runs = Rollbacks(
+        sit, REHEARSAL, lambda call, on=None: call()
+    )  # the fixture's object; its finalizer is runs.restore
     moved = runs(FN)
     assert moved.outcome == COMPLETE and alias_version(sit, FN) != before
     left = alias_version(sit, FN)
