@@ -57,5 +57,9 @@ class AwsTarget(Target):
 
     def describe(self) -> str:
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        where = f" via AWS_ENDPOINT_URL={endpoint}" if endpoint else ""
-        return f"{self.env.describe()} target=aws{where} — REAL ACCOUNT"
+        if endpoint:
+            # An endpoint may be `harness serve` or LocalStack: never call it a real account, never a rehearsal.
+            return (
+                f"{self.env.describe()} target=aws via AWS_ENDPOINT_URL={endpoint} — the account behind that endpoint"
+            )
+        return f"{self.env.describe()} target=aws — REAL ACCOUNT"

@@ -161,7 +161,6 @@ def test_stale_revision_id_with_aws_semantics_refuses_that_function_only(served,
     assert result.record.functions[FN].outcome == "REFUSED" and result.record.functions[FN].final_version == "1"
 
 
-@pytest.mark.xfail(strict=True, reason="emulator honours RevisionId on wip/fidelity")
 def test_stale_revision_id_on_the_emulator(served, observer) -> None:
     plan = plan_rollback_all(observer, WHO)
     observer.client("lambda").update_alias(FunctionName=FN, Name=ALIAS, FunctionVersion="1")
