@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Callable
 
 from harness.inventory.model import Environment
-from harness.targets.embedded.fidelity import amplify_model, amplify_traffic
+from harness.targets.embedded.fidelity import amplify_model, amplify_traffic, registry
 from harness.targets.embedded.fidelity.amplify_api import AmplifyApi, WsgiApp
 from harness.targets.embedded.fidelity.amplify_model import AmplifyStore, Branch, Job
 from harness.targets.embedded.fidelity.registry import AccountContext
 
-PATCHES: tuple = ()
+PATCHES: tuple[registry.Patch, ...] = ()
 
 
 def install() -> None:
@@ -54,14 +54,13 @@ class AmplifyHandle:
     ) -> tuple[Branch, Job | None] | None:
         """The branch the inventory's domain prefix maps to and the job whose build it serves."""
         amp = self.env.amplify
-        assert amp is not None or (app_id and domain and prefix is not None), "no [amplify] in the inventory"
+        if amp is None:
+            assert app_id and domain and prefix is not None, "no [amplify] in the inventory"
+        else:
+            app_id, domain = app_id or amp.app_id, domain or amp.domain
+            prefix = amp.domain_prefix if prefix is None else prefix
         with self.store.lock:
-            return self.store.serving(
-                app_id or amp.app_id,  # type: ignore[union-attr]
-                domain or amp.domain,  # type: ignore[union-attr]
-                amp.domain_prefix if prefix is None else prefix,  # type: ignore[union-attr]
-                self.ctx.clock.now(),
-            )
+            return self.store.serving(app_id, domain, prefix, self.ctx.clock.now())
 
     def release(
         self, branch: str, release: str, *, bad_release: bool = False, build_fails: bool = False, wait: bool = True
@@ -75,7 +74,7 @@ class AmplifyHandle:
         )
         client = self.client("amplify")
         commit = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-        job = client.start_job(
+        job: dict[str, Any] = client.start_job(
             appId=amp.app_id,
             branchName=branch,
             jobType="RELEASE",
@@ -96,7 +95,10 @@ class AmplifyHandle:
         settings = [{"prefix": s["subDomainSetting"]["prefix"], "branchName": branch} for s in assoc["subDomains"]]
         client.update_domain_association(appId=amp.app_id, domainName=amp.domain, subDomainSettings=settings)
         self.ctx.clock.sleep(amplify_model.PROPAGATION_S)
-        return client.get_domain_association(appId=amp.app_id, domainName=amp.domain)["domainAssociation"]
+        live: dict[str, Any] = client.get_domain_association(appId=amp.app_id, domainName=amp.domain)[
+            "domainAssociation"
+        ]
+        return live
 
     def run_traffic(self, minutes: int) -> list[tuple[datetime, bool]]:
         """Play ``minutes`` of users' traffic, one minute at a time on the target's clock, publishing the

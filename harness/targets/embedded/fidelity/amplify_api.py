@@ -16,7 +16,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from harness.targets.embedded.fidelity import amplify_model as model
@@ -27,8 +27,10 @@ SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<ser
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 MAX_RESULTS = 50  # ListJobs/ListBranches/ListDomainAssociations maxResults limit (ListApps: 100)
 
-WsgiApp = Callable[[dict, Callable], Any]
-Handler = Callable[..., tuple[int, dict]]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]  # as server.WsgiApp
+Json = dict[str, Any]  # a JSON object, as parsed or as answered
+Handler = Callable[..., tuple[int, Json]]
+T = TypeVar("T")
 
 
 def _epoch(at: datetime | None) -> float | None:
@@ -39,14 +41,14 @@ def _arn(store: AmplifyStore, *parts: str) -> str:
     return f"arn:aws:amplify:{store.region}:{store.account}:apps/" + "/".join(parts)
 
 
-def _drop_none(d: dict) -> dict:
+def _drop_none(d: Json) -> Json:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def app_json(store: AmplifyStore, app: model.App, now: datetime) -> dict:
+def app_json(store: AmplifyStore, app: model.App, now: datetime) -> Json:
     """The App shape."""
     production = app.branches.get(next((n for n, b in app.branches.items() if b.stage == "PRODUCTION"), ""), None)
-    out = {
+    out: Json = {
         "appId": app.app_id,
         "appArn": _arn(store, app.app_id),
         "name": app.name,
@@ -73,7 +75,7 @@ def app_json(store: AmplifyStore, app: model.App, now: datetime) -> dict:
     return out
 
 
-def branch_json(store: AmplifyStore, b: model.Branch, now: datetime) -> dict:
+def branch_json(store: AmplifyStore, b: model.Branch, now: datetime) -> Json:
     """The Branch shape; ``activeJobId`` is the build users get."""
     app = store.app(b.app_id)
     active = b.active_job(now)
@@ -103,7 +105,7 @@ def branch_json(store: AmplifyStore, b: model.Branch, now: datetime) -> dict:
     }
 
 
-def job_summary(store: AmplifyStore, job: model.Job, now: datetime) -> dict:
+def job_summary(store: AmplifyStore, job: model.Job, now: datetime) -> Json:
     """The JobSummary shape."""
     return _drop_none(
         {
@@ -122,7 +124,7 @@ def job_summary(store: AmplifyStore, job: model.Job, now: datetime) -> dict:
     )
 
 
-def job_steps(job: model.Job, now: datetime) -> list[dict]:
+def job_steps(job: model.Job, now: datetime) -> list[Json]:
     """BUILD and DEPLOY steps consistent with the job's status."""
     status, start, end = job.status(now), job.start or job.created, job.end(now)
     if status in ("CREATED", "PENDING", "PROVISIONING"):
@@ -144,7 +146,7 @@ def job_steps(job: model.Job, now: datetime) -> list[dict]:
     return steps
 
 
-def domain_json(store: AmplifyStore, d: model.Domain, now: datetime) -> dict:
+def domain_json(store: AmplifyStore, d: model.Domain, now: datetime) -> Json:
     """The DomainAssociation shape: each prefix, the branch it maps to, its DNS record."""
     status, update = d.status(now)
     return _drop_none(
@@ -169,7 +171,7 @@ def domain_json(store: AmplifyStore, d: model.Domain, now: datetime) -> dict:
     )
 
 
-def _page(items: list, query: dict[str, list[str]], limit: int = MAX_RESULTS) -> tuple[list, str | None]:
+def _page(items: list[T], query: dict[str, list[str]], limit: int = MAX_RESULTS) -> tuple[list[T], str | None]:
     """One page of ``items`` by ``maxResults``/``nextToken`` (an offset)."""
     try:
         size = int(query.get("maxResults", [str(limit)])[0])
@@ -192,12 +194,12 @@ def _time(value: Any) -> datetime | None:
 # -- operations: (store, now, path params, query, body) -> (status, body) -------------------------
 
 
-def list_apps(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def list_apps(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     page, token = _page(sorted(s.apps.values(), key=lambda a: a.created), q, 100)
     return 200, _drop_none({"apps": [app_json(s, a, now) for a in page], "nextToken": token})
 
 
-def create_app(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def create_app(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     if not b.get("name"):
         raise bad_request("name is required.")
     app = s.create_app(
@@ -212,16 +214,20 @@ def create_app(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tup
     return 200, {"app": app_json(s, app, now)}
 
 
-def get_app(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def get_app(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     return 200, {"app": app_json(s, s.app(p["appId"]), now)}
 
 
-def list_branches(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def list_branches(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     page, token = _page(sorted(s.app(p["appId"]).branches.values(), key=lambda x: x.created), q)
     return 200, _drop_none({"branches": [branch_json(s, x, now) for x in page], "nextToken": token})
 
 
-def create_branch(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def create_branch(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     if not b.get("branchName"):
         raise bad_request("branchName is required.")
     branch = s.create_branch(
@@ -236,11 +242,11 @@ def create_branch(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> 
     return 200, {"branch": branch_json(s, branch, now)}
 
 
-def get_branch(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def get_branch(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     return 200, {"branch": branch_json(s, s.branch(p["appId"], p["branchName"]), now)}
 
 
-def list_jobs(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def list_jobs(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     jobs = sorted(
         s.branch(p["appId"], p["branchName"]).jobs.values(), key=lambda j: int(j.job_id), reverse=True
     )  # newest first
@@ -248,7 +254,7 @@ def list_jobs(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tupl
     return 200, _drop_none({"jobSummaries": [job_summary(s, j, now) for j in page], "nextToken": token})
 
 
-def start_job(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def start_job(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     if not b.get("jobType"):
         raise bad_request("jobType is required.")
     job = s.start_job(
@@ -265,23 +271,27 @@ def start_job(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tupl
     return 200, {"jobSummary": job_summary(s, job, now)}
 
 
-def get_job(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def get_job(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     job = s.job(p["appId"], p["branchName"], p["jobId"])
     return 200, {"job": {"summary": job_summary(s, job, now), "steps": job_steps(job, now)}}
 
 
-def stop_job(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def stop_job(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     return 200, {"jobSummary": job_summary(s, s.stop_job(p["appId"], p["branchName"], p["jobId"], now), now)}
 
 
-def create_deployment(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def create_deployment(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     job = s.create_deployment(p["appId"], p["branchName"], now)
     upload = f"https://aws-amplify-rehearsal.s3.amazonaws.com/{p['appId']}/{p['branchName']}/{job.job_id}"
     files = {name: f"{upload}/{name}" for name in (b.get("fileMap") or {})}
     return 200, {"jobId": job.job_id, "fileUploadUrls": files, "zipUploadUrl": f"{upload}.zip"}
 
 
-def start_deployment(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def start_deployment(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     job = s.start_deployment(
         p["appId"],
         p["branchName"],
@@ -293,12 +303,16 @@ def start_deployment(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) 
     return 200, {"jobSummary": job_summary(s, job, now)}
 
 
-def list_domains(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def list_domains(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     page, token = _page(sorted(s.app(p["appId"]).domains.values(), key=lambda d: d.created), q)
     return 200, _drop_none({"domainAssociations": [domain_json(s, d, now) for d in page], "nextToken": token})
 
 
-def create_domain(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def create_domain(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     if not b.get("domainName") or "subDomainSettings" not in b:
         raise bad_request("domainName and subDomainSettings are required.")
     d = s.create_domain(
@@ -307,17 +321,19 @@ def create_domain(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> 
     return 200, {"domainAssociation": domain_json(s, d, now)}
 
 
-def get_domain(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def get_domain(s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json) -> tuple[int, Json]:
     return 200, {"domainAssociation": domain_json(s, s.domain(p["appId"], p["domainName"]), now)}
 
 
-def update_domain(s: AmplifyStore, now: datetime, p: dict, q: dict, b: dict) -> tuple[int, dict]:
+def update_domain(
+    s: AmplifyStore, now: datetime, p: dict[str, str], q: dict[str, list[str]], b: Json
+) -> tuple[int, Json]:
     d = s.update_domain(p["appId"], p["domainName"], b.get("subDomainSettings"), now, b.get("enableAutoSubDomain"))
     return 200, {"domainAssociation": domain_json(s, d, now)}
 
 
 # (method, path pattern, operation), as in the service model's requestUri
-ROUTES: tuple[tuple[str, re.Pattern, Handler], ...] = tuple(
+ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
     (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", uri) + "$"), fn)
     for method, uri, fn in (
         ("GET", "/apps", list_apps),
@@ -340,7 +356,7 @@ ROUTES: tuple[tuple[str, re.Pattern, Handler], ...] = tuple(
 )
 
 
-def scope(environ: dict) -> tuple[str, str] | None:
+def scope(environ: dict[str, Any]) -> tuple[str, str] | None:
     """(service, region) from the request's SigV4 credential scope, or None when unsigned."""
     m = SCOPE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
     return (m.group("service"), m.group("region")) if m else None
@@ -348,7 +364,7 @@ def scope(environ: dict) -> tuple[str, str] | None:
 
 def dispatch(
     store: AmplifyStore, now: datetime, method: str, raw_path: str, body: bytes
-) -> tuple[int, dict, str | None]:
+) -> tuple[int, Json, str | None]:
     """(status, JSON body, error type) for one Amplify request."""
     parts = urlsplit(raw_path)
     path = parts.path.rstrip("/") or "/"
@@ -375,7 +391,7 @@ class AmplifyApi:
     def __init__(self, app: WsgiApp, default_account: str) -> None:
         self.app, self.default_account = app, default_account
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         signed = scope(environ)
         account = environ.get(ACCOUNT_HEADER) or self.default_account
         ctx = registry.context(account)

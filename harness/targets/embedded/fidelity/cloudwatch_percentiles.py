@@ -104,9 +104,13 @@ def check_stat(stat: str) -> None:
         raise InvalidParameterValue(f"The statistic {stat!r} is not emulated by the harness's embedded target")
 
 
-def dimension_key(dimensions: Iterable[Any]) -> frozenset:
+DimensionKey = frozenset[tuple[str, str | None]]  # a metric's (name, value) dimension pairs
+Identity = tuple[str | None, str | None, DimensionKey]  # (namespace, metric name, dimensions)
+
+
+def dimension_key(dimensions: Iterable[Any]) -> DimensionKey:
     """A metric's identity within its name: the exact set of (name, value) pairs."""
-    out = set()
+    out: set[tuple[str, str | None]] = set()
     for d in dimensions:
         if isinstance(d, dict):
             out.add((d["Name"], d.get("Value")))
@@ -129,7 +133,7 @@ class MetricIndex:
         self.source = source
         self.seen = 0
         self.last: MetricDatumBase | None = None
-        self.by_identity: dict[tuple, list[tuple[datetime, MetricDatumBase]]] = defaultdict(list)
+        self.by_identity: dict[Identity, list[tuple[datetime, MetricDatumBase]]] = defaultdict(list)
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -138,7 +142,7 @@ class MetricIndex:
             if self.seen and (len(self.source) < self.seen or self.source[self.seen - 1] is not self.last):
                 self.by_identity.clear()
                 self.seen = 0
-            keys: dict[int, frozenset] = {}  # datapoints of one metric often share their dimension list
+            keys: dict[int, DimensionKey] = {}  # datapoints of one metric often share their dimension list
             for md in self.source[self.seen :]:
                 dims = keys.get(id(md.dimensions))
                 if dims is None:
@@ -147,7 +151,7 @@ class MetricIndex:
             self.seen = len(self.source)
             self.last = self.source[-1] if self.source else None
 
-    def select(self, identity: tuple, start: datetime, end: datetime) -> list[MetricDatumBase]:
+    def select(self, identity: Identity, start: datetime, end: datetime) -> list[MetricDatumBase]:
         """The identity's datapoints in [start, end)."""
         return [md for ts, md in self.by_identity.get(identity, ()) if start <= ts < end]
 
@@ -173,12 +177,12 @@ class Window:
 
     def __init__(self, backend: CloudWatchBackend, start: datetime, end: datetime) -> None:
         self.index, self.start, self.end = metric_index(backend), start, end
-        self.computed: dict[tuple, list[MetricDatumBase]] = defaultdict(list)
+        self.computed: dict[Identity, list[MetricDatumBase]] = defaultdict(list)
         for md in backend.aws_metric_data:
             if start <= naive_utc(md.timestamp) < end:
                 self.computed[(md.namespace, md.name, dimension_key(md.dimensions))].append(md)
 
-    def get(self, identity: tuple) -> list[MetricDatumBase]:
+    def get(self, identity: Identity) -> list[MetricDatumBase]:
         """The identity's datapoints in the window."""
         return self.index.select(identity, self.start, self.end) + self.computed.get(identity, [])
 
@@ -200,7 +204,9 @@ def _now(ctx: registry.AccountContext) -> datetime:
     return naive_utc(ctx.clock.now())
 
 
-def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, params: dict) -> dict:
+def metric_statistics(
+    backend: CloudWatchBackend, ctx: registry.AccountContext, params: dict[str, Any]
+) -> dict[str, Any]:
     """GetMetricStatistics's result: datapoints with the requested basic and extended statistics."""
     stats: list[str] = params.get("Statistics") or []
     extended: list[str] = params.get("ExtendedStatistics") or []
@@ -251,17 +257,17 @@ def metric_statistics(backend: CloudWatchBackend, ctx: registry.AccountContext, 
 def metric_data(
     backend: CloudWatchBackend,
     ctx: registry.AccountContext,
-    queries: list[dict],
+    queries: list[dict[str, Any]],
     start: datetime,
     end: datetime,
     scan_by: str,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """GetMetricData's results for MetricStat queries (any statistic incl. pNN), then metric math."""
     cloudwatch_queries.validate(queries)
     start, end = cloudwatch_start(naive_utc(start), _now(ctx)), naive_utc(end)
     if start >= end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
-    computed: list[dict] = []
+    computed: list[dict[str, Any]] = []
     window = Window(backend, start, end)
     for query in queries:
         if "MetricStat" not in query:
@@ -272,7 +278,8 @@ def metric_data(
         metric = ms["Metric"]
         identity = (metric.get("Namespace"), metric.get("MetricName"), dimension_key(metric.get("Dimensions") or []))
         grouped = buckets(window.get(identity), ms.get("Unit"), start, period)
-        timestamps, values = [], []
+        timestamps: list[datetime] = []
+        values: list[float] = []
         for index in sorted(grouped):
             value = statistic(grouped[index], stat)
             if value is not None:
@@ -296,16 +303,16 @@ def metric_data(
     series = {r["id"]: dict(zip(r["timestamps"], r["values"], strict=True)) for r in computed}
     for query in queries:
         if "Expression" in query and not query["Expression"].startswith("SELECT"):
-            value = cloudwatch_queries.evaluate(query["Expression"], series)
-            series[query["Id"]] = value
+            points = cloudwatch_queries.evaluate(query["Expression"], series)
+            series[query["Id"]] = points
             if not query.get("ReturnData", True):
                 continue
-            timestamps = sorted(value, reverse=scan_by != "TimestampAscending")
+            timestamps = sorted(points, reverse=scan_by != "TimestampAscending")
             results.append(
                 {
                     "id": query["Id"],
                     "label": query.get("Label") or query["Id"],
-                    "values": [value[t] for t in timestamps],
+                    "values": [points[t] for t in timestamps],
                     "timestamps": timestamps,
                     "status_code": "Complete",
                 }
@@ -343,7 +350,7 @@ def _response_statistics(original: Any) -> Any:
 def _backend_data(original: Any) -> Any:
     def get_metric_data(
         self: CloudWatchBackend,
-        queries: list[dict],
+        queries: list[dict[str, Any]],
         start_time: datetime,
         end_time: datetime,
         scan_by: str = "TimestampAscending",

@@ -31,7 +31,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.exceptions import (
@@ -55,6 +55,8 @@ RESTORE_MINIMUM = timedelta(minutes=20)  # re:Post: "at least 20 minutes no matt
 # a full partition adds ~30 min, keeping a full-partition restore "usually less than an hour" (re:Post).
 RESTORE_SECONDS_PER_ITEM = 20 / 100_000
 Key = tuple[DynamoType, DynamoType | None]
+# moto's Table.items layout: hash -> Item, or hash -> range -> Item for a table with a range key
+Items = dict[DynamoType, Any]
 
 
 class InvalidRestoreTime(JsonRESTError):
@@ -72,7 +74,7 @@ class PitrHistory:
     recovery_days: int = 35
     writes: list[tuple[datetime, Key, Item | None]] = field(default_factory=list)
 
-    def __deepcopy__(self, memo: dict) -> "PitrHistory":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "PitrHistory":
         # moto deep-copies whole tables to roll back failed transactions; the history goes with them.
         return PitrHistory(self.enabled_at, self.recovery_days, copy.deepcopy(self.writes, memo))
 
@@ -158,7 +160,7 @@ def _table_delete(original: Any) -> Any:
 
 
 def _backend_update(original: Any) -> Any:
-    def update_item(self: DynamoDBBackend, table_name: str, key: dict, *args: Any, **kwargs: Any) -> Any:
+    def update_item(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         table = self.get_table(table_name)
         hist = history(table)
         item_key = _key(table, key) if hist is not None else None
@@ -224,7 +226,7 @@ def _describe_backups(original: Any) -> Any:
     return describe_continuous_backups
 
 
-def _restore_time(body: dict, hist: PitrHistory, now: datetime, lag: timedelta) -> datetime:
+def _restore_time(body: dict[str, Any], hist: PitrHistory, now: datetime, lag: timedelta) -> datetime:
     """The requested restore time, validated against the restorable window."""
     earliest, latest = hist.earliest(now), hist.latest(now, lag)
     use_latest = bool(body.get("UseLatestRestorableTime"))
@@ -250,10 +252,10 @@ def as_utc(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), tz=timezone.utc)
 
 
-def items_at(table: Table, hist: PitrHistory, at: datetime) -> dict:
+def items_at(table: Table, hist: PitrHistory, at: datetime) -> Items:
     """The table's items (moto's ``items`` layout) as they were at ``at``: current items, undone."""
     undo = hist.undo_after(at)
-    restored: dict = {}
+    restored: Items = {}
     for item in table.all_items():
         key = (item.hash_key, item.range_key)
         if key not in undo:
@@ -264,7 +266,7 @@ def items_at(table: Table, hist: PitrHistory, at: datetime) -> dict:
     return restored
 
 
-def _place(items: dict, key: Key, item: Item, ranged: bool) -> None:
+def _place(items: Items, key: Key, item: Item, ranged: bool) -> None:
     """Put ``item`` at ``key`` in moto's items layout (hash -> item, or hash -> range -> item)."""
     if ranged:
         items.setdefault(key[0], {})[key[1]] = item
@@ -272,7 +274,7 @@ def _place(items: dict, key: Key, item: Item, ranged: bool) -> None:
         items[key[0]] = item
 
 
-def restore(backend: DynamoDBBackend, body: dict, now: datetime, lag: timedelta) -> Table:
+def restore(backend: DynamoDBBackend, body: dict[str, Any], now: datetime, lag: timedelta) -> Table:
     """RestoreTableToPointInTime as AWS does it (errors, items as of the time, what is not carried)."""
     source_name = body.get("SourceTableName") or str(body.get("SourceTableArn", "")).split(":table/")[-1]
     target_name = body.get("TargetTableName", "")
@@ -320,7 +322,7 @@ def restoring(table: Table | None, now: datetime) -> bool:
 
 def _restored_describe(original: Any) -> Any:
     def describe(self: RestoredPITTable, base_key: str = "TableDescription") -> dict[str, Any]:
-        result = original(self, base_key=base_key)
+        result: dict[str, Any] = original(self, base_key=base_key)
         ctx = registry.context(self.account_id)
         if ctx is not None and restoring(self, ctx.clock.now().astimezone(timezone.utc)):
             result[base_key]["TableStatus"] = "CREATING"
@@ -349,7 +351,8 @@ def _data_plane(original: Any) -> Any:
 
 def _restored_table(name: str, backend: DynamoDBBackend, source: Table) -> RestoredPITTable:
     """An empty RestoredPITTable shaped like ``source`` (moto's constructor deep-copies every current item)."""
-    table = RestoredPITTable.__new__(RestoredPITTable)
+    # moto's BaseModel.__new__ (which registers the instance) is annotated as returning a BaseModel.
+    table = cast(RestoredPITTable, RestoredPITTable.__new__(RestoredPITTable))
     Table.__init__(
         table,
         name,
@@ -380,7 +383,7 @@ def _handler_restore(original: Any) -> Any:
 
 def _backup_description(original: Any) -> Any:
     def description(self: Backup) -> dict[str, Any]:
-        result = original.fget(self)
+        result: dict[str, Any] = original.fget(self)
         details = result.get("SourceTableDetails", {})
         if registry.context(self.table.account_id) is not None and "TableId" not in details:
             # DynamoDB API reference, SourceTableDetails: TableId is required (moto leaves it out).

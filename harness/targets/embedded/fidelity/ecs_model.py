@@ -33,7 +33,7 @@ class ServiceTask(Task):
     a service's healthy task must stay RUNNING however often it is described.
     """
 
-    @property  # type: ignore[override]
+    @property
     def status(self) -> str | None:
         """The task's lastStatus, unchanged by reads."""
         return self._status
@@ -52,7 +52,7 @@ def service_tasks(backend: EC2ContainerServiceBackend, svc: Service, status: str
 def _deployment_id(svc: Service) -> str:
     """The PRIMARY deployment's id, which ECS puts in a service task's startedBy."""
     primary = next((d for d in svc.deployments if d.get("status") == "PRIMARY"), None)
-    return primary["id"] if primary else f"ecs-svc/{mock_random.randint(0, 32**12)}"
+    return str(primary["id"]) if primary else f"ecs-svc/{mock_random.randint(0, 32**12)}"
 
 
 def _start_task(backend: EC2ContainerServiceBackend, svc: Service, now: datetime) -> Task:
@@ -78,7 +78,7 @@ def _start_task(backend: EC2ContainerServiceBackend, svc: Service, now: datetime
         networking_configuration=svc.network_configuration or None,
         platform_version=svc.platform_version,
     )
-    task.created_at = task.started_at = now
+    stamp(task, created_at=now, started_at=now)
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
     return task
 
@@ -88,7 +88,13 @@ def _stop_task(task: Task, reason: str, now: datetime) -> None:
     task.last_status = "STOPPED"
     task.desired_status = "STOPPED"
     task.stopped_reason = reason
-    task.stopping_at = task.stopped_at = now
+    stamp(task, stopping_at=now, stopped_at=now)
+
+
+def stamp(task: Task, **times: datetime) -> None:
+    """Set task timestamps moto's ``Task`` does not model (``created_at`` ...); its response_object
+    serialises every attribute, so DescribeTasks shows them as ``createdAt`` ..."""
+    task.__dict__.update(times)
 
 
 def _event(svc: Service, message: str, now: datetime) -> None:

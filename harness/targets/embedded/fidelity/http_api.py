@@ -27,13 +27,13 @@ from werkzeug.wrappers import Request, Response
 
 from harness.inventory.model import Environment
 from harness.targets.embedded.fidelity import lambda_invoke
-from harness.targets.embedded.fidelity.registry import AccountContext
+from harness.targets.embedded.fidelity.registry import AccountContext, Patch
 from harness.targets.embedded.server import QuietPlainHandler, WsgiThread
 
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway quotas: integration timeout 50 ms - 29 s (REST default)
 
 
-def _json_response(status: int, body: dict, request_id: str) -> Response:
+def _json_response(status: int, body: dict[str, Any], request_id: str) -> Response:
     return Response(
         json.dumps(body), status=status, headers={"Content-Type": "application/json", "x-amzn-RequestId": request_id}
     )
@@ -67,10 +67,10 @@ class HttpApi:
         """Shut the server down and wait for its thread."""
         self._wsgi.stop()
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         return self.handle(Request(environ))(environ, start_response)
 
-    def match(self, path: str) -> tuple[str, dict | None] | None:
+    def match(self, path: str) -> tuple[str, dict[str, str] | None] | None:
         """(resource, pathParameters) for a path relative to the base path, or None."""
         for route in self.routes:
             if path == route:
@@ -92,7 +92,9 @@ class HttpApi:
         event = self.event(request, path, matched[0], matched[1], request_id)
         return self.integrate(event, request_id)
 
-    def event(self, request: Request, path: str, resource: str, path_parameters: dict | None, request_id: str) -> dict:
+    def event(
+        self, request: Request, path: str, resource: str, path_parameters: dict[str, str] | None, request_id: str
+    ) -> dict[str, Any]:
         """The Lambda proxy integration input event (payload format 1.0)."""
         multi_headers: dict[str, list[str]] = {}
         for key, value in request.headers.items():
@@ -131,7 +133,7 @@ class HttpApi:
             "isBase64Encoded": b64,
         }
 
-    def integrate(self, event: dict, request_id: str) -> Response:
+    def integrate(self, event: dict[str, Any], request_id: str) -> Response:
         """Invoke the function through the alias and map its proxy response (or failure) to HTTP."""
         outcome: dict[str, Any] = {}
 
@@ -186,7 +188,7 @@ def proxy_response(result: Any) -> Response | None:
     return response
 
 
-PATCHES: tuple = ()  # nothing of moto's is patched: the front is a server of its own, started per target
+PATCHES: tuple[Patch, ...] = ()  # nothing of moto's is patched: the front is a server of its own, started per target
 
 
 def install() -> None:

@@ -34,6 +34,7 @@ RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 RESULT = "\x1d"  # lambda_runtime.RESULT: an invocation's result line in the environment's stream
 MAX_IDLE = 32  # idle environments kept per emulator process
 SUPPORTED = hasattr(os, "fork") and hasattr(socket, "send_fds")  # POSIX with SCM_RIGHTS (Python >= 3.9)
+EnvironmentKey = tuple[Any, ...]  # lambda_invoke.environment_key: version, code and configuration
 
 
 class EnvironmentGone(RuntimeError):
@@ -52,7 +53,7 @@ class Environment:
     def __post_init__(self) -> None:
         self.stream = self.channel.makefile("rb")
 
-    def run(self, request: dict, timeout: float) -> tuple[dict | None, str]:
+    def run(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any] | None, str]:
         """(result, output) of one invocation; result None when the environment ended first.
         Raises ``TimeoutError`` when nothing came back within ``timeout`` seconds."""
         self.channel.settimeout(timeout)
@@ -93,7 +94,7 @@ class Zygote:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.control: socket.socket | None = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair()
@@ -141,9 +142,9 @@ class Pool:
     def __init__(self) -> None:
         self.zygote = Zygote()
         self.lock = threading.Lock()
-        self.idle: OrderedDict[tuple, list[Environment]] = OrderedDict()
+        self.idle: OrderedDict[EnvironmentKey, list[Environment]] = OrderedDict()
 
-    def acquire(self, key: tuple) -> Environment:
+    def acquire(self, key: EnvironmentKey) -> Environment:
         """An idle environment of ``key``, or a new one."""
         with self.lock:
             waiting = self.idle.get(key)
@@ -152,7 +153,7 @@ class Pool:
                 return waiting.pop()
         return self.zygote.fork()
 
-    def release(self, key: tuple, env: Environment) -> None:
+    def release(self, key: EnvironmentKey, env: Environment) -> None:
         """Keep ``env`` warm for ``key``'s next invocation (shutting down the least recently used beyond
         ``MAX_IDLE``)."""
         with self.lock:

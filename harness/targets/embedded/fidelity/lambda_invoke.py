@@ -33,7 +33,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
@@ -45,7 +45,7 @@ RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 BACKSTOP_SECONDS = 5.0  # the runtime enforces Timeout itself; this only catches a wedged interpreter
 _cache_lock = threading.Lock()
 _cache_root: Path | None = None
-_request = threading.local()  # the Invoke request's ?Qualifier=, which moto's handler drops
+_query = threading.local()  # the Invoke request's ?Qualifier=, which moto's handler drops
 
 
 @dataclass
@@ -98,7 +98,9 @@ def resolve(backend: LambdaBackend, name_or_arn: str, qualifier: str | None) -> 
     alias = backend._lambdas._get_function_aliases(name).get(qualifier or "")
     if alias is None:
         return fn, qualifier, False
-    weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    # moto annotates routing_config as str; it holds the RoutingConfig dict the request sent.
+    routing = cast("dict[str, Any] | None", alias.routing_config) or {}
+    weights = routing.get("AdditionalVersionWeights") or {}
     # Lambda Developer Guide, "Weighted aliases": each extra version gets its weight's share.
     draw, acc = random.random(), 0.0
     for version, weight in weights.items():
@@ -182,7 +184,7 @@ def _runs_here(fn: LambdaFunction) -> bool:
     return str(fn.run_time or "").startswith("python") and getattr(fn, "package_type", "Zip") != "Image"
 
 
-def environment_key(ctx: AccountContext, fn: LambdaFunction) -> tuple:
+def environment_key(ctx: AccountContext, fn: LambdaFunction) -> lambda_environments.EnvironmentKey:
     """What makes Lambda create a new execution environment: the version, its code and its configuration."""
     variables = json.dumps(fn.environment_vars or {}, sort_keys=True, default=str)
     return (
@@ -238,7 +240,7 @@ def _exited(request_id: str, status: str) -> dict[str, Any]:
 
 def _execute_warm(
     ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, started: datetime
-) -> tuple[dict, str, str]:
+) -> tuple[dict[str, Any], str, str]:
     """(runtime result, handler output, log stream) of one event in a warm execution environment of the version.
 
     The environment is reused while it lives (module state persists, as in Lambda) and discarded after
@@ -272,7 +274,7 @@ def _execute_warm(
 
 def _execute(
     ctx: AccountContext, fn: LambdaFunction, event: Any, request_id: str, group: str, stream: str, started: datetime
-) -> tuple[dict, str]:
+) -> tuple[dict[str, Any], str]:
     """(runtime result, handler output) for one event in a one-off ``python -I`` process (where fork is
     unavailable); runtime failures become Lambda's error payloads."""
     if not _runs_here(fn):
@@ -324,7 +326,7 @@ def _backend_invoke(original: Any) -> Any:
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, function_name, qualifier, body, headers, response_headers)
-        fn, named, via_alias = resolve(self, function_name, qualifier or getattr(_request, "qualifier", None))
+        fn, named, via_alias = resolve(self, function_name, qualifier or getattr(_query, "qualifier", None))
         resource = f"{fn.function_name}:{named}" if named else None
         invocation_type = (
             (headers or {}).get("X-Amz-Invocation-Type")
@@ -354,11 +356,11 @@ def _backend_invoke(original: Any) -> Any:
 def _response_invoke(original: Any) -> Any:
     def invoke(self: LambdaResponse) -> Any:
         # moto reads "qualifier" but the Invoke API sends "?Qualifier=" (Lambda API reference, Invoke).
-        _request.qualifier = (self.querystring.get("Qualifier") or [None])[0]
+        _query.qualifier = (self.querystring.get("Qualifier") or [None])[0]
         try:
             return original(self)
         finally:
-            _request.qualifier = None
+            _query.qualifier = None
 
     invoke.__doc__ = "Invoke: keep the ?Qualifier= query parameter for the backend (fidelity extension)."
     return invoke

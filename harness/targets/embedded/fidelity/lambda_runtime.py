@@ -41,6 +41,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TextIO, TypedDict, cast
 
 FRAME = "\x1e"  # ASCII record separator: starts one framed log event on stderr
 LOG_FORMAT = (
@@ -51,7 +54,14 @@ TRACE_INDENT = "\u00a0"  # awslambdaric log_error: a traceback line's leading sp
 # Logged (WARNING) before an init error by the managed runtime (awslambdaric lambda_literals), shortened.
 UNHANDLED_WARNING = "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code."
 
-_state = {"request_id": "", "clock_offset": 0.0}
+
+class _State(TypedDict):
+    request_id: str  # the invocation's, "" during init
+    clock_offset: float  # seconds from this process's time.time() to the target's clock
+
+
+_state: _State = {"request_id": "", "clock_offset": 0.0}
+Emit = Callable[[dict[str, Any]], None]  # takes an invocation's result document
 
 
 class FaultException(Exception):
@@ -64,7 +74,7 @@ class FaultException(Exception):
     BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
     MARSHAL_ERROR = "Runtime.MarshalError"
 
-    def __init__(self, error_type: str, message: str, trace: list | None = None) -> None:
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type, self.message, self.trace = error_type, message, trace
 
@@ -72,7 +82,7 @@ class FaultException(Exception):
 class LogSink:
     """Lambda's log sink: one framed event per record, written in order with the handler's prints."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
     def log(self, message: str) -> None:
@@ -132,8 +142,9 @@ def clock_stamp() -> str:
     return time.strftime(DATE_FORMAT, time.gmtime(now)) + f".{int((now % 1) * 1000):03d}Z"
 
 
-def get_handler(handler: str):
-    """Import the handler's module and return the function, raising Lambda's init faults."""
+def get_handler(handler: str) -> Any:
+    """Import the handler's module and return the function, raising Lambda's init faults.
+    (Any: it is whatever the module holds under that name; calling it is the invocation.)"""
     try:
         module_name, function_name = handler.rsplit(".", 1)
     except ValueError as exc:
@@ -161,7 +172,7 @@ def get_handler(handler: str):
         ) from None
 
 
-def make_error(message: str, error_type: str, stack_trace: list | None, request_id: str) -> dict:
+def make_error(message: str, error_type: str, stack_trace: list[str] | None, request_id: str) -> dict[str, Any]:
     """The error document of the Invoke API (and of the log line)."""
     return {
         "errorMessage": message or "",
@@ -171,17 +182,19 @@ def make_error(message: str, error_type: str, stack_trace: list | None, request_
     }
 
 
-def user_stack(tb) -> list:
+def user_stack(tb: TracebackType | None) -> list[str]:
     """The traceback without this runtime's own leading frames (awslambdaric drops bootstrap.py's)."""
     frames = [
-        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)
+        # lineno is None only for frames without position information, which a traceback's never lack
+        (f.filename, cast(int, f.lineno), f.name, f.line)
+        for f in traceback.extract_tb(tb)
     ]  # tuples: no ^^^ lines, as in AWS
     while frames and frames[0][0] == __file__:
         frames.pop(0)
     return traceback.format_list(frames)
 
 
-def log_error(error: dict, sink: LogSink) -> None:
+def log_error(error: dict[str, Any], sink: LogSink) -> None:
     """Log an error document as AWS's text format does: one event, ``[ERROR] Type: message`` + traceback."""
     description = "[ERROR]"
     if error.get("errorType"):
@@ -196,7 +209,7 @@ def log_error(error: dict, sink: LogSink) -> None:
     sink.log("\n".join(lines))
 
 
-def init_environment(request: dict, sink: LogSink) -> tuple[object | None, dict | None]:
+def init_environment(request: dict[str, Any], sink: LogSink) -> tuple[Any, dict[str, Any] | None]:
     """Lambda's init phase: the runtime's logging, the task root, the handler imported.
     Returns (handler, None), or (None, error document) for an init failure."""
     setup_logging(sink, log_level(os.environ.get("AWS_LAMBDA_LOG_LEVEL")))
@@ -211,7 +224,7 @@ def init_environment(request: dict, sink: LogSink) -> tuple[object | None, dict 
         return None, make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
 
 
-def invoke(handler, request: dict, sink: LogSink, emit) -> None:
+def invoke(handler: Callable[..., Any], request: dict[str, Any], sink: LogSink, emit: Emit) -> None:
     """One invocation: the handler on the event, bounded by the timeout; the result goes to ``emit``.
     A timeout ends the process (Lambda resets the execution environment after one)."""
     _state["clock_offset"] = float(request.get("clock_start", time.time())) - time.time()
@@ -219,7 +232,7 @@ def invoke(handler, request: dict, sink: LogSink, emit) -> None:
     _state["request_id"] = request_id
     timeout = float(request["timeout"])
 
-    def fail(error: dict, duration: float) -> None:
+    def fail(error: dict[str, Any], duration: float) -> None:
         log_error(error, sink)
         emit({"ok": False, "duration_ms": duration, "payload": error})
 
@@ -261,12 +274,12 @@ def invoke(handler, request: dict, sink: LogSink, emit) -> None:
         _state["request_id"] = ""
 
 
-def once_emitter(write) -> object:
+def once_emitter(write: Emit) -> Emit:
     """An ``emit`` that writes only the first result of an invocation (the watchdog and the handler race)."""
     lock = threading.Lock()
-    done = []
+    done: list[bool] = []
 
-    def emit(result: dict) -> None:
+    def emit(result: dict[str, Any]) -> None:
         with lock:
             if done:
                 return
@@ -285,7 +298,7 @@ def main() -> None:
     _state["clock_offset"] = float(request.get("clock_start", time.time())) - time.time()
     sink = LogSink(sys.stderr)
 
-    def write(result: dict) -> None:
+    def write(result: dict[str, Any]) -> None:
         result_out.write(json.dumps(result) + "\n")
         result_out.flush()
 
@@ -316,11 +329,11 @@ def serve(channel: socket.socket) -> None:
     requests = channel.makefile("rb")
     sink = LogSink(sys.stderr)
 
-    def write(result: dict) -> None:
+    def write(result: dict[str, Any]) -> None:
         sys.stderr.write(RESULT + json.dumps(result) + "\n")
         sys.stderr.flush()
 
-    handler = None
+    handler: Any = None  # get_handler's: whatever the module holds
     for line in requests:
         request = json.loads(line)
         if handler is None:
@@ -370,7 +383,7 @@ def zygote(fd: int) -> None:
 class LambdaContext:
     """The subset of the Lambda context object handlers commonly read."""
 
-    def __init__(self, spec: dict, deadline: float) -> None:
+    def __init__(self, spec: dict[str, Any], deadline: float) -> None:
         self.function_name = spec["function_name"]
         self.function_version = spec["function_version"]
         self.invoked_function_arn = spec["invoked_function_arn"]

@@ -85,7 +85,7 @@ def timestamp_text(millis: int) -> str:
 def run(account: str, groups: list[Any], start_s: int, end_s: int, query: str) -> list[dict[str, str]]:
     """The results of ``query`` over ``groups`` in [start_s, end_s] (seconds, inclusive)."""
     fields: list[str] = []
-    filters: list[tuple[str, bool, str | None, re.Pattern | None]] = []
+    filters: list[tuple[str, bool, str | None, re.Pattern[str] | None]] = []
     sort_field, descending, limit = "@timestamp", True, DEFAULT_LIMIT
     for command in split_commands(query):
         verb, _, rest = command.partition(" ")
@@ -141,7 +141,7 @@ def run(account: str, groups: list[Any], start_s: int, end_s: int, query: str) -
     return out
 
 
-def _matches(value: str, negated: bool, text: str | None, regex: re.Pattern | None) -> bool:
+def _matches(value: str, negated: bool, text: str | None, regex: re.Pattern[str] | None) -> bool:
     found = (text in value) if text is not None else bool(regex and regex.search(value))
     return found != negated
 
@@ -149,7 +149,7 @@ def _matches(value: str, negated: bool, text: str | None, regex: re.Pattern | No
 def _backend_start_query(original: Any) -> Any:
     def start_query(
         self: LogsBackend, log_group_names: list[str], start_time: int, end_time: int, query_string: str
-    ) -> str:
+    ) -> Any:  # the query id moto's StartQuery gives (its own pass always runs)
         ctx = registry.context(self.account_id)
         if ctx is None:
             return original(self, log_group_names, start_time, end_time, query_string)

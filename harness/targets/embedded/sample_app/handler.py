@@ -9,9 +9,11 @@ sleeps S seconds), so rollback drills have a bad version to roll back from.
 import json
 import os
 import time
+from typing import Any
 
 
-def handler(event, context):
+def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Answer one proxy event, misbehaving as the version's HARNESS_FAULT asks."""
     fault = os.environ.get("HARNESS_FAULT", "")
     version = os.environ.get("APP_VERSION", "unknown")
     if fault == "raise":
@@ -28,5 +30,5 @@ def handler(event, context):
     return _response(200, {"status": "ok", "version": version, "path": path, "items": []})
 
 
-def _response(status, body):
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
