@@ -17,9 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from harness import options
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
-from harness.inventory.loader import bundled_names, inventory_path
+from harness.inventory.loader import inventory_path
 
 INVENTORY_FILE = "inventory.toml"
 CONFTEST = '''"""Project conftest: the harness's pytest plugin is registered by the runbook-harness package itself."""
@@ -49,12 +50,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "your inventory. Existing files are kept unless --force.",
     )
     p.add_argument("dir", nargs="?", default=".", help="the project folder (default: here; created if missing)")
-    p.add_argument(
-        "--inventory",
-        default="bbws",
-        help=f"the inventory to start from: a draft from `harness inventory discover` (a path) or a bundled "
-        f"template ({', '.join(bundled_names())}); default bbws",
-    )
+    # The shared option (a draft from `harness inventory discover` is a path; a bundled name is a template).
+    options.add(p.add_argument, "--inventory")
     p.add_argument("--force", action="store_true", help="overwrite files that exist")
     p.set_defaults(func=run)
 
