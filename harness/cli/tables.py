@@ -111,6 +111,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="TABLE",
         help="the table they read afterwards (the restored one; the original to switch back)",
     )
+    _allow_shrink(p, "switch to a table that is empty or has far fewer items than the one the functions leave")
     p.set_defaults(func=aws_errors(switch_cmd))
 
     p = sub.add_parser("copy-back", help="copy a restored table into the original, writers frozen (000 §6.6 option B)")
@@ -119,6 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the inventory table to copy into")
     p.add_argument("--from", dest="source", required=True, metavar="TABLE", help="the restored table to copy from")
+    _allow_shrink(p, "copy even when it deletes items, or from a table that is empty or has far fewer items")
     p.set_defaults(func=aws_errors(copy_back_cmd))
 
     p = sub.add_parser("drop-table", help="delete a restored table (never an inventory table, never one still read)")
@@ -127,6 +129,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the restored table to delete")
     p.set_defaults(func=aws_errors(drop_cmd))
+
+
+def _allow_shrink(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help=f"{what} (default: refused; threshold dynamodb.shrink_refusal_percent, 10 %%); a backup is taken first",
+    )
 
 
 def status_cmd(args: argparse.Namespace) -> int:
@@ -242,8 +252,8 @@ def switch_cmd(args: argparse.Namespace) -> int:
         return plan_then_apply(
             args,
             target,
-            lambda auth: plan_table_switch(target, args.table, args.to, authority=auth),
-            lambda plan: apply_table_switch(target, plan),
+            lambda auth: plan_table_switch(target, args.table, args.to, authority=auth, allow_shrink=args.allow_shrink),
+            lambda plan: apply_table_switch(target, plan, progress=progress),
         )
 
 
@@ -255,8 +265,10 @@ def copy_back_cmd(args: argparse.Namespace) -> int:
         return plan_then_apply(
             args,
             target,
-            lambda auth: plan_copy_back(target, args.table, source=args.source, authority=auth),
-            lambda plan: apply_copy_back(target, plan),
+            lambda auth: plan_copy_back(
+                target, args.table, source=args.source, authority=auth, allow_shrink=args.allow_shrink
+            ),
+            lambda plan: apply_copy_back(target, plan, progress=progress),
         )
 
 
@@ -269,5 +281,5 @@ def drop_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: plan_drop_table(target, args.table, authority=auth),
-            lambda plan: apply_drop_table(target, plan),
+            lambda plan: apply_drop_table(target, plan, progress=progress),
         )
