@@ -79,7 +79,7 @@ REFUSED = {
 }
 
 
-class _Tolerant(yaml.SafeLoader):  # type: ignore[misc] (PyYAML ships no type information here)
+class _Tolerant(yaml.SafeLoader):  # type: ignore[misc]  # (PyYAML's SafeLoader is untyped here)
     """YAML with CloudFormation's short-form tags (!Ref, !Sub ...) read as plain values."""
 
 

@@ -444,11 +444,13 @@ def _publish_or_reuse(target: TargetLike, move: Move) -> str:
     fn = served.function
     if served.latest_variables != move.wanted:
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": move.wanted})
-        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
+        aws.wait(lam, "function_updated_v2", aws.waiter_config_of(target), FunctionName=fn)
     if move.reuse:
         return str(move.reuse)
     published = lam.publish_version(FunctionName=fn, CodeSha256=served.code_sha, Description=served.description)
-    aws.wait(lam, "published_version_active", target.waiter_config, FunctionName=fn, Qualifier=published["Version"])
+    aws.wait(
+        lam, "published_version_active", aws.waiter_config_of(target), FunctionName=fn, Qualifier=published["Version"]
+    )
     return str(published["Version"])
 
 
@@ -474,7 +476,7 @@ def _undo(target: TargetLike, done: list[Move], result: ActionResult) -> None:
         fn = served.function
         lam.update_alias(FunctionName=fn, Name=served.alias, FunctionVersion=served.version)
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": served.latest_variables})
-        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
+        aws.wait(lam, "function_updated_v2", aws.waiter_config_of(target), FunctionName=fn)
         result.log(target.clock.now(), f"undone: {fn} {served.alias} back on checkpoint version {served.version}")
 
 

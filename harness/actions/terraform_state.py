@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -158,14 +158,15 @@ def read_digest(target: TargetLike, key: str) -> str | None:
     item = target.client("dynamodb").get_item(
         TableName=tf.lock_table, Key={"LockID": {"S": digest_item_id(tf, key)}}, ConsistentRead=True
     )
-    return (item.get("Item") or {}).get("Digest", {}).get("S")
+    digest = (item.get("Item") or {}).get("Digest", {}).get("S")
+    return str(digest) if digest is not None else None
 
 
 def read_version(target: TargetLike, key: str, version_id: str | None = None) -> bytes:
     """The bytes of one version of the state (the latest when ``version_id`` is None)."""
     tf = terraform_of(target)
     kwargs = {"VersionId": version_id} if version_id else {}
-    return target.client("s3").get_object(Bucket=tf.state_bucket, Key=key, **kwargs)["Body"].read()
+    return bytes(target.client("s3").get_object(Bucket=tf.state_bucket, Key=key, **kwargs)["Body"].read())
 
 
 def backup_key(key: str, now: datetime) -> str:
@@ -176,16 +177,37 @@ def backup_key(key: str, now: datetime) -> str:
 # -- plan -------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Read:
-    """What the plan read, handed to the apply in ``Plan.details``."""
+@dataclass(frozen=True)
+class StateRestoreSpec:
+    """What a state-restore plan read and will do: versions, digests, summaries, the backup copy and the way back."""
 
     key: str
-    current: dict[str, Any] | None
-    chosen: dict[str, Any]
+    current: StateVersion | None  # None: the latest version is a delete marker
+    chosen: StateVersion
     digest_before: str | None
     backup_key: str | None
-    summaries: dict[str, Any] = field(default_factory=dict)
+    restored: StateSummary
+    now: StateSummary | None
+    versions: tuple[str, ...]  # every version's line, newest first (for the report)
+    way_back: str  # the exact command that undoes the restore
+
+
+def way_back(target: TargetLike, key: str, current: StateVersion | None) -> str:
+    """The command that puts the current state back (its version is never deleted; the backup copy holds it too)."""
+    env = target.env
+    if current is None:
+        return "none needed: there was no current state (a delete marker)"
+    return (
+        f"harness state-restore --inventory {env.inventory} --env {env.name} --key {key} --version-id "
+        f"{current.version_id} --allow-mutation"
+    )
+
+
+def _describe(v: StateVersion, summary: StateSummary | None) -> str:
+    """``version X (md5 ..., 1234 bytes, serial 7)``."""
+    serial = f", serial {summary.serial}" if summary is not None and summary.serial is not None else ""
+    md5 = f"md5 {summary.md5}, " if summary is not None else ""
+    return f"version {v.version_id} ({md5}{v.size} bytes{serial})"
 
 
 def plan_state_restore(
@@ -196,13 +218,12 @@ def plan_state_restore(
     version_id: str | None = None,
     at: datetime | None = None,
     previous: bool = False,
-) -> Plan:
+) -> Plan[StateRestoreSpec]:
     """Decide, reading only, which version to restore and every change; refusals say why in one line."""
-    env = target.env
-    plan = state_plan(target, "state-restore", key, authority)
+    plan: Plan[StateRestoreSpec] = state_plan(target, "state-restore", key, authority)
     if plan.refusal:
         return plan
-    now, tf = plan.planned_at, env.terraform
+    tf = terraform_of(target)
     versions, deleted = list_versions(target, key)
     try:
         chosen = choose_version(versions, version_id=version_id, at=at, previous=previous)
@@ -210,61 +231,78 @@ def plan_state_restore(
         plan.refusal = f"s3://{tf.state_bucket}/{key}: {exc}"
         return plan
     current = None if deleted else next((v for v in versions if v.is_latest), None)
-    if current is not None and chosen.version_id == current.version_id:
-        plan.refusal = (
-            f"s3://{tf.state_bucket}/{key}: version {chosen.version_id} is already the latest: nothing to restore"
-        )
-        return plan
-    body = read_version(target, key, chosen.version_id)
-    restored = summarize_state(body)
-    if restored.problem:
-        plan.refusal = f"s3://{tf.state_bucket}/{key} version {chosen.version_id} is {restored.line()}: not restored"
-        return plan
+    restored = summarize_state(read_version(target, key, chosen.version_id))
     now_summary = summarize_state(read_version(target, key, current.version_id)) if current else None
+    plan.refusal = _restore_refusal(target, tf, key, chosen, current, restored, now_summary)
+    if plan.refused:
+        return plan
+    bkey = backup_key(key, plan.planned_at) if current else None
+    plan.spec = StateRestoreSpec(
+        key,
+        current,
+        chosen,
+        read_digest(target, key),
+        bkey,
+        restored,
+        now_summary,
+        tuple(v.line() for v in versions),
+        way_back(target, key, current),
+    )
+    _state_lines(plan, tf, plan.spec, deleted, len(versions))
+    return plan
+
+
+def _restore_refusal(
+    target: TargetLike,
+    tf: Terraform,
+    key: str,
+    chosen: StateVersion,
+    current: StateVersion | None,
+    restored: StateSummary,
+    now_summary: StateSummary | None,
+) -> str | None:
+    """Why this version is not restored: already latest, not a valid state, another lineage, the state is locked."""
+    if current is not None and chosen.version_id == current.version_id:
+        return f"s3://{tf.state_bucket}/{key}: version {chosen.version_id} is already the latest: nothing to restore"
+    if restored.problem:
+        return f"s3://{tf.state_bucket}/{key} version {chosen.version_id} is {restored.line()}: not restored"
     if now_summary and not now_summary.problem and now_summary.lineage != restored.lineage:
-        plan.refusal = (
+        return (
             f"version {chosen.version_id} has lineage {restored.lineage}, the current state {now_summary.lineage}: "
             "another state's history (Terraform refuses a lineage change); not restored"
         )
-        return plan
     lock = lock_on(target, key)
     if lock is not None:
-        plan.refusal = (
+        return (
             f"{lock.line()}: the state is locked, a restore now would race that operation (release a "
             "stuck lock with state-unlock first)"
         )
-        return plan
-    digest = read_digest(target, key)
-    bkey = backup_key(key, now) if current else None
-    read = _Read(
-        key,
-        asdict(current) if current else None,
-        asdict(chosen),
-        digest,
-        bkey,
-        {"restored": asdict(restored), "current": asdict(now_summary) if now_summary else None},
-    )
-    plan.details.update(restore=read, versions=[v.line() for v in versions])
-    s3_url = f"s3://{tf.state_bucket}/{key}"
+    return None
+
+
+def _state_lines(
+    plan: Plan[StateRestoreSpec], tf: Terraform, spec: StateRestoreSpec, deleted: bool, n_versions: int
+) -> None:
+    key, current, chosen = spec.key, spec.current, spec.chosen
     if current:
         plan.changes.append(
             Change(
-                f"s3://{tf.state_bucket}/{bkey}",
+                f"s3://{tf.state_bucket}/{spec.backup_key}",
                 "object",
                 None,
-                f"copy of version {current.version_id}",
+                f"copy of {_describe(current, spec.now)}",
                 "create",
                 "000 §5.2.2 backup of the current state",
             )
         )
     plan.changes.append(
         Change(
-            s3_url,
+            f"s3://{tf.state_bucket}/{key}",
             "latest version",
-            current.version_id if current else "(deleted)",
-            f"new version, byte copy of {chosen.version_id}",
+            _describe(current, spec.now) if current else "(deleted)",
+            f"new version, byte copy of {_describe(chosen, spec.restored)}",
             "create",
-            "000 §5.2.2; no version is deleted",
+            f"000 §5.2.2; no version is deleted ({n_versions} versions now, {n_versions + 1} after)",
         )
     )
     if tf.lock_table:
@@ -272,38 +310,37 @@ def plan_state_restore(
             Change(
                 f"dynamodb:{tf.lock_table}:{digest_item_id(tf, key)}",
                 "Digest",
-                digest,
-                restored.md5,
+                spec.digest_before,
+                spec.restored.md5,
                 "update",
                 "000 §5.2.2 forgets this (seed defect 2): Terraform checks it on every read",
             )
         )
-    plan.notes.append(f"restores {restored.line()}")
-    if now_summary and not now_summary.problem:
-        plan.notes.append(f"current: {now_summary.line()}")
-        if (
-            isinstance(now_summary.serial, int)
-            and isinstance(restored.serial, int)
-            and restored.serial < now_summary.serial
-        ):
+    plan.notes.append(f"restores {spec.restored.line()}")
+    now = spec.now
+    if now and not now.problem:
+        plan.notes.append(f"current: {now.line()}")
+        if isinstance(now.serial, int) and isinstance(spec.restored.serial, int) and spec.restored.serial < now.serial:
             plan.notes.append(
-                f"serial goes back {now_summary.serial} -> {restored.serial}: the next apply writes serial "
-                f"{restored.serial + 1}"
+                f"serial goes back {now.serial} -> {spec.restored.serial}: the next apply writes serial "
+                f"{spec.restored.serial + 1}"
             )
     if deleted:
         plan.notes.append("the latest version is a delete marker: there is no current state to back up")
     plan.notes.append("the state is locked (Terraform's own lock) while it is written")
-    return plan
+    plan.notes.append(f"way back: {spec.way_back} (backup copy {spec.backup_key or '-'})")
 
 
 # -- apply ------------------------------------------------------------------------------------
 
 
-def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
+def apply_state_restore(target: TargetLike, plan: Plan[StateRestoreSpec]) -> ActionResult:
     """Back up, copy the chosen version over the key, set the Digest, verify; the audit record ends COMPLETE or
     FAILED."""
     tf = terraform_of(target)
-    read: _Read = plan.details["restore"]
+    if plan.spec is None:
+        raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
+    read = plan.spec
     key, chosen = read.key, read.chosen
     current = read.current
     s3 = target.client("s3")
@@ -312,21 +349,22 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
     extra = {
         "backup_key": read.backup_key,
         "digest_before": read.digest_before,
-        "digest_after": read.summaries["restored"]["md5"],
+        "digest_after": read.restored.md5,
+        "restore_command": read.way_back,
     }
     with audit(
         target,
         plan,
         resource=f"s3://{tf.state_bucket}/{key}",
-        from_version=current["version_id"] if current else None,
-        to_version=chosen["version_id"],
+        from_version=current.version_id if current else None,
+        to_version=chosen.version_id,
         extra=extra,
     ) as trail:
         with holding_lock(target, key, who):
             result.log(target.clock.now(), f"locked s3://{tf.state_bucket}/{key}")
             versions, deleted = list_versions(target, key)
             latest = None if deleted else next((v for v in versions if v.is_latest), None)
-            if (latest.version_id if latest else None) != (current["version_id"] if current else None):
+            if (latest.version_id if latest else None) != (current.version_id if current else None):
                 raise StateChanged(
                     f"s3://{tf.state_bucket}/{key} changed since the plan (latest "
                     f"{latest.version_id if latest else 'deleted'}): not restored"
@@ -336,22 +374,22 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
                 s3.copy_object(
                     Bucket=tf.state_bucket,
                     Key=read.backup_key,
-                    CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]},
+                    CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current.version_id},
                 )
                 result.changed(target.clock.now(), next(changes))
             copied = s3.copy_object(
                 Bucket=tf.state_bucket,
                 Key=key,
-                CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": chosen["version_id"]},
+                CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": chosen.version_id},
             )
             new_version = copied.get("VersionId")
             result.changed(target.clock.now(), next(changes))
             try:
                 body = read_version(target, key, new_version)
                 restored = summarize_state(body)
-                if restored.md5 != read.summaries["restored"]["md5"]:
+                if restored.md5 != read.restored.md5:
                     raise StateChanged(
-                        f"the new latest version's md5 {restored.md5} is not version {chosen['version_id']}'s"
+                        f"the new latest version's md5 {restored.md5} is not version {chosen.version_id}'s"
                     )
                 if tf.lock_table:
                     target.client("dynamodb").put_item(
@@ -372,34 +410,35 @@ def apply_state_restore(target: TargetLike, plan: Plan) -> ActionResult:
         else "no lock table: no Digest to update"
     )
     result.message = (
-        f"restored s3://{tf.state_bucket}/{key} to version {chosen['version_id']} as new version "
-        f"{new_version}; {digest_line}"
+        f"restored s3://{tf.state_bucket}/{key} to version {chosen.version_id} as new version "
+        f"{new_version}; {digest_line}; backup copy s3://{tf.state_bucket}/{read.backup_key}; way back: {read.way_back}"
     )
     result.evidence.update(
         new_version=new_version,
-        previous_version=current["version_id"] if current else None,
+        previous_version=current.version_id if current else None,
         backup_key=read.backup_key,
+        restore_command=read.way_back,
         digest_before=read.digest_before,
         digest_after=restored.md5 if tf.lock_table else None,
         restored=asdict(restored),
-        previous=read.summaries["current"],
-        versions=plan.details.get("versions"),
+        previous=asdict(read.now) if read.now else None,
+        versions=list(read.versions),
     )
     return result
 
 
-def _undo(target: TargetLike, tf: Terraform, key: str, current: dict[str, Any] | None, result: ActionResult) -> None:
+def _undo(target: TargetLike, tf: Terraform, key: str, current: StateVersion | None, result: ActionResult) -> None:
     """Put the pre-restore version back as the latest (a new copy: still no version deleted)."""
     if current is None:
         return
     target.client("s3").copy_object(
         Bucket=tf.state_bucket,
         Key=key,
-        CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current["version_id"]},
+        CopySource={"Bucket": tf.state_bucket, "Key": key, "VersionId": current.version_id},
     )
     result.log(
         target.clock.now(),
-        f"undone: version {current['version_id']} copied back as the latest (the Digest still matches it)",
+        f"undone: version {current.version_id} copied back as the latest (the Digest still matches it)",
     )
 
 

@@ -28,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.set_defaults(inventory=os.environ.get("HARNESS_INVENTORY", INVENTORY))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register amplify-switch-back, amplify-redeploy and stack-rollback."""
     p = sub.add_parser(
         "amplify-switch-back",

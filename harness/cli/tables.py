@@ -11,7 +11,7 @@ from harness.cli.recovery_common import FAILED, OK, add_report_arg, aws_errors, 
 from harness.errors import HarnessError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register pitr-status, restore-table, verify-table, snapshot-table, switch-table, copy-back, drop-table."""
     p = sub.add_parser(
         "pitr-status", help="PITR status and restorable window of the inventory's tables (000 §6.2, §6.3)"
@@ -205,9 +205,9 @@ def verify_cmd(args: argparse.Namespace) -> int:
                     "--dry-run)"
                 )
             source = args.source or _restored_from(ddb, args.table)
-            expected = digests_at(
-                target, source, parse_time(args.against_at), authority=auth, segments=segments, progress=progress
-            )
+            at = parse_time(args.against_at)
+            assert at is not None  # the option is given on this branch (argparse's mutually exclusive group)
+            expected = digests_at(target, source, at, authority=auth, segments=segments, progress=progress)
             report = compare(expected, table_digests(ddb, args.table, segments=segments, progress=progress))
         print(report.render())
         if args.report:
