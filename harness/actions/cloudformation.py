@@ -58,8 +58,7 @@ UPDATABLE = (
 )
 STACK_POLL_S = 15.0  # DescribeStacks every 15 s (the boto3 stack waiters poll every 30 s)
 STACK_TIMEOUT_S = 60 * 60.0  # CloudFormation's own default stack operation timeout is far longer; an hour is ample
-# (goal status, statuses that end the operation badly) per path, as boto3's stack waiters define them
-WAIT_FOR = {
+WAIT_FOR = {  # path -> (goal status, statuses that end it badly), as boto3's stack waiters define them
     "rollback-stack": ("UPDATE_ROLLBACK_COMPLETE", ("UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED")),
     "update-stack": ("UPDATE_COMPLETE", ("UPDATE_FAILED", "UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE")),
 }
@@ -258,22 +257,8 @@ def plan_stack_rollback(
         stack, status, as_text(body), tuple(params), count, str(backup_dir) if backup_dir else None, None
     )
     running = f'{status}, template "{description(body)}" ({count} resources)'
-    resource = f"cloudformation:{stack}"
     if status in ROLLBACK_STATES:
-        plan.spec = StackRollbackSpec(**{**vars(base), "path": "rollback-stack"})
-        plan.changes.append(
-            Change(
-                resource,
-                "StackStatus",
-                running,
-                "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
-                note="004 Rollback Infrastructure Changes: rollback-stack",
-            )
-        )
-        plan.notes.append(
-            f"{stack} is {status}: a failed update that did not roll back, which is what RollbackStack is for "
-            "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies"
-        )
+        _rollback_stack_lines(plan, base, running)
         return plan
     plan.refusal = _status_refusal(stack, status)
     if plan.refused:
@@ -297,6 +282,23 @@ def plan_stack_rollback(
     plan.spec = StackRollbackSpec(**{**vars(base), "path": "update-stack", "previous": previous})
     _update_stack_lines(plan, stack, status, running, previous)
     return plan
+
+
+def _rollback_stack_lines(plan: Plan[StackRollbackSpec], base: StackRollbackSpec, running: str) -> None:
+    plan.spec = StackRollbackSpec(**{**vars(base), "path": "rollback-stack"})
+    plan.changes.append(
+        Change(
+            f"cloudformation:{base.stack}",
+            "StackStatus",
+            running,
+            "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
+            note="004 Rollback Infrastructure Changes: rollback-stack",
+        )
+    )
+    plan.notes.append(
+        f"{base.stack} is {base.status}: a failed update that did not roll back, which is what RollbackStack is for "
+        "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies"
+    )
 
 
 def _status_refusal(stack: str, status: str) -> str | None:

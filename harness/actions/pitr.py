@@ -27,6 +27,7 @@ from harness import aws
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
+from harness.actions.pitr_settings import carried_off, reapply_setting, short
 from harness.actions.table_cleanup import apply_drop_table, drop_table, plan_drop_table, switch_leftovers
 from harness.data_verify import DEFAULT_SEGMENTS, Digests, count_items, table_digests
 from harness.inventory.model import Table
@@ -111,34 +112,6 @@ def restored_name(spec: Table, now: datetime, suffix: str | None = None) -> str:
     return f"{spec.name}{spec.restore_suffix if suffix is None else suffix}{stamp}"
 
 
-def _carried_off(
-    target: TargetLike, source: str, source_arn: str, stream: dict[str, Any] | None
-) -> list[tuple[str, Any]]:
-    """What a restore does not carry and the source has: (setting, value) for PITR, TTL, tags, streams."""
-    ddb = target.client("dynamodb")
-    out: list[tuple[str, Any]] = []
-    status = pitr_status(target, source)
-    if status.enabled:
-        out.append(
-            (
-                "PointInTimeRecovery",
-                {
-                    "PointInTimeRecoveryEnabled": True,
-                    **({"RecoveryPeriodInDays": status.recovery_days} if status.recovery_days else {}),
-                },
-            )
-        )
-    ttl = ddb.describe_time_to_live(TableName=source).get("TimeToLiveDescription") or {}
-    if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName"):
-        out.append(("TimeToLive", {"Enabled": True, "AttributeName": ttl["AttributeName"]}))
-    tags = list(aws.paginate(ddb, "list_tags_of_resource", "Tags", ResourceArn=source_arn))
-    if tags:
-        out.append(("Tags", tags))
-    if stream and stream.get("StreamEnabled"):
-        out.append(("StreamSpecification", {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}))
-    return out
-
-
 # -- restore: plan, then apply ----------------------------------------------------------------
 
 
@@ -190,7 +163,7 @@ def plan_pitr_restore(
     source = ddb.describe_table(TableName=table)["Table"]
     status = pitr_status(target, table)
     use_sse = spec.restore_sse if sse is None else sse
-    settings = tuple(_carried_off(target, table, source["TableArn"], source.get("StreamSpecification")))
+    settings = tuple(carried_off(target, table, source["TableArn"], source.get("StreamSpecification")))
     plan.spec = RestoreSpec(
         table,
         target_name,
@@ -255,7 +228,7 @@ def _restore_changes(plan: Plan[RestoreSpec], spec: RestoreSpec, status: PitrSta
                     f"dynamodb:{spec.target_name}",
                     setting,
                     None,
-                    _short(value),
+                    short(value),
                     "update",
                     f"re-applied from {spec.table}: a restore does not carry it",
                 )
@@ -273,14 +246,6 @@ def _restore_changes(plan: Plan[RestoreSpec], spec: RestoreSpec, status: PitrSta
         "not carried and not re-applied by the harness: autoscaling policies, CloudWatch alarms, IAM policies naming "
         "the table"
     )
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(f"{t.get('Key')}={t.get('Value')}" for t in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
 
 
 def wait_active(target: TargetLike, name: str, *, minutes: int, progress: Progress = _quiet) -> float:
@@ -334,7 +299,7 @@ def apply_pitr_restore(target: TargetLike, plan: Plan[RestoreSpec], *, progress:
         result.log(target.clock.now(), f"ACTIVE after {waited:.1f} s, restored as of {restored_at or '?'}; {counts}")
         if d.reapply:
             for (setting, value), change in zip(d.settings, plan.changes[1:], strict=True):
-                _reapply(target, d.target_name, desc["TableArn"], setting, value)
+                reapply_setting(target, d.target_name, desc["TableArn"], setting, value)
                 result.changed(target.clock.now(), change)
                 result.log(target.clock.now(), f"re-applied {setting} on {d.target_name}")
         trail.update(
@@ -365,21 +330,6 @@ def apply_pitr_restore(target: TargetLike, plan: Plan[RestoreSpec], *, progress:
         window=[_iso(w) for w in d.window],
     )
     return result
-
-
-def _reapply(target: TargetLike, name: str, arn: str, setting: str, value: Any) -> None:
-    ddb = target.client("dynamodb")
-    if setting == "PointInTimeRecovery":
-        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=value)
-    elif setting == "TimeToLive":
-        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=value)
-    elif setting == "Tags":
-        ddb.tag_resource(ResourceArn=arn, Tags=value)
-    elif setting == "StreamSpecification":
-        ddb.update_table(TableName=name, StreamSpecification=value)
-        aws.wait(ddb, "table_exists", aws.waiter_config_of(target), TableName=name)
-    else:  # pragma: no cover - the plan only lists the four above
-        raise ValueError(f"unknown setting {setting}")
 
 
 def restore_table(

@@ -35,17 +35,23 @@ to its previous variables). Switching back is the same action with the original 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
-
-from botocore.exceptions import ClientError
+from typing import Callable, Iterable
 
 from harness import aws
-from harness.actions import lambda_versions as lv
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.copy_back import shrink_refusal
 from harness.actions.guards import Authority, refusal
 from harness.actions.table_backup import TableBackup, backup_name, take_backup
+from harness.actions.table_serving import (
+    SAME_FUNCTION,
+    ServedTable,
+    read_function,
+    reusable,
+    served_table,
+    table_of,
+    tables_served,
+)
 from harness.data_verify import count_items
 from harness.inventory.model import Table
 from harness.records import FunctionChange
@@ -53,84 +59,23 @@ from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
 CHECKPOINT_STAMP = "%Y%m%d-%H%M%S"  # 000 §4.2.4 TIMESTAMP=$(date +%Y%m%d-%H%M%S)
-# What must be equal between $LATEST and the served version for a publish to release the same function.
-SAME_FUNCTION = (
-    "CodeSha256",
-    "Handler",
-    "Runtime",
-    "MemorySize",
-    "Timeout",
-    "Role",
-    "Layers",
-    "Architectures",
-    "PackageType",
-)
 Progress = Callable[[str], None]
+__all__ = [
+    "SAME_FUNCTION",
+    "Move",
+    "ServedTable",
+    "TableSwitchSpec",
+    "apply_table_switch",
+    "plan_table_switch",
+    "served_table",
+    "switch_table",
+    "table_of",
+    "tables_served",
+]
 
 
 def _quiet(_: str) -> None:
     """No progress output."""
-
-
-@dataclass(frozen=True)
-class ServedTable:
-    """Which table a function's alias reads: the served version, its variables, and ``$LATEST``'s state."""
-
-    function: str
-    alias: str
-    version: str
-    table: str | None  # the variable's value in the served version (None: no such variable)
-    variables: dict[str, str]
-    description: str
-    code_sha: str
-    weights: dict[str, float]
-    latest_variables: dict[str, str]
-    latest_differs: tuple[str, ...]  # fields where $LATEST is not the served version
-
-
-def _same(config: dict[str, Any]) -> dict[str, Any]:
-    out = {k: config.get(k) for k in SAME_FUNCTION}
-    out["Layers"] = sorted(layer.get("Arn", "") for layer in (config.get("Layers") or []))
-    return out
-
-
-def served_table(target: TargetLike, function: str, env_var: str) -> ServedTable:
-    """Read the alias, the version it serves and ``$LATEST`` of ``function`` (GetAlias, GetFunctionConfiguration)."""
-    return table_of(lv.served_state(target.client("lambda"), function, target.env.alias), env_var)
-
-
-def table_of(state: lv.ServedState, env_var: str) -> ServedTable:
-    """Which table ``state``'s served version reads, and where ``$LATEST`` differs from that version (reads nothing)."""
-    served, latest = state.served, state.latest
-    variables, latest_vars = lv.env_variables(served), lv.env_variables(latest)
-    differs = [k for k, v in _same(served).items() if _same(latest)[k] != v]
-    if {k: v for k, v in latest_vars.items() if k != env_var} != {k: v for k, v in variables.items() if k != env_var}:
-        differs.append("Environment")
-    return ServedTable(
-        state.function,
-        state.alias,
-        state.version,
-        variables.get(env_var),
-        variables,
-        served.get("Description") or "",
-        served["CodeSha256"],
-        state.weights,
-        latest_vars,
-        tuple(differs),
-    )
-
-
-def _reusable(lam: Any, served: ServedTable, served_config: dict[str, Any], wanted: dict[str, str]) -> str | None:
-    """A published version with the served version's code and configuration (``served_config``, as read) and exactly
-    ``wanted`` variables."""
-    base = _same(served_config)
-    found = None
-    for v in aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=served.function):
-        if v["Version"] == "$LATEST":
-            continue
-        if _same(v) == base and lv.env_variables(v) == wanted:
-            found = v["Version"] if found is None or int(v["Version"]) > int(found) else found
-    return found
 
 
 def _checkpoint_name(target: TargetLike, function: str, taken: set[str]) -> str:
@@ -195,7 +140,7 @@ def plan_table_switch(
     lam = target.client("lambda")
     moves: list[Move] = []
     for fn in names:
-        served, state, problem = _read_function(lam, target, fn, spec, to_table)
+        served, state, problem = read_function(lam, target, fn, spec, to_table)
         if problem or served is None or state is None:
             plan.refusal = f"{fn}: {problem}"
             return plan
@@ -203,7 +148,7 @@ def plan_table_switch(
             plan.notes.append(f"{fn}: {served.alias} (version {served.version}) already reads {to_table}")
             continue
         wanted = {**served.variables, spec.env_var: to_table}
-        reuse = _reusable(lam, served, state.served, wanted)  # the served configuration as read above
+        reuse = reusable(lam, served, state.served, wanted)  # the served configuration as read above
         taken = {a["Name"] for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)}
         moves.append(Move(served, wanted, reuse, _checkpoint_name(target, fn, taken)))
     left = sorted({m.served.table for m in moves if m.served.table})
@@ -259,34 +204,6 @@ def _pitr_note(target: TargetLike, plan: Plan[TableSwitchSpec], spec: Table, to_
             f"{spec.name} is 'pitr {spec.pitr}', 000 §6.7): re-apply it (restore-table --reapply) before it serves for "
             "long"
         )
-
-
-def _read_function(
-    lam: Any, target: TargetLike, fn: str, spec: Table, to_table: str
-) -> tuple[ServedTable | None, lv.ServedState | None, str | None]:
-    """(what ``fn``'s alias serves, the state read, why it cannot be switched)."""
-    try:
-        state = lv.served_state(lam, fn, target.env.alias)
-    except ClientError as exc:
-        if not aws.is_not_found(exc):
-            raise
-        return None, None, f"{aws.error_message(exc)} (inventory dynamodb.tables[].functions names it)"
-    served = table_of(state, spec.env_var)
-    problem = None
-    if served.weights:
-        problem = f"alias {served.alias} routes by weight {served.weights}: finish or undo that deployment first"
-    elif served.table is None:
-        problem = (
-            f"version {served.version} has no {spec.env_var} variable: it does not read its table from it, "
-            "so switching it changes nothing (inventory dynamodb.tables[].env_var?)"
-        )
-    elif served.table != to_table and served.latest_differs:
-        problem = (
-            f"$LATEST differs from version {served.version} that {served.alias} serves "
-            f"({', '.join(served.latest_differs)}): publishing would release other code or configuration; redeploy "
-            f"version {served.version} to $LATEST first"
-        )
-    return served, state, problem
 
 
 def _shrink(spec: Table, left: list[str], to_table: str, counts: dict[str, int], allow: bool) -> str | None:
@@ -499,19 +416,3 @@ def switch_table(
         lambda p: apply_table_switch(target, p, progress=progress),
         dry_run=dry_run,
     )
-
-
-def tables_served(target: TargetLike) -> dict[str, str]:
-    """function -> table its alias reads, for every function the inventory lists on a table."""
-    out: dict[str, str] = {}
-    for spec in target.env.tables:
-        for fn in spec.functions:
-            try:
-                served = served_table(target, fn, spec.env_var)
-            except ClientError as exc:
-                if aws.is_not_found(exc):
-                    continue  # a function the inventory names but this account lacks reads nothing
-                raise
-            if served.table:
-                out[fn] = served.table
-    return out

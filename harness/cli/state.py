@@ -13,15 +13,18 @@ from harness.targets.base import TargetLike
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register state-versions, state-locks, state-restore, state-unlock, state-drift and state-drill."""
+    _add_listings_and_restore(sub)
+    _add_unlock_drift_drill(sub)
+
+
+def _add_listings_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("state-versions", help="list the S3 versions of each Terraform state key (000 §5.2.1)")
     add_target_args(p)
     p.add_argument("--key", default=None, help="one state key (default: every key of the inventory)")
     p.set_defaults(func=aws_errors(versions_cmd))
-
     p = sub.add_parser("state-locks", help="list held Terraform state locks with age, owner and operation (000 §5.3)")
     add_target_args(p)
     p.set_defaults(func=aws_errors(locks_cmd))
-
     p = sub.add_parser(
         "state-restore",
         help="restore a Terraform state version: backup, copy, md5 Digest (000 §5.2.2)",
@@ -40,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     which.add_argument("--previous", action="store_true", help="restore the version before the current latest")
     p.set_defaults(func=aws_errors(restore_cmd))
 
+
+def _add_unlock_drift_drill(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "state-unlock", help="release a stuck Terraform state lock: --force, its ID and a reason (000 §5.3)"
     )
@@ -52,7 +57,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--force", action="store_true", help="really release it (a lock may belong to a running apply)")
     p.set_defaults(func=aws_errors(unlock_cmd))
-
     p = sub.add_parser(
         "state-drift",
         help="terraform plan -detailed-exitcode in a working directory (000 §7.3; needs the terraform extra)",
@@ -60,7 +64,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--workdir", required=True, help="an initialized Terraform working directory")
     p.add_argument("--init", action="store_true", help="run terraform init first")
     p.set_defaults(func=aws_errors(drift_cmd))
-
     p = sub.add_parser(
         "state-drill", help="the state-restore drill with real Terraform on a scratch key (needs the terraform extra)"
     )
