@@ -82,18 +82,19 @@ class CopyBackSpec:
     drain_s: int
 
 
-def shrink_refusal(spec: Table, live: int, replacement: int, what: str) -> str | None:
-    """Why replacing ``live`` items with ``replacement`` items needs consent (empty, or more than the inventory's
-    ``dynamodb.shrink_refusal_percent`` fewer); None when it does not shrink that much."""
+def shrink_refusal(spec: Table, live: int, replacement: int, what: str, live_name: str | None = None) -> str | None:
+    """Why replacing ``live`` items (of ``live_name``, default the inventory table) with ``replacement`` items of
+    ``what`` needs consent (empty, or more than the inventory's ``dynamodb.shrink_refusal_percent`` fewer); None when
+    it does not shrink that much."""
     if live == 0:
         return None
-    limit = spec.shrink_refusal_percent
+    name, limit = live_name or spec.name, spec.shrink_refusal_percent
     fewer = 100.0 * (live - replacement) / live
     if replacement == 0:
-        return f"{what} is EMPTY while {spec.name} has {live} items"
+        return f"{what} is EMPTY while {name} has {live} items"
     if fewer > limit:
         return (
-            f"{what} has {replacement} items, {fewer:.0f} % fewer than {spec.name}'s {live} "
+            f"{what} has {replacement} items, {fewer:.0f} % fewer than {name}'s {live} "
             f"(more than dynamodb.shrink_refusal_percent {limit:g} %)"
         )
     return None
@@ -257,12 +258,7 @@ def apply_copy_back(target: TargetLike, plan: Plan[CopyBackSpec], *, progress: P
         result.evidence["backup"] = backup.record()
         try:
             freeze(target, spec.writers, result, changes)
-            if spec.drain_s:
-                result.log(
-                    target.clock.now(), f"waiting {spec.drain_s} s (the writers' longest timeout) for in-flight writes"
-                )
-                progress(f"copy-back: waiting {spec.drain_s} s for in-flight writes of the frozen writers")
-                target.clock.sleep(spec.drain_s)
+            _drain(target, spec.drain_s, result, progress)
             written, deleted = reconcile(target, spec.diff, progress=progress)
             result.changed(target.clock.now(), next(changes))
             result.changed(target.clock.now(), next(changes))
@@ -279,6 +275,19 @@ def apply_copy_back(target: TargetLike, plan: Plan[CopyBackSpec], *, progress: P
         f"{_way_back(backup)}"
     )
     return result
+
+
+def _drain(target: TargetLike, seconds: int, result: ActionResult, progress: Progress) -> None:
+    """Wait out the frozen writers' longest timeout on the target's clock, a progress line every 10 s."""
+    if not seconds:
+        return
+    result.log(target.clock.now(), f"waiting {seconds} s (the writers' longest timeout) for in-flight writes")
+    left = float(seconds)
+    while left > 0:
+        progress(f"copy-back: waiting for in-flight writes of the frozen writers, {left:.0f} s left")
+        step = min(PROGRESS_EVERY_S, left)
+        target.clock.sleep(step)
+        left -= step
 
 
 def _way_back(backup: TableBackup) -> str:

@@ -207,9 +207,12 @@ def _pitr_note(target: TargetLike, plan: Plan[TableSwitchSpec], spec: Table, to_
 
 
 def _shrink(spec: Table, left: list[str], to_table: str, counts: dict[str, int], allow: bool) -> str | None:
-    """The refusal when ``to_table`` holds far fewer items than a table the functions leave (unless allowed)."""
+    """The refusal when ``to_table`` (a restored table, not the inventory's own) holds far fewer items than a table the
+    functions leave (unless allowed). Switching back to the inventory table is never refused for its size."""
+    if to_table == spec.name:
+        return None
     for t in left:
-        why = shrink_refusal(spec, counts[t], counts[to_table], to_table)
+        why = shrink_refusal(spec, counts[t], counts[to_table], to_table, t)
         if why and not allow:
             return (
                 f"switch-table {t} -> {to_table}: {why}; nothing changed (pass --allow-shrink to switch anyway; "
