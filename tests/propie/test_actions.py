@@ -189,6 +189,26 @@ def test_a_manually_deployed_app_is_redeployed_with_start_deployment(propie: Pro
     assert any("manually deployed" in n for n in result.plan.notes)
 
 
+def test_a_redeploy_that_outlasts_the_wait_gives_up_with_the_last_state(
+    propie: Propie, approved: Authority, monkeypatch
+) -> None:
+    """The build is still RUNNING when the wait ends: FAILED, naming the job and its last state; record FAILED."""
+    client = propie.target.client("amplify")
+    app_id = client.create_app(name="slow-site")["app"]["appId"]
+    client.create_branch(appId=app_id, branchName="main")
+    for url in ("s3://artifacts/slow/1.0.0/", f"s3://artifacts/slow/1.0.1-{amplify_model.BAD_RELEASE}/"):
+        client.start_deployment(appId=app_id, branchName="main", sourceUrl=url, sourceUrlType="BUCKET_PREFIX")
+        propie.clock.advance(seconds=amplify_model.PENDING_S + amplify_model.BUILD_S)
+    slow = variant(propie, amplify=type(propie.env.amplify)(app_id, "main", "slow.example", "test"))
+    monkeypatch.setattr(amplify_actions, "JOB_TIMEOUT_S", 60.0)
+    said: list[str] = []
+    result = amplify_actions.redeploy_last_good(slow, approved, progress=said.append)
+    assert result.outcome == "FAILED" and "still RUNNING" in result.message and "gave up" in result.message
+    assert any(line.startswith("gave up:") for line in said) and any("PENDING" in line for line in said), said
+    assert result.record is not None and result.record.status == "FAILED"
+    propie.clock.advance(seconds=amplify_model.BUILD_S)  # let the build finish before the next test
+
+
 def test_stack_rollback_of_a_failed_update_takes_rollback_stack(propie: Propie, approved: Authority) -> None:
     assert (
         propie.target.extensions.cloudformation.deploy(
