@@ -199,8 +199,8 @@ def _changes(spec: CopyBackSpec) -> list[Change]:
     out.append(
         Change(
             f"dynamodb:{table}",
-            "items put",
-            f"{d.table_count} items",
+            "items",
+            f"{d.table_count} now",
             f"{len(d.puts)} put from {spec.source}" + (f": {d.sample(d.puts)}" if d.puts else ""),
             "write",
             "items missing or different (000 §6.6 option B, in place)",
@@ -209,8 +209,8 @@ def _changes(spec: CopyBackSpec) -> list[Change]:
     out.append(
         Change(
             f"dynamodb:{table}",
-            "items deleted",
-            f"{d.table_count} items",
+            "items",
+            f"{d.table_count} now",
             f"{len(d.deletes)} deleted" + (f": {d.sample(d.deletes)}" if d.deletes else ""),
             "delete",
             f"keys {spec.source} does not have",
