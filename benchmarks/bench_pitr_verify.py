@@ -221,7 +221,11 @@ def main() -> None:
             run_size(target, n, args.item_bytes, args.segments or DEFAULT_SEGMENTS, env)
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)  # a server that held 100,000 items takes a while to exit on a loaded machine
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == "__main__":
