@@ -245,8 +245,11 @@ def test_stack_rollback_of_a_completed_update_takes_update_stack(propie: Propie,
     assert verdicts(propie, "cloudformation-stack-stable", expect_versions={propie.stack: before}) == {
         "cloudformation-stack-stable": {Verdict.FAIL}
     }
-    result = cfn_actions.rollback_stack(propie.target, approved)
+    said: list[str] = []
+    result = cfn_actions.rollback_stack(propie.target, approved, progress=said.append)
     assert result.outcome == "COMPLETE", result.message
+    assert said and said[-1].startswith(f"stack {propie.stack}: UPDATE_COMPLETE after"), said  # progress while waiting
+    assert "resources)" in result.plan.render()  # the stack's resource count now and the previous template's
     assert (
         result.plan.spec is not None
         and result.plan.spec.path == "update-stack"
