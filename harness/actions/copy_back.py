@@ -37,7 +37,7 @@ from harness import aws
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
-from harness.actions.table_backup import TableBackup, backup_name, take_backup
+from harness.actions.table_backup import TableBackup, backup_name, shrink_refusal, take_backup
 from harness.data_verify import (
     DEFAULT_SEGMENTS,
     CopyDiff,
@@ -48,7 +48,6 @@ from harness.data_verify import (
     table_digests,
     typed_key,
 )
-from harness.inventory.model import Table
 from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
@@ -80,24 +79,6 @@ class CopyBackSpec:
     writers: tuple[Writer, ...]
     backup: str  # the CreateBackup name (its ARN exists only once taken)
     drain_s: int
-
-
-def shrink_refusal(spec: Table, live: int, replacement: int, what: str, live_name: str | None = None) -> str | None:
-    """Why replacing ``live`` items (of ``live_name``, default the inventory table) with ``replacement`` items of
-    ``what`` needs consent (empty, or more than the inventory's ``dynamodb.shrink_refusal_percent`` fewer); None when
-    it does not shrink that much."""
-    if live == 0:
-        return None
-    name, limit = live_name or spec.name, spec.shrink_refusal_percent
-    fewer = 100.0 * (live - replacement) / live
-    if replacement == 0:
-        return f"{what} is EMPTY while {name} has {live} items"
-    if fewer > limit:
-        return (
-            f"{what} has {replacement} items, {fewer:.0f} % fewer than {name}'s {live} "
-            f"(more than dynamodb.shrink_refusal_percent {limit:g} %)"
-        )
-    return None
 
 
 def plan_copy_back(

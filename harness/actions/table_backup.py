@@ -6,6 +6,11 @@ docs/architecture.md "Emulator facts"), wait until it is AVAILABLE, and name its
 command that restores from it, in the result, the audit record and the report. DynamoDB restores a
 backup only into a new table (``RestoreTableFromBackup``), so the way back is that restore, then
 ``harness copy-back`` from it (000 §6.6 option B, in place).
+
+Both also need consent before data shrinks (:func:`shrink_refusal`): a replacement table that is
+empty, or more than ``dynamodb.shrink_refusal_percent`` (default 10 %) smaller, is refused unless
+``--allow-shrink`` — a restore taken too early is empty, and switching to it or copying it back would
+empty the live table.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from harness.clock import Clock
+from harness.inventory.model import Table
 from harness.poll import PollFailed, PollTimeout, Waiting, poll
 from harness.targets.base import TargetLike
 
@@ -42,6 +48,24 @@ class TableBackup:
     def record(self) -> dict[str, str]:
         """What the audit record keeps of it."""
         return {"backup_name": self.name, "backup_arn": self.arn, "restore_command": self.restore_command}
+
+
+def shrink_refusal(spec: Table, live: int, replacement: int, what: str, live_name: str | None = None) -> str | None:
+    """Why replacing ``live`` items (of ``live_name``, default the inventory table) with ``replacement`` items of
+    ``what`` needs consent (empty, or more than the inventory's ``dynamodb.shrink_refusal_percent`` fewer); None when
+    it does not shrink that much."""
+    if live == 0:
+        return None
+    name, limit = live_name or spec.name, spec.shrink_refusal_percent
+    fewer = 100.0 * (live - replacement) / live
+    if replacement == 0:
+        return f"{what} is EMPTY while {name} has {live} items"
+    if fewer > limit:
+        return (
+            f"{what} has {replacement} items, {fewer:.0f} % fewer than {name}'s {live} "
+            f"(more than dynamodb.shrink_refusal_percent {limit:g} %)"
+        )
+    return None
 
 
 def backup_name(table: str, why: str, now: datetime) -> str:

@@ -40,9 +40,8 @@ from typing import Callable, Iterable
 from harness import aws
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
-from harness.actions.copy_back import shrink_refusal
 from harness.actions.guards import Authority, refusal
-from harness.actions.table_backup import TableBackup, backup_name, take_backup
+from harness.actions.table_backup import TableBackup, backup_name, shrink_refusal, take_backup
 from harness.actions.table_serving import (
     SAME_FUNCTION,
     ServedTable,
