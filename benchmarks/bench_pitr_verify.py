@@ -100,7 +100,8 @@ def parallel_scan_count(ddb, table: str, segments: int) -> tuple[int, float]:
 
 
 def verify_child(restored: str, snapshot: str, segments: int) -> None:
-    """In the child: verify against the snapshot (peak RSS read right after), then a plain full scan."""
+    """In the child: verify against the snapshot (peak RSS read right after), then a plain parallel scan with the same
+    segments, then a plain sequential full scan."""
     import boto3
     from botocore.config import Config
 
@@ -112,8 +113,8 @@ def verify_child(restored: str, snapshot: str, segments: int) -> None:
     )
     report = verify_against_snapshot(ddb, restored, snapshot, segments=segments)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pn, parallel_s = parallel_scan_count(ddb, restored, segments)  # right after: the same load on the machine
     n, plain_s = plain_scan_count(ddb, restored)
-    pn, parallel_s = parallel_scan_count(ddb, restored, segments)
     print(
         json.dumps(
             {

@@ -119,12 +119,16 @@ def attribute(value: Any) -> dict[str, Any]:
 # -130 .. 125; DynamoDB developer guide, "Data types: Number"). Normalizing under this context is exact for
 # every number DynamoDB can hold; one it cannot hold raises (Inexact, Overflow) instead of being rounded.
 # The default context (28 digits) rounded: two numbers differing in the 29th-38th digit compared equal.
-DYNAMODB_NUMBERS = Context(prec=38, Emin=-130, Emax=125, traps=[Inexact, Overflow, InvalidOperation])
+DYNAMODB_DIGITS = 38
+DYNAMODB_NUMBERS = Context(prec=DYNAMODB_DIGITS, Emin=-130, Emax=125, traps=[Inexact, Overflow, InvalidOperation])
 
 
 def exact_number(text: str) -> str:
     """A DynamoDB number's canonical spelling, exact to 38 digits: ``1.0``, ``1`` -> ``1``; ``100``, ``1E+2`` ->
     ``1E+2``."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit() and digits[0] != "0" and digits[-1] != "0" and len(digits) <= DYNAMODB_DIGITS:
+        return text  # an integer DynamoDB spells canonically already (the common case: no Decimal needed)
     value = Decimal(text).normalize(DYNAMODB_NUMBERS)
     return "0" if value.is_zero() else str(value)
 

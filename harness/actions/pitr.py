@@ -294,8 +294,9 @@ def apply_pitr_restore(target: TargetLike, plan: Plan[RestoreSpec], *, progress:
         desc = ddb.describe_table(TableName=d.target_name)["Table"]
         stamp = (desc.get("RestoreSummary") or {}).get("RestoreDateTime")
         restored_at = _iso(_utc(stamp)) if stamp else None
-        restored, source = count_items(ddb, d.target_name), count_items(ddb, d.table)
-        counts = f"{d.target_name} has {restored} items, {d.table} {source} now"
+        # The source was counted when planned (one scan each: on a large table a count is a full read).
+        restored, source = count_items(ddb, d.target_name), d.source_items
+        counts = f"{d.target_name} has {restored} items, {d.table} {source} when planned"
         result.log(target.clock.now(), f"ACTIVE after {waited:.1f} s, restored as of {restored_at or '?'}; {counts}")
         if d.reapply:
             for (setting, value), change in zip(d.settings, plan.changes[1:], strict=True):
@@ -314,7 +315,7 @@ def apply_pitr_restore(target: TargetLike, plan: Plan[RestoreSpec], *, progress:
     )
     result.message = (
         f"restored {d.table} as of {restored_at or extra['restore_time']} into {d.target_name} "
-        f"(ACTIVE after {waited:.1f} s): {restored} items restored, {source} in {d.table} now"
+        f"(ACTIVE after {waited:.1f} s): {restored} items restored, {source} in {d.table} when planned"
         + ("; settings re-applied" if d.reapply and d.settings else "")
         + empty
     )

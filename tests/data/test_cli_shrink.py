@@ -62,7 +62,7 @@ def test_the_empty_restore_is_refused_then_copied_only_with_consent(served, harn
     code, out, err = harness("restore-table", "--table", TABLE, "--latest", *MUTATE)
     assert code == 0, out + err
     name = re.search(rf"into ({TABLE}-restored-\d{{14}})", out).group(1)
-    assert f"0 items restored, {len(live)} in {TABLE} now" in out and "EMPTY" in out, out
+    assert f"0 items restored, {len(live)} in {TABLE} when planned" in out and "EMPTY" in out, out
     assert "restore " in err  # progress on stderr while it was CREATING / on the way to ACTIVE
 
     code, out, err = harness("switch-table", "--table", TABLE, "--to", name, *MUTATE)

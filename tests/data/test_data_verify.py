@@ -156,7 +156,17 @@ def test_a_difference_in_the_38th_digit_is_a_difference() -> None:
 
 @pytest.mark.parametrize(
     ("one", "other"),
-    [("1.0", "1"), ("1E+2", "100"), ("0.00", "0"), ("-0", "0"), ("1.50", "15E-1"), (DIGITS_38.format(0), "1")],
+    [
+        ("1.0", "1"),
+        ("1E+2", "100"),
+        ("0.00", "0"),
+        ("-0", "0"),
+        ("1.50", "15E-1"),
+        (DIGITS_38.format(0), "1"),
+        ("120", "1.2E+2"),
+        ("-7", "-7.000"),
+        ("9" * 38, "9." + "9" * 37 + "E+37"),
+    ],
 )
 def test_numbers_written_differently_but_equal_in_dynamodb_are_equal(one: str, other: str) -> None:
     """DynamoDB stores ``1.0`` and ``1`` (``1E+2`` and ``100``) as the same number: same digest."""

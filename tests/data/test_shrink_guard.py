@@ -42,7 +42,7 @@ def early():
     result = restore_table(t, TABLE, authority=ALLOW, name=f"{TABLE}-restored-early")
     assert result.outcome == COMPLETE, result.message
     assert result.evidence["restored_items"] == 0 and result.evidence["source_items"] == 6, result.message
-    assert "0 items restored, 6 in tenants-sit now" in result.message and "EMPTY" in result.message
+    assert "0 items restored, 6 in tenants-sit when planned" in result.message and "EMPTY" in result.message
     yield t, result.evidence["restored_table"]
     t.close()
 
