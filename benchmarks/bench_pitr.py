@@ -15,7 +15,9 @@ import dataclasses
 import time
 import tracemalloc
 
+from harness.actions.pitr import wait_active
 from harness.clock import FixedClock
+from harness.data_verify import count_items
 from harness.inventory import load_inventory
 from harness.targets.embedded import EmbeddedTarget
 
@@ -69,7 +71,9 @@ def run(pitr: bool, items: int, updates: int, account: str) -> None:
                 SourceTableName="bench", TargetTableName="bench-restored", RestoreDateTime=before
             )
             restore_s = time.perf_counter() - began
-            restored = ddb.describe_table(TableName="bench-restored")["Table"]["ItemCount"]
+            # A restored table may be CREATING for a while on the rehearsal clock: wait for ACTIVE, then count.
+            wait_active(target, "bench-restored", minutes=240)
+            restored = count_items(ddb, "bench-restored")
             line += f"; restore {restore_s:.2f}s ({restored} items)"
         print(line)
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
@@ -116,15 +116,33 @@ def attribute(value: Any) -> dict[str, Any]:
     return typed
 
 
+# DynamoDB's number type: up to 38 significant digits, magnitudes 1E-130 .. 9.99...E+125 (adjusted exponents
+# -130 .. 125; DynamoDB developer guide, "Data types: Number"). Normalizing under this context is exact for
+# every number DynamoDB can hold; one it cannot hold raises (Inexact, Overflow) instead of being rounded.
+# The default context (28 digits) rounded: two numbers differing in the 29th-38th digit compared equal.
+DYNAMODB_DIGITS = 38
+DYNAMODB_NUMBERS = Context(prec=DYNAMODB_DIGITS, Emin=-130, Emax=125, traps=[Inexact, Overflow, InvalidOperation])
+
+
+def exact_number(text: str) -> str:
+    """A DynamoDB number's canonical spelling, exact to 38 digits: ``1.0``, ``1`` -> ``1``; ``100``, ``1E+2`` ->
+    ``1E+2``."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit() and digits[0] != "0" and digits[-1] != "0" and len(digits) <= DYNAMODB_DIGITS:
+        return text  # an integer DynamoDB spells canonically already (the common case: no Decimal needed)
+    value = Decimal(text).normalize(DYNAMODB_NUMBERS)
+    return "0" if value.is_zero() else str(value)
+
+
 def canonical_json(item: Mapping[str, Mapping[str, Any]]) -> str:
-    """A stable text for a typed item: keys sorted, numbers normalized, sets sorted (for digests)."""
+    """A stable text for a typed item: keys sorted, numbers exact (38 digits), sets sorted (for digests)."""
 
     def norm(av: Mapping[str, Any]) -> Any:
         ((kind, val),) = av.items()
         if kind == "N":
-            return ["N", str(Decimal(val).normalize())]
+            return ["N", exact_number(val)]
         if kind == "NS":
-            return ["NS", sorted(str(Decimal(v).normalize()) for v in val)]
+            return ["NS", sorted(exact_number(v) for v in val)]
         if kind in ("SS", "BS"):
             return [kind, sorted(v if isinstance(v, str) else bytes(v).hex() for v in val)]
         if kind == "B":
@@ -155,6 +173,12 @@ def scan_items(client: Any, table: str, **kwargs: Any) -> Iterator[dict[str, Any
 def first(items: Iterable[Any]) -> Any:
     """The first element, or None."""
     return next(iter(items), None)
+
+
+def waiter_config_of(target: Any) -> Mapping[str, Any] | None:
+    """The target's boto3 ``WaiterConfig`` (fast on emulators), None for AWS's defaults or a target without one."""
+    config = getattr(target, "waiter_config", None)
+    return dict(config) if config else None
 
 
 def wait(client: Any, waiter: str, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:

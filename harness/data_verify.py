@@ -2,9 +2,11 @@
 
 000 §6.5 compares record counts and eyeballs ten items; that cannot tell a restored table that is
 right from one that has the right count and wrong items. Here every item is reduced to a stable
-digest (sha256 of :func:`harness.aws.canonical_json` of the typed item) and only key -> digest is
-kept, so memory grows with the number of keys, never with item sizes. Two digest maps compare to
-counts plus the added, removed and changed keys (all of them; a few shown as samples).
+digest (sha256 of :func:`harness.aws.canonical_json` of the typed item: numbers exact at DynamoDB's
+38 digits and exponent range, so ``1.0`` equals ``1`` and a 38th-digit change is a difference; sets
+as sets; binary as bytes) and only key -> digest is kept, so memory grows with the number of keys,
+never with item sizes. Two digest maps compare to counts plus the added, removed and changed keys
+(all of them; a few shown as samples).
 
 Where the expected set comes from:
 
@@ -138,6 +140,51 @@ def table_digests(
     if progress:
         progress(f"scanned {table}: {counter[0]} items in {seconds:.2f} s ({segments} segments)")
     return Digests(f"dynamodb:{table}", names, out, taken_at, seconds, segments)
+
+
+def count_items(client: Any, table: str, *, segments: int = DEFAULT_SEGMENTS) -> int:
+    """The table's exact item count now: a parallel ``Select=COUNT`` scan (000 §6.5's count; DescribeTable's
+    ItemCount is refreshed only about every six hours on AWS)."""
+
+    def segment(s: int) -> int:
+        kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
+        if segments > 1:
+            kwargs.update(Segment=s, TotalSegments=segments)
+        return sum(int(page.get("Count", 0)) for page in client.get_paginator("scan").paginate(**kwargs))
+
+    with ThreadPoolExecutor(max_workers=segments, thread_name_prefix=f"count-{table}") as pool:
+        return sum(pool.map(segment, range(segments)))
+
+
+@dataclass(frozen=True)
+class CopyDiff:
+    """What making ``table`` hold exactly ``source``'s items takes: keys to put and keys to delete (sorted)."""
+
+    table: str
+    source: str
+    table_count: int
+    source_count: int
+    puts: tuple[str, ...]  # keys whose item is missing in table or differs from source's
+    deletes: tuple[str, ...]  # keys table has and source lacks
+    overwrites: int  # puts that replace an existing (different) item; the others add one
+
+    def sample(self, keys: tuple[str, ...], n: int = SAMPLES) -> str:
+        """``id=a, id=b ... (+3 more)`` for a plan line."""
+        shown = "; ".join(readable_key(k) for k in keys[:n])
+        return shown + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def copy_diff(client: Any, table: str, source: str, *, segments: int = DEFAULT_SEGMENTS) -> CopyDiff:
+    """Scan both tables at once to key -> digest and list the puts and deletes a copy of ``source`` needs."""
+    names = key_names(client, table)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="diff") as pool:
+        ft = pool.submit(table_digests, client, table, segments=segments, names=names)
+        fs = pool.submit(table_digests, client, source, segments=segments, names=names)
+        live, wanted = ft.result().items, fs.result().items
+    puts = tuple(sorted(k for k, d in wanted.items() if live.get(k) != d))
+    deletes = tuple(sorted(k for k in live if k not in wanted))
+    overwrites = sum(1 for k in puts if k in live)
+    return CopyDiff(table, source, len(live), len(wanted), puts, deletes, overwrites)
 
 
 def plain_scan_count(client: Any, table: str) -> tuple[int, float]:

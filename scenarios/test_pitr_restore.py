@@ -28,7 +28,6 @@ from datetime import timezone
 
 import pytest
 
-from harness import aws
 from harness.actions.base import COMPLETE
 from harness.actions.copy_back import copy_back
 from harness.actions.pitr import drop_table, pitr_status, restore_table, wait_restorable
@@ -108,6 +107,7 @@ def test_pitr_restore_verify_switch_copy_back(
     restored_name = None
     switched = False
     copied = None
+    backups: list[str] = []  # the switches' and the copy's checkpoint backups, deleted once the drill is verified
     try:
         wait_restorable(target, table.name, restore_point, progress=say)
         restored = run_action(
@@ -134,6 +134,7 @@ def test_pitr_restore_verify_switch_copy_back(
         if table.functions:
             there = run_action(lambda: switch_table(target, table.name, restored_name, authority=authority))
             sections.append(action_section(there))
+            backups += [b["backup_arn"] for b in there.evidence.get("backups", [])]
             assert there.outcome == COMPLETE, there.message
             switched = True
             assert all(tables_served(target)[fn] == restored_name for fn in table.functions)
@@ -145,6 +146,7 @@ def test_pitr_restore_verify_switch_copy_back(
             )
             back = run_action(lambda: switch_table(target, table.name, table.name, authority=authority))
             sections.append(action_section(back))
+            backups += [b["backup_arn"] for b in back.evidence.get("backups", [])]
             assert back.outcome == COMPLETE, back.message
             switched = False
             assert all(tables_served(target)[fn] == table.name for fn in table.functions)
@@ -164,7 +166,9 @@ def test_pitr_restore_verify_switch_copy_back(
         for key in keys:
             ddb.delete_item(TableName=table.name, Key=key)
         if copied is not None and copied.outcome == COMPLETE:
-            _delete_backup(ddb, table.name, copied.plan.details["backup"])
+            backups.append(copied.evidence["backup"]["backup_arn"])
+        for arn in backups:
+            ddb.delete_backup(BackupArn=arn)
         write_report(
             f"pitr-restore-{env.name}-{clock.now().astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.md",
             document(f"DynamoDB PITR restore of {table.name} (000 §6, 004)", target, sections),
@@ -182,10 +186,3 @@ def _key_text(key: dict, table) -> str:
 
     names = (table.hash_key.name,) + ((table.range_key.name,) if table.range_key else ())
     return key_text(key, names)
-
-
-def _delete_backup(ddb, table: str, name: str) -> None:
-    """The copy-back's checkpoint backup, once the copy is verified (the drill's own)."""
-    for backup in aws.paginate(ddb, "list_backups", "BackupSummaries", TableName=table):
-        if backup["BackupName"] == name:
-            ddb.delete_backup(BackupArn=backup["BackupArn"])

@@ -23,6 +23,10 @@ embedded rehearsal only, the emulator's record of the templates the stack ran (t
 from what runs now). Before it updates, the harness keeps its own record of what the stack runs (the
 checkpoint: template and parameters, in the plan and, with ``backup_dir``, in files), so its own
 update can be rolled back the same way. The report names the path taken and why.
+
+The plan names the stack's resource count now and the previous template's; the wait polls
+DescribeStacks on the target's clock (harness.poll: a progress line per status change and every 10 s;
+a timeout fails with the last status seen).
 """
 
 from __future__ import annotations
@@ -31,15 +35,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from harness import aws
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
+from harness.poll import PollFailed, PollTimeout, Waiting, poll
 from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
@@ -51,6 +56,19 @@ UPDATABLE = (
     "UPDATE_ROLLBACK_COMPLETE",
     "IMPORT_ROLLBACK_COMPLETE",
 )
+STACK_POLL_S = 15.0  # DescribeStacks every 15 s (the boto3 stack waiters poll every 30 s)
+STACK_TIMEOUT_S = 60 * 60.0  # CloudFormation's own default stack operation timeout is far longer; an hour is ample
+WAIT_FOR = {  # path -> (goal status, statuses that end it badly), as boto3's stack waiters define them
+    "rollback-stack": ("UPDATE_ROLLBACK_COMPLETE", ("UPDATE_ROLLBACK_FAILED", "UPDATE_FAILED")),
+    "update-stack": ("UPDATE_COMPLETE", ("UPDATE_FAILED", "UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE")),
+}
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """No progress output."""
+
+
 REFUSED = {
     "CREATE_FAILED": "a failed create has no previous version: RollbackStack would delete its resources "
     "(ROLLBACK_COMPLETE); delete and recreate it",
@@ -60,7 +78,7 @@ REFUSED = {
 }
 
 
-class _Tolerant(yaml.SafeLoader):
+class _Tolerant(yaml.SafeLoader):  # type: ignore[misc]  # (PyYAML's SafeLoader is untyped here)
     """YAML with CloudFormation's short-form tags (!Ref, !Sub ...) read as plain values."""
 
 
@@ -109,7 +127,13 @@ class PreviousTemplate:
 
     @property
     def description(self) -> str:
+        """The template's Description."""
         return description(self.body)
+
+    @property
+    def resources(self) -> int:
+        """How many resources the template declares."""
+        return len(parsed(self.body).get("Resources") or {})
 
 
 def from_files(template: str | Path, parameters: str | Path | None = None) -> PreviousTemplate:
@@ -189,6 +213,20 @@ def _previous(
     return None, "; ".join(looked)
 
 
+@dataclass(frozen=True)
+class StackRollbackSpec:
+    """What a stack-rollback plan read and will do: the status, the checkpoint, the path and the previous template."""
+
+    stack: str
+    status: str
+    checkpoint_template: str
+    checkpoint_parameters: tuple[dict[str, str], ...]
+    resources: int  # the stack's resources now
+    backup_dir: str | None
+    path: str | None  # rollback-stack | update-stack | None (nothing to do)
+    previous: PreviousTemplate | None = None
+
+
 def plan_stack_rollback(
     target: TargetLike,
     authority: Authority,
@@ -197,11 +235,12 @@ def plan_stack_rollback(
     template_file: str | Path | None = None,
     parameters_file: str | Path | None = None,
     backup_dir: str | Path | None = None,
-) -> Plan:
+) -> Plan[StackRollbackSpec]:
     """Read the stack's status and decide the path (and the previous template); reads only."""
     stack = _stack(target, stack)
-    plan = new_plan("cloudformation-rollback", target, authority, ("cloudformation-stack-stable",))
-    plan.details["stack"] = stack
+    plan: Plan[StackRollbackSpec] = new_plan(
+        "cloudformation-rollback", target, authority, ("cloudformation-stack-stable",)
+    )
     plan.refusal = refusal(target, authority, rule=RULE)
     if plan.refused:
         return plan
@@ -213,65 +252,74 @@ def plan_stack_rollback(
     status = found["Stacks"][0]["StackStatus"]
     params = as_parameters(found["Stacks"][0].get("Parameters") or [])
     body = cfn.get_template(StackName=stack)["TemplateBody"]
-    plan.details.update(
-        status=status,
-        checkpoint={"template": as_text(body), "parameters": params},
-        backup_dir=str(backup_dir) if backup_dir else None,
+    count = sum(1 for _ in aws.paginate(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack))
+    base = StackRollbackSpec(
+        stack, status, as_text(body), tuple(params), count, str(backup_dir) if backup_dir else None, None
     )
-    running = f'{status}, template "{description(body)}"'
-    resource = f"cloudformation:{stack}"
+    running = f'{status}, template "{description(body)}" ({count} resources)'
     if status in ROLLBACK_STATES:
-        plan.details["path"] = "rollback-stack"
-        plan.changes.append(
-            Change(
-                resource,
-                "StackStatus",
-                running,
-                "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
-                note="004 Rollback Infrastructure Changes: rollback-stack",
-            )
-        )
-        plan.notes.append(
-            f"{stack} is {status}: a failed update that did not roll back, which is what RollbackStack is for "
-            "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies"
-        )
+        _rollback_stack_lines(plan, base, running)
         return plan
-    if status.endswith("_IN_PROGRESS"):
-        plan.refusal = f"stack {stack} is {status}: wait until it settles"
-        return plan
-    if status in REFUSED:
-        plan.refusal = f"stack {stack} is {status}: {REFUSED[status]}"
-        return plan
-    if status not in UPDATABLE:
-        plan.refusal = f"stack {stack} is {status}: neither rollback-stack nor update-stack applies"
+    plan.refusal = _status_refusal(stack, status)
+    if plan.refused:
         return plan
     if status == "UPDATE_ROLLBACK_COMPLETE" and not template_file:
+        plan.spec = base
         plan.notes.append(
             f"{stack} is UPDATE_ROLLBACK_COMPLETE: CloudFormation already rolled the failed update back to the "
-            "previous "
-            "template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or UPDATE_FAILED)"
+            "previous template; nothing to do (rollback-stack would be refused: it acts only on CREATE_FAILED or "
+            "UPDATE_FAILED)"
         )
         return plan
     previous, looked = _previous(target, stack, template_file, parameters_file, parsed(body), params)
     if previous is None:
         plan.refusal = (
             f"stack {stack} is {status}, so RollbackStack does not apply (only CREATE_FAILED or UPDATE_FAILED), and "
-            "there is no "
-            f"previous template to update it with ({looked}): pass the backup files (004: --template-file "
-            "backup/appsync-previous.yml "
-            "--parameters-file backup/appsync-parameters-previous.json)"
+            f"there is no previous template to update it with ({looked}): pass the backup files (004: --template-file "
+            "backup/appsync-previous.yml --parameters-file backup/appsync-parameters-previous.json)"
         )
         return plan
-    plan.details.update(
-        path="update-stack",
-        previous={"body": previous.body, "parameters": previous.parameters, "source": previous.source},
-    )
+    plan.spec = StackRollbackSpec(**{**vars(base), "path": "update-stack", "previous": previous})
+    _update_stack_lines(plan, stack, status, running, previous)
+    return plan
+
+
+def _rollback_stack_lines(plan: Plan[StackRollbackSpec], base: StackRollbackSpec, running: str) -> None:
+    plan.spec = StackRollbackSpec(**{**vars(base), "path": "rollback-stack"})
     plan.changes.append(
         Change(
-            resource,
+            f"cloudformation:{base.stack}",
+            "StackStatus",
+            running,
+            "UPDATE_ROLLBACK_COMPLETE (its last stable template and parameters)",
+            note="004 Rollback Infrastructure Changes: rollback-stack",
+        )
+    )
+    plan.notes.append(
+        f"{base.stack} is {base.status}: a failed update that did not roll back, which is what RollbackStack is for "
+        "(it acts only on CREATE_FAILED or UPDATE_FAILED); 004's first command applies"
+    )
+
+
+def _status_refusal(stack: str, status: str) -> str | None:
+    if status.endswith("_IN_PROGRESS"):
+        return f"stack {stack} is {status}: wait until it settles"
+    if status in REFUSED:
+        return f"stack {stack} is {status}: {REFUSED[status]}"
+    if status not in UPDATABLE:
+        return f"stack {stack} is {status}: neither rollback-stack nor update-stack applies"
+    return None
+
+
+def _update_stack_lines(
+    plan: Plan[StackRollbackSpec], stack: str, status: str, running: str, previous: PreviousTemplate
+) -> None:
+    plan.changes.append(
+        Change(
+            f"cloudformation:{stack}",
             "template",
             running,
-            f'"{previous.description}" with its parameters ({previous.source})',
+            f'"{previous.description}" ({previous.resources} resources) with its parameters ({previous.source})',
             note="004 Rollback Infrastructure Changes: update-stack with the previous template",
         )
     )
@@ -279,13 +327,10 @@ def plan_stack_rollback(
         plan.expect_versions[stack] = previous.description
     plan.notes.append(
         "004 runs rollback-stack first: RollbackStack acts only on stacks in CREATE_FAILED or UPDATE_FAILED, and "
-        f"{stack} is "
-        f"{status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled back'); the "
-        "harness "
-        f"takes 004's alternative, update-stack with the previous template and parameters from {previous.source} "
-        "(seed defect 6)"
+        f"{stack} is {status}, so it would be refused (ValidationError 'is in {status} state and can not be rolled "
+        "back'); the harness takes 004's alternative, update-stack with the previous template and parameters from "
+        f"{previous.source} (seed defect 6)"
     )
-    return plan
 
 
 def stack_events(target: TargetLike, stack: str, since: datetime) -> list[dict[str, str]]:
@@ -304,34 +349,60 @@ def stack_events(target: TargetLike, stack: str, since: datetime) -> list[dict[s
     ]
 
 
-def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
-    """Run the planned path, wait with the boto3 waiter, verify the status (and template), report the events."""
-    d = plan.details
-    stack, path = d["stack"], d.get("path")
+def wait_stack(target: TargetLike, stack: str, path: str, *, progress: Progress = _quiet) -> str:
+    """Poll DescribeStacks on the target's clock until the path's goal status; the final status; RuntimeError with
+    the last status seen when it ends badly or times out."""
+    cfn = target.client("cloudformation")
+    goal, bad = WAIT_FOR[path]
+    waiting: Waiting[str] = Waiting(
+        f"stack {stack}",
+        state=lambda s: s,
+        done=lambda s: s == goal,
+        failed=lambda s: s in bad,
+        timeout_s=STACK_TIMEOUT_S,
+        interval_s=STACK_POLL_S,
+    )
+    try:
+        return poll(
+            target.clock,
+            lambda: str(cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]),
+            waiting,
+            progress=progress,
+        )
+    except (PollTimeout, PollFailed) as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def apply_stack_rollback(
+    target: TargetLike, plan: Plan[StackRollbackSpec], *, progress: Progress = _quiet
+) -> ActionResult:
+    """Run the planned path, wait on the target's clock, verify the status (and template), report the events."""
+    if plan.spec is None:
+        raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
+    d = plan.spec
+    stack, path = d.stack, d.path
     result = ActionResult(plan, COMPLETE)
-    if not plan.changes:
+    if not plan.changes or path is None:
         result.message = plan.notes[-1] if plan.notes else "nothing to do"
         return result
     cfn = target.client("cloudformation")
     began = target.clock.now()
-    if d.get("backup_dir"):
-        saved = save_backup(d["backup_dir"], stack, d["checkpoint"]["template"], d["checkpoint"]["parameters"], began)
+    if d.backup_dir:
+        saved = save_backup(d.backup_dir, stack, d.checkpoint_template, list(d.checkpoint_parameters), began)
         result.log(began, f"checkpoint: {stack}'s template and parameters saved to {saved[0]} and {saved[1]}")
         result.evidence["checkpoint_files"] = [str(p) for p in saved]
-    with audit(target, plan, resource=f"cloudformation:{stack}", from_version=d["status"], to_version=path) as trail:
+    with audit(target, plan, resource=f"cloudformation:{stack}", from_version=d.status, to_version=path) as trail:
         problem = None
         try:
             if path == "rollback-stack":
-                result.log(target.clock.now(), f"rollback-stack {stack} ({d['status']})")
+                result.log(target.clock.now(), f"rollback-stack {stack} ({d.status})")
                 cfn.rollback_stack(StackName=stack)
-                aws.wait(cfn, "stack_rollback_complete", target.waiter_config, StackName=stack)
-            else:
-                prev = d["previous"]
-                result.log(target.clock.now(), f"update-stack {stack} with the previous template ({prev['source']})")
-                cfn.update_stack(StackName=stack, TemplateBody=prev["body"], Parameters=prev["parameters"])
-                aws.wait(cfn, "stack_update_complete", target.waiter_config, StackName=stack)
+            elif d.previous is not None:
+                result.log(target.clock.now(), f"update-stack {stack} with the previous template ({d.previous.source})")
+                cfn.update_stack(StackName=stack, TemplateBody=d.previous.body, Parameters=d.previous.parameters)
+            wait_stack(target, stack, path, progress=progress)
             result.changed(target.clock.now(), plan.changes[0])
-        except (ClientError, WaiterError) as exc:
+        except (ClientError, RuntimeError) as exc:
             problem = f"{type(exc).__name__}: {aws.error_message(exc) if isinstance(exc, ClientError) else exc}"
         final = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
         running = description(cfn.get_template(StackName=stack)["TemplateBody"])
@@ -349,7 +420,7 @@ def apply_stack_rollback(target: TargetLike, plan: Plan) -> ActionResult:
             trail.finish(FAILED)
     result.record = trail.record
     if result.outcome == COMPLETE:
-        result.message = f'{path}: {stack} {d["status"]} -> {final}, template "{running}"'
+        result.message = f'{path}: {stack} {d.status} -> {final}, template "{running}"'
     return result
 
 
@@ -362,6 +433,7 @@ def rollback_stack(
     parameters_file: str | Path | None = None,
     backup_dir: str | Path | None = None,
     dry_run: bool = False,
+    progress: Progress = _quiet,
 ) -> ActionResult:
     """Plan and apply the stack rollback on the path its state allows (004 Rollback Infrastructure Changes)."""
     return execute(
@@ -373,6 +445,6 @@ def rollback_stack(
             parameters_file=parameters_file,
             backup_dir=backup_dir,
         ),
-        lambda p: apply_stack_rollback(target, p),
+        lambda p: apply_stack_rollback(target, p, progress=progress),
         dry_run=dry_run,
     )

@@ -7,12 +7,19 @@ original still carries (its PITR history — the only way back if the copy is wr
 their consumers, tags, alarms, IAM policies naming its ARN) and leave a window with no table at all.
 The harness reaches the same end state in place:
 
-1. checkpoint: an on-demand backup of the original (CreateBackup), so the copy itself is undoable;
+0. plan: scan both tables to key -> digest and list every put and delete (counts and sample keys in the
+   plan); a copy that deletes anything, or from a table that is empty or more than
+   ``dynamodb.shrink_refusal_percent`` (default 10 %) smaller, is refused unless ``allow_shrink``
+   (``--allow-shrink``): a restore taken too early is empty, and copying it would empty the live table;
+1. checkpoint: an on-demand backup of the original (CreateBackup, waited for until AVAILABLE), so the
+   copy itself is undoable; its ARN and the command that restores from it are in the result, the
+   audit record and the report (harness.actions.table_backup);
 2. freeze the writers: reserved concurrency 0 on the table's functions (inventory
    ``dynamodb.tables[].functions``, 000 §6.6 step 1), then wait out their longest timeout so no
    in-flight invocation writes during the copy;
-3. reconcile: scan both tables to key -> digest (harness.data_verify), put every item of the restored
-   table whose digest differs or is missing, delete every key the restored table does not have;
+3. reconcile: scan both tables again; when the difference is not exactly the planned one (the live
+   table changed since the plan) nothing is copied and the action fails; otherwise put exactly the
+   planned items and delete exactly the planned keys, a progress line on stderr every 10 s;
 4. verify: the original now equals the restored table (digests, zero differences);
 5. unfreeze: each writer's reserved concurrency back to what it was (deleted when there was none) —
    in a ``finally``, so also when the copy fails or is interrupted.
@@ -22,202 +29,335 @@ The restored table is kept (drop it with the cleanup action once the copy is ver
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 from harness import aws
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
-from harness.data_verify import DEFAULT_SEGMENTS, compare, item_digest, key_names, key_text, table_digests, typed_key
+from harness.actions.table_backup import TableBackup, backup_name, shrink_refusal, take_backup
+from harness.data_verify import (
+    DEFAULT_SEGMENTS,
+    CopyDiff,
+    compare,
+    copy_diff,
+    key_names,
+    key_text,
+    table_digests,
+    typed_key,
+)
 from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
-BACKUP_STAMP = "%Y%m%d-%H%M%S"
 FROZEN = 0  # 000 §6.6 "set Lambda concurrency to 0"
+PROGRESS_EVERY_S = 10.0
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """No progress output."""
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A function that writes the table: its reserved concurrency before the freeze and its timeout."""
+
+    function: str
+    reserved: int | None
+    timeout: int
+
+
+@dataclass(frozen=True)
+class CopyBackSpec:
+    """What a copy-back plan read and will do: the exact puts and deletes, the writers, the backup name."""
+
+    table: str
+    source: str
+    diff: CopyDiff
+    writers: tuple[Writer, ...]
+    backup: str  # the CreateBackup name (its ARN exists only once taken)
+    drain_s: int
 
 
 def plan_copy_back(
-    target: TargetLike, table: str, *, source: str, authority: Authority, functions: Iterable[str] | None = None
-) -> Plan:
-    """Decide, reading only, the copy of ``source`` (a restored table) into inventory table ``table``."""
-    env = target.env
-    plan = new_plan("copy-back", target, authority, ("dynamodb-table-active", "dynamodb-reads"))
-    now = plan.planned_at
+    target: TargetLike,
+    table: str,
+    *,
+    source: str,
+    authority: Authority,
+    functions: Iterable[str] | None = None,
+    allow_shrink: bool = False,
+) -> Plan[CopyBackSpec]:
+    """Decide, reading only, the copy of ``source`` (a restored table) into inventory table ``table``: exact counts."""
+    plan: Plan[CopyBackSpec] = new_plan("copy-back", target, authority, ("dynamodb-table-active", "dynamodb-reads"))
     try:
-        spec = env.table(table)
+        spec = target.env.table(table)
     except KeyError as exc:
         plan.refusal = str(exc.args[0])
         return plan
-    if source == table:
-        plan.refusal = f"source and destination are both {table}"
+    plan.refusal = _precondition(target, authority, table, source)
+    if plan.refused:
         return plan
-    why = refusal(target, authority, rule=RULE)
-    if why:
-        plan.refusal = why
+    diff = copy_diff(target.client("dynamodb"), table, source)
+    shrink = shrink_refusal(spec, diff.table_count, diff.source_count, source)
+    if (shrink or diff.deletes) and not allow_shrink:
+        why = shrink or f"{source} lacks {len(diff.deletes)} of {table}'s {diff.table_count} items"
+        plan.refusal = (
+            f"copy-back {source} -> {table} would delete {len(diff.deletes)} and put {len(diff.puts)} item(s): {why}; "
+            "nothing changed (pass --allow-shrink to copy anyway; a backup is taken first)"
+        )
         return plan
-    ddb, lam = target.client("dynamodb"), target.client("lambda")
-    for name in (table, source):
-        desc = aws.get_or_none(ddb.describe_table, TableName=name)
-        if desc is None or desc["Table"]["TableStatus"] != "ACTIVE":
-            plan.refusal = (
-                f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
-            )
-            return plan
-    if key_names(ddb, table) != key_names(ddb, source):
-        plan.refusal = f"key schemas differ: {table} {key_names(ddb, table)} vs {source} {key_names(ddb, source)}"
-        return plan
-    writers = tuple(functions) if functions is not None else spec.functions
-    freeze: list[dict[str, Any]] = []
-    for fn in writers:
-        conc = lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions")
-        timeout = int(lam.get_function_configuration(FunctionName=fn).get("Timeout") or 0)
-        freeze.append({"function": fn, "reserved": conc, "timeout": timeout})
-    backup = f"{table}-before-copy-back-{now.strftime(BACKUP_STAMP)}"
-    plan.changes.append(
-        Change(f"dynamodb:{table}", "backup", None, backup, "create", "checkpoint: the copy can be undone from it")
-    )
-    for f in freeze:
-        plan.changes.append(
-            Change(
-                f"lambda:{f['function']}",
-                "ReservedConcurrentExecutions",
-                _conc(f["reserved"]),
-                str(FROZEN),
-                "update",
-                "000 §6.6 option B step 1: stop all writes",
-            )
-        )
-    plan.changes.append(
-        Change(
-            f"dynamodb:{table}",
-            "items",
-            "current items",
-            f"the items of {source}",
-            "write",
-            "put what differs, delete what the restored table lacks (000 §6.6 option B, in place)",
-        )
-    )
-    for f in freeze:
-        plan.changes.append(
-            Change(
-                f"lambda:{f['function']}",
-                "ReservedConcurrentExecutions",
-                str(FROZEN),
-                _conc(f["reserved"]),
-                "update",
-                "000 §6.6 option B step 4: resume writes (also on failure)",
-            )
-        )
+    writers = tuple(_writer(target, fn) for fn in (tuple(functions) if functions is not None else spec.functions))
+    backup = backup_name(table, "copy-back", plan.planned_at)
+    plan.spec = CopyBackSpec(table, source, diff, writers, backup, max([w.timeout for w in writers] or [0]))
+    plan.changes += _changes(plan.spec)
     if not writers:
         plan.notes.append(
             f"the inventory lists no functions for {table}: nothing is frozen, concurrent writes may race the copy"
         )
     plan.notes.append(
+        f"{table} has {diff.table_count} items now, {source} {diff.source_count}: after the copy {table} holds "
+        f"{diff.source_count} ({len(diff.puts) - diff.overwrites} added, {diff.overwrites} overwritten, "
+        f"{len(diff.deletes)} deleted)"
+    )
+    plan.notes.append(
         "000 §6.6 option B deletes and recreates the table; the harness copies in place and keeps its PITR history, "
         "streams, tags, alarms and ARN"
     )
-    plan.details.update(
-        table=table, source=source, freeze=freeze, backup=backup, drain_s=max([f["timeout"] for f in freeze] or [0])
-    )
     return plan
+
+
+def _precondition(target: TargetLike, authority: Authority, table: str, source: str) -> str | None:
+    """Why the copy cannot be planned at all (same table, no permission, a table missing, key schemas differ)."""
+    if source == table:
+        return f"source and destination are both {table}"
+    why = refusal(target, authority, rule=RULE)
+    if why:
+        return why
+    ddb = target.client("dynamodb")
+    for name in (table, source):
+        desc = aws.get_or_none(ddb.describe_table, TableName=name)
+        if desc is None or desc["Table"]["TableStatus"] != "ACTIVE":
+            return f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
+    if key_names(ddb, table) != key_names(ddb, source):
+        return f"key schemas differ: {table} {key_names(ddb, table)} vs {source} {key_names(ddb, source)}"
+    return None
+
+
+def _writer(target: TargetLike, fn: str) -> Writer:
+    lam = target.client("lambda")
+    conc = lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions")
+    timeout = int(lam.get_function_configuration(FunctionName=fn).get("Timeout") or 0)
+    return Writer(fn, conc, timeout)
+
+
+def _changes(spec: CopyBackSpec) -> list[Change]:
+    """Backup, freeze, put, delete, unfreeze: the plan's lines, in the apply's order."""
+    d, table = spec.diff, spec.table
+    out = [
+        Change(
+            f"dynamodb:{table}",
+            "backup",
+            None,
+            f"{spec.backup} ({d.table_count} items)",
+            "create",
+            "checkpoint: the copy can be undone from it (ARN and restore command printed when taken)",
+        )
+    ]
+    out += [
+        Change(
+            f"lambda:{w.function}",
+            "ReservedConcurrentExecutions",
+            _conc(w.reserved),
+            str(FROZEN),
+            "update",
+            "000 §6.6 option B step 1: stop all writes",
+        )
+        for w in spec.writers
+    ]
+    out.append(
+        Change(
+            f"dynamodb:{table}",
+            "items",
+            f"{d.table_count} now",
+            f"{len(d.puts)} put from {spec.source}" + (f": {d.sample(d.puts)}" if d.puts else ""),
+            "write",
+            "items missing or different (000 §6.6 option B, in place)",
+        )
+    )
+    out.append(
+        Change(
+            f"dynamodb:{table}",
+            "items",
+            f"{d.table_count} now",
+            f"{len(d.deletes)} deleted" + (f": {d.sample(d.deletes)}" if d.deletes else ""),
+            "delete",
+            f"keys {spec.source} does not have",
+        )
+    )
+    out += [
+        Change(
+            f"lambda:{w.function}",
+            "ReservedConcurrentExecutions",
+            str(FROZEN),
+            _conc(w.reserved),
+            "update",
+            "000 §6.6 option B step 4: resume writes (also on failure)",
+        )
+        for w in spec.writers
+    ]
+    return out
 
 
 def _conc(value: int | None) -> str:
     return "unreserved" if value is None else str(value)
 
 
-def apply_copy_back(target: TargetLike, plan: Plan) -> ActionResult:
-    """Checkpoint, freeze writers, reconcile, verify; writers always unfrozen; audit record COMPLETE or FAILED."""
-    d = plan.details
-    table, source = d["table"], d["source"]
-    ddb = target.client("dynamodb")
+def _spec(plan: Plan[CopyBackSpec]) -> CopyBackSpec:
+    if plan.spec is None:
+        raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
+    return plan.spec
+
+
+def apply_copy_back(target: TargetLike, plan: Plan[CopyBackSpec], *, progress: Progress = _quiet) -> ActionResult:
+    """Backup, freeze writers, check the diff is the planned one, put/delete exactly that, verify; writers always
+    unfrozen; audit record COMPLETE or FAILED naming the backup."""
+    spec = _spec(plan)
+    table, source, n_writers = spec.table, spec.source, len(spec.writers)
     result = ActionResult(plan, COMPLETE)
     changes = iter(plan.changes)
+    extra = {"writers": ",".join(w.function for w in spec.writers) or None, "backup_name": spec.backup}
     with audit(
-        target,
-        plan,
-        resource=f"dynamodb:{table}",
-        from_version=d["backup"],
-        to_version=source,
-        extra={"writers": ",".join(f["function"] for f in d["freeze"]) or None},
+        target, plan, resource=f"dynamodb:{table}", from_version=spec.backup, to_version=source, extra=extra
     ) as trail:
-        ddb.create_backup(TableName=table, BackupName=d["backup"])
+        backup = take_backup(target, table, spec.backup, spec.diff.table_count, progress=progress)
+        trail.update(extra={**trail.record.extra, **backup.record()})
         result.changed(target.clock.now(), next(changes))
+        result.log(target.clock.now(), backup.line())
+        result.evidence["backup"] = backup.record()
         try:
-            freeze(target, d["freeze"], result, changes)
-            if d["drain_s"]:
-                result.log(
-                    target.clock.now(), f"waiting {d['drain_s']} s (the writers' longest timeout) for in-flight writes"
-                )
-                target.clock.sleep(d["drain_s"])
-            written, deleted = reconcile(target, table, source)
+            freeze(target, spec.writers, result, changes)
+            _drain(target, spec.drain_s, result, progress)
+            written, deleted = reconcile(target, spec.diff, progress=progress)
+            result.changed(target.clock.now(), next(changes))
             result.changed(target.clock.now(), next(changes))
             result.log(target.clock.now(), f"copied {source} into {table}: {written} item(s) put, {deleted} deleted")
-            check = compare(table_digests(ddb, source), table_digests(ddb, table))
-            result.evidence["verification"] = check.to_dict()
-            if not check.equal:
-                raise RuntimeError(f"after the copy {check.line()}")
-            result.log(target.clock.now(), f"verified: {check.line()}")
+            _verify(target, table, source, result)
         finally:
-            unfreeze(target, d["freeze"], result)
+            unfreeze(target, spec.writers, result)
         trail.update(extra={**trail.record.extra, "items_put": written, "items_deleted": deleted})
-    for c in plan.changes[len(plan.changes) - len(d["freeze"]) :]:
+    for c in plan.changes[len(plan.changes) - n_writers :]:
         result.changed(target.clock.now(), c)
     result.record = trail.record
     result.message = (
-        f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers "
-        f"unfrozen; checkpoint backup {d['backup']}"
+        f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers unfrozen; "
+        f"{_way_back(backup)}"
     )
     return result
 
 
-def freeze(target: TargetLike, writers: list[dict[str, Any]], result: ActionResult, changes: Iterator[Change]) -> None:
+def _drain(target: TargetLike, seconds: int, result: ActionResult, progress: Progress) -> None:
+    """Wait out the frozen writers' longest timeout on the target's clock, a progress line every 10 s."""
+    if not seconds:
+        return
+    result.log(target.clock.now(), f"waiting {seconds} s (the writers' longest timeout) for in-flight writes")
+    left = float(seconds)
+    while left > 0:
+        progress(f"copy-back: waiting for in-flight writes of the frozen writers, {left:.0f} s left")
+        step = min(PROGRESS_EVERY_S, left)
+        target.clock.sleep(step)
+        left -= step
+
+
+def _way_back(backup: TableBackup) -> str:
+    return f"checkpoint {backup.line()}"
+
+
+def _verify(target: TargetLike, table: str, source: str, result: ActionResult) -> None:
+    ddb = target.client("dynamodb")
+    check = compare(table_digests(ddb, source), table_digests(ddb, table))
+    result.evidence["verification"] = check.to_dict()
+    if not check.equal:
+        raise RuntimeError(f"after the copy {check.line()}")
+    result.log(target.clock.now(), f"verified: {check.line()}")
+
+
+def freeze(target: TargetLike, writers: Iterable[Writer], result: ActionResult, changes: Any) -> None:
     """Reserved concurrency 0 on each writer (000 §6.6 option B step 1)."""
     lam = target.client("lambda")
-    for f in writers:
-        lam.put_function_concurrency(FunctionName=f["function"], ReservedConcurrentExecutions=FROZEN)
+    for w in writers:
+        lam.put_function_concurrency(FunctionName=w.function, ReservedConcurrentExecutions=FROZEN)
         result.changed(target.clock.now(), next(changes))
-        result.log(
-            target.clock.now(), f"froze {f['function']} (reserved concurrency {FROZEN}, was {_conc(f['reserved'])})"
-        )
+        result.log(target.clock.now(), f"froze {w.function} (reserved concurrency {FROZEN}, was {_conc(w.reserved)})")
 
 
-def unfreeze(target: TargetLike, writers: list[dict[str, Any]], result: ActionResult) -> None:
+def unfreeze(target: TargetLike, writers: Iterable[Writer], result: ActionResult) -> None:
     """Each writer's reserved concurrency back as it was; tries every writer, then raises the first error."""
     lam = target.client("lambda")
     errors: list[BaseException] = []
-    for f in writers:
+    for w in writers:
         try:
-            if f["reserved"] is None:
-                lam.delete_function_concurrency(FunctionName=f["function"])
+            if w.reserved is None:
+                lam.delete_function_concurrency(FunctionName=w.function)
             else:
-                lam.put_function_concurrency(FunctionName=f["function"], ReservedConcurrentExecutions=f["reserved"])
-            result.log(target.clock.now(), f"unfroze {f['function']} (reserved concurrency {_conc(f['reserved'])})")
+                lam.put_function_concurrency(FunctionName=w.function, ReservedConcurrentExecutions=w.reserved)
+            result.log(target.clock.now(), f"unfroze {w.function} (reserved concurrency {_conc(w.reserved)})")
         except Exception as exc:  # noqa: BLE001 (the others must still be unfrozen)
             errors.append(exc)
-            result.log(target.clock.now(), f"could NOT unfreeze {f['function']}: {exc}")
+            result.log(target.clock.now(), f"could NOT unfreeze {w.function}: {exc}")
     if errors:
         raise errors[0]
 
 
-def reconcile(target: TargetLike, table: str, source: str, *, segments: int = DEFAULT_SEGMENTS) -> tuple[int, int]:
-    """Make ``table`` hold exactly ``source``'s items: put what differs, delete extra keys; (put, deleted)."""
+class TableChanged(RuntimeError):
+    """The live table no longer differs from the source as planned: nothing is copied."""
+
+
+class _Every:
+    """A progress line at most every ``PROGRESS_EVERY_S`` seconds of wall time (the copy's own work)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.said = progress, time.monotonic()
+
+    def __call__(self, line: str, *, force: bool = False) -> None:
+        if force or time.monotonic() - self.said >= PROGRESS_EVERY_S:
+            self.progress(line)
+            self.said = time.monotonic()
+
+
+def reconcile(
+    target: TargetLike, planned: CopyDiff, *, segments: int = DEFAULT_SEGMENTS, progress: Progress = _quiet
+) -> tuple[int, int]:
+    """Put exactly the planned items and delete exactly the planned keys, after checking (a fresh diff, writers
+    frozen) that they are still what it takes; (put, deleted)."""
     ddb = target.client("dynamodb")
+    table, source = planned.table, planned.source
+    now = copy_diff(ddb, table, source, segments=segments)
+    if (now.puts, now.deletes) != (planned.puts, planned.deletes):
+        raise TableChanged(
+            f"{table} changed since the plan: now {len(now.puts)} put / {len(now.deletes)} delete, planned "
+            f"{len(planned.puts)} / {len(planned.deletes)}; nothing copied (plan again)"
+        )
+    say = _Every(progress)
+    say(f"copy-back: {len(planned.puts)} put and {len(planned.deletes)} delete to do on {table}", force=True)
     names = key_names(ddb, table)
-    current = table_digests(ddb, table, segments=segments, names=names).items
-    seen: set[str] = set()
-    pending: list[dict[str, Any]] = []
-    written = 0
+    wanted, pending, written = set(planned.puts), [], 0
     for item in aws.scan_items(ddb, source):
-        k = key_text(item, names)
-        seen.add(k)
-        if current.get(k) != item_digest(item):
+        if key_text(item, names) in wanted:
             pending.append(item)
         if len(pending) == aws.BATCH_WRITE:  # written as the scan goes: memory stays one batch
             written += aws.batch_write(ddb, table, puts=pending)
             pending = []
+            say(f"copy-back: {written}/{len(planned.puts)} put")
     written += aws.batch_write(ddb, table, puts=pending)
-    deleted = aws.batch_write(ddb, table, deletes=[typed_key(k) for k in current if k not in seen])
+    deleted = 0
+    for i in range(0, len(planned.deletes), aws.BATCH_WRITE):
+        chunk = planned.deletes[i : i + aws.BATCH_WRITE]
+        deleted += aws.batch_write(ddb, table, deletes=[typed_key(k) for k in chunk])
+        say(f"copy-back: {deleted}/{len(planned.deletes)} deleted")
+    say(f"copy-back: {written} put, {deleted} deleted on {table}", force=True)
     return written, deleted
 
 
@@ -228,11 +368,15 @@ def copy_back(
     source: str,
     authority: Authority,
     functions: Iterable[str] | None = None,
+    allow_shrink: bool = False,
     dry_run: bool = False,
+    progress: Progress = _quiet,
 ) -> ActionResult:
     """Plan and (unless refused or a dry run) copy ``source`` back into ``table``."""
     return execute(
-        lambda: plan_copy_back(target, table, source=source, authority=authority, functions=functions),
-        lambda p: apply_copy_back(target, p),
+        lambda: plan_copy_back(
+            target, table, source=source, authority=authority, functions=functions, allow_shrink=allow_shrink
+        ),
+        lambda p: apply_copy_back(target, p, progress=progress),
         dry_run=dry_run,
     )

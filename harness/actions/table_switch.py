@@ -22,100 +22,59 @@ So the harness, per function (the inventory's ``dynamodb.tables[].functions``):
 4. moves the alias to N and verifies from the configuration: the alias serves N and N's variable
    names the new table.
 
+Before any move, the plan counts the items of the table the functions read now and of the one they
+will read; a table that is empty, or more than ``dynamodb.shrink_refusal_percent`` (default 10 %)
+smaller, is refused unless ``allow_shrink`` (``--allow-shrink``): a restore taken too early is empty.
+The apply first takes an on-demand backup of the table the functions leave (harness.actions.table_backup:
+its ARN and the command that restores from it in the result, the record and the report).
+
 On any failure every function already switched goes back to its checkpoint version (and ``$LATEST``
 to its previous variables). Switching back is the same action with the original table as target.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Iterable
-
-from botocore.exceptions import ClientError
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from harness import aws
-from harness.actions import lambda_versions as lv
 from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
+from harness.actions.table_backup import TableBackup, backup_name, shrink_refusal, take_backup
+from harness.actions.table_serving import (
+    SAME_FUNCTION,
+    ServedTable,
+    read_function,
+    reusable,
+    served_table,
+    table_of,
+    tables_served,
+)
+from harness.data_verify import count_items
+from harness.inventory.model import Table
 from harness.records import FunctionChange
 from harness.targets.base import TargetLike
 
 RULE = "prod-rollback"
 CHECKPOINT_STAMP = "%Y%m%d-%H%M%S"  # 000 §4.2.4 TIMESTAMP=$(date +%Y%m%d-%H%M%S)
-# What must be equal between $LATEST and the served version for a publish to release the same function.
-SAME_FUNCTION = (
-    "CodeSha256",
-    "Handler",
-    "Runtime",
-    "MemorySize",
-    "Timeout",
-    "Role",
-    "Layers",
-    "Architectures",
-    "PackageType",
-)
+Progress = Callable[[str], None]
+__all__ = [
+    "SAME_FUNCTION",
+    "Move",
+    "ServedTable",
+    "TableSwitchSpec",
+    "apply_table_switch",
+    "plan_table_switch",
+    "served_table",
+    "switch_table",
+    "table_of",
+    "tables_served",
+]
 
 
-@dataclass(frozen=True)
-class ServedTable:
-    """Which table a function's alias reads: the served version, its variables, and ``$LATEST``'s state."""
-
-    function: str
-    alias: str
-    version: str
-    table: str | None  # the variable's value in the served version (None: no such variable)
-    variables: dict[str, str]
-    description: str
-    code_sha: str
-    weights: dict[str, float]
-    latest_variables: dict[str, str]
-    latest_differs: tuple[str, ...]  # fields where $LATEST is not the served version
-
-
-def _same(config: dict[str, Any]) -> dict[str, Any]:
-    out = {k: config.get(k) for k in SAME_FUNCTION}
-    out["Layers"] = sorted(layer.get("Arn", "") for layer in (config.get("Layers") or []))
-    return out
-
-
-def served_table(target: TargetLike, function: str, env_var: str) -> ServedTable:
-    """Read the alias, the version it serves and ``$LATEST`` of ``function`` (GetAlias, GetFunctionConfiguration)."""
-    return table_of(lv.served_state(target.client("lambda"), function, target.env.alias), env_var)
-
-
-def table_of(state: lv.ServedState, env_var: str) -> ServedTable:
-    """Which table ``state``'s served version reads, and where ``$LATEST`` differs from that version (reads nothing)."""
-    served, latest = state.served, state.latest
-    variables, latest_vars = lv.env_variables(served), lv.env_variables(latest)
-    differs = [k for k, v in _same(served).items() if _same(latest)[k] != v]
-    if {k: v for k, v in latest_vars.items() if k != env_var} != {k: v for k, v in variables.items() if k != env_var}:
-        differs.append("Environment")
-    return ServedTable(
-        state.function,
-        state.alias,
-        state.version,
-        variables.get(env_var),
-        variables,
-        served.get("Description") or "",
-        served["CodeSha256"],
-        state.weights,
-        latest_vars,
-        tuple(differs),
-    )
-
-
-def _reusable(lam: Any, served: ServedTable, served_config: dict[str, Any], wanted: dict[str, str]) -> str | None:
-    """A published version with the served version's code and configuration (``served_config``, as read) and exactly
-    ``wanted`` variables."""
-    base = _same(served_config)
-    found = None
-    for v in aws.paginate(lam, "list_versions_by_function", "Versions", FunctionName=served.function):
-        if v["Version"] == "$LATEST":
-            continue
-        if _same(v) == base and lv.env_variables(v) == wanted:
-            found = v["Version"] if found is None or int(v["Version"]) > int(found) else found
-    return found
+def _quiet(_: str) -> None:
+    """No progress output."""
 
 
 def _checkpoint_name(target: TargetLike, function: str, taken: set[str]) -> str:
@@ -129,203 +88,288 @@ def _checkpoint_name(target: TargetLike, function: str, taken: set[str]) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Move:
+    """One function's switch: what it serves now, the variables wanted, a reusable version, the checkpoint name."""
+
+    served: ServedTable
+    wanted: dict[str, str]
+    reuse: str | None
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class TableSwitchSpec:
+    """What a table-switch plan read and will do: the moves, the tables left (backed up first) and the counts."""
+
+    table: str
+    to_table: str
+    env_var: str
+    moves: tuple[Move, ...]
+    counts: dict[str, int]  # table -> item count when planned (the ones left and the one switched to)
+    backups: dict[str, str]  # table left -> CreateBackup name
+
+
 def plan_table_switch(
-    target: TargetLike, table: str, to_table: str, *, authority: Authority, functions: Iterable[str] | None = None
-) -> Plan:
+    target: TargetLike,
+    table: str,
+    to_table: str,
+    *,
+    authority: Authority,
+    functions: Iterable[str] | None = None,
+    allow_shrink: bool = False,
+) -> Plan[TableSwitchSpec]:
     """Decide, reading only, how each function's alias moves to a version reading ``to_table``."""
-    env = target.env
-    plan = new_plan(
+    plan: Plan[TableSwitchSpec] = new_plan(
         "table-switch",
         target,
         authority,
         ("lambda-alias-version", "health-endpoint", "dynamodb-table-active", "dynamodb-reads"),
     )
     try:
-        spec = env.table(table)
+        spec = target.env.table(table)
     except KeyError as exc:
         plan.refusal = str(exc.args[0])
         return plan
     names = tuple(functions) if functions is not None else spec.functions
-    if not names:
-        plan.refusal = (
-            f"the inventory lists no functions for {table} (dynamodb.tables[].functions): nothing to switch (000 §6.6)"
-        )
+    plan.refusal = _table_refusal(target, authority, spec, names, to_table)
+    if plan.refused:
         return plan
-    why = refusal(target, authority, rule=RULE)
-    if why:
-        plan.refusal = why
-        return plan
-    ddb = target.client("dynamodb")
-    described = aws.get_or_none(ddb.describe_table, TableName=to_table)
-    if described is None:
-        plan.refusal = f"table {to_table} does not exist: nothing to switch to"
-        return plan
-    if described["Table"]["TableStatus"] != "ACTIVE":
-        plan.refusal = f"table {to_table} is {described['Table']['TableStatus']}, not ACTIVE: not switched to"
-        return plan
-    pitr = ddb.describe_continuous_backups(TableName=to_table)["ContinuousBackupsDescription"].get(
-        "PointInTimeRecoveryDescription", {}
-    )
-    if (
-        to_table != table
-        and pitr.get("PointInTimeRecoveryStatus") != "ENABLED"
-        and spec.pitr in ("required", "recommended")
-    ):
-        plan.notes.append(
-            f"{to_table} has PITR {pitr.get('PointInTimeRecoveryStatus', 'DISABLED')} (a restore does not carry it; "
-            f"{table} is 'pitr {spec.pitr}', 000 §6.7): re-apply it (restore-table --reapply) before it serves for long"
-        )
+    _pitr_note(target, plan, spec, to_table)
     lam = target.client("lambda")
-    moves: list[dict[str, Any]] = []
+    moves: list[Move] = []
     for fn in names:
-        try:
-            state = lv.served_state(lam, fn, env.alias)
-        except ClientError as exc:
-            if not aws.is_not_found(exc):
-                raise
-            plan.refusal = f"{fn}: {aws.error_message(exc)} (inventory dynamodb.tables[].functions names it)"
-            return plan
-        served = table_of(state, spec.env_var)
-        problem = None
-        if served.weights:
-            problem = f"alias {served.alias} routes by weight {served.weights}: finish or undo that deployment first"
-        elif served.table is None:
-            problem = (
-                f"version {served.version} has no {spec.env_var} variable: it does not read its table from it, "
-                "so switching it changes nothing (inventory dynamodb.tables[].env_var?)"
-            )
-        elif served.table != to_table and served.latest_differs:
-            problem = (
-                f"$LATEST differs from version {served.version} that {served.alias} serves "
-                f"({', '.join(served.latest_differs)}): "
-                f"publishing would release other code or configuration; redeploy version {served.version} to $LATEST "
-                "first"
-            )
-        if problem:
+        served, state, problem = read_function(lam, target, fn, spec, to_table)
+        if problem or served is None or state is None:
             plan.refusal = f"{fn}: {problem}"
             return plan
         if served.table == to_table:
             plan.notes.append(f"{fn}: {served.alias} (version {served.version}) already reads {to_table}")
             continue
         wanted = {**served.variables, spec.env_var: to_table}
-        reuse = _reusable(
-            lam, served, state.served, wanted
-        )  # the served configuration as read above, not a second read
+        reuse = reusable(lam, served, state.served, wanted)  # the served configuration as read above
         taken = {a["Name"] for a in aws.paginate(lam, "list_aliases", "Aliases", FunctionName=fn)}
-        checkpoint = _checkpoint_name(target, fn, taken)
-        moves.append({"served": asdict(served), "wanted": wanted, "reuse": reuse, "checkpoint": checkpoint})
-        plan.changes.append(
-            Change(
-                f"lambda:{fn}:alias/{checkpoint}",
-                "FunctionVersion",
-                None,
-                served.version,
-                "create",
-                "checkpoint of the served version (000 §4.2.4)",
-            )
-        )
-        if served.latest_variables.get(spec.env_var) != to_table:
-            plan.changes.append(
-                Change(
-                    f"lambda:{fn}:$LATEST",
-                    f"Environment.{spec.env_var}",
-                    served.latest_variables.get(spec.env_var),
-                    to_table,
-                    "update",
-                    "000 §6.6 option A (alone it changes no served version)",
-                )
-            )
-        if reuse is None:
-            plan.changes.append(
-                Change(
-                    f"lambda:{fn}",
-                    "version",
-                    None,
-                    f"new version: code of {served.version}, {spec.env_var}={to_table}",
-                    "create",
-                    "a published version's configuration is immutable",
-                )
-            )
-        plan.changes.append(
-            Change(
-                f"lambda:{fn}:alias/{served.alias}",
-                "FunctionVersion",
-                served.version,
-                reuse or "the new version",
-                "update",
-                f"traffic reads {to_table}",
-            )
-        )
-    plan.details.update(table=table, to_table=to_table, env_var=spec.env_var, moves=moves)
+        moves.append(Move(served, wanted, reuse, _checkpoint_name(target, fn, taken)))
+    left = sorted({m.served.table for m in moves if m.served.table})
+    counts = {t: count_items(target.client("dynamodb"), t) for t in (*left, to_table)}
+    plan.refusal = _shrink(spec, left, to_table, counts, allow_shrink)
+    if plan.refused:
+        return plan
+    backups = {t: backup_name(t, "switch", plan.planned_at) for t in left}
+    plan.spec = TableSwitchSpec(table, to_table, spec.env_var, tuple(moves), counts, backups)
+    plan.changes += _backup_changes(plan.spec) + [c for m in moves for c in _move_changes(m, spec.env_var, to_table)]
     if not moves:
         plan.notes.append("every function already reads the target table: no change")
+    else:
+        plan.notes.append(
+            "items now: " + ", ".join(f"{t} {n}" for t, n in counts.items()) + f"; {len(moves)} function(s) switch"
+        )
     return plan
 
 
-def apply_table_switch(target: TargetLike, plan: Plan) -> ActionResult:
-    """Checkpoint, publish (or reuse) and move each alias; verify from the configuration; undo all on failure."""
-    lam = target.client("lambda")
-    var, to_table = plan.details["env_var"], plan.details["to_table"]
+def _table_refusal(
+    target: TargetLike, authority: Authority, spec: Table, names: tuple[str, ...], to_table: str
+) -> str | None:
+    """Why no switch to ``to_table`` can be planned (no functions, no permission, table missing or not ACTIVE)."""
+    if not names:
+        return (
+            f"the inventory lists no functions for {spec.name} (dynamodb.tables[].functions): nothing to switch "
+            "(000 §6.6)"
+        )
+    why = refusal(target, authority, rule=RULE)
+    if why:
+        return why
+    described = aws.get_or_none(target.client("dynamodb").describe_table, TableName=to_table)
+    if described is None:
+        return f"table {to_table} does not exist: nothing to switch to"
+    if described["Table"]["TableStatus"] != "ACTIVE":
+        return f"table {to_table} is {described['Table']['TableStatus']}, not ACTIVE: not switched to"
+    return None
+
+
+def _pitr_note(target: TargetLike, plan: Plan[TableSwitchSpec], spec: Table, to_table: str) -> None:
+    pitr = (
+        target.client("dynamodb")
+        .describe_continuous_backups(TableName=to_table)["ContinuousBackupsDescription"]
+        .get("PointInTimeRecoveryDescription", {})
+    )
+    if (
+        to_table != spec.name
+        and pitr.get("PointInTimeRecoveryStatus") != "ENABLED"
+        and spec.pitr in ("required", "recommended")
+    ):
+        plan.notes.append(
+            f"{to_table} has PITR {pitr.get('PointInTimeRecoveryStatus', 'DISABLED')} (a restore does not carry it; "
+            f"{spec.name} is 'pitr {spec.pitr}', 000 §6.7): re-apply it (restore-table --reapply) before it serves for "
+            "long"
+        )
+
+
+def _shrink(spec: Table, left: list[str], to_table: str, counts: dict[str, int], allow: bool) -> str | None:
+    """The refusal when ``to_table`` (a restored table, not the inventory's own) holds far fewer items than a table the
+    functions leave (unless allowed). Switching back to the inventory table is never refused for its size."""
+    if to_table == spec.name:
+        return None
+    for t in left:
+        why = shrink_refusal(spec, counts[t], counts[to_table], to_table, t)
+        if why and not allow:
+            return (
+                f"switch-table {t} -> {to_table}: {why}; nothing changed (pass --allow-shrink to switch anyway; "
+                f"{t} is backed up first)"
+            )
+    return None
+
+
+def _backup_changes(spec: TableSwitchSpec) -> list[Change]:
+    return [
+        Change(
+            f"dynamodb:{t}",
+            "backup",
+            None,
+            f"{name} ({spec.counts[t]} items)",
+            "create",
+            "before functions move off it (ARN and restore command printed when taken)",
+        )
+        for t, name in spec.backups.items()
+    ]
+
+
+def _move_changes(move: Move, env_var: str, to_table: str) -> list[Change]:
+    served, fn = move.served, move.served.function
+    out = [
+        Change(
+            f"lambda:{fn}:alias/{move.checkpoint}",
+            "FunctionVersion",
+            None,
+            served.version,
+            "create",
+            "checkpoint of the served version (000 §4.2.4)",
+        )
+    ]
+    if served.latest_variables.get(env_var) != to_table:
+        out.append(
+            Change(
+                f"lambda:{fn}:$LATEST",
+                f"Environment.{env_var}",
+                served.latest_variables.get(env_var),
+                to_table,
+                "update",
+                "000 §6.6 option A (alone it changes no served version)",
+            )
+        )
+    if move.reuse is None:
+        out.append(
+            Change(
+                f"lambda:{fn}",
+                "version",
+                None,
+                f"new version: code of {served.version}, {env_var}={to_table}",
+                "create",
+                "a published version's configuration is immutable",
+            )
+        )
+    out.append(
+        Change(
+            f"lambda:{fn}:alias/{served.alias}",
+            "FunctionVersion",
+            served.version,
+            move.reuse or "the new version",
+            "update",
+            f"traffic reads {to_table}",
+        )
+    )
+    return out
+
+
+def _spec(plan: Plan[TableSwitchSpec]) -> TableSwitchSpec:
+    if plan.spec is None:
+        raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
+    return plan.spec
+
+
+def apply_table_switch(target: TargetLike, plan: Plan[TableSwitchSpec], *, progress: Progress = _quiet) -> ActionResult:
+    """Back up the tables left, checkpoint, publish (or reuse) and move each alias; verify from the configuration;
+    undo all on failure."""
+    spec = _spec(plan)
+    var, to_table = spec.env_var, spec.to_table
     result = ActionResult(plan, COMPLETE)
-    moves = plan.details["moves"]
-    changes = {fn["served"]["function"]: FunctionChange(fn["served"]["version"], fn["reuse"]) for fn in moves}
-    done: list[dict[str, Any]] = []
-    extra = {"table": plan.details["table"], "to_table": to_table, "env_var": var}
+    changes = {m.served.function: FunctionChange(m.served.version, m.reuse) for m in spec.moves}
+    done: list[Move] = []
+    moved: dict[str, str] = {}
+    extra = {"table": spec.table, "to_table": to_table, "env_var": var}
     with audit(target, plan, resource=None, functions=changes, extra=extra) as trail:
+        backups = [take_backup(target, t, name, spec.counts[t], progress=progress) for t, name in spec.backups.items()]
+        for b in backups:
+            result.log(target.clock.now(), b.line())
+        if backups:
+            trail.update(extra={**trail.record.extra, **_backup_record(backups)})
+        result.evidence["backups"] = [b.record() for b in backups]
         try:
-            for move in moves:
-                fn, served = move["served"]["function"], move["served"]
-                lam.create_alias(
-                    FunctionName=fn,
-                    Name=move["checkpoint"],
-                    FunctionVersion=served["version"],
-                    Description=f"checkpoint before table switch to {to_table} (000 §4.2.4, §6.6)",
-                )
+            for move in spec.moves:
                 done.append(move)
-                version = _publish_or_reuse(target, move, var)
-                lam.update_alias(FunctionName=fn, Name=served["alias"], FunctionVersion=version)
-                _verify(target, fn, served["alias"], version, var, to_table)
-                move["to_version"] = version
-                changes[fn] = FunctionChange(served["version"], version, COMPLETE, version)
-                now = target.clock.now()
-                result.log(
-                    now,
-                    f"{fn}: {served['alias']} {served['version']} -> {version}, {var}={to_table} (verified from the "
-                    "configuration)",
+                moved[move.served.function] = _switch_one(target, move, var, to_table, result)
+                changes[move.served.function] = FunctionChange(
+                    move.served.version, moved[move.served.function], COMPLETE, moved[move.served.function]
                 )
         except BaseException:
             for move in done:
-                fn = move["served"]["function"]
-                changes[fn] = FunctionChange(
-                    move["served"]["version"], move.get("to_version"), FAILED, move["served"]["version"]
-                )
+                fn = move.served.function
+                changes[fn] = FunctionChange(move.served.version, moved.get(fn), FAILED, move.served.version)
             trail.update(functions=dict(changes))
-            _undo(target, done, var, result)
+            _undo(target, done, result)
             raise
         trail.update(functions=dict(changes))
     for c in plan.changes:
         result.changed(target.clock.now(), c)
     result.record = trail.record
     result.message = (
-        f"{len(moves)} function(s) now read {to_table} through {target.env.alias}" if moves else "no change"
-    )
+        f"{len(spec.moves)} function(s) now read {to_table} through {target.env.alias}" if spec.moves else "no change"
+    ) + "".join(f"; {b.line()}" for b in backups)
     result.evidence["functions"] = {
-        m["served"]["function"]: {"from": m["served"]["version"], "to": m.get("to_version")} for m in moves
+        m.served.function: {"from": m.served.version, "to": moved.get(m.served.function)} for m in spec.moves
     }
     return result
 
 
-def _publish_or_reuse(target: TargetLike, move: dict[str, Any], var: str) -> str:
+def _backup_record(backups: list[TableBackup]) -> dict[str, str]:
+    """One backup: its fields; several: each field joined with ``; `` (the record's extra is flat text)."""
+    keys = backups[0].record().keys()
+    return {k: "; ".join(b.record()[k] for b in backups) for k in keys}
+
+
+def _switch_one(target: TargetLike, move: Move, var: str, to_table: str, result: ActionResult) -> str:
+    """Checkpoint alias, publish or reuse, move the alias, verify; the version now served."""
     lam = target.client("lambda")
-    served = move["served"]
-    fn = served["function"]
-    if served["latest_variables"] != move["wanted"]:
-        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": move["wanted"]})
-        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
-    if move["reuse"]:
-        return str(move["reuse"])
-    published = lam.publish_version(FunctionName=fn, CodeSha256=served["code_sha"], Description=served["description"])
-    aws.wait(lam, "published_version_active", target.waiter_config, FunctionName=fn, Qualifier=published["Version"])
+    fn, served = move.served.function, move.served
+    lam.create_alias(
+        FunctionName=fn,
+        Name=move.checkpoint,
+        FunctionVersion=served.version,
+        Description=f"checkpoint before table switch to {to_table} (000 §4.2.4, §6.6)",
+    )
+    version = _publish_or_reuse(target, move)
+    lam.update_alias(FunctionName=fn, Name=served.alias, FunctionVersion=version)
+    _verify(target, fn, served.alias, version, var, to_table)
+    result.log(
+        target.clock.now(),
+        f"{fn}: {served.alias} {served.version} -> {version}, {var}={to_table} (verified from the configuration)",
+    )
+    return version
+
+
+def _publish_or_reuse(target: TargetLike, move: Move) -> str:
+    lam = target.client("lambda")
+    served = move.served
+    fn = served.function
+    if served.latest_variables != move.wanted:
+        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": move.wanted})
+        aws.wait(lam, "function_updated_v2", aws.waiter_config_of(target), FunctionName=fn)
+    if move.reuse:
+        return str(move.reuse)
+    published = lam.publish_version(FunctionName=fn, CodeSha256=served.code_sha, Description=served.description)
+    aws.wait(
+        lam, "published_version_active", aws.waiter_config_of(target), FunctionName=fn, Qualifier=published["Version"]
+    )
     return str(published["Version"])
 
 
@@ -343,16 +387,16 @@ def _verify(target: TargetLike, fn: str, alias: str, version: str, var: str, to_
         )
 
 
-def _undo(target: TargetLike, done: list[dict[str, Any]], var: str, result: ActionResult) -> None:
+def _undo(target: TargetLike, done: list[Move], result: ActionResult) -> None:
     """Every function touched goes back to its checkpoint version and previous ``$LATEST`` variables."""
     lam = target.client("lambda")
     for move in reversed(done):
-        served = move["served"]
-        fn = served["function"]
-        lam.update_alias(FunctionName=fn, Name=served["alias"], FunctionVersion=served["version"])
-        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": served["latest_variables"]})
-        aws.wait(lam, "function_updated_v2", target.waiter_config, FunctionName=fn)
-        result.log(target.clock.now(), f"undone: {fn} {served['alias']} back on checkpoint version {served['version']}")
+        served = move.served
+        fn = served.function
+        lam.update_alias(FunctionName=fn, Name=served.alias, FunctionVersion=served.version)
+        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": served.latest_variables})
+        aws.wait(lam, "function_updated_v2", aws.waiter_config_of(target), FunctionName=fn)
+        result.log(target.clock.now(), f"undone: {fn} {served.alias} back on checkpoint version {served.version}")
 
 
 def switch_table(
@@ -362,27 +406,15 @@ def switch_table(
     *,
     authority: Authority,
     functions: Iterable[str] | None = None,
+    allow_shrink: bool = False,
     dry_run: bool = False,
+    progress: Progress = _quiet,
 ) -> ActionResult:
     """Plan and (unless refused or a dry run) switch the table's functions to ``to_table``."""
     return execute(
-        lambda: plan_table_switch(target, table, to_table, authority=authority, functions=functions),
-        lambda p: apply_table_switch(target, p),
+        lambda: plan_table_switch(
+            target, table, to_table, authority=authority, functions=functions, allow_shrink=allow_shrink
+        ),
+        lambda p: apply_table_switch(target, p, progress=progress),
         dry_run=dry_run,
     )
-
-
-def tables_served(target: TargetLike) -> dict[str, str]:
-    """function -> table its alias reads, for every function the inventory lists on a table."""
-    out: dict[str, str] = {}
-    for spec in target.env.tables:
-        for fn in spec.functions:
-            try:
-                served = served_table(target, fn, spec.env_var)
-            except ClientError as exc:
-                if aws.is_not_found(exc):
-                    continue  # a function the inventory names but this account lacks reads nothing
-                raise
-            if served.table:
-                out[fn] = served.table
-    return out

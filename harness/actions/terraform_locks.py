@@ -38,6 +38,23 @@ from harness.inventory.model import Terraform
 from harness.targets.base import TargetLike
 from harness.tf_lock_format import DIGEST_SUFFIX, LOCKFILE_SUFFIX, parse_created, read_lock_info
 
+__all__ = [
+    "DIGEST_SUFFIX",
+    "LOCKFILE_SUFFIX",
+    "LockHeld",
+    "StateLock",
+    "UnlockSpec",
+    "apply_state_unlock",
+    "holding_lock",
+    "list_locks",
+    "lock_info",
+    "lock_on",
+    "plan_state_unlock",
+    "state_plan",
+    "terraform_of",
+    "unlock_state",
+]
+
 RULE = "prod-rollback"  # a PROD state change needs 000 §9.3's approvals
 HARNESS_OPERATION = "runbook-harness state-restore (000 §5.2.2)"
 
@@ -169,11 +186,19 @@ def lock_on(target: TargetLike, key: str) -> StateLock | None:
 # -- state-unlock: plan, then apply ------------------------------------------------------------
 
 
-def state_plan(target: TargetLike, action: str, key: str, authority: Authority) -> Plan:
+@dataclass(frozen=True)
+class UnlockSpec:
+    """What a state-unlock plan read: the key and exactly the lock it will release."""
+
+    key: str
+    lock: StateLock
+
+
+def state_plan(target: TargetLike, action: str, key: str, authority: Authority) -> Plan[Any]:
     """A Plan for a state action on ``key``, refused when there is no [terraform], the key is unknown or the guards say
     no."""
     env = target.env
-    plan = new_plan(action, target, authority, ("terraform-state",))
+    plan: Plan[Any] = new_plan(action, target, authority, ("terraform-state",))
     tf = env.terraform
     if tf is None:
         plan.refusal = (
@@ -186,17 +211,19 @@ def state_plan(target: TargetLike, action: str, key: str, authority: Authority) 
     return plan
 
 
-def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority) -> Plan:
+def plan_state_unlock(
+    target: TargetLike, key: str, *, lock_id: str | None, force: bool, authority: Authority
+) -> Plan[UnlockSpec]:
     """Decide, reading only, whether the lock on ``key`` may be released; every refusal names why."""
-    plan = state_plan(target, "state-unlock", key, authority)
+    plan: Plan[UnlockSpec] = state_plan(target, "state-unlock", key, authority)
     if plan.refusal:
         return plan
-    tf = target.env.terraform
+    tf = terraform_of(target)
     lock = lock_on(target, key)
     if lock is None:
         plan.refusal = f"s3://{tf.state_bucket}/{key} is not locked: nothing to release"
         return plan
-    plan.details.update(key=key, lock=lock.to_dict())
+    plan.spec = UnlockSpec(key, lock)
     if not force:
         plan.refusal = (
             f"{lock.line()}; a lock is released only with --force and a --reason (000 §5.3 CAUTION: it "
@@ -231,10 +258,12 @@ def plan_state_unlock(target: TargetLike, key: str, *, lock_id: str | None, forc
     return plan
 
 
-def apply_state_unlock(target: TargetLike, plan: Plan) -> ActionResult:
+def apply_state_unlock(target: TargetLike, plan: Plan[UnlockSpec]) -> ActionResult:
     """Release exactly the lock the plan saw (conditional delete); audit record with the reason."""
     tf = terraform_of(target)
-    key, lock = plan.details["key"], plan.details["lock"]
+    if plan.spec is None:
+        raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
+    key, lock = plan.spec.key, plan.spec.lock.to_dict()
     result = ActionResult(plan, COMPLETE)
     extra = {
         "lock_id": lock["lock_id"],

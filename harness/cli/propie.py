@@ -3,7 +3,9 @@ last good Amplify build, CloudFormation stack rollback. The DynamoDB part of 004
 --latest --suffix -recovery --sse`` and ``switch-table`` (harness/cli/tables.py).
 
 Each prints its plan first, then applies it unless refused, a dry run, or not allowed on the target
-(exit status 0 done, 1 failed, 3 refused: harness/cli/recovery_common.py). The inventory defaults to
+(exit status 0 done, 1 failed, 3 refused: harness/cli/recovery_common.py); waits print progress on
+stderr. amplify-redeploy run again after it succeeded says "already serving <commit> (job J); nothing
+to do" and exits 0. The inventory defaults to
 ``propie`` (or ``$HARNESS_INVENTORY``).
 """
 
@@ -14,7 +16,7 @@ import os
 
 from harness.actions import amplify, cloudformation
 from harness.cli.common import add_authority_args, add_target_args, started_target
-from harness.cli.recovery_common import add_report_arg, plan_then_apply
+from harness.cli.recovery_common import add_report_arg, plan_then_apply, progress
 
 INVENTORY = "propie"
 
@@ -26,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.set_defaults(inventory=os.environ.get("HARNESS_INVENTORY", INVENTORY))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register amplify-switch-back, amplify-redeploy and stack-rollback."""
     p = sub.add_parser(
         "amplify-switch-back",
@@ -88,7 +90,7 @@ def switch_back_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: amplify.plan_switch_back(target, auth),
-            lambda plan: amplify.apply_switch_back(target, plan),
+            lambda plan: amplify.apply_switch_back(target, plan, progress=progress),
         )
 
 
@@ -99,7 +101,7 @@ def redeploy_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: amplify.plan_redeploy_last_good(target, auth, branch=args.branch, job_id=args.job_id),
-            lambda plan: amplify.apply_redeploy_last_good(target, plan),
+            lambda plan: amplify.apply_redeploy_last_good(target, plan, progress=progress),
         )
 
 
@@ -117,5 +119,5 @@ def stack_rollback_cmd(args: argparse.Namespace) -> int:
                 parameters_file=args.parameters_file,
                 backup_dir=args.backup_dir,
             ),
-            lambda plan: cloudformation.apply_stack_rollback(target, plan),
+            lambda plan: cloudformation.apply_stack_rollback(target, plan, progress=progress),
         )

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import sys
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from harness.actions import Authority
 from harness.actions.base import ActionResult, Plan
@@ -25,7 +25,10 @@ OK, FAILED, REFUSED = 0, 1, 3
 
 
 def plan_then_apply(
-    args: argparse.Namespace, target: Target, plan: Callable[[Authority], Plan], apply: Callable[[Plan], ActionResult]
+    args: argparse.Namespace,
+    target: Target,
+    plan: Callable[[Authority], Plan[Any]],
+    apply: Callable[[Plan[Any]], ActionResult],
 ) -> int:
     """Print the plan, then apply it unless refused, a dry run, or not allowed on this target."""
     auth = authority(args)

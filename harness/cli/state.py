@@ -8,19 +8,23 @@ from pathlib import Path
 from harness.cli.common import add_authority_args, add_target_args, authority, started_target
 from harness.cli.recovery_common import FAILED, OK, REFUSED, add_report_arg, aws_errors, parse_time, plan_then_apply
 from harness.errors import HarnessError
+from harness.targets.base import TargetLike
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register state-versions, state-locks, state-restore, state-unlock, state-drift and state-drill."""
+    _add_listings_and_restore(sub)
+    _add_unlock_drift_drill(sub)
+
+
+def _add_listings_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("state-versions", help="list the S3 versions of each Terraform state key (000 §5.2.1)")
     add_target_args(p)
     p.add_argument("--key", default=None, help="one state key (default: every key of the inventory)")
     p.set_defaults(func=aws_errors(versions_cmd))
-
     p = sub.add_parser("state-locks", help="list held Terraform state locks with age, owner and operation (000 §5.3)")
     add_target_args(p)
     p.set_defaults(func=aws_errors(locks_cmd))
-
     p = sub.add_parser(
         "state-restore",
         help="restore a Terraform state version: backup, copy, md5 Digest (000 §5.2.2)",
@@ -39,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--previous", action="store_true", help="restore the version before the current latest")
     p.set_defaults(func=aws_errors(restore_cmd))
 
+
+def _add_unlock_drift_drill(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "state-unlock", help="release a stuck Terraform state lock: --force, its ID and a reason (000 §5.3)"
     )
@@ -51,7 +57,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="really release it (a lock may belong to a running apply)")
     p.set_defaults(func=aws_errors(unlock_cmd))
-
     p = sub.add_parser(
         "state-drift",
         help="terraform plan -detailed-exitcode in a working directory (000 §7.3; needs the terraform extra)",
@@ -59,7 +64,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", required=True, help="an initialized Terraform working directory")
     p.add_argument("--init", action="store_true", help="run terraform init first")
     p.set_defaults(func=aws_errors(drift_cmd))
-
     p = sub.add_parser(
         "state-drill", help="the state-restore drill with real Terraform on a scratch key (needs the terraform extra)"
     )
@@ -78,15 +82,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=aws_errors(drill_cmd))
 
 
-def _terraform_keys(target: object, key: str | None) -> tuple[str, ...]:
-    tf = target.env.terraform  # type: ignore[attr-defined]
+def _terraform_keys(target: TargetLike, key: str | None) -> tuple[str, ...]:
+    tf = target.env.terraform
     if tf is None:
-        raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section")  # type: ignore[attr-defined]
+        raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section")
     if key is not None and key not in tf.state_keys:
         raise HarnessError(
             f"{key!r} is not a state key of {target.env.inventory}/{target.env.name}; known: {', '.join(tf.state_keys)}"
-        )  # type: ignore[attr-defined]
+        )
     return (key,) if key else tuple(tf.state_keys)
+
+
+def _bucket(target: TargetLike) -> str:
+    tf = target.env.terraform
+    if tf is None:
+        raise HarnessError(f"{target.env.inventory}/{target.env.name} has no [terraform] section")
+    return tf.state_bucket
 
 
 def versions_cmd(args: argparse.Namespace) -> int:
@@ -104,7 +115,7 @@ def versions_cmd(args: argparse.Namespace) -> int:
                 else (" (matches)" if digest == latest.md5 else f" (STALE: latest md5 {latest.md5})")
             )
             print(
-                f"s3://{target.env.terraform.state_bucket}/{key}: {len(versions)} version(s)"
+                f"s3://{_bucket(target)}/{key}: {len(versions)} version(s)"
                 + (", latest is a delete marker" if deleted else "")
                 + (f"; Digest {digest}{match}" if digest else "")
             )
@@ -123,7 +134,7 @@ def locks_cmd(args: argparse.Namespace) -> int:
         for lock in locks:
             print(lock.line())
         if not locks:
-            print(f"no locks held in s3://{target.env.terraform.state_bucket}")
+            print(f"no locks held in s3://{_bucket(target)}")
     return OK
 
 

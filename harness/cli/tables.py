@@ -11,8 +11,14 @@ from harness.cli.recovery_common import FAILED, OK, add_report_arg, aws_errors, 
 from harness.errors import HarnessError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register pitr-status, restore-table, verify-table, snapshot-table, switch-table, copy-back, drop-table."""
+    _add_status_and_restore(sub)
+    _add_verify_and_snapshot(sub)
+    _add_switch_copy_drop(sub)
+
+
+def _add_status_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pitr-status", help="PITR status and restorable window of the inventory's tables (000 §6.2, §6.3)"
     )
@@ -21,7 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--table", action="append", default=None, help="a table (repeatable; default: every inventory table)"
     )
     p.set_defaults(func=aws_errors(status_cmd))
-
     p = sub.add_parser(
         "restore-table",
         help="restore a table to a point in time into a new table (000 §6.4, 004)",
@@ -61,6 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=aws_errors(restore_cmd))
 
+
+def _add_verify_and_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify-table", help="compare a table with a snapshot, another table, or the source at a time (000 §6.5)"
     )
@@ -86,7 +93,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segments", type=int, default=None, help="parallel scan segments (default 4)")
     p.add_argument("--report", default=None, metavar="FILE", help="also write the verification as markdown to FILE")
     p.set_defaults(func=aws_errors(verify_cmd))
-
     p = sub.add_parser(
         "snapshot-table", help="write a table's key -> digest snapshot (JSON lines) to compare with later"
     )
@@ -96,6 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segments", type=int, default=None, help="parallel scan segments (default 4)")
     p.set_defaults(func=aws_errors(snapshot_cmd))
 
+
+def _add_switch_copy_drop(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "switch-table", help="move the table's functions to another table: publish + alias (000 §6.6 option A)"
     )
@@ -111,22 +119,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="TABLE",
         help="the table they read afterwards (the restored one; the original to switch back)",
     )
+    _allow_shrink(p, "switch to a table that is empty or has far fewer items than the one the functions leave")
     p.set_defaults(func=aws_errors(switch_cmd))
-
     p = sub.add_parser("copy-back", help="copy a restored table into the original, writers frozen (000 §6.6 option B)")
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the inventory table to copy into")
     p.add_argument("--from", dest="source", required=True, metavar="TABLE", help="the restored table to copy from")
+    _allow_shrink(p, "copy even when it deletes items, or from a table that is empty or has far fewer items")
     p.set_defaults(func=aws_errors(copy_back_cmd))
-
     p = sub.add_parser("drop-table", help="delete a restored table (never an inventory table, never one still read)")
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the restored table to delete")
     p.set_defaults(func=aws_errors(drop_cmd))
+
+
+def _allow_shrink(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help=f"{what} (default: refused; threshold dynamodb.shrink_refusal_percent, 10 %%); a backup is taken first",
+    )
 
 
 def status_cmd(args: argparse.Namespace) -> int:
@@ -195,9 +211,9 @@ def verify_cmd(args: argparse.Namespace) -> int:
                     "--dry-run)"
                 )
             source = args.source or _restored_from(ddb, args.table)
-            expected = digests_at(
-                target, source, parse_time(args.against_at), authority=auth, segments=segments, progress=progress
-            )
+            at = parse_time(args.against_at)
+            assert at is not None  # the option is given on this branch (argparse's mutually exclusive group)
+            expected = digests_at(target, source, at, authority=auth, segments=segments, progress=progress)
             report = compare(expected, table_digests(ddb, args.table, segments=segments, progress=progress))
         print(report.render())
         if args.report:
@@ -242,8 +258,8 @@ def switch_cmd(args: argparse.Namespace) -> int:
         return plan_then_apply(
             args,
             target,
-            lambda auth: plan_table_switch(target, args.table, args.to, authority=auth),
-            lambda plan: apply_table_switch(target, plan),
+            lambda auth: plan_table_switch(target, args.table, args.to, authority=auth, allow_shrink=args.allow_shrink),
+            lambda plan: apply_table_switch(target, plan, progress=progress),
         )
 
 
@@ -255,8 +271,10 @@ def copy_back_cmd(args: argparse.Namespace) -> int:
         return plan_then_apply(
             args,
             target,
-            lambda auth: plan_copy_back(target, args.table, source=args.source, authority=auth),
-            lambda plan: apply_copy_back(target, plan),
+            lambda auth: plan_copy_back(
+                target, args.table, source=args.source, authority=auth, allow_shrink=args.allow_shrink
+            ),
+            lambda plan: apply_copy_back(target, plan, progress=progress),
         )
 
 
@@ -269,5 +287,5 @@ def drop_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: plan_drop_table(target, args.table, authority=auth),
-            lambda plan: apply_drop_table(target, plan),
+            lambda plan: apply_drop_table(target, plan, progress=progress),
         )

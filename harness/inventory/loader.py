@@ -265,6 +265,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
                 restore_timestamp=dyn.restore_timestamp,
                 restore_sse=dyn.restore_sse,
                 restore_wait_minutes=dyn.restore_wait_minutes,
+                shrink_refusal_percent=dyn.shrink_refusal_percent,
             )
         )
     buckets = []

@@ -48,6 +48,7 @@ class Table:
     restore_timestamp: bool = True  # inventory: dynamodb.restore_timestamp
     restore_sse: bool = False  # inventory: dynamodb.restore_sse (004 --sse-specification-override)
     restore_wait_minutes: int = 240  # inventory: dynamodb.restore_wait_minutes
+    shrink_refusal_percent: float = 10.0  # inventory: dynamodb.shrink_refusal_percent
 
 
 @dataclass(frozen=True)

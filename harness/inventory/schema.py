@@ -131,6 +131,13 @@ class DynamoSpec(Strict):
     restore_wait_minutes: int = Field(
         default=240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
     )
+    shrink_refusal_percent: float = Field(
+        10.0,
+        ge=0,
+        le=100,
+        description="switch-table and copy-back refuse a table with more than this many percent fewer items than the "
+        "one it replaces (and an empty one) unless --allow-shrink",
+    )
     ref: str = ""
 
 

@@ -53,11 +53,11 @@ def test_redeploy_last_good_build(
         )
     )
     assert result.outcome == COMPLETE, result.message
-    assert result.plan.details["good"]["jobId"] != picked
+    assert result.plan.spec.good["jobId"] != picked
 
     rehearsal.amplify.run_traffic(window)
     verified = verify_checklist("propie-rollback", slugs=SLUGS, phase="verification")
-    good, job = result.plan.details["good"], result.evidence["job"]
+    good, job = result.plan.spec.good, result.evidence["job"]
     incident_report(
         "amplify-redeploy",
         result,

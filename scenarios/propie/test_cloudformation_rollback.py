@@ -23,7 +23,7 @@ SLUG = ("cloudformation-stack-stable",)
 
 
 def _report(env, name, result, fault, detected, detection, verified, incident_report, cause):
-    stack = result.plan.details["stack"]
+    stack = result.plan.spec.stack
     incident_report(
         name,
         result,
@@ -47,7 +47,7 @@ def _report(env, name, result, fault, detected, detection, verified, incident_re
                 "outcome": result.outcome,
             }
         ],
-        extra=[f"path: {result.plan.details['path']}"]
+        extra=[f"path: {result.plan.spec.path}"]
         + [
             f"event {e['time']} {e['resource']} {e['status']} {e['reason']}".rstrip() for e in result.evidence["events"]
         ],
@@ -70,7 +70,7 @@ def test_failed_update_rolls_back_with_rollback_stack(
     assert [r.verdict for r in detected] == [Verdict.FAIL]
     detected_at = clock.now()
     result = run_action(lambda: rollback_stack(target, propie_authority, stack))
-    assert result.outcome == COMPLETE and result.plan.details["path"] == "rollback-stack", result.message
+    assert result.outcome == COMPLETE and result.plan.spec.path == "rollback-stack", result.message
     verified = verify_checklist("propie-rollback", slugs=SLUG, phase="verification")
     _report(
         env,
@@ -117,7 +117,7 @@ def test_completed_bad_update_rolls_back_with_the_previous_template(
             backup_dir=tmp_path / "checkpoints",
         )
     )
-    assert result.outcome == COMPLETE and result.plan.details["path"] == "update-stack", result.message
+    assert result.outcome == COMPLETE and result.plan.spec.path == "update-stack", result.message
     assert any("seed defect 6" in n for n in result.plan.notes)
     verified = verify_checklist(
         "propie-rollback", slugs=SLUG, phase="verification", expect_versions=result.plan.expect_versions

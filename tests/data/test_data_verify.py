@@ -12,6 +12,7 @@ from harness.actions.copy_back import reconcile
 from harness.data_verify import (
     Digests,
     compare,
+    copy_diff,
     item_digest,
     key_text,
     read_snapshot,
@@ -131,7 +132,77 @@ def test_number_and_binary_keys_reconcile(rehearsal) -> None:
     ddb.put_item(
         TableName="nb-b", Item={"n": {"N": "1"}, "b": {"B": bytes([1])}, "pad": {"S": "other"}}
     )  # differs: put
-    written, deleted = reconcile(target, "nb-b", "nb-a")
+    planned = copy_diff(ddb, "nb-b", "nb-a")
+    assert (len(planned.puts), len(planned.deletes), planned.overwrites) == (300, 1, 1)
+    written, deleted = reconcile(target, planned)
     assert (written, deleted) == (300, 1)
     assert verify_tables(ddb, "nb-b", "nb-a").equal
-    assert reconcile(target, "nb-b", "nb-a") == (0, 0)
+    assert reconcile(target, copy_diff(ddb, "nb-b", "nb-a")) == (0, 0)
+
+
+DIGITS_38 = "1.000000000000000000000000000000000000{}"  # 38 significant digits: DynamoDB keeps every one
+
+
+def test_a_difference_in_the_38th_digit_is_a_difference() -> None:
+    """DynamoDB keeps 38 significant digits: numbers differing only in the 38th differ (the 28-digit default
+    context of Decimal.normalize() made them equal)."""
+    a, b = DIGITS_38.format(1), DIGITS_38.format(2)
+    assert len(a.replace(".", "")) == 38
+    item = {"id": {"S": "k"}}
+    assert item_digest({**item, "n": {"N": a}}) != item_digest({**item, "n": {"N": b}})
+    assert item_digest({**item, "ns": {"NS": [a, "3"]}}) != item_digest({**item, "ns": {"NS": [b, "3"]}})
+    assert item_digest({**item, "l": {"L": [{"N": a}]}}) != item_digest({**item, "l": {"L": [{"N": b}]}})
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("1.0", "1"),
+        ("1E+2", "100"),
+        ("0.00", "0"),
+        ("-0", "0"),
+        ("1.50", "15E-1"),
+        (DIGITS_38.format(0), "1"),
+        ("120", "1.2E+2"),
+        ("-7", "-7.000"),
+        ("9" * 38, "9." + "9" * 37 + "E+37"),
+    ],
+)
+def test_numbers_written_differently_but_equal_in_dynamodb_are_equal(one: str, other: str) -> None:
+    """DynamoDB stores ``1.0`` and ``1`` (``1E+2`` and ``100``) as the same number: same digest."""
+    assert item_digest({"n": {"N": one}}) == item_digest({"n": {"N": other}})
+
+
+def test_sets_compare_as_sets_and_binary_as_bytes() -> None:
+    """Set order does not matter, set members do; binary compares by its bytes (bytes or bytearray)."""
+    assert item_digest({"s": {"NS": ["1", "2.0"]}}) == item_digest({"s": {"NS": ["2", "1.0"]}})
+    assert item_digest({"s": {"BS": [b"a", b"b"]}}) == item_digest({"s": {"BS": [bytearray(b"b"), b"a"]}})
+    assert item_digest({"s": {"SS": ["a", "b"]}}) != item_digest({"s": {"SS": ["a", "c"]}})
+    assert item_digest({"b": {"B": b"\x00"}}) != item_digest({"b": {"B": b"\x00\x00"}})
+
+
+def test_numbers_dynamodb_cannot_hold_are_not_rounded() -> None:
+    """A 39-digit number or one beyond DynamoDB's exponent range raises instead of being silently rounded."""
+    from decimal import Inexact, Overflow
+
+    with pytest.raises(Inexact):
+        item_digest({"n": {"N": "1." + "0" * 37 + "1"}})
+    with pytest.raises(Overflow):
+        item_digest({"n": {"N": "1E+126"}})
+    assert item_digest({"n": {"N": "1E-130"}}) != item_digest({"n": {"N": "2E-130"}})
+
+
+def test_verify_and_copy_back_see_the_38th_digit(rehearsal) -> None:
+    """verify-table (table vs table) reports the 38th-digit change and copy-back's reconcile puts it right."""
+    ddb = rehearsal.client("dynamodb")
+    reconcile(rehearsal, copy_diff(ddb, "nb-b", "nb-a"))  # start equal, whichever tests ran before
+    for name, digit in (("nb-a", 1), ("nb-b", 2)):
+        ddb.put_item(
+            TableName=name, Item={"n": {"N": "7"}, "b": {"B": bytes([0])}, "v": {"N": DIGITS_38.format(digit)}}
+        )
+    report = verify_tables(ddb, "nb-b", "nb-a")
+    assert len(report.changed) == 1 and "n=7" in readable_key(report.changed[0]), report.line()
+    planned = copy_diff(ddb, "nb-b", "nb-a")
+    assert len(planned.puts) == 1 and not planned.deletes
+    assert reconcile(rehearsal, planned) == (1, 0)
+    assert verify_tables(ddb, "nb-b", "nb-a").equal

@@ -170,7 +170,7 @@ def test_without_the_capability_the_restore_is_refused_with_the_targets_reason()
     target = EmbeddedTarget(env, seed=False, fidelity=False).start()
     try:
         result = restore_table(target, TABLE, authority=ALLOW)
-        assert result.outcome == REFUSED and result.plan.details.get("skip")
+        assert result.outcome == REFUSED and any(n.startswith("skip:") for n in result.plan.notes)
         assert result.message == target.unsupported_reason("pitr-restore")
         assert target.client("dynamodb").list_tables()["TableNames"] == []
     finally:
@@ -217,3 +217,42 @@ def test_inventory_table_functions_must_be_the_inventorys(tmp_path) -> None:
         InventoryError, match=r"dynamodb\.tables\[0\]\.functions\[1\]: 'bbws-site-managment-dev' is not one of"
     ):
         load_inventory(tmp_path / "typo.toml")
+
+
+class _Creating:
+    """A DynamoDB client whose restored table is CREATING until the clock reaches ``ready`` (a restore takes time)."""
+
+    def __init__(self, clock: FixedClock, ready: datetime) -> None:
+        self.clock, self.ready = clock, ready
+
+    def describe_table(self, TableName: str) -> dict:  # noqa: N803 (boto3's parameter name)
+        status = "ACTIVE" if self.clock.now() >= self.ready else "CREATING"
+        return {"Table": {"TableName": TableName, "TableStatus": status}}
+
+
+class _Target:
+    def __init__(self, client: _Creating, clock: FixedClock) -> None:
+        self._client, self.clock, self.waiter_config = client, clock, {"Delay": 20}
+
+    def client(self, service: str) -> _Creating:
+        return self._client
+
+
+def test_the_wait_for_active_polls_on_the_targets_clock_with_progress() -> None:
+    """CREATING for 5 minutes of the target's clock: one line per state change and every 10 s of waiting; ACTIVE
+    returns the seconds waited on that clock; a wait shorter than the restore fails with the last state seen."""
+    from harness.actions.pitr import wait_active
+
+    clock = FixedClock(datetime(2026, 1, 25, 10, 0, tzinfo=timezone.utc))
+    target = _Target(_Creating(clock, clock.now() + timedelta(minutes=5)), clock)
+    said: list[str] = []
+    waited = wait_active(target, "t-restored", minutes=60, progress=said.append)
+    assert (
+        waited == 300.0
+        and said[0] == "restore t-restored: CREATING after 0 s"
+        and said[-1].endswith("ACTIVE after 300 s")
+    )
+    assert len(said) == 1 + 300 // 20  # a line per poll: every 20 s is at least every 10 s
+    target = _Target(_Creating(clock, clock.now() + timedelta(minutes=5)), clock)
+    with pytest.raises(TimeoutError, match="still CREATING after 120 s"):
+        wait_active(target, "t-restored", minutes=2)

@@ -89,7 +89,7 @@ def test_the_plan_reads_each_function_once(rehearsal, restored) -> None:
     finally:
         for event in events:
             lam.meta.events.unregister(event, listen)
-    assert plan.refusal is None and len(plan.details["moves"]) == len(serving) == 2
+    assert plan.refusal is None and plan.spec is not None and len(plan.spec.moves) == len(serving) == 2
     for fn, (version, _table) in serving.items():
         reads = sorted((op, q) for op, f, q in calls if f == fn)
         assert reads == [("GetAlias", ""), ("GetFunctionConfiguration", ""), ("GetFunctionConfiguration", version)], (
@@ -180,7 +180,10 @@ def test_copy_back_restores_the_data_and_the_writers(rehearsal, restored) -> Non
     watch = lambda params, **_: frozen.append((params["FunctionName"], params["ReservedConcurrentExecutions"]))  # noqa: E731 (a call listener)
     lam.meta.events.register("provide-client-params.lambda.PutFunctionConcurrency", watch)
     try:
-        result = copy_back(target, TABLE, source=restored, authority=ALLOW)
+        refused = copy_back(target, TABLE, source=restored, authority=ALLOW)  # it would delete "stray"
+        assert refused.outcome == REFUSED and "would delete 1 and put 2" in refused.message, refused.message
+        assert "--allow-shrink" in refused.message and not frozen
+        result = copy_back(target, TABLE, source=restored, authority=ALLOW, allow_shrink=True)
     finally:
         lam.meta.events.unregister("provide-client-params.lambda.PutFunctionConcurrency", watch)
     assert result.outcome == COMPLETE, result.message
@@ -189,9 +192,9 @@ def test_copy_back_restores_the_data_and_the_writers(rehearsal, restored) -> Non
     assert lam.get_function_concurrency(FunctionName=first)["ReservedConcurrentExecutions"] == 7
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=second)
     assert result.record.extra["items_put"] == 2 and result.record.extra["items_deleted"] == 1
-    assert result.plan.details["backup"] in [
-        b["BackupName"] for b in ddb.list_backups(TableName=TABLE)["BackupSummaries"]
-    ]
+    backups = {b["BackupName"]: b["BackupArn"] for b in ddb.list_backups(TableName=TABLE)["BackupSummaries"]}
+    assert result.plan.spec is not None and result.record.extra["backup_arn"] == backups[result.plan.spec.backup]
+    assert backups[result.plan.spec.backup] in result.message and "restore-table-from-backup" in result.message
 
 
 def test_copy_back_refusals_change_nothing(rehearsal, restored) -> None:

@@ -14,6 +14,7 @@ from harness.actions import Authority
 from harness.actions import amplify as amplify_actions
 from harness.actions import cloudformation as cfn_actions
 from harness.checks.result import Verdict
+from harness.records import read_records
 from harness.targets.embedded.fidelity import amplify_model
 from harness.targets.embedded.seed_propie import appsync_parameters, appsync_template
 from tests.propie.conftest import Propie, bad, describe, variant
@@ -115,10 +116,12 @@ def test_redeploy_takes_the_last_good_build_before_the_one_serving(propie: Propi
         TRIGGER: {Verdict.FAIL},
     }
     plan = amplify_actions.plan_redeploy_last_good(propie.target, approved)
+    assert plan.spec is not None and plan.spec.runbook_pick is not None and plan.spec.good is not None
     assert (
-        plan.details["runbook_pick"]["jobId"] == bad_job["jobId"] == plan.details["serving"]
+        plan.spec.runbook_pick["jobId"] == bad_job["jobId"] == plan.spec.serving["jobId"]
     )  # 004's query: the bad build
-    assert plan.details["good"]["jobId"] == good and plan.details["method"] == "start-job"
+    assert plan.spec.good["jobId"] == good and plan.spec.method == "start-job"
+    assert f"job {bad_job['jobId']} ({bad_job['commitId']})" in plan.render()  # the serving job and its commit
     assert any("seed defect 7" in n and f"picks job {bad_job['jobId']}" in n for n in plan.notes)
     result = amplify_actions.apply_redeploy_last_good(propie.target, plan)
     assert result.outcome == "COMPLETE", result.message
@@ -131,19 +134,44 @@ def test_redeploy_takes_the_last_good_build_before_the_one_serving(propie: Propi
     assert not bad(propie.run()), describe(bad(propie.run()))
 
 
+def test_redeploy_twice_the_second_run_changes_nothing(propie: Propie, approved: Authority) -> None:
+    """The first run rebuilds the last good release; the second sees the branch already serving it (a rebuild of
+    job J serves J's release): "already serving <commit> (job J); nothing to do", no job, no record."""
+    amp, client = propie.env.amplify, propie.target.client("amplify")
+    before_bad = client.get_branch(appId=amp.app_id, branchName=amp.branch)["branch"]["activeJobId"]
+    wanted = client.get_job(appId=amp.app_id, branchName=amp.branch, jobId=before_bad)["job"]["summary"]["commitId"]
+    propie.amplify.release(amp.branch, "2.2.0", bad_release=True)
+    progress: list[str] = []
+    first = amplify_actions.redeploy_last_good(propie.target, approved, progress=progress.append)
+    assert first.outcome == "COMPLETE" and first.evidence["job"]["commitId"] == wanted, first.message
+    assert any("RUNNING" in line for line in progress) and any("SUCCEED" in line for line in progress), progress
+    assert first.plan.spec is not None and first.plan.spec.original is not None
+    job = first.plan.spec.original["jobId"]
+    before = snapshot(propie)
+    records = len(read_records(propie.target.client("dynamodb"), propie.env))
+    second = amplify_actions.redeploy_last_good(propie.target, approved)
+    said = f"already serving {wanted} (job {job}); nothing to do"
+    assert second.outcome == "COMPLETE" and second.message == said and said in second.plan.render()
+    assert not second.plan.changes and second.record is None and not second.applied
+    assert snapshot(propie) == before and len(read_records(propie.target.client("dynamodb"), propie.env)) == records
+
+
 def test_after_a_failed_build_the_serving_build_can_be_named(propie: Propie, approved: Authority) -> None:
     amp, client = propie.env.amplify, propie.target.client("amplify")
+    fine = propie.amplify.release(amp.branch, "2.1.2")
     serving = client.get_branch(appId=amp.app_id, branchName=amp.branch)["branch"]["activeJobId"]
+    assert serving == fine["jobId"]
     failed = propie.amplify.release(amp.branch, "2.1.1", build_fails=True)
     assert failed["status"] == "FAILED"
     default = amplify_actions.plan_redeploy_last_good(propie.target, approved)
     assert any("never served" in n and f"--job-id {serving}" in n for n in default.notes)
     refused = amplify_actions.plan_redeploy_last_good(propie.target, approved, job_id=failed["jobId"])
     assert refused.refused and "FAILED" in refused.refusal
+    before = snapshot(propie)
     result = amplify_actions.redeploy_last_good(propie.target, approved, job_id=serving)
-    assert result.outcome == "COMPLETE" and result.plan.details["good"]["jobId"] == serving, result.message
-    propie.refill()
-    assert verdicts(propie, "amplify-last-job") == {"amplify-last-job": {Verdict.PASS}}
+    assert result.outcome == "COMPLETE" and result.plan.spec is not None and result.plan.spec.good is None
+    assert result.message == f"already serving {fine['commitId']} (job {serving}); nothing to do"
+    assert snapshot(propie) == before  # the serving build named again: nothing started (the failed job stays newest)
 
 
 def test_a_manually_deployed_app_is_redeployed_with_start_deployment(propie: Propie, approved: Authority) -> None:
@@ -156,11 +184,29 @@ def test_a_manually_deployed_app_is_redeployed_with_start_deployment(propie: Pro
     manual = variant(propie, amplify=type(propie.env.amplify)(app_id, "main", "manual.example", "test"))
     result = amplify_actions.redeploy_last_good(manual, approved)
     assert result.outcome == "COMPLETE", result.message
-    assert (
-        result.plan.details["method"] == "start-deployment"
-        and result.evidence["job"]["sourceUrl"] == "s3://artifacts/site/1.0.0/"
-    )
+    assert result.plan.spec is not None and result.plan.spec.method == "start-deployment"
+    assert result.evidence["job"]["sourceUrl"] == "s3://artifacts/site/1.0.0/"
     assert any("manually deployed" in n for n in result.plan.notes)
+
+
+def test_a_redeploy_that_outlasts_the_wait_gives_up_with_the_last_state(
+    propie: Propie, approved: Authority, monkeypatch
+) -> None:
+    """The build is still RUNNING when the wait ends: FAILED, naming the job and its last state; record FAILED."""
+    client = propie.target.client("amplify")
+    app_id = client.create_app(name="slow-site")["app"]["appId"]
+    client.create_branch(appId=app_id, branchName="main")
+    for url in ("s3://artifacts/slow/1.0.0/", f"s3://artifacts/slow/1.0.1-{amplify_model.BAD_RELEASE}/"):
+        client.start_deployment(appId=app_id, branchName="main", sourceUrl=url, sourceUrlType="BUCKET_PREFIX")
+        propie.clock.advance(seconds=amplify_model.PENDING_S + amplify_model.BUILD_S)
+    slow = variant(propie, amplify=type(propie.env.amplify)(app_id, "main", "slow.example", "test"))
+    monkeypatch.setattr(amplify_actions, "JOB_TIMEOUT_S", 60.0)
+    said: list[str] = []
+    result = amplify_actions.redeploy_last_good(slow, approved, progress=said.append)
+    assert result.outcome == "FAILED" and "still RUNNING" in result.message and "gave up" in result.message
+    assert any(line.startswith("gave up:") for line in said) and any("PENDING" in line for line in said), said
+    assert result.record is not None and result.record.status == "FAILED"
+    propie.clock.advance(seconds=amplify_model.BUILD_S)  # let the build finish before the next test
 
 
 def test_stack_rollback_of_a_failed_update_takes_rollback_stack(propie: Propie, approved: Authority) -> None:
@@ -178,8 +224,10 @@ def test_stack_rollback_of_a_failed_update_takes_rollback_stack(propie: Propie, 
         and result.record.status == "COMPLETE"
         and result.record.resource == f"cloudformation:{propie.stack}"
     )
-    assert result.plan.details["path"] == "rollback-stack" and any(
-        "what RollbackStack is for" in n for n in result.plan.notes
+    assert (
+        result.plan.spec is not None
+        and result.plan.spec.path == "rollback-stack"
+        and any("what RollbackStack is for" in n for n in result.plan.notes)
     )
     statuses = [(e["resource"], e["status"]) for e in result.evidence["events"]]
     assert (propie.stack, "UPDATE_ROLLBACK_COMPLETE") == statuses[-1] and (
@@ -197,11 +245,18 @@ def test_stack_rollback_of_a_completed_update_takes_update_stack(propie: Propie,
     assert verdicts(propie, "cloudformation-stack-stable", expect_versions={propie.stack: before}) == {
         "cloudformation-stack-stable": {Verdict.FAIL}
     }
-    result = cfn_actions.rollback_stack(propie.target, approved)
+    said: list[str] = []
+    result = cfn_actions.rollback_stack(propie.target, approved, progress=said.append)
     assert result.outcome == "COMPLETE", result.message
-    assert result.plan.details["path"] == "update-stack" and result.plan.expect_versions == {propie.stack: before}
+    assert said and said[-1].startswith(f"stack {propie.stack}: UPDATE_COMPLETE after"), said  # progress while waiting
+    assert "resources)" in result.plan.render()  # the stack's resource count now and the previous template's
+    assert (
+        result.plan.spec is not None
+        and result.plan.spec.path == "update-stack"
+        and result.plan.expect_versions == {propie.stack: before}
+    )
     assert any("would be refused" in n and "seed defect 6" in n for n in result.plan.notes)
-    assert "rehearsal's record" in result.plan.details["previous"]["source"]
+    assert result.plan.spec.previous is not None and "rehearsal's record" in result.plan.spec.previous.source
     assert [e["status"] for e in result.evidence["events"]][-2:] == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
     propie.refill()
     assert verdicts(propie, "cloudformation-stack-stable", expect_versions=result.plan.expect_versions) == {
@@ -226,7 +281,8 @@ def test_stack_rollback_from_the_runbooks_backup_files(propie: Propie, approved:
         backup_dir=tmp_path / "checkpoints",
     )
     assert result.outcome == "COMPLETE", result.message
-    assert result.plan.details["previous"]["source"].startswith("file://")
+    assert result.plan.spec is not None and result.plan.spec.previous is not None
+    assert result.plan.spec.previous.source.startswith("file://")
     saved = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert (
         len(saved) == 2
@@ -273,7 +329,7 @@ def test_the_runbooks_last_successful_job_is_the_bad_release(propie: Propie, app
         and "manually deployed" in exc.value.response["Error"]["Message"]
     )
     plan = amplify_actions.plan_redeploy_last_good(propie.target, approved)
-    assert plan.details["good"]["jobId"] != picked
+    assert plan.spec is not None and plan.spec.good is not None and plan.spec.good["jobId"] != picked
     said = " ".join(plan.notes)
     assert (
         f"004's query (newest SUCCEED job) picks job {picked}" in said
@@ -292,7 +348,7 @@ def test_the_runbooks_rollback_stack_is_refused_after_an_update_that_completed(p
     assert exc.value.response["Error"]["Code"] == "ValidationError"
     assert "is in UPDATE_COMPLETE state and can not be rolled back" in exc.value.response["Error"]["Message"]
     result = cfn_actions.rollback_stack(propie.target, approved)
-    assert result.outcome == "COMPLETE" and result.plan.details["path"] == "update-stack"
+    assert result.outcome == "COMPLETE" and result.plan.spec is not None and result.plan.spec.path == "update-stack"
     assert any(
         "004 runs rollback-stack first" in n and "'is in UPDATE_COMPLETE state and can not be rolled back'" in n
         for n in result.plan.notes
