@@ -110,7 +110,7 @@ def test_a_refused_or_empty_run_keeps_the_last_good_runs_reports(served_sit, tmp
 
 
 def test_latest_falls_back_to_a_pointer_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.pytest_plugin import run_dirs
+    from harness import run_dirs
 
     def no_symlinks(*args: object, **kwargs: object) -> None:
         raise OSError("symlinks not allowed here")

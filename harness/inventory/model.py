@@ -169,7 +169,7 @@ class Environment:
     cfn_previous_template: str | None = None  # 004's backup of the previous stack template (a file path)
     cfn_previous_parameters: str | None = None  # and of its parameters
     promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)
-    lease: LeaseSpec = field(default_factory=LeaseSpec)  # the operation lease (harness/lease.py)
+    lease: LeaseSpec = field(default_factory=lambda: LeaseSpec())  # the operation lease (harness/lease.py)
     rto: RtoSpec | None = None  # recovery time objectives per kind (002 "Rollback Scenarios & Recovery Times")
 
     def trigger(self, key: str) -> TriggerMetric | None:

@@ -132,7 +132,7 @@ class DynamoSpec(Strict):
         default=240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
     )
     shrink_refusal_percent: float = Field(
-        10.0,
+        default=10.0,
         ge=0,
         le=100,
         description="switch-table and copy-back refuse a table with more than this many percent fewer items than the "
@@ -367,8 +367,8 @@ class LeaseSpec(Strict):
     """The operation lease (harness/lease.py): where it is held and for how long (not a runbook fact)."""
 
     table: str | None = None  # one of the inventory's tables; default: the deployments table (001 §6.3.2, 002 §4)
-    duration_s: float = Field(120.0, gt=0)  # a holder that stops renewing loses it after this long
-    renew_every_s: float = Field(30.0, gt=0)  # renewed by the running operation this often
+    duration_s: float = Field(default=120.0, gt=0)  # a holder that stops renewing loses it after this long
+    renew_every_s: float = Field(default=30.0, gt=0)  # renewed by the running operation this often
     ref: str = ""
 
 

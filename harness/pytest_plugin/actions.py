@@ -265,7 +265,7 @@ class Peers:
             if self.target.in_process:
                 from harness.targets.embedded.peer import start_peer
 
-                peer: Target = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]  # (in_process: an EmbeddedTarget)
+                peer = start_peer(self.target, other, clock=clock)  # type: ignore[arg-type]  # (in_process: an EmbeddedTarget)
             else:
                 from harness.targets import make_target
 

@@ -16,10 +16,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from harness import run_dirs
 from harness.clock import Clock, RehearsalClock, parse_utc
 from harness.inventory import Environment
 from harness.options import PYTEST_OPTIONS, add
-from harness.pytest_plugin import run_dirs
 from harness.pytest_plugin.state import (
     SHARED_EMULATOR_INPUT,
     HarnessState,

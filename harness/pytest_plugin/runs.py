@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.pytest_plugin import run_dirs
+from harness import run_dirs
 from harness.pytest_plugin.state import HarnessState
 
 

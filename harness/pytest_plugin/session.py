@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness import run_dirs
 from harness.errors import HarnessError
 from harness.inventory import load_inventory
-from harness.pytest_plugin import options, run_dirs
+from harness.pytest_plugin import options
 from harness.pytest_plugin.runs import RunTracker, record
 from harness.pytest_plugin.state import (
     REPORTS_ROOT_INPUT,
