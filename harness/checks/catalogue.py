@@ -64,6 +64,9 @@ class CheckSpec:
     fn: CheckFn
     rows: Callable[[Environment], list[tuple[str, object]]]  # (resource, inventory item)
     needs: tuple[str, ...] = ()  # target capabilities (harness.targets.capabilities); missing -> SKIP
+    # The API quota each row's own reads wait on when the target paces its calls (harness/pacing.py), for
+    # rows that make a per-resource call on a small quota: the runner reads them in a lane of their own.
+    lane: str | None = None
 
     @property
     def runbook(self) -> str:
@@ -155,6 +158,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "deployed-version; otherwise observed says 'expected version unknown')",
         lambda_checks.check_alias_version,
         _functions,
+        lane="lambda:control-plane",  # one GetAlias per function (Lambda quotas: 15/s across the control plane)
     ),
     CheckSpec(
         "error-rate",

@@ -403,6 +403,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         else None,
         promotion_order=tuple(lam.promotion_order),
         rto=spec.rto,
+        api_quotas=spec.api_quotas.model_copy(update={"quotas": {**spec.api_quotas.quotas, **e.api_quotas}}),
     )
     s.check_missing()
     return resolved

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.inventory.schema import (
+    ApiQuotasSpec,
     ApprovalRule,
     AutoRollbackSpec,
     GateSpec,
@@ -166,6 +167,8 @@ class Environment:
     cfn_previous_parameters: str | None = None  # and of its parameters
     promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)
     rto: RtoSpec | None = None  # recovery time objectives per kind (002 "Rollback Scenarios & Recovery Times")
+    # API pacing; ``quotas``: the inventory's raised quotas merged with this environment's account's own
+    api_quotas: ApiQuotasSpec = field(default_factory=ApiQuotasSpec)
 
     def trigger(self, key: str) -> TriggerMetric | None:
         """The automated-rollback trigger ``key`` (error_rate_5xx, latency_p99, ...), or None."""
