@@ -417,8 +417,13 @@ class InventoryFile(Strict):
         for name, env in self.environments.items():
             if env.promotes_to and env.promotes_to not in self.environments:
                 raise ValueError(f"environments.{name}.promotes_to names unknown environment {env.promotes_to!r}")
-            for where, names in (("api_quotas.quotas", self.api_quotas.quotas), (f"environments.{name}.api_quotas", env.api_quotas)):
+            for where, names in (
+                ("api_quotas.quotas", self.api_quotas.quotas),
+                (f"environments.{name}.api_quotas", env.api_quotas),
+            ):
                 unknown = sorted(set(names) - known)
                 if unknown:
-                    raise ValueError(f"{where}: unknown API quota {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+                    raise ValueError(
+                        f"{where}: unknown API quota {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                    )
         return self

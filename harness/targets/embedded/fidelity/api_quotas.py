@@ -48,6 +48,7 @@ SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<ser
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
 RATE_EXCEEDED = "Rate exceeded"
 
+
 class TokenBucket:
     """A refilling bucket on the wall clock (``time.monotonic``): quotas are about real request rates."""
 
