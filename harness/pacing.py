@@ -12,10 +12,11 @@ plane reads) passes at once. Adaptive retries stay as the safety net: another ca
 second CI job, a deploy) drains the same buckets, and its traffic is still seen as throttling, retried and
 counted in the evidence.
 
-A lane paces at ``(100 - headroom_pct) %`` of the quota's rate and burst (inventory ``[api_quotas]``): the
-harness's clock and AWS's bucket see a request at slightly different times, and a request sent on the last
-token can arrive when AWS's bucket has not quite refilled it. Waits are on the wall clock (``time.monotonic``),
-never on the run's injected clock: a quota is about real request rates.
+A lane paces at ``(100 - headroom_pct) %`` of the quota's rate and burst, and holds at least one token less
+than the burst (inventory ``[api_quotas]``): the harness's clock and AWS's bucket see a request at slightly
+different times, and a request sent on the last token can arrive when AWS's bucket has not quite refilled it.
+Waits are on the wall clock (``time.monotonic``), never on the run's injected clock: a quota is about real
+request rates.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.quotas = tuple(quotas)
+        self.share = share
         self.factor = share * (1.0 - headroom_pct / 100.0)
         self.clock, self.sleep = clock, sleep
         self.lanes: dict[str, Lane] = {}
@@ -116,12 +118,12 @@ class Pacer:
             if quota is not None:
                 found = self.lanes.get(quota.group)
                 if found is None:
+                    # A token short of the quota's burst at least: AWS's bucket does not refill while it is full,
+                    # so a burst whose first request arrives late leaves it behind the harness's by that delay.
+                    burst = quota.burst * self.share
+                    capacity = max(1.0, min(burst * self.factor / self.share, burst - 1.0))
                     found = self.lanes[quota.group] = Lane(
-                        quota.group,
-                        quota.rate * self.factor,
-                        quota.burst * self.factor,
-                        clock=self.clock,
-                        sleep=self.sleep,
+                        quota.group, quota.rate * self.factor, capacity, clock=self.clock, sleep=self.sleep
                     )
             self._routes[key] = found
             return found
