@@ -64,8 +64,9 @@ class CheckSpec:
     fn: CheckFn
     rows: Callable[[Environment], list[tuple[str, object]]]  # (resource, inventory item)
     needs: tuple[str, ...] = ()  # target capabilities (harness.targets.capabilities); missing -> SKIP
-    # The API quota each row's own reads wait on when the target paces its calls (harness/pacing.py), for
-    # rows that make a per-resource call on a small quota: the runner reads them in a lane of their own.
+    # Rows that make a per-resource call the other rows need not wait for: the API quota it waits on when the
+    # target paces its calls (harness/pacing.py), or "lambda:invoke" (invocations: bounded by concurrency, not
+    # a rate). When pacing, the runner reads such rows in a lane of their own, beside the other rows.
     lane: str | None = None
 
     @property
@@ -264,6 +265,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         lambda_checks.check_health_endpoint,
         _functions,
         needs=("lambda-invoke",),
+        lane="lambda:invoke",  # one /health invoke per function: in flight beside the other rows
     ),
     CheckSpec(
         "api-health",

@@ -18,8 +18,9 @@ from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.targets.base import throttle_code
 
-# Harness setting, not a runbook threshold: threads reading the rows of a paced lane. Each waits for its
-# lane's next token, so a few keep the lane's quota busy while their calls are in flight.
+# Harness setting, not a runbook threshold: threads per lane of rows. In a quota's lane each waits for the
+# next token, so a few keep the quota busy while their calls are in flight; in the invocations' lane they
+# keep a few /health invokes in flight.
 LANE_WORKERS = 4
 # Request parameters worth naming in a call's description (never bodies or payloads).
 NAMED_PARAMS = (
@@ -148,35 +149,51 @@ def run_procedure(
 
 
 def _paced(ctx: CheckContext, planned: PlannedRow) -> bool:
-    """True when the row's reads draw on a quota the target paces (its calls wait for tokens)."""
+    """True when the row has a lane of its own and the target paces its calls (only then do rows wait on quotas)."""
     return planned.spec.lane is not None and getattr(ctx.target, "pacer", None) is not None
+
+
+def _lanes(ctx: CheckContext, planned: Sequence[PlannedRow]) -> dict[str, list[int]]:
+    """The rows (indices) of each lane that has more than one row."""
+    lanes: dict[str, list[int]] = {}
+    for i, p in enumerate(planned):
+        if _paced(ctx, p):
+            lanes.setdefault(str(p.spec.lane), []).append(i)
+    return {lane: rows for lane, rows in lanes.items() if len(rows) > 1}
 
 
 def run_rows(ctx: CheckContext, planned: Sequence[PlannedRow]) -> Iterator[CheckResult]:
     """Every row, yielded in the given order.
 
-    When the target paces its calls to the account's quotas, the rows whose per-resource reads wait on a
-    small quota (``CheckSpec.lane``: Lambda's control plane, 15/s for the whole account) run in lane threads
-    from the start, while this thread runs the other rows (invocations, batched metrics, logs, tables) in
-    order: the checklist then takes about as long as its busiest quota needs, not that plus everything else.
-    Without pacing the rows run one after another, as the unpaced reads are not waiting on anything.
+    When the target paces its calls to the account's quotas, the rows with a lane (``CheckSpec.lane``: those
+    whose per-resource calls wait on a small quota, such as Lambda's control plane at 15/s for the whole
+    account, and the invocations, bounded by concurrency rather than a rate) run in lane threads from the
+    start, while this thread runs the other rows (batched metrics, logs, tables) in order, running ahead while
+    a lane row is still waiting: the checklist then takes about as long as its busiest quota needs, not that
+    plus everything else. Without pacing the rows run one after another, as before.
     """
-    laned = [i for i, p in enumerate(planned) if _paced(ctx, p)]
-    if len(laned) < 2:
+    lanes = _lanes(ctx, planned)
+    if not lanes:
         yield from (run_row(ctx, p) for p in planned)
         return
-    # The first lane row runs here first: it fills the phase's shared reads (deployment records, SSM) once,
-    # before the lane threads read them.
-    first = laned[0]
-    done: dict[int, CheckResult] = {first: run_row(ctx, planned[first])}
-    pool = ThreadPoolExecutor(max_workers=min(LANE_WORKERS, len(laned) - 1), thread_name_prefix="checks-lane")
+    # Each lane's first row runs here first: it fills the phase's shared reads (deployment records, SSM) once,
+    # before the lane's threads read them.
+    done: dict[int, CheckResult] = {rows[0]: run_row(ctx, planned[rows[0]]) for rows in lanes.values()}
+    pools = [
+        ThreadPoolExecutor(max_workers=min(LANE_WORKERS, len(rows) - 1), thread_name_prefix=f"checks-{lane}")
+        for lane, rows in lanes.items()
+    ]
     try:
-        futures = {i: pool.submit(run_row, ctx, planned[i]) for i in laned[1:]}
-        others = deque(i for i in range(len(planned)) if i not in futures and i != first)
+        futures = {
+            i: pool.submit(run_row, ctx, planned[i])
+            for pool, rows in zip(pools, lanes.values(), strict=True)
+            for i in rows[1:]
+        }
+        others = deque(i for i in range(len(planned)) if i not in futures and i not in done)
         for i in range(len(planned)):
             future = futures.get(i)
             while future is not None and not future.done() and others:
-                j = others.popleft()  # run ahead while the lane row is still waiting for its tokens
+                j = others.popleft()  # run ahead while the lane row is still waiting
                 done[j] = run_row(ctx, planned[j])
             if future is not None:
                 yield future.result()
@@ -186,4 +203,5 @@ def run_rows(ctx: CheckContext, planned: Sequence[PlannedRow]) -> Iterator[Check
                 others.popleft()
                 yield run_row(ctx, planned[i])
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
