@@ -12,9 +12,10 @@ plane reads) passes at once. Adaptive retries stay as the safety net: another ca
 second CI job, a deploy) drains the same buckets, and its traffic is still seen as throttling, retried and
 counted in the evidence.
 
-A lane paces at ``(100 - headroom_pct) %`` of the quota's rate and burst, and holds at least one token less
-than the burst (inventory ``[api_quotas]``): the harness's clock and AWS's bucket see a request at slightly
-different times, and a request sent on the last token can arrive when AWS's bucket has not quite refilled it.
+A lane paces at ``(100 - headroom_pct) %`` of the quota's rate and burst, and holds what ``jitter_ms``
+refills (a token at least) less than the burst (inventory ``[api_quotas]``): the harness's clock and AWS's
+bucket see a request at slightly different times, a request sent on the last token can arrive when AWS's
+bucket has not quite refilled it, and a full bucket does not refill while a delayed request is on its way.
 Waits are on the wall clock (``time.monotonic``), never on the run's injected clock: a quota is about real
 request rates.
 """
@@ -94,11 +95,12 @@ class Pacer:
         *,
         share: float = 1.0,
         headroom_pct: float = 0.0,
+        jitter_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.quotas = tuple(quotas)
-        self.share = share
+        self.share, self.jitter_s = share, jitter_s
         self.factor = share * (1.0 - headroom_pct / 100.0)
         self.clock, self.sleep = clock, sleep
         self.lanes: dict[str, Lane] = {}
@@ -118,10 +120,12 @@ class Pacer:
             if quota is not None:
                 found = self.lanes.get(quota.group)
                 if found is None:
-                    # A token short of the quota's burst at least: AWS's bucket does not refill while it is full,
-                    # so a burst whose first request arrives late leaves it behind the harness's by that delay.
-                    burst = quota.burst * self.share
-                    capacity = max(1.0, min(burst * self.factor / self.share, burst - 1.0))
+                    # Short of the quota's burst by what a delay of jitter_s refills (a token at least): AWS's bucket
+                    # does not refill while it is full, so requests queued behind a late one leave it behind the
+                    # harness's by that delay.
+                    burst, rate = quota.burst * self.share, quota.rate * self.factor
+                    margin = max(1.0, rate * self.jitter_s)
+                    capacity = max(1.0, min(burst * self.factor / self.share, burst - margin))
                     found = self.lanes[quota.group] = Lane(
                         quota.group, quota.rate * self.factor, capacity, clock=self.clock, sleep=self.sleep
                     )
@@ -152,7 +156,10 @@ def pacer_for(env: Environment, share: float = 1.0) -> Pacer | None:
     """The pacer for ``env``'s account (None when its inventory says ``pace = false``)."""
     if not env.api_quotas.pace:
         return None
-    return Pacer(raised_quotas(env), share=share, headroom_pct=env.api_quotas.headroom_pct)
+    settings = env.api_quotas
+    return Pacer(
+        raised_quotas(env), share=share, headroom_pct=settings.headroom_pct, jitter_s=settings.jitter_ms / 1000.0
+    )
 
 
 def attach(client: Any, pacer_of: Callable[[], Pacer | None]) -> None:

@@ -51,6 +51,12 @@ class ApiQuotasSpec(Strict):
         description="pace at (100 - headroom) % of each quota's rate and burst: room for the network's jitter between "
         "the harness's clock and AWS's buckets",
     )
+    jitter_ms: float = Field(
+        150.0,
+        ge=0,
+        description="how much later than the next one a request may reach AWS: a lane holds what this refills (a "
+        "token at least) less than the quota's burst",
+    )
     quotas: dict[str, QuotaSetting] = Field(
         {}, description="raised quotas for every account, by bucket name (lambda:control-plane, logs:StartQuery...)"
     )
