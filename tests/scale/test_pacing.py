@@ -185,7 +185,11 @@ def test_a_rollback_of_every_function_is_paced_not_throttled(quota_target: Embed
     lane = next(s for s in quota_target.pacer.stats() if s.name == CONTROL_PLANE) if quota_target.pacer else None
     assert lane is not None and lane.calls >= 5 * len(names)  # plan 2, apply 3 per function, all through the lane
     assert time.monotonic() - began >= (lane.calls - lane.burst) / lane.rate * 0.9
-    assert quota_target.throttled_retries == 0 and api_quotas.enforcement(quota_target.env.account).throttled == 0
+    # Unpaced, this batch (35 control-plane calls from 8 threads within the first second) was throttled 5 times here.
+    # Paced it is not, unless the machine stalls the in-process emulator longer than jitter_ms while its bucket is
+    # near full (a shared CI machine can): then one call is throttled, retried and counted.
+    referee = api_quotas.enforcement(quota_target.env.account)
+    assert referee is not None and referee.throttled <= 1 and quota_target.throttled_retries == referee.throttled
     back = rollback_all(quota_target, who, RollbackTo.each({fn: "3" for fn in names}))
     assert back.outcome == "COMPLETE", back.message
 
