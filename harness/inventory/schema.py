@@ -36,29 +36,34 @@ class QuotaSetting(Strict):
     """One API quota's bucket where the account's differs from AWS's documented default (harness/quotas.py)."""
 
     rate: float = Field(gt=0, description="requests per second")
-    burst: float | None = Field(None, gt=0, description="bucket capacity (default: one second's worth, the rate)")
+    burst: float | None = Field(
+        default=None, gt=0, description="bucket capacity (default: one second's worth, the rate)"
+    )
 
 
 class ApiQuotasSpec(Strict):
     """How the harness paces its calls to the account's API request-rate quotas (README "Verification at platform
     scale"): every client waits for a token of the quota a call draws on before sending it."""
 
-    pace: bool = Field(True, description="pace every client to the quotas (false: send at once, rely on retries)")
+    pace: bool = Field(
+        default=True, description="pace every client to the quotas (false: send at once, rely on retries)"
+    )
     headroom_pct: float = Field(
-        3.0,
+        default=3.0,
         ge=0,
         lt=50,
         description="pace at (100 - headroom) % of each quota's rate and burst: room for the network's jitter between "
         "the harness's clock and AWS's buckets",
     )
     jitter_ms: float = Field(
-        150.0,
+        default=150.0,
         ge=0,
         description="how much later than the next one a request may reach AWS: a lane holds what this refills (a "
         "token at least) less than the quota's burst",
     )
     quotas: dict[str, QuotaSetting] = Field(
-        {}, description="raised quotas for every account, by bucket name (lambda:control-plane, logs:StartQuery...)"
+        default={},
+        description="raised quotas for every account, by bucket name (lambda:control-plane, logs:StartQuery...)",
     )
     ref: str = ""
 
