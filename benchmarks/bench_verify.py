@@ -9,8 +9,9 @@ GetCallerIdentity on the target before quotas apply), and with quotas on the quo
 
 Goals (printed with each line): calls per function <= 2 + the batched GetMetricData (500 queries a
 call) and DescribeServices (10 a call) (a release-label expectation adds one GetFunction); wall at
-N = 300 with quotas off <= 1.5 x calls / ceiling; with quotas on <= 1.3 x the quota-implied minimum
-and no ERROR row.
+N = 300 with quotas off <= 1.5 x calls / ceiling; with quotas on (the clients pacing themselves to the
+quotas, harness/pacing.py) <= 1.1 x the quota-implied minimum at N = 300 (1.5 x at N = 30), no throttled
+call and no ERROR row. ``benchmarks/bench_quotas.py`` adds ``harness rollback --all`` at the quota limit.
 
 Run: python benchmarks/bench_verify.py [--sizes 7,30,300] [--quotas off,on]
 """
@@ -30,6 +31,9 @@ from pathlib import Path
 SIZES = {7: None, 30: (6, 6), 300: (30, 30)}  # N -> (tables, ECS services) of the synthetic inventory; 7: bundled SIT
 CEILING_SECONDS = 3.0
 SIGNING = {"cloudwatch": "monitoring"}  # botocore service name -> SigV4 signing name (the quota table's key)
+# With quotas on, the checklist's wall against its quota-implied minimum: the paced control-plane lane overlaps
+# the other rows (harness/checks/runner.py), so the minimum is what is left once the fixed costs are small.
+GOALS_QUOTAS = {30: 1.5, 300: 1.1}
 PER_FUNCTION_OPS = ("GetAlias", "GetFunction", "Invoke", "ListVersionsByFunction", "FilterLogEvents")
 
 
@@ -94,8 +98,11 @@ def one(n: int, quotas: bool, inventory: str) -> dict:
         from harness.targets.embedded.fidelity import api_quotas
 
         api_quotas.release(env.account)
+        target.stop_pacing()  # the clients' pacing too: STS has a quota of its own
         raw = ceiling(target)
         api_quotas.enforce(env.account, target.quota_share)
+        target.pace(target.quota_share)
+        time.sleep(1.5)  # every bucket full again, on both sides
     else:
         raw = ceiling(target)
     calls: collections.Counter[str] = collections.Counter()
@@ -158,7 +165,7 @@ def report(r: dict) -> str:
             f"{r['throttled_retries']}; ERROR rows {r['verdicts'].get('error', 0)}"
         )
     elif r["quotas"]:
-        goal = 1.3 * r["quota_min_s"]
+        goal = GOALS_QUOTAS.get(n, 1.1) * r["quota_min_s"]
         lines.append(
             f"  quota-implied minimum {r['quota_min_s']:.2f} s ({r['busiest']}); goal wall <= {goal:.2f} s: "
             f"{'met' if r['wall_s'] <= goal else 'NOT met'} ({r['wall_s'] / r['quota_min_s']:.2f} x); throttled and "

@@ -64,6 +64,10 @@ class CheckSpec:
     fn: CheckFn
     rows: Callable[[Environment], list[tuple[str, object]]]  # (resource, inventory item)
     needs: tuple[str, ...] = ()  # target capabilities (harness.targets.capabilities); missing -> SKIP
+    # Rows that make a per-resource call the other rows need not wait for: the API quota it waits on when the
+    # target paces its calls (harness/pacing.py), or "lambda:invoke" (invocations: bounded by concurrency, not
+    # a rate). When pacing, the runner reads such rows in a lane of their own, beside the other rows.
+    lane: str | None = None
 
     @property
     def runbook(self) -> str:
@@ -155,6 +159,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "deployed-version; otherwise observed says 'expected version unknown')",
         lambda_checks.check_alias_version,
         _functions,
+        lane="lambda:control-plane",  # one GetAlias per function (Lambda quotas: 15/s across the control plane)
     ),
     CheckSpec(
         "error-rate",
@@ -260,6 +265,7 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         lambda_checks.check_health_endpoint,
         _functions,
         needs=("lambda-invoke",),
+        lane="lambda:invoke",  # one /health invoke per function: in flight beside the other rows
     ),
     CheckSpec(
         "api-health",

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import threading
 import traceback
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
@@ -15,6 +18,10 @@ from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.targets.base import throttle_code
 
+# Harness setting, not a runbook threshold: threads per lane of rows. In a quota's lane each waits for the
+# next token, so a few keep the quota busy while their calls are in flight; in the invocations' lane they
+# keep a few /health invokes in flight.
+LANE_WORKERS = 4
 # Request parameters worth naming in a call's description (never bodies or payloads).
 NAMED_PARAMS = (
     "FunctionName",
@@ -97,12 +104,16 @@ def run_row(ctx: CheckContext, planned: PlannedRow) -> CheckResult:
         return skipped
     calls: list[str] = []
     throttled: list[str] = []
+    # The target's listeners hear every thread's calls: a row keeps only its own (rows may run concurrently).
+    me = threading.get_ident()
 
     def record(service: str, operation: str, params: dict[str, Any]) -> None:
-        calls.append(describe_call(service, operation, params))
+        if threading.get_ident() == me:
+            calls.append(describe_call(service, operation, params))
 
     def retried(service: str, operation: str, code: str) -> None:
-        throttled.append(f"{service}.{operation} {code}")
+        if threading.get_ident() == me:
+            throttled.append(f"{service}.{operation} {code}")
 
     target = ctx.target
     target.add_call_listener(record)
@@ -136,4 +147,63 @@ def run_procedure(
     ctx: CheckContext, procedure: str | None = None, slugs: tuple[str, ...] | None = None
 ) -> list[CheckResult]:
     """Every row of ``procedure`` (all procedures when None), in catalogue order."""
-    return [run_row(ctx, p) for p in rows_for(ctx.env, procedure, slugs)]
+    return list(run_rows(ctx, rows_for(ctx.env, procedure, slugs)))
+
+
+def _paced(ctx: CheckContext, planned: PlannedRow) -> bool:
+    """True when the row has a lane of its own and the target paces its calls (only then do rows wait on quotas)."""
+    return planned.spec.lane is not None and getattr(ctx.target, "pacer", None) is not None
+
+
+def _lanes(ctx: CheckContext, planned: Sequence[PlannedRow]) -> dict[str, list[int]]:
+    """The rows (indices) of each lane that has more than one row."""
+    lanes: dict[str, list[int]] = {}
+    for i, p in enumerate(planned):
+        if _paced(ctx, p):
+            lanes.setdefault(str(p.spec.lane), []).append(i)
+    return {lane: rows for lane, rows in lanes.items() if len(rows) > 1}
+
+
+def run_rows(ctx: CheckContext, planned: Sequence[PlannedRow]) -> Iterator[CheckResult]:
+    """Every row, yielded in the given order.
+
+    When the target paces its calls to the account's quotas, the rows with a lane (``CheckSpec.lane``: those
+    whose per-resource calls wait on a small quota, such as Lambda's control plane at 15/s for the whole
+    account, and the invocations, bounded by concurrency rather than a rate) run in lane threads from the
+    start, while this thread runs the other rows (batched metrics, logs, tables) in order, running ahead while
+    a lane row is still waiting: the checklist then takes about as long as its busiest quota needs, not that
+    plus everything else. Without pacing the rows run one after another, as before.
+    """
+    lanes = _lanes(ctx, planned)
+    if not lanes:
+        yield from (run_row(ctx, p) for p in planned)
+        return
+    # Each lane's first row runs here first: it fills the phase's shared reads (deployment records, SSM) once,
+    # before the lane's threads read them.
+    done: dict[int, CheckResult] = {rows[0]: run_row(ctx, planned[rows[0]]) for rows in lanes.values()}
+    pools = [
+        ThreadPoolExecutor(max_workers=min(LANE_WORKERS, len(rows) - 1), thread_name_prefix=f"checks-{lane}")
+        for lane, rows in lanes.items()
+    ]
+    try:
+        futures = {
+            i: pool.submit(run_row, ctx, planned[i])
+            for pool, rows in zip(pools, lanes.values(), strict=True)
+            for i in rows[1:]
+        }
+        others = deque(i for i in range(len(planned)) if i not in futures and i not in done)
+        for i in range(len(planned)):
+            future = futures.get(i)
+            while future is not None and not future.done() and others:
+                j = others.popleft()  # run ahead while the lane row is still waiting
+                done[j] = run_row(ctx, planned[j])
+            if future is not None:
+                yield future.result()
+            elif i in done:
+                yield done.pop(i)
+            else:
+                others.popleft()
+                yield run_row(ctx, planned[i])
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -405,6 +405,7 @@ def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
         promotion_order=tuple(lam.promotion_order),
         rto=spec.rto,
         lease=spec.lease,
+        api_quotas=spec.api_quotas.model_copy(update={"quotas": {**spec.api_quotas.quotas, **e.api_quotas}}),
     )
     s.check_missing()
     return resolved

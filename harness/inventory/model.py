@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.inventory.schema import (
+    ApiQuotasSpec,
     ApprovalRule,
     AutoRollbackSpec,
     GateSpec,
@@ -171,6 +172,8 @@ class Environment:
     promotion_order: tuple[str, ...] = field(default=())  # service names, 001 §5.1 (empty: inventory order)
     lease: LeaseSpec = field(default_factory=lambda: LeaseSpec())  # the operation lease (harness/lease.py)
     rto: RtoSpec | None = None  # recovery time objectives per kind (002 "Rollback Scenarios & Recovery Times")
+    # API pacing; ``quotas``: the inventory's raised quotas merged with this environment's account's own
+    api_quotas: ApiQuotasSpec = field(default_factory=ApiQuotasSpec)
 
     def trigger(self, key: str) -> TriggerMetric | None:
         """The automated-rollback trigger ``key`` (error_rate_5xx, latency_p99, ...), or None."""

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.quotas import groups as quota_groups
+
 ACCOUNT_RE = re.compile(r"^(\d{12}|\$\{[A-Z][A-Z0-9_]*\})$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([a-z_]+)\}")
@@ -30,6 +32,42 @@ class Meta(Strict):
     notes: list[str] = []
 
 
+class QuotaSetting(Strict):
+    """One API quota's bucket where the account's differs from AWS's documented default (harness/quotas.py)."""
+
+    rate: float = Field(gt=0, description="requests per second")
+    burst: float | None = Field(
+        default=None, gt=0, description="bucket capacity (default: one second's worth, the rate)"
+    )
+
+
+class ApiQuotasSpec(Strict):
+    """How the harness paces its calls to the account's API request-rate quotas (README "Verification at platform
+    scale"): every client waits for a token of the quota a call draws on before sending it."""
+
+    pace: bool = Field(
+        default=True, description="pace every client to the quotas (false: send at once, rely on retries)"
+    )
+    headroom_pct: float = Field(
+        default=3.0,
+        ge=0,
+        lt=50,
+        description="pace at (100 - headroom) % of each quota's rate and burst: room for the network's jitter between "
+        "the harness's clock and AWS's buckets",
+    )
+    jitter_ms: float = Field(
+        default=150.0,
+        ge=0,
+        description="how much later than the next one a request may reach AWS: a lane holds what this refills (a "
+        "token at least) less than the quota's burst",
+    )
+    quotas: dict[str, QuotaSetting] = Field(
+        default={},
+        description="raised quotas for every account, by bucket name (lambda:control-plane, logs:StartQuery...)",
+    )
+    ref: str = ""
+
+
 class EnvSpec(Strict):
     account: str
     region: str
@@ -38,6 +76,9 @@ class EnvSpec(Strict):
     role: str | None = None
     protected: bool = False
     promotes_to: str | None = None
+    api_quotas: dict[str, QuotaSetting] = Field(
+        {}, description="this account's raised API quotas (AWS support), by bucket name; over [api_quotas].quotas"
+    )
     ref: str = ""
 
     @field_validator("account")
@@ -404,10 +445,21 @@ class InventoryFile(Strict):
     rehearsal: RehearsalSpec = RehearsalSpec()
     lease: LeaseSpec = LeaseSpec()
     rto: RtoSpec | None = None  # 002 "Rollback Scenarios & Recovery Times" (game-day drills assert it)
+    api_quotas: ApiQuotasSpec = ApiQuotasSpec()
 
     @model_validator(mode="after")
     def _cross_refs(self) -> "InventoryFile":
+        known = set(quota_groups())
         for name, env in self.environments.items():
             if env.promotes_to and env.promotes_to not in self.environments:
                 raise ValueError(f"environments.{name}.promotes_to names unknown environment {env.promotes_to!r}")
+            for where, names in (
+                ("api_quotas.quotas", self.api_quotas.quotas),
+                (f"environments.{name}.api_quotas", env.api_quotas),
+            ):
+                unknown = sorted(set(names) - known)
+                if unknown:
+                    raise ValueError(
+                        f"{where}: unknown API quota {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                    )
         return self

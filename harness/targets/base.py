@@ -12,6 +12,7 @@ from botocore.config import Config
 from harness.clock import Clock, SystemClock
 from harness.errors import AccountMismatch
 from harness.inventory.model import Environment
+from harness.pacing import Pacer, attach, pacer_for
 from harness.targets.capabilities import validate
 
 CallListener = Callable[[str, str, dict], None]  # (service, operation, params)
@@ -111,6 +112,9 @@ class Target:
         self._pending_throttle = threading.local()  # per calling thread: a throttle waiting to be retried
         self.throttled_retries = 0  # throttled calls retried by botocore, over the target's life
         self.verified_account: str | None = None
+        # Client-side pacing to the account's API quotas (harness/pacing.py): a real account is paced from the
+        # first call; an emulator only while it rehearses the quotas (``pace()`` once they are enforced).
+        self.pacer: Pacer | None = pacer_for(env) if self.is_real_account else None
 
     # -- to override -------------------------------------------------------------------------
     def default_clock(self) -> Clock:
@@ -190,13 +194,27 @@ class Target:
         session = self.session
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = session.client(
+                client = session.client(
                     service,
                     region_name=region,
                     endpoint_url=self._endpoint_url(service),
                     config=Config(retries={"max_attempts": self.max_attempts, "mode": self.retry_mode}),
                 )
+                # Every request of every client waits for its quota's token before it is sent (when pacing).
+                attach(client, lambda: self.pacer)
+                self._clients[key] = client
             return self._clients[key]
+
+    def pace(self, share: float = 1.0) -> Pacer | None:
+        """Pace every client of this target (made before or after) to the inventory's API quotas, ``share`` of
+        each (1/workers when processes share the account's quotas); None when the inventory says ``pace = false``.
+        """
+        self.pacer = pacer_for(self.env, share)
+        return self.pacer
+
+    def stop_pacing(self) -> None:
+        """Send at once from now on (adaptive retries alone stand between the calls and the quotas)."""
+        self.pacer = None
 
     def add_call_listener(self, listener: CallListener) -> None:
         """Call ``listener(service, operation, params)`` before every API call of this target."""

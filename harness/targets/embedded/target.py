@@ -209,9 +209,11 @@ class EmbeddedTarget(Target):
             self.seed_seconds = time.perf_counter() - began
         if self.quotas_enabled:
             # From here on, as on AWS: the seed is the rehearsal's set-up, not the workload it rehearses.
+            from harness.pacing import raised_quotas
             from harness.targets.embedded.fidelity import api_quotas
 
-            api_quotas.enforce(self.env.account, self.quota_share)
+            api_quotas.enforce(self.env.account, self.quota_share, raised_quotas(self.env))
+            self.pace(self.quota_share)  # the clients pace themselves to what the referee enforces
         return self
 
     def preflight(self) -> None:
