@@ -15,7 +15,7 @@ from harness.inventory.model import Environment
 from harness.pacing import Pacer, attach, pacer_for
 from harness.targets.capabilities import validate
 
-CallListener = Callable[[str, str, dict], None]  # (service, operation, params)
+CallListener = Callable[[str, str, dict[str, Any]], None]  # (service, operation, params)
 RetryListener = Callable[
     [str, str, str], None
 ]  # (service, operation, throttling error code) of a throttled call being retried
@@ -104,7 +104,7 @@ class Target:
     def __init__(self, env: Environment, *, clock: Clock | None = None) -> None:
         self.env = env
         self.clock: Clock = clock or self.default_clock()
-        self._clients: dict[tuple, Any] = {}
+        self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self._session: boto3.Session | None = None
         self._listeners: list[CallListener] = []
@@ -232,7 +232,7 @@ class Target:
         """Stop calling ``listener``."""
         self._retry_listeners.remove(listener)
 
-    def _notify(self, model: Any, params: dict, **_: Any) -> None:
+    def _notify(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self._pending_throttle.value = None  # a new call starts
         for listener in list(self._listeners):
             listener(model.service_model.service_name, model.name, params)
@@ -262,7 +262,7 @@ class Target:
     def verify_account(self) -> str:
         """STS caller identity must be the env's account; raises AccountMismatch otherwise (safety rule 1)."""
         ident = self.client("sts").get_caller_identity()
-        actual = ident["Account"]
+        actual = str(ident["Account"])
         if actual != self.env.account:
             raise AccountMismatch(
                 f"refusing to run: the credentials are for account {actual} ({ident.get('Arn', '?')}) but "

@@ -42,7 +42,9 @@ from urllib.parse import parse_qs, unquote
 
 from harness.quotas import QUOTAS, Quota, quota_for  # noqa: F401 (the one table, re-exported for callers and tests)
 
-WsgiApp = Callable[[dict, Callable], Any]
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Any]
 
 SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/aws4_request")
 ACCOUNT_HEADER = "HTTP_X_MOTO_ACCOUNT_ID"
@@ -135,7 +137,7 @@ class RestRoutes:
         """The operation a request names."""
         for _, m, pattern, name in self.routes:
             if m == method and pattern.match(path):
-                return name
+                return str(name)
         return None
 
 
@@ -151,7 +153,7 @@ def rest_routes(service: str) -> RestRoutes:
         return _routes[service]
 
 
-def _body(environ: dict) -> bytes:
+def _body(environ: Environ) -> bytes:
     """The request body, read once and put back for the app behind."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
@@ -159,7 +161,7 @@ def _body(environ: dict) -> bytes:
     return body
 
 
-def request_operation(service: str, environ: dict) -> tuple[str | None, str]:
+def request_operation(service: str, environ: Environ) -> tuple[str | None, str]:
     """(operation, protocol) of a signed request: json, cbor, query, rest-json or rest-xml."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
@@ -177,7 +179,7 @@ def request_operation(service: str, environ: dict) -> tuple[str | None, str]:
     return (fields.get("Action") or [None])[0], "query"
 
 
-def s3_bucket(environ: dict) -> str:
+def s3_bucket(environ: Environ) -> str:
     """The bucket of a path-style S3 request (the embedded endpoint is an IP address: always path style)."""
     return unquote(environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0])
 
@@ -261,7 +263,7 @@ class QuotaMiddleware:
     def __init__(self, app: WsgiApp, default_account: str) -> None:
         self.app, self.default_account = app, default_account
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         account = environ.get(ACCOUNT_HEADER) or self.default_account
         limits = enforcement(account)
         if limits is not None:
@@ -278,7 +280,8 @@ class QuotaMiddleware:
                         status, headers, body = throttle_response(service, protocol, wait)
                         start_response(status, headers + [("Content-Length", str(len(body)))])
                         return [body]
-        return self.app(environ, start_response)
+        answer: Iterable[bytes] = self.app(environ, start_response)
+        return answer
 
 
 def _per_bucket(quota: Quota, bucket: str) -> Quota:
@@ -286,7 +289,7 @@ def _per_bucket(quota: Quota, bucket: str) -> Quota:
     return Quota(quota.service, (f"{bucket}/{'+'.join(quota.operations)}",), quota.rate, quota.burst, quota.source)
 
 
-PATCHES: tuple = ()
+PATCHES: tuple[Any, ...] = ()
 
 
 def install() -> None:
