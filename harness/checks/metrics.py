@@ -182,6 +182,26 @@ def planned_queries(ctx: Any) -> list[MetricQuery]:
     return out
 
 
+def _metric_queries(ids: dict[str, MetricQuery]) -> list[dict[str, Any]]:
+    """One GetMetricData query per id: the function's AWS/Lambda metric, period and statistic."""
+    return [
+        {
+            "Id": qid,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": NAMESPACE,
+                    "MetricName": q.metric,
+                    "Dimensions": [{"Name": "FunctionName", "Value": q.function}],
+                },
+                "Period": q.period_s,
+                "Stat": q.stat,
+            },
+            "ReturnData": True,
+        }
+        for qid, q in ids.items()
+    ]
+
+
 @dataclass
 class MetricsReader:
     """Fetches planned queries lazily, one window at a time, in batches of up to 500 per call."""
@@ -233,22 +253,6 @@ class MetricsReader:
     def _call(self, batch: list[MetricQuery]) -> None:
         start, end, _ = batch[0].window
         ids = {f"m{i}": q for i, q in enumerate(batch)}
-        queries = [
-            {
-                "Id": qid,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": NAMESPACE,
-                        "MetricName": q.metric,
-                        "Dimensions": [{"Name": "FunctionName", "Value": q.function}],
-                    },
-                    "Period": q.period_s,
-                    "Stat": q.stat,
-                },
-                "ReturnData": True,
-            }
-            for qid, q in ids.items()
-        ]
         cw = self.ctx.client("cloudwatch")
         values: dict[str, list[float]] = {qid: [] for qid in ids}
         stamps: dict[str, list[str]] = {qid: [] for qid in ids}
@@ -257,7 +261,7 @@ class MetricsReader:
         call_messages: list[dict[str, str]] = []
         seen_tokens: set[str] = set()
         kwargs: dict[str, Any] = {
-            "MetricDataQueries": queries,
+            "MetricDataQueries": _metric_queries(ids),
             "StartTime": start,
             "EndTime": end,
             "ScanBy": "TimestampAscending",

@@ -61,6 +61,66 @@ def _lock_age(ctx: CheckContext, created: datetime | None) -> float | None:
     return None if created is None else (ctx.now - created).total_seconds() / 60.0
 
 
+def _lockfile(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, datetime | None]:
+    """The S3-native lock (``<key>.tflock``) and when it was created; (None, None) when there is none."""
+    lockfile = f"{key}{LOCKFILE_SUFFIX}"
+    try:
+        got = s3.get_object(Bucket=bucket, Key=lockfile)
+    except ClientError as exc:
+        if not aws.is_not_found(exc, "404", "NoSuchKey", "NotFound"):
+            raise
+        return None, None
+    # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without
+    # Created.
+    text = got["Body"].read().decode("utf-8", "replace")
+    info = read_lock_info(text)
+    lock = {
+        "lockfile": lockfile,
+        **info,
+        "LastModified": str(got["LastModified"]),
+        **({} if info else {"Info": text[:200]}),
+    }
+    return lock, parse_created(str(info.get("Created", ""))) or got["LastModified"]
+
+
+def _locked(
+    ctx: CheckContext,
+    row: Row,
+    expected: str,
+    state_line: str,
+    lock: dict[str, Any],
+    lock_created: datetime | None,
+    evidence: dict[str, Any],
+) -> CheckResult:
+    """A held lock: FAIL when stuck (older than the limit) or forbidden, else WARN (an operation in progress)."""
+    tf = _terraform(ctx)
+    limit = tf.lock_max_age_minutes
+    age = _lock_age(ctx, lock_created)
+    forbidden = tf.forbid_lock_during_verification
+    evidence["lock"] = {**lock, "age_minutes": age, "forbidden_during_verification": forbidden}
+    who = lock.get("Who") or lock.get("lockfile") or "?"
+    held = Verdict.FAIL if forbidden else Verdict.WARN
+    policy = " (terraform.forbid_lock_during_verification)" if forbidden else ""
+    if age is None:
+        return row.result(
+            expected,
+            f"{state_line}; locked by {who}, lock age unknown (no parseable Created){policy}",
+            held,
+            **evidence,
+        )
+    if age > limit:
+        return row.result(
+            expected, f"{state_line}; stuck lock by {who}, {age:.0f} min old (> {limit})", Verdict.FAIL, **evidence
+        )
+    # A fresh lock means a plan/apply is running now: verification results may change under it.
+    return row.result(
+        expected,
+        f"{state_line}; locked by {who} for {age:.0f} min (operation in progress){policy}",
+        held,
+        **evidence,
+    )
+
+
 def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
     """State object exists and parses; no lock older than the limit; digest matches the body."""
     tf = _terraform(ctx)
@@ -106,50 +166,10 @@ def check_terraform_state(ctx: CheckContext, row: Row) -> CheckResult:
             lock = {"LockID": lock.get("LockID"), **info, **({} if info else {"Info": info_text})}
             lock_created = parse_created(str(info.get("Created", "")))
     else:
-        lockfile = f"{key}{LOCKFILE_SUFFIX}"
-        try:
-            got = s3.get_object(Bucket=tf.state_bucket, Key=lockfile)
-        except ClientError as exc:
-            if not aws.is_not_found(exc, "404", "NoSuchKey", "NotFound"):
-                raise
-        else:
-            # The lockfile holds the lock's JSON (Created, Who, ID, Operation); LastModified only ages a body without
-            # Created.
-            text = got["Body"].read().decode("utf-8", "replace")
-            info = read_lock_info(text)
-            lock = {
-                "lockfile": lockfile,
-                **info,
-                "LastModified": str(got["LastModified"]),
-                **({} if info else {"Info": text[:200]}),
-            }
-            lock_created = parse_created(str(info.get("Created", ""))) or got["LastModified"]
+        lock, lock_created = _lockfile(s3, tf.state_bucket, key)
     state_line = f"state v{summary['version']} serial {summary['serial']}, {summary['resources']} resource(s)"
     if lock:
-        age = _lock_age(ctx, lock_created)
-        forbidden = tf.forbid_lock_during_verification
-        evidence["lock"] = {**lock, "age_minutes": age, "forbidden_during_verification": forbidden}
-        who = lock.get("Who") or lock.get("lockfile") or "?"
-        held = Verdict.FAIL if forbidden else Verdict.WARN
-        policy = " (terraform.forbid_lock_during_verification)" if forbidden else ""
-        if age is None:
-            return row.result(
-                expected,
-                f"{state_line}; locked by {who}, lock age unknown (no parseable Created){policy}",
-                held,
-                **evidence,
-            )
-        if age > limit:
-            return row.result(
-                expected, f"{state_line}; stuck lock by {who}, {age:.0f} min old (> {limit})", Verdict.FAIL, **evidence
-            )
-        # A fresh lock means a plan/apply is running now: verification results may change under it.
-        return row.result(
-            expected,
-            f"{state_line}; locked by {who} for {age:.0f} min (operation in progress){policy}",
-            held,
-            **evidence,
-        )
+        return _locked(ctx, row, expected, state_line, lock, lock_created, evidence)
     return row.result(
         expected,
         f"{state_line}; not locked" + ("; digest matches" if evidence.get("digest") else ""),

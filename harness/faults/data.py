@@ -17,11 +17,26 @@ from harness import aws
 from harness.actions.guards import Authority
 from harness.data_verify import key_text
 from harness.faults.base import Fault, FaultRefused, guard
+from harness.inventory.model import Table
 from harness.targets.base import TargetLike
 
 CORRUPT_ATTRIBUTE = "status"  # the attribute a bad migration overwrote (the drill's items carry it)
 Key = dict[str, dict[str, Any]]
 Item = dict[str, dict[str, Any]]
+
+
+def _corruptible(target: TargetLike, table: str) -> Table:
+    """The inventory's table, refused when unknown or when it is the deployments table (001 §6.3.2)."""
+    env = target.env
+    try:
+        spec = env.table(table)
+    except KeyError as exc:
+        raise FaultRefused(str(exc.args[0])) from None
+    if spec.purpose == "deployments":
+        raise FaultRefused(
+            f"{table} is the deployments table (the audit log, 001 §6.3.2): a game day never corrupts it"
+        )
+    return spec
 
 
 def corrupt_items(
@@ -37,15 +52,7 @@ def corrupt_items(
     """Overwrite ``attribute`` of the first ``update`` keys and delete the next ``delete`` ones; the undo writes the
     before-images back."""
     guard(target, authority)
-    env = target.env
-    try:
-        spec = env.table(table)
-    except KeyError as exc:
-        raise FaultRefused(str(exc.args[0])) from None
-    if spec.purpose == "deployments":
-        raise FaultRefused(
-            f"{table} is the deployments table (the audit log, 001 §6.3.2): a game day never corrupts it"
-        )
+    spec = _corruptible(target, table)
     if update < 0 or delete < 0 or update + delete > len(keys):
         raise ValueError(f"cannot update {update} and delete {delete} of {len(keys)} keys")
     ddb = target.client("dynamodb")

@@ -118,6 +118,49 @@ def throttle_spike(target: TargetLike, fn: str, authority: Authority, *, count: 
     )
 
 
+def _published_latency(
+    target: TargetLike, fn: str, authority: Authority, limit: float, seconds: float, count: int | None, now: datetime
+) -> Fault:
+    """The latency spike as Duration datapoints published into AWS/Lambda (emulator targets only)."""
+    guard(target, authority, needs=("emulator-faults",))
+    n = SLOW_INVOCATIONS if count is None else count
+    ms = seconds * 1000.0
+    stamp = _stamp(target)
+    target.client("cloudwatch").put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": _dims(fn),
+                "Timestamp": stamp,
+                "Value": float(n),
+                "Unit": "Count",
+            },
+            {"MetricName": "Errors", "Dimensions": _dims(fn), "Timestamp": stamp, "Value": 0.0, "Unit": "Count"},
+            {
+                "MetricName": "Duration",
+                "Dimensions": _dims(fn),
+                "Timestamp": stamp,
+                "Values": [ms],
+                "Counts": [float(n)],
+                "Unit": "Milliseconds",
+            },
+        ],
+    )
+    return Fault(
+        "latency-spike",
+        f"lambda:{fn}",
+        "000 §2.2 latency thresholds; 000 §7.4 latency p95",
+        {fn: {"p95_limit_s": limit}},
+        {fn: {"invocations": n, "duration_s": seconds, "at": now.isoformat()}},
+        now,
+        undo=lambda: [f"{fn}: the slow Duration datapoints stay in CloudWatch until they leave the window"],
+        detected_by=("latency-p95",),
+        simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S "
+        "real seconds each)",
+    )
+
+
 def latency_spike(
     target: TargetLike,
     fn: str,
@@ -134,43 +177,7 @@ def latency_spike(
     mode = mode or ("publish" if target.supports("emulator-faults") else "invoke")
     now = target.clock.now()
     if mode == "publish":
-        guard(target, authority, needs=("emulator-faults",))
-        n = SLOW_INVOCATIONS if count is None else count
-        ms = seconds * 1000.0
-        stamp = _stamp(target)
-        target.client("cloudwatch").put_metric_data(
-            Namespace=NAMESPACE,
-            MetricData=[
-                {
-                    "MetricName": "Invocations",
-                    "Dimensions": _dims(fn),
-                    "Timestamp": stamp,
-                    "Value": float(n),
-                    "Unit": "Count",
-                },
-                {"MetricName": "Errors", "Dimensions": _dims(fn), "Timestamp": stamp, "Value": 0.0, "Unit": "Count"},
-                {
-                    "MetricName": "Duration",
-                    "Dimensions": _dims(fn),
-                    "Timestamp": stamp,
-                    "Values": [ms],
-                    "Counts": [float(n)],
-                    "Unit": "Milliseconds",
-                },
-            ],
-        )
-        return Fault(
-            "latency-spike",
-            f"lambda:{fn}",
-            "000 §2.2 latency thresholds; 000 §7.4 latency p95",
-            {fn: {"p95_limit_s": limit}},
-            {fn: {"invocations": n, "duration_s": seconds, "at": now.isoformat()}},
-            now,
-            undo=lambda: [f"{fn}: the slow Duration datapoints stay in CloudWatch until they leave the window"],
-            detected_by=("latency-p95",),
-            simulated="Duration datapoints published into AWS/Lambda (mode='invoke' runs a slow version instead, S "
-            "real seconds each)",
-        )
+        return _published_latency(target, fn, authority, limit, seconds, count, now)
     if mode != "invoke":
         raise ValueError(f"latency spike mode {mode!r}: publish or invoke")
     guard(target, authority, needs=("lambda-invoke", "emulator-faults"))

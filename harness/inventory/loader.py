@@ -14,18 +14,11 @@ from pydantic import ValidationError
 
 from harness.errors import InventoryError
 from harness.inventory.model import (
-    Amplify,
-    Api,
-    Bucket,
-    Ecs,
     Environment,
-    Function,
     FunctionDiscovery,
-    Table,
-    Terraform,
-    TriggerMetric,
 )
-from harness.inventory.schema import KNOWN_PLACEHOLDERS, PLACEHOLDER_RE, TRIGGER_THRESHOLDS, InventoryFile
+from harness.inventory.schema import KNOWN_PLACEHOLDERS, PLACEHOLDER_RE, InventoryFile
+from harness.inventory.sections import _amplify, _buckets, _functions, _tables, _terraform_ecs_api, _triggers
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 ENV_VAR_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
@@ -203,157 +196,27 @@ class _Subst:
         return out
 
 
-def _applies(envs: list[str] | None, env: str) -> bool:
-    return envs is None or env in envs
-
-
 def _resolve(inv: Inventory, name: str, strict: bool) -> Environment:
+    """One environment of the inventory, every placeholder substituted.
+
+    Over 60 lines because the Environment it builds names each of its fields once, in one call.
+    """
     spec, s = inv.spec, _Subst(inv, name, strict)
     e = spec.environments[name]
     account = s(e.account, f"environments.{name}.account")
     lam = spec.lambda_
     alias = s(lam.alias, "lambda.alias")
-    functions: list[Function] = []
-    seen: dict[str, str] = {}
-    for si, svc in enumerate(spec.lambda_.services):
-        for fi, fn in enumerate(svc.functions):
-            where = f"lambda.services[{si}].functions[{fi}]"
-            fname = s(fn, where)
-            if fname in seen:
-                raise InventoryError(f"{inv.path}: {where}: duplicate function {fname!r} (also at {seen[fname]})")
-            seen[fname] = where
-            functions.append(Function(name=fname, service=svc.name, alias=alias))
-    services = [svc.name for svc in lam.services]
-    for i, svc_name in enumerate(lam.promotion_order):
-        if svc_name not in services:
-            raise InventoryError(
-                f"{inv.path}: lambda.promotion_order[{i}]: {svc_name!r} is not a service ({', '.join(services)})"
-            )
+    functions, seen = _functions(inv, s, alias)
     discovery = tuple(
         FunctionDiscovery(service=svc.name, prefix=s(svc.discover_prefix, f"lambda.services[{i}].discover_prefix"))
         for i, svc in enumerate(lam.services)
         if svc.discover_prefix
     )
-    tables: list[Table] = []
-    for i, t in enumerate(spec.dynamodb.tables):
-        if not _applies(t.envs, name):
-            continue
-        tname = s(t.name, f"dynamodb.tables[{i}].name")
-        if any(x.name == tname for x in tables):
-            raise InventoryError(f"{inv.path}: dynamodb.tables[{i}].name: duplicate table {tname!r}")
-        users = tuple(s(f, f"dynamodb.tables[{i}].functions[{j}]") for j, f in enumerate(t.functions))
-        for j, fname in enumerate(users):
-            if fname not in seen and not any(fname.startswith(d.prefix) for d in discovery):
-                raise InventoryError(
-                    f"{inv.path}: dynamodb.tables[{i}].functions[{j}]: {fname!r} is not one of the inventory's "
-                    "functions"
-                )
-        dyn = spec.dynamodb
-        tables.append(
-            Table(
-                tname,
-                t.pitr,
-                t.billing_mode,
-                t.hash_key,
-                t.range_key,
-                tuple(t.indexes),
-                t.purpose,
-                t.ref,
-                functions=users,
-                env_var=t.env_var or dyn.table_env_var,
-                restore_suffix=dyn.restore_suffix,
-                restore_timestamp=dyn.restore_timestamp,
-                restore_sse=dyn.restore_sse,
-                restore_wait_minutes=dyn.restore_wait_minutes,
-                shrink_refusal_percent=dyn.shrink_refusal_percent,
-            )
-        )
-    buckets = []
-    for i, b in enumerate(spec.s3.buckets):
-        if not _applies(b.envs, name):
-            continue
-        repl = b.replication if (b.replication and _applies(b.replication_envs, name)) else None
-        buckets.append(
-            Bucket(
-                name=s(b.name, f"s3.buckets[{i}].name"),
-                versioning=b.versioning,
-                public_access_block=b.public_access_block,
-                encryption=b.encryption,
-                replication_destination=s(repl.destination, f"s3.buckets[{i}].replication.destination")
-                if repl
-                else None,
-                replication_region=repl.region if repl else None,
-                ref=b.ref,
-                replication_prefix=s(repl.prefix, f"s3.buckets[{i}].replication.prefix") if repl else "",
-            )
-        )
-    tf = spec.terraform
-    terraform = (
-        Terraform(
-            state_bucket=s(tf.state_bucket, "terraform.state_bucket"),
-            lock_table=s(tf.lock_table, "terraform.lock_table") if tf.lock_table else None,
-            state_keys=tuple(s.expand(tf.state_keys, "terraform.state_keys")),
-            lock_max_age_minutes=tf.lock_max_age_minutes,
-            ref=tf.ref,
-            forbid_lock_during_verification=tf.forbid_lock_during_verification,
-        )
-        if tf
-        else None
-    )
-    ecs = (
-        Ecs(
-            cluster=s(spec.ecs.cluster, "ecs.cluster"),
-            services=tuple(s.expand(spec.ecs.services, "ecs.services")),
-            desired_count=spec.ecs.desired_count,
-            ref=spec.ecs.ref,
-        )
-        if spec.ecs
-        else None
-    )
-    api = (
-        Api(
-            base_url=s(spec.api.base_url, "api.base_url").rstrip("/"),
-            paths=tuple(spec.api.paths),
-            function=s(spec.api.function, "api.function"),
-            ref=spec.api.ref,
-        )
-        if spec.api
-        else None
-    )
-    if api and api.function not in seen:
-        raise InventoryError(f"{inv.path}: api.function: {api.function!r} is not one of the inventory's functions")
-    amp = spec.amplify
-    amplify = (
-        Amplify(
-            s(amp.app_id, "amplify.app_id"),
-            s(amp.branch, "amplify.branch"),
-            s(amp.domain, "amplify.domain"),
-            amp.ref,
-            green_branch=s(amp.green_branch, "amplify.green_branch") if amp.green_branch else None,
-            domain_prefix=s(amp.domain_prefix, "amplify.domain_prefix"),
-            other_prefixes=tuple(s(p, f"amplify.other_prefixes[{i}]") for i, p in enumerate(amp.other_prefixes)),
-            repository=s(amp.repository, "amplify.repository") if amp.repository else None,
-        )
-        if amp
-        else None
-    )
-    triggers = tuple(
-        TriggerMetric(
-            key=key,
-            namespace=src.namespace,
-            metric=src.metric,
-            statistic=src.statistic,
-            dimensions=tuple(
-                (k, s(v, f"auto_rollback.sources.{key}.dimensions.{k}")) for k, v in src.dimensions.items()
-            ),
-            total_metric=src.total_metric,
-            window_minutes=src.window_minutes,
-            threshold=float(getattr(spec.auto_rollback, TRIGGER_THRESHOLDS[key])),
-            action=src.action,
-            ref=src.ref or spec.auto_rollback.ref,
-        )
-        for key, src in spec.auto_rollback.sources.items()
-    )
+    tables = _tables(inv, s, name, seen, discovery)
+    buckets = _buckets(inv, s, name)
+    terraform, ecs, api = _terraform_ecs_api(inv, s, seen)
+    amplify = _amplify(inv, s)
+    triggers = _triggers(inv, s)
     cfn = spec.cloudformation
     resolved = Environment(
         inventory=spec.inventory.name,

@@ -29,6 +29,18 @@ def box(done: bool | None, text: str, evidence: str = "") -> str:
     return f"- [ ] {text} — {evidence or MANUAL}"
 
 
+# 001 §7.3 "Post-Mortem": nothing the harness can verify.
+POST_MORTEM = (
+    "### Post-Mortem",
+    "",
+    box(None, "Root cause identified"),
+    box(None, "Fix developed and tested in DEV"),
+    box(None, "Post-mortem document created"),
+    box(None, "Prevention measures documented"),
+    "",
+)
+
+
 def rows_state(rows: Rows, slugs: Iterable[str], resources: Iterable[str] | None = None) -> tuple[bool | None, str]:
     """(True, 'N rows PASS') when every matching row passed (WARN passes), (False, first failure), (None, 'not run')."""
     wanted, names = set(slugs), set(resources) if resources is not None else None
@@ -81,12 +93,6 @@ def rollback_checklist(
         if plan_facts(leaf.plan).get("to")
     )
     checkpoints = sorted({str(leaf.evidence.get("checkpoint")) for leaf in moved if leaf.evidence.get("checkpoint")})
-    healthy = [
-        leaf
-        for leaf in moved
-        if (leaf.evidence.get("health") or {}).get("problem") is None and leaf.evidence.get("health")
-    ]
-    record = result.record
     lines = [
         "## Rollback Checklist",
         "",
@@ -113,6 +119,29 @@ def rollback_checklist(
         box(bool(targets) or None, "Rollback target version identified", targets),
         box(True, "Rollback approved by", _approved(env, authority, "prod-rollback")),
         "",
+        *_rollback_execution(result, env, rows, fns, moved),
+        *POST_MORTEM,
+        "### Sign-off",
+        "",
+        f"**Rollback Executor**: {authority.who}",
+        f"**Approver**: {', '.join(authority.approvers) or '-'}",
+        f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _rollback_execution(
+    result: ActionResult, env: Environment, rows: Rows, fns: list[str], moved: list[ActionResult]
+) -> list[str]:
+    """001 §7.3 "Rollback Execution" and "Post-Rollback Verification"."""
+    healthy = [
+        leaf
+        for leaf in moved
+        if (leaf.evidence.get("health") or {}).get("problem") is None and leaf.evidence.get("health")
+    ]
+    record = result.record
+    return [
         "### Rollback Execution",
         "",
         box(True if moved else None, "Rollback command executed", f"{result.plan.action} ({len(moved)} function(s))"),
@@ -146,21 +175,7 @@ def rollback_checklist(
             else "no deployments table in the inventory",
         ),
         "",
-        "### Post-Mortem",
-        "",
-        box(None, "Root cause identified"),
-        box(None, "Fix developed and tested in DEV"),
-        box(None, "Post-mortem document created"),
-        box(None, "Prevention measures documented"),
-        "",
-        "### Sign-off",
-        "",
-        f"**Rollback Executor**: {authority.who}",
-        f"**Approver**: {', '.join(authority.approvers) or '-'}",
-        f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC",
-        "",
     ]
-    return "\n".join(lines)
 
 
 def _settled(record: object) -> bool | None:
@@ -187,7 +202,6 @@ def promotion_checklist(
     authority = authority or Authority()
     leaves = _leaves(result)
     promoted = [leaf for leaf in leaves if leaf.plan.action == "promote"]
-    fns = [str(plan_facts(leaf.plan).get("dest_function")) for leaf in promoted]
     versions = ", ".join(
         sorted(
             {
@@ -200,21 +214,6 @@ def promotion_checklist(
     )
     first = result.timeline[0].at if result.timeline else result.plan.planned_at
     rule = f"{source.name}-to-{dest.name}"
-    monitors = [leaf.evidence.get("monitor") for leaf in promoted if leaf.evidence.get("monitor")]
-    fired = [leaf for leaf in promoted if leaf.evidence.get("trigger")]
-    records = [leaf.record for leaf in promoted if leaf.record]
-    backups = sorted({str(plan_facts(leaf.plan).get("backup_alias")) for leaf in promoted if leaf.applied})
-    applied = [leaf for leaf in promoted if leaf.applied]
-    deployed = (
-        all(
-            any(
-                c.attribute == "FunctionVersion" and c.resource.endswith(f"alias/{dest.alias}") for _, c in leaf.applied
-            )
-            for leaf in applied
-        )
-        if applied
-        else None
-    )
     services = sorted({str(plan_facts(leaf.plan).get("service")) for leaf in promoted})
     prod = dest.protected
     head = [
@@ -228,6 +227,26 @@ def promotion_checklist(
     if prod:
         head.append(f"**Change Request Ticket**: {authority.incident or '-'}")
     head.append(f"**Outcome**: {result.outcome}" + (f" — {result.message}" if result.message else ""))
+    pre = _promotion_pre(source, dest, authority, promoted, gate_rows)
+    execution = _promotion_execution(result, dest, promoted)
+    post = _promotion_post(rows, dest, promoted)
+    sign = ["", "### Sign-off", "", f"**Promoter Signature**: {authority.who}"]
+    if prod:
+        sign += [
+            f"**{role} Signature**: {name}"
+            for role, name in zip(
+                dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
+            )
+        ]
+    sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]
+    return "\n".join(head + pre + execution + post + sign)
+
+
+def _promotion_pre(
+    source: Environment, dest: Environment, authority: Authority, promoted: list[ActionResult], gate_rows: Rows
+) -> list[str]:
+    """001 §7.2 "Pre-Promotion Checks" and "Approvals" (protected destination), else 001 §7.1's pre-promotion list."""
+    rule, prod = f"{source.name}-to-{dest.name}", dest.protected
     gate_errors, gate_throttles = rows_state(gate_rows, ["source-errors"]), rows_state(gate_rows, ["source-throttles"])
     gate_health = rows_state(gate_rows, ["source-health"])
     gate = dest.gates.get(source.name) or source.gates.get(source.name)
@@ -276,6 +295,26 @@ def promotion_checklist(
             box(None, "Release notes documented"),
             box(bool(authority.approvers) or None, "Dev Lead approval obtained", _approved(dest, authority, rule)),
         ]
+    return pre
+
+
+def _promotion_execution(result: ActionResult, dest: Environment, promoted: list[ActionResult]) -> list[str]:
+    """001 §7.1/§7.2 "Promotion Execution": the run, the gates, the backup alias, the alias move, the monitor."""
+    prod = dest.protected
+    monitors = [leaf.evidence.get("monitor") for leaf in promoted if leaf.evidence.get("monitor")]
+    fired = [leaf for leaf in promoted if leaf.evidence.get("trigger")]
+    backups = sorted({str(plan_facts(leaf.plan).get("backup_alias")) for leaf in promoted if leaf.applied})
+    applied = [leaf for leaf in promoted if leaf.applied]
+    deployed = (
+        all(
+            any(
+                c.attribute == "FunctionVersion" and c.resource.endswith(f"alias/{dest.alias}") for _, c in leaf.applied
+            )
+            for leaf in applied
+        )
+        if applied
+        else None
+    )
     monitor_ok = (not fired) if monitors else None
     monitor_text = (
         "; ".join(leaf.message for leaf in fired)
@@ -314,6 +353,14 @@ def promotion_checklist(
             monitor_text,
         ),
     ]
+    return execution
+
+
+def _promotion_post(rows: Rows, dest: Environment, promoted: list[ActionResult]) -> list[str]:
+    """001 §7.1/§7.2 "Post-Promotion Verification" (and, for a protected destination, the 24 h monitoring)."""
+    prod = dest.protected
+    fns = [str(plan_facts(leaf.plan).get("dest_function")) for leaf in promoted]
+    records = [leaf.record for leaf in promoted if leaf.record]
     post = [
         "",
         "### Post-Promotion Verification",
@@ -338,16 +385,7 @@ def promotion_checklist(
             *(box(None, f"{h} check: No errors") for h in ("1-hour", "4-hour", "12-hour", "24-hour")),
             box(None, "Customer feedback: No issues reported"),
         ]
-    sign = ["", "### Sign-off", "", f"**Promoter Signature**: {authority.who}"]
-    if prod:
-        sign += [
-            f"**{role} Signature**: {name}"
-            for role, name in zip(
-                dest.approvals[rule].roles if rule in dest.approvals else [], authority.approvers, strict=False
-            )
-        ]
-    sign += [f"**Date/Time**: {utc(result.timeline[-1].at if result.timeline else first, '%Y-%m-%d %H:%M:%S')} UTC", ""]
-    return "\n".join(head + pre + execution + post + sign)
+    return post
 
 
 def _service_label(details: Mapping[str, Any]) -> str:

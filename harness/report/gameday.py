@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from harness.actions.base import Event
-from harness.drills.model import DrillResult, fmt_s
+from harness.drills.model import DrillResult, Recovery, fmt_s
 from harness.inventory.model import Environment
 from harness.report.incident import IncidentFacts, incident_facts, render_incident
 from harness.report.timeline import cell, render_timeline
@@ -94,55 +94,7 @@ def render_drill(result: DrillResult) -> str:
         rows = result.rows.get(phase)
         if rows:
             lines += [f"## Rows: {phase}", "", *_rows_table(rows), ""]
-    if result.fault:
-        lines += [
-            "## Fault",
-            "",
-            f"`{result.fault.get('name')}` on `{result.fault.get('resource')}` ({result.fault.get('ref')})"
-            + (f" — simulated: {result.fault['simulated']}" if result.fault.get("simulated") else ""),
-            "",
-            "```json",
-            json.dumps(
-                {k: result.fault.get(k) for k in ("before", "after", "detected_by", "undo_log", "undo_error")},
-                indent=2,
-                default=str,
-            )[:6000],
-            "```",
-            "",
-        ]
-    if result.recovery is not None:
-        rec = result.recovery
-        lines += ["## Recovery", "", f"{rec.method}: {'ok' if rec.ok else 'reported FAILURE'} — {rec.message}", ""]
-        for a in rec.actions:
-            lines.append(
-                f"- `{a.plan.action}` {a.outcome}: {a.message}"
-                + (f" (record `{a.record.record_id}` {a.record.status})" if a.record else "")
-            )
-        if rec.command is not None:
-            c = rec.command
-            lines += [
-                "",
-                f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after "
-                f"{c.seconds:.1f} s, "
-                "environment set by the harness:",
-                "",
-                "```",
-                *[f"{k}={v}" for k, v in sorted(c.environment.items())],
-                "```",
-                "",
-                "stdout (tail):",
-                "",
-                "```",
-                c.stdout[-3000:].rstrip() or "(none)",
-                "```",
-                "",
-                "stderr (tail):",
-                "",
-                "```",
-                c.stderr[-3000:].rstrip() or "(none)",
-                "```",
-            ]
-        lines.append("")
+    lines += _fault_section(result.fault) + _recovery_section(result.recovery)
     if result.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in result.notes], ""]
     return "\n".join(lines)
@@ -275,3 +227,62 @@ def timeline_events(result: DrillResult) -> list[Event]:
 
 
 __all__ = ["drill_incident", "render_drill", "render_drill_incident", "render_summary", "timeline_events"]
+
+
+def _fault_section(fault: Mapping[str, Any] | None) -> list[str]:
+    """The injected fault: name, resource, runbook reference, and its before/after/undo evidence."""
+    if not fault:
+        return []
+    return [
+        "## Fault",
+        "",
+        f"`{fault.get('name')}` on `{fault.get('resource')}` ({fault.get('ref')})"
+        + (f" — simulated: {fault['simulated']}" if fault.get("simulated") else ""),
+        "",
+        "```json",
+        json.dumps(
+            {k: fault.get(k) for k in ("before", "after", "detected_by", "undo_log", "undo_error")},
+            indent=2,
+            default=str,
+        )[:6000],
+        "```",
+        "",
+    ]
+
+
+def _recovery_section(rec: Recovery | None) -> list[str]:
+    """How the drill recovered: the harness's actions or the operator's command with its output tails."""
+    if rec is None:
+        return []
+    lines = ["## Recovery", "", f"{rec.method}: {'ok' if rec.ok else 'reported FAILURE'} — {rec.message}", ""]
+    for a in rec.actions:
+        lines.append(
+            f"- `{a.plan.action}` {a.outcome}: {a.message}"
+            + (f" (record `{a.record.record_id}` {a.record.status})" if a.record else "")
+        )
+    if rec.command is not None:
+        c = rec.command
+        lines += [
+            "",
+            f"Command `{' '.join(c.command)}`: exit {c.exit_code}{' (timed out)' if c.timed_out else ''} after "
+            f"{c.seconds:.1f} s, "
+            "environment set by the harness:",
+            "",
+            "```",
+            *[f"{k}={v}" for k, v in sorted(c.environment.items())],
+            "```",
+            "",
+            "stdout (tail):",
+            "",
+            "```",
+            c.stdout[-3000:].rstrip() or "(none)",
+            "```",
+            "",
+            "stderr (tail):",
+            "",
+            "```",
+            c.stderr[-3000:].rstrip() or "(none)",
+            "```",
+        ]
+    lines.append("")
+    return lines

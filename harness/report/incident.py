@@ -138,53 +138,8 @@ def render_incident(f: IncidentFacts) -> str:
         f"- **Revenue Impact**: {PLACEHOLDER}",
         f"- **Data Impact**: {PLACEHOLDER}",
     ]
-    froms = sorted({str(c.get("from")) for c in f.changes if c.get("from")})
-    tos = sorted({str(c.get("final") or c.get("to")) for c in f.changes if c.get("final") or c.get("to")})
-    out += [
-        "",
-        "## Rollback Details",
-        f"- **Method Used**: {f.method}",
-        f"- **Rolled Back From**: Version {', '.join(froms) or '-'}",
-        f"- **Rolled Back To**: Version {', '.join(tos) or '-'}",
-        f"- **Workflow Run**: {f.workflow_run or '-'}",
-        "",
-        "| Function | From | To | Final | Health | Outcome |",
-        "|----------|------|----|-------|--------|---------|",
-    ]
-    out += [
-        f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | "
-        f"{cell(c.get('health'))} | "
-        f"{cell(c.get('outcome'))} |"
-        for c in f.changes
-    ]
-    summary = [
-        (
-            "Lambda health",
-            _verdicts(f.verification, ["health-endpoint", "source-health"])
-            or _verdicts(f.verification, [ACTION_HEALTH, ACTION_MONITOR]),
-        ),
-        ("API endpoints", _verdicts(f.verification, ["api-health", "api-responses"])),
-        ("Error rate", _error_rate(f.verification)),
-        ("Data integrity", _verdicts(f.verification, ["dynamodb-reads", "dynamodb-pitr"])),
-    ]
-    out += ["", "## Verification Results", "| Check | Result |", "|-------|--------|"]
-    out += [f"| {name} | {value or 'not verified in this run'} |" for name, value in summary]
-    if f.verification:
-        out += [
-            "",
-            "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the "
-            "checklist rows "
-            "(000 §7.4) verified on a fresh context after it:",
-            "",
-            "| Check | Resource | Expected | Observed | Result | Ref |",
-            "|---|---|---|---|---|---|",
-        ]
-        out += [
-            f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
-            f"{cell(r.get('observed'))} | "
-            f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
-            for r in f.verification
-        ]
+    out += _rollback_details(f)
+    out += _verification_section(f)
     if f.decisions:
         out += ["", "## Decision Criteria", *[f"> {d}" for d in f.decisions]]
     if f.notes:
@@ -207,6 +162,63 @@ def render_incident(f: IncidentFacts) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _rollback_details(f: IncidentFacts) -> list[str]:
+    """000 §8 "Rollback Details": method, from and to versions, and one row per function."""
+    froms = sorted({str(c.get("from")) for c in f.changes if c.get("from")})
+    tos = sorted({str(c.get("final") or c.get("to")) for c in f.changes if c.get("final") or c.get("to")})
+    out = [
+        "",
+        "## Rollback Details",
+        f"- **Method Used**: {f.method}",
+        f"- **Rolled Back From**: Version {', '.join(froms) or '-'}",
+        f"- **Rolled Back To**: Version {', '.join(tos) or '-'}",
+        f"- **Workflow Run**: {f.workflow_run or '-'}",
+        "",
+        "| Function | From | To | Final | Health | Outcome |",
+        "|----------|------|----|-------|--------|---------|",
+    ]
+    out += [
+        f"| {cell(c.get('function'))} | {cell(c.get('from'))} | {cell(c.get('to'))} | {cell(c.get('final'))} | "
+        f"{cell(c.get('health'))} | "
+        f"{cell(c.get('outcome'))} |"
+        for c in f.changes
+    ]
+    return out
+
+
+def _verification_section(f: IncidentFacts) -> list[str]:
+    """000 §8 "Verification Results": the summary table, then every row verified after the action."""
+    summary = [
+        (
+            "Lambda health",
+            _verdicts(f.verification, ["health-endpoint", "source-health"])
+            or _verdicts(f.verification, [ACTION_HEALTH, ACTION_MONITOR]),
+        ),
+        ("API endpoints", _verdicts(f.verification, ["api-health", "api-responses"])),
+        ("Error rate", _error_rate(f.verification)),
+        ("Data integrity", _verdicts(f.verification, ["dynamodb-reads", "dynamodb-pitr"])),
+    ]
+    out = ["", "## Verification Results", "| Check | Result |", "|-------|--------|"]
+    out += [f"| {name} | {value or 'not verified in this run'} |" for name, value in summary]
+    if f.verification:
+        out += [
+            "",
+            "The action's own verification (000 §4.2.5 health through fn:alias, 001 §6.3.1 monitor), then the "
+            "checklist rows "
+            "(000 §7.4) verified on a fresh context after it:",
+            "",
+            "| Check | Resource | Expected | Observed | Result | Ref |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
+            f"{cell(r.get('observed'))} | "
+            f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
+            for r in f.verification
+        ]
+    return out
 
 
 ACTION_HEALTH, ACTION_MONITOR = "action-health", "action-monitor"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.actions import COMPLETE, FAILED, REFUSED, Authority
+from harness.actions import COMPLETE, FAILED, REFUSED, Authority, promote_apply
 from harness.actions import promote as pr
 from harness.actions import rollback as rb
 from harness.actions.rollback import RollbackTo, rollback
@@ -101,7 +101,7 @@ def test_keyboard_interrupt_during_the_monitor_ends_the_promotion_record_failed(
         def interrupted(*_: Any, **__: Any) -> Any:
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(pr, "watch", interrupted)
+        monkeypatch.setattr(promote_apply, "watch", interrupted)
         tick(sit)
         with pytest.raises(KeyboardInterrupt):
             pr.promote(

@@ -143,7 +143,7 @@ def test_drill_fails_when_detection_misses_the_fault(name, drills, probe, rehear
 def test_promotion_drill_fails_when_the_monitor_misses(drills, monkeypatch) -> None:
     """A monitor that never fires: the bad release stays live in PROD; the drill fails and its cleanup rolls PROD
     back."""
-    import harness.actions.promote as promote
+    import harness.actions.promote_apply as promote
 
     def blind_watch(target, fn, *, since, seconds=None):  # type: ignore[no-untyped-def]
         now = target.clock.now()
@@ -158,7 +158,7 @@ def test_promotion_drill_fails_when_the_monitor_misses(drills, monkeypatch) -> N
 @pytest.mark.parametrize("how", ["skipped", "broken"])
 def test_promotion_drill_fails_when_the_automatic_rollback_does_not_happen(how, drills, monkeypatch) -> None:
     """The trigger fires but the automatic rollback leaves the alias on the bad release (skipped) or raises (broken)."""
-    import harness.actions.promote as promote
+    import harness.actions.promote_apply as promote
 
     def no_rollback(dest, plan, result, moved, why):  # type: ignore[no-untyped-def]
         if how == "broken":

@@ -254,6 +254,35 @@ def metric_statistics(
     return {"Label": params["MetricName"], "Datapoints": datapoints}
 
 
+def _stat_result(window: Window, query: dict[str, Any], start: datetime, scan_by: str) -> dict[str, Any]:
+    """One MetricStat query's series: the statistic (pNN included) per period over the window's datapoints."""
+    ms = query["MetricStat"]
+    stat, period = ms["Stat"], int(ms.get("Period") or query.get("Period") or 60)
+    check_stat(stat)
+    metric = ms["Metric"]
+    identity = (metric.get("Namespace"), metric.get("MetricName"), dimension_key(metric.get("Dimensions") or []))
+    grouped = buckets(window.get(identity), ms.get("Unit"), start, period)
+    timestamps: list[datetime] = []
+    values: list[float] = []
+    for index in sorted(grouped):
+        value = statistic(grouped[index], stat)
+        if value is not None:
+            timestamps.append(start + timedelta(seconds=index * period))
+            values.append(value)
+    if scan_by != "TimestampAscending":
+        timestamps.reverse()
+        values.reverse()
+    label = query.get("Label") or f"{metric.get('MetricName')} {stat}"
+    return {
+        "id": query["Id"],
+        "label": label,
+        "values": values,
+        "timestamps": timestamps,
+        "status_code": "Complete",
+        "_return": query.get("ReturnData", True),
+    }
+
+
 def metric_data(
     backend: CloudWatchBackend,
     ctx: registry.AccountContext,
@@ -272,33 +301,7 @@ def metric_data(
     for query in queries:
         if "MetricStat" not in query:
             continue
-        ms = query["MetricStat"]
-        stat, period = ms["Stat"], int(ms.get("Period") or query.get("Period") or 60)
-        check_stat(stat)
-        metric = ms["Metric"]
-        identity = (metric.get("Namespace"), metric.get("MetricName"), dimension_key(metric.get("Dimensions") or []))
-        grouped = buckets(window.get(identity), ms.get("Unit"), start, period)
-        timestamps: list[datetime] = []
-        values: list[float] = []
-        for index in sorted(grouped):
-            value = statistic(grouped[index], stat)
-            if value is not None:
-                timestamps.append(start + timedelta(seconds=index * period))
-                values.append(value)
-        if scan_by != "TimestampAscending":
-            timestamps.reverse()
-            values.reverse()
-        label = query.get("Label") or f"{metric.get('MetricName')} {stat}"
-        computed.append(
-            {
-                "id": query["Id"],
-                "label": label,
-                "values": values,
-                "timestamps": timestamps,
-                "status_code": "Complete",
-                "_return": query.get("ReturnData", True),
-            }
-        )
+        computed.append(_stat_result(window, query, start, scan_by))
     results = [{k: v for k, v in r.items() if k != "_return"} for r in computed if r["_return"]]
     series = {r["id"]: dict(zip(r["timestamps"], r["values"], strict=True)) for r in computed}
     for query in queries:
