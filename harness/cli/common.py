@@ -101,9 +101,30 @@ def print_result(result: ActionResult, out: TextIO | None = None) -> None:
 
 # -- exit statuses, leases, evidence, rehearsal labels (shared by every mutating command) ------------------
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_OK = 0  # done, or plan only (--dry-run, no --allow-mutation is 3)
+EXIT_FAILED = 1  # an operation or check failed
+EXIT_USAGE = 2  # a usage mistake: bad or missing options, unknown function/table/key/environment
+EXIT_REFUSED = 3  # refused by a safety rule (approvals, --allow-mutation, window, reports); nothing changed
+EXIT_ACCOUNT_GUARD = 4  # the credentials are not the environment's account (as pytest's guard); nothing called
 EXIT_LEASE_HELD = 5  # another operation holds the environment's lease (harness/lease.py); nothing changed
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was done is printed, recorded and reported
+EXIT_STATUSES: dict[int, str] = {
+    EXIT_OK: "done, or plan only (--dry-run)",
+    EXIT_FAILED: "an operation or check failed",
+    EXIT_USAGE: "usage mistake (bad options; unknown function, table, key or environment)",
+    EXIT_REFUSED: "refused by a safety rule (approvals, no --allow-mutation on a kept target, ...): plan printed, "
+    "nothing changed",
+    EXIT_ACCOUNT_GUARD: "account guard: the credentials are not the environment's account; nothing called",
+    EXIT_LEASE_HELD: "another operation holds the environment's lease; nothing changed",
+    EXIT_INTERRUPTED: "interrupted (SIGINT/SIGTERM): what was done is printed, recorded and reported",
+}
+
+
+def exit_table() -> str:
+    """The exit-status contract as ``harness --help`` shows it (one line per status)."""
+    return "exit statuses (every command):\n" + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_STATUSES.items())
+
+
 DEFAULT_KEEP_RUNS = 20  # as the pytest plugin's --keep-runs
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 
