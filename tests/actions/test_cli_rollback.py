@@ -131,7 +131,7 @@ def test_apply_moves_the_alias_and_prints_plan_outcome_reports(served, observer,
         str(tmp_path),
         "--verify",
         "--api-base-url",
-        served["API_BASE_URL"],
+        served["HARNESS_API_BASE_URL"],
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
