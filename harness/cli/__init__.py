@@ -84,6 +84,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; with ``--output json`` the human lines go to stderr and one JSON document
+    (harness/cli/output.py) to stdout."""
+    if getattr(args, "output", "text") != "json":
+        return _status(args)
+    import contextlib
+
+    from harness.cli import output
+
+    doc, stdout = output.start(args), sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        status = _status(args)
+    print(output.finish(doc, status), file=stdout, flush=True)
+    return status
+
+
+def _status(args: argparse.Namespace) -> int:
     """The command's exit status; every failure the user can act on is one line (see the module docstring)."""
     from harness.cli.common import (
         EXIT_ACCOUNT_GUARD,

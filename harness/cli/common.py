@@ -171,6 +171,9 @@ def whole_plan(make: Callable[[Authority], Plan[Any]], auth: Authority, env: Env
 
 def show_plan(plan: Plan[Any], out: TextIO | None = None, label: str | None = None) -> None:
     """The whole plan (header, changes, notes), then its refusal if any; ``label`` (REHEARSAL) heads it."""
+    from harness.cli.output import record_plan
+
+    record_plan(plan)
     out = out or sys.stdout
     shown = dataclasses.replace(plan, refusal=None) if plan.refused else plan
     text = "\n".join(

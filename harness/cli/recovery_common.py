@@ -28,6 +28,7 @@ from harness.cli.common import (
     whole_plan,
     would_apply,
 )
+from harness.cli.output import record_reports, record_result
 from harness.clock import parse_utc
 from harness.errors import HarnessError
 from harness.recovery_report import action_section
@@ -58,11 +59,13 @@ def plan_then_apply(
         return REFUSED
     result = apply(made)
     print_result(result, out=sys.stdout)  # common's default binds the sys.stdout of import time
+    record_result(result, [(str(c.plan.details.get("function", c.plan.action)), c) for c in result.children])
     report = getattr(args, "report", None)
     if report:
         with open(report, "w", encoding="utf-8") as fh:
             fh.write(action_section(result))
         print(f"report: {report}")
+        record_reports([report])
     return OK if result.ok else FAILED
 
 

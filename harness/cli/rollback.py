@@ -51,6 +51,7 @@ from harness.cli.common import (
     would_apply,
 )
 from harness.cli.common import show_plan as common_show_plan
+from harness.cli.output import add_output_arg, record_reports, record_result
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
@@ -101,6 +102,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
     )
     options.add(p.add_argument, "--api-base-url")
+    add_output_arg(p)
     p.set_defaults(func=run)
 
 
@@ -319,4 +321,14 @@ def _finish(
         }
     )
     print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    record_result(result, [(str(plan_facts_function(c)), c) for c in leaves(result)])
+    record_reports(paths)
     return exit_status(result)
+
+
+def plan_facts_function(child: ActionResult) -> str:
+    """The function a per-function result is about."""
+    from harness.report.incident import plan_facts
+
+    d = plan_facts(child.plan)
+    return str(d.get("dest_function") or d.get("function") or child.plan.action)
