@@ -1,10 +1,13 @@
 // Allure 3 (npm package "allure", no Java): one self-contained HTML file from reports/allure-results.
 //   npm ci && npx allure generate reports/allure-results      -> reports/allure-report/index.html
+// Each generate appends the run to historyPath and reads the earlier runs from it (each test's History tab,
+// "new" / "flaky" marks): keep that file between runs (CI: .github/workflows/gameday.yml caches it).
 import { defineConfig } from "allure";
 
 export default defineConfig({
   name: "Runbook harness: verification",
   output: "reports/allure-report",
+  historyPath: "reports/allure-history.jsonl",
   plugins: {
     awesome: {
       options: {

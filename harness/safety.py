@@ -14,11 +14,26 @@ from harness.inventory.schema import ApprovalRule, WindowSpec
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
+def approver_identity(name: str) -> str:
+    """The identity an approver's name stands for: case and runs of whitespace do not make another person."""
+    return " ".join(name.split()).casefold()
+
+
+def distinct_approvers(approvers: list[str] | tuple[str, ...]) -> list[str]:
+    """One entry per distinct identity (:func:`approver_identity`), as first typed (whitespace trimmed)."""
+    seen: dict[str, str] = {}
+    for name in approvers:
+        if approver_identity(name):
+            seen.setdefault(approver_identity(name), name.strip())
+    return sorted(seen.values(), key=approver_identity)
+
+
 def approval_refusal(rule: ApprovalRule | None, rule_name: str, approvers: list[str], reason: str | None) -> str | None:
-    """Why these approvers/reason do not satisfy ``rule`` (000 §9.3, 001 §2.2), or None."""
+    """Why these approvers/reason do not satisfy ``rule`` (000 §9.3, 001 §2.2), or None; two names that differ
+    only in case or whitespace are one approver."""
     if rule is None:
         return f"no approval rule {rule_name!r} in the inventory for a protected environment"
-    distinct = sorted({a.strip() for a in approvers if a.strip()})
+    distinct = distinct_approvers(approvers)
     if len(distinct) < rule.min_approvers:
         return (
             f"{rule_name} needs {rule.min_approvers} distinct approver{'s' if rule.min_approvers != 1 else ''} "

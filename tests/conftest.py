@@ -251,5 +251,5 @@ def sit_run_env(served: dict[str, str]) -> dict[str, str]:
 
 def sit_run_args(served: dict[str, str]) -> tuple[str, ...]:
     """``--env sit --target aws`` and the served HTTP API (the api-* rows)."""
-    api = ("--api-base-url", served["API_BASE_URL"]) if served.get("API_BASE_URL") else ()
+    api = ("--api-base-url", served["HARNESS_API_BASE_URL"]) if served.get("HARNESS_API_BASE_URL") else ()
     return ("--env", "sit", "--target", "aws", *api)

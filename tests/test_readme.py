@@ -138,7 +138,10 @@ def test_the_runnable_blocks_are_the_ones_this_test_knows() -> None:
     )
     assert [b.text.splitlines()[0] for b in blocks] == [
         QUICKSTART_INSTALL + " && " + QUICKSTART_RUN,
-        "export AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_DEFAULT_REGION=af-south-1 API_BASE_URL=http://127.0.0.1:PORT2",
+        (
+            "export AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_DEFAULT_REGION=af-south-1 "
+            "HARNESS_API_BASE_URL=http://127.0.0.1:PORT2"
+        ),
     ], "a new runnable block needs a test here (or the marker moved)"
     others = [
         path.name
@@ -214,7 +217,7 @@ def test_serve_snippet_runs_as_written(served_sit: dict[str, str], tmp_path: Pat
         if b.note.startswith("after harness serve --env sit")
     ]
     printed = served_sit
-    assert set(printed) >= {"AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID", "AWS_DEFAULT_REGION", "API_BASE_URL"}, printed
+    assert set(printed) >= {"AWS_ENDPOINT_URL", "AWS_ACCOUNT_ID", "AWS_DEFAULT_REGION", "HARNESS_API_BASE_URL"}, printed
     text = block.text
     for name, value in printed.items():
         text = re.sub(rf"\b{name}=\S+", f"{name}={value}", text)

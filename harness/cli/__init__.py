@@ -4,10 +4,8 @@ Each command module exposes ``add_parser(subparsers)``, which registers its argu
 ``func`` (``args -> exit status``). A user mistake (``HarnessError``) is one ``harness: ...`` line on
 stderr and exit status 2, never a traceback.
 
-Exit statuses every command shares: 0 done (or plan only), 1 an action failed, 2 a usage mistake, 3
-refused before any change (guards, unwritable reports), 5 another operation holds the environment's
-lease (harness/lease.py), 130 interrupted (SIGINT or SIGTERM: what was done is printed, recorded and
-reported; the lease is released).
+Exit statuses every command shares: :data:`harness.cli.common.EXIT_STATUSES` (shown by ``harness
+--help`` and docs/cli.md).
 """
 
 from __future__ import annotations
@@ -41,13 +39,30 @@ def _commands() -> list[ModuleType]:
 
 def parser() -> argparse.ArgumentParser:
     """The ``harness`` argument parser with every subcommand registered."""
+    from harness.cli.common import exit_table
+
     root = argparse.ArgumentParser(
-        prog="harness", description="Runbook harness: rehearse, execute and verify runbook procedures."
+        prog="harness",
+        description="Runbook harness: rehearse, execute and verify runbook procedures.",
+        epilog=exit_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    root.add_argument("--version", action="version", version=f"harness {version()}")
     sub = root.add_subparsers(dest="command", required=True)
     for module in _commands():
         module.add_parser(sub)
     return root
+
+
+def version() -> str:
+    """The installed package's version (package metadata), or ``unknown`` when run from an uninstalled tree."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("runbook-harness")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -69,8 +84,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; with ``--output json`` the human lines go to stderr and one JSON document
+    (harness/cli/output.py) to stdout."""
+    if getattr(args, "output", "text") != "json":
+        return _status(args)
+    import contextlib
+
+    from harness.cli import output
+
+    doc, stdout = output.start(args), sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        status = _status(args)
+    print(output.finish(doc, status), file=stdout, flush=True)
+    return status
+
+
+def _status(args: argparse.Namespace) -> int:
     """The command's exit status; every failure the user can act on is one line (see the module docstring)."""
-    from harness.cli.common import EXIT_INTERRUPTED, EXIT_LEASE_HELD, EXIT_REFUSED, EvidenceRefused
+    from harness.cli.common import (
+        EXIT_ACCOUNT_GUARD,
+        EXIT_INTERRUPTED,
+        EXIT_LEASE_HELD,
+        EXIT_REFUSED,
+        EXIT_USAGE,
+        EvidenceRefused,
+    )
+    from harness.errors import AccountMismatch, RefusedError
     from harness.lease import LeaseHeld
 
     try:
@@ -78,15 +117,18 @@ def _run(args: argparse.Namespace) -> int:
     except LeaseHeld as exc:
         print(f"harness: REFUSED: {exc}; nothing changed", file=sys.stderr)
         return EXIT_LEASE_HELD
-    except EvidenceRefused as exc:
+    except (EvidenceRefused, RefusedError) as exc:
         print(f"harness: REFUSED: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except AccountMismatch as exc:
+        print(f"harness: ACCOUNT GUARD: {exc}", file=sys.stderr)
+        return EXIT_ACCOUNT_GUARD
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except OSError as exc:  # e.g. the port is taken, a file cannot be written
         print(f"harness: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

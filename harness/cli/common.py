@@ -8,17 +8,18 @@ target (account verified first), the same authority, and the plan printed before
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO
 
 from harness import options
 from harness.actions import Authority
-from harness.actions.base import ActionResult
+from harness.actions.base import ActionResult, Plan
 from harness.errors import HarnessError
 from harness.inventory import Environment, load_inventory
 from harness.targets import TARGETS, Target, make_target
@@ -101,9 +102,93 @@ def print_result(result: ActionResult, out: TextIO | None = None) -> None:
 
 # -- exit statuses, leases, evidence, rehearsal labels (shared by every mutating command) ------------------
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_OK = 0  # done, or plan only (--dry-run, no --allow-mutation is 3)
+EXIT_FAILED = 1  # an operation or check failed
+EXIT_USAGE = 2  # a usage mistake: bad or missing options, unknown function/table/key/environment
+EXIT_REFUSED = 3  # refused by a safety rule (approvals, --allow-mutation, window, reports); nothing changed
+EXIT_ACCOUNT_GUARD = 4  # the credentials are not the environment's account (as pytest's guard); nothing called
 EXIT_LEASE_HELD = 5  # another operation holds the environment's lease (harness/lease.py); nothing changed
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was done is printed, recorded and reported
+EXIT_STATUSES: dict[int, str] = {
+    EXIT_OK: "done, or plan only (--dry-run)",
+    EXIT_FAILED: "an operation or check failed",
+    EXIT_USAGE: "usage mistake (bad options; unknown function, table, key or environment)",
+    EXIT_REFUSED: "refused by a safety rule (approvals, no --allow-mutation on a kept target, ...): plan printed, "
+    "nothing changed",
+    EXIT_ACCOUNT_GUARD: "account guard: the credentials are not the environment's account; nothing called",
+    EXIT_LEASE_HELD: "another operation holds the environment's lease; nothing changed",
+    EXIT_INTERRUPTED: "interrupted (SIGINT/SIGTERM): what was done is printed, recorded and reported",
+}
+
+
+# A plan refused because it names something the inventory (or the account) does not have is a usage mistake.
+_UNKNOWN_NAME = re.compile(
+    r"^(unknown (function|service|table|key|stack|branch|app)\b|no table '|'[^']*' is not a state key"
+    r"|table \S+ does not exist)"
+)
+
+
+def refusal_status(refusal: str) -> int:
+    """EXIT_USAGE for a refusal that names an unknown function/service/table/key, else EXIT_REFUSED."""
+    return EXIT_USAGE if _UNKNOWN_NAME.match(refusal.strip()) else EXIT_REFUSED
+
+
+def not_permitted(target: Target) -> str:
+    """The refusal line of a plan-only run on a kept target without ``--allow-mutation`` (exit 3)."""
+    env = target.env
+    return (
+        f"REFUSED: changing {env.inventory}/{env.name} on target {target.name} needs --allow-mutation; the plan "
+        "above is what it would do; nothing changed"
+    )
+
+
+def whole_plan(make: Callable[[Authority], Plan[Any]], auth: Authority, env: Environment) -> Plan[Any]:
+    """The plan made with ``auth``; when a safety rule refused it before it read anything (no changes), the plan
+    made as if permitted and approved, carrying that refusal: the operator sees every change first, then why it
+    is refused (exit 3). The returned plan is refused whenever ``auth``'s is, so it is never applied."""
+    made = make(auth)
+    if not made.refused or made.changes or refusal_status(made.refusal or "") == EXIT_USAGE:
+        return made
+    need = max((rule.min_approvers for rule in env.approvals.values()), default=0)
+    as_approved = dataclasses.replace(
+        auth,
+        allow_mutation=True,
+        approvers=tuple(f"(approver {i + 1})" for i in range(need)),
+        reason=auth.reason or "(plan only)",
+        incident=auth.incident or "(plan only)",
+        emergency=True,  # outside the maintenance window the plan is still shown (001 §4.1.2)
+    )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        full = make(as_approved)
+    except (BotoCoreError, ClientError, HarnessError):
+        return made  # what the refused plan did not read cannot be shown; its refusal stands
+    if full.refused:
+        return made
+    return dataclasses.replace(full, refusal=made.refusal)
+
+
+def show_plan(plan: Plan[Any], out: TextIO | None = None, label: str | None = None) -> None:
+    """The whole plan (header, changes, notes), then its refusal if any; ``label`` (REHEARSAL) heads it."""
+    from harness.cli.output import record_plan
+
+    record_plan(plan)
+    out = out or sys.stdout
+    shown = dataclasses.replace(plan, refusal=None) if plan.refused else plan
+    text = "\n".join(
+        line for line in shown.render().splitlines() if not (plan.refused and line.strip() == "(no change)")
+    )
+    print(f"{label} {text}" if label else text, file=out)
+    if plan.refused:
+        print(f"REFUSED: {plan.refusal}", file=out)
+
+
+def exit_table() -> str:
+    """The exit-status contract as ``harness --help`` shows it (one line per status)."""
+    return "exit statuses (every command):\n" + "\n".join(f"  {k:>3}  {v}" for k, v in EXIT_STATUSES.items())
+
+
 DEFAULT_KEEP_RUNS = 20  # as the pytest plugin's --keep-runs
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 

@@ -29,7 +29,7 @@ collect_ignore = ["reports"]
 '''
 PYTEST_INI = f"""[pytest]
 # The inventory this project describes (harness inventory discover writes one; harness init copied a template).
-addopts = --inventory {INVENTORY_FILE} -p no:cacheprovider
+addopts = --inventory {INVENTORY_FILE}
 testpaths = scenarios
 """
 GITIGNORE = """# harness reports (runs, incident reports, checklists, Allure results)

@@ -37,6 +37,7 @@ from harness.cli.common import (
     reserved_evidence,
     started_target,
     verdict_line,
+    whole_plan,
     would_apply,
 )
 from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan
@@ -170,11 +171,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _plan(args: argparse.Namespace, pr: Any, source: Any, dest: Any, planning: Any, gates: Any) -> Any:
-    if args.function:
-        return pr.plan_promote(source, dest, planning, function=args.function, gates=gates, version=args.version)
-    if args.service:
-        return pr.plan_promote_service(source, dest, planning, args.service, gates=gates)
-    return pr.plan_promote_stack(source, dest, planning, gates=gates)
+    def make(auth: Any) -> Any:
+        if args.function:
+            return pr.plan_promote(source, dest, auth, function=args.function, gates=gates, version=args.version)
+        if args.service:
+            return pr.plan_promote_service(source, dest, auth, args.service, gates=gates)
+        return pr.plan_promote_stack(source, dest, auth, gates=gates)
+
+    return whole_plan(make, planning, dest.env)
 
 
 def _finish(

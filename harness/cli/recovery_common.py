@@ -1,7 +1,8 @@
 """What the state and table commands share: plan first, then apply only when allowed (harness.cli.common).
 
-Exit status: 0 done (or a dry run / listing), 1 the action or verification failed, 3 refused
-(nothing changed: the plan's refusal, or no ``--allow-mutation`` on a target that is kept).
+Exit statuses (harness.cli.common.EXIT_STATUSES): 0 done (or a dry run / listing), 1 the action or
+verification failed, 2 the plan names an unknown table/key, 3 refused (nothing changed: the plan's
+refusal, or no ``--allow-mutation`` on a target that is kept).
 """
 
 from __future__ import annotations
@@ -15,13 +16,25 @@ from typing import Any, Callable
 
 from harness.actions import Authority
 from harness.actions.base import ActionResult, Plan
-from harness.cli.common import authority, print_result, would_apply
+from harness.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    authority,
+    not_permitted,
+    print_result,
+    refusal_status,
+    show_plan,
+    whole_plan,
+    would_apply,
+)
+from harness.cli.output import record_reports, record_result
 from harness.clock import parse_utc
 from harness.errors import HarnessError
 from harness.recovery_report import action_section
 from harness.targets import Target
 
-OK, FAILED, REFUSED = 0, 1, 3
+OK, FAILED, REFUSED = EXIT_OK, EXIT_FAILED, EXIT_REFUSED
 
 
 def plan_then_apply(
@@ -33,26 +46,26 @@ def plan_then_apply(
     """Print the plan, then apply it unless refused, a dry run, or not allowed on this target."""
     auth = authority(args)
     # Plan as if mutation were allowed, so a kept target still shows every change; approvals are still checked.
-    made = plan(dataclasses.replace(auth, allow_mutation=True))
-    print(made.render(), flush=True)
+    made = whole_plan(plan, dataclasses.replace(auth, allow_mutation=True), target.env)
+    show_plan(made, sys.stdout)
+    sys.stdout.flush()
     if made.refused:
-        return REFUSED
+        return refusal_status(made.refusal or "")
     if args.dry_run:
         print("dry run: nothing changed")
         return OK
     if not would_apply(target, auth, args.dry_run):
-        print(
-            f"not applied: changing {target.env.inventory}/{target.env.name} on target {target.name} needs "
-            "--allow-mutation; nothing changed"
-        )
+        print(not_permitted(target))
         return REFUSED
     result = apply(made)
     print_result(result, out=sys.stdout)  # common's default binds the sys.stdout of import time
+    record_result(result, [(str(c.plan.details.get("function", c.plan.action)), c) for c in result.children])
     report = getattr(args, "report", None)
     if report:
         with open(report, "w", encoding="utf-8") as fh:
             fh.write(action_section(result))
         print(f"report: {report}")
+        record_reports([report])
     return OK if result.ok else FAILED
 
 

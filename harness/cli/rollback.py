@@ -7,15 +7,14 @@ harness.actions.rollback.
     harness rollback --env prod --all --approved-by A --approved-by B --reason ... --dry-run
 
 The plan is printed first; ``--dry-run`` stops there; on a real account (or LocalStack) nothing is
-applied without ``--allow-mutation`` (the plan is printed, exit 0). An apply first reserves its report
+applied without ``--allow-mutation`` (the plan is printed, then the refusal: exit 3). An apply first reserves its report
 files (refused naming the path when they cannot be written), then takes the environment's operation
 lease (harness/lease.py; ``--lock-timeout`` waits, the plan is then made from the state found), then
 plans. Output: one line per function (from -> to, health, outcome), the verdict, the report paths.
 Ctrl-C or SIGTERM during the batch starts nothing new, lets the functions in flight finish, reads
 every alias back and records and reports the truth ("INTERRUPTED (SIGINT): 3 of 7 moved; 4 not
-started"); a second signal aborts at once. Exit status: 0 done (or plan only), 1 a function failed or
-was refused (its alias moved since the plan), 2 a usage mistake, 3 refused (nothing changed), 5 another
-operation holds the lease (nothing changed), 130 interrupted.
+started"); a second signal aborts at once. Exit statuses: harness.cli.common.EXIT_STATUSES (a function
+that failed or was refused mid-batch, its alias moved since the plan, is 1).
 """
 
 from __future__ import annotations
@@ -43,12 +42,16 @@ from harness.cli.common import (
     environment,
     held_lease,
     lease_note,
+    refusal_status,
     rehearsal_label,
     reserved_evidence,
     started_target,
     verdict_line,
+    whole_plan,
     would_apply,
 )
+from harness.cli.common import show_plan as common_show_plan
+from harness.cli.output import add_output_arg, record_reports, record_result
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
@@ -99,6 +102,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--verify", action="store_true", help="also run the post-rollback checklist rows for what moved (000 §7.4)"
     )
     options.add(p.add_argument, "--api-base-url")
+    add_output_arg(p)
     p.set_defaults(func=run)
 
 
@@ -125,18 +129,8 @@ def _scope(args: argparse.Namespace) -> None:
 
 
 def show_plan(plan: Plan[Any], out: TextIO, label: str | None = None) -> None:
-    """The plan, with its changes even when refused (the operator sees what would have happened); ``label``
-    (REHEARSAL on a disposable target) heads it."""
-    text = plan.render()
-    if label:
-        text = f"{label} {text}"
-    if not plan.refused:
-        print(text, file=out)
-        return
-    print(text.splitlines()[0], file=out)
-    for c in plan.changes:
-        print(f"  {c.line()}", file=out)
-    print(f"REFUSED: {plan.refusal}", file=out)
+    """The whole plan, then its refusal if any (harness.cli.common.show_plan)."""
+    common_show_plan(plan, out, label)
 
 
 def stop_after_plan(
@@ -147,11 +141,17 @@ def stop_after_plan(
     out.flush()  # the operator (or a pipe) sees the whole plan before anything changes
     if plan.refused:
         print("REFUSED: nothing changed", file=out)
-        return EXIT_REFUSED
-    if not applying:
-        why = "--dry-run" if dry_run else f"no --allow-mutation on target {target_name}"
-        print(f"plan only ({why}): nothing changed", file=out)
+        return refusal_status(plan.refusal or "")
+    if not applying and dry_run:
+        print("plan only (--dry-run): nothing changed", file=out)
         return EXIT_OK
+    if not applying:
+        print(
+            f"REFUSED: no --allow-mutation on target {target_name}: the plan above is what it would do; nothing "
+            "changed",
+            file=out,
+        )
+        return EXIT_REFUSED
     return None
 
 
@@ -225,9 +225,12 @@ def exit_status(result: ActionResult) -> int:
 def _plan(args: argparse.Namespace, target: Any, planning: Any, to: Any) -> Plan[Any]:
     from harness.actions import rollback as rb
 
-    if args.function:
-        return rb.plan_rollback(target, args.function, planning, to)
-    return rb.plan_rollback_all(target, planning, to, service=args.service)
+    def make(auth: Any) -> Plan[Any]:
+        if args.function:
+            return rb.plan_rollback(target, args.function, auth, to)
+        return rb.plan_rollback_all(target, auth, to, service=args.service)
+
+    return whole_plan(make, planning, target.env)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -318,4 +321,14 @@ def _finish(
         }
     )
     print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    record_result(result, [(str(plan_facts_function(c)), c) for c in leaves(result)])
+    record_reports(paths)
     return exit_status(result)
+
+
+def plan_facts_function(child: ActionResult) -> str:
+    """The function a per-function result is about."""
+    from harness.report.incident import plan_facts
+
+    d = plan_facts(child.plan)
+    return str(d.get("dest_function") or d.get("function") or child.plan.action)

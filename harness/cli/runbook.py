@@ -19,11 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from harness.cli.common import add_target_args, environment, started_target
+from harness.cli.common import EXIT_FAILED as EXIT_FINDINGS
+from harness.cli.common import EXIT_OK, EXIT_REFUSED, add_target_args, environment, started_target
 from harness.errors import HarnessError
 from harness.outcome import Outcome
-
-EXIT_OK, EXIT_FINDINGS, EXIT_REFUSED = 0, 1, 3
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

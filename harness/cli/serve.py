@@ -60,7 +60,7 @@ def serve(inventory: str, env_name: str, port: int) -> int:
         print(f"AWS_ACCOUNT_ID={env.account}")
         print(f"AWS_DEFAULT_REGION={env.region}")
         if target.api_base_url and target.api_base_url != (env.api.base_url if env.api else None):
-            print(f"API_BASE_URL={target.api_base_url}")
+            print(f"HARNESS_API_BASE_URL={target.api_base_url}")  # the name the CLI and plugin read
         print(
             f"# rehearsal of {env.inventory}/{env.name}, seeded in {target.seed_seconds:.2f}s "
             f"({target.seeded.calls} calls) — not a real account. Ctrl-C or SIGTERM stops.",

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from harness.cli.common import add_authority_args, add_target_args, authority, started_target
+from harness.cli.output import add_output_arg
 from harness.cli.recovery_common import FAILED, OK, add_report_arg, aws_errors, parse_time, plan_then_apply, progress
 from harness.errors import HarnessError
 
@@ -64,6 +65,7 @@ def _add_status_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentPar
         action="store_true",
         help="re-apply the source's PITR, TTL, tags and streams (a restore does not carry them)",
     )
+    add_output_arg(p)
     p.set_defaults(func=aws_errors(restore_cmd))
 
 

@@ -2,16 +2,26 @@
 
 Names may contain placeholders resolved per environment: ``{env}``, ``{tenant_id}`` (expanded
 once per tenant) and ``${VAR}`` (an environment variable, for values a runbook does not give).
+
+Over 450 lines because it is the file format itself: one small declarative model per TOML section, kept
+in one module so a reader sees every key the loader accepts in one place.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.quotas import groups as quota_groups
+
+# Safety inputs are strict-typed: a string where a boolean, count or window belongs (``protected = "yes"``)
+# is an error naming the key path, never silently coerced (000 §9.3: a protected flag must mean what it says).
+StrictBool = Annotated[bool, pydantic.Strict()]
+StrictInt = Annotated[int, pydantic.Strict()]
+StrictFloat = Annotated[float, pydantic.Strict()]  # an integer is still a number
 
 ACCOUNT_RE = re.compile(r"^(\d{12}|\$\{[A-Z][A-Z0-9_]*\})$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -74,7 +84,7 @@ class EnvSpec(Strict):
     failover_region: str | None = None
     profile: str | None = None
     role: str | None = None
-    protected: bool = False
+    protected: StrictBool = False
     promotes_to: str | None = None
     api_quotas: dict[str, QuotaSetting] = Field(
         {}, description="this account's raised API quotas (AWS support), by bucket name; over [api_quotas].quotas"
@@ -163,16 +173,16 @@ class DynamoSpec(Strict):
         default="-restored-",
         description="restored table name = <table><suffix>[<UTC ts>] (000 §6.4; 004 uses -recovery)",
     )
-    restore_timestamp: bool = Field(
+    restore_timestamp: StrictBool = Field(
         default=True, description="append the UTC timestamp %Y%m%d%H%M%S to restored table names (000 §6.4)"
     )
-    restore_sse: bool = Field(
+    restore_sse: StrictBool = Field(
         default=False, description="restore with --sse-specification-override Enabled=true (004 DynamoDB Rollback)"
     )
-    restore_wait_minutes: int = Field(
+    restore_wait_minutes: StrictInt = Field(
         default=240, gt=0, description="how long a restore may take to become ACTIVE (large tables take hours)"
     )
-    shrink_refusal_percent: float = Field(
+    shrink_refusal_percent: StrictFloat = Field(
         default=10.0,
         ge=0,
         le=100,
@@ -197,8 +207,8 @@ class ReplicationSpec(Strict):
 
 class BucketSpec(Strict):
     name: str
-    versioning: bool = True
-    public_access_block: bool = True
+    versioning: StrictBool = True
+    public_access_block: StrictBool = True
     encryption: Literal["AES256", "aws:kms"] | None = "AES256"
     replication: ReplicationSpec | None = None
     replication_envs: list[str] | None = None
@@ -214,8 +224,8 @@ class TerraformSpec(Strict):
     state_bucket: str
     lock_table: str | None = None
     state_keys: list[str] = Field(min_length=1)
-    lock_max_age_minutes: int = Field(default=60, gt=0)
-    forbid_lock_during_verification: bool = Field(
+    lock_max_age_minutes: StrictInt = Field(default=60, gt=0)
+    forbid_lock_during_verification: StrictBool = Field(
         default=False,
         description="true: any held lock (fresh, or of unknown age) FAILs terraform-state; false: it WARNs",
     )
@@ -225,7 +235,7 @@ class TerraformSpec(Strict):
 class EcsSpec(Strict):
     cluster: str
     services: list[str] = Field(min_length=1)
-    desired_count: int = Field(default=1, gt=0)
+    desired_count: StrictInt = Field(default=1, gt=0)
     ref: str = ""
 
 
@@ -279,31 +289,31 @@ class CloudFormationSpec(Strict):
 class Thresholds(Strict):
     """Rollback decision criteria and verification limits (numbers only; units in the names)."""
 
-    error_rate_warning_pct: float = 1.0
-    error_rate_critical_pct: float = 5.0
-    error_rate_emergency_pct: float = 10.0
-    api_p95_warning_s: float = 3.0
-    api_p95_critical_s: float = 5.0
-    lambda_p95_warning_s: float = 10.0
-    lambda_p95_critical_s: float = 25.0
-    dynamodb_p95_warning_ms: float = 100.0  # 000 §2.2 DynamoDB row
-    dynamodb_p95_critical_ms: float = 500.0
-    impact_users_medium: int = 10  # 000 §2.4: affected users at which each impact level starts
-    impact_users_high: int = 100
-    impact_users_critical: int = 1000
-    verification_window_minutes: int = 5
-    verification_error_rate_max_pct: float = 1.0
-    verification_latency_p95_max_s: float = 3.0
+    error_rate_warning_pct: StrictFloat = 1.0
+    error_rate_critical_pct: StrictFloat = 5.0
+    error_rate_emergency_pct: StrictFloat = 10.0
+    api_p95_warning_s: StrictFloat = 3.0
+    api_p95_critical_s: StrictFloat = 5.0
+    lambda_p95_warning_s: StrictFloat = 10.0
+    lambda_p95_critical_s: StrictFloat = 25.0
+    dynamodb_p95_warning_ms: StrictFloat = 100.0  # 000 §2.2 DynamoDB row
+    dynamodb_p95_critical_ms: StrictFloat = 500.0
+    impact_users_medium: StrictInt = 10  # 000 §2.4: affected users at which each impact level starts
+    impact_users_high: StrictInt = 100
+    impact_users_critical: StrictInt = 1000
+    verification_window_minutes: StrictInt = 5
+    verification_error_rate_max_pct: StrictFloat = 1.0
+    verification_latency_p95_max_s: StrictFloat = 3.0
     ref: str = ""
 
 
 class GateSpec(Strict):
     """A pre-promotion gate on the source environment (001 §2.1)."""
 
-    lookback_hours: int = Field(gt=0)
-    max_errors: int = Field(ge=0)
-    max_throttles: int = Field(ge=0)
-    errors_strictly_below: bool = False
+    lookback_hours: StrictInt = Field(gt=0)
+    max_errors: StrictInt = Field(ge=0)
+    max_throttles: StrictInt = Field(ge=0)
+    errors_strictly_below: StrictBool = False
     ref: str = ""
 
 
@@ -325,7 +335,7 @@ class TriggerSourceSpec(Strict):
         default=None, description="for a rate: the denominator metric (same namespace and dimensions)"
     )
     dimensions: dict[str, str] = {}
-    window_minutes: int = Field(default=5, gt=0)
+    window_minutes: StrictInt = Field(default=5, gt=0)
     action: Literal["rollback", "alert"] = Field(
         description="004's Action column: automatic rollback (FAIL) or alert, manual decision (WARN)"
     )
@@ -333,18 +343,18 @@ class TriggerSourceSpec(Strict):
 
 
 class AutoRollbackSpec(Strict):
-    health_status: int = 200
-    error_spike_count: int = 5
-    throttle_spike_count: int = 10
-    spike_window_minutes: int = 2
-    monitor_minutes: int = 5
+    health_status: StrictInt = 200
+    error_spike_count: StrictInt = 5
+    throttle_spike_count: StrictInt = 10
+    spike_window_minutes: StrictInt = 2
+    monitor_minutes: StrictInt = 5
     # post-deployment monitor per destination environment, in seconds, where it differs from
     # monitor_minutes (001 §3.2.1: "Monitor for 30s errors" after DEV -> SIT)
     monitor_seconds_by_env: dict[str, int] = {}
-    error_rate_5xx_pct: float | None = None
-    latency_p99_ms: float | None = None
-    auth_failures: int | None = None
-    memory_pct: float | None = None
+    error_rate_5xx_pct: StrictFloat | None = None
+    latency_p99_ms: StrictFloat | None = None
+    auth_failures: StrictInt | None = None
+    memory_pct: StrictFloat | None = None
     sources: dict[str, TriggerSourceSpec] = {}
     ref: str = ""
 
@@ -362,8 +372,8 @@ class AutoRollbackSpec(Strict):
 
 class ApprovalRule(Strict):
     roles: list[str] = Field(min_length=1)
-    min_approvers: int = Field(ge=1)
-    reason_required: bool = True
+    min_approvers: StrictInt = Field(ge=1)
+    reason_required: StrictBool = True
     ref: str = ""
 
 
@@ -379,17 +389,21 @@ class RtoSpec(Strict):
     Game-day drills (harness/drills) measure fault-to-verified-recovery against the kind they rehearse.
     """
 
-    lambda_code: float | None = Field(default=None, gt=0, description="Lambda code bug: alias update (002: < 5 min)")
-    configuration: float | None = Field(
+    lambda_code: StrictFloat | None = Field(
+        default=None, gt=0, description="Lambda code bug: alias update (002: < 5 min)"
+    )
+    configuration: StrictFloat | None = Field(
         default=None, gt=0, description="Configuration error: alias update (002: < 5 min)"
     )
-    infrastructure: float | None = Field(
+    infrastructure: StrictFloat | None = Field(
         default=None, gt=0, description="Infrastructure issue: Terraform (002: < 15 min)"
     )
-    full_deployment: float | None = Field(
+    full_deployment: StrictFloat | None = Field(
         default=None, gt=0, description="Full deployment failure: both workflows (002: < 30 min)"
     )
-    database: float | None = Field(default=None, gt=0, description="Database issue: restore from PITR (002: < 60 min)")
+    database: StrictFloat | None = Field(
+        default=None, gt=0, description="Database issue: restore from PITR (002: < 60 min)"
+    )
     ref: str = ""
 
     def minutes(self, kind: str) -> float | None:
@@ -408,17 +422,17 @@ class LeaseSpec(Strict):
     """The operation lease (harness/lease.py): where it is held and for how long (not a runbook fact)."""
 
     table: str | None = None  # one of the inventory's tables; default: the deployments table (001 §6.3.2, 002 §4)
-    duration_s: float = Field(default=120.0, gt=0)  # a holder that stops renewing loses it after this long
-    renew_every_s: float = Field(default=30.0, gt=0)  # renewed by the running operation this often
+    duration_s: StrictFloat = Field(default=120.0, gt=0)  # a holder that stops renewing loses it after this long
+    renew_every_s: StrictFloat = Field(default=30.0, gt=0)  # renewed by the running operation this often
     ref: str = ""
 
 
 class RehearsalSpec(Strict):
     """How the embedded emulator seeds a rehearsal copy (not a runbook fact)."""
 
-    versions_per_function: int = Field(default=3, ge=2)
-    sample_items: int = Field(default=5, ge=1)
-    state_versions: int = Field(default=3, ge=2)
+    versions_per_function: StrictInt = Field(default=3, ge=2)
+    sample_items: StrictInt = Field(default=5, ge=1)
+    state_versions: StrictInt = Field(default=3, ge=2)
     execution_role: str = "harness-rehearsal-lambda-role"
     defaults: dict[str, str] = {}
 

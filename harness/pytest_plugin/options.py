@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import pytest
@@ -19,7 +19,7 @@ import pytest
 from harness import run_dirs
 from harness.clock import Clock, RehearsalClock, parse_utc
 from harness.inventory import Environment
-from harness.options import PYTEST_OPTIONS, add
+from harness.options import OPTIONS, PYTEST_OPTIONS, Option, add
 from harness.pytest_plugin.state import (
     SHARED_EMULATOR_INPUT,
     HarnessState,
@@ -35,6 +35,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("runbook-harness", "runbook harness (rollback / promotion / PITR scenarios)")
     for flag in PYTEST_OPTIONS:
         add(group.addoption, flag)
+        option = OPTIONS[flag]
+        kind: Literal["bool", "linelist", "string"] = (
+            "bool" if option.action == "store_true" else "linelist" if option.action == "append" else "string"
+        )
+        parser.addini(ini_name(option), f"{option.help} (as {flag}; the command line wins)", type=kind)
+
+
+def ini_name(option: Option) -> str:
+    """The ``[tool.pytest.ini_options]`` key of an option: ``--reports-dir`` -> ``harness_reports_dir``."""
+    return f"harness_{option.dest}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Options not given on the command line (nor by their environment variables) take their
+    ``[tool.pytest.ini_options]`` key's value (``harness_env = "sit"``)."""
+    given = [str(a) for a in config.invocation_params.args]
+    for flag in PYTEST_OPTIONS:
+        option = OPTIONS[flag]
+        value = config.getini(ini_name(option))
+        if value in (None, "", []) or any(os.environ.get(name) for name in option.env):
+            continue
+        if (
+            any(a == flag or a.startswith(f"{flag}=") for a in given)
+            or config.getoption(option.dest) != option.default_now()
+        ):
+            continue  # the command line (or addopts) wins
+        if option.type is not None and isinstance(value, str):
+            value = option.type(value)
+        setattr(config.option, option.dest, list(value) if option.action == "append" else value)
 
 
 def shared_emulator(config: pytest.Config, state: HarnessState) -> dict[str, Any] | None:

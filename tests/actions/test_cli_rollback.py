@@ -75,10 +75,11 @@ def test_dry_run_prints_the_plan_changes_nothing_and_never_imports_moto(served, 
 def test_real_account_without_allow_mutation_prints_plan_and_changes_nothing(served, observer) -> None:
     before = snapshot(observer)
     proc = harness(served, "rollback", "--env", "sit", "--target", "aws", "--all", "--reason", "test")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 3, proc.stdout + proc.stderr
     assert (
         "plan: rollback-all on bbws/sit" in proc.stdout
-        and "plan only (no --allow-mutation on target aws): nothing changed" in proc.stdout
+        and "REFUSED: no --allow-mutation on target aws: the plan above is what it would do; nothing changed"
+        in proc.stdout
     )
     assert snapshot(observer) == before
 
@@ -130,7 +131,7 @@ def test_apply_moves_the_alias_and_prints_plan_outcome_reports(served, observer,
         str(tmp_path),
         "--verify",
         "--api-base-url",
-        served["API_BASE_URL"],
+        served["HARNESS_API_BASE_URL"],
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout

@@ -85,7 +85,7 @@ def test_the_cli_writes_the_draft_and_refuses_an_account_mismatch(served_env: di
     assert load_inventory(out).environment("sit").account == "815856636111"
     other = tmp_path / "other.toml"
     refused = _cli("--env", "sit", "--account", "111111111111", "--region", "af-south-1", "-o", str(other), env=env)
-    assert refused.returncode == 2 and "refusing to run" in refused.stderr and "no other AWS call" in refused.stderr
+    assert refused.returncode == 4 and "refusing to run" in refused.stderr and "no other AWS call" in refused.stderr
     assert not other.exists()
     again = _cli("--env", "sit", "--account", "815856636111", "--region", "af-south-1", "-o", str(out), env=env)
     assert again.returncode == 2 and "--merge" in again.stderr

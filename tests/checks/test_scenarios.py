@@ -43,7 +43,7 @@ def test_readonly_run_against_aws_target_makes_no_mutating_call(served_sit, tmp_
     sit = load_inventory("bbws").environment("sit")
     healthy = {p: (200, json.dumps({"status": "ok"})) for p in sit.api.paths}
     with api_front(healthy) as stub:
-        api = served_sit.get("API_BASE_URL") or stub  # the emulator's front when it has one
+        api = served_sit.get("HARNESS_API_BASE_URL") or stub  # the emulator's front when it has one
         proc = run_pytest(
             "scenarios/",
             "--env",
