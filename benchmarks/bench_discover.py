@@ -1,4 +1,4 @@
-"""Discovery time and calls for a few hundred resources (issue goal: seconds; calls per resource stated in
+"""Discovery time and calls for a few hundred resources (goal: seconds; calls per resource stated in
 harness/discover.py): a synthetic estate seeded on the embedded target, then read back.
 
 Run: python benchmarks/bench_discover.py [--functions 200 --tables 50 --services 50]

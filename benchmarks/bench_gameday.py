@@ -1,4 +1,4 @@
-"""Game-day drill timings on the embedded target (issue 12 performance goals).
+"""Game-day drill timings on the embedded target (performance goals).
 
 Goals: the Lambda drills' RTO < 10 s wall; the PITR drill at 10,000 items < 30 s (the whole drill and its RTO
 are both printed); the default run ``pytest scenarios/ --env sit`` with every drill < 3 minutes, with and

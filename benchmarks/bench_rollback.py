@@ -1,4 +1,4 @@
-"""Rollback of every function against ``harness serve`` in another process (issue 10 performance goals).
+"""Rollback of every function against ``harness serve`` in another process (performance goals).
 
 For the bundled bbws SIT (7 functions) and synthetic inventories of 3 and 100 functions (bbws.toml's
 shape, written to a temp dir), prints: API calls per function (counted with a botocore event hook,

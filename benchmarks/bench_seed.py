@@ -1,4 +1,4 @@
-"""Seed time and API calls per environment on the embedded target (issue 3 goal: < 5 s per environment).
+"""Seed time and API calls per environment on the embedded target (goal: < 5 s per environment).
 
 Run: python benchmarks/bench_seed.py [--repeat 3]
 """

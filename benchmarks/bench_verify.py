@@ -1,4 +1,4 @@
-"""The 000 §7 checklist ("post-rollback") at platform scale on the embedded target (issue 14).
+"""The 000 §7 checklist ("post-rollback") at platform scale on the embedded target.
 
 For N = 7 (bundled SIT), 30 and 300 functions (synthetic inventories, tables and ECS services scaled
 along), with API quotas off and on, each in its own process (so peak memory is the scenario's own):

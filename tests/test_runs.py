@@ -1,4 +1,4 @@
-"""Trustworthy runs (issue 15): run directories that keep evidence, INCOMPLETE runs that never read PASS,
+"""Trustworthy runs: run directories that keep evidence, INCOMPLETE runs that never read PASS,
 visible WARN rows, failed steps that look failed, and stable Allure history ids.
 
 Every run here is a pytest subprocess against one served SIT (``harness serve`` in a subprocess, shared by

@@ -1,4 +1,4 @@
-"""A rehearsal never signs with the user's AWS keys (issue 15): with a real ``bbws-prod`` profile on the machine,
+"""A rehearsal never signs with the user's AWS keys: with a real ``bbws-prod`` profile on the machine,
 ``AWS_PROFILE=bbws-prod`` and ``AWS_ACCESS_KEY_ID`` exported, the embedded target's calls carry its own dummy key."""
 
 from __future__ import annotations

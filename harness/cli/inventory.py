@@ -1,4 +1,4 @@
-"""``harness inventory synth``: a synthetic inventory of N functions, M tables, K ECS services (issue 14)."""
+"""``harness inventory synth``: a synthetic inventory of N functions, M tables, K ECS services."""
 
 from __future__ import annotations
 

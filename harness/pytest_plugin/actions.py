@@ -6,7 +6,7 @@ Actions live in ``harness/actions`` and know nothing of pytest or Allure; this m
 announces them through the ``pytest_harness_action_applied`` hook and turns checklist rows into
 assertions, Allure steps and rows of the run's verification report.
 
-Fixtures (issue 10): ``rollback`` (runs a rollback and puts the aliases back afterwards),
+Fixtures: ``rollback`` (runs a rollback and puts the aliases back afterwards),
 ``peer_target`` (another environment of the inventory: a promotion's other side),
 ``rehearsal_authority`` (stand-in approvers on a disposable rehearsal only), ``action_reports``
 (the 000 §8 incident report and the 001 §7 checklists into reports/ and Allure); ``verify_checklist``
@@ -207,7 +207,7 @@ def require(target: Target) -> Callable[..., None]:
     return check
 
 
-# -- running the runbook's actions (issue 10) -------------------------------------------------------
+# -- running the runbook's actions ----------------------------------------------------------------
 
 
 def rows_as_dicts(results: Iterable[CheckResult]) -> list[dict[str, Any]]:

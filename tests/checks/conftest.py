@@ -53,7 +53,7 @@ def local_api_url(target: EmbeddedTarget) -> str | None:
 
 
 def fidelity_installed() -> bool:
-    """True when issue 4's fidelity extensions are importable (invoke, percentiles, HTTP front)."""
+    """True when the embedded fidelity extensions are importable (invoke, percentiles, HTTP front)."""
     try:
         from harness.targets.embedded import fidelity  # noqa: F401 (importing installs nothing; it checks the package imports)
     except ImportError:
@@ -61,7 +61,7 @@ def fidelity_installed() -> bool:
     return True
 
 
-needs_fidelity = pytest.mark.skipif(not fidelity_installed(), reason="needs the embedded fidelity extensions (issue 4)")
+needs_fidelity = pytest.mark.skipif(not fidelity_installed(), reason="needs the embedded fidelity extensions")
 
 
 def _start(env_name: str) -> Rehearsal:

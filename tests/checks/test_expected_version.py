@@ -1,4 +1,4 @@
-"""``lambda-alias-version``'s expected version from the deployments table (issue 9, item 2; 001 §6.3.2, 002 §4):
+"""``lambda-alias-version``'s expected version from the deployments table (001 §6.3.2, 002 §4):
 the newest record that applies to the function decides, whatever its action; a newest record that cannot be
 applied (a bare version number without a function name) never lets an older one stand in; with nothing that
 applies, the row says "expected version unknown". The record used is in the evidence."""

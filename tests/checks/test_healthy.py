@@ -36,11 +36,11 @@ def test_every_row_passes_on_healthy_sit(sit: Rehearsal) -> None:
 
 
 def test_fidelity_rows_pass_on_healthy_sit(sit: Rehearsal) -> None:
-    """health-endpoint, latency-p95 and api-* depend on the fidelity extensions (issue 4)."""
+    """health-endpoint, latency-p95 and api-* depend on the fidelity extensions."""
     if not fidelity_installed():
         import pytest
 
-        pytest.skip("needs the embedded fidelity extensions (issue 4)")
+        pytest.skip("needs the embedded fidelity extensions")
     results = sit.run("post-rollback")
     for slug in ("health-endpoint", "latency-p95", "api-health", "api-responses", "ecs-tasks"):
         rows = [r for (s, _), r in results.items() if s == slug]

@@ -1,4 +1,4 @@
-"""Checks that cannot lie (issue 9): CloudWatch answers that are not complete, errors without
+"""Checks that cannot lie: CloudWatch answers that are not complete, errors without
 invocations, health bodies that say "unhealthy", replication rules that miss the key space, Terraform
 states with boolean serials and locks of unknown age, and the window every metric/log row read.
 

@@ -1,4 +1,4 @@
-"""The verdict-path registry: which test shows which verdict of which slug (issue 9, "checks that
+"""The verdict-path registry: which test shows which verdict of which slug ("checks that
 cannot lie").
 
 Every ``Verdict.X`` a check function (or a helper of its module it calls) can return is a verdict

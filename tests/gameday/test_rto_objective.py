@@ -1,4 +1,4 @@
-"""A drill whose recovery takes longer than the inventory's RTO objective FAILs naming both (issue 12: "the drill
+"""A drill whose recovery takes longer than the inventory's RTO objective FAILs naming both ("the drill
 fails when ... the RTO exceeds the objective"), and still leaves the rehearsal as it found it."""
 
 from __future__ import annotations

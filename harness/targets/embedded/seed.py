@@ -1,6 +1,6 @@
 """Seed a rehearsal copy of one environment from its inventory, through ordinary boto3 calls.
 
-What is created (issue 3): functions with several published versions of the sample handler, the
+What is created: functions with several published versions of the sample handler, the
 env alias on the newest and a ``backup-<ts>`` alias on the previous (001 §6.2.1); tables with PITR
 as the inventory says and sample items; buckets with versioning, public access block, encryption
 (and replication where the inventory says); Terraform state versions with the lock table's md5
