@@ -76,7 +76,7 @@ def test_emergency_rule_needs_its_approvers_and_an_incident() -> None:
     [
         (("Tech Lead", "Operations Lead"), "CR-1", True),
         (("Tech Lead", "Tech Lead"), "CR-1", False),  # distinct approvers (001 §2.2)
-        (("Tech Lead", " tech lead "), "CR-1", True),  # distinct by name as given; blanks trimmed
+        (("Tech Lead", " tech lead "), "CR-1", False),  # one person: names compare case- and space-insensitively
         (("Tech Lead", "  "), "CR-1", False),
         (("Tech Lead", "Operations Lead"), "", False),  # a reason is required
         ((), "CR-1", False),

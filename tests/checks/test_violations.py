@@ -12,12 +12,23 @@ from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from harness.checks.catalogue import CATALOGUE
 from harness.checks.result import CheckResult, Verdict
 from harness.targets.embedded.seed import Seeded, _seed_table
-from tests.checks.conftest import Rehearsal, describe, needs_fidelity, not_ok
+from tests.checks.conftest import Rehearsal, _start, _stop, describe, needs_fidelity, not_ok
 from tests.checks.emulator_state import bucket_governance_lock, metrics_restored, table_status
 from tests.checks.verdicts import covers
+
+
+@pytest.fixture
+def sit() -> Iterator[Rehearsal]:
+    """A seeded SIT of the test's own: every target timestamp is on one clock, so a neighbour's log lines,
+    invocations and metrics would fall inside this test's 5-minute windows on a module-shared target."""
+    r = _start("sit")
+    yield r
+    _stop(r)
 
 
 def only_this_fails(
