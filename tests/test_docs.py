@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, serve, stop
+from tests.conftest import REPO, passing_restores, serve, stop
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARKER = re.compile(r"^<!-- (?P<kind>runnable|needs)(?::\s*(?P<note>.*?))?\s*-->$")
@@ -382,40 +381,9 @@ def test_blocks_after_harness_serve_run_as_written(
     for name, value in printed.items():
         text = re.sub(rf"\b{name}=\S+", f"{name}={value}", text)
     assert "PORT" not in text, text
-    stop_event = threading.Event()
-    mover = threading.Thread(target=_pass_restores, args=(printed, stop_event), daemon=True)
-    mover.start()
-    try:
+    with passing_restores(printed):
         ran = run_block(text, _checkout_copy(tmp_path))
-    finally:
-        stop_event.set()
-        mover.join(timeout=10)
     assert ran.returncode == 0, f"{block}\n{text}\n" + ran.stdout[-4000:] + ran.stderr[-4000:]
-
-
-def _pass_restores(printed: dict[str, str], stop_event: threading.Event) -> None:
-    """While a block runs against ``harness serve``, move the served clock past a restore's modelled duration
-    whenever a table is CREATING: a CLI client waits on the wall clock and cannot sleep on the server's
-    (docs/fidelity.md, "Clocks"), as an operator would move it with ``POST /_harness/clock``."""
-    import boto3
-    import requests
-
-    endpoint = printed["AWS_ENDPOINT_URL"]
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=printed.get("AWS_DEFAULT_REGION", "us-east-1"),
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    while not stop_event.wait(0.5):
-        try:
-            for name in ddb.list_tables()["TableNames"]:
-                if ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "CREATING":
-                    requests.post(f"{endpoint}/_harness/clock", json={"advance_seconds": 3600}, timeout=10)
-                    break
-        except Exception:  # noqa: BLE001 (the server may be busy or the block may have ended: look again)
-            continue
 
 
 def test_every_runnable_note_is_one_a_test_knows() -> None:

@@ -13,15 +13,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-import requests
 
 from harness.cli import main
-from tests.conftest import REPO, aws_env, serve, stop
+from tests.conftest import REPO, aws_env, passing_restores, serve, stop
 
 pytestmark = pytest.mark.xdist_group("data-cli")
 BUCKET, LOCKS = "bbws-terraform-state-sit", "bbws-terraform-locks-sit"
@@ -36,19 +34,9 @@ def served():
         aws_access_key_id="dummy", aws_secret_access_key="dummy", region_name=info["AWS_DEFAULT_REGION"]
     )
     clients = lambda service: session.client(service, endpoint_url=info["AWS_ENDPOINT_URL"])  # noqa: E731 (a factory)
-    clients.url = info["AWS_ENDPOINT_URL"]  # type: ignore[attr-defined] (the rehearsal clock's endpoint)
+    clients.printed = info  # type: ignore[attr-defined] (the rehearsal clock's endpoint and region)
     yield env, clients
     stop(proc)
-
-
-def skip_restore_time(url: str, client, prefix: str, stop_event: threading.Event) -> None:
-    """While a CLI restore waits (20 s between polls, on its wall clock), move the served rehearsal's clock past
-    the restore's modelled duration once the restored table exists: the rehearsal's "20 minutes" take one poll."""
-    ddb = client("dynamodb")
-    while not stop_event.wait(0.2):
-        if any(name.startswith(prefix) for name in ddb.list_tables()["TableNames"]):
-            requests.post(f"{url}/_harness/clock", json={"advance_seconds": 3600}, timeout=10)
-            return
 
 
 @pytest.fixture
@@ -163,16 +151,10 @@ def test_restore_verify_and_drop_a_table(served, harness) -> None:
     _, client = served
     code, out, _ = harness("restore-table", "--table", "Site-Generation-State", "--latest", "--allow-mutation")
     assert code == 3 and "REFUSED: Site-Generation-State: PITR DISABLED" in out
-    done = threading.Event()
-    skipper = threading.Thread(target=skip_restore_time, args=(client.url, client, "users-sit-restored-", done))
-    skipper.start()
-    try:
+    with passing_restores(client.printed):
         code, out, err = harness(
             "restore-table", "--table", "users-sit", "--latest", "--allow-mutation", "--reason", "cli test"
         )
-    finally:
-        done.set()
-        skipper.join()
     assert code == 0 and "ACTIVE" in err, out + err
     name = re.search(r"into (users-sit-restored-\d{14})", out).group(1)
     items = client("dynamodb").scan(TableName=name, Select="COUNT")["Count"]

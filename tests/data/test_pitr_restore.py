@@ -79,10 +79,19 @@ def test_restore_between_t0_and_t1_equals_the_snapshot(rehearsal, history) -> No
     target = rehearsal
     lines: list[str] = []
     at = history.t0 + timedelta(seconds=30)
-    result = restore_table(target, TABLE, authority=ALLOW, at=at, progress=lines.append)
+    describes: list[str] = []
+    counter = lambda **_: describes.append("DescribeTable")  # noqa: E731 (a botocore event handler)
+    target.client("dynamodb").meta.events.register("before-call.dynamodb.DescribeTable", counter)
+    try:
+        result = restore_table(target, TABLE, authority=ALLOW, at=at, progress=lines.append)
+    finally:
+        target.client("dynamodb").meta.events.unregister("before-call.dynamodb.DescribeTable", counter)
     assert result.outcome == COMPLETE, result.message
     name = result.evidence["restored_table"]
     try:
+        # Few calls: the restore is CREATING for 20 rehearsal minutes, polled at AWS's 20 s (60 polls), not at the
+        # emulator's waiter delay (12,000); plus the plan's and the result's reads.
+        assert 60 <= len(describes) <= 70, len(describes)
         assert name == restored_name(target.env.table(TABLE), result.plan.planned_at)
         assert any("ACTIVE" in line for line in lines), lines
         ddb = target.client("dynamodb")

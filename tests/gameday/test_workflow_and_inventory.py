@@ -36,7 +36,9 @@ def test_workflow_runs_the_drills_builds_allure_keeps_history_and_uploads() -> N
     assert "scenarios/gameday" in runs and "-n 2" in runs and "--recovery-cmd" in runs
     assert "npm ci && npx allure generate reports/allure-results" in runs
     caches = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache/")]
-    assert {c["with"]["path"] for c in caches} == {"reports/gameday-history.jsonl"}
+    # both histories survive between scheduled runs: the drills' RTO trend and Allure's history (historyPath)
+    assert {c["with"]["path"] for c in caches} == {"reports/gameday-history.jsonl", "reports/allure-history.jsonl"}
+    assert len(caches) == 4  # a restore and a save for each
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "reports/" and upload["if"] == "always()"
     assert doc["jobs"]["gameday"]["env"]["HARNESS_TARGET"] == "embedded"
