@@ -74,7 +74,10 @@ def test_every_response_the_scenarios_receive_matches_botocores_shape(
         text=True,
         timeout=540,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # the failing rows (a drill's step table included) and the summary, not only the output's tail
+    printed = proc.stdout.splitlines()
+    failing = [line for line in printed if line.startswith(("E ", "FAILED", "ERROR")) or "| NO |" in line]
+    assert proc.returncode == 0, "\n".join(failing[:80]) + proc.stdout[-1500:] + proc.stderr[-3000:]
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     validated = next(line["validated"] for line in lines if "validated" in line)
     assert len(validated) > 20, validated  # the hook saw the run's calls
