@@ -30,6 +30,7 @@ name of the three modules is importable from this one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from harness.actions import lambda_versions as lv
@@ -52,6 +53,7 @@ from harness.actions.promote_plan import (
     counterpart,
     next_window_start,
     plan_promote,
+    spec_as,
     spec_of,
     window_used,
 )
@@ -68,7 +70,9 @@ __all__ = [
     "GateResult",
     "Gates",
     "Plan",
+    "PromoteServiceSpec",
     "PromoteSpec",
+    "PromoteStackSpec",
     "TerraformStep",
     "apply_promote",
     "apply_promote_service",
@@ -83,6 +87,7 @@ __all__ = [
     "promote",
     "promote_service",
     "promote_stack",
+    "spec_as",
     "spec_of",
     "stack_order",
     "window_used",
@@ -90,6 +95,25 @@ __all__ = [
 
 
 # -- services and the whole stack (001 §5) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromoteServiceSpec:
+    """One service's promotion plan, typed (001 §3.2 / §4.3 per repository): one plan a function, in listing order."""
+
+    service: str
+    source_env: str
+    plans: tuple[Plan[PromoteSpec], ...]
+
+
+@dataclass(frozen=True)
+class PromoteStackSpec:
+    """The whole stack's promotion plan, typed (001 §5.1): one service plan a phase, in promotion order."""
+
+    source_env: str
+    order: tuple[str, ...]
+    gates: str  # the source gates' summary (001 §2.1), evaluated once for every phase
+    phases: tuple[Plan[PromoteServiceSpec], ...]
 
 
 def plan_promote_service(
@@ -100,16 +124,15 @@ def plan_promote_service(
     *,
     gates: Gates,
     functions: Sequence[str] | None = None,
-) -> Plan[Any]:
+) -> Plan[PromoteServiceSpec]:
     """Plan every function of one service (001 §3.2 / §4.3 per repository); refused if any function's plan is.
 
     ``functions``: the service's functions when the caller listed them already (the stack lists once).
     """
     src, dst = source.env, dest.env
-    plan: Plan[Any] = Plan(
+    plan: Plan[PromoteServiceSpec] = Plan(
         "promote-service", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
     )
-    plan.details.update(service=service, source_env=src.name)
     if service not in lv.services(src):
         plan.refusal = f"unknown service {service!r} in {src.inventory}; services: {', '.join(lv.services(src))}"
         return plan
@@ -125,23 +148,28 @@ def plan_promote_service(
     if not names:
         plan.refusal = f"service {service} has no function in {src.name}"
         return plan
-    plans = [plan_promote(source, dest, authority, function=fn, gates=outcome) for fn in names]
-    refused = [p.refusal for p in plans if p.refusal]
-    plan.details["plans"] = plans
+    plans = tuple(plan_promote(source, dest, authority, function=fn, gates=outcome) for fn in names)
+    plan.spec = PromoteServiceSpec(service, src.name, plans)
+    _gather(plan, plans)
+    return plan
+
+
+def _gather(plan: Plan[Any], parts: Sequence[Plan[Any]], *, notes: bool = True) -> None:
+    """A batch plan is refused when a part is (every reason joined), else carries the parts' changes (and notes)."""
+    refused = [p.refusal for p in parts if p.refusal]
     if refused:
         plan.refusal = "; ".join(refused)
-        return plan
-    for p in plans:
+        return
+    for p in parts:
         plan.changes += p.changes
         plan.expect_versions.update(p.expect_versions)
-        plan.notes += [n for n in p.notes if n not in plan.notes]
-    return plan
+        plan.notes += [n for n in p.notes if notes and n not in plan.notes]
 
 
 def apply_promote_service(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan[Any],
+    plan: Plan[PromoteServiceSpec],
     authority: Authority | None = None,
     *,
     max_workers: int = MAX_WORKERS,
@@ -151,31 +179,40 @@ def apply_promote_service(
     ``interrupts`` stopped it (functions in flight finish, with their monitor; the rest never start)."""
     if plan.refused:
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
-    plans: list[Plan[Any]] = plan.details["plans"]
+    spec = spec_as(plan, PromoteServiceSpec)
     stop = interrupts or Interrupts()
     batch = run_batch(
-        plans,
+        list(spec.plans),
         lambda p: apply_promote(source, dest, p, authority),
         max_workers=max_workers,
         should_stop=lambda: stop.stopped,
         name="promote",
     )
-    children = [
-        batch.results[i]
-        if i in batch.results
-        else ActionResult(
-            p, NOT_STARTED, message="not started (interrupted)", evidence={"final_version": _dest_current(p)}
-        )
-        for i, p in enumerate(plans)
-    ]
-    folded = _fold(plan, children, f"service {plan.details['service']}")
+    children = [batch.results[i] if i in batch.results else _not_started(p) for i, p in enumerate(spec.plans)]
+    folded = _fold(plan, children, f"service {spec.service}")
     if batch.stopped:
         _interrupted(folded, batch.stopped)
     return folded
 
 
-def _dest_current(plan: Plan[Any]) -> str | None:
-    return plan.details.get("dest_current")
+def _not_started(plan: Plan[Any]) -> ActionResult:
+    """The result of a function (or, with its functions as children, a phase) an interruption kept from starting."""
+    if isinstance(plan.spec, PromoteServiceSpec):
+        return ActionResult(
+            plan, NOT_STARTED, message="not started (interrupted)", children=[_not_started(p) for p in plan.spec.plans]
+        )
+    final = {"final_version": spec_of(plan).dest_current}
+    return ActionResult(plan, NOT_STARTED, message="not started (interrupted)", evidence=final)
+
+
+def _function_or_action(plan: Plan[Any]) -> str:
+    """What a failed child's line names: its destination function, else its action (a phase, the Terraform step)."""
+    return plan.spec.dest_function if isinstance(plan.spec, PromoteSpec) else plan.action
+
+
+def _service_or_action(plan: Plan[Any]) -> str:
+    """What a phase is called: its service, else its action (the Terraform step)."""
+    return plan.spec.service if isinstance(plan.spec, PromoteServiceSpec) else plan.action
 
 
 def _interrupted(result: ActionResult, why: str) -> None:
@@ -199,9 +236,7 @@ def _fold(plan: Plan[Any], children: list[ActionResult], what: str) -> ActionRes
     done = [c for c in children if c.outcome == COMPLETE]
     if failed:
         result.outcome = FAILED
-        result.message = f"{what}: " + "; ".join(
-            f"{c.plan.details.get('dest_function') or c.plan.action}: {c.message}" for c in failed
-        )
+        result.message = f"{what}: " + "; ".join(f"{_function_or_action(c.plan)}: {c.message}" for c in failed)
     else:
         result.message = f"{what}: {len(done)} promoted" + (
             f", {len(children) - len(done)} unchanged" if len(children) > len(done) else ""
@@ -226,42 +261,40 @@ def stack_order(env: Environment) -> list[str]:
     return listed + [s for s in lv.services(env) if s not in listed]
 
 
-def plan_promote_stack(source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates) -> Plan[Any]:
+def plan_promote_stack(
+    source: TargetLike, dest: TargetLike, authority: Authority, *, gates: Gates
+) -> Plan[PromoteStackSpec]:
     """Plan every phase in 001 §5.1 order (Terraform last, as the caller's hook); refused if any phase is."""
     src, dst = source.env, dest.env
-    plan: Plan[Any] = Plan(
+    plan: Plan[PromoteStackSpec] = Plan(
         "promote-stack", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
     )
-    plan.details.update(source_env=src.name, order=stack_order(src))
     plan.refusal = _guard(source, dest, authority)
     if plan.refusal:
         return plan
     outcome = _gate_outcome(gates)
-    plan.details["gates"] = outcome[1]
+    plan.details["gates"] = outcome[1]  # rendered: the checklist's "Pre-flight checks passed" row (001 §7.2)
     if not outcome[0]:
         plan.refusal = f"pre-promotion gates failed on {src.name} (001 §2.1): {outcome[1]}"
         return plan
+    order = tuple(stack_order(src))
     listed = lv.service_functions(src, None, source.client("lambda"))  # one ListFunctions for every service's prefix
-    phases = [
+    phases = tuple(
         plan_promote_service(source, dest, authority, s, gates=outcome, functions=[fn for fn, of in listed if of == s])
-        for s in plan.details["order"]
-    ]
-    plan.details["phases"] = phases
-    refused = [p.refusal for p in phases if p.refusal]
-    if refused:
-        plan.refusal = "; ".join(refused)
-        return plan
-    for i, p in enumerate(phases, 1):
-        plan.notes.append(f"phase {i}: {p.details['service']} ({len(p.details['plans'])} function(s))")
-        plan.changes += p.changes
-        plan.expect_versions.update(p.expect_versions)
+        for s in order
+    )
+    plan.spec = PromoteStackSpec(src.name, order, outcome[1], phases)
+    _gather(plan, phases, notes=False)
+    for i, phase in enumerate(() if plan.refused else phases, 1):
+        spec = spec_as(phase, PromoteServiceSpec)
+        plan.notes.append(f"phase {i}: {spec.service} ({len(spec.plans)} function(s))")
     return plan
 
 
 def apply_promote_stack(
     source: TargetLike,
     dest: TargetLike,
-    plan: Plan[Any],
+    plan: Plan[PromoteStackSpec],
     authority: Authority | None = None,
     *,
     terraform_step: TerraformStep | None = None,
@@ -273,41 +306,23 @@ def apply_promote_stack(
         return ActionResult(plan, REFUSED, message=plan.refusal or "refused")
     children: list[ActionResult] = []
     stop = interrupts or Interrupts()
-    for phase in plan.details["phases"]:
+    for phase in spec_as(plan, PromoteStackSpec).phases:
         if stop.stopped:
-            children.append(
-                ActionResult(
-                    phase,
-                    NOT_STARTED,
-                    message="not started (interrupted)",
-                    children=[
-                        ActionResult(
-                            p,
-                            NOT_STARTED,
-                            message="not started (interrupted)",
-                            evidence={"final_version": _dest_current(p)},
-                        )
-                        for p in phase.details["plans"]
-                    ],
-                )
-            )
+            children.append(_not_started(phase))
             continue
         done = apply_promote_service(source, dest, phase, authority, interrupts=stop)
         children.append(done)
         if done.outcome == FAILED:
             break
     else:
-        if (
-            terraform_step is not None and not stop.stopped
-        ):  # phase 4 (001 §5.1): infrastructure last; the Terraform issue supplies it
+        if terraform_step is not None and not stop.stopped:  # phase 4 (001 §5.1): infrastructure last
             children.append(terraform_step())
     result = _fold(plan, children, "stack")
-    promoted = [c.plan.details.get("service") or c.plan.action for c in children if c.outcome == COMPLETE]
+    promoted = [_service_or_action(c.plan) for c in children if c.outcome == COMPLETE]
     if result.outcome == FAILED:
-        stopped = children[-1].plan.details.get("service") or children[-1].plan.action
         result.message = (
-            f"stopped at phase {len(children)} ({stopped}): {children[-1].message}; promoted before "
-            f"it: {', '.join(promoted) or 'nothing'}"
+            f"stopped at phase {len(children)} ({_service_or_action(children[-1].plan)}): {children[-1].message}; "
+            f"promoted before it: {', '.join(promoted) or 'nothing'}"
         )
     elif terraform_step is None:
         result.message += "; Terraform phase: no step given (001 §5.1 phase 4 left to the Terraform runbook)"
@@ -340,8 +355,8 @@ def final_versions(result: ActionResult) -> dict[str, str]:
     stack = [result]
     while stack:
         r = stack.pop()
-        fn, final = r.plan.details.get("dest_function"), r.evidence.get("final_version")
-        if fn and final and r.plan.action == "promote":
-            out[fn] = str(final)
+        final = r.evidence.get("final_version")
+        if final and isinstance(r.plan.spec, PromoteSpec):
+            out[r.plan.spec.dest_function] = str(final)
         stack += r.children
     return out

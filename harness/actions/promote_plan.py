@@ -8,9 +8,9 @@ whole stack in harness/actions/promote.py, which re-exports every public name he
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, TypeVar, Union
 
 from harness import aws
 from harness.actions import lambda_versions as lv
@@ -31,6 +31,7 @@ RELEASE_SETTINGS = ("Handler", "Runtime", "Timeout", "MemorySize")
 GateResult = Union[bool, tuple[bool, str]]
 Gates = Union[GateResult, Callable[[], GateResult]]
 TerraformStep = Callable[[], ActionResult]
+T = TypeVar("T")
 
 
 def approval_rule(source: Environment, dest: Environment) -> str:
@@ -109,9 +110,9 @@ def _guard(source: TargetLike, dest: TargetLike, authority: Authority) -> str | 
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Source:
-    """What the plan read about the source version and the destination function."""
+    """What the plan read about the source version (and the service it belongs to)."""
 
     function: str
     version: str
@@ -121,6 +122,7 @@ class _Source:
     image: str | None
     settings: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,21 +153,25 @@ class PromoteSpec:
     skip: str | None = None
 
 
-def _typed(plan: Plan[Any]) -> Plan[Any]:
-    """Attach the plan's PromoteSpec from what the plan read (``details`` stays for older readers)."""
-    d = plan.details
-    names = [f.name for f in fields(PromoteSpec)]
-    values: dict[str, Any] = {k: d.get(k) for k in names}
-    values["added_variables"] = tuple(d.get("added_variables") or ())
-    plan.spec = PromoteSpec(**values)
-    return plan
+def _facts(spec: PromoteSpec) -> dict[str, Any]:
+    """The spec as the older untyped ``details`` (read by reports and scenarios; apply reads only the spec)."""
+    facts = asdict(spec)
+    facts["added_variables"] = list(spec.added_variables)
+    if spec.skip is None:
+        del facts["skip"]
+    return facts
+
+
+def spec_as(plan: Plan[Any], kind: type[T]) -> T:
+    """The plan's typed spec of ``kind`` (TypeError for a refused plan or a plan of another action)."""
+    if not isinstance(plan.spec, kind):
+        raise TypeError(f"{plan.action} plan carries no {kind.__name__}")
+    return plan.spec
 
 
 def spec_of(plan: Plan[Any]) -> PromoteSpec:
-    """The promotion plan's typed spec (TypeError for a plan of another action)."""
-    if not isinstance(plan.spec, PromoteSpec):
-        raise TypeError(f"{plan.action} plan carries no PromoteSpec")
-    return plan.spec
+    """One function's promotion plan's typed spec (TypeError for a plan of another action)."""
+    return spec_as(plan, PromoteSpec)
 
 
 def plan_promote(
@@ -176,10 +182,12 @@ def plan_promote(
     function: str,
     gates: Gates,
     version: str | None = None,
-) -> Plan[Any]:
+) -> Plan[PromoteSpec]:
     """Plan promoting ``function`` (a source function name) to the next environment; reads only."""
     src, dst = source.env, dest.env
-    plan: Plan[Any] = Plan("promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY)
+    plan: Plan[PromoteSpec] = Plan(
+        "promote", dst.inventory, dst.name, dest.name, dest.clock.now(), verified_by=VERIFIED_BY
+    )
     plan.details.update(source_env=src.name, function=function, approval_rule=approval_rule(src, dst))
     if lv.service_of(src, function) is None:
         plan.refusal = f"unknown function {function!r} in {src.inventory}/{src.name}"
@@ -187,13 +195,13 @@ def plan_promote(
     plan.refusal = _guard(source, dest, authority)
     if plan.refusal:
         return plan
-    plan.details["window"] = window_used(dst, dest.clock.now(), authority)
+    window = plan.details["window"] = window_used(dst, dest.clock.now(), authority)
     passed, summary = _gate_outcome(gates)
     plan.details["gates"] = summary
     if not passed:
         plan.refusal = f"pre-promotion gates failed on {src.name} (001 §2.1): {summary}"
         return plan
-    return _plan_reads(source, dest, plan, function, version)
+    return _plan_reads(source, dest, plan, function, version, (summary, window))
 
 
 def _read_source(source: TargetLike, function: str, version: str | None) -> _Source | str:
@@ -224,7 +232,14 @@ def _read_source(source: TargetLike, function: str, version: str | None) -> _Sou
     )
 
 
-def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function: str, version: str | None) -> Plan[Any]:
+def _plan_reads(
+    source: TargetLike,
+    dest: TargetLike,
+    plan: Plan[PromoteSpec],
+    function: str,
+    version: str | None,
+    gates_and_window: tuple[str, str | None],
+) -> Plan[PromoteSpec]:
     src, dst = source.env, dest.env
     dlam = dest.client("lambda")
     try:
@@ -232,47 +247,26 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
     except (KeyError, IndexError, StopIteration):
         plan.refusal = f"{function} has no counterpart in {dst.inventory}/{dst.name} (same service, same position)"
         return plan
-    plan.details.update(dest_function=dst_fn, service=lv.service_of(src, function))
+    service = lv.service_of(src, function)
+    plan.details.update(dest_function=dst_fn, service=service)
     read = _read_source(source, function, version)
     if isinstance(read, str):
         plan.refusal = read
         return plan
-    s = read
+    s = replace(read, service=service)
     alias = lv.get_alias(dlam, dst_fn, dst.alias)
     if alias is None:
         plan.refusal = (
             f"{dst_fn}: function or alias {dst.alias} not found in {dst.inventory}/{dst.name} (account {dst.account})"
         )
         return plan
-    current = alias["FunctionVersion"]
-    plan.details["dest_revision"] = alias.get("RevisionId")  # the alias move is conditional on it
-    dcfg = dlam.get_function_configuration(FunctionName=dst_fn, Qualifier=current)
-    dvars = dict((dcfg.get("Environment") or {}).get("Variables") or {})
-    added = {k: v for k, v in s.variables.items() if k not in dvars}
-    now = dest.clock.now()
-    backup = f"{dst.backup_alias_prefix}{lv.stamp(now)}"
-    record_id = f"promote-{now.strftime(RECORD_STAMP)}-{uuid.uuid4().hex[:6]}"
-    plan.details.update(
-        source_version=s.version,
-        label=s.label,
-        code_sha=s.code_sha,
-        location=s.location,
-        image=s.image,
-        settings=s.settings,
-        variables={**dvars, **added},
-        added_variables=sorted(added),
-        dest_current=current,
-        dest_current_label=dcfg.get("Description") or "",
-        dest_code_sha=dcfg.get("CodeSha256") or "",
-        backup_alias=backup,
-        record_id=record_id,
-        monitor_seconds=monitor_seconds(dst),
-    )
-    if dcfg.get("CodeSha256") == s.code_sha and (dcfg.get("Description") or "") == s.label and not added:
-        plan.details["skip"] = f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)"
-        plan.notes.append(plan.details["skip"])
-        return _typed(plan)
-    plan.changes += _promotion_changes(src.name, dst, function, dst_fn, s, current, dcfg, added, backup, record_id)
+    dcfg = dlam.get_function_configuration(FunctionName=dst_fn, Qualifier=alias["FunctionVersion"])
+    plan.spec = spec = _spec_from(src.name, dst, s, dst_fn, alias, dcfg, dest.clock.now(), gates_and_window)
+    plan.details.update(_facts(spec))
+    if spec.skip:
+        plan.notes.append(spec.skip)
+        return plan
+    plan.changes += _promotion_changes(src.name, dst, spec, dcfg.get("CodeSha256"))
     plan.expect_versions[dst_fn] = s.label
     plan.notes += [
         f"monitor {monitor_seconds(dst):g} s after the alias moves: health != {dst.auto_rollback.health_status} "
@@ -282,42 +276,71 @@ def _plan_reads(source: TargetLike, dest: TargetLike, plan: Plan[Any], function:
         "health is invoked through fn:alias, not the unqualified function (001 §3.3 / §4.3.1 invoke $LATEST: seed "
         "defect 3)",
     ]
-    return _typed(plan)
+    return plan
 
 
-def _promotion_changes(
+def _spec_from(
     src_name: str,
     dst: Environment,
-    function: str,
-    dst_fn: str,
     s: _Source,
-    current: str,
-    dcfg: dict[str, Any],
-    added: dict[str, str],
-    backup: str,
-    record_id: str,
-) -> list[Change]:
+    dst_fn: str,
+    alias: Mapping[str, Any],
+    dcfg: Mapping[str, Any],
+    now: datetime,
+    gates_and_window: tuple[str, str | None],
+) -> PromoteSpec:
+    """The plan's spec from what it read: the source version, the destination alias and its version's configuration."""
+    dvars = dict((dcfg.get("Environment") or {}).get("Variables") or {})
+    added = {k: v for k, v in s.variables.items() if k not in dvars}
+    same = dcfg.get("CodeSha256") == s.code_sha and (dcfg.get("Description") or "") == s.label and not added
+    return PromoteSpec(
+        source_env=src_name,
+        function=s.function,
+        dest_function=dst_fn,
+        service=s.service,
+        source_version=s.version,
+        label=s.label,
+        code_sha=s.code_sha,
+        location=s.location,
+        image=s.image,
+        settings=s.settings,
+        variables={**dvars, **added},
+        added_variables=tuple(sorted(added)),
+        dest_current=str(alias["FunctionVersion"]),
+        dest_current_label=dcfg.get("Description") or "",
+        dest_code_sha=dcfg.get("CodeSha256") or "",
+        dest_revision=alias.get("RevisionId"),  # the alias move is conditional on it
+        backup_alias=f"{dst.backup_alias_prefix}{lv.stamp(now)}",
+        record_id=f"promote-{now.strftime(RECORD_STAMP)}-{uuid.uuid4().hex[:6]}",
+        monitor_seconds=monitor_seconds(dst),
+        gates=gates_and_window[0],
+        window=gates_and_window[1],
+        skip=f"{dst_fn}:{dst.alias} already serves release {s.label} (code {s.code_sha[:12]}...)" if same else None,
+    )
+
+
+def _promotion_changes(src_name: str, dst: Environment, d: PromoteSpec, dest_sha: str | None) -> list[Change]:
     """Every change a promotion makes, in order (001 §3.2.1 sequence diagram; 001 §6.2.1 backup; 002 SSM)."""
-    fn_res = f"lambda:{dst_fn}"
-    settings = ", ".join(f"{k}={v}" for k, v in s.settings.items()) + (
-        f"; +{', +'.join(sorted(added))}" if added else ""
+    fn_res = f"lambda:{d.dest_function}"
+    settings = ", ".join(f"{k}={v}" for k, v in d.settings.items()) + (
+        f"; +{', +'.join(d.added_variables)}" if d.added_variables else ""
     )
     changes = [
         Change(
-            f"{fn_res}:alias/{backup}",
+            f"{fn_res}:alias/{d.backup_alias}",
             "FunctionVersion",
             None,
-            current,
+            d.dest_current,
             "create",
             "backup before promotion (001 §6.2.1)",
         ),
         Change(
             f"{fn_res}:$LATEST",
             "CodeSha256",
-            dcfg.get("CodeSha256"),
-            s.code_sha,
+            dest_sha,
+            d.code_sha,
             "update",
-            f"package of {src_name} {function}:{s.version} (001 §3.2.1 'Update Lambda code')",
+            f"package of {src_name} {d.function}:{d.source_version} (001 §3.2.1 'Update Lambda code')",
         ),
         Change(
             f"{fn_res}:$LATEST",
@@ -327,17 +350,17 @@ def _promotion_changes(
             "update",
             "release settings; new variables travel with the release",
         ),
-        Change(f"{fn_res}:version", "Description", None, s.label, "create", "publish (001 §3.2.1)"),
+        Change(f"{fn_res}:version", "Description", None, d.label, "create", "publish (001 §3.2.1)"),
         Change(
             f"{fn_res}:alias/{dst.alias}",
             "FunctionVersion",
-            current,
-            f"(new version {s.label})",
+            d.dest_current,
+            f"(new version {d.label})",
             "update",
             "001 §3.2.1 'Update latest alias'",
         ),
     ]
-    return changes + _record_and_ssm(dst, record_id, s.label)
+    return changes + _record_and_ssm(dst, d.record_id, d.label)
 
 
 def _record_and_ssm(dst: Environment, record_id: str, label: str) -> list[Change]:

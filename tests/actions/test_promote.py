@@ -48,10 +48,9 @@ def test_dev_to_sit_copies_publishes_moves_monitors_30s(envs: dict[str, Embedded
     lam = sit.client("lambda")
     published = lv.find_version(lv.published_versions(lam, dst), new)
     assert alias_version(sit, dst) == new and published.label == "1.0.2" and published.code_sha == source_sha
-    backup = lam.get_alias(FunctionName=dst, Name=result.plan.details["backup_alias"])
-    assert backup["FunctionVersion"] == before and result.plan.details["backup_alias"].startswith(
-        sit.env.backup_alias_prefix
-    )
+    planned = pr.spec_of(result.plan).backup_alias
+    backup = lam.get_alias(FunctionName=dst, Name=planned)
+    assert backup["FunctionVersion"] == before and planned.startswith(sit.env.backup_alias_prefix)
     variables = lam.get_function_configuration(FunctionName=dst, Qualifier=new)["Environment"]["Variables"]
     assert variables["HARNESS_ENV"] == sit.env.name  # the destination's own settings stay (DEV's would point at DEV)
     assert result.evidence["monitor"]["window_s"] == 30 and not result.evidence["monitor"]["triggers"]  # 001 §3.2.1
@@ -200,7 +199,7 @@ def test_emergency_rule_outside_the_window(envs: dict[str, EmbeddedTarget]) -> N
         who = Authority(approvers=("Tech Lead", "CTO"), reason="hotfix", emergency=True, incident="INC-7")
         plan = pr.plan_promote(sit, prod, who, function=FN, gates=True)
         assert not plan.refused, plan.refusal
-        assert plan.details["window"].startswith("emergency rule (001 §4.1.2): incident INC-7")
+        assert str(pr.spec_of(plan).window).startswith("emergency rule (001 §4.1.2): incident INC-7")
         outside = pr.plan_promote(sit, prod, LEADS, function=FN, gates=True)
         assert outside.refused and "outside the maintenance windows" in outside.refusal
     finally:
@@ -238,7 +237,7 @@ def test_stack_follows_the_order_and_stops_at_the_first_failed_phase(envs: dict[
     finally:
         lam.update_alias(FunctionName=second, Name=dev.env.alias, FunctionVersion=served)
     assert result.outcome == FAILED
-    assert [c.plan.details["service"] for c in result.children] == order[:2]  # phase 3 never ran
+    assert [_phase(c) for c in result.children] == order[:2]  # phase 3 never ran
     assert result.children[0].outcome == COMPLETE and result.children[1].outcome == FAILED
     assert (
         hook_calls == [] and "stopped at phase 2 (ecs-event-handler)" in result.message and order[0] in result.message
@@ -261,11 +260,42 @@ def test_stack_follows_the_order_and_stops_at_the_first_failed_phase(envs: dict[
         )[1],
     )
     assert done.outcome == COMPLETE, done.message
-    assert [c.plan.details.get("service", c.plan.action) for c in done.children] == [
+    assert [_phase(c) for c in done.children] == [
         *order,
         "terraform",
     ] and hook_calls == ["terraform"]
     assert all(leaf.outcome in (COMPLETE, SKIPPED) for c in done.children[:-1] for leaf in c.children)
+
+
+def _phase(child: pr.ActionResult) -> str:
+    """A stack child's service (from its typed plan), or the action of a step that is no phase."""
+    spec = child.plan.spec
+    return spec.service if isinstance(spec, pr.PromoteServiceSpec) else child.plan.action
+
+
+def test_batch_plans_are_typed_and_apply_reads_only_the_spec(envs: dict[str, EmbeddedTarget]) -> None:
+    """A service and a stack plan carry frozen specs; apply runs from the spec alone and leaves the plan as planned."""
+    dev, sit = envs["dev"], envs["sit"]
+    tick(sit)
+    stack = pr.plan_promote_stack(dev, sit, DEV_LEAD, gates=(True, "rows passed"))
+    assert not stack.refused, stack.refusal
+    spec = pr.spec_as(stack, pr.PromoteStackSpec)
+    assert [pr.spec_as(p, pr.PromoteServiceSpec).service for p in spec.phases] == list(spec.order)
+    assert spec.gates == "rows passed" and stack.details == {"gates": "rows passed"}  # the checklist row reads it
+    with pytest.raises(AttributeError):
+        spec.phases[0].spec.service = "other"  # type: ignore[union-attr,misc] (frozen: apply cannot write)
+    phase = spec.phases[0]
+    typed = pr.spec_as(phase, pr.PromoteServiceSpec)
+    assert typed.plans and phase.details == {}
+    for p in typed.plans:
+        p.details.clear()  # apply must not need the older untyped form
+    planned = (phase.spec, phase.to_dict(), [(p.spec, p.to_dict()) for p in typed.plans])
+    result = pr.apply_promote_service(dev, sit, phase, DEV_LEAD)
+    assert result.outcome == COMPLETE, result.message
+    assert (phase.spec, phase.to_dict(), [(p.spec, p.to_dict()) for p in typed.plans]) == planned
+    assert set(pr.final_versions(result)) == {pr.spec_of(p).dest_function for p in typed.plans}
+    with pytest.raises(TypeError, match="promote-service plan carries no PromoteStackSpec"):
+        pr.spec_as(phase, pr.PromoteStackSpec)
 
 
 def test_an_interrupted_service_promotion_starts_nothing_new_and_says_so(envs: dict[str, EmbeddedTarget]) -> None:
