@@ -310,3 +310,35 @@ def test_an_interrupted_service_promotion_starts_nothing_new_and_says_so(envs: d
     result = pr.apply_promote_service(dev, sit, plan, DEV_LEAD, interrupts=stop)
     assert result.outcome == "INTERRUPTED" and "0 of 1 promoted; 1 not started" in result.message, result.message
     assert [c.outcome for c in result.children] == ["NOT_STARTED"] and snapshot(sit) == before
+
+
+def test_an_interrupted_stack_promotion_starts_no_phase_and_names_every_function(
+    envs: dict[str, EmbeddedTarget],
+) -> None:
+    """Ctrl-C before the first phase: every phase NOT_STARTED with its functions, each on the version it served."""
+    from harness.actions.interrupt import Interrupts
+
+    dev, sit = envs["dev"], envs["sit"]
+    tick(sit)
+    plan = pr.plan_promote_stack(dev, sit, DEV_LEAD, gates=(True, "rows passed"))
+    assert not plan.refused, plan.refusal
+    before = snapshot(sit)
+    stop = Interrupts()
+    stop.request("SIGINT")
+
+    def terraform() -> pr.ActionResult:
+        raise AssertionError("the Terraform phase started after an interruption")
+
+    result = pr.apply_promote_stack(dev, sit, plan, DEV_LEAD, interrupts=stop, terraform_step=terraform)
+    functions = [
+        p
+        for phase in pr.spec_as(plan, pr.PromoteStackSpec).phases
+        for p in pr.spec_as(phase, pr.PromoteServiceSpec).plans
+    ]
+    assert result.outcome == "INTERRUPTED", result.message
+    assert f"0 of {len(functions)} promoted; {len(functions)} not started" in result.message, result.message
+    assert [c.outcome for c in result.children] == ["NOT_STARTED"] * len(pr.spec_as(plan, pr.PromoteStackSpec).order)
+    assert (
+        pr.final_versions(result) == {pr.spec_of(p).dest_function: pr.spec_of(p).dest_current for p in functions}
+        and snapshot(sit) == before
+    )
