@@ -313,3 +313,28 @@ def test_seeded_stacks_are_settled_and_the_harness_waits_on_the_target_clock(mak
         <= waited
         <= timing.RESOURCE_S + timing.CLEANUP_S + cfn_actions.STACK_POLL_S
     )
+
+
+def test_cancel_update_stack_rolls_a_running_update_back_and_is_refused_otherwise(cfn_target, cfn) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CancelUpdateStack.html: "the stack
+    rolls back the update and reverts to the previous stack configuration. You can cancel only stacks that are in
+    the UPDATE_IN_PROGRESS state" (ValidationError otherwise; moto: HTTP 500, no such action)."""
+    cfn.create_stack(StackName="cancel", TemplateBody=template("1"))
+    settled(cfn_target, "cancel")
+    code, http, message = _error(lambda: cfn.cancel_update_stack(StackName="cancel"))
+    assert (code, http, message) == (
+        "ValidationError",
+        400,
+        "CancelUpdateStack cannot be called from current stack status",
+    )
+    assert status(cfn, "cancel") == "CREATE_COMPLETE"  # a refusal changes nothing
+    cfn.update_stack(StackName="cancel", TemplateBody=template("2", extra=True))
+    cfn.cancel_update_stack(StackName="cancel")
+    assert status(cfn, "cancel") == "UPDATE_ROLLBACK_IN_PROGRESS"
+    assert settled(cfn_target, "cancel") == "UPDATE_ROLLBACK_COMPLETE" and description(cfn, "cancel") == "release 1"
+    assert [e[1] for e in events(cfn, "cancel") if e[0] == "cancel"][-4:] == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+    ]

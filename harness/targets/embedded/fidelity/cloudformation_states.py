@@ -45,9 +45,12 @@ from harness.targets.embedded.fidelity.registry import AccountContext
 
 MARKER, FAILS_WITH = "HarnessRehearsal", "FailsWith"
 HISTORY_ATTR = "_harness_templates"  # on a moto Stack: [{"template", "parameters", "status", "at"}]
+BEFORE_ATTR = "_harness_before"  # on a moto Stack: (template, parameters) before its latest update (CancelUpdateStack)
 STABLE_ATTR = "_harness_stable"  # on a moto Stack: (template, parameters) before a failed update that did not roll back
 ROLLBACK_REFUSED = "Stack:{stack_id} is in {status} state and can not be rolled back."
 # CloudFormation API reference, ContinueUpdateRollback: only a stack in UPDATE_ROLLBACK_FAILED can continue.
+# CloudFormation's answer to CancelUpdateStack on a stack that is not UPDATE_IN_PROGRESS.
+CANCEL_REFUSED = "CancelUpdateStack cannot be called from current stack status"
 CONTINUE_REFUSED = "Stack:{stack_id} is in {status} state and can not continue update rollback."
 STACK_TYPE = "AWS::CloudFormation::Stack"
 WAIT_POLL_S = 30.0  # boto3's stack_update_complete / stack_rollback_complete waiters: every 30 s
@@ -164,6 +167,7 @@ def _update_stack(original: Any) -> Any:
         stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
         timing.refuse_if_busy(stack)
         before = stack.template
+        stack.__dict__[BEFORE_ATTR] = (stack.template, dict(stack.parameters))
         if self._get_bool_param("UsePreviousTemplate", False):
             body = stack.template
         elif self._get_param("TemplateBody"):
@@ -212,6 +216,25 @@ def continue_update_rollback(self: CloudFormationResponse) -> Any:
         )
     resources = len(parse(stack.template).get("Resources") or {})
     timing.run(stack, ctx, rolling_back(ctx, timing.now(ctx), resources, "User Initiated"))
+    return ActionResult({})
+
+
+def cancel_update_stack(self: CloudFormationResponse) -> Any:
+    """CancelUpdateStack (moto has none: HTTP 500): "You can cancel only stacks that are in the UPDATE_IN_PROGRESS
+    state" (API reference); the stack rolls back to the template and parameters the update replaced."""
+    ctx = registry.context(self.current_account)
+    if ctx is None:  # plain moto: the action it never implemented
+        raise NotImplementedError("The cancel_update_stack action has not been implemented")
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    if stack.status != "UPDATE_IN_PROGRESS":
+        raise ValidationError(stack.stack_id, message=CANCEL_REFUSED)
+    stack.__dict__[timing.PENDING_ATTR] = []  # the rest of the update never happens
+    stack.__dict__.pop(STABLE_ATTR, None)
+    template, parameters = stack.__dict__.pop(BEFORE_ATTR, (stack.template, dict(stack.parameters)))
+    stack.template, stack.parameters = template, parameters
+    resources = len(parse(template).get("Resources") or {})
+    timing.run(stack, ctx, rolling_back(ctx, timing.now(ctx), resources, "User Initiated"))
+    record(stack, ctx)
     return ActionResult({})
 
 
@@ -315,6 +338,7 @@ PATCHES = (
 ADDED = (
     (CloudFormationResponse, "rollback_stack", rollback_stack),
     (CloudFormationResponse, "continue_update_rollback", continue_update_rollback),
+    (CloudFormationResponse, "cancel_update_stack", cancel_update_stack),
     # inherited from BaseResponse: every request of a served account settles its stacks on the clock first
     (CloudFormationResponse, "call_action", timing.call_action),
 )
