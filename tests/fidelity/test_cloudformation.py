@@ -250,7 +250,9 @@ def test_an_update_takes_time_on_the_target_clock_and_refuses_another_meanwhile(
     assert status(cfn, "slow") == "CREATE_IN_PROGRESS"
     settled(cfn_target, "slow")
     began = cfn_target.clock.now()
+    assert "LastUpdatedTime" not in cfn.describe_stacks(StackName="slow")["Stacks"][0]
     cfn.update_stack(StackName="slow", TemplateBody=template("2", extra=True))
+    assert cfn.describe_stacks(StackName="slow")["Stacks"][0]["LastUpdatedTime"] == began
     code, http, message = _error(lambda: cfn.update_stack(StackName="slow", TemplateBody=template("3")))
     assert (code, http) == ("ValidationError", 400)
     assert message.endswith("is in UPDATE_IN_PROGRESS state and can not be updated.")
