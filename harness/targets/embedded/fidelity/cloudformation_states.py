@@ -139,7 +139,7 @@ def _updating(stack: Stack, ctx: AccountContext, changed: dict[str, str]) -> Non
         stack.events.pop()
     stack.status = "UPDATE_IN_PROGRESS"
     at = timing.now(ctx)
-    stack.last_updated_time = at  # DescribeStacks' LastUpdatedTime (moto never sets one)
+    stack.__dict__["last_updated_time"] = at  # DescribeStacks' LastUpdatedTime (moto never sets one)
     done = at + timing.phase(ctx, len(changed))
     steps = _resource_steps(at, done, "UPDATE", changed, "UPDATE_COMPLETE")
     steps += [Step(done, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"), Step(done + timing.cleanup(ctx), "UPDATE_COMPLETE")]
@@ -149,7 +149,7 @@ def _updating(stack: Stack, ctx: AccountContext, changed: dict[str, str]) -> Non
 def _failing_update(stack: Stack, body: Any, failing: dict[str, str], disable: bool, ctx: AccountContext) -> None:
     """A marked resource fails after the update's phase; the stack rolls back, or stops in UPDATE_FAILED."""
     at = timing.now(ctx)
-    stack.last_updated_time = at
+    stack.__dict__["last_updated_time"] = at
     done = at + timing.phase(ctx, len(failing))
     resource_steps, reason = _failed_steps(at, done, body, failing, "UPDATE")
     steps = [Step(at, "UPDATE_IN_PROGRESS", "User Initiated"), *resource_steps]
