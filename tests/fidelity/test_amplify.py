@@ -266,3 +266,24 @@ def test_traffic_follows_what_the_domain_serves(make_target) -> None:
         Statistics=["Sum"],
     )
     assert sum(d["Sum"] for d in stats["Datapoints"]) > 0
+
+
+def test_start_deployment_more_than_8_hours_after_create_deployment_is_refused(amp_target, client) -> None:
+    """https://docs.aws.amazon.com/amplify/latest/APIReference/API_StartDeployment.html: "The maximum duration
+    between the CreateDeployment call and the StartDeployment call cannot exceed 8 hours. If the duration exceeds
+    8 hours, the StartDeployment call and the associated Job will fail." (BadRequestException, HTTP 400)."""
+    manual = new_app(client, "late", repository="")
+    in_time = client.create_deployment(appId=manual, branchName="main")["jobId"]
+    late = client.create_deployment(appId=manual, branchName="main")["jobId"]
+    amp_target.clock.advance(hours=8)
+    assert client.start_deployment(appId=manual, branchName="main", jobId=in_time)["jobSummary"]["status"] == "PENDING"
+    amp_target.clock.advance(seconds=1)
+    with pytest.raises(ClientError) as exc:
+        client.start_deployment(appId=manual, branchName="main", jobId=late)
+    code, status, message = error(exc)
+    assert (code, status) == ("BadRequestException", 400) and "8 hours" in message and late in message
+    summary = client.get_job(appId=manual, branchName="main", jobId=late)["job"]["summary"]
+    assert summary["status"] == "FAILED" and summary["jobType"] == "MANUAL"
+    with pytest.raises(ClientError) as exc:  # the job stays failed
+        client.start_deployment(appId=manual, branchName="main", jobId=late)
+    assert error(exc)[:2] == ("BadRequestException", 400)

@@ -77,7 +77,8 @@ def test_a_query_is_scheduled_then_running_then_complete_on_the_target_clock(mak
 
 def test_stop_query_cancels_a_running_query_and_unknown_ids_are_not_found(make_target) -> None:
     """https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StopQuery.html (success true
-    for a query stopped, false once complete; ResourceNotFoundException),
+    for a query stopped; "if the query has already ended, the operation returns an error indicating that the
+    specified query is not running": InvalidParameterException 400; ResourceNotFoundException),
     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetQueryResults.html
     (ResourceNotFoundException, HTTP 400 not 500)."""
     from harness.clock import FixedClock
@@ -93,7 +94,11 @@ def test_stop_query_cancels_a_running_query_and_unknown_ids_are_not_found(make_t
     assert logs.get_query_results(queryId=qid)["status"] == "Cancelled"
     done = logs.start_query(queryString=ERROR_QUERY, **start)["queryId"]
     clock.advance(seconds=5)
-    assert logs.stop_query(queryId=done)["success"] is False
+    for ended in (done, qid):  # complete, and cancelled: neither is running
+        with pytest.raises(logs.exceptions.InvalidParameterException) as info:
+            logs.stop_query(queryId=ended)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "not running" in info.value.response["Error"]["Message"]
     for call in (logs.get_query_results, logs.stop_query):
         with pytest.raises(logs.exceptions.ResourceNotFoundException) as info:
             call(queryId="00000000-0000-0000-0000-000000000000")

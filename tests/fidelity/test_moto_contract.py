@@ -231,6 +231,9 @@ PINS = (
     Pin("moto.cloudformation.responses:CloudFormationResponse.update_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse.create_stack", CFN, ("self",), exact=True),
     Pin("moto.cloudformation.responses:CloudFormationResponse._validate_status", CFN, ("self", "stack")),
+    # cloudformation_timing: every request settles the account's stacks, then moto's own dispatch runs
+    Pin("moto.core.responses:BaseResponse.call_action", CFN, ("self",), exact=True),
+    Pin("moto.cloudformation.models:CloudFormationBackend.delete_stack", CFN, ("self", "name_or_stack_id")),
     Pin(
         "moto.cloudformation.models:Stack._add_stack_event",
         CFN,

@@ -10,7 +10,10 @@ Semantics follow the Amplify API reference (2017-07-25):
   job ids count up per branch; ListJobs lists newest first.
 - CreateDeployment and StartDeployment are for "manually deployed apps", which "are not connected to
   a Git repository": StartDeployment deploys the job CreateDeployment created (``jobId``) or a
-  ``sourceUrl``; anything else is a BadRequestException.
+  ``sourceUrl``; anything else is a BadRequestException. "The maximum duration between the
+  CreateDeployment call and the StartDeployment call cannot exceed 8 hours. If the duration exceeds 8
+  hours, the StartDeployment call and the associated Job will fail" (``DEPLOYMENT_TTL``): a later
+  StartDeployment is a BadRequestException and the job is FAILED from then on.
 - A branch serves the build of its newest successful job (``Branch.activeJobId``): a failed build
   never replaces what users get. A domain association maps each sub-domain prefix to a branch.
 - UpdateDomainAssociation *replaces* the sub-domain settings (the prefixes not passed are dropped:
@@ -41,6 +44,8 @@ BUILD_S = 170.0
 PROVISION_S = 30.0
 CANCEL_S = 10.0
 PROPAGATION_S = 60.0
+# Amplify API reference, CreateDeployment/StartDeployment: at most 8 hours between the two calls.
+DEPLOYMENT_TTL = timedelta(hours=8)
 BUILD_FAILS = "harness-build-fails"
 BAD_RELEASE = "harness-bad-release"
 FINAL = ("SUCCEED", "FAILED", "CANCELLED")
@@ -96,9 +101,12 @@ class Job:
     source_url: str | None = None
     source_url_type: str | None = None
     cancelled_at: datetime | None = None
+    expired_at: datetime | None = None  # a CreateDeployment job started too late: FAILED from then on
 
     def status(self, now: datetime) -> str:
         """CREATED, PENDING, PROVISIONING, RUNNING, SUCCEED, FAILED, CANCELLING or CANCELLED at ``now``."""
+        if self.expired_at is not None and now >= self.expired_at:
+            return "FAILED"
         if self.cancelled_at is not None and now >= self.cancelled_at:
             cancelling = (now - self.cancelled_at).total_seconds() < CANCEL_S
             return "CANCELLING" if cancelling else "CANCELLED"
@@ -115,6 +123,8 @@ class Job:
 
     def end(self, now: datetime) -> datetime | None:
         """When the job finished (None while it runs)."""
+        if self.expired_at is not None and now >= self.expired_at:
+            return self.expired_at
         if self.cancelled_at is not None and now >= self.cancelled_at:
             done = self.cancelled_at + timedelta(seconds=CANCEL_S)
             return done if now >= done else None
@@ -357,6 +367,12 @@ class AmplifyStore:
             job = self.job(app_id, branch, job_id)
             if job.job_type != "MANUAL" or job.start is not None:
                 raise bad_request(f"Job {job_id} was not created by CreateDeployment or was already started.")
+            if now - job.created > DEPLOYMENT_TTL:
+                job.expired_at = job.expired_at or now
+                raise bad_request(
+                    f"Job {job_id} was created by CreateDeployment at {job.created:%Y-%m-%dT%H:%M:%SZ}, more than 8 "
+                    "hours ago: StartDeployment must follow CreateDeployment within 8 hours."
+                )
             job.start = now
             return job
         if not source_url:

@@ -18,8 +18,10 @@ extensions serve, StartQuery runs the query language's subset the harness uses, 
 A query takes time on the target's clock (API reference, GetQueryResults: status ``Scheduled``,
 ``Running``, ``Complete``, ...): ``Scheduled`` for ``SCHEDULED_S``, then ``Running`` (no results yet)
 until ``RUNNING_S`` after StartQuery, then ``Complete`` with its results; a client polls until then.
-StopQuery (moto has none: HTTP 500) cancels a query not yet complete (``Cancelled``, ``success: true``;
-a finished one answers ``success: false``). GetQueryResults and StopQuery of an unknown id answer
+StopQuery (moto has none: HTTP 500) cancels a query not yet complete (``Cancelled``, ``success: true``);
+"if the query has already ended, the operation returns an error indicating that the specified query is
+not running" (API reference, StopQuery): ``InvalidParameterException`` 400, the only 400 it lists that fits.
+GetQueryResults and StopQuery of an unknown id answer
 ``ResourceNotFoundException`` (moto: HTTP 500).
 """
 
@@ -206,17 +208,18 @@ def _backend_get_query_results(original: Any) -> Any:
 
 
 def stop_query(self: LogsResponse) -> str:
-    """StopQuery (CloudWatch Logs API reference): cancel a query that is not complete yet."""
+    """StopQuery (CloudWatch Logs API reference): cancel a query that is not complete yet; an ended one is refused."""
     backend = self.logs_backend
     ctx = registry.context(backend.account_id)
     query_id = self._get_param("queryId")
     if ctx is None:
         raise InvalidParameterException("StopQuery is not emulated for this account")
     query = _known(backend, query_id)
-    running = query_status(ctx, query) in ("Scheduled", "Running")
-    if running:
-        setattr(query, CANCELLED_ATTR, True)
-    return json.dumps({"success": running})
+    status = query_status(ctx, query)
+    if status not in ("Scheduled", "Running"):
+        raise InvalidParameterException(f"Query {query_id} is not running (it is {status}).")
+    setattr(query, CANCELLED_ATTR, True)
+    return json.dumps({"success": True})
 
 
 PATCHES: tuple[registry.Patch, ...] = (
