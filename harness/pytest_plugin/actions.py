@@ -92,7 +92,7 @@ def pytest_harness_action_applied(config: pytest.Config, result: ActionResult) -
     """Evidence of every action in the current Allure test: the plan, then what was done."""
     allure.attach(result.plan.render(), name=f"plan: {result.plan.action}", attachment_type=allure.attachment_type.TEXT)
     allure.attach(
-        json.dumps(result.to_dict(), indent=2, default=str),
+        json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
         name=f"{result.plan.action}: {result.outcome}",
         attachment_type=allure.attachment_type.JSON,
     )
@@ -156,7 +156,7 @@ class ChecklistVerifier:
                 rows.append(_report_row(p, result, phase))
                 with allure.step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}"):
                     allure.attach(
-                        json.dumps(result.to_dict(), indent=2, default=str),
+                        json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
                         name="observed",
                         attachment_type=allure.attachment_type.JSON,
                     )
