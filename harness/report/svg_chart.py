@@ -26,7 +26,7 @@ PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#1
 FAILED = "#d62728"
 TICKS_S = (0.1, 1, 10, 60, 300, 900, 1800, 3600, 7200)  # 0.1 s .. 2 h: the 002 objectives are 5/15/30/60 min
 LEFT, RIGHT, TOP, BOTTOM, PANEL_H, GAP = 70, 150, 40, 56, 96, 22
-MAX_DATE_LABELS = 10
+DATE_LABEL_W = 95  # pixels a "YYYY-MM-DD HH:MM" label needs at font size 10: labels never overlap
 
 
 def _tick_label(seconds: float) -> str:
@@ -161,12 +161,12 @@ def _marker(drill: str, run: int, v: float | None, ok: bool, p: _Panel, x: float
 
 
 def _date_axis(dates: Sequence[str], y: float, plot_w: float, height: int) -> list[str]:
-    """Each run's date under the last panel (thinned to :data:`MAX_DATE_LABELS`), and the axis title."""
+    """Each run's date under the last panel (thinned so labels never overlap), and the axis title."""
     runs = len(dates)
-    step = max(1, math.ceil(runs / MAX_DATE_LABELS))
+    step = max(1, math.ceil(runs / max(2, int(plot_w // DATE_LABEL_W))))
     out = []
     for i, date in enumerate(dates):
-        if i % step == 0 or i == runs - 1:
+        if (i % step == 0 and runs - 1 - i >= step) or i == runs - 1:  # the newest run always, never crowded
             out.append(
                 f'<text class="date" data-run="{i}" x="{_x(i, runs, plot_w):.1f}" y="{y + 16:.1f}" '
                 f'text-anchor="middle" font-size="10">{escape(date)}</text>'
