@@ -168,3 +168,31 @@ def test_the_second_report_shows_the_first_run_in_every_tests_history(runs) -> N
         assert starts & set(first_starts.values()), (name, t["history"])
     failing = tests["API health: /v1/health"]
     assert failing["history"][0]["status"] == "failed"
+
+
+def test_a_broken_rows_trace_is_its_own_traceback_and_readable_values_stay_readable() -> None:
+    from allure_commons.model2 import Parameter, StatusDetails, TestResult, TestStepResult
+
+    from harness.inventory.resources import Resource
+    from harness.pytest_plugin.allure_tidy import readable, tidy
+
+    error = "[dynamodb-pitr] t: could not read: AccessDenied (ERROR, 000 §6.1)"
+    step = TestStepResult(name="dynamodb-pitr on t: ERROR", status="broken")
+    step.statusDetails = StatusDetails(message=f"harness.pytest_plugin.checklist.RowBroken: {error}\n", trace="x")
+    result = TestResult(
+        name="PITR: t",
+        statusDetails=StatusDetails(
+            message=f"harness.pytest_plugin.checklist.CheckHarnessError: {error}", trace="checklist.py:240: raise"
+        ),
+        parameters=[Parameter(name="env", value="'bbws/sit'"), Parameter(name="resource", value="Resource(...)")],
+        steps=[step],
+    )
+    resource = Resource("lambda-alias", "latest-sit", "af-south-1", "000 §3.2", parent="fn")
+    tidy(result, {"resource": resource}, traceback="Traceback (most recent call last):\n  botocore AccessDenied")
+    assert result.statusDetails.message == error
+    assert result.statusDetails.trace.startswith("Traceback") and step.statusDetails is None
+    assert [(p.name, p.value) for p in result.parameters] == [
+        ("env", "bbws/sit"),
+        ("resource", "lambda-alias fn:latest-sit"),
+    ]
+    assert readable(3) == "3" and readable("a b") == "a b"
