@@ -95,3 +95,16 @@ def test_the_summary_puts_the_failed_drill_first_and_its_long_reason_below_a_sho
     below = lines[lines.index(item) + 1 : lines.index(item) + 6]
     assert any("health-endpoint on fn-119" in line for line in lines) and "  ```text" in below, below
     assert max(len(line) for line in lines) < 400  # no 3,000-character line
+
+
+def test_the_verification_report_opens_with_its_verdict_and_the_failing_row() -> None:
+    from harness.checks import verification_report
+
+    rows = [{**_row(f"check-{i}", "pass"), "procedure": "post-rollback"} for i in range(20)]
+    rows.append({**_row("lambda-alias-version", "fail"), "procedure": "pre-promotion"})
+    header = {"title": "bbws/sit", "inventory": "bbws", "env": "sit", "started": "2026-01-25T22:00:00+00:00"}
+    md = verification_report.render(rows, header, {"post-rollback": "000 §7", "pre-promotion": "001 §3.1"})
+    lines = md.splitlines()
+    assert lines[2] == "- **result**: FAIL (21 rows: 1 FAIL, 20 PASS)", lines[:4]
+    first = _table(md, "| Check |")[0]
+    assert "**FAIL**" in first and "`lambda-alias-version`" in first, first
