@@ -114,6 +114,16 @@ def test_the_failed_drill_is_titled_and_grouped_with_its_runbook(runs) -> None:
     assert not [t for t in every if re.search(r"\bNone\b", t)], [t for t in every if "None" in t]
     assert any("RTO not measured" in t for t in titles(drill["steps"]))
 
+    def hides_red(step: dict[str, Any]) -> bool:  # a passed step holding a failed one
+        inner = step.get("steps", [])
+        return (step["status"] == "passed" and any(s["status"] in ("failed", "broken") for s in inner)) or any(
+            hides_red(s) for s in inner
+        )
+
+    # the API's /health answers 500 all along: the drill's steady state is red, and its phase step says so
+    (steady,) = [s for s in drill["steps"] if s["name"].startswith("steady state")]
+    assert steady["status"] == "failed" and not [s["name"] for s in drill["steps"] if hides_red(s)], steady
+
 
 def test_test_ids_are_the_same_in_both_runs(runs) -> None:
     _, (first, second) = runs
@@ -196,3 +206,18 @@ def test_a_broken_rows_trace_is_its_own_traceback_and_readable_values_stay_reada
         ("resource", "lambda-alias fn:latest-sit"),
     ]
     assert readable(3) == "3" and readable("a b") == "a b"
+
+
+def test_a_step_holding_a_red_row_is_red_and_detection_rows_stay_passed() -> None:
+    from allure_commons.model2 import TestResult, TestStepResult
+
+    from harness.pytest_plugin.allure_tidy import tidy
+
+    def step(name: str, status: str, *inner: TestStepResult) -> TestStepResult:
+        return TestStepResult(name=name, status=status, steps=list(inner))
+
+    detection = step("detection", "passed", step("rows", "passed", step("api-health: FAIL", "passed")))
+    verification = step("verification", "passed", step("rows", "passed", step("api-health: FAIL", "failed")))
+    result = TestResult(name="drill", steps=[detection, verification])
+    tidy(result, {})
+    assert [verification.status, verification.steps[0].status, detection.status] == ["failed", "failed", "passed"]

@@ -9,7 +9,8 @@ derives the history id from the parameters, so the id is as stable as the readab
 - a parameter shows the value itself: a string without quotes, a resource as ``<kind> <parent>:<name>``;
 - the message is the error without pytest's ``Failed:`` prefix; the trace only when it says something the
   message does not (a harness error's own traceback, handed over in :data:`TRACEBACK`);
-- a step that failed with the test's own error keeps its status and drops the repeated text.
+- a step that failed with the test's own error keeps its status and drops the repeated text;
+- a step holding a failed step is failed (a drill's verification phase whose rows stayed red).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 TRACEBACK = pytest.StashKey[str]()  # a broken row's own traceback: the Allure trace instead of an attachment
 PREFIXES = ("Failed: ", "AssertionError: ")
+BAD = ("failed", "broken")
 
 
 def readable(value: Any) -> str:
@@ -64,8 +66,24 @@ def _tidy_steps(steps: list[Any], error: str) -> None:
         _tidy_steps(getattr(step, "steps", []), error)
 
 
+def _worst_up(steps: list[Any]) -> str | None:
+    """A passed step holding a failed (or broken) step is failed (broken) too: a drill's verification phase whose
+    rows stayed red reads failed at a glance. Returns the worst status among ``steps``."""
+    worst = None
+    for step in steps or []:
+        inner = _worst_up(getattr(step, "steps", []))
+        if inner in BAD and getattr(step, "status", None) == "passed":
+            step.status = inner
+        status = getattr(step, "status", None)
+        if status in BAD and worst != "failed":
+            worst = status
+    return worst
+
+
 def tidy(result: Any, params: dict[str, Any], traceback: str | None = None) -> None:
-    """Readable parameters and a single error on one Allure test result (in place)."""
+    """Readable parameters, steps as red as what they hold, and a single error on one Allure test result (in
+    place)."""
+    _worst_up(getattr(result, "steps", []))
     for parameter in getattr(result, "parameters", []) or []:
         if parameter.name in params:
             parameter.value = readable(params[parameter.name])

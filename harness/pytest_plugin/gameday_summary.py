@@ -63,8 +63,8 @@ def attach_summary(
     failed = [r for r in results if r.get("outcome") == "FAIL"]
     report_allure_result(
         allure_dir,
-        f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) "
-        "not failed",
+        f"Game-day summary {env.inventory}/{env.name}: "
+        + (f"{len(failed)} of {len(results)} drill(s) FAILED" if failed else f"no drill failed ({len(results)} ran)"),
         f"gameday-summary-{env.inventory}-{env.name}",
         status="failed" if failed else "passed",
         message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed),
