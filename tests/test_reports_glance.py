@@ -52,7 +52,7 @@ def test_the_cli_incident_report_lists_the_failing_row_first_and_one_verdict() -
     assert "- **Outcome**: FAILED: post-rollback checklist rows failed" in text
     note = next(line for line in text.splitlines() if line.startswith("- audit record rb-1"))
     assert "COMPLETE" in note and "this report's outcome is FAILED" in note, note
-    assert "- **Duration**: 0 minutes 2 seconds" in text  # the action's own clock, not the wall
+    assert "- **Duration**: 2.5 seconds" in text  # the action's own clock, not the wall
 
 
 def test_the_incident_note_is_plain_when_record_and_outcome_agree() -> None:
