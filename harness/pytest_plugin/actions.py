@@ -38,17 +38,16 @@ from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.runner import run_row
 from harness.clock import Clock
-from harness.drills.model import DETECTION
 from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
 from harness.lease import operation_lease
-from harness.pytest_plugin.checklist import RowBroken, RowFailed, row_meta
+from harness.pytest_plugin.allure_tidy import status_step
+from harness.pytest_plugin.checklist import row_meta
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.report.labels import clock_note, file_token, label_report, rehearsal_label
 from harness.targets.base import Target
 
-RED_EXPECTED = (DETECTION,)  # phases whose rows are meant to go red: their FAIL rows are passed steps
 EXTRA_ROWS_PROP = "checklist_rows"  # rows verified inside one test (the reporting plugin collects them)
 
 
@@ -156,17 +155,12 @@ class ChecklistVerifier:
                 result = run_row(ctx, p)
                 results.append(result)
                 rows.append(_report_row(p, result, phase))
-                try:  # the step's status is the row's, but where red is the point (a drill's detection)
-                    with allure.step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}"):
-                        allure.attach(
-                            json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
-                            name="observed",
-                            attachment_type=allure.attachment_type.JSON,
-                        )
-                        if phase not in RED_EXPECTED and result.verdict in (Verdict.FAIL, Verdict.ERROR):
-                            raise (RowFailed if result.verdict is Verdict.FAIL else RowBroken)(result.observed)
-                except (RowFailed, RowBroken):
-                    pass
+                with status_step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}", result, phase):
+                    allure.attach(
+                        json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
+                        name="observed",
+                        attachment_type=allure.attachment_type.JSON,
+                    )
         if record:
             self.node.user_properties.append((EXTRA_ROWS_PROP, json.dumps(rows, default=str)))
         bad = [r for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]

@@ -16,13 +16,41 @@ derives the history id from the parameters, so the id is as stable as the readab
 from __future__ import annotations
 
 import ast
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
+import allure
 import pytest
+
+from harness.drills.model import DETECTION
 
 TRACEBACK = pytest.StashKey[str]()  # a broken row's own traceback: the Allure trace instead of an attachment
 PREFIXES = ("Failed: ", "AssertionError: ")
 BAD = ("failed", "broken")
+RED_EXPECTED = (DETECTION,)  # phases whose rows are meant to go red
+
+
+class _Red(AssertionError):
+    """Raised inside a row's step so Allure marks it failed (an AssertionError is "failed")."""
+
+
+class _Broken(Exception):
+    """Raised inside a row's step so Allure marks it broken."""
+
+
+@contextmanager
+def status_step(title: str, row: Any, phase: str = "") -> Iterator[None]:
+    """An Allure step whose status is the row's verdict (fail: failed, error: broken, else passed), except in a
+    phase whose rows are meant to go red (a drill's detection: red there is the finding it wants)."""
+    verdict = str(getattr(getattr(row, "verdict", None), "value", ""))
+    raised = None if phase in RED_EXPECTED else {"fail": _Red, "error": _Broken}.get(verdict)
+    try:
+        with allure.step(title):
+            yield
+            if raised is not None:
+                raise raised(title)
+    except (_Red, _Broken):
+        pass
 
 
 def readable(value: Any) -> str:
