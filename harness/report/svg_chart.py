@@ -1,8 +1,8 @@
 """The game-day RTO chart as a self-contained SVG, drawn with string formatting (no plotting stack).
 
-Why not a plotting library: matplotlib (the well-kept choice) would add ~40 MB and a native build to a harness
-whose reports are otherwise plain text, for one chart of a few dozen points; the SVG below is about 200 lines,
-valid XML that a test parses, and renders in GitHub, Allure and any browser.
+Why not a plotting library: matplotlib (the well-kept choice) would pull numpy, pillow and more (tens of MB)
+into a harness whose reports are otherwise plain text, for one chart of a few dozen points; the SVG below is
+about 200 lines, valid XML that a test parses, and renders in GitHub, Allure and any browser.
 
 One panel per drill, stacked, sharing the x axis: every run in the history (oldest left, the run's date under
 it), the drill's RTO on a logarithmic axis (drills run from a second to the 60-minute database objective), and
