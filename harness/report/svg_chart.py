@@ -41,6 +41,17 @@ def _run_of(rec: Mapping[str, Any]) -> str:
     return str(rec.get("run") or rec.get("at") or "")
 
 
+def _date_of(rec: Mapping[str, Any], run: str) -> str:
+    """``YYYY-MM-DD HH:MM`` (UTC) of a run: its record's ``at``, else the stamp its run id starts with."""
+    at = str(rec.get("at") or "")
+    if len(at) >= 16:
+        return f"{at[:10]} {at[11:16]}"
+    s = run[:13]
+    if len(s) == 13 and s[:8].isdigit() and s[8] == "T" and s[9:].isdigit():  # 20260125T2200...
+        return f"{s[:4]}-{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}"
+    return at or run
+
+
 @dataclass
 class _Drill:
     """One drill's points across the runs, and its own objective."""
@@ -59,8 +70,7 @@ def _runs(history: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
         run = _run_of(rec)
         if run not in order:
             order.append(run)
-            at = str(rec.get("at") or "")
-            dates.append(f"{at[:10]} {at[11:16]}".strip() if len(at) >= 16 else at or run)
+            dates.append(_date_of(rec, run))
     return order, dates
 
 

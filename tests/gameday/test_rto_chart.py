@@ -80,3 +80,9 @@ def test_a_long_history_keeps_every_run_and_thins_only_the_labels() -> None:
     assert all(len(_markers(p)) == 45 for p in panels.values())
     runs = [int(t.get("data-run", "-1")) for t in root.iter(f"{SVG}text") if t.get("class") == "date"]
     assert runs[0] == 0 and runs[-1] == 44 and len(runs) <= 11
+
+
+def test_a_record_without_a_date_is_dated_by_its_run_id() -> None:
+    line = {**_line("lambda-bad-deployment", 0, 3.0, "PASS", 300.0, "lambda_code"), "at": None}
+    root = ET.fromstring(rto_chart([line]))
+    assert [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "date"] == ["2026-01-20 22:00"]
