@@ -261,8 +261,7 @@ def test_fail_and_warn_rows_are_visible_and_history_ids_stable(
     for r in results:
         params = {p["name"]: p["value"] for p in r["parameters"]}
         assert (
-            params["env"] == "'bbws/sit'"
-            and params["row"] == f"'{_label(r, 'story')[0]} on {_label(r, 'resource')[0]}'"
+            params["env"] == "bbws/sit" and params["row"] == f"{_label(r, 'story')[0]} on {_label(r, 'resource')[0]}"
         ), params
         assert "0x" not in json.dumps(r["parameters"])
     ids_one = {r["name"]: r["historyId"] for r in results}

@@ -120,10 +120,10 @@ def render(
     after = {k: v for k, v in (after_actions or {}).items() if v}
     extra = [r for v in after.values() for r in v]
     lines = [f"# Verification report: {header.get('title', '')}".rstrip(": "), ""]
-    lines += [f"- **{k}**: {v}" for k, v in header.items() if k != "title"]
-    lines += [result_line(rows, outcome, extra), ""]
+    lines += [result_line(rows, outcome, extra)]  # the verdict first, then where and when
+    lines += [f"- **{k}**: {v}" for k, v in header.items() if k != "title"] + [""]
     groups: dict[str, list[Mapping[str, Any]]] = {}
-    for r in rows:
+    for r in sort_rows(rows):  # the procedure with the worst row comes first: its failing rows open the report
         groups.setdefault(str(r.get("procedure") or "checks"), []).append(r)
     for proc, items in groups.items():
         lines += _table((procedures or {}).get(proc, proc), items)

@@ -42,6 +42,7 @@ from harness.errors import HarnessError
 from harness.faults.deployment import RECORD_GAP_S, put_back
 from harness.inventory import Environment, Inventory
 from harness.lease import operation_lease
+from harness.pytest_plugin.allure_tidy import status_step
 from harness.pytest_plugin.checklist import row_meta
 from harness.report import incident_facts, promotion_checklist, render_incident, rollback_checklist
 from harness.report.labels import clock_note, file_token, label_report, rehearsal_label
@@ -92,7 +93,7 @@ def pytest_harness_action_applied(config: pytest.Config, result: ActionResult) -
     """Evidence of every action in the current Allure test: the plan, then what was done."""
     allure.attach(result.plan.render(), name=f"plan: {result.plan.action}", attachment_type=allure.attachment_type.TEXT)
     allure.attach(
-        json.dumps(result.to_dict(), indent=2, default=str),
+        json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
         name=f"{result.plan.action}: {result.outcome}",
         attachment_type=allure.attachment_type.JSON,
     )
@@ -154,9 +155,9 @@ class ChecklistVerifier:
                 result = run_row(ctx, p)
                 results.append(result)
                 rows.append(_report_row(p, result, phase))
-                with allure.step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}"):
+                with status_step(f"{p.spec.slug} on {p.row.resource}: {result.verdict.value.upper()}", result, phase):
                     allure.attach(
-                        json.dumps(result.to_dict(), indent=2, default=str),
+                        json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
                         name="observed",
                         attachment_type=allure.attachment_type.JSON,
                     )

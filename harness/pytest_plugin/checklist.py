@@ -21,6 +21,7 @@ from harness.checks.context import CheckContext
 from harness.checks.result import CheckResult, Verdict
 from harness.checks.runner import run_row
 from harness.inventory.model import Environment
+from harness.pytest_plugin.allure_tidy import TRACEBACK
 from harness.pytest_plugin.options import api_base_url, expect_versions
 from harness.pytest_plugin.state import harness_state
 from harness.targets.base import Target
@@ -223,7 +224,7 @@ class Checklist:
         except (RowFailed, RowBroken, pytest.skip.Exception):
             pass
         allure.attach(
-            json.dumps(result.to_dict(), indent=2, default=str),
+            json.dumps(result.to_dict(), indent=2, default=str, ensure_ascii=False),
             name="observed",
             attachment_type=allure.attachment_type.JSON,
         )
@@ -232,10 +233,8 @@ class Checklist:
         if result.verdict is Verdict.FAIL:
             pytest.fail(result.message(), pytrace=False)
         if result.verdict is Verdict.ERROR:
-            if result.evidence.get("traceback"):
-                allure.attach(
-                    result.evidence["traceback"], name="traceback", attachment_type=allure.attachment_type.TEXT
-                )
+            if result.evidence.get("traceback"):  # the Allure trace, once (harness/pytest_plugin/allure_tidy.py)
+                self.node.stash[TRACEBACK] = str(result.evidence["traceback"])
             raise CheckHarnessError(result.message())
         if result.verdict is Verdict.SKIP:
             pytest.skip(result.message())

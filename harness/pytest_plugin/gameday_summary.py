@@ -17,6 +17,7 @@ from harness.inventory import Environment
 from harness.pytest_plugin.reporting import report_allure_result
 from harness.pytest_plugin.state import harness_state
 from harness.report.gameday import render_summary
+from harness.report.glance import short
 from harness.report.svg_chart import rto_chart
 
 RESULTS_DIR = "gameday"  # per-drill JSON in the run directory, read by the controller's summary
@@ -63,11 +64,12 @@ def attach_summary(
     failed = [r for r in results if r.get("outcome") == "FAIL"]
     report_allure_result(
         allure_dir,
-        f"Game-day summary {env.inventory}/{env.name}: {len(results) - len(failed)} of {len(results)} drill(s) "
-        "not failed",
+        f"Game-day summary {env.inventory}/{env.name}: "
+        + (f"{len(failed)} of {len(results)} drill(s) FAILED" if failed else f"no drill failed ({len(results)} ran)"),
         f"gameday-summary-{env.inventory}-{env.name}",
         status="failed" if failed else "passed",
-        message="\n".join(f"{r['name']}: {'; '.join(r.get('failures') or [])}" for r in failed),
+        # one short line per failed drill: the whole reason is in that drill's own result, once
+        message="\n".join(f"{r['name']}: {short('; '.join(r.get('failures') or []))}" for r in failed),
         started=started,
         labels={"epic": "Game day", "feature": f"{env.inventory}/{env.name}", "severity": "normal"},
         attachments=[

@@ -8,6 +8,7 @@ Logic lives in ``harness/``; the plugin only wires it into pytest, one module pe
 - :mod:`~harness.pytest_plugin.fixtures`: the session fixtures, ``each_resource`` and the collection guards;
 - :mod:`~harness.pytest_plugin.checklist`: checklist rows as tests (``@pytest.mark.checklist``), Allure evidence;
 - :mod:`~harness.pytest_plugin.collector`: the run's rows gathered from every (xdist) test report;
+- :mod:`~harness.pytest_plugin.allure_tidy`: readable Allure parameters and the error once;
 - :mod:`~harness.pytest_plugin.reporting`: the verification report written once, and its Allure result.
 
 Registered as a ``pytest11`` entry point, so it works from any directory once the package is installed.
@@ -25,6 +26,7 @@ pytest_plugins = [
     "harness.pytest_plugin.fixtures",
     "harness.pytest_plugin.checklist",
     "harness.pytest_plugin.collector",
+    "harness.pytest_plugin.allure_tidy",
 ]
 
 MARKERS = {

@@ -14,10 +14,12 @@ from typing import Any, Iterable, Mapping, Sequence
 from harness.actions.base import Event
 from harness.drills.model import DrillResult, Recovery, fmt_s
 from harness.inventory.model import Environment
+from harness.report.glance import SHORT, failing_first, outcome_first, reason_lines, short
 from harness.report.incident import IncidentFacts, incident_facts, render_incident
 from harness.report.timeline import cell, render_timeline
 
 ROW_ORDER = ("steady state", "detection", "verification", "settle")
+RED_MEANS_FAILED = ("steady state", "verification", "settle")  # detection rows are meant to go red
 MILESTONES = (
     ("fault injected", "injected_at"),
     ("issue detected", "detected_at"),
@@ -39,9 +41,17 @@ def _rows_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
         f"{cell(str(r.get('observed'))[:300])} | "
         f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
-        for r in rows
+        for r in failing_first(rows)
     ]
     return out
+
+
+def _phase_result(result: DrillResult, name: str, ok: bool) -> str:
+    """A phase's result as the record has it: a checked phase whose rows stayed red did not pass, however it ran."""
+    red = [r for r in result.rows.get(name, []) if str(r.get("verdict")).lower() in ("fail", "error")]
+    if name in RED_MEANS_FAILED and red:
+        return f"no: {len(red)} row(s) red"
+    return "yes" if ok else "no"
 
 
 def render_drill(result: DrillResult) -> str:
@@ -52,7 +62,7 @@ def render_drill(result: DrillResult) -> str:
         "",
         f"- **drill**: `{result.name}` ({result.ref})",
         f"- **environment**: {result.inventory}/{result.env} on target {result.target}",
-        f"- **outcome**: **{result.outcome}**" + (f" — {'; '.join(result.failures)}" if result.failures else ""),
+        f"- **outcome**: **{result.outcome}**" + (f" — {short(result.failures[0])}" if result.failures else ""),
         f"- **RTO** (fault injected to recovery verified): {fmt_s(result.rto_s)} on the {result.clock}; "
         f"{fmt_s(result.rto_wall_s)} wall clock",
         "- **objective**: "
@@ -72,6 +82,8 @@ def render_drill(result: DrillResult) -> str:
         ),
         "",
     ]
+    if result.failures:
+        lines += ["## Why", "", *reason_lines(result.outcome, result.failures, limit=SHORT), ""]
     if result.clock == "rehearsal clock":
         lines += [
             "The rehearsal clock moves with the wall clock and jumps when the drill waits (a PITR restorable time, a "
@@ -86,7 +98,8 @@ def render_drill(result: DrillResult) -> str:
         lines.append(f"| {label} | {_iso(at)} | {since} |")
     lines += ["", "## Phases", "", f"| Phase | {result.clock} | wall clock | ok | detail |", "|---|---|---|---|---|"]
     lines += [
-        f"| {p.name} | {fmt_s(p.seconds)} | {fmt_s(p.wall_s)} | {'yes' if p.ok else 'no'} | {cell(p.detail)} |"
+        f"| {p.name} | {fmt_s(p.seconds)} | {fmt_s(p.wall_s)} | {_phase_result(result, p.name, p.ok)} | "
+        f"{cell(p.detail)} |"
         for p in result.phases
     ]
     lines += ["", "## Timeline", "", render_timeline(result.timeline), ""]
@@ -140,7 +153,15 @@ def drill_incident(result: DrillResult, env: Environment) -> IncidentFacts:
         + (f"; {'; '.join(result.failures)}" if result.failures else ""),
         notes=list(result.notes) + ([f"fault simulated: {fault['simulated']}"] if fault.get("simulated") else []),
         title=f"Rollback Incident Report (game day: {result.title})",
+        clock="" if result.clock == "wall clock" else result.clock,
+        wall_s=None if result.clock == "wall clock" else _wall_span(result),
     )
+
+
+def _wall_span(result: DrillResult) -> float | None:
+    """The incident's span (fault injected to verified) on the wall clock: the drill's wall RTO when it was measured,
+    else the whole drill's wall time."""
+    return result.rto_wall_s if result.rto_wall_s is not None else result.wall_s
 
 
 def render_drill_incident(result: DrillResult, env: Environment) -> str:
@@ -173,7 +194,7 @@ def render_summary(
         "| Drill | Kind | Outcome | RTO (drill clock) | RTO (wall) | Objective | Recovery | Environment restored |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(results, key=lambda r: str(r.get("name"))):
+    for r in outcome_first(results):
         restored = {True: "yes", False: "NO", None: "-"}[r.get("restored")]
         lines.append(
             f"| {cell(r.get('title'))} (`{cell(r.get('name'))}`) | {cell(r.get('kind'))} | "
@@ -184,9 +205,8 @@ def render_summary(
         )
     if failed or skipped:
         lines += ["", "## Not passed", ""]
-        lines += [
-            f"- `{r.get('name')}` {r.get('outcome')}: {'; '.join(r.get('failures') or [])}" for r in failed + skipped
-        ]
+        for r in failed + skipped:
+            lines += reason_lines(f"`{r.get('name')}` {r.get('outcome')}", list(r.get("failures") or []))
     phases = _phase_table(results)
     if phases:
         lines += ["", "## Phase durations (drill clock / wall clock)", "", *phases]

@@ -17,6 +17,7 @@ from harness.actions.base import COMPLETE, ActionResult, Event, Plan
 from harness.actions.decisions import Decision, recommended
 from harness.actions.guards import Authority
 from harness.inventory.model import Environment
+from harness.report.glance import failing_first
 from harness.report.timeline import cell, duration, render_timeline, utc
 
 # 001 §6.1: severity -> response (Critical P1 automatic rollback, High P2 manual within 15 min, ...)
@@ -54,6 +55,8 @@ class IncidentFacts:
     outcome: str = ""
     notes: list[str] = field(default_factory=list)
     title: str = "Rollback Incident Report"
+    clock: str = ""  # the clock started/ended are on, when not the wall clock (a drill's rehearsal clock)
+    wall_s: float | None = None  # the same span on the wall clock, when it differs
 
 
 def plan_facts(plan: Plan[Any]) -> Mapping[str, Any]:
@@ -117,7 +120,7 @@ def render_incident(f: IncidentFacts) -> str:
         f"- **Date/Time**: {utc(f.started, '%Y-%m-%d %H:%M')} UTC",
         f"- **Environment**: {f.environment.upper()}",
         f"- **Severity**: {f.severity}",
-        f"- **Duration**: {duration(f.started, f.ended)}",
+        f"- **Duration**: {_duration(f)}",
     ]
     if f.outcome:
         out.append(f"- **Outcome**: {f.outcome}")
@@ -162,6 +165,16 @@ def render_incident(f: IncidentFacts) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _duration(f: IncidentFacts) -> str:
+    """000 §8 "Duration" on the run's own clock, naming it (and the wall clock) when it is a rehearsal clock."""
+    text = duration(f.started, f.ended)
+    if f.clock:
+        text += f" on the {f.clock}"
+    if f.wall_s is not None:
+        text += f" ({f.wall_s:.1f} s on the wall clock)"
+    return text
 
 
 def _rollback_details(f: IncidentFacts) -> list[str]:
@@ -216,7 +229,7 @@ def _verification_section(f: IncidentFacts) -> list[str]:
             f"| `{cell(r.get('slug'))}` | {cell(r.get('resource'))} | {cell(r.get('expected'))} | "
             f"{cell(r.get('observed'))} | "
             f"**{cell(str(r.get('verdict')).upper())}** | {cell(r.get('ref'))} |"
-            for r in f.verification
+            for r in failing_first(f.verification)
         ]
     return out
 
@@ -354,6 +367,21 @@ def incident_facts(
         approvers=list(authority.approvers),
         workflow_run=run,
         outcome=f"{result.outcome}: {result.message}" if result.message else result.outcome,
-        notes=list(result.plan.notes)
-        + ([f"audit record {result.record.record_id}: {result.record.status}"] if result.record else []),
+        notes=list(result.plan.notes) + _record_note(result),
     )
+
+
+def _record_note(result: ActionResult) -> list[str]:
+    """The audit record's line, in agreement with the report's outcome: when the record says the action
+    COMPLETE but rows verified after it failed, both are said, with which one this report's outcome is."""
+    record = result.record
+    if record is None:
+        return []
+    if record.status is None:  # 001's record carries no status
+        return [f"audit record {record.record_id}: written; this report's outcome is {result.outcome}"]
+    if str(record.status) == str(result.outcome):
+        return [f"audit record {record.record_id}: {record.status}"]
+    return [
+        f"audit record {record.record_id}: the action's own steps {record.status}; this report's outcome is "
+        f"{result.outcome}" + (f" ({result.message.strip('; ')})" if result.message else "")
+    ]

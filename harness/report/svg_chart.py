@@ -1,26 +1,35 @@
 """The game-day RTO chart as a self-contained SVG, drawn with string formatting (no plotting stack).
 
-One line per drill across runs (oldest left), RTO on a logarithmic axis (seconds to an hour: drills run
-from a second to the 60-minute database objective), each run's point red when the drill failed, and a
-dashed line per RTO objective of the inventory (002 RTO table). Input: the history records
+Why not a plotting library: matplotlib (the well-kept choice) would pull numpy, pillow and more (tens of MB)
+into a harness whose reports are otherwise plain text, for one chart of a few dozen points; the SVG below is
+about 200 lines, valid XML that a test parses, and renders in GitHub, Allure and any browser.
+
+One panel per drill, stacked, sharing the x axis: every run in the history (oldest left, the run's date under
+it), the drill's RTO on a logarithmic axis (drills run from a second to the 60-minute database objective), and
+the drill's own objective (002 RTO table, the ``rto_target_s`` its history line recorded) as a dashed line in
+its panel. A passed run is a dot in the drill's colour; a failed run is red: a red dot where its RTO was
+measured, a red cross on the panel's top edge where it never recovered (no RTO). Input: the history records
 (harness/drills/history.py), which carry the RTO on the drill's clock (the one asserted) and on the wall.
+
+Elements carry classes for readers and tests: ``g.drill[data-drill]`` per panel, ``line.objective[data-seconds]``,
+``circle.run`` / ``path.run`` with ``passed`` or ``failed``, ``text.date`` under the axis.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
-PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#d62728")
+PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 FAILED = "#d62728"
 TICKS_S = (0.1, 1, 10, 60, 300, 900, 1800, 3600, 7200)  # 0.1 s .. 2 h: the 002 objectives are 5/15/30/60 min
+LEFT, RIGHT, TOP, BOTTOM, PANEL_H, GAP = 70, 150, 40, 56, 96, 22
+DATE_LABEL_W = 95  # pixels a "YYYY-MM-DD HH:MM" label needs at font size 10: labels never overlap
 
 
 def _tick_label(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds:g} s"
     if seconds < 60:
         return f"{seconds:g} s"
     if seconds < 3600:
@@ -28,121 +37,154 @@ def _tick_label(seconds: float) -> str:
     return f"{seconds / 3600:g} h"
 
 
-def _runs(history: Sequence[Mapping[str, Any]], last: int) -> list[str]:
-    """Run ids in the order they first appear (the history is appended in time order), the newest ``last``."""
+def _run_of(rec: Mapping[str, Any]) -> str:
+    return str(rec.get("run") or rec.get("at") or "")
+
+
+def _date_of(rec: Mapping[str, Any], run: str) -> str:
+    """``YYYY-MM-DD HH:MM`` (UTC) of a run: its record's ``at``, else the stamp its run id starts with."""
+    at = str(rec.get("at") or "")
+    if len(at) >= 16:
+        return f"{at[:10]} {at[11:16]}"
+    s = run[:13]
+    if len(s) == 13 and s[:8].isdigit() and s[8] == "T" and s[9:].isdigit():  # 20260125T2200...
+        return f"{s[:4]}-{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}"
+    return at or run
+
+
+@dataclass
+class _Drill:
+    """One drill's points across the runs, and its own objective."""
+
+    name: str
+    kind: str = ""
+    objective: float | None = None
+    points: list[tuple[int, float | None, bool]] = field(default_factory=list)  # (run index, RTO or None, passed)
+
+
+def _runs(history: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """Every run id in the order it first appears (the history is appended in time order), and each run's date."""
     order: list[str] = []
+    dates: list[str] = []
     for rec in history:
-        run = str(rec.get("run") or rec.get("at") or "")
+        run = _run_of(rec)
         if run not in order:
             order.append(run)
-    return order[-last:]
+            dates.append(_date_of(rec, run))
+    return order, dates
 
 
-Points = dict[str, list[tuple[int, float, bool]]]  # drill -> (run index, value, passed)
-
-
-def _series(
-    history: Sequence[Mapping[str, Any]], index: Mapping[str, int], value: str
-) -> tuple[Points, dict[float, set[str]]]:
-    """Each drill's points among the shown runs, and each RTO objective with the kinds it applies to."""
-    points: Points = {}
-    objectives: dict[float, set[str]] = {}
+def _drills(history: Sequence[Mapping[str, Any]], index: Mapping[str, int], value: str) -> list[_Drill]:
+    """Each drill's points (a failed run without an RTO included) and its newest objective."""
+    by: dict[str, _Drill] = {}
     for rec in history:
-        run = str(rec.get("run") or rec.get("at") or "")
-        if run not in index:
-            continue
-        v = rec.get(value)
-        if isinstance(v, (int, float)) and v >= 0:
-            points.setdefault(str(rec.get("drill")), []).append((index[run], float(v), rec.get("outcome") == "PASS"))
+        name = str(rec.get("drill"))
+        d = by.setdefault(name, _Drill(name))
+        d.kind = str(rec.get("kind") or d.kind)
         target = rec.get("rto_target_s")
         if isinstance(target, (int, float)) and target > 0:
-            objectives.setdefault(float(target), set()).add(str(rec.get("kind") or ""))
-    return points, objectives
+            d.objective = float(target)
+        v = rec.get(value)
+        passed = rec.get("outcome") == "PASS"
+        measured = float(v) if isinstance(v, (int, float)) and v >= 0 else None
+        if measured is not None or not passed:  # a failed run is drawn even without an RTO
+            d.points.append((index[_run_of(rec)], measured, passed))
+    return [by[k] for k in sorted(by)]
 
 
 @dataclass(frozen=True)
-class _Frame:
-    """The plot area and its scales: runs along x, a log10 axis of seconds along y."""
+class _Panel:
+    """A drill's plot area and its log10 scale of seconds."""
 
-    left: int
-    top: int
-    plot_w: int
-    plot_h: int
-    runs: int
+    top: float
     lo: float
     hi: float
 
     def y(self, v: float) -> float:
-        """The y coordinate of ``v`` seconds (clamped to the axis)."""
+        """The y coordinate of ``v`` seconds (clamped to the panel)."""
         v = min(max(v, self.lo), self.hi)
         lo_l, hi_l = math.log10(self.lo), math.log10(self.hi)
-        return self.top + self.plot_h - (math.log10(v) - lo_l) / (hi_l - lo_l) * self.plot_h
-
-    def x(self, i: int) -> float:
-        """The x coordinate of run ``i``."""
-        return self.left + (self.plot_w / 2 if self.runs <= 1 else i * self.plot_w / (self.runs - 1))
+        return self.top + PANEL_H - (math.log10(v) - lo_l) / (hi_l - lo_l) * PANEL_H
 
 
-def _axes(f: _Frame, title: str, width: int, height: int) -> list[str]:
-    """The canvas, the title, both axes, the second ticks and the run numbers."""
-    left, top, plot_w, plot_h = f.left, f.top, f.plot_w, f.plot_h
+def _x(i: int, runs: int, plot_w: float) -> float:
+    return LEFT + (plot_w / 2 if runs <= 1 else i * plot_w / (runs - 1))
+
+
+def _panel_scale(d: _Drill, top: float) -> _Panel:
+    values = [v for _, v, _ in d.points if v is not None and v > 0] + ([d.objective] if d.objective else [])
+    lo = max(min(values or [1.0]) / 2, TICKS_S[0])
+    return _Panel(top, lo, max(max(values or [60.0]) * 1.5, lo * 10))
+
+
+def _panel(d: _Drill, n: int, p: _Panel, runs: int, plot_w: float) -> list[str]:
+    """A drill's panel: frame, ticks, its objective, its line and a marker per run."""
+    color = PALETTE[n % len(PALETTE)]
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left}" y="22" font-size="14" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+        f'<g class="drill" data-drill={quoteattr(d.name)}>',
+        f'<rect x="{LEFT}" y="{p.top}" width="{plot_w}" height="{PANEL_H}" fill="none" stroke="#ccc"/>',
+        f'<text x="{LEFT + 4}" y="{p.top - 5}" font-weight="bold" fill="{color}">'
+        f"{escape(d.name)}{escape(f' ({d.kind})' if d.kind else '')}</text>",
     ]
     for t in TICKS_S:
-        if f.lo <= t <= f.hi:
-            out.append(f'<line x1="{left}" y1="{f.y(t):.1f}" x2="{left + plot_w}" y2="{f.y(t):.1f}" stroke="#eee"/>')
-            out.append(f'<text x="{left - 6}" y="{f.y(t) + 4:.1f}" text-anchor="end">{_tick_label(t)}</text>')
-    for i in range(f.runs):
-        if f.runs <= 12 or i % max(1, f.runs // 12) == 0 or i == f.runs - 1:
-            out.append(f'<text x="{f.x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{i + 1}</text>')
-    out.append(
-        f'<text x="{left + plot_w / 2:.1f}" y="{height - 12}" text-anchor="middle">run (oldest left; {f.runs} '
-        "shown)</text>"
+        if p.lo <= t <= p.hi:
+            out.append(f'<line x1="{LEFT}" y1="{p.y(t):.1f}" x2="{LEFT + plot_w}" y2="{p.y(t):.1f}" stroke="#eee"/>')
+            out.append(f'<text x="{LEFT - 6}" y="{p.y(t) + 4:.1f}" text-anchor="end">{_tick_label(t)}</text>')
+    if d.objective:
+        y = p.y(d.objective)
+        out.append(
+            f'<line class="objective" data-seconds="{d.objective:g}" x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" '
+            f'y2="{y:.1f}" stroke="{color}" stroke-dasharray="6,4"/>'
+        )
+        out.append(
+            f'<text x="{LEFT + plot_w + 6}" y="{y + 4:.1f}" fill="{color}">objective {_tick_label(d.objective)}</text>'
+        )
+    measured = sorted((i, v) for i, v, _ in d.points if v is not None)
+    if len(measured) > 1:
+        path = " ".join(f"{_x(i, runs, plot_w):.1f},{p.y(v):.1f}" for i, v in measured)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+    out += [_marker(d.name, i, v, ok, p, _x(i, runs, plot_w), color) for i, v, ok in sorted(d.points, key=_order)]
+    out.append("</g>")
+    return out
+
+
+def _order(point: tuple[int, float | None, bool]) -> tuple[int, float]:
+    return point[0], -1.0 if point[1] is None else point[1]
+
+
+def _marker(drill: str, run: int, v: float | None, ok: bool, p: _Panel, x: float, color: str) -> str:
+    """A dot per run (red when the drill failed); a red cross on the panel's top edge for a failed run with no RTO."""
+    state = "passed" if ok else "failed"
+    if v is None:
+        tip = f"{drill}, run {run + 1}: FAILED, not recovered (no RTO)"
+        y = p.top + 6
+        return (
+            f'<path class="run failed" data-run="{run}" d="M{x - 5:.1f},{y - 5:.1f} L{x + 5:.1f},{y + 5:.1f} '
+            f'M{x - 5:.1f},{y + 5:.1f} L{x + 5:.1f},{y - 5:.1f}" stroke="{FAILED}" stroke-width="2.5">'
+            f"<title>{escape(tip)}</title></path>"
+        )
+    tip = f"{drill}, run {run + 1}: {v:.1f} s{'' if ok else ' (FAILED)'}"
+    return (
+        f'<circle class="run {state}" data-run="{run}" cx="{x:.1f}" cy="{p.y(v):.1f}" r="{3.5 if ok else 5}" '
+        f'fill="{color if ok else FAILED}" stroke="{color}"><title>{escape(tip)}</title></circle>'
     )
-    return out
 
 
-def _objectives(f: _Frame, objectives: Mapping[float, set[str]]) -> list[str]:
-    """A dashed line per RTO objective on the axis, labelled with its kinds."""
+def _date_axis(dates: Sequence[str], y: float, plot_w: float, height: int) -> list[str]:
+    """Each run's date under the last panel (thinned so labels never overlap), and the axis title."""
+    runs = len(dates)
+    step = max(1, math.ceil(runs / max(2, int(plot_w // DATE_LABEL_W))))
     out = []
-    for target, kinds in sorted(objectives.items()):
-        if f.lo <= target <= f.hi:
+    for i, date in enumerate(dates):
+        if (i % step == 0 and runs - 1 - i >= step) or i == runs - 1:  # the newest run always, never crowded
             out.append(
-                f'<line x1="{f.left}" y1="{f.y(target):.1f}" x2="{f.left + f.plot_w}" y2="{f.y(target):.1f}" '
-                'stroke="#999" stroke-dasharray="6,4"/>'
+                f'<text class="date" data-run="{i}" x="{_x(i, runs, plot_w):.1f}" y="{y + 16:.1f}" '
+                f'text-anchor="middle" font-size="10">{escape(date)}</text>'
             )
-            label = f"objective {_tick_label(target)} ({', '.join(sorted(k for k in kinds if k))})"
-            out.append(
-                f'<text x="{f.left + f.plot_w - 4}" y="{f.y(target) - 4:.1f}" text-anchor="end" '
-                f'fill="#666">{escape(label)}</text>'
-            )
-    return out
-
-
-def _drills(f: _Frame, points: Points) -> list[str]:
-    """A line and a legend entry per drill; each run's point red when the drill failed."""
-    out = []
-    for n, (drill, pts) in enumerate(sorted(points.items())):
-        color = PALETTE[n % len(PALETTE)]
-        pts.sort()
-        if len(pts) > 1:
-            path = " ".join(f"{f.x(i):.1f},{f.y(v):.1f}" for i, v, _ in pts)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for i, v, ok in pts:
-            out.append(
-                f'<circle cx="{f.x(i):.1f}" cy="{f.y(v):.1f}" r="3.5" fill="{color if ok else FAILED}" '
-                f'stroke="{color}"><title>{escape(drill)}: {v:.1f} s{"" if ok else " (FAILED)"}</title></circle>'
-            )
-        ly = f.top + 14 + n * 18
-        out.append(f'<rect x="{f.left + f.plot_w + 14}" y="{ly - 9}" width="12" height="12" fill="{color}"/>')
-        out.append(f'<text x="{f.left + f.plot_w + 32}" y="{ly + 1}">{escape(drill)}</text>')
+    out.append(
+        f'<text x="{LEFT + plot_w / 2:.1f}" y="{height - 10}" text-anchor="middle">run date, UTC (every run in the '
+        f"history, oldest left: {runs})</text>"
+    )
     return out
 
 
@@ -152,23 +194,30 @@ def rto_chart(
     title: str = "RTO per drill across runs",
     value: str = "rto_s",
     width: int = 760,
-    height: int = 380,
-    last_runs: int = 30,
 ) -> str:
-    """The chart as SVG text (valid XML); an empty history draws the axes and says so."""
-    left, right, top, bottom = 70, 230, 40, 50
-    runs = _runs(history, last_runs)
-    points, objectives = _series(history, {r: i for i, r in enumerate(runs)}, value)
-    values = [v for pts in points.values() for _, v, _ in pts] + list(objectives)
-    lo = max(min([v for v in values if v > 0] or [1.0]) / 2, TICKS_S[0])
-    hi = max(values or [60.0]) * 1.5
-    f = _Frame(left, top, width - left - right, height - top - bottom, len(runs), lo, hi)
-    out = _axes(f, title, width, height) + _objectives(f, objectives) + _drills(f, points)
-    if not points:
+    """The chart as SVG text (valid XML); an empty history draws one empty panel and says so."""
+    runs, dates = _runs(history)
+    drills = _drills(history, {r: i for i, r in enumerate(runs)}, value)
+    plot_w = width - LEFT - RIGHT
+    panels = max(len(drills), 1)
+    height = TOP + panels * (PANEL_H + GAP) + BOTTOM
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>',
+        f'<text x="{LEFT + plot_w + 6}" y="18" fill="{FAILED}">● failed run</text>',
+        f'<text x="{LEFT + plot_w + 6}" y="32" fill="{FAILED}">✕ failed, not recovered</text>',
+    ]
+    for n, d in enumerate(drills):
+        out += _panel(d, n, _panel_scale(d, TOP + GAP + n * (PANEL_H + GAP)), len(runs), plot_w)
+    if not drills:
+        y = TOP + GAP + PANEL_H / 2
         out.append(
-            f'<text x="{left + f.plot_w / 2:.1f}" y="{top + f.plot_h / 2:.1f}" text-anchor="middle" fill="#666">'
+            f'<text x="{LEFT + plot_w / 2:.1f}" y="{y:.1f}" text-anchor="middle" fill="#666">'
             "no drill history yet</text>"
         )
-    out.append(f'<text x="{left + f.plot_w + 14}" y="{top + f.plot_h}" fill="{FAILED}">● failed run</text>')
+    out += _date_axis(dates, TOP + GAP + panels * (PANEL_H + GAP) - GAP, plot_w, height)
     out.append("</svg>")
     return "\n".join(out) + "\n"

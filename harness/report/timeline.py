@@ -30,8 +30,12 @@ def render_timeline(events: Iterable[Event]) -> str:
 
 
 def duration(start: datetime, end: datetime) -> str:
-    """``X hours Y minutes Z seconds`` (000 §8 "Duration")."""
-    total = max(int((end - start).total_seconds()), 0)
+    """``X hours Y minutes Z seconds`` (000 §8 "Duration"); under a minute ``2.5 seconds`` (a rehearsal's actions take
+    seconds: "0 minutes 0 seconds" would say nothing)."""
+    exact = max((end - start).total_seconds(), 0.0)
+    if exact < 60:
+        return f"{exact:.1f} seconds"
+    total = int(exact)
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
     parts = ([f"{hours} hours"] if hours else []) + [f"{minutes} minutes", f"{seconds} seconds"]

@@ -96,8 +96,8 @@ def test_summary_and_chart_across_runs() -> None:
     svg = rto_chart(lines, title="RTO per drill across runs: bbws/sit")
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
-    assert len(root.findall(f"{SVG}polyline")) == 2  # one line per drill
-    circles = root.findall(f"{SVG}circle")
+    assert len(list(root.iter(f"{SVG}polyline"))) == 2  # one line per drill
+    circles = list(root.iter(f"{SVG}circle"))
     assert len(circles) == 6 and sum(1 for c in circles if c.get("fill") == "#d62728") == 1  # the failed run in red
     assert any("objective 5 min" in (t.text or "") for t in root.iter(f"{SVG}text"))
     results = [drill().to_dict(), drill("state", 2.0, ok=False).to_dict()]
