@@ -40,7 +40,8 @@ from harness.cli.common import (
     whole_plan,
     would_apply,
 )
-from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan
+from harness.cli.output import add_output_arg, record_reports, record_result
+from harness.cli.rollback import exit_status, function_line, leaves, plan_facts_function, stop_after_plan
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
@@ -73,6 +74,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_authority_args(p)
     options.add(p.add_argument, "--reports-dir")
     add_operation_args(p)
+    add_output_arg(p)
     p.set_defaults(func=run)
 
 
@@ -213,4 +215,6 @@ def _finish(
         }
     )
     print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    record_result(result, [(plan_facts_function(c), c) for c in leaves(result)])
+    record_reports(paths)
     return exit_status(result)
