@@ -61,10 +61,15 @@ def plan_then_apply(
 
     A plan-only run takes no lease. An apply first proves ``--report`` writable (refused naming the path,
     exit 3), then takes the environment's operation lease (exit 5 naming the holder; ``--lock-timeout``
-    waits), and only then plans, so a plan made after waiting sees the state the other operation left.
+    waits), and only then plans, so a plan made after waiting sees the state the other operation left. On a
+    terminal against a kept target the plan is followed by a question: the typed environment name is the
+    consent (harness/cli/confirm.py; ``--yes`` skips it and ``--allow-mutation`` is the consent again).
     """
+    from harness.cli.confirm import confirmed, must_confirm, not_confirmed
+
     auth = authority(args)
-    if not would_apply(target, auth, args.dry_run):
+    ask = must_confirm(args, target)  # on a terminal the typed environment name is the consent (Terraform's apply)
+    if not (ask or would_apply(target, auth, args.dry_run)):
         return _plan_only(args, target, plan, auth)
     command = f"harness {args.command} ({scope})"
     out = sys.stdout  # looked up per call: --output json replaces it for the command
@@ -75,6 +80,9 @@ def plan_then_apply(
         made = _shown(plan, auth, target)
         if made.refused:
             return refusal_status(made.refusal or "")
+        if ask and not confirmed(target):
+            print(not_confirmed(target))
+            return REFUSED
         return _applied(args, made, apply)
 
 
