@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import jsonschema
@@ -126,3 +127,23 @@ def test_copy_back_json_applied_validates_against_the_schema(served, observer, t
     state = account_state(observer)
     assert state[TABLE] == state[RECOVERY]  # the original now holds what the restored table holds
     assert [i["item"] for i in doc["items"]] and all(i["outcome"] == "COMPLETE" for i in doc["items"]), doc["items"]
+
+
+def test_ctrl_c_while_a_restore_is_creating_releases_the_lease_and_records_the_truth(served, observer, tmp_path):
+    from harness.records import read_records
+
+    (tmp_path / "a").mkdir()
+    proc = harness_proc(served, tmp_path / "a", *RESTORE, *MUTATE, "--actor", "alice")
+    wait_for_lease(observer, proc)
+    ddb = observer.client("dynamodb")
+    deadline = time.monotonic() + 60
+    while RECOVERY not in ddb.list_tables()["TableNames"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the restore was started: the process now waits for ACTIVE (20 s between polls)
+    assert ddb.describe_table(TableName=RECOVERY)["Table"]["TableStatus"] == "CREATING"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err, out + err
+    assert lease_of(observer) is None  # released on the way out
+    record = next(r for r in read_records(ddb, observer.env) if r.action == "pitr-restore" and r.actor == "alice")
+    assert record.status == "FAILED" and record.extra.get("restored_table") == RECOVERY  # never IN_PROGRESS
+    assert RECOVERY in ddb.list_tables()["TableNames"]  # a restore once started goes on in the account: the truth
