@@ -202,7 +202,7 @@ def parse_duration(text: str) -> float:
 
 
 def add_operation_args(p: argparse.ArgumentParser, *, reports: bool = True) -> None:
-    """--lock-timeout, --break-lease and (with reports) --keep-runs: every mutating command has them."""
+    """--lock-timeout, --break-lease, --yes and (with reports) --keep-runs: every mutating command has them."""
     p.add_argument(
         "--lock-timeout",
         default="0",
@@ -217,6 +217,9 @@ def add_operation_args(p: argparse.ArgumentParser, *, reports: bool = True) -> N
         help="break the environment's EXPIRED lease with this id first (recorded; protected environments need the "
         "command's approvals)",
     )
+    from harness.cli.confirm import add_yes_arg
+
+    add_yes_arg(p)
     if reports:
         p.add_argument(
             "--keep-runs",

@@ -27,6 +27,7 @@ from harness import options
 from harness.actions.interrupt import Interrupts
 from harness.cli.common import (
     EXIT_OK,
+    EXIT_REFUSED,
     Evidence,
     add_authority_args,
     add_operation_args,
@@ -40,7 +41,9 @@ from harness.cli.common import (
     whole_plan,
     would_apply,
 )
-from harness.cli.rollback import exit_status, function_line, leaves, stop_after_plan
+from harness.cli.confirm import confirmed, must_confirm, not_confirmed
+from harness.cli.output import add_output_arg, record_reports, record_result
+from harness.cli.rollback import exit_status, function_line, leaves, plan_facts_function, stop_after_plan
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
@@ -73,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_authority_args(p)
     options.add(p.add_argument, "--reports-dir")
     add_operation_args(p)
+    add_output_arg(p)
     p.set_defaults(func=run)
 
 
@@ -113,11 +117,8 @@ def _destination(args: argparse.Namespace, source: Any, stack: ExitStack) -> Any
     return stack.enter_context(started_target(args, dest_env))
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Gates, plan, print, maybe apply, one line per function, reports."""
-    out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
-    from harness.actions import promote as pr
-
+def _checked_authority(args: argparse.Namespace) -> Any:
+    """The caller's authority once the options agree (HarnessError, exit 2, otherwise)."""
     if sum(bool(x) for x in (args.function, args.service, args.all)) != 1:
         raise HarnessError("say what to promote: one of --function NAME, --service NAME or --all")
     if args.version and not args.function:
@@ -127,6 +128,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise HarnessError(
             "--skip-gates only under the emergency rule: add --emergency and --incident ID (001 §3.2.1, §4.1.2)"
         )
+    return auth
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Gates, plan, print, maybe apply, one line per function, reports."""
+    out = out or sys.stdout  # looked up per call: a default bound at import outlives a replaced (captured) stdout
+    from harness.actions import promote as pr
+
+    auth = _checked_authority(args)
     args.env = args.source
     src_env = environment(args, args.source)
     with ExitStack() as stack:
@@ -139,6 +149,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if args.skip_gates
             else (lambda: _gates(source, out, gate_rows))
         )
+        ask = must_confirm(args, dest)
+        if ask:  # on a terminal the typed environment name is the consent (harness/cli/confirm.py)
+            auth = replace(auth, allow_mutation=True)
         applying = would_apply(dest, auth, args.dry_run)
         planning = auth if applying else replace(auth, allow_mutation=True)
         if not applying:
@@ -156,6 +169,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest))
             if stopped is not None:
                 return stopped
+            if ask and not confirmed(dest):
+                print(not_confirmed(dest), file=out)
+                return EXIT_REFUSED
             with Interrupts() as interrupts:
                 if args.function:
                     result = pr.apply_promote(source, dest, plan, auth)
@@ -213,4 +229,6 @@ def _finish(
         }
     )
     print(f"reports: {', '.join(str(p) for p in paths)}", file=out)
+    record_result(result, [(plan_facts_function(c), c) for c in leaves(result)])
+    record_reports(paths)
     return exit_status(result)

@@ -15,7 +15,7 @@ import argparse
 import os
 
 from harness.actions import amplify, cloudformation
-from harness.cli.common import add_authority_args, add_target_args, started_target
+from harness.cli.common import add_authority_args, add_operation_args, add_target_args, started_target
 from harness.cli.recovery_common import add_report_arg, plan_then_apply, progress
 
 INVENTORY = "propie"
@@ -25,6 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
+    add_operation_args(p, reports=False)
     p.set_defaults(inventory=os.environ.get("HARNESS_INVENTORY", INVENTORY))
 
 
@@ -91,6 +92,7 @@ def switch_back_cmd(args: argparse.Namespace) -> int:
             target,
             lambda auth: amplify.plan_switch_back(target, auth),
             lambda plan: amplify.apply_switch_back(target, plan, progress=progress),
+            scope="amplify domain",
         )
 
 
@@ -102,6 +104,7 @@ def redeploy_cmd(args: argparse.Namespace) -> int:
             target,
             lambda auth: amplify.plan_redeploy_last_good(target, auth, branch=args.branch, job_id=args.job_id),
             lambda plan: amplify.apply_redeploy_last_good(target, plan, progress=progress),
+            scope=f"amplify branch {args.branch or '(inventory)'}",
         )
 
 
@@ -120,4 +123,5 @@ def stack_rollback_cmd(args: argparse.Namespace) -> int:
                 backup_dir=args.backup_dir,
             ),
             lambda plan: cloudformation.apply_stack_rollback(target, plan, progress=progress),
+            scope=f"stack {args.stack or 'default'}",
         )

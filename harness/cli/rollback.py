@@ -51,6 +51,7 @@ from harness.cli.common import (
     would_apply,
 )
 from harness.cli.common import show_plan as common_show_plan
+from harness.cli.confirm import confirmed, must_confirm, not_confirmed
 from harness.cli.output import add_output_arg, record_reports, record_result
 from harness.errors import HarnessError
 from harness.outcome import Outcome
@@ -246,6 +247,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise HarnessError(f"{args.function} is not a function of service {args.service} in {env.inventory}/{env.name}")
     action = "rollback" if args.function else "rollback-all"
     with started_target(args, env) as target:
+        ask = must_confirm(args, target)
+        if ask:  # on a terminal the typed environment name is the consent (harness/cli/confirm.py)
+            auth = replace(auth, allow_mutation=True)
         applying = would_apply(target, auth, args.dry_run)
         # Plan-only runs plan as if permitted, so the operator sees the changes; the apply path plans
         # with the real authority, where a missing --allow-mutation is a refusal like any other.
@@ -267,6 +271,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
             if stopped is not None:
                 return stopped
+            if ask and not confirmed(target):
+                print(not_confirmed(target), file=out)
+                return EXIT_REFUSED
             with Interrupts() as interrupts:
                 result = rb.apply_rollback(
                     target,

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from harness.cli.common import add_authority_args, add_target_args, authority, started_target
-from harness.cli.recovery_common import FAILED, OK, REFUSED, add_report_arg, aws_errors, parse_time, plan_then_apply
+from harness.cli.common import add_authority_args, add_operation_args, add_target_args, authority, started_target
+from harness.cli.output import add_output_arg
+from harness.cli.recovery_common import (
+    FAILED,
+    OK,
+    REFUSED,
+    RULE,
+    add_report_arg,
+    aws_errors,
+    parse_time,
+    plan_then_apply,
+)
 from harness.errors import HarnessError
 from harness.targets.base import TargetLike
 
@@ -41,6 +52,8 @@ def _add_listings_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentP
         "--at", default=None, metavar="ISO8601", help="restore the newest version written at or before this time"
     )
     which.add_argument("--previous", action="store_true", help="restore the version before the current latest")
+    add_operation_args(p, reports=False)
+    add_output_arg(p)
     p.set_defaults(func=aws_errors(restore_cmd))
 
 
@@ -56,6 +69,7 @@ def _add_unlock_drift_drill(sub: argparse._SubParsersAction[argparse.ArgumentPar
         "--lock-id", default=None, help="the lock's ID (state-locks lists it), as terraform force-unlock takes it"
     )
     p.add_argument("--force", action="store_true", help="really release it (a lock may belong to a running apply)")
+    add_operation_args(p, reports=False)
     p.set_defaults(func=aws_errors(unlock_cmd))
     p = sub.add_parser(
         "state-drift",
@@ -79,6 +93,7 @@ def _add_unlock_drift_drill(sub: argparse._SubParsersAction[argparse.ArgumentPar
         "--lockfile", action="store_true", help="S3 lockfile locking (use_lockfile) instead of the DynamoDB lock table"
     )
     p.add_argument("--report", default=None, metavar="FILE", help="write the drill report as markdown to FILE")
+    add_operation_args(p, reports=False)
     p.set_defaults(func=aws_errors(drill_cmd))
 
 
@@ -151,6 +166,7 @@ def restore_cmd(args: argparse.Namespace) -> int:
                 target, args.key, authority=auth, version_id=args.version_id, at=at, previous=args.previous
             ),
             lambda plan: apply_state_restore(target, plan),
+            scope=f"state {args.key}",
         )
 
 
@@ -164,6 +180,7 @@ def unlock_cmd(args: argparse.Namespace) -> int:
             target,
             lambda auth: plan_state_unlock(target, args.key, lock_id=args.lock_id, force=args.force, authority=auth),
             lambda plan: apply_state_unlock(target, plan),
+            scope=f"state lock {args.key}",
         )
 
 
@@ -180,7 +197,7 @@ def drift_cmd(args: argparse.Namespace) -> int:
 
 def drill_cmd(args: argparse.Namespace) -> int:
     """Run the state drill on a scratch key (a kept target needs --allow-mutation)."""
-    from harness.cli.common import would_apply
+    from harness.cli.common import held_lease, would_apply
     from harness.drills.terraform_state import run_state_drill
     from harness.terraform import unavailable
 
@@ -196,7 +213,9 @@ def drill_cmd(args: argparse.Namespace) -> int:
                 "(and not --dry-run)"
             )
             return REFUSED
-        report = run_state_drill(target, authority=auth, mode=args.mode, use_lockfile=args.lockfile)
+        command = f"harness state-drill --mode {args.mode} (scratch state key)"
+        with held_lease(args, target, auth, command=command, scope="scratch state key", rule=RULE, out=sys.stdout):
+            report = run_state_drill(target, authority=auth, mode=args.mode, use_lockfile=args.lockfile)
         text = report.render()
         print(text)
         if args.report:

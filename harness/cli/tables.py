@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from harness.cli.common import add_authority_args, add_target_args, authority, started_target
+from harness.cli.common import add_authority_args, add_operation_args, add_target_args, authority, started_target
 from harness.cli.output import add_output_arg
-from harness.cli.recovery_common import FAILED, OK, add_report_arg, aws_errors, parse_time, plan_then_apply, progress
+from harness.cli.recovery_common import (
+    FAILED,
+    OK,
+    RULE,
+    add_report_arg,
+    aws_errors,
+    parse_time,
+    plan_then_apply,
+    progress,
+)
 from harness.errors import HarnessError
 
 
@@ -65,6 +75,7 @@ def _add_status_and_restore(sub: argparse._SubParsersAction[argparse.ArgumentPar
         action="store_true",
         help="re-apply the source's PITR, TTL, tags and streams (a restore does not carry them)",
     )
+    add_operation_args(p, reports=False)
     add_output_arg(p)
     p.set_defaults(func=aws_errors(restore_cmd))
 
@@ -94,6 +105,7 @@ def _add_verify_and_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentPa
     )
     p.add_argument("--segments", type=int, default=None, help="parallel scan segments (default 4)")
     p.add_argument("--report", default=None, metavar="FILE", help="also write the verification as markdown to FILE")
+    add_operation_args(p, reports=False)  # --against-at restores (and drops) a scratch table under the lease
     p.set_defaults(func=aws_errors(verify_cmd))
     p = sub.add_parser(
         "snapshot-table", help="write a table's key -> digest snapshot (JSON lines) to compare with later"
@@ -122,6 +134,7 @@ def _add_switch_copy_drop(sub: argparse._SubParsersAction[argparse.ArgumentParse
         help="the table they read afterwards (the restored one; the original to switch back)",
     )
     _allow_shrink(p, "switch to a table that is empty or has far fewer items than the one the functions leave")
+    add_operation_args(p, reports=False)
     p.set_defaults(func=aws_errors(switch_cmd))
     p = sub.add_parser("copy-back", help="copy a restored table into the original, writers frozen (000 §6.6 option B)")
     add_target_args(p)
@@ -130,12 +143,15 @@ def _add_switch_copy_drop(sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--table", required=True, help="the inventory table to copy into")
     p.add_argument("--from", dest="source", required=True, metavar="TABLE", help="the restored table to copy from")
     _allow_shrink(p, "copy even when it deletes items, or from a table that is empty or has far fewer items")
+    add_operation_args(p, reports=False)
+    add_output_arg(p)
     p.set_defaults(func=aws_errors(copy_back_cmd))
     p = sub.add_parser("drop-table", help="delete a restored table (never an inventory table, never one still read)")
     add_target_args(p)
     add_authority_args(p)
     add_report_arg(p)
     p.add_argument("--table", required=True, help="the restored table to delete")
+    add_operation_args(p, reports=False)
     p.set_defaults(func=aws_errors(drop_cmd))
 
 
@@ -178,13 +194,14 @@ def restore_cmd(args: argparse.Namespace) -> int:
                 reapply=args.reapply,
             ),
             lambda plan: apply_pitr_restore(target, plan, progress=progress),
+            scope=f"table {args.table}",
         )
 
 
 def verify_cmd(args: argparse.Namespace) -> int:
     """Compare and print counts and differences; exit 0 identical, 1 differences."""
     from harness.actions.pitr import digests_at
-    from harness.cli.common import would_apply
+    from harness.cli.common import held_lease, would_apply
     from harness.data_verify import (
         DEFAULT_SEGMENTS,
         compare,
@@ -215,7 +232,9 @@ def verify_cmd(args: argparse.Namespace) -> int:
             source = args.source or _restored_from(ddb, args.table)
             at = parse_time(args.against_at)
             assert at is not None  # the option is given on this branch (argparse's mutually exclusive group)
-            expected = digests_at(target, source, at, authority=auth, segments=segments, progress=progress)
+            command = f"harness verify-table --against-at (scratch restore of {source})"
+            with held_lease(args, target, auth, command=command, scope=f"table {source}", rule=RULE, out=sys.stdout):
+                expected = digests_at(target, source, at, authority=auth, segments=segments, progress=progress)
             report = compare(expected, table_digests(ddb, args.table, segments=segments, progress=progress))
         print(report.render())
         if args.report:
@@ -262,6 +281,7 @@ def switch_cmd(args: argparse.Namespace) -> int:
             target,
             lambda auth: plan_table_switch(target, args.table, args.to, authority=auth, allow_shrink=args.allow_shrink),
             lambda plan: apply_table_switch(target, plan, progress=progress),
+            scope=f"table {args.table} -> {args.to}",
         )
 
 
@@ -277,6 +297,7 @@ def copy_back_cmd(args: argparse.Namespace) -> int:
                 target, args.table, source=args.source, authority=auth, allow_shrink=args.allow_shrink
             ),
             lambda plan: apply_copy_back(target, plan, progress=progress),
+            scope=f"table {args.table} <- {args.source}",
         )
 
 
@@ -290,4 +311,5 @@ def drop_cmd(args: argparse.Namespace) -> int:
             target,
             lambda auth: plan_drop_table(target, args.table, authority=auth),
             lambda plan: apply_drop_table(target, plan, progress=progress),
+            scope=f"table {args.table}",
         )
