@@ -50,7 +50,7 @@ LAMBDA, PITR, CW, ECS, LOGS, SERVER_EXT = (
     "lambda_telemetry",
     "server.py",
 )
-CONTROL, CLOCK = "lambda_control", "one_clock"
+CONTROL, CLOCK, CODE = "lambda_control", "one_clock", "lambda_code_location"
 CFN = (
     "cloudformation_states"  # (amplify* imports nothing of moto's: it answers in front of it, server.py's middlewares)
 )
@@ -100,6 +100,8 @@ PINS = (
     Pin("moto.awslambda.models:LambdaStorage._get_version", CONTROL, ("self", "name", "version"), exact=True),
     Pin("moto.awslambda.models:LambdaBackend.get_alias", CONTROL, ("self", "name", "function_name"), exact=True),
     Pin("moto.awslambda.exceptions:LambdaClientError.__init__", CONTROL, ("self", "error", "message"), exact=True),
+    # lambda_code_location: GetFunction's Code (patched), the package fields it signs
+    Pin("moto.awslambda.models:LambdaFunction.get_code", CODE, ("self",), exact=True),
     # one_clock: moto's utcnow (patched in moto.core.utils and every module that bound it), S3 bucket creation,
     # the stack resource view DescribeStackResources renders
     Pin("moto.core.utils:utcnow", CLOCK, ()),

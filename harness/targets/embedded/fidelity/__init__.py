@@ -7,6 +7,8 @@ through, each closed by one module:
   reports ExecutedVersion/FunctionError, writes ``/aws/lambda/<fn>`` logs and AWS/Lambda metrics.
 - ``lambda_control``: alias routing, RevisionId preconditions, modelled errors, status codes and Content-Type
   of Lambda's control plane, and LastModified on the target's clock.
+- ``lambda_code_location``: GetFunction's ``Code.Location`` is a presigned URL on the emulator's endpoint that a
+  plain HTTP GET downloads for 10 minutes on the target's clock (moto's S3-style URL answers nothing).
 - ``dynamodb_pitr``: RestoreTableToPointInTime returns the items as they were at the restore time,
   with AWS's errors and a moving LatestRestorableDateTime.
 - ``cloudwatch_percentiles``: pNN statistics in GetMetricStatistics and GetMetricData, exact dimensions.
@@ -63,6 +65,7 @@ MOTO_REQUIREMENT = ">=5.2.5,<5.3"
 EXTENSIONS = (
     "lambda_invoke",
     "lambda_control",
+    "lambda_code_location",
     "dynamodb_pitr",
     "cloudwatch_percentiles",
     "ecs_tasks",
@@ -175,6 +178,9 @@ def install(target: Any) -> Extensions:
             extensions.amplify = amplify.AmplifyHandle(ctx, target.env, target.client)
             if not server.running:  # a peer on a running server is answered by its owner's middleware
                 server.middlewares.append(amplify.middleware(server.default_account))
+        with installing("lambda_code_location"):
+            if not server.running:  # a peer on a running server is answered by its owner's middleware
+                server.middlewares.append(load("lambda_code_location").middleware())
         with installing("cloudformation_states"):
             extensions.cloudformation = load("cloudformation_states").CloudFormationHandle(
                 ctx, target.env, target.client
