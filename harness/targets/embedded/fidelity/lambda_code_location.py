@@ -83,7 +83,8 @@ def _get_code(original: Callable[..., Any]) -> Callable[..., Any]:
 def _s3_error(status: str, code: str, message: str, **extra: str) -> Answer:
     """S3's XML error body (what a presigned GET answers on AWS)."""
     fields = "".join(f"<{k}>{v}</{k}>" for k, v in extra.items())
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{fields}</Error>'
+    body = f"<Error><Code>{code}</Code><Message>{message}</Message>{fields}</Error>"
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n{body}'
     return status, "application/xml", body.encode()
 
 
