@@ -94,18 +94,17 @@ def _iso(at: datetime) -> str:
 
 def download(path: str, query_string: str) -> Answer:
     """The answer to a GET of a presigned ``Code.Location`` (``path`` percent-decoded, as WSGI gives it)."""
-    parts = path[len(PREFIX) :].split("/")
+    account, name, version = (path[len(PREFIX) :].split("/") + ["", ""])[:3]
     query = {k: v[-1] for k, v in parse_qs(query_string).items()}
     date, expires, sha = query.get("X-Amz-Date", ""), query.get("X-Amz-Expires", ""), query.get(SHA_PARAM, "")
-    ctx = registry.context(parts[0]) if len(parts) == 3 else None
-    wanted = _signature(*parts, sha, date, expires) if len(parts) == 3 else ""
-    if ctx is None or not hmac.compare_digest(query.get("X-Amz-Signature", ""), wanted):
+    ctx = registry.context(account)
+    wanted = _signature(account, name, version, sha, date, expires)
+    if ctx is None or path.count("/") != 5 or not hmac.compare_digest(query.get("X-Amz-Signature", ""), wanted):
         return _s3_error(
             "403 Forbidden",
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         )
-    account, name, version = parts
     issued = datetime.strptime(date, AMZ_DATE).replace(tzinfo=timezone.utc)
     now, until = (
         ctx.clock.now().replace(microsecond=0),
