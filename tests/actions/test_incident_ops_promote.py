@@ -3,9 +3,9 @@
 A promotion reads one environment and changes another, in two accounts, so one ``harness serve`` cannot
 serve it: here ``harness serve --env dev`` and ``harness serve --env sit`` run side by side and each
 environment's profile (``bbws-dev``, ``bbws-sit``, as ``--target aws`` uses them) names its own endpoint in
-an AWS config file. The lease is the destination's (SIT's). What the served rehearsal cannot do yet: copy the
-package (``GetFunction``'s ``Code.Location`` is moto's S3 URL, which the served emulator does not serve), so
-the acting promotion ends FAILED with SIT's alias untouched; the lease is what these tests are about.
+an AWS config file. The lease is the destination's (SIT's). The acting promotion copies DEV's package as on AWS
+(001 §3.2.1 "Download Lambda package": a plain GET of ``GetFunction``'s presigned ``Code.Location``, which the
+served DEV answers) and ends COMPLETE with SIT's alias on a new version carrying DEV's code.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from harness.inventory import load_inventory
@@ -30,9 +31,10 @@ PROMOTE = ("promote", "--from", "dev", "--to", "sit", "--function", FN, "--targe
 MUTATE = ("--reason", "CR-7", "--approved-by", "Dev Lead")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """DEV and SIT served side by side; the AWS config file whose profiles point at them."""
+    """DEV and SIT served side by side (fresh per test: a completed promotion changes SIT); the AWS config file
+    whose profiles point at them."""
     procs = {env: serve(env) for env in ("dev", "sit")}
     config = tmp_path_factory.mktemp("aws") / "config"
     config.write_text(
@@ -79,6 +81,26 @@ def promote_proc(config: Path, cwd: Path, *args: str) -> subprocess.Popen:
     )
 
 
+def alias_code(env: str, function: str) -> tuple[str, str]:
+    """The version ``latest-<env>`` points at in ``env`` and that version's CodeSha256 (through the env's profile)."""
+    lam = boto3.Session(profile_name=f"bbws-{env}").client("lambda")
+    version = lam.get_alias(FunctionName=function, Name=f"latest-{env}")["FunctionVersion"]
+    return version, lam.get_function_configuration(FunctionName=function, Qualifier=version)["CodeSha256"]
+
+
+def assert_promoted(sit: AwsTarget, before: tuple, returncode: int, out: str, err: str) -> None:
+    """The acting promotion ended COMPLETE (exit 0) and SIT's alias moved to a new version with DEV's code."""
+    assert returncode == 0 and "COMPLETE: promote dev -> sit (bbws)" in out, out + err
+    version, sha = alias_code("sit", DEST_FN)
+    assert version not in before[1], f"latest-sit still on version {version} (versions before: {before[1]})"
+    assert sha == alias_code("dev", FN)[1], f"latest-sit's version {version} does not carry DEV's package"
+
+
+def assert_differs_from_dev() -> None:
+    """SIT's alias starts on a package other than DEV's (else "SIT carries DEV's package" proves nothing)."""
+    assert alias_code("sit", DEST_FN)[1] != alias_code("dev", FN)[1]
+
+
 def sit_state(target: AwsTarget) -> tuple:
     """SIT's function: its aliases and versions, and the deployment records: what a refused run must not touch."""
     lam = target.client("lambda")
@@ -89,6 +111,7 @@ def sit_state(target: AwsTarget) -> tuple:
 
 
 def test_two_concurrent_promotions_one_acts_the_other_is_refused_naming_the_holder(served_pair, sit, tmp_path):
+    assert_differs_from_dev()
     first = promote_proc(served_pair, tmp_path / "a", "--actor", "alice")
     held = wait_for_lease(sit, first)
     os.kill(first.pid, signal.SIGSTOP)
@@ -105,14 +128,17 @@ def test_two_concurrent_promotions_one_acts_the_other_is_refused_naming_the_hold
     assert f"`harness promote --from dev --to sit ({FN})`" in err and " s old" in err and "nothing changed" in err
     assert "plan: " not in out and "gate [" not in out and after == before  # refused before its gates and plan
     assert not list((tmp_path / "b").glob("reports/runs/*/*.md"))
-    # the first acted: it planned and applied under the lease (see the module docstring for its FAILED)
-    assert "plan: promote on bbws/sit" in first_out and "promote dev -> sit (bbws)" in first_out, first_out + first_err
-    assert first.returncode in (0, 1) and lease_of(sit) is None
+    # the first acted: it planned and applied under the lease, copying DEV's package into SIT
+    assert "plan: promote on bbws/sit" in first_out, first_out + first_err
+    assert_promoted(sit, before, first.returncode, first_out, first_err)
+    assert lease_of(sit) is None
     records = [r for r in read_records(sit.client("dynamodb"), sit.env) if r.record_id not in before[2]]
     assert [r.actor for r in records if r.action == "promote"] == ["alice"]  # exactly one promotion recorded
 
 
 def test_promote_with_lock_timeout_waits_then_plans_from_the_new_state(served_pair, sit, tmp_path):
+    assert_differs_from_dev()
+    before = sit_state(sit)
     first = promote_proc(served_pair, tmp_path / "a", "--actor", "alice")
     wait_for_lease(sit, first)
     os.kill(first.pid, signal.SIGSTOP)
@@ -123,7 +149,8 @@ def test_promote_with_lock_timeout_waits_then_plans_from_the_new_state(served_pa
         assert line.startswith("waiting up to 180 s for lease") and "held by alice@" in line, line
     finally:
         os.kill(first.pid, signal.SIGCONT)
-    first_out, _ = first.communicate(timeout=180)
+    first_out, first_err = first.communicate(timeout=180)
+    assert_promoted(sit, before, first.returncode, first_out, first_err)
     left = sit_state(sit)
     out, err = second.communicate(timeout=180)
     assert "planning from the current state" in out, out + err
@@ -131,4 +158,6 @@ def test_promote_with_lock_timeout_waits_then_plans_from_the_new_state(served_pa
     assert "gate [PASS]" in fresh and "plan: promote on bbws/sit" in fresh  # gates and plan only after the wait
     first_record = next(r for r in left[2] if r.startswith("promote-") and r in first_out)
     assert first_record not in fresh  # a plan of its own, made from the state the first left
-    assert second.returncode in (0, 1) and lease_of(sit) is None
+    # that state already serves DEV's release: the second skips, leaving SIT as the first left it
+    assert "already serves release" in fresh and "SKIPPED: promote dev -> sit (bbws)" in fresh, out + err
+    assert second.returncode == 0 and sit_state(sit)[:2] == left[:2] and lease_of(sit) is None
