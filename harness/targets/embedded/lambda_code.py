@@ -1,10 +1,10 @@
 """Read a published version's deployment package from the emulator (the embedded target's code handle).
 
 On AWS a promotion downloads the source version's package from ``GetFunction``'s presigned
-``Code.Location`` (001 §3.2.1 "Download Lambda package"). moto's ``Code.Location`` is not
-downloadable (docs/architecture.md, "Emulator facts"); in this process moto holds the zip itself, so the
-embedded target hands it out through :meth:`EmbeddedTarget.function_code` and actions never reach
-into moto.
+``Code.Location`` (001 §3.2.1 "Download Lambda package"). With the fidelity extensions that URL is on the
+emulator's own endpoint (``fidelity/lambda_code_location.py`` answers it from here; moto's own is not
+downloadable); in this process moto holds the zip itself, so the embedded target also hands it out through
+:meth:`EmbeddedTarget.function_code` and actions never reach into moto.
 """
 
 from __future__ import annotations

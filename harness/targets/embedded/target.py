@@ -235,7 +235,7 @@ class EmbeddedTarget(Target):
         self.extensions = fidelity.install(self)  # .ecs: this target's ECS fault handle
 
     def function_code(self, name: str, qualifier: str | None) -> bytes:
-        """A version's deployment package (moto's Code.Location is not downloadable; lambda_code.py)."""
+        """A version's deployment package, read in process (the bytes its Code.Location answers; lambda_code.py)."""
         from harness.targets.embedded.lambda_code import function_code
 
         return function_code(self.env.account, self.env.region, name, qualifier)
