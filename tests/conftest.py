@@ -177,6 +177,7 @@ SERVED_SIT_USERS = (
     "tests/test_readme.py",
     "tests/checks/test_scenarios.py",
     "tests/byos/test_discover.py",
+    "tests/fidelity/test_lambda_code_location.py",
 )
 _SHARED = pytest.StashKey["SharedServe"]()
 
