@@ -333,7 +333,8 @@ def function_code(target: Any, fn: str, qualifier: str, location: str | None) ->
     """A version's deployment package: the target's own handle where it has one, else the presigned URL.
 
     On AWS ``GetFunction``'s ``Code.Location`` is a presigned S3 URL (001 §3.2.1 "Download Lambda
-    package"); the embedded emulator's is not downloadable, so that target reads the zip itself.
+    package"); the embedded emulator's answers a plain GET too (``fidelity/lambda_code_location.py``, as
+    ``harness serve`` clients use it), but the in-process target reads the zip through its handle (no HTTP hop).
     """
     reader = getattr(target, "function_code", None)
     if callable(reader):
