@@ -7,10 +7,9 @@ CREATE_FAILED or UPDATE_FAILED stack statuses" (API reference): after a bad upda
 (UPDATE_COMPLETE, the usual case) it is refused with a ValidationError, and only the alternative rolls
 back. So the plan reads the stack's status and takes:
 
-- ``rollback-stack`` for UPDATE_FAILED (a failed update that did not roll back), waited for as the
-  ``stack_rollback_complete`` waiter defines it;
-- ``update-stack`` with the previous template and parameters for a stable stack (UPDATE_COMPLETE ...),
-  waited for as ``stack_update_complete`` defines it;
+- ``rollback-stack`` for UPDATE_FAILED (a failed update that did not roll back), waited for as
+  ``stack_rollback_complete`` defines it; ``update-stack`` with the previous template and parameters for a
+  stable stack (UPDATE_COMPLETE ...), waited for as ``stack_update_complete`` defines it;
 - nothing for UPDATE_ROLLBACK_COMPLETE after CloudFormation rolled a failed update back by itself (the
   stack already runs its previous template), unless the caller names a previous template;
 - a refusal for what neither can fix (in progress, ROLLBACK_COMPLETE, UPDATE_ROLLBACK_FAILED, a failed
@@ -27,9 +26,7 @@ update can be rolled back the same way. The report names the path taken and why.
 The plan names the stack's resource count now and the previous template's; the wait polls
 DescribeStacks on the target's clock (harness.poll, every 30 s as botocore's stack waiters do, whose own
 sleeps are on the wall clock and never see a rehearsal's time pass; a progress line per status change and
-every 10 s; a timeout fails with the last status seen). Stack operations take minutes on AWS (and on the
-embedded target's clock), passing through their *_IN_PROGRESS states.
-"""
+every 10 s; a timeout fails with the last status seen): stack operations take minutes, IN_PROGRESS first."""
 
 from __future__ import annotations
 

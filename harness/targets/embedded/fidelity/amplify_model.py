@@ -1,6 +1,9 @@
 """The Amplify Hosting control plane the 004 procedures and the harness's actions call (moto has no
 Amplify): apps, branches, jobs and domain associations, one store per account and region.
 
+Over 450 lines because it is one service's model, as moto keeps one ``models.py`` per service: the job,
+deployment and domain state machines share the store and the clock, and the wire layer is apart.
+
 Semantics follow the Amplify API reference (2017-07-25):
 
 - StartJob ``RELEASE`` builds the branch's latest commit (or ``commitId``) and is "available only for
