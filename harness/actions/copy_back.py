@@ -140,8 +140,10 @@ def _precondition(target: TargetLike, authority: Authority, table: str, source: 
     ddb = target.client("dynamodb")
     for name in (table, source):
         desc = aws.get_or_none(ddb.describe_table, TableName=name)
-        if desc is None or desc["Table"]["TableStatus"] != "ACTIVE":
-            return f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
+        if desc is None:
+            return f"table {name} does not exist: nothing copied"
+        if desc["Table"]["TableStatus"] != "ACTIVE":
+            return f"table {name} is {desc['Table']['TableStatus']}: nothing copied"
     if key_names(ddb, table) != key_names(ddb, source):
         return f"key schemas differ: {table} {key_names(ddb, table)} vs {source} {key_names(ddb, source)}"
     return None

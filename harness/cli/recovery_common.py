@@ -214,7 +214,7 @@ def _refused(target: Target, made: Plan[Any]) -> int:
 
 
 SERVE_RECIPE = "docs/recovery.md#one-after-another-on-harness-serve"
-_MISSING_TABLE = re.compile(r"\btable (\S+) (does not exist|is missing)")
+_MISSING_TABLE = re.compile(r"\btable (\S+) does not exist")
 
 
 def fresh_rehearsal_hint(target: Target, refusal: str) -> str | None:
