@@ -244,7 +244,7 @@ def apply_copy_back(
         result.changed(target.clock.now(), next(changes))
         result.log(target.clock.now(), backup.line())
         result.evidence["backup"] = backup.record()
-        cut = _copy(target, spec, result, changes, progress, stop)
+        cut = _copy(target, spec, result, (changes, plan.changes[len(plan.changes) - n_writers :]), progress, stop)
         if cut:
             _read_back(target, spec, result, trail, cut)
         else:
@@ -255,16 +255,21 @@ def apply_copy_back(
             f"{result.evidence['copied']['items_deleted']} deleted); writers unfrozen; "
         )
     result.message += _way_back(backup)
-    for c in plan.changes[len(plan.changes) - n_writers :]:
-        result.changed(target.clock.now(), c)
     result.record = trail.record
     return result
 
 
 def _copy(
-    target: TargetLike, spec: CopyBackSpec, result: ActionResult, changes: Any, progress: Progress, stop: Stop
+    target: TargetLike,
+    spec: CopyBackSpec,
+    result: ActionResult,
+    lines: tuple[Any, list[Change]],
+    progress: Progress,
+    stop: Stop,
 ) -> str | None:
-    """Freeze, drain, reconcile, verify, unfreeze (always); why the copy was cut short by a stop request, or None."""
+    """Freeze, drain, reconcile, verify, unfreeze (always); why the copy was cut short by a stop request, or None.
+    ``lines``: the plan's change lines still to record, and its unfreeze lines."""
+    changes, resumes = lines
     frozen = False
     try:
         if stop() is None:
@@ -287,6 +292,8 @@ def _copy(
     finally:
         if frozen:
             unfreeze(target, spec.writers, result)
+            for c in resumes:  # recorded only once every writer is unfrozen (unfreeze raises otherwise)
+                result.changed(target.clock.now(), c)
 
 
 def _read_back(target: TargetLike, spec: CopyBackSpec, result: ActionResult, trail: Any, why: str) -> None:
