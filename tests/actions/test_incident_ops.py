@@ -403,3 +403,18 @@ def test_no_fresh_rehearsal_note_on_a_served_account_or_for_another_refusal(serv
     rc = main(["drop-table", "--env", "sit", "--table", "users-sit"])  # embedded, but refused for another reason
     out = capsys.readouterr().out
     assert rc == 3 and "inventory table" in out and "fresh rehearsal" not in out, out
+
+
+def test_an_unwritable_reports_dir_refuses_a_data_command_before_any_change(served, observer, tmp_path, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the reports directory should be")
+    ddb = observer.client("dynamodb")
+    before = sorted(ddb.list_tables()["TableNames"])
+    argv = ["restore-table", "--env", "sit", "--target", "aws", "--table", "tenants-sit", "--latest"]
+    rc = main([*argv, "--allow-mutation", "--reason", "t", "--reports-dir", str(blocker)])
+    captured = capsys.readouterr()
+    assert rc == 3 and f"reports cannot be written at {blocker}" in captured.err, captured
+    assert "plan: " not in captured.out and sorted(ddb.list_tables()["TableNames"]) == before  # nothing restored
+    assert lease_of(observer) is None
