@@ -108,8 +108,8 @@ def plan_then_apply(
         try:
             with Interrupts() if interruptible else nullcontext(Interrupts()) as interrupts:
                 result = apply(made, lambda: interrupts.stopped or stop())
-        except KeyboardInterrupt as exc:
-            run.aborted(made, exc)
+        except BaseException as exc:  # reported, then re-raised: the exit status stays the error's
+            run.broke(made, exc)
             raise
         return run.applied(result)
 
@@ -180,15 +180,18 @@ class Run:
             return EXIT_INTERRUPTED
         return OK if result.ok else FAILED
 
-    def aborted(self, plan: Plan[Any], exc: BaseException) -> None:
-        """A second signal (or an apply that takes none) aborted at once: the report says so, and what is known."""
-        why = str(exc) or "KeyboardInterrupt"
+    def broke(self, plan: Plan[Any], exc: BaseException) -> None:
+        """The apply raised (a second signal, an apply that takes none, an AWS error): the report says so; the
+        audit record ends FAILED (harness.records.audited), never IN_PROGRESS."""
+        aborted = isinstance(exc, KeyboardInterrupt)
+        outcome = "INTERRUPTED (aborted)" if aborted else "FAILED"
+        why = (str(exc) or "KeyboardInterrupt") if aborted else f"{type(exc).__name__}: {exc}"
         text = (
-            f"### {plan.action}: INTERRUPTED\n\nAborted during the apply ({why}): what was changed was not read back; "
+            f"### {plan.action}: {outcome}\n\nStopped during the apply ({why}): what was changed was not read back; "
             "the audit record ends FAILED (never IN_PROGRESS). Read the state back before acting again.\n\n```\n"
             f"{plan.render()}\n```\n"
         )
-        self.report("INTERRUPTED (aborted)", text)
+        self.report(outcome, text)
 
     def report(self, outcome: str, section: str) -> None:
         """The run's report under reports/runs/<run>/ (and ``--report FILE``), titled with the outcome."""

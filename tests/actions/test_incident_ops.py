@@ -418,3 +418,20 @@ def test_an_unwritable_reports_dir_refuses_a_data_command_before_any_change(serv
     assert rc == 3 and f"reports cannot be written at {blocker}" in captured.err, captured
     assert "plan: " not in captured.out and sorted(ddb.list_tables()["TableNames"]) == before  # nothing restored
     assert lease_of(observer) is None
+
+
+def test_an_apply_that_raises_still_leaves_a_failed_report(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    from harness.actions.table_copy import TableChanged
+    from harness.cli import main
+
+    def changed(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202 (reconcile's signature)
+        raise TableChanged("tenants-sit changed since the plan")
+
+    monkeypatch.setattr("harness.actions.copy_back.reconcile", changed)
+    argv = ["copy-back", "--env", "sit", "--table", "tenants-sit", "--from", "users-sit", "--allow-shrink"]
+    with pytest.raises(TableChanged):
+        main([*argv, "--reason", "t", "--reports-dir", str(tmp_path)])
+    report = next(tmp_path.glob("runs/*/copy-back-bbws-sit-REHEARSAL-moto-*.md")).read_text()
+    assert report.startswith("# REHEARSAL (moto") and report.splitlines()[0].endswith(": FAILED"), report[:300]
+    assert "TableChanged: tenants-sit changed since the plan" in report and "ends FAILED" in report
+    assert "report: " in capsys.readouterr().out
