@@ -24,40 +24,41 @@ The harness reaches the same end state in place:
 5. unfreeze: each writer's reserved concurrency back to what it was (deleted when there was none) —
    in a ``finally``, so also when the copy fails or is interrupted.
 
+Interrupted (000 §8: the record says what happened): ``should_stop`` (SIGINT/SIGTERM or a lost lease, through
+harness/actions/interrupt.py) starts no new batch; the BatchWriteItem in flight finishes, the writers are
+unfrozen, and both tables are read back (consistent scans): the result (INTERRUPTED) and the record (FAILED)
+count what was put, deleted and not started from that read-back, never from the plan.
+
 The restored table is kept (drop it with the cleanup action once the copy is verified).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from harness import aws
 from harness.actions.audit_record import audit, new_plan
-from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
+from harness.actions.base import COMPLETE, FAILED, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
+from harness.actions.interrupt import tally
 from harness.actions.table_backup import TableBackup, backup_name, shrink_refusal, take_backup
+from harness.actions.table_copy import PROGRESS_EVERY_S, Progress, Stop, TableChanged, never, quiet, reconcile
 from harness.data_verify import (
-    DEFAULT_SEGMENTS,
     CopyDiff,
     compare,
     copy_diff,
     key_names,
-    key_text,
     table_digests,
-    typed_key,
 )
+from harness.outcome import Outcome
 from harness.targets.base import TargetLike
+
+__all__ = ["TableChanged", "apply_copy_back", "copy_back", "freeze", "plan_copy_back", "reconcile", "unfreeze"]
 
 RULE = "prod-rollback"
 FROZEN = 0  # 000 §6.6 "set Lambda concurrency to 0"
-PROGRESS_EVERY_S = 10.0
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """No progress output."""
+DRAIN_SLICE_S = 1.0  # the drain looks for a stop request this often
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,10 @@ def _precondition(target: TargetLike, authority: Authority, table: str, source: 
     ddb = target.client("dynamodb")
     for name in (table, source):
         desc = aws.get_or_none(ddb.describe_table, TableName=name)
-        if desc is None or desc["Table"]["TableStatus"] != "ACTIVE":
-            return f"table {name} is {'missing' if desc is None else desc['Table']['TableStatus']}: nothing copied"
+        if desc is None:
+            return f"table {name} does not exist: nothing copied"
+        if desc["Table"]["TableStatus"] != "ACTIVE":
+            return f"table {name} is {desc['Table']['TableStatus']}: nothing copied"
     if key_names(ddb, table) != key_names(ddb, source):
         return f"key schemas differ: {table} {key_names(ddb, table)} vs {source} {key_names(ddb, source)}"
     return None
@@ -221,10 +224,14 @@ def _spec(plan: Plan[CopyBackSpec]) -> CopyBackSpec:
     return plan.spec
 
 
-def apply_copy_back(target: TargetLike, plan: Plan[CopyBackSpec], *, progress: Progress = _quiet) -> ActionResult:
+def apply_copy_back(
+    target: TargetLike, plan: Plan[CopyBackSpec], *, progress: Progress = quiet, should_stop: Stop | None = None
+) -> ActionResult:
     """Backup, freeze writers, check the diff is the planned one, put/delete exactly that, verify; writers always
-    unfrozen; audit record COMPLETE or FAILED naming the backup."""
+    unfrozen; audit record COMPLETE or FAILED naming the backup. Once ``should_stop`` says why, no new batch starts
+    and the outcome is INTERRUPTED with the read-back counts (the module docstring)."""
     spec = _spec(plan)
+    stop = should_stop or never
     table, source, n_writers = spec.table, spec.source, len(spec.writers)
     result = ActionResult(plan, COMPLETE)
     changes = iter(plan.changes)
@@ -237,36 +244,90 @@ def apply_copy_back(target: TargetLike, plan: Plan[CopyBackSpec], *, progress: P
         result.changed(target.clock.now(), next(changes))
         result.log(target.clock.now(), backup.line())
         result.evidence["backup"] = backup.record()
-        try:
-            freeze(target, spec.writers, result, changes)
-            _drain(target, spec.drain_s, result, progress)
-            written, deleted = reconcile(target, spec.diff, progress=progress)
-            result.changed(target.clock.now(), next(changes))
-            result.changed(target.clock.now(), next(changes))
-            result.log(target.clock.now(), f"copied {source} into {table}: {written} item(s) put, {deleted} deleted")
-            _verify(target, table, source, result)
-        finally:
-            unfreeze(target, spec.writers, result)
-        trail.update(extra={**trail.record.extra, "items_put": written, "items_deleted": deleted})
-    for c in plan.changes[len(plan.changes) - n_writers :]:
-        result.changed(target.clock.now(), c)
+        cut = _copy(target, spec, result, (changes, plan.changes[len(plan.changes) - n_writers :]), progress, stop)
+        if cut:
+            _read_back(target, spec, result, trail, cut)
+        else:
+            trail.update(extra={**trail.record.extra, **result.evidence["copied"]})
+    if not cut:
+        result.message = (
+            f"{table} now holds the items of {source} ({result.evidence['copied']['items_put']} put, "
+            f"{result.evidence['copied']['items_deleted']} deleted); writers unfrozen; "
+        )
+    result.message += _way_back(backup)
     result.record = trail.record
-    result.message = (
-        f"{table} now holds the items of {source} ({written} put, {deleted} deleted); writers unfrozen; "
-        f"{_way_back(backup)}"
-    )
     return result
 
 
-def _drain(target: TargetLike, seconds: int, result: ActionResult, progress: Progress) -> None:
-    """Wait out the frozen writers' longest timeout on the target's clock, a progress line every 10 s."""
+def _copy(
+    target: TargetLike,
+    spec: CopyBackSpec,
+    result: ActionResult,
+    lines: tuple[Any, list[Change]],
+    progress: Progress,
+    stop: Stop,
+) -> str | None:
+    """Freeze, drain, reconcile, verify, unfreeze (always); why the copy was cut short by a stop request, or None.
+    ``lines``: the plan's change lines still to record, and its unfreeze lines."""
+    changes, resumes = lines
+    frozen = False
+    try:
+        if stop() is None:
+            frozen = True  # before the first call: a freeze that fails halfway is still undone
+            freeze(target, spec.writers, result, changes)
+            _drain(target, spec.drain_s, result, progress, stop)
+        if stop() is not None:
+            return stop()
+        written, deleted = reconcile(target, spec.diff, progress=progress, should_stop=stop)
+        result.evidence["copied"] = {"items_put": written, "items_deleted": deleted}
+        result.log(
+            target.clock.now(), f"copied {spec.source} into {spec.table}: {written} item(s) put, {deleted} deleted"
+        )
+        if (written, deleted) != (len(spec.diff.puts), len(spec.diff.deletes)):
+            return stop() or "stopped"
+        result.changed(target.clock.now(), next(changes))
+        result.changed(target.clock.now(), next(changes))
+        _verify(target, spec.table, spec.source, result)
+        return None
+    finally:
+        if frozen:
+            unfreeze(target, spec.writers, result)
+            for c in resumes:  # recorded only once every writer is unfrozen (unfreeze raises otherwise)
+                result.changed(target.clock.now(), c)
+
+
+def _read_back(target: TargetLike, spec: CopyBackSpec, result: ActionResult, trail: Any, why: str) -> None:
+    """After a stop: both tables scanned again (consistent reads); what was put, deleted and not started, by key,
+    into the result and the record (FAILED), never what the plan said."""
+    ddb = target.client("dynamodb")
+    names = key_names(ddb, spec.table)
+    live = table_digests(ddb, spec.table, consistent=True, names=names).items
+    wanted = table_digests(ddb, spec.source, consistent=True, names=names).items
+    d = spec.diff
+    put = sum(1 for k in d.puts if k in wanted and live.get(k) == wanted[k])
+    deleted = sum(1 for k in d.deletes if k not in live)
+    waiting = len(d.puts) - put + len(d.deletes) - deleted
+    result.outcome = Outcome.INTERRUPTED
+    result.message = tally(why, [(put, len(d.puts), "put"), (deleted, len(d.deletes), "deleted")], waiting) + "; "
+    counts = {"items_put": put, "items_deleted": deleted, "items_not_started": waiting}
+    result.evidence["copied"] = counts
+    result.log(target.clock.now(), f"read back {spec.table} after {why}: {result.message.rstrip('; ')}")
+    trail.update(extra={**trail.record.extra, **counts, "interrupted": why, "summary": result.message.rstrip("; ")})
+    trail.finish(FAILED)
+
+
+def _drain(target: TargetLike, seconds: int, result: ActionResult, progress: Progress, stop: Stop = never) -> None:
+    """Wait out the frozen writers' longest timeout on the target's clock, a progress line every 10 s; a stop
+    request ends the wait within a second (nothing is copied after it)."""
     if not seconds:
         return
     result.log(target.clock.now(), f"waiting {seconds} s (the writers' longest timeout) for in-flight writes")
-    left = float(seconds)
-    while left > 0:
-        progress(f"copy-back: waiting for in-flight writes of the frozen writers, {left:.0f} s left")
-        step = min(PROGRESS_EVERY_S, left)
+    left, said = float(seconds), float(seconds) + PROGRESS_EVERY_S
+    while left > 0 and stop() is None:
+        if said - left >= PROGRESS_EVERY_S:
+            progress(f"copy-back: waiting for in-flight writes of the frozen writers, {left:.0f} s left")
+            said = left
+        step = min(DRAIN_SLICE_S, left)
         target.clock.sleep(step)
         left -= step
 
@@ -311,56 +372,6 @@ def unfreeze(target: TargetLike, writers: Iterable[Writer], result: ActionResult
         raise errors[0]
 
 
-class TableChanged(RuntimeError):
-    """The live table no longer differs from the source as planned: nothing is copied."""
-
-
-class _Every:
-    """A progress line at most every ``PROGRESS_EVERY_S`` seconds of wall time (the copy's own work)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress, self.said = progress, time.monotonic()
-
-    def __call__(self, line: str, *, force: bool = False) -> None:
-        if force or time.monotonic() - self.said >= PROGRESS_EVERY_S:
-            self.progress(line)
-            self.said = time.monotonic()
-
-
-def reconcile(
-    target: TargetLike, planned: CopyDiff, *, segments: int = DEFAULT_SEGMENTS, progress: Progress = _quiet
-) -> tuple[int, int]:
-    """Put exactly the planned items and delete exactly the planned keys, after checking (a fresh diff, writers
-    frozen) that they are still what it takes; (put, deleted)."""
-    ddb = target.client("dynamodb")
-    table, source = planned.table, planned.source
-    now = copy_diff(ddb, table, source, segments=segments)
-    if (now.puts, now.deletes) != (planned.puts, planned.deletes):
-        raise TableChanged(
-            f"{table} changed since the plan: now {len(now.puts)} put / {len(now.deletes)} delete, planned "
-            f"{len(planned.puts)} / {len(planned.deletes)}; nothing copied (plan again)"
-        )
-    say = _Every(progress)
-    say(f"copy-back: {len(planned.puts)} put and {len(planned.deletes)} delete to do on {table}", force=True)
-    names = key_names(ddb, table)
-    wanted, pending, written = set(planned.puts), [], 0
-    for item in aws.scan_items(ddb, source):
-        if key_text(item, names) in wanted:
-            pending.append(item)
-        if len(pending) == aws.BATCH_WRITE:  # written as the scan goes: memory stays one batch
-            written += aws.batch_write(ddb, table, puts=pending)
-            pending = []
-            say(f"copy-back: {written}/{len(planned.puts)} put")
-    written += aws.batch_write(ddb, table, puts=pending)
-    deleted = 0
-    for i in range(0, len(planned.deletes), aws.BATCH_WRITE):
-        chunk = planned.deletes[i : i + aws.BATCH_WRITE]
-        deleted += aws.batch_write(ddb, table, deletes=[typed_key(k) for k in chunk])
-        say(f"copy-back: {deleted}/{len(planned.deletes)} deleted")
-    say(f"copy-back: {written} put, {deleted} deleted on {table}", force=True)
-    return written, deleted
-
-
 def copy_back(
     target: TargetLike,
     table: str,
@@ -370,7 +381,7 @@ def copy_back(
     functions: Iterable[str] | None = None,
     allow_shrink: bool = False,
     dry_run: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ActionResult:
     """Plan and (unless refused or a dry run) copy ``source`` back into ``table``."""
     return execute(

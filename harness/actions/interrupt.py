@@ -11,8 +11,9 @@ state of every item before it records and reports (000 §8: the incident report 
 - :func:`read_back` — read every item's real state concurrently (after an interruption, GetAlias per
   function: the record's final versions are what the account says, never what was planned).
 
-Used by rollback and promote here; copy-back and state restore (harness/actions/copy_back.py,
-terraform_state.py) can wrap their loops the same way.
+Used by rollback and promote (a pool of functions), and by copy-back and state restore
+(harness/actions/copy_back.py, terraform_state.py: one batch, or one step, at a time, checking the same stop
+request between them; :func:`tally` is their verdict line).
 """
 
 from __future__ import annotations
@@ -142,3 +143,10 @@ def summary(moved: int, put_back: int, not_started: int, failed: int, total: int
         parts.append(f"{failed} failed")
     parts.append(f"{not_started} not started")
     return f"INTERRUPTED ({why}): " + "; ".join(parts)
+
+
+def tally(why: str, done: Sequence[tuple[int, int, str]], not_started: int) -> str:
+    """``INTERRUPTED (SIGINT): 120 of 500 put; 3 of 3 deleted; 380 not started`` from read-back counts
+    ``(done, planned, verb)``; a kind with nothing planned is left out (the first is always shown)."""
+    parts = [f"{n} of {total} {verb}" for i, (n, total, verb) in enumerate(done) if total or i == 0]
+    return f"INTERRUPTED ({why}): " + "; ".join([*parts, f"{not_started} not started"])

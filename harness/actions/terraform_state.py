@@ -17,16 +17,23 @@
 The plan names the current and the chosen versions with their md5 digests, sizes and serials, the
 Digest before and after, the backup copy's key and the command that undoes the restore (in the
 record and the report too). Reading versions: harness.actions.terraform_versions (re-exported here).
+
+Interrupted (000 §8): a stop request (SIGINT/SIGTERM or a lost lease, harness/actions/interrupt.py) seen before
+the write begins writes nothing; once begun, the backup, the copy and the Digest are one step and finish (a copy
+without its Digest would leave every later plan failing). The state is then read back (latest version, its md5,
+the Digest) into the result (INTERRUPTED) and the record (FAILED).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any, Callable
 
 from harness.actions.audit_record import audit, plan_authority
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority
+from harness.actions.interrupt import tally
 from harness.actions.terraform_locks import holding_lock, lock_on, state_plan, terraform_of
 from harness.actions.terraform_versions import (
     BACKUP_INFIX,
@@ -43,6 +50,8 @@ from harness.actions.terraform_versions import (
 )
 from harness.errors import HarnessError
 from harness.inventory.model import Terraform
+from harness.outcome import Outcome
+from harness.records import FAILED
 from harness.targets.base import TargetLike
 
 __all__ = [
@@ -230,14 +239,18 @@ def _state_lines(
 # -- apply ------------------------------------------------------------------------------------
 
 
-def apply_state_restore(target: TargetLike, plan: Plan[StateRestoreSpec]) -> ActionResult:
+def apply_state_restore(
+    target: TargetLike, plan: Plan[StateRestoreSpec], *, should_stop: Callable[[], str | None] | None = None
+) -> ActionResult:
     """Back up, copy the chosen version over the key, set the Digest, verify; the audit record ends COMPLETE or
-    FAILED and names the backup copy and the way back."""
+    FAILED and names the backup copy and the way back. A stop request before the write begins: nothing written,
+    INTERRUPTED with the state read back (the module docstring)."""
     tf = terraform_of(target)
     if plan.spec is None:
         raise ValueError(f"{plan.action} plan has no spec (refused plans are never applied)")
     read = plan.spec
     key, chosen, current = read.key, read.chosen, read.current
+    stop = should_stop or (lambda: None)
     result = ActionResult(plan, COMPLETE)
     who = plan_authority(plan).get("actor") or "runbook-harness"
     extra = {
@@ -254,12 +267,29 @@ def apply_state_restore(target: TargetLike, plan: Plan[StateRestoreSpec]) -> Act
         to_version=chosen.version_id,
         extra=extra,
     ) as trail:
-        with holding_lock(target, key, who):
-            result.log(target.clock.now(), f"locked s3://{tf.state_bucket}/{key}")
-            new_version, restored = _write(target, tf, plan, result)
-        result.log(target.clock.now(), f"unlocked s3://{tf.state_bucket}/{key}")
+        cut = stop()
+        if cut is None:
+            with holding_lock(target, key, who):
+                result.log(target.clock.now(), f"locked s3://{tf.state_bucket}/{key}")
+                cut = stop()
+                if cut is None:  # from here the backup, the copy and the Digest are one step: they finish
+                    new_version, restored = _write(target, tf, plan, result)
+            result.log(target.clock.now(), f"unlocked s3://{tf.state_bucket}/{key}")
+        if cut is not None:
+            _read_back(target, tf, read, result, trail, cut)
+            result.record = trail.record
+            return result
         trail.update(extra={**trail.record.extra, "new_version": new_version})
     result.record = trail.record
+    _restored(result, tf, read, new_version, restored)
+    return result
+
+
+def _restored(
+    result: ActionResult, tf: Terraform, read: StateRestoreSpec, new_version: str | None, restored: StateSummary
+) -> None:
+    """The message and evidence of a restore that was written."""
+    key, chosen, current = read.key, read.chosen, read.current
     digest_line = (
         f"Digest {digest_item_id(tf, key)} {read.digest_before} -> {restored.md5} (000 §5.2.2 forgets this step: "
         "seed defect 2)"
@@ -281,7 +311,31 @@ def apply_state_restore(target: TargetLike, plan: Plan[StateRestoreSpec]) -> Act
         previous=asdict(read.now) if read.now else None,
         versions=list(read.versions),
     )
-    return result
+
+
+def _read_back(
+    target: TargetLike, tf: Terraform, read: StateRestoreSpec, result: ActionResult, trail: Any, why: str
+) -> None:
+    """After a stop: the key's latest version, its md5 and the Digest as the account has them now, into the result
+    (INTERRUPTED) and the record (FAILED), never what the plan said."""
+    versions, deleted = list_versions(target, read.key)
+    latest = None if deleted else next((v for v in versions if v.is_latest), None)
+    md5 = summarize_state(read_version(target, read.key, latest.version_id)).md5 if latest else None
+    digest = read_digest(target, read.key) if tf.lock_table else None
+    was = read.current.version_id if read.current else None
+    done = int(latest is not None and latest.version_id != was and md5 == read.restored.md5)  # a new latest, restored
+    state = (
+        f"s3://{tf.state_bucket}/{read.key} latest version {latest.version_id if latest else '(deleted)'} (md5 {md5})"
+        + (f", Digest {digest}" if tf.lock_table else "")
+    )
+    result.outcome = Outcome.INTERRUPTED
+    result.message = f"{tally(why, [(done, 1, 'restored')], 1 - done)}; read back: {state}"
+    result.evidence.update(read_back={"latest_version": latest.version_id if latest else None, "md5": md5})
+    result.log(target.clock.now(), f"read back after {why}: {state}")
+    now = {"latest_version": latest.version_id if latest else None, "latest_md5": md5, "digest_now": digest}
+    trail.update(extra={**trail.record.extra, **{k: v for k, v in now.items() if v}, "interrupted": why})
+    trail.update(extra={**trail.record.extra, "summary": result.message})
+    trail.finish(FAILED)
 
 
 def _write(

@@ -91,7 +91,7 @@ def switch_back_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: amplify.plan_switch_back(target, auth),
-            lambda plan: amplify.apply_switch_back(target, plan, progress=progress),
+            lambda plan, _stop: amplify.apply_switch_back(target, plan, progress=progress),
             scope="amplify domain",
         )
 
@@ -103,7 +103,7 @@ def redeploy_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: amplify.plan_redeploy_last_good(target, auth, branch=args.branch, job_id=args.job_id),
-            lambda plan: amplify.apply_redeploy_last_good(target, plan, progress=progress),
+            lambda plan, _stop: amplify.apply_redeploy_last_good(target, plan, progress=progress),
             scope=f"amplify branch {args.branch or '(inventory)'}",
         )
 
@@ -122,6 +122,6 @@ def stack_rollback_cmd(args: argparse.Namespace) -> int:
                 parameters_file=args.parameters_file,
                 backup_dir=args.backup_dir,
             ),
-            lambda plan: cloudformation.apply_stack_rollback(target, plan, progress=progress),
+            lambda plan, _stop: cloudformation.apply_stack_rollback(target, plan, progress=progress),
             scope=f"stack {args.stack or 'default'}",
         )

@@ -13,57 +13,75 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from harness.actions import Authority
 from harness.actions.base import ActionResult, Plan
+from harness.actions.interrupt import Interrupts
 from harness.actions.rollback_plan import APPROVAL_RULE
 from harness.cli.common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REFUSED,
+    Evidence,
     EvidenceRefused,
     authority,
     held_lease,
     lease_note,
     not_permitted,
-    print_result,
     refusal_status,
+    reserved_evidence,
     show_plan,
+    verdict_line,
     whole_plan,
     would_apply,
 )
 from harness.cli.output import record_reports, record_result
 from harness.clock import parse_utc
 from harness.errors import HarnessError
-from harness.recovery_report import action_section
+from harness.outcome import Outcome
+from harness.recovery_report import action_section, document
 from harness.targets import Target
+
+if TYPE_CHECKING:
+    from harness.lease import Lease
 
 OK, FAILED, REFUSED = EXIT_OK, EXIT_FAILED, EXIT_REFUSED
 RULE = APPROVAL_RULE  # breaking an expired lease on a protected environment: the rollback approvals (000 §9.3)
+
+
+Stop = Callable[[], "str | None"]  # why an apply must start nothing new (a signal, a lost lease), or None
+Apply = Callable[[Plan[Any], Stop], ActionResult]
 
 
 def plan_then_apply(
     args: argparse.Namespace,
     target: Target,
     plan: Callable[[Authority], Plan[Any]],
-    apply: Callable[[Plan[Any]], ActionResult],
+    apply: Apply,
     *,
     scope: str,
     rule: str = RULE,
+    interruptible: bool = False,
 ) -> int:
     """Print the plan, then apply it unless refused, a dry run, or not allowed on this target.
 
-    A plan-only run takes no lease. An apply first proves ``--report`` writable (refused naming the path,
-    exit 3), then takes the environment's operation lease (exit 5 naming the holder; ``--lock-timeout``
-    waits), and only then plans, so a plan made after waiting sees the state the other operation left. On a
-    terminal against a kept target the plan is followed by a question: the typed environment name is the
-    consent (harness/cli/confirm.py; ``--yes`` skips it and ``--allow-mutation`` is the consent again).
+    A plan-only run takes no lease. An apply first proves ``--report`` writable and reserves its report under
+    ``<reports-dir>/runs/<run>/`` (refused naming the path, exit 3; older runs pruned by ``--keep-runs``), then
+    takes the environment's operation lease (exit 5 naming the holder; ``--lock-timeout`` waits), and only then
+    plans, so a plan made after waiting sees the state the other operation left. On a terminal against a kept
+    target the plan is followed by a question: the typed environment name is the consent
+    (harness/cli/confirm.py; ``--yes`` skips it and ``--allow-mutation`` is the consent again). An
+    ``interruptible`` apply runs with SIGINT/SIGTERM as a stop request (harness/actions/interrupt.py): it starts
+    nothing new, reads back and returns INTERRUPTED (exit 130, reported); a second signal aborts at once.
     """
     from harness.cli.confirm import confirmed, must_confirm, not_confirmed
 
@@ -73,17 +91,32 @@ def plan_then_apply(
         return _plan_only(args, target, plan, auth)
     command = f"harness {args.command} ({scope})"
     out = sys.stdout  # looked up per call: --output json replaces it for the command
+    env = target.env
     with (
         reserved_report(getattr(args, "report", None)),
-        held_lease(args, target, auth, command=command, scope=scope, rule=rule, out=out),
+        reserved_evidence(args, target, f"{env.inventory}-{env.name}", [args.command]) as evidence,
+        held_lease(args, target, auth, command=command, scope=scope, rule=rule, out=out) as lease,
     ):
         made = _shown(plan, auth, target)
         if made.refused:
-            return refusal_status(made.refusal or "")
+            return _refused(target, made)
         if ask and not confirmed(target):
             print(not_confirmed(target))
             return REFUSED
-        return _applied(args, made, apply)
+        run = Run(args, target, scope, evidence)
+        stop = lease_stop(lease)
+        try:
+            with Interrupts() if interruptible else nullcontext(Interrupts()) as interrupts:
+                result = apply(made, lambda: interrupts.stopped or stop())
+        except BaseException as exc:  # reported, then re-raised: the exit status stays the error's
+            run.broke(made, exc)
+            raise
+        return run.applied(result)
+
+
+def lease_stop(lease: Lease | None) -> Stop:
+    """Why the lease was lost (an apply then starts nothing new), or None while it is held."""
+    return (lambda: lease.lost) if lease is not None else (lambda: None)
 
 
 def _shown(plan: Callable[[Authority], Plan[Any]], auth: Authority, target: Target) -> Plan[Any]:
@@ -99,7 +132,7 @@ def _plan_only(
 ) -> int:
     made = _shown(plan, auth, target)
     if made.refused:
-        return refusal_status(made.refusal or "")
+        return _refused(target, made)
     note = _lease_note(target)
     if note:
         print(note)
@@ -120,17 +153,86 @@ def _lease_note(target: Target) -> str | None:
         return None
 
 
-def _applied(args: argparse.Namespace, made: Plan[Any], apply: Callable[[Plan[Any]], ActionResult]) -> int:
-    result = apply(made)
-    print_result(result, out=sys.stdout)  # common's default binds the sys.stdout of import time
-    record_result(result, [(str(c.plan.details.get("function", c.plan.action)), c) for c in result.children])
-    report = getattr(args, "report", None)
-    if report:
-        with open(report, "w", encoding="utf-8") as fh:
-            fh.write(action_section(result))
-        print(f"report: {report}")
-        record_reports([report])
-    return OK if result.ok else FAILED
+@dataclass(frozen=True)
+class Run:
+    """One applied command: what it prints, records and reports (the reserved evidence, ``--report``)."""
+
+    args: argparse.Namespace
+    target: Target
+    scope: str
+    evidence: Evidence
+
+    def applied(self, result: ActionResult) -> int:
+        """Per-item lines, the verdict (REHEARSAL on a disposable target), the reports; the exit status."""
+        for child in result.children:
+            print(
+                f"  {child.plan.details.get('function', child.plan.action)}: {child.outcome} {child.message}".rstrip()
+            )
+        env = self.target.env
+        line = f"{result.outcome}: {result.plan.action} {env.inventory}/{env.name} — {result.message}"
+        if result.outcome == Outcome.INTERRUPTED:
+            record = f"record {result.record.record_id} {result.record.status}" if result.record else "no record"
+            line = f"{result.message} — {result.plan.action} {env.inventory}/{env.name}, {record}"
+        print(verdict_line(self.target, line), flush=True)
+        record_result(result, [(str(c.plan.details.get("function", c.plan.action)), c) for c in result.children])
+        self.report(f"{result.outcome}", action_section(result))
+        if result.outcome == Outcome.INTERRUPTED:
+            return EXIT_INTERRUPTED
+        return OK if result.ok else FAILED
+
+    def broke(self, plan: Plan[Any], exc: BaseException) -> None:
+        """The apply raised (a second signal, an apply that takes none, an AWS error): the report says so; the
+        audit record ends FAILED (harness.records.audited), never IN_PROGRESS."""
+        aborted = isinstance(exc, KeyboardInterrupt)
+        outcome = "INTERRUPTED (aborted)" if aborted else "FAILED"
+        why = (str(exc) or "KeyboardInterrupt") if aborted else f"{type(exc).__name__}: {exc}"
+        text = (
+            f"### {plan.action}: {outcome}\n\nStopped during the apply ({why}): what was changed was not read back; "
+            "the audit record ends FAILED (never IN_PROGRESS). Read the state back before acting again.\n\n```\n"
+            f"{plan.render()}\n```\n"
+        )
+        self.report(outcome, text)
+
+    def report(self, outcome: str, section: str) -> None:
+        """The run's report under reports/runs/<run>/ (and ``--report FILE``), titled with the outcome."""
+        env = self.target.env
+        title = f"harness {self.args.command} ({self.scope}) on {env.inventory}/{env.name}: {outcome}"
+        text = document(title, self.target, [section])
+        paths = self.evidence.write({self.args.command: text})
+        extra = getattr(self.args, "report", None)
+        if extra:
+            Path(extra).write_text(self.evidence.decorate(text), encoding="utf-8")
+            paths.append(Path(extra))
+        print(f"report: {', '.join(str(p) for p in paths)}", flush=True)
+        record_reports(paths)
+
+
+def _refused(target: Target, made: Plan[Any]) -> int:
+    """A plan refused at apply time; on the embedded default, one more line when it names a table an earlier
+    command would have made (each embedded command is a fresh rehearsal)."""
+    hint = fresh_rehearsal_hint(target, made.refusal or "")
+    if hint:
+        print(hint)
+    return refusal_status(made.refusal or "")
+
+
+SERVE_RECIPE = "docs/recovery.md#one-after-another-on-harness-serve"
+_MISSING_TABLE = re.compile(r"\btable (\S+) does not exist")
+
+
+def fresh_rehearsal_hint(target: Target, refusal: str) -> str | None:
+    """On an in-process rehearsal (the embedded default), a refusal naming a missing table gets one line: each
+    command is a fresh rehearsal, so a table an earlier command made is not here; chain the steps on ``harness
+    serve`` (docs/recovery.md's recipe). None elsewhere."""
+    missing = _MISSING_TABLE.search(refusal)
+    if not (missing and target.in_process and target.disposable):
+        return None
+    env = target.env
+    return (
+        f"note: each embedded command is a fresh rehearsal of {env.inventory}/{env.name}, so table {missing.group(1)} "
+        f"an earlier command made is not here; to chain steps run `harness serve --env {env.name}` and each command "
+        f"with --target aws against it (AWS_ENDPOINT_URL): {SERVE_RECIPE}"
+    )
 
 
 @contextmanager
@@ -160,8 +262,19 @@ def progress(line: str) -> None:
 
 
 def add_report_arg(p: argparse.ArgumentParser) -> None:
-    """--report FILE: write the result as markdown."""
+    """--report FILE, --reports-dir and --keep-runs: an apply's report goes to <reports-dir>/runs/<run>/ (and FILE)."""
+    from harness import options
+    from harness.cli.common import DEFAULT_KEEP_RUNS
+
     p.add_argument("--report", default=None, metavar="FILE", help="also write the result as markdown to FILE")
+    options.add(p.add_argument, "--reports-dir")
+    p.add_argument(
+        "--keep-runs",
+        type=int,
+        default=DEFAULT_KEEP_RUNS,
+        metavar="N",
+        help=f"keep the newest N run directories under <reports-dir>/runs (default {DEFAULT_KEEP_RUNS}; 0 keeps all)",
+    )
 
 
 def parse_time(text: str | None) -> datetime | None:

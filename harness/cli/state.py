@@ -165,8 +165,9 @@ def restore_cmd(args: argparse.Namespace) -> int:
             lambda auth: plan_state_restore(
                 target, args.key, authority=auth, version_id=args.version_id, at=at, previous=args.previous
             ),
-            lambda plan: apply_state_restore(target, plan),
+            lambda plan, stop: apply_state_restore(target, plan, should_stop=stop),
             scope=f"state {args.key}",
+            interruptible=True,
         )
 
 
@@ -179,7 +180,7 @@ def unlock_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: plan_state_unlock(target, args.key, lock_id=args.lock_id, force=args.force, authority=auth),
-            lambda plan: apply_state_unlock(target, plan),
+            lambda plan, _stop: apply_state_unlock(target, plan),
             scope=f"state lock {args.key}",
         )
 

@@ -193,7 +193,7 @@ def restore_cmd(args: argparse.Namespace) -> int:
                 sse=args.sse,
                 reapply=args.reapply,
             ),
-            lambda plan: apply_pitr_restore(target, plan, progress=progress),
+            lambda plan, _stop: apply_pitr_restore(target, plan, progress=progress),
             scope=f"table {args.table}",
         )
 
@@ -280,7 +280,7 @@ def switch_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: plan_table_switch(target, args.table, args.to, authority=auth, allow_shrink=args.allow_shrink),
-            lambda plan: apply_table_switch(target, plan, progress=progress),
+            lambda plan, _stop: apply_table_switch(target, plan, progress=progress),
             scope=f"table {args.table} -> {args.to}",
         )
 
@@ -296,8 +296,9 @@ def copy_back_cmd(args: argparse.Namespace) -> int:
             lambda auth: plan_copy_back(
                 target, args.table, source=args.source, authority=auth, allow_shrink=args.allow_shrink
             ),
-            lambda plan: apply_copy_back(target, plan, progress=progress),
+            lambda plan, stop: apply_copy_back(target, plan, progress=progress, should_stop=stop),
             scope=f"table {args.table} <- {args.source}",
+            interruptible=True,
         )
 
 
@@ -310,6 +311,6 @@ def drop_cmd(args: argparse.Namespace) -> int:
             args,
             target,
             lambda auth: plan_drop_table(target, args.table, authority=auth),
-            lambda plan: apply_drop_table(target, plan, progress=progress),
+            lambda plan, _stop: apply_drop_table(target, plan, progress=progress),
             scope=f"table {args.table}",
         )

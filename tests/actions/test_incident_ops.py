@@ -314,3 +314,124 @@ def test_cli_runs_live_under_reports_runs_and_are_pruned_by_keep_runs(served, ob
     assert len(runs) == 2 and runs[0] == old[-1].name, runs  # the newest old run and this one
     paths = out.strip().splitlines()[-1].removeprefix("reports: ").split(", ")
     assert all(Path(p).parent.name == runs[1] and Path(p).stat().st_size > 0 for p in paths), paths
+
+
+STATE_KEY, LOCKED_KEY = "tenants/tenant-001/terraform.tfstate", "tenants/tenant-002/terraform.tfstate"
+SEEDED_RESTORE, STUCK_LOCK_ID = "tenants-sit-restored-seeded", "0b7b3c1e-stuck-lock"
+DATA_COMMANDS = {
+    "restore-table": ("--table", "tenants-sit", "--latest"),
+    "switch-table": ("--table", "tenants-sit", "--to", "users-sit", "--allow-shrink"),
+    "copy-back": ("--table", "tenants-sit", "--from", "users-sit", "--allow-shrink"),
+    "drop-table": ("--table", SEEDED_RESTORE),
+    "state-restore": ("--key", STATE_KEY, "--previous"),
+    "state-unlock": ("--key", LOCKED_KEY, "--lock-id", STUCK_LOCK_ID, "--force"),
+}
+
+
+def _seeded_start(start):  # noqa: ANN001, ANN202 (wraps EmbeddedTarget.start)
+    """EmbeddedTarget.start, then what drop-table and state-unlock act on (each embedded command is a fresh
+    rehearsal): a table restored from a backup, and a Terraform lock left two hours ago by a dead apply."""
+    import json
+    from datetime import timedelta
+
+    def started(self):  # noqa: ANN001, ANN202
+        target = start(self)
+        ddb, tf = target.client("dynamodb"), target.env.terraform
+        arn = ddb.create_backup(TableName="tenants-sit", BackupName="seed")["BackupDetails"]["BackupArn"]
+        ddb.restore_table_from_backup(TargetTableName=SEEDED_RESTORE, BackupArn=arn)
+        created = (target.clock.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        info = {"ID": STUCK_LOCK_ID, "Operation": "OperationTypeApply", "Who": "dead@ci", "Created": created}
+        info["Path"] = f"{tf.state_bucket}/{LOCKED_KEY}"
+        item = {"LockID": {"S": f"{tf.state_bucket}/{LOCKED_KEY}"}, "Info": {"S": json.dumps(info)}}
+        ddb.put_item(TableName=tf.lock_table, Item=item)
+        return target
+
+    return started
+
+
+@pytest.mark.parametrize("command", list(DATA_COMMANDS))
+def test_every_data_and_state_cli_report_on_the_embedded_target_says_rehearsal(
+    command, tmp_path, capsys, monkeypatch
+) -> None:  # noqa: ANN001
+    from harness.cli import main
+    from harness.targets.embedded.target import EmbeddedTarget
+
+    monkeypatch.setattr(EmbeddedTarget, "start", _seeded_start(EmbeddedTarget.start))
+    rc = main([command, "--env", "sit", *DATA_COMMANDS[command], "--reason", "t", "--reports-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    verdict = next(line for line in out.splitlines() if "COMPLETE: " in line)
+    assert verdict.startswith("REHEARSAL (moto"), verdict
+    files = sorted(tmp_path.glob("runs/*/*.md"))
+    assert len(files) == 1 and f"report: {files[0]}" in out, (files, out[-500:])
+    text = files[0].read_text()
+    assert files[0].name.startswith(f"{command}-bbws-sit-REHEARSAL-moto-"), files[0].name
+    assert text.startswith("# REHEARSAL (moto") and f"harness {command} (" in text.splitlines()[0], text[:200]
+    assert "COMPLETE" in text.splitlines()[0] and "Times in this report are on the rehearsal clock" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("switch-table", "--table", "tenants-sit", "--to", "tenants-sit-restored-20260101000000"),
+        ("copy-back", "--table", "tenants-sit", "--from", "tenants-sit-restored-20260101000000"),
+        ("drop-table", "--table", "tenants-sit-restored-20260101000000", "--dry-run"),
+    ],
+    ids=["switch-table", "copy-back", "drop-table-dry-run"],
+)
+def test_a_table_from_an_earlier_embedded_command_is_refused_with_the_serve_recipe(argv, tmp_path, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    rc = main([argv[0], "--env", "sit", *argv[1:], "--reason", "t", "--reports-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    refusal = next(i for i, line in enumerate(lines) if line.startswith("REFUSED: "))
+    assert "tenants-sit-restored-20260101000000" in lines[refusal], out
+    hint = lines[refusal + 1]
+    assert hint.startswith("note: each embedded command is a fresh rehearsal of bbws/sit"), out
+    assert "harness serve --env sit" in hint and "--target aws" in hint, hint
+    assert hint.endswith("docs/recovery.md#one-after-another-on-harness-serve"), hint
+    assert rc == 2 and not list(tmp_path.glob("runs/*/*.md"))  # refused: nothing changed, no report
+
+
+def test_no_fresh_rehearsal_note_on_a_served_account_or_for_another_refusal(served, observer, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    rc = main(["switch-table", "--env", "sit", "--target", "aws", "--table", "tenants-sit", "--to", "nope-sit"])
+    out = capsys.readouterr().out
+    assert rc == 2 and "REFUSED: table nope-sit does not exist" in out and "fresh rehearsal" not in out, out
+    rc = main(["drop-table", "--env", "sit", "--table", "users-sit"])  # embedded, but refused for another reason
+    out = capsys.readouterr().out
+    assert rc == 3 and "inventory table" in out and "fresh rehearsal" not in out, out
+
+
+def test_an_unwritable_reports_dir_refuses_a_data_command_before_any_change(served, observer, tmp_path, capsys) -> None:  # noqa: ANN001
+    from harness.cli import main
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the reports directory should be")
+    ddb = observer.client("dynamodb")
+    before = sorted(ddb.list_tables()["TableNames"])
+    argv = ["restore-table", "--env", "sit", "--target", "aws", "--table", "tenants-sit", "--latest"]
+    rc = main([*argv, "--allow-mutation", "--reason", "t", "--reports-dir", str(blocker)])
+    captured = capsys.readouterr()
+    assert rc == 3 and f"reports cannot be written at {blocker}" in captured.err, captured
+    assert "plan: " not in captured.out and sorted(ddb.list_tables()["TableNames"]) == before  # nothing restored
+    assert lease_of(observer) is None
+
+
+def test_an_apply_that_raises_still_leaves_a_failed_report(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    from harness.actions.table_copy import TableChanged
+    from harness.cli import main
+
+    def changed(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202 (reconcile's signature)
+        raise TableChanged("tenants-sit changed since the plan")
+
+    monkeypatch.setattr("harness.actions.copy_back.reconcile", changed)
+    argv = ["copy-back", "--env", "sit", "--table", "tenants-sit", "--from", "users-sit", "--allow-shrink"]
+    with pytest.raises(TableChanged):
+        main([*argv, "--reason", "t", "--reports-dir", str(tmp_path)])
+    report = next(tmp_path.glob("runs/*/copy-back-bbws-sit-REHEARSAL-moto-*.md")).read_text()
+    assert report.startswith("# REHEARSAL (moto") and report.splitlines()[0].endswith(": FAILED"), report[:300]
+    assert "TableChanged: tenants-sit changed since the plan" in report and "ends FAILED" in report
+    assert "report: " in capsys.readouterr().out

@@ -203,7 +203,7 @@ def test_copy_back_refusals_change_nothing(rehearsal, restored) -> None:
     before = world(target)
     for expected, kwargs in {
         "both tenants-sit": dict(source=TABLE),
-        "missing": dict(source="nope"),
+        "table nope does not exist": dict(source="nope"),
         "key schemas differ": dict(source="bbws-deployments-sit"),
     }.items():
         result = copy_back(target, TABLE, authority=ALLOW, **kwargs)
