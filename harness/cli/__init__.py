@@ -101,8 +101,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     """The command's exit status; every failure the user can act on is one line (see the module docstring)."""
+    from harness.actions.table_copy import TableChanged
     from harness.cli.common import (
         EXIT_ACCOUNT_GUARD,
+        EXIT_FAILED,
         EXIT_INTERRUPTED,
         EXIT_LEASE_HELD,
         EXIT_REFUSED,
@@ -120,6 +122,9 @@ def _status(args: argparse.Namespace) -> int:
     except (EvidenceRefused, RefusedError) as exc:
         print(f"harness: REFUSED: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except TableChanged as exc:  # someone wrote the table after the plan: plan again, never copy over it
+        print(f"harness: FAILED: {exc}; nothing was copied over it, plan again", file=sys.stderr)
+        return EXIT_FAILED
     except AccountMismatch as exc:
         print(f"harness: ACCOUNT GUARD: {exc}", file=sys.stderr)
         return EXIT_ACCOUNT_GUARD
