@@ -74,15 +74,19 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
 
 
 @pytest.fixture
-def observer(big: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
+def observer(
+    big: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AwsTarget]:
+    """The test's own AWS client view of the served inventory, paced to a raised quota (:func:`raised`: the runs
+    under test keep AWS's default pace); afterwards every alias is back on 3."""
     path, info = big
     for key, value in aws_env(info["AWS_ENDPOINT_URL"]).items():
         monkeypatch.setenv(key, value)
-    target = AwsTarget(load_inventory(str(path)).environment("sit")).start()
+    fast = raised(path, tmp_path_factory.mktemp("observer"))
+    target = AwsTarget(load_inventory(str(fast)).environment("sit")).start()
     yield target
     lam = target.client("lambda")
-    for f in target.env.functions:
-        lam.update_alias(FunctionName=f.name, Name=ALIAS, FunctionVersion="3")
+    each(target, lambda fn: lam.update_alias(FunctionName=fn, Name=ALIAS, FunctionVersion="3"))
     target.close()
 
 
