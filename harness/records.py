@@ -266,6 +266,19 @@ def put_record(client: Any, table: Table, record: DeploymentRecord, *, expect_st
     client.put_item(TableName=table.name, Item=to_item(table, record), **extra)
 
 
+def amend(
+    client: Any, table: Table | None, record: DeploymentRecord, status: str | None = None, **extra: Any
+) -> DeploymentRecord:
+    """A finished ``record`` rewritten with more attributes (``extra``, read back into ``extra``) and, when given,
+    a new ``status``: conditional on the stored record still having the status it was finished with, so a
+    record changed by someone else is never overwritten (ConditionalCheckFailedException). No table: nothing is
+    written and the amended record is returned."""
+    amended = replace(record, status=status or record.status, extra={**dict(record.extra), **extra})
+    if table is not None:
+        put_record(client, table, amended, expect_status=None if record.status is None else str(record.status))
+    return amended
+
+
 class AuditTrail:
     """One action's audit record: written IN_PROGRESS first, always finished COMPLETE or FAILED."""
 

@@ -56,6 +56,8 @@ from harness.cli.output import add_output_arg, record_reports, record_result
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
+FAILING_VERDICTS = ("fail", "error")  # a checklist row's verdicts that fail the verification (000 §7.4)
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``harness rollback``."""
@@ -286,6 +288,59 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return _finish(args, target, env, plan, result, auth, ev, out)
 
 
+def _verify(
+    args: argparse.Namespace, target: Any, env: Any, plan: Plan[Any], result: ActionResult, out: TextIO
+) -> list[dict[str, Any]]:
+    """The post-rollback checklist rows for what moved (000 §7.4), printed; a failing row makes the outcome FAILED,
+    and the verdict goes into the audit record (:func:`record_verification`) so report and record agree."""
+    from harness.actions import rollback as rb
+
+    expect = rb.final_versions(result)
+    api = list(env.api.paths) if env.api else []
+    rows = verify_rows(target, plan.verified_by, [*expect, *api], expect, args.api_base_url)
+    for r in rows:
+        print(f"  [{r['verdict'].upper()}] {r['slug']} {r['resource']}: {r['observed']}", file=out)
+    failing = [r for r in rows if r["verdict"] in FAILING_VERDICTS]
+    if failing and result.outcome == COMPLETE:
+        result.outcome = FAILED
+        result.message += "; post-rollback checklist rows failed"
+    record_verification(target, result, rows, out)
+    return rows
+
+
+def record_verification(target: Any, result: ActionResult, rows: Sequence[dict[str, Any]], out: TextIO) -> None:
+    """Write the verification's verdict into the action's audit record (000 §7.4 after 002 §4's record).
+
+    ``verification``: verdict PASS or FAIL, rows run, rows failing (FAIL or ERROR) and which; a failing
+    verification finishes the record FAILED, as a rolled-back alias whose SSM update failed does. When the
+    record cannot be rewritten (changed by someone else, DynamoDB down) that is printed, the record keeps its
+    status and the report says both (harness/report/incident.py ``_record_note``).
+    """
+    from harness.records import amend
+
+    record, table = result.record, target.env.deployments_table
+    if record is None:
+        return
+    failing = [r for r in rows if r["verdict"] in FAILING_VERDICTS]
+    verification = {
+        "verdict": str(Outcome.FAIL if failing else Outcome.PASS),
+        "rows": len(rows),
+        "failing": len(failing),
+        "failed": [f"{r['slug']} {r['resource']}" for r in failing],
+    }
+    status = FAILED if failing else record.status
+    try:
+        client = target.client("dynamodb") if table is not None else None
+        result.record = amend(client, table, record, status=status, verification=verification)
+    except Exception as exc:  # noqa: BLE001 (the rollback is done; the report says the record was not amended)
+        from harness import aws
+
+        print(
+            f"  audit record {record.record_id}: the verification was not recorded: {aws.error_message(exc)}",
+            file=out,
+        )
+
+
 def _finish(
     args: argparse.Namespace,
     target: Any,
@@ -297,21 +352,13 @@ def _finish(
     out: TextIO,
 ) -> int:
     """Per-function lines, the optional checklist rows, the verdict line and the reports (also after Ctrl-C)."""
-    from harness.actions import rollback as rb
     from harness.report import incident_facts, render_incident, rollback_checklist
 
     for child in leaves(result):
         print(function_line(child, env.alias), file=out)
     rows: list[dict[str, Any]] = []
     if args.verify and result.outcome in (COMPLETE, FAILED):
-        expect = rb.final_versions(result)
-        api = list(env.api.paths) if env.api else []
-        rows = verify_rows(target, plan.verified_by, [*expect, *api], expect, args.api_base_url)
-        for r in rows:
-            print(f"  [{r['verdict'].upper()}] {r['slug']} {r['resource']}: {r['observed']}", file=out)
-        if any(r["verdict"] in ("fail", "error") for r in rows) and result.outcome == COMPLETE:
-            result.outcome = FAILED
-            result.message += "; post-rollback checklist rows failed"
+        rows = _verify(args, target, env, plan, result, out)
     verdict = f"{result.outcome}: {plan.action} {env.inventory}/{env.name} — {result.message}"
     if result.outcome == Outcome.INTERRUPTED:
         record = result.record.record_id if result.record else "-"

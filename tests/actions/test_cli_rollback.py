@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.inventory import load_inventory
+from harness.records import DeploymentRecord, read_records
 from harness.targets.aws import AwsTarget
 from tests.actions.conftest import in_window, snapshot
 from tests.conftest import REPO, aws_env, serve, stop
@@ -184,3 +186,80 @@ def test_promote_on_an_embedded_rehearsal(tmp_path: Path, capsys: pytest.Capture
         assert "-REHEARSAL-moto-" in path.name, path.name
         assert path.read_text().splitlines()[0].startswith("# REHEARSAL (moto"), path.read_text()[:200]
         assert "rehearsal clock" in path.read_text()
+
+
+BACKEND = "bbws-site-management-sit"  # not the API's function: only the Lambda rows verify it
+
+
+@pytest.fixture
+def error_logged(observer: AwsTarget) -> Iterator[str]:
+    """An ERROR line in ``BACKEND``'s log group a minute ago, which the post-rollback ``log-errors`` row fails on
+    (000 §7.4; seeded as tests/checks/test_violations.py does); afterwards the line is gone and the alias back
+    on the seeded version 3."""
+    logs, group, stream = observer.client("logs"), f"{observer.env.log_group_prefix}{BACKEND}", "harness-verify"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    at = int((time.time() - 60) * 1000)
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": at, "message": "ERROR boom in handler"}]
+    )
+    yield BACKEND
+    logs.delete_log_stream(logGroupName=group, logStreamName=stream)
+    observer.client("lambda").update_alias(FunctionName=BACKEND, Name="latest-sit", FunctionVersion="3")
+
+
+def rollback_verified(served: dict[str, str], reports: Path) -> subprocess.CompletedProcess:
+    """``harness rollback --function BACKEND --verify`` against the served SIT."""
+    return harness(
+        served,
+        *("rollback", "--env", "sit", "--target", "aws", "--function", BACKEND, "--reason", "5xx", "--verify"),
+        *("--allow-mutation", "--reports-dir", str(reports)),
+    )
+
+
+def new_record(observer: AwsTarget, before: set[str]) -> DeploymentRecord:
+    """The one rollback record of ``BACKEND`` written since ``before`` (the record ids there were)."""
+    records = [r for r in read_records(observer.client("dynamodb"), observer.env) if r.record_id not in before]
+    (record,) = [r for r in records if r.function == BACKEND]
+    return record
+
+
+def record_ids(observer: AwsTarget) -> set[str]:
+    """Every record id in the deployments table now."""
+    return {r.record_id for r in read_records(observer.client("dynamodb"), observer.env)}
+
+
+def test_failed_verification_is_in_the_record_and_the_report_agrees(served, observer, error_logged, tmp_path) -> None:  # noqa: ANN001
+    before = record_ids(observer)
+    proc = rollback_verified(served, tmp_path)
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert f"[FAIL] log-errors {BACKEND}" in out, out
+    rows = [line for line in out.splitlines() if line.startswith("  [")]
+    failing = [line for line in rows if line.startswith(("  [FAIL]", "  [ERROR]"))]
+    assert "FAILED: rollback bbws/sit — " in out and "post-rollback checklist rows failed" in out
+    record = new_record(observer, before)
+    assert record.status == "FAILED", record
+    verification = record.extra["verification"]
+    assert verification["verdict"] == "FAIL" and verification["rows"] == len(rows), verification
+    assert verification["failing"] == len(failing) == len(verification["failed"]), (verification, failing)
+    assert f"log-errors {BACKEND}" in verification["failed"]
+    assert record.functions[BACKEND].final_version == "2"  # the alias did move: the record still says where
+    incident = next(tmp_path.glob("runs/*/incident-*.md")).read_text()
+    assert f"audit record {record.record_id}: FAILED" in incident, incident
+    assert "the action's own steps COMPLETE" not in incident  # report and record agree: nothing to explain
+
+
+def test_passed_verification_is_in_the_record_which_stays_complete(served, observer, tmp_path) -> None:  # noqa: ANN001
+    before = record_ids(observer)
+    try:
+        proc = rollback_verified(served, tmp_path)
+        out = proc.stdout
+        assert proc.returncode == 0, out + proc.stderr
+        record = new_record(observer, before)
+        verification = record.extra["verification"]
+        assert record.status == "COMPLETE" and verification["verdict"] == "PASS", record
+        assert verification["failing"] == 0 and verification["failed"] == [] and verification["rows"] >= 1
+        incident = next(tmp_path.glob("runs/*/incident-*.md")).read_text()
+        assert f"audit record {record.record_id}: COMPLETE" in incident, incident
+    finally:
+        observer.client("lambda").update_alias(FunctionName=BACKEND, Name="latest-sit", FunctionVersion="3")
