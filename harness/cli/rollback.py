@@ -263,12 +263,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if note:
                 print(note, file=out)
             return status
+        began = target.clock.now()  # before any wait for the lease: a rollback finished since then overtook this one
         scope = args.function or (f"service {args.service}" if args.service else "all services")
         command = f"harness rollback {'--function ' + args.function if args.function else scope}"
         with (
             reserved_evidence(args, target, f"{action}-{env.inventory}-{env.name}", ["incident", "checklist"]) as ev,
             held_lease(args, target, auth, command=command, scope=scope, rule=rb.APPROVAL_RULE, out=out) as lease,
         ):
+            overtaken = rollbacks_while_waiting(args, target, to, began)
+            if overtaken:
+                print(overtaken, file=out)
+                return EXIT_REFUSED
             plan = _plan(args, target, planning, to)
             stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
             if stopped is not None:
@@ -286,6 +291,35 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     max_workers=args.max_workers,
                 )
             return _finish(args, target, env, plan, result, auth, ev, out)
+
+
+RELATIVE_RULES = ("previous", "backup", "deployed-previous")  # chosen from what the alias serves when planned
+
+
+def rollbacks_while_waiting(args: argparse.Namespace, target: Any, to: Any, began: Any) -> str | None:
+    """A REFUSED line when this run waited for the lease (``--lock-timeout``) and another rollback of the
+    environment was recorded meanwhile, while this one would choose its versions relative to what the aliases
+    now serve: the first operator's rollback already moved them, so the same rule would take every alias a
+    second release back (the double rollback 000 §4.4's operators fear). An explicit version is planned as
+    usual (already served: skipped)."""
+    from harness.records import parse_stamp, read_records
+
+    if to.kind not in RELATIVE_RULES or not getattr(args, "lock_timeout", None):
+        return None
+    others = [
+        r
+        for r in read_records(target.client("dynamodb"), target.env)
+        if r.action in ("rollback", "rollback-all") and parse_stamp(r.timestamp) >= began
+    ]
+    if not others:
+        return None
+    r = others[0]
+    return (
+        f"REFUSED: while this run waited for the lease, {r.actor} ran a rollback of {target.env.name} "
+        f"(record {r.record_id}, {r.status} at {r.completed_at or r.timestamp}); the default rule would now take "
+        "every alias a second release back. Nothing changed: see what the aliases serve now (--dry-run), then name "
+        "the version to return to (--to-version N) or run again without --lock-timeout"
+    )
 
 
 def _verify(

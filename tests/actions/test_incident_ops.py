@@ -135,6 +135,29 @@ def test_lock_timeout_waits_then_plans_from_the_new_state(served, observer, tmp_
     assert set(serving(observer).values()) == {"2"} and lease_of(observer) is None
 
 
+def test_the_default_rule_after_waiting_behind_another_rollback_is_refused(served, observer, tmp_path) -> None:
+    """Two operators roll back the same bad release with the default rule; the second waits (--lock-timeout). The
+    first moves every alias 3 -> 2; the second's rule would now take them 2 -> 1, a second release back: it is
+    refused naming the other rollback, and every alias stays at most one release back."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = harness_proc(served, tmp_path / "a", *ROLLBACK_ALL, "--actor", "alice")
+    wait_for_lease(observer, first)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = harness_proc(served, tmp_path / "b", *ROLLBACK_ALL, "--actor", "bob", "--lock-timeout", "90s")
+        assert second.stdout is not None
+        line = second.stdout.readline()
+        assert line.startswith("waiting up to 90 s for lease") and "held by alice@" in line, line
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    assert first.wait(timeout=120) == 0
+    out, err = second.communicate(timeout=120)
+    refusal = next((x for x in out.splitlines() if x.startswith("REFUSED: while this run waited")), out + err)
+    assert second.returncode == 3 and "alice ran a rollback of sit" in refusal, out + err
+    assert "second release back" in refusal and "--to-version" in refusal
+    assert set(serving(observer).values()) == {"2"} and lease_of(observer) is None  # one release back, no further
+
+
 def test_stale_revision_id_with_aws_semantics_refuses_that_function_only(served, observer, monkeypatch) -> None:
     """The harness side against AWS's documented behaviour (a changed alias has a new RevisionId and UpdateAlias
     with the old one is PreconditionFailedException): simulated by a client wrapper, since moto keeps one id."""
