@@ -131,3 +131,24 @@ def alias_version(target: Any, fn: str) -> str:
 def tick(target: Any) -> None:
     """One second on: records carry second-resolution timestamps (001 §6.3.2), so actions stay ordered."""
     target.clock.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, str]]:
+    """A seeded SIT of this module's own, ``harness serve`` in a subprocess (its tests change it and put it back);
+    what the server printed (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, ...)."""
+    from tests.conftest import serve, stop
+
+    proc, info = serve("sit")
+    yield info
+    stop(proc)
+
+
+def observing(served: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An ordinary AWS client view of the served SIT (what an operator's credentials would see), started."""
+    from harness.targets.aws import AwsTarget
+    from tests.conftest import aws_env
+
+    for key, value in aws_env(served["AWS_ENDPOINT_URL"]).items():
+        monkeypatch.setenv(key, value)
+    return AwsTarget(load_inventory("bbws").environment("sit")).start()

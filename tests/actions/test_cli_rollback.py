@@ -12,29 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.inventory import load_inventory
 from harness.records import DeploymentRecord, read_records
 from harness.targets.aws import AwsTarget
-from tests.actions.conftest import in_window, snapshot
-from tests.conftest import REPO, aws_env, serve, stop
+from tests.actions.conftest import in_window, observing, snapshot
+from tests.conftest import REPO, aws_env
 
 FN = "bbws-tenant-instance-management-sit"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, str]]:
-    """A seeded SIT served by ``harness serve`` in a subprocess, for this module only (tests change it)."""
-    proc, info = serve("sit")
-    yield info
-    stop(proc)
 
 
 @pytest.fixture
 def observer(served: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
     """An ordinary AWS client view of the served SIT (what an operator's credentials would see)."""
-    for key, value in aws_env(served["AWS_ENDPOINT_URL"]).items():
-        monkeypatch.setenv(key, value)
-    return AwsTarget(load_inventory("bbws").environment("sit")).start()
+    return observing(served, monkeypatch)
 
 
 def harness(served: dict[str, str], *args: str, check_no_moto: bool = False) -> subprocess.CompletedProcess:

@@ -16,31 +16,21 @@ import pytest
 from harness.actions import Authority
 from harness.actions import lambda_versions as lv
 from harness.actions.rollback import RollbackTo, apply_rollback, plan_rollback, plan_rollback_all, rollback_all
-from harness.inventory import load_inventory
 from harness.lease import LeaseSettings, read_lease
 from harness.records import IN_PROGRESS, read_records
 from harness.targets.aws import AwsTarget
-from tests.conftest import REPO, aws_env, serve, stop
+from tests.actions.conftest import observing
+from tests.conftest import REPO, aws_env
 
 FN = "bbws-tenant-instance-management-sit"
 ALIAS = "latest-sit"
 WHO = Authority(allow_mutation=True, reason="test", actor="tester")
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, str]]:
-    """A seeded SIT of its own (these tests move aliases; each puts them back on the seeded version 3)."""
-    proc, info = serve("sit")
-    yield info
-    stop(proc)
-
-
 @pytest.fixture
 def observer(served: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
     """An ordinary AWS client view of the served SIT; afterwards every alias is back on 3 with no routing."""
-    for key, value in aws_env(served["AWS_ENDPOINT_URL"]).items():
-        monkeypatch.setenv(key, value)
-    target = AwsTarget(load_inventory("bbws").environment("sit")).start()
+    target = observing(served, monkeypatch)
     yield target
     lam = target.client("lambda")
     for f in target.env.functions:

@@ -15,30 +15,20 @@ import jsonschema
 import pytest
 
 from harness.cli.output import SCHEMA
-from harness.inventory import load_inventory
 from harness.targets.aws import AwsTarget
+from tests.actions.conftest import observing
 from tests.actions.test_incident_ops import harness_proc, lease_of, wait_for_lease
-from tests.conftest import aws_env, passing_restores, serve, stop
+from tests.conftest import passing_restores
 
 TABLE, RECOVERY = "tenants-sit", "tenants-sit-recovery"
 RESTORE = ("restore-table", "--env", "sit", "--target", "aws", "--table", TABLE, "--latest", "--name", RECOVERY)
 MUTATE = ("--allow-mutation", "--reason", "INC-7")
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, str]]:
-    """A seeded SIT of its own (these tests create tables; each drops what it created)."""
-    proc, info = serve("sit")
-    yield info
-    stop(proc)
-
-
 @pytest.fixture
 def observer(served: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
     """An ordinary AWS client view of the served SIT; afterwards the tables a test created are dropped."""
-    for key, value in aws_env(served["AWS_ENDPOINT_URL"]).items():
-        monkeypatch.setenv(key, value)
-    target = AwsTarget(load_inventory("bbws").environment("sit")).start()
+    target = observing(served, monkeypatch)
     seeded = set(target.client("dynamodb").list_tables()["TableNames"])
     yield target
     ddb = target.client("dynamodb")
