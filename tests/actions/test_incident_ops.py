@@ -102,15 +102,17 @@ def test_two_concurrent_rollbacks_one_acts_the_other_is_refused_naming_the_holde
     assert len(list((tmp_path / "a").glob("reports/runs/*/*-REHEARSAL-*.md"))) == 0  # aws target: not a rehearsal
 
 
-def test_lock_timeout_waits_then_plans_from_the_new_state(served, observer, tmp_path) -> None:
+def waited_behind_alice(
+    served: dict[str, str], observer: AwsTarget, tmp_path: Path, *rule: str
+) -> tuple[str, str, subprocess.Popen]:
+    """alice's ``rollback --all RULE`` takes the lease and is paused; bob's, with ``--lock-timeout 90s``, says it
+    waits for her; alice resumes and finishes; bob's (stdout, stderr, process) once he has finished too."""
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first = harness_proc(served, tmp_path / "a", *ROLLBACK_ALL, "--to-version", "2", "--actor", "alice")
+    first = harness_proc(served, tmp_path / "a", *ROLLBACK_ALL, *rule, "--actor", "alice")
     wait_for_lease(observer, first)
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        second = harness_proc(
-            served, tmp_path / "b", *ROLLBACK_ALL, "--to-version", "2", "--actor", "bob", "--lock-timeout", "90s"
-        )
+        second = harness_proc(served, tmp_path / "b", *ROLLBACK_ALL, *rule, "--actor", "bob", "--lock-timeout", "90s")
         assert second.stdout is not None
         line = second.stdout.readline()
         assert line.startswith("waiting up to 90 s for lease") and "held by alice@" in line, line
@@ -118,6 +120,11 @@ def test_lock_timeout_waits_then_plans_from_the_new_state(served, observer, tmp_
         os.kill(first.pid, signal.SIGCONT)
     assert first.wait(timeout=120) == 0
     out, err = second.communicate(timeout=120)
+    return out, err, second
+
+
+def test_lock_timeout_waits_then_plans_from_the_new_state(served, observer, tmp_path) -> None:
+    out, err, second = waited_behind_alice(served, observer, tmp_path, "--to-version", "2")
     assert second.returncode == 0, out + err
     assert "planning from the current state" in out
     plan = out[out.index("planning from the current state") :]
@@ -129,19 +136,7 @@ def test_the_default_rule_after_waiting_behind_another_rollback_is_refused(serve
     """Two operators roll back the same bad release with the default rule; the second waits (--lock-timeout). The
     first moves every alias 3 -> 2; the second's rule would now take them 2 -> 1, a second release back: it is
     refused naming the other rollback, and every alias stays at most one release back."""
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first = harness_proc(served, tmp_path / "a", *ROLLBACK_ALL, "--actor", "alice")
-    wait_for_lease(observer, first)
-    os.kill(first.pid, signal.SIGSTOP)
-    try:
-        second = harness_proc(served, tmp_path / "b", *ROLLBACK_ALL, "--actor", "bob", "--lock-timeout", "90s")
-        assert second.stdout is not None
-        line = second.stdout.readline()
-        assert line.startswith("waiting up to 90 s for lease") and "held by alice@" in line, line
-    finally:
-        os.kill(first.pid, signal.SIGCONT)
-    assert first.wait(timeout=120) == 0
-    out, err = second.communicate(timeout=120)
+    out, err, second = waited_behind_alice(served, observer, tmp_path)
     refusal = next((x for x in out.splitlines() if x.startswith("REFUSED: while this run waited")), out + err)
     assert second.returncode == 3 and "alice ran a rollback of sit" in refusal, out + err
     assert "second release back" in refusal and "--to-version" in refusal
