@@ -39,3 +39,36 @@ def test_workflow_inputs_oidc_cli_and_checklist() -> None:
     assert 'pytest scenarios/test_post_rollback_verification.py --env "$ENV_NAME" --target aws' in runs
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "reports/" and upload["if"] == "always()"
+
+
+def test_the_job_summary_is_the_json_results_failed_first(tmp_path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    """The workflow writes ``--output json`` per run and renders them with ``harness.cli.job_summary``: a refused
+    run's section comes first with its reason; a completed one lists its counts, record and reports; an
+    unreadable result is a section of its own, never dropped."""
+    from harness.cli import main
+    from harness.cli.job_summary import summary
+
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    runs = "\n".join(str(s.get("run", "")) for s in doc["jobs"]["rollback"]["steps"])
+    assert "--output json > reports/rollback-all.json" in runs
+    assert 'python -m harness.cli.job_summary reports/rollback-*.json >> "$GITHUB_STEP_SUMMARY"' in runs
+    for key in [k for k in __import__("os").environ if k.startswith(("AWS_", "HARNESS_"))]:
+        monkeypatch.delenv(key)
+    fn = "bbws-tenant-instance-management-sit"
+    base = ["rollback", "--env", "sit", "--function", fn, "--reports-dir", str(tmp_path / "r"), "--output", "json"]
+    assert main([*base, "--reason", "incident 42"]) == 0
+    (tmp_path / "rollback-ok.json").write_text(capsys.readouterr().out)
+    assert main([*base, "--reason", "incident 42", "--to-version", "99"]) != 0
+    (tmp_path / "rollback-bad.json").write_text(capsys.readouterr().out)
+    (tmp_path / "rollback-lost.json").write_text("{not json")
+    text = summary([tmp_path / "rollback-ok.json", tmp_path / "rollback-bad.json", tmp_path / "rollback-lost.json"])
+    heads = [line for line in text.splitlines() if line.startswith("### ")]
+    assert len(heads) == 3 and heads[0].startswith("### ❌") and heads[-1].startswith("### ✅"), heads
+    assert "rollback-lost.json: no readable result" in text and "99" in text
+    ok = text[text.index(heads[-1]) :]
+    assert (
+        "bbws/sit (target embedded): COMPLETE" in heads[-1]
+        and "Items: 1 COMPLETE" in ok
+        and "Audit record: `rollback-" in ok
+    )
+    assert ok.count("- report: `") == 2
