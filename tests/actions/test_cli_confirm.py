@@ -23,7 +23,7 @@ from tests.conftest import REPO, aws_env
 ROLLBACK_FN = ("rollback", "--env", "sit", "--target", "aws", "--function", FN, "--reason", "5xx")
 QUESTION = "Type the environment's name: "
 KEY = "tenants/tenant-001/terraform.tfstate"
-served, observer = ops.served, ops.observer  # a served SIT of this module's own; aliases put back on 3 after each
+observer = ops.observer  # the served SIT (tests/actions/conftest.py) is this module's own; aliases put back on 3
 
 
 @pytest.fixture
