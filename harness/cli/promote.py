@@ -27,7 +27,6 @@ from harness import options
 from harness.actions.interrupt import Interrupts
 from harness.cli.common import (
     EXIT_OK,
-    EXIT_REFUSED,
     Evidence,
     add_authority_args,
     add_operation_args,
@@ -41,9 +40,16 @@ from harness.cli.common import (
     whole_plan,
     would_apply,
 )
-from harness.cli.confirm import confirmed, must_confirm, not_confirmed
+from harness.cli.confirm import must_confirm
 from harness.cli.output import add_output_arg, record_reports, record_result
-from harness.cli.rollback import exit_status, function_line, leaves, plan_facts_function, stop_after_plan
+from harness.cli.rollback import (
+    exit_status,
+    function_line,
+    leaves,
+    plan_facts_function,
+    stop_after_plan,
+    stop_before_apply,
+)
 from harness.errors import HarnessError
 from harness.outcome import Outcome
 
@@ -166,12 +172,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             held_lease(args, dest, auth, command=command, scope=scope, rule=rule, out=out),
         ):
             plan = _plan(args, pr, source, dest, planning, gates)
-            stopped = stop_after_plan(plan, applying, args.dry_run, dest.name, out, rehearsal_label(dest))
+            stopped = stop_before_apply(plan, applying, args, dest, ask, out)
             if stopped is not None:
                 return stopped
-            if ask and not confirmed(dest):
-                print(not_confirmed(dest), file=out)
-                return EXIT_REFUSED
             with Interrupts() as interrupts:
                 if args.function:
                     result = pr.apply_promote(source, dest, plan, auth)

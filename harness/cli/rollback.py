@@ -158,6 +158,17 @@ def stop_after_plan(
     return None
 
 
+def stop_before_apply(
+    plan: Plan[Any], applying: bool, args: argparse.Namespace, target: Any, ask: bool, out: TextIO
+) -> int | None:
+    """:func:`stop_after_plan`, then on a terminal the typed environment name (exit 3 without it); None to apply."""
+    stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
+    if stopped is None and ask and not confirmed(target):
+        print(not_confirmed(target), file=out)
+        return EXIT_REFUSED
+    return stopped
+
+
 def function_line(child: ActionResult, alias: str) -> str:
     """``fn: 3 -> 2, health 200 (fn:alias), COMPLETE``."""
     from harness.report.incident import plan_facts
@@ -275,12 +286,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 print(overtaken, file=out)
                 return EXIT_REFUSED
             plan = _plan(args, target, planning, to)
-            stopped = stop_after_plan(plan, applying, args.dry_run, target.name, out, rehearsal_label(target))
+            stopped = stop_before_apply(plan, applying, args, target, ask, out)
             if stopped is not None:
                 return stopped
-            if ask and not confirmed(target):
-                print(not_confirmed(target), file=out)
-                return EXIT_REFUSED
             with Interrupts() as interrupts:
                 result = rb.apply_rollback(
                     target,

@@ -4,7 +4,10 @@ before and after every refusal (a refusal must change nothing)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
+
+import pytest
 
 from harness import aws
 from harness.actions import Authority
@@ -80,3 +83,22 @@ def start_lean(*, functions: bool = False, clock: Any = None) -> Any:
         ssm_deployed_version=None,
     )
     return EmbeddedTarget(env, clock=clock or FixedClock()).start()
+
+
+@pytest.fixture
+def harness(served: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``harness(*args)`` -> (exit status, stdout, stderr) of ``harness ARGS --env sit --target aws`` in this
+    process, against the module's ``served`` rehearsal (its first item: the AWS process environment)."""
+    from harness.cli import main
+
+    for name in [k for k in os.environ if k.startswith(("AWS_", "HARNESS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in served[0].items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--env", "sit", "--target", "aws"])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

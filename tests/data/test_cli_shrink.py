@@ -5,13 +5,11 @@ items); with ``--allow-shrink`` copy-back runs, and its output and the audit rec
 
 from __future__ import annotations
 
-import os
 import re
 
 import boto3
 import pytest
 
-from harness.cli import main
 from tests.conftest import aws_env, passing_restores, serve, stop
 
 pytestmark = pytest.mark.xdist_group("data-cli-shrink")
@@ -32,23 +30,6 @@ def served():
         info,
     )
     stop(proc)
-
-
-@pytest.fixture
-def harness(served, monkeypatch, capsys):
-    """``harness(*args)`` -> (exit status, stdout, stderr) of ``harness ARGS --env sit --target aws``."""
-    env = served[0]
-    for name in [k for k in os.environ if k.startswith(("AWS_", "HARNESS_"))]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main([*args, "--env", "sit", "--target", "aws"])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _items(client) -> list[dict]:

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from harness.cli import main
 from tests.conftest import REPO, aws_env, passing_restores, serve, stop
 
 pytestmark = pytest.mark.xdist_group("data-cli")
@@ -37,24 +36,6 @@ def served():
     clients.printed = info  # type: ignore[attr-defined] (the rehearsal clock's endpoint and region)
     yield env, clients
     stop(proc)
-
-
-@pytest.fixture
-def harness(served, monkeypatch, capsys):
-    """``harness(*args)`` -> (exit status, stdout, stderr) of ``harness ARGS --env sit --target aws`` in this
-    process."""
-    env, _ = served
-    for name in [k for k in os.environ if k.startswith(("AWS_", "HARNESS_"))]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main([*args, "--env", "sit", "--target", "aws"])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def program(served, *args: str) -> subprocess.CompletedProcess:
