@@ -28,7 +28,7 @@ from harness.actions.audit_record import audit, new_plan
 from harness.actions.base import COMPLETE, ActionResult, Change, Plan, execute
 from harness.actions.guards import Authority, refusal
 from harness.actions.pitr_settings import carried_off, reapply_setting, short
-from harness.actions.table_cleanup import apply_drop_table, drop_table, plan_drop_table, switch_leftovers
+from harness.actions.table_cleanup import apply_drop_table, drop_table, plan_drop_table, switch_leftovers, wait_table
 from harness.data_verify import DEFAULT_SEGMENTS, Digests, count_items, table_digests
 from harness.inventory.model import Table
 from harness.poll import PollFailed, PollTimeout, Waiting, poll
@@ -251,27 +251,20 @@ def _restore_changes(plan: Plan[RestoreSpec], spec: RestoreSpec, status: PitrSta
 def wait_active(target: TargetLike, name: str, *, minutes: int, progress: Progress = _quiet) -> float:
     """Poll DescribeTable on the target's clock until ACTIVE (a restore is CREATING for minutes to hours);
     seconds waited; TimeoutError with the last status seen."""
-    ddb = target.client("dynamodb")
-
-    def status() -> str:
-        desc = aws.get_or_none(ddb.describe_table, TableName=name)
-        return "absent" if desc is None else str(desc["Table"]["TableStatus"])
-
-    waiting: Waiting[str] = Waiting(
-        f"restore {name}",
-        state=lambda s: s,
-        done=lambda s: s == "ACTIVE",
-        timeout_s=minutes * 60.0,
+    try:
         # AWS's interval on every target: a rehearsal clock's sleep is free, and a faster one only multiplies
         # DescribeTable calls (a 20-minute restore polled every 0.1 s is 12,000 calls).
-        interval_s=ACTIVE_POLL_S,
-    )
-    began = target.clock.now()
-    try:
-        poll(target.clock, status, waiting, progress=progress)
+        return wait_table(
+            target,
+            name,
+            what=f"restore {name}",
+            goal="ACTIVE",
+            timeout_s=minutes * 60.0,
+            interval_s=ACTIVE_POLL_S,
+            progress=progress,
+        )
     except (PollTimeout, PollFailed) as exc:
         raise TimeoutError(f"{exc} (dynamodb.restore_wait_minutes {minutes})") from None
-    return (target.clock.now() - began).total_seconds()
 
 
 def _spec(plan: Plan[RestoreSpec]) -> RestoreSpec:

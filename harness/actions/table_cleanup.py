@@ -179,7 +179,11 @@ def apply_drop_table(target: TargetLike, plan: Plan[DropTableSpec], *, progress:
     return result
 
 
-def _wait_gone(target: TargetLike, name: str, progress: Progress) -> None:
+def wait_table(
+    target: TargetLike, name: str, *, what: str, goal: str, timeout_s: float, interval_s: float, progress: Progress
+) -> float:
+    """Poll DescribeTable on the target's clock until the table's status is ``goal`` (``gone`` once deleted);
+    the seconds waited on that clock; PollTimeout/PollFailed carrying the last status seen."""
     ddb = target.client("dynamodb")
 
     def status() -> str:
@@ -187,14 +191,24 @@ def _wait_gone(target: TargetLike, name: str, progress: Progress) -> None:
         return "gone" if desc is None else str(desc["Table"]["TableStatus"])
 
     waiting: Waiting[str] = Waiting(
-        f"drop {name}",
-        state=lambda s: s,
-        done=lambda s: s == "gone",
-        timeout_s=DELETE_TIMEOUT_S,
-        interval_s=DELETE_POLL_S,
+        what, state=lambda s: s, done=lambda s: s == goal, timeout_s=timeout_s, interval_s=interval_s
     )
+    began = target.clock.now()
+    poll(target.clock, status, waiting, progress=progress)
+    return (target.clock.now() - began).total_seconds()
+
+
+def _wait_gone(target: TargetLike, name: str, progress: Progress) -> None:
     try:
-        poll(target.clock, status, waiting, progress=progress)
+        wait_table(
+            target,
+            name,
+            what=f"drop {name}",
+            goal="gone",
+            timeout_s=DELETE_TIMEOUT_S,
+            interval_s=DELETE_POLL_S,
+            progress=progress,
+        )
     except (PollTimeout, PollFailed) as exc:
         raise RuntimeError(str(exc)) from None
 
